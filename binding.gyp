@@ -1,0 +1,28 @@
+{
+  "targets": [
+    {
+      "target_name": "tsbox",
+      "sources": ["native/addon.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    },
+    {
+      # The container's init starts as this program: small, static and
+      # single-threaded (see native/helper/main.cc for why). Static, so that
+      # exec is fast and nothing from the host's library path is loaded into
+      # a process that is about to enter the container.
+      "target_name": "tsbox-helper",
+      "type": "executable",
+      "sources": [
+        "native/helper/main.cc",
+        "native/helper/plan.cc",
+        "native/helper/rootfs.cc",
+        "native/helper/init.cc"
+      ],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-fno-exceptions", "-fno-rtti"],
+      "cflags!": ["-fPIC"],
+      "ldflags": ["-static", "-no-pie"]
+    }
+  ]
+}

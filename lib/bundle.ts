@@ -1,0 +1,79 @@
+import { readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError, TsboxError } from './errors.js';
+import { jsonErrorOffset, lineAndColumn } from './json-location.js';
+import type { Spec } from './oci/types.js';
+import { validateSpec } from './oci/validate.js';
+
+/** An OCI bundle: a directory with config.json and a root filesystem. */
+export interface Bundle {
+  /** Absolute path of the bundle directory. */
+  dir: string;
+  configPath: string;
+  spec: Spec;
+  /** Absolute path of the root filesystem (root.path resolved against dir). */
+  rootfs: string;
+}
+
+function errnoOf(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException).code;
+}
+
+/**
+ * Reads and validates a bundle. Nothing is created, so any error leaves
+ * nothing behind; each names the file or JSON path that was wrong.
+ */
+export function loadBundle(dir: string): Bundle {
+  const abs = path.resolve(dir);
+  let isDir: boolean;
+  try {
+    isDir = statSync(abs).isDirectory();
+  } catch (err) {
+    throw new TsboxError(`bundle "${dir}": ${errnoOf(err) === 'ENOENT' ? 'no such directory' : String(err)}`);
+  }
+  if (!isDir) throw new TsboxError(`bundle "${dir}": not a directory`);
+
+  const configPath = path.join(abs, 'config.json');
+  const spec = parseSpec(readConfig(configPath), configPath);
+  if (!spec.process) throw new ConfigError('process', 'is required to run a container', configPath);
+  if (!spec.process.args || spec.process.args.length === 0) {
+    throw new ConfigError('process.args', 'must be a non-empty array', configPath);
+  }
+  if (!spec.root) throw new ConfigError('root', 'is required', configPath);
+  const rootfs = path.resolve(abs, spec.root.path);
+  let rootIsDir = false;
+  try {
+    rootIsDir = statSync(rootfs).isDirectory();
+  } catch {
+    throw new ConfigError('root.path', `rootfs "${rootfs}" does not exist`, configPath);
+  }
+  if (!rootIsDir) throw new ConfigError('root.path', `rootfs "${rootfs}" is not a directory`, configPath);
+  return { dir: abs, configPath, spec, rootfs };
+}
+
+function readConfig(configPath: string): string {
+  try {
+    return readFileSync(configPath, 'utf8');
+  } catch (err) {
+    const code = errnoOf(err);
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : String(err);
+    throw new TsboxError(`read "${configPath}": ${why}`);
+  }
+}
+
+/** Parses JSON text as a config, naming `file` and the place of any error. */
+export function parseSpec(text: string, file: string): Spec {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    const offset = jsonErrorOffset(text);
+    const { line, column } = lineAndColumn(text, offset < 0 ? text.length : offset);
+    throw new TsboxError(`${file}: invalid JSON at line ${line}, column ${column}`);
+  }
+  try {
+    return validateSpec(value);
+  } catch (err) {
+    throw err instanceof ConfigError ? err.inFile(file) : err;
+  }
+}

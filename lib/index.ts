@@ -1,0 +1,12 @@
+/**
+ * tsbox as a library: load and validate OCI bundles, plan containers, and
+ * run them in this process.
+ */
+export { loadBundle, parseSpec, type Bundle } from './bundle.js';
+export { ConfigError, SystemError, TsboxError } from './errors.js';
+export { defaultSpec, OCI_VERSION } from './oci/default-spec.js';
+export type * from './oci/types.js';
+export { validateProcess, validateSpec } from './oci/validate.js';
+export { buildPlan, type PlanInput } from './plan/build.js';
+export type { LaunchPlan } from './plan/plan.js';
+export { run, type ExitStatus, type RunningContainer, type RunOptions, type StdioOption } from './run.js';

@@ -1,0 +1,62 @@
+/**
+ * The one place that loads the addon (native/addon.cc) and says what it
+ * offers. Nothing else in tsbox touches the binding directly.
+ */
+import * as path from 'node:path';
+
+export interface ExitInfo {
+  /** Exit code, or null when killed by a signal. */
+  code: number | null;
+  /** Signal number, or null when it exited. */
+  signal: number | null;
+}
+
+export interface ReceivedRecord {
+  fields: string[];
+  /** A descriptor that came with the message (SCM_RIGHTS), or -1. */
+  fd: number;
+}
+
+export interface Binding {
+  /** Starts tsbox-helper with the encoded plan queued on its sync socket. */
+  spawnHelper(helper: string, plan: Buffer, stdio: [number, number, number]): { pid: number; pidfd: number; sock: number };
+  /** The next message; null at end of stream; "again" when woken without one. */
+  recv(sock: number): Promise<ReceivedRecord | null | 'again'>;
+  send(sock: number, fields: string[]): void;
+  /** Reaps the process behind a pidfd once it exits ("again": not yet). */
+  waitExit(pidfd: number): Promise<ExitInfo | 'again'>;
+  /** pidfd_send_signal; returns 0 or an errno value. */
+  signal(pidfd: number, signal: number): number;
+  close(fd: number): void;
+  pipe(): [read: number, write: number];
+  strerror(errno: number): string;
+  setWindowSize(fd: number, rows: number, cols: number): void;
+}
+
+interface Loaded {
+  binding: Binding;
+  helper: string;
+}
+
+let loaded: Loaded | undefined;
+
+function load(): Loaded {
+  if (!loaded) {
+    const root = path.join(__dirname, '..', '..');
+    // node-gyp-build finds build/Release (a local build) or the prebuild
+    // for this platform; tsbox-helper always sits beside the .node file.
+    const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+    const file = nodeGypBuild.resolve(root);
+    loaded = { binding: require(file) as Binding, helper: path.join(path.dirname(file), 'tsbox-helper') };
+  }
+  return loaded;
+}
+
+export function native(): Binding {
+  return load().binding;
+}
+
+/** Path of the tsbox-helper executable that belongs to the loaded addon. */
+export function helperPath(): string {
+  return load().helper;
+}

@@ -1,0 +1,235 @@
+import * as path from 'node:path';
+import { ConfigError } from '../errors.js';
+import type { LinuxNamespace, Spec } from '../oci/types.js';
+import { planCapabilities } from './capabilities.js';
+import { hostCgroupMounts, parseProcCgroup, planCgroupMount } from './cgroup-mount.js';
+import { liveHost, type HostFacts } from './host.js';
+import { MS, PROPAGATION_OPTIONS, parseMountOptions } from './mount-options.js';
+import type {
+  KernelNamespace,
+  LaunchPlan,
+  PlannedDevice,
+  PlannedMount,
+  PlannedSymlink,
+} from './plan.js';
+import { planRlimits } from './rlimits.js';
+
+export interface PlanInput {
+  /** A config validated by validateSpec, with a process. */
+  spec: Spec;
+  /** Absolute bundle directory: relative bind sources resolve against it. */
+  bundleDir: string;
+  /** Absolute path of the root filesystem. */
+  rootfs: string;
+  /** Size for a new terminal when the config gives none (the caller's). */
+  terminalSize?: { rows: number; cols: number };
+  /** Stop the init before execve until told to go. */
+  pause?: boolean;
+}
+
+const KERNEL_NAMESPACE: Record<LinuxNamespace['type'], KernelNamespace> = {
+  pid: 'pid',
+  network: 'net',
+  mount: 'mnt',
+  uts: 'uts',
+  ipc: 'ipc',
+  cgroup: 'cgroup',
+  user: 'user',
+  time: 'time',
+};
+
+/** The device nodes every container gets, as runc creates them. */
+const DEFAULT_DEVICES: ReadonlyArray<[name: string, major: number, minor: number]> = [
+  ['/dev/null', 1, 3],
+  ['/dev/zero', 1, 5],
+  ['/dev/full', 1, 7],
+  ['/dev/random', 1, 8],
+  ['/dev/urandom', 1, 9],
+  ['/dev/tty', 5, 0],
+];
+
+const DEFAULT_SYMLINKS: readonly PlannedSymlink[] = [
+  { target: '/proc/self/fd', path: '/dev/fd' },
+  { target: '/proc/self/fd/0', path: '/dev/stdin' },
+  { target: '/proc/self/fd/1', path: '/dev/stdout' },
+  { target: '/proc/self/fd/2', path: '/dev/stderr' },
+  // The container's own devpts instance provides ptmx; the host's /dev/ptmx
+  // would allocate ptys in the host's instance.
+  { target: 'pts/ptmx', path: '/dev/ptmx' },
+];
+
+/** Sysctl prefixes that a namespace isolates, and which one. */
+const SYSCTL_NAMESPACES: ReadonlyArray<[prefix: string, ns: KernelNamespace]> = [
+  ['net.', 'net'],
+  ['fs.mqueue.', 'ipc'],
+  ['kernel.msgmax', 'ipc'],
+  ['kernel.msgmnb', 'ipc'],
+  ['kernel.msgmni', 'ipc'],
+  ['kernel.sem', 'ipc'],
+  ['kernel.shmall', 'ipc'],
+  ['kernel.shmmax', 'ipc'],
+  ['kernel.shmmni', 'ipc'],
+  ['kernel.shm_rmid_forced', 'ipc'],
+  ['kernel.hostname', 'uts'],
+  ['kernel.domainname', 'uts'],
+];
+
+/** Normalizes an absolute container path: no `.`, `..` or trailing slash. */
+function containerPath(p: string): string {
+  return path.posix.resolve('/', p);
+}
+
+/**
+ * Computes the launch plan for a validated config. Everything that can be
+ * wrong with the config (beyond its shape, which the validator checked) is
+ * found here, before any process or mount exists.
+ */
+export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchPlan {
+  const { spec } = input;
+  const process = spec.process!;
+  const linux = spec.linux ?? {};
+  const warnings: string[] = [];
+
+  const namespaces = (linux.namespaces ?? []).map((ns) => ({ type: KERNEL_NAMESPACE[ns.type], path: ns.path ?? '' }));
+  const has = (type: KernelNamespace) => namespaces.some((ns) => ns.type === type);
+  const creates = (type: KernelNamespace) => namespaces.some((ns) => ns.type === type && ns.path === '');
+  checkNamespaces(spec, namespaces.map((ns) => ns.type), creates('user'));
+
+  const mounts: PlannedMount[] = [];
+  const symlinks: PlannedSymlink[] = [];
+  const readonlyPaths: string[] = [];
+  let devIsBind = false;
+  (spec.mounts ?? []).forEach((m, i) => {
+    const at = `mounts[${i}]`;
+    const destination = containerPath(m.destination);
+    const parsed = parseMountOptions(m.type ?? '', m.options ?? [], `${at}.options`);
+    if (parsed.flags & MS.REMOUNT) {
+      throw new ConfigError(`${at}.options`, 'remount is not allowed in a mount list');
+    }
+    if (m.type === 'cgroup' && !parsed.bind) {
+      const cg = planCgroupMount(
+        destination,
+        parsed.flags,
+        hostCgroupMounts(host.mountinfo()),
+        parseProcCgroup(host.ownCgroups()),
+        has('cgroup'),
+      );
+      mounts.push(...cg.mounts);
+      symlinks.push(...cg.symlinks);
+      readonlyPaths.push(...cg.readonlyPaths);
+      return;
+    }
+    if (!parsed.bind && !m.type) throw new ConfigError(`${at}.type`, 'is required for a mount that is not a bind mount');
+    let source = m.source ?? '';
+    if (parsed.bind) {
+      if (!source) throw new ConfigError(`${at}.source`, 'is required for a bind mount');
+      // Relative bind sources are relative to the bundle, as runc has them.
+      source = path.resolve(input.bundleDir, source);
+      if (destination === '/dev') devIsBind = true;
+    }
+    mounts.push({
+      source,
+      destination,
+      type: parsed.bind ? 'bind' : m.type!,
+      flags: parsed.flags,
+      data: parsed.data,
+      propagation: parsed.propagation,
+    });
+  });
+
+  const devices: PlannedDevice[] = [];
+  if (!devIsBind) {
+    for (const [name, major, minor] of DEFAULT_DEVICES) {
+      devices.push({ path: name, type: 'c', major, minor, mode: 0o666, uid: 0, gid: 0 });
+    }
+    symlinks.push(...DEFAULT_SYMLINKS);
+    if (host.exists('/proc/kcore')) symlinks.push({ target: '/proc/kcore', path: '/dev/core' });
+  }
+  for (const d of linux.devices ?? []) {
+    const planned: PlannedDevice = {
+      path: containerPath(d.path),
+      type: d.type === 'u' ? 'c' : d.type,
+      major: d.major ?? 0,
+      minor: d.minor ?? 0,
+      mode: d.fileMode ?? 0o666,
+      uid: d.uid ?? 0,
+      gid: d.gid ?? 0,
+    };
+    const same = devices.findIndex((x) => x.path === planned.path);
+    if (same >= 0) devices[same] = planned;
+    else devices.push(planned);
+  }
+
+  const rootPropagation = PROPAGATION_OPTIONS[linux.rootfsPropagation ?? ''] ?? 0;
+  const sysctls = Object.entries(linux.sysctl ?? {});
+  for (const [key] of sysctls) {
+    const owner = SYSCTL_NAMESPACES.find(([prefix]) => key.startsWith(prefix))?.[1];
+    if (!owner) throw new ConfigError(`linux.sysctl.${key}`, 'is not isolated by any namespace; refusing to change it for the host');
+    if (!has(owner)) throw new ConfigError(`linux.sysctl.${key}`, `needs the container to have its own ${owner} namespace`);
+  }
+
+  if (linux.timeOffsets) warnings.push('linux.timeOffsets is not applied yet');
+  if (linux.seccomp) warnings.push('linux.seccomp is not applied yet: the container runs without a seccomp filter');
+  if (linux.resources || linux.cgroupsPath) warnings.push('linux.resources and linux.cgroupsPath are not applied yet');
+  if (process.apparmorProfile) warnings.push('process.apparmorProfile is not applied');
+  if (process.selinuxLabel || linux.mountLabel) warnings.push('SELinux labels are not applied');
+
+  const user = process.user ?? { uid: 0, gid: 0 };
+  const cwd = containerPath(process.cwd);
+  const terminal = process.terminal
+    ? process.consoleSize
+      ? { rows: process.consoleSize.height, cols: process.consoleSize.width }
+      : input.terminalSize ?? { rows: 0, cols: 0 }
+    : undefined;
+
+  return {
+    namespaces,
+    cgroupProcs: [],
+    rootfs: input.rootfs,
+    // Mount events must not flow from the container to the host: start from
+    // a slave (or private) copy of the host's mounts whatever the config asks
+    // for the rootfs; its own propagation is set after pivot_root.
+    rootPropagation: rootPropagation & MS.PRIVATE ? MS.PRIVATE | MS.REC : MS.SLAVE | MS.REC,
+    mounts,
+    devices,
+    symlinks,
+    mkdirs: [cwd],
+    maskedPaths: (linux.maskedPaths ?? []).map(containerPath),
+    readonlyPaths: [...readonlyPaths, ...(linux.readonlyPaths ?? []).map(containerPath)],
+    readonlyRoot: spec.root?.readonly === true,
+    rootfsPropagation: rootPropagation,
+    sysctls,
+    ...(spec.hostname !== undefined && { hostname: spec.hostname }),
+    ...(spec.domainname !== undefined && { domainname: spec.domainname }),
+    ...(terminal && { terminal }),
+    rlimits: planRlimits(process.rlimits ?? []),
+    ...(process.oomScoreAdj !== undefined && { oomScoreAdj: process.oomScoreAdj }),
+    noNewPrivileges: process.noNewPrivileges === true,
+    ...(process.capabilities && { capabilities: planCapabilities(process.capabilities, host.lastCap(), warnings) }),
+    user: { uid: user.uid, gid: user.gid, groups: user.additionalGids ?? [] },
+    ...(user.umask !== undefined && { umask: user.umask }),
+    cwd,
+    env: process.env ?? [],
+    args: process.args!,
+    pause: input.pause === true,
+    warnings,
+  };
+}
+
+function checkNamespaces(spec: Spec, types: KernelNamespace[], newUser: boolean): void {
+  if (!types.includes('mnt')) {
+    // Without its own mount namespace, the rootfs setup would happen on the
+    // host's mount table.
+    throw new ConfigError('linux.namespaces', 'must include a mount namespace');
+  }
+  if (newUser) {
+    const i = spec.linux!.namespaces!.findIndex((ns) => ns.type === 'user');
+    throw new ConfigError(`linux.namespaces[${i}]`, 'creating a user namespace is not supported by tsbox yet');
+  }
+  if (spec.hostname !== undefined && !types.includes('uts')) {
+    throw new ConfigError('hostname', 'needs a uts namespace in linux.namespaces (it would rename the host)');
+  }
+  if (spec.domainname !== undefined && !types.includes('uts')) {
+    throw new ConfigError('domainname', 'needs a uts namespace in linux.namespaces (it would rename the host)');
+  }
+}

@@ -1,0 +1,63 @@
+import { endianness } from 'node:os';
+import type { LaunchPlan } from './plan.js';
+
+/**
+ * Serializes a launch plan into the records native/helper/plan.cc decodes
+ * (see native/wire.h for the encoding: u32 count, then u32 length + bytes).
+ */
+export function encodePlan(plan: LaunchPlan): Buffer {
+  const records: string[][] = [];
+  const add = (...fields: Array<string | number | bigint>) => records.push(fields.map(String));
+
+  for (const ns of plan.namespaces) add('ns', ns.type, ns.path);
+  for (const procs of plan.cgroupProcs) add('cgroup-procs', procs);
+  add('rootfs', plan.rootfs);
+  add('root-propagation', plan.rootPropagation);
+  for (const m of plan.mounts) add('mount', m.source, m.destination, m.type, m.flags, m.data, m.propagation);
+  for (const d of plan.devices) add('device', d.path, d.type, d.major, d.minor, d.mode, d.uid, d.gid);
+  for (const s of plan.symlinks) add('symlink', s.target, s.path);
+  for (const dir of plan.mkdirs) add('mkdir', dir);
+  for (const p of plan.maskedPaths) add('masked', p);
+  for (const p of plan.readonlyPaths) add('readonly-path', p);
+  if (plan.readonlyRoot) add('readonly-root');
+  if (plan.rootfsPropagation) add('rootfs-propagation', plan.rootfsPropagation);
+  for (const [key, value] of plan.sysctls) add('sysctl', key, value);
+  if (plan.hostname !== undefined) add('hostname', plan.hostname);
+  if (plan.domainname !== undefined) add('domainname', plan.domainname);
+  if (plan.terminal) add('terminal', plan.terminal.rows, plan.terminal.cols);
+  for (const r of plan.rlimits) add('rlimit', r.name, r.resource, r.soft, r.hard);
+  if (plan.oomScoreAdj !== undefined) add('oom-score-adj', plan.oomScoreAdj);
+  if (plan.noNewPrivileges) add('no-new-privileges');
+  const caps = plan.capabilities;
+  if (caps) add('capabilities', caps.bounding, caps.effective, caps.permitted, caps.inheritable, caps.ambient);
+  add('user', plan.user.uid, plan.user.gid, ...plan.user.groups);
+  if (plan.umask !== undefined) add('umask', plan.umask);
+  add('cwd', plan.cwd);
+  add('env', ...plan.env);
+  add('args', ...plan.args);
+  if (plan.pause) add('pause');
+
+  return encodeRecords(records);
+}
+
+export function encodeRecords(records: string[][]): Buffer {
+  const parts: Buffer[] = [];
+  for (const record of records) {
+    parts.push(u32(record.length));
+    for (const field of record) {
+      const bytes = Buffer.from(field, 'utf8');
+      parts.push(u32(bytes.length), bytes);
+    }
+  }
+  return Buffer.concat(parts);
+}
+
+// The helper reads lengths in host byte order (it runs on this machine).
+const littleEndian = endianness() === 'LE';
+
+function u32(n: number): Buffer {
+  const b = Buffer.allocUnsafe(4);
+  if (littleEndian) b.writeUInt32LE(n);
+  else b.writeUInt32BE(n);
+  return b;
+}

@@ -1,0 +1,23 @@
+import { existsSync, readFileSync } from 'node:fs';
+
+/**
+ * What the planner needs to know about the host. Read lazily (most configs
+ * need none of it) and replaceable in tests.
+ */
+export interface HostFacts {
+  /** Highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap). */
+  lastCap(): number;
+  /** The runtime's own /proc/self/mountinfo. */
+  mountinfo(): string;
+  /** The runtime's own /proc/self/cgroup. */
+  ownCgroups(): string;
+  /** Whether a path exists on the host (e.g. /proc/kcore). */
+  exists(path: string): boolean;
+}
+
+export const liveHost: HostFacts = {
+  lastCap: () => Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim()),
+  mountinfo: () => readFileSync('/proc/self/mountinfo', 'utf8'),
+  ownCgroups: () => readFileSync('/proc/self/cgroup', 'utf8'),
+  exists: (path) => existsSync(path),
+};

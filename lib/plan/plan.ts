@@ -1,0 +1,97 @@
+/**
+ * The launch plan: everything the native helper needs to create a
+ * container, as plain data. It is computed from a validated config.json by
+ * ./build.ts (testable without root or a kernel) and executed by
+ * native/helper in an order fixed there.
+ */
+
+/** Kernel names of namespaces, as in /proc/<pid>/ns. */
+export type KernelNamespace = 'pid' | 'net' | 'mnt' | 'uts' | 'ipc' | 'cgroup' | 'user' | 'time';
+
+export interface PlannedNamespace {
+  type: KernelNamespace;
+  /** Join this namespace; empty: create a new one. */
+  path: string;
+}
+
+export interface PlannedMount {
+  /** Host path for bind mounts (absolute), otherwise the fs source label. */
+  source: string;
+  /** Normalized absolute path inside the container. */
+  destination: string;
+  type: string;
+  /** MS_* flags (MS_BIND, MS_REC, MS_RDONLY, ...), never propagation flags. */
+  flags: number;
+  /** Comma-separated fs-specific options. */
+  data: string;
+  /** MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE, with MS_REC; 0: leave as is. */
+  propagation: number;
+}
+
+export interface PlannedDevice {
+  path: string;
+  type: 'c' | 'b' | 'p';
+  major: number;
+  minor: number;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+export interface PlannedSymlink {
+  target: string;
+  path: string;
+}
+
+export interface PlannedRlimit {
+  name: string;
+  resource: number;
+  /** Decimal text: u64 values do not fit a JS number. */
+  soft: string;
+  hard: string;
+}
+
+/** Capability sets as bit masks (bit N = capability number N). */
+export interface PlannedCapabilities {
+  bounding: bigint;
+  effective: bigint;
+  permitted: bigint;
+  inheritable: bigint;
+  ambient: bigint;
+}
+
+export interface LaunchPlan {
+  namespaces: PlannedNamespace[];
+  /** cgroup.procs files the container's init joins before it is created. */
+  cgroupProcs: string[];
+  rootfs: string;
+  /** Propagation applied to "/" before mounting (MS_REC | MS_SLAVE or MS_PRIVATE). */
+  rootPropagation: number;
+  mounts: PlannedMount[];
+  devices: PlannedDevice[];
+  symlinks: PlannedSymlink[];
+  /** Directories created inside the rootfs (the cwd, so that it exists). */
+  mkdirs: string[];
+  maskedPaths: string[];
+  readonlyPaths: string[];
+  readonlyRoot: boolean;
+  /** Propagation of "/" after pivot_root; 0: none requested. */
+  rootfsPropagation: number;
+  sysctls: Array<[key: string, value: string]>;
+  hostname?: string;
+  domainname?: string;
+  terminal?: { rows: number; cols: number };
+  rlimits: PlannedRlimit[];
+  oomScoreAdj?: number;
+  noNewPrivileges: boolean;
+  capabilities?: PlannedCapabilities;
+  user: { uid: number; gid: number; groups: number[] };
+  umask?: number;
+  cwd: string;
+  env: string[];
+  args: string[];
+  /** Stop before execve until the runtime says "go". */
+  pause: boolean;
+  /** Parts of the config that tsbox does not apply (yet), for the caller to report. */
+  warnings: string[];
+}

@@ -1,0 +1,336 @@
+// The N-API surface of tsbox: the few system calls the TypeScript runtime
+// cannot make itself. Everything here is non-blocking or immediate; waiting
+// (for a sync message, for a process to exit) is done by libuv polling a
+// descriptor, so the JS thread never blocks and one process can launch many
+// containers at once.
+//
+// lib/native/binding.ts declares the TypeScript view of these functions and
+// is the only module that loads this file.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include <napi.h>
+
+#include "wire.h"
+
+extern char** environ;
+
+namespace {
+
+// An Error whose message reads like the rest of tsbox's one-line errors and
+// which carries the facts as properties: code (errno name), errno, syscall.
+Napi::Error system_error(Napi::Env env, const std::string& syscall, int err) {
+  std::string code = uv_err_name(-err);
+  Napi::Error e = Napi::Error::New(env, syscall + ": " + strerror(err) + " (" + code + ")");
+  e.Set("code", Napi::String::New(env, code));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  return e;
+}
+
+Napi::Value throw_system_error(Napi::Env env, const std::string& syscall, int err) {
+  system_error(env, syscall, err).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+uv_loop_t* event_loop(Napi::Env env) {
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  return loop;
+}
+
+// A uv_poll_t that resolves one promise when its descriptor becomes
+// readable, then closes itself. `on_ready` runs on the JS thread and
+// settles the deferred.
+class Poller {
+ public:
+  using Callback = void (*)(Napi::Env env, int fd, Napi::Promise::Deferred& deferred);
+
+  static Napi::Promise start(Napi::Env env, int fd, Callback on_ready) {
+    auto* p = new Poller(env, fd, on_ready);
+    int err = uv_poll_init(event_loop(env), &p->handle_, fd);
+    if (err == 0) err = uv_poll_start(&p->handle_, UV_READABLE | UV_DISCONNECT, on_event);
+    if (err != 0) {
+      p->deferred_.Reject(system_error(env, "uv_poll_start", -err).Value());
+      Napi::Promise promise = p->deferred_.Promise();
+      if (uv_is_active(reinterpret_cast<uv_handle_t*>(&p->handle_))) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&p->handle_), on_close);
+      } else {
+        delete p;
+      }
+      return promise;
+    }
+    return p->deferred_.Promise();
+  }
+
+ private:
+  Poller(Napi::Env env, int fd, Callback cb)
+      : env_(env), fd_(fd), callback_(cb), deferred_(Napi::Promise::Deferred::New(env)) {
+    handle_.data = this;
+  }
+
+  static void on_event(uv_poll_t* handle, int status, int) {
+    auto* p = static_cast<Poller*>(handle->data);
+    uv_poll_stop(handle);
+    Napi::HandleScope scope(p->env_);
+    if (status < 0) {
+      p->deferred_.Reject(system_error(p->env_, "poll", -status).Value());
+    } else {
+      p->callback_(p->env_, p->fd_, p->deferred_);
+    }
+    uv_close(reinterpret_cast<uv_handle_t*>(handle), on_close);
+  }
+
+  static void on_close(uv_handle_t* handle) { delete static_cast<Poller*>(handle->data); }
+
+  Napi::Env env_;
+  int fd_;
+  Callback callback_;
+  Napi::Promise::Deferred deferred_;
+  uv_poll_t handle_;
+};
+
+// ---------------------------------------------------------------- spawning
+
+// spawnHelper(helperPath, plan: Buffer, stdio: [in, out, err])
+//   -> { pid, pidfd, sock }
+// Starts tsbox-helper with the plan already queued on its sync socket, so
+// the helper can start work without a round trip.
+Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string helper = info[0].As<Napi::String>();
+  Napi::Buffer<char> planBuf = info[1].As<Napi::Buffer<char>>();
+  Napi::Array stdio = info[2].As<Napi::Array>();
+
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    return throw_system_error(env, "socketpair", errno);
+  }
+  // The plan is one datagram; make room for a large one (many mounts or a
+  // long environment). SO_SNDBUFFORCE needs CAP_NET_ADMIN; without it the
+  // default limit applies and an oversized plan fails with EMSGSIZE below.
+  int want = static_cast<int>(planBuf.Length()) + 4096;
+  if (want > 200 * 1024) {
+    if (setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof want) != 0) {
+      setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &want, sizeof want);
+    }
+  }
+  ssize_t sent = send(sv[0], planBuf.Data(), planBuf.Length(), MSG_NOSIGNAL);
+  if (sent < 0) {
+    int err = errno;
+    close(sv[0]);
+    close(sv[1]);
+    return throw_system_error(env, "send launch plan", err);
+  }
+
+  // Move every descriptor the child needs above the target range first, so
+  // that the dup2s below cannot overwrite one another (stdio could be, say,
+  // [1, 0, 2]).
+  int sources[4];
+  for (uint32_t i = 0; i < 3; i++) sources[i] = stdio.Get(i).As<Napi::Number>().Int32Value();
+  sources[3] = sv[1];
+  int high[4] = {-1, -1, -1, -1};
+  int err = 0;
+  for (int i = 0; i < 4 && err == 0; i++) {
+    high[i] = fcntl(sources[i], F_DUPFD_CLOEXEC, 10);
+    if (high[i] < 0) err = errno;
+  }
+
+  pid_t pid = -1;
+  if (err == 0) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attr);
+    for (int i = 0; i < 4; i++) posix_spawn_file_actions_adddup2(&actions, high[i], i);
+    // Nothing of Node's reaches the helper (and so the container) but
+    // stdio and the sync socket.
+    posix_spawn_file_actions_addclosefrom_np(&actions, 4);
+    // Node ignores SIGPIPE and blocks some signals in its threads; the
+    // container must start with default dispositions and an empty mask.
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    char* argv[] = {const_cast<char*>("tsbox-helper"), nullptr};
+    char* envp[] = {nullptr};
+    err = posix_spawn(&pid, helper.c_str(), &actions, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+  }
+  for (int fd : high) {
+    if (fd >= 0) close(fd);
+  }
+  close(sv[1]);
+  if (err != 0) {
+    close(sv[0]);
+    return throw_system_error(env, "spawn \"" + helper + "\"", err);
+  }
+  // The helper is our child and not yet reaped, so its pid cannot have been
+  // reused: the pidfd is sure to be the helper's.
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) {
+    err = errno;
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    close(sv[0]);
+    return throw_system_error(env, "pidfd_open", err);
+  }
+  fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+  // Non-blocking: receiving is driven by libuv readiness, never a wait.
+  fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("pid", Napi::Number::New(env, pid));
+  out.Set("pidfd", Napi::Number::New(env, pidfd));
+  out.Set("sock", Napi::Number::New(env, sv[0]));
+  return out;
+}
+
+// ---------------------------------------------------------------- messages
+
+void settle_record(Napi::Env env, int sock, Napi::Promise::Deferred& deferred) {
+  wire::Record rec;
+  int fd = -1;
+  int err = wire::recv_record(sock, rec, fd);
+  if (err == EAGAIN) {
+    // Woken without a message (a spurious readiness): report it as such and
+    // let the caller ask again.
+    deferred.Resolve(Napi::String::New(env, "again"));
+    return;
+  }
+  if (err == -1 || err == ECONNRESET) {
+    deferred.Resolve(env.Null());
+    return;
+  }
+  if (err != 0) {
+    deferred.Reject(system_error(env, "recvmsg", err).Value());
+    return;
+  }
+  Napi::Array fields = Napi::Array::New(env, rec.size());
+  for (uint32_t i = 0; i < rec.size(); i++) fields.Set(i, Napi::String::New(env, rec[i]));
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("fields", fields);
+  out.Set("fd", Napi::Number::New(env, fd));
+  deferred.Resolve(out);
+}
+
+// recv(sock) -> Promise<{ fields: string[], fd: number } | null | "again">
+// null is end of stream: every peer closed its end (on success, the init's
+// execve did).
+Napi::Value Recv(const Napi::CallbackInfo& info) {
+  int sock = info[0].As<Napi::Number>().Int32Value();
+  return Poller::start(info.Env(), sock, settle_record);
+}
+
+// send(sock, fields: string[])
+Napi::Value Send(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int sock = info[0].As<Napi::Number>().Int32Value();
+  Napi::Array arr = info[1].As<Napi::Array>();
+  wire::Record rec;
+  for (uint32_t i = 0; i < arr.Length(); i++) rec.push_back(arr.Get(i).As<Napi::String>());
+  int err = wire::send_record(sock, rec);
+  if (err != 0) return throw_system_error(env, "sendmsg", err);
+  return env.Undefined();
+}
+
+// ------------------------------------------------------------------ exits
+
+void settle_exit(Napi::Env env, int pidfd, Napi::Promise::Deferred& deferred) {
+  siginfo_t si = {};
+  // P_PIDFD names exactly this process, so no other child of this Node
+  // process can be reaped by mistake, and a reused pid cannot confuse us.
+  if (waitid(static_cast<idtype_t>(P_PIDFD), pidfd, &si, WEXITED | WNOHANG) != 0) {
+    deferred.Reject(system_error(env, "waitid", errno).Value());
+    return;
+  }
+  Napi::Object out = Napi::Object::New(env);
+  if (si.si_pid == 0) {
+    deferred.Resolve(Napi::String::New(env, "again"));
+    return;
+  }
+  bool signaled = si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED;
+  out.Set("code", signaled ? env.Null() : Napi::Number::New(env, si.si_status));
+  out.Set("signal", signaled ? Napi::Number::New(env, si.si_status) : env.Null());
+  deferred.Resolve(out);
+}
+
+// waitExit(pidfd) -> Promise<{ code: number|null, signal: number|null } | "again">
+// Reaps the process when it exits; the pidfd stays open for the caller to close.
+Napi::Value WaitExit(const Napi::CallbackInfo& info) {
+  int pidfd = info[0].As<Napi::Number>().Int32Value();
+  return Poller::start(info.Env(), pidfd, settle_exit);
+}
+
+// ---------------------------------------------------------------- helpers
+
+// signal(pidfd, sig) -> errno (0 on success): ESRCH is an answer, not a fault.
+Napi::Value Signal(const Napi::CallbackInfo& info) {
+  int pidfd = info[0].As<Napi::Number>().Int32Value();
+  int sig = info[1].As<Napi::Number>().Int32Value();
+  int rc = static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+  return Napi::Number::New(info.Env(), rc == 0 ? 0 : errno);
+}
+
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  close(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
+// pipe() -> [readFd, writeFd], both CLOEXEC.
+Napi::Value Pipe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return throw_system_error(env, "pipe2", errno);
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, fds[0]));
+  out.Set(1u, Napi::Number::New(env, fds[1]));
+  return out;
+}
+
+Napi::Value Strerror(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), strerror(info[0].As<Napi::Number>().Int32Value()));
+}
+
+// setWindowSize(fd, rows, cols)
+Napi::Value SetWindowSize(const Napi::CallbackInfo& info) {
+  struct winsize ws = {};
+  ws.ws_row = static_cast<unsigned short>(info[1].As<Napi::Number>().Uint32Value());
+  ws.ws_col = static_cast<unsigned short>(info[2].As<Napi::Number>().Uint32Value());
+  if (ioctl(info[0].As<Napi::Number>().Int32Value(), TIOCSWINSZ, &ws) != 0) {
+    return throw_system_error(info.Env(), "ioctl TIOCSWINSZ", errno);
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("spawnHelper", Napi::Function::New(env, SpawnHelper));
+  exports.Set("recv", Napi::Function::New(env, Recv));
+  exports.Set("send", Napi::Function::New(env, Send));
+  exports.Set("waitExit", Napi::Function::New(env, WaitExit));
+  exports.Set("signal", Napi::Function::New(env, Signal));
+  exports.Set("close", Napi::Function::New(env, Close));
+  exports.Set("pipe", Napi::Function::New(env, Pipe));
+  exports.Set("strerror", Napi::Function::New(env, Strerror));
+  exports.Set("setWindowSize", Napi::Function::New(env, SetWindowSize));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(tsbox, Init)

@@ -1,0 +1,244 @@
+#include "init.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <string>
+#include <vector>
+
+#include "report.h"
+#include "rootfs.h"
+
+namespace init {
+
+using report::fail;
+using report::quote;
+
+namespace {
+
+constexpr int kSyncFd = 3;
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+// The pty for process.terminal, made in the container's own devpts so that
+// the container sees a pty of its own instance. The master goes to the
+// runtime; the slave becomes the process's stdio and /dev/console.
+int open_console(int root, const plan::Plan& p) {
+  int master = rootfs::open_in_root(root, "/dev/ptmx", O_RDWR | O_NOCTTY);
+  if (master < 0) fail("open \"/dev/ptmx\"", errno);
+  int unlock = 0;
+  if (ioctl(master, TIOCSPTLCK, &unlock) != 0) fail("unlock pty", errno);
+  // TIOCGPTPEER opens the slave through the master, not by a path that the
+  // container could have replaced.
+  int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) fail("open pty slave", errno);
+  if (p.rows && p.cols) {
+    struct winsize ws = {};
+    ws.ws_row = p.rows;
+    ws.ws_col = p.cols;
+    ioctl(master, TIOCSWINSZ, &ws);
+  }
+  const std::string step = "mount pty on \"/dev/console\"";
+  int console = rootfs::ensure_file(root, "/dev/console", step);
+  if (mount(rootfs::fd_path(slave).c_str(), rootfs::fd_path(console).c_str(), nullptr, MS_BIND,
+            nullptr) != 0) {
+    fail(step, errno);
+  }
+  close(console);
+  int err = wire::send_record(kSyncFd, {"pty"}, master);
+  if (err != 0) fail("send pty master", err);
+  close(master);
+  return slave;
+}
+
+void write_oom_score_adj(int value) {
+  int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+  std::string text = std::to_string(value);
+  if (fd < 0 || write(fd, text.data(), text.size()) < 0) fail("write oom_score_adj", errno);
+  close(fd);
+}
+
+int last_capability() {
+  int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+  char buf[16] = {};
+  if (fd < 0 || read(fd, buf, sizeof buf - 1) <= 0) fail("read cap_last_cap", errno);
+  close(fd);
+  return atoi(buf);
+}
+
+void set_hostnames(const plan::Plan& p) {
+  if (p.has_hostname && sethostname(p.hostname.data(), p.hostname.size()) != 0) {
+    fail("sethostname " + quote(p.hostname), errno);
+  }
+  if (p.has_domainname && setdomainname(p.domainname.data(), p.domainname.size()) != 0) {
+    fail("setdomainname " + quote(p.domainname), errno);
+  }
+}
+
+void set_rlimits(const plan::Plan& p) {
+  for (const auto& r : p.rlimits) {
+    struct rlimit lim = {r.soft, r.hard};
+    if (setrlimit(static_cast<__rlimit_resource>(r.resource), &lim) != 0) {
+      fail("setrlimit " + r.name, errno);
+    }
+  }
+}
+
+void capset_all(const plan::Capabilities& c) {
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2] = {};
+  for (int i = 0; i < 2; i++) {
+    data[i].effective = static_cast<uint32_t>(c.effective >> (32 * i));
+    data[i].permitted = static_cast<uint32_t>(c.permitted >> (32 * i));
+    data[i].inheritable = static_cast<uint32_t>(c.inheritable >> (32 * i));
+  }
+  if (syscall(SYS_capset, &header, data) != 0) fail("capset", errno);
+}
+
+// Credentials and capabilities, in the only order that works: the bounding
+// set is trimmed while we still hold CAP_SETPCAP; KEEPCAPS carries the
+// permitted set across the change of uid; the final sets are installed
+// after it (a uid change clears the effective set).
+void set_identity(const plan::Plan& p, int cap_last) {
+  if (p.caps.set) {
+    for (int cap = 0; cap <= cap_last; cap++) {
+      if (!(p.caps.bounding & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+        fail("drop capability " + std::to_string(cap) + " from the bounding set", errno);
+      }
+    }
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) fail("prctl PR_SET_KEEPCAPS", errno);
+  }
+  if (setgroups(p.groups.size(), p.groups.data()) != 0) fail("setgroups", errno);
+  if (setresgid(p.gid, p.gid, p.gid) != 0) fail("setgid " + std::to_string(p.gid), errno);
+  if (setresuid(p.uid, p.uid, p.uid) != 0) fail("setuid " + std::to_string(p.uid), errno);
+  if (!p.caps.set) return;
+  if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) fail("prctl PR_SET_KEEPCAPS", errno);
+  capset_all(p.caps);
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) fail("clear ambient capabilities", errno);
+  for (int cap = 0; cap <= cap_last; cap++) {
+    if ((p.caps.ambient & (1ULL << cap)) &&
+        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) {
+      fail("raise ambient capability " + std::to_string(cap), errno);
+    }
+  }
+}
+
+void enter_cwd(const plan::Plan& p) {
+  // After the uid change, so that the directory's permissions are checked
+  // against the container's user, as they will be for everything it opens.
+  if (chdir(p.cwd.c_str()) != 0) fail("chdir " + quote(p.cwd), errno);
+  char buf[PATH_MAX];
+  // A cwd outside the container's root reads back as "(unreachable)/...":
+  // refuse to start a process there.
+  if (getcwd(buf, sizeof buf) == nullptr || buf[0] != '/') {
+    fail("chdir " + quote(p.cwd), EPERM, "working directory is outside the container");
+  }
+}
+
+void attach_terminal(int slave) {
+  if (setsid() < 0) fail("setsid", errno);
+  if (ioctl(slave, TIOCSCTTY, 0) != 0) fail("set controlling terminal", errno);
+  for (int fd = 0; fd < 3; fd++) {
+    if (dup2(slave, fd) < 0) fail("dup2 pty", errno);
+  }
+  if (slave > 2) close(slave);
+}
+
+void wait_for_go() {
+  int err = wire::send_record(kSyncFd, {"ready"});
+  if (err != 0) fail("send ready", err);
+  wire::Record rec;
+  int fd;
+  err = wire::recv_record(kSyncFd, rec, fd);
+  if (err != 0) fail("wait for start", err < 0 ? EPIPE : err);
+  if (rec.empty() || rec[0] != "go") fail("wait for start", EPROTO, "expected \"go\"");
+}
+
+std::vector<char*> c_strings(const std::vector<std::string>& v) {
+  std::vector<char*> out;
+  for (const auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+// execve with the PATH of the container's environment, as a shell would:
+// a name with a slash is used as it is, otherwise each PATH entry is tried
+// in order; a file found but not executable is remembered so that the error
+// says "permission denied" rather than "not found".
+[[noreturn]] void exec_process(const plan::Plan& p) {
+  const std::string& name = p.args[0];
+  std::vector<char*> argv = c_strings(p.args);
+  std::vector<char*> envp = c_strings(p.env);
+  const std::string step = "exec " + quote(name);
+  if (name.find('/') != std::string::npos) {
+    execve(name.c_str(), argv.data(), envp.data());
+    fail(step, errno);
+  }
+  std::string path = kDefaultPath;
+  for (const auto& e : p.env) {
+    if (e.compare(0, 5, "PATH=") == 0) path = e.substr(5);
+  }
+  int denied = 0;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string dir = path.substr(start, end - start);
+    start = end + 1;
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    struct stat st;
+    if (stat(candidate.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    execve(candidate.c_str(), argv.data(), envp.data());
+    if (errno == EACCES) {
+      denied = EACCES;
+      continue;
+    }
+    fail(step, errno);
+  }
+  if (denied) fail(step, denied);
+  fail(step, ENOENT, "executable file not found in $PATH");
+}
+
+}  // namespace
+
+void run(const plan::Plan& p) {
+  // Device nodes and directories get exactly the modes the plan says; the
+  // process's own umask is installed just before execve.
+  umask(0);
+
+  int root = rootfs::enter(p);
+  rootfs::populate(root, p);
+  int console = p.terminal ? open_console(root, p) : -1;
+  // While the host's /proc is still mounted: its /proc/self is this process.
+  if (p.has_oom_score_adj) write_oom_score_adj(p.oom_score_adj);
+  int cap_last = p.caps.set ? last_capability() : 0;
+  rootfs::finish(root, p);
+  rootfs::pivot(root, p);
+  close(root);
+
+  set_hostnames(p);
+  set_rlimits(p);
+  set_identity(p, cap_last);
+  enter_cwd(p);
+  if (console >= 0) attach_terminal(console);
+  umask(p.has_umask ? p.umask : 022);
+  // Last before exec: with no_new_privs set, nothing we do afterwards could
+  // gain privileges anyway, and setuid binaries in the rootfs stop working.
+  if (p.no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    fail("prctl PR_SET_NO_NEW_PRIVS", errno);
+  }
+  if (p.pause) wait_for_go();
+  exec_process(p);
+}
+
+}  // namespace init

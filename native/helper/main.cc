@@ -1,0 +1,195 @@
+// tsbox-helper: creates a container's init process from a launch plan.
+//
+// Why a separate executable and not clone() from inside Node:
+// Node runs several threads (V8 platform workers, the libuv pool). A forked
+// copy of it keeps only the calling thread, and any lock another thread held
+// (malloc's among them) stays locked forever, so such a child may only make
+// raw system calls on memory prepared before the fork. Setting up a container
+// (paths resolved component by component, mount option strings, PATH lookup,
+// error messages) is far easier to get right as an ordinary single-threaded
+// program. The addon therefore posix_spawn()s this small static helper (glibc
+// spawns with CLONE_VM|CLONE_VFORK, so nothing of Node is copied), and the
+// helper clones the container's init. The extra exec of a static binary costs
+// a fraction of a millisecond, and it gives the kernel a small, separate
+// executable to point /proc/<pid>/exe at instead of the node binary.
+//
+// The init is cloned with CLONE_PARENT, so it is a child of the Node process
+// (which can wait for it through the pidfd the helper hands over) and the
+// helper exits at once: no process of ours stays behind per container.
+//
+// Sync protocol. The runtime (Node) holds one end of a SOCK_SEQPACKET pair,
+// the helper and later the init hold the other as fd 3 (CLOEXEC, so a
+// successful execve closes it). Every message is one wire::Record.
+//
+//   runtime (addon)                helper                    init
+//   ---------------                ------                    ----
+//   socketpair, queue the plan
+//   posix_spawn(helper) -------->  recv plan
+//                                  join cgroups (cgroup.procs)
+//                                  setns() namespaces given by path
+//                                  clone3(CLONE_PARENT|CLONE_PIDFD|new ns) -->  (blocked reading
+//   <------------------------------ "spawned" pid + pidfd                        the gate pipe)
+//                                  exit(0); gate pipe closes ---------------->  go on
+//                                                                                mounts, devices,
+//                                                                                console, pivot_root,
+//   <------------------------------------------------------------------------- "pty" + master fd
+//                                                                               (process.terminal)
+//                                                                                hostname, rlimits,
+//                                                                                user, caps, cwd
+//   <------------------------------------------------------------------------- "ready"  (plan.pause)
+//   "go" -------------------------------------------------------------------->
+//                                                                                execve(process)
+//   <--------------------------------- end of stream (fd 3 closed by execve) --
+//
+// Any step that fails sends "error" <step> <errno> [<detail>] instead and the
+// sender exits; the runtime prints it as one line. Messages reach the runtime
+// in the order drawn: the init waits at the gate pipe until the helper has
+// sent "spawned" and gone, so the two never interleave.
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+#include "../wire.h"
+#include "init.h"
+#include "plan.h"
+#include "report.h"
+
+namespace {
+
+constexpr int kSyncFd = 3;
+
+struct NamespaceKind {
+  const char* type;
+  int flag;
+};
+
+// The order in which namespaces given by path are joined: the user namespace
+// first, because joining it grants the capabilities needed for the others;
+// the mount namespace last, because after joining it the other namespace
+// paths may no longer resolve.
+constexpr NamespaceKind kNamespaceOrder[] = {
+    {"user", CLONE_NEWUSER}, {"pid", CLONE_NEWPID},       {"net", CLONE_NEWNET},
+    {"uts", CLONE_NEWUTS},   {"ipc", CLONE_NEWIPC},       {"cgroup", CLONE_NEWCGROUP},
+    {"time", CLONE_NEWTIME}, {"mnt", CLONE_NEWNS},
+};
+
+int namespace_flag(const std::string& type) {
+  for (const auto& k : kNamespaceOrder) {
+    if (type == k.type) return k.flag;
+  }
+  return 0;
+}
+
+void receive_plan(plan::Plan& p) {
+  std::string buf;
+  int fd;
+  int err = wire::recv_datagram(kSyncFd, buf, fd);
+  if (err != 0) report::fail("receive launch plan", err < 0 ? EPIPE : err);
+  std::string error;
+  if (!plan::decode(buf.data(), buf.size(), p, error)) {
+    report::fail("decode launch plan", EINVAL, error);
+  }
+}
+
+void join_cgroups(const plan::Plan& p) {
+  // Joined by the helper itself, before the clone, so that the init is born
+  // inside the container's cgroups: nothing of the runtime is ever charged to
+  // them, and no round trip to the runtime is needed.
+  for (const auto& procs : p.cgroup_procs) {
+    int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) report::fail("join cgroup \"" + procs + "\"", errno);
+    if (write(fd, "0", 1) != 1) report::fail("join cgroup \"" + procs + "\"", errno);
+    close(fd);
+  }
+}
+
+// Joins the namespaces named by path and returns the clone flags for the ones
+// to create.
+uint64_t enter_namespaces(const plan::Plan& p) {
+  int fds[sizeof kNamespaceOrder / sizeof kNamespaceOrder[0]];
+  uint64_t create = 0;
+  size_t i = 0;
+  // Open every path before joining any: joining the mount namespace changes
+  // what the later paths would resolve to.
+  for (const auto& kind : kNamespaceOrder) {
+    fds[i] = -1;
+    for (const auto& ns : p.namespaces) {
+      if (ns.type != kind.type) continue;
+      if (ns.path.empty()) {
+        create |= kind.flag;
+      } else {
+        fds[i] = open(ns.path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fds[i] < 0) report::fail("open " + ns.type + " namespace \"" + ns.path + "\"", errno);
+      }
+    }
+    i++;
+  }
+  i = 0;
+  for (const auto& kind : kNamespaceOrder) {
+    if (fds[i] >= 0) {
+      if (setns(fds[i], kind.flag) != 0) {
+        report::fail(std::string("join ") + kind.type + " namespace", errno);
+      }
+      close(fds[i]);
+    }
+    i++;
+  }
+  return create;
+}
+
+}  // namespace
+
+int main() {
+  report::set_sync_fd(kSyncFd);
+  // posix_spawn's dup2 cleared CLOEXEC on the sync socket; put it back so the
+  // container's process never inherits it.
+  fcntl(kSyncFd, F_SETFD, FD_CLOEXEC);
+
+  plan::Plan p;
+  receive_plan(p);
+  join_cgroups(p);
+  uint64_t flags = enter_namespaces(p);
+  for (const auto& ns : p.namespaces) {
+    if (namespace_flag(ns.type) == 0) report::fail("namespace \"" + ns.type + "\"", EINVAL, "unknown namespace type");
+  }
+  if (flags & CLONE_NEWUSER) {
+    // The uid/gid maps must be written by the runtime between creating the
+    // user namespace and creating the others; that exchange is not part of
+    // this protocol yet.
+    report::fail("create user namespace", EOPNOTSUPP, "user namespaces are not supported yet");
+  }
+
+  int gate[2];
+  if (pipe2(gate, O_CLOEXEC) != 0) report::fail("pipe2", errno);
+
+  int pidfd = -1;
+  struct clone_args args = {};
+  args.flags = CLONE_PARENT | CLONE_PIDFD | flags;
+  args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+  // exit_signal must be 0 with CLONE_PARENT: the child inherits ours
+  // (SIGCHLD), which is what its new parent, the runtime, expects.
+  long pid = syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0) report::fail("clone", errno);
+
+  if (pid == 0) {
+    close(gate[1]);
+    char byte;
+    while (read(gate[0], &byte, 1) < 0 && errno == EINTR) {
+    }
+    close(gate[0]);
+    init::run(p);  // never returns
+  }
+
+  close(gate[0]);
+  int err = wire::send_record(kSyncFd, {"spawned", std::to_string(pid)}, pidfd);
+  // If the runtime is gone there is nobody to set the container up for; the
+  // init sees the gate close and will fail at its first message.
+  _exit(err == 0 ? 0 : 1);
+}

@@ -1,0 +1,130 @@
+#include "plan.h"
+
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+namespace plan {
+
+namespace {
+
+using wire::Record;
+using wire::to_i64;
+using wire::to_u64;
+
+uint64_t u64_at(const Record& r, size_t i) { return to_u64(r[i]); }
+
+// Applies one record to the plan; false if the record is unknown or has the
+// wrong number of fields.
+bool apply(const Record& r, Plan& p) {
+  const std::string& kind = r[0];
+  const size_t n = r.size();
+  if (kind == "ns" && n == 3) {
+    p.namespaces.push_back({r[1], r[2]});
+  } else if (kind == "cgroup-procs" && n == 2) {
+    p.cgroup_procs.push_back(r[1]);
+  } else if (kind == "rootfs" && n == 2) {
+    p.rootfs = r[1];
+  } else if (kind == "root-propagation" && n == 2) {
+    p.root_propagation = u64_at(r, 1);
+  } else if (kind == "mount" && n == 7) {
+    Mount m;
+    m.source = r[1];
+    m.destination = r[2];
+    m.type = r[3];
+    m.flags = u64_at(r, 4);
+    m.data = r[5];
+    m.propagation = u64_at(r, 6);
+    p.mounts.push_back(m);
+  } else if (kind == "device" && n == 8) {
+    Device d;
+    d.path = r[1];
+    mode_t type = r[2] == "c" ? S_IFCHR : r[2] == "b" ? S_IFBLK : r[2] == "p" ? S_IFIFO : 0;
+    if (type == 0) return false;
+    d.dev = makedev(u64_at(r, 3), u64_at(r, 4));
+    d.mode = type | (u64_at(r, 5) & 07777);
+    d.uid = u64_at(r, 6);
+    d.gid = u64_at(r, 7);
+    p.devices.push_back(d);
+  } else if (kind == "symlink" && n == 3) {
+    p.symlinks.push_back({r[1], r[2]});
+  } else if (kind == "mkdir" && n == 2) {
+    p.mkdirs.push_back(r[1]);
+  } else if (kind == "masked" && n == 2) {
+    p.masked_paths.push_back(r[1]);
+  } else if (kind == "readonly-path" && n == 2) {
+    p.readonly_paths.push_back(r[1]);
+  } else if (kind == "readonly-root" && n == 1) {
+    p.readonly_root = true;
+  } else if (kind == "rootfs-propagation" && n == 2) {
+    p.rootfs_propagation = u64_at(r, 1);
+  } else if (kind == "sysctl" && n == 3) {
+    p.sysctls.push_back({r[1], r[2]});
+  } else if (kind == "hostname" && n == 2) {
+    p.hostname = r[1];
+    p.has_hostname = true;
+  } else if (kind == "domainname" && n == 2) {
+    p.domainname = r[1];
+    p.has_domainname = true;
+  } else if (kind == "terminal" && n == 3) {
+    p.terminal = true;
+    p.rows = u64_at(r, 1);
+    p.cols = u64_at(r, 2);
+  } else if (kind == "rlimit" && n == 5) {
+    p.rlimits.push_back({r[1], static_cast<int>(u64_at(r, 2)), u64_at(r, 3), u64_at(r, 4)});
+  } else if (kind == "oom-score-adj" && n == 2) {
+    p.has_oom_score_adj = true;
+    p.oom_score_adj = static_cast<int>(to_i64(r[1]));
+  } else if (kind == "no-new-privileges" && n == 1) {
+    p.no_new_privileges = true;
+  } else if (kind == "capabilities" && n == 6) {
+    p.caps.set = true;
+    p.caps.bounding = u64_at(r, 1);
+    p.caps.effective = u64_at(r, 2);
+    p.caps.permitted = u64_at(r, 3);
+    p.caps.inheritable = u64_at(r, 4);
+    p.caps.ambient = u64_at(r, 5);
+  } else if (kind == "user" && n >= 3) {
+    p.uid = u64_at(r, 1);
+    p.gid = u64_at(r, 2);
+    for (size_t i = 3; i < n; i++) p.groups.push_back(u64_at(r, i));
+  } else if (kind == "umask" && n == 2) {
+    p.has_umask = true;
+    p.umask = u64_at(r, 1) & 07777;
+  } else if (kind == "cwd" && n == 2) {
+    p.cwd = r[1];
+  } else if (kind == "env") {
+    p.env.assign(r.begin() + 1, r.end());
+  } else if (kind == "args" && n >= 2) {
+    p.args.assign(r.begin() + 1, r.end());
+  } else if (kind == "pause" && n == 1) {
+    p.pause = true;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool decode(const char* data, size_t len, Plan& out, std::string& error) {
+  wire::Reader reader(data, len);
+  Record rec;
+  while (!reader.done()) {
+    if (!reader.next(rec) || rec.empty()) {
+      error = "truncated launch plan";
+      return false;
+    }
+    if (!apply(rec, out)) {
+      error = "unknown launch plan record \"" + rec[0] + "\" with " +
+              std::to_string(rec.size()) + " fields";
+      return false;
+    }
+  }
+  if (out.rootfs.empty() || out.args.empty()) {
+    error = "launch plan lacks rootfs or args";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace plan

@@ -1,0 +1,97 @@
+// The launch plan as the helper sees it: plain data decoded from the records
+// that lib/plan/encode.ts writes. Every decision about *what* to do (which
+// mounts, which flags, which devices) is made in TypeScript, where it is unit
+// tested; the helper only decides *when*, and that order lives in init.cc.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "../wire.h"
+
+namespace plan {
+
+struct Namespace {
+  std::string type;  // pid, net, mnt, uts, ipc, cgroup, user, time
+  std::string path;  // empty: create a new one; else join this one
+};
+
+struct Mount {
+  std::string source, destination, type, data;
+  unsigned long flags = 0;        // MS_* flags for the mount itself
+  unsigned long propagation = 0;  // MS_SHARED/SLAVE/PRIVATE/UNBINDABLE [|MS_REC]
+};
+
+struct Device {
+  std::string path;  // inside the container
+  mode_t mode = 0;   // S_IFCHR/S_IFBLK/S_IFIFO | permission bits
+  dev_t dev = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+struct Symlink {
+  std::string target, path;
+};
+
+struct Rlimit {
+  std::string name;  // RLIMIT_NOFILE: for messages
+  int resource = 0;
+  uint64_t soft = 0, hard = 0;
+};
+
+struct Sysctl {
+  std::string key, value;
+};
+
+struct Capabilities {
+  bool set = false;  // false: leave the capability sets as they are
+  uint64_t bounding = 0, effective = 0, permitted = 0, inheritable = 0, ambient = 0;
+};
+
+struct Plan {
+  std::vector<Namespace> namespaces;
+  std::vector<std::string> cgroup_procs;  // cgroup.procs files to join
+
+  std::string rootfs;                 // absolute host path
+  unsigned long root_propagation = 0; // applied to "/" before any mount
+  std::vector<Mount> mounts;
+  std::vector<Device> devices;
+  std::vector<Symlink> symlinks;
+  std::vector<std::string> mkdirs;  // directories to create (e.g. the cwd)
+  std::vector<std::string> masked_paths, readonly_paths;
+  bool readonly_root = false;
+  unsigned long rootfs_propagation = 0;  // applied to "/" after pivot_root; 0: none
+
+  std::vector<Sysctl> sysctls;
+  std::string hostname, domainname;
+  bool has_hostname = false, has_domainname = false;
+
+  bool terminal = false;
+  unsigned short rows = 0, cols = 0;
+
+  std::vector<Rlimit> rlimits;
+  bool has_oom_score_adj = false;
+  int oom_score_adj = 0;
+  bool no_new_privileges = false;
+  Capabilities caps;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+  bool has_umask = false;
+  mode_t umask = 022;
+  std::string cwd = "/";
+  std::vector<std::string> env, args;
+
+  // Stop before execve and wait for "go" from the runtime (hooks, or the
+  // create/start split); false: execute as soon as setup is done.
+  bool pause = false;
+};
+
+// Decodes a plan. On failure returns false and names the bad record.
+bool decode(const char* data, size_t len, Plan& out, std::string& error);
+
+}  // namespace plan

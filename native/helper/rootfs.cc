@@ -1,0 +1,313 @@
+#include "rootfs.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "report.h"
+
+namespace rootfs {
+
+using report::fail;
+using report::quote;
+
+namespace {
+
+// Splits "/a/b/c" into "/a/b" and "c". Paths arrive normalized from the
+// plan (absolute, no "." or ".." components, no trailing slash).
+void split(const std::string& path, std::string& dir, std::string& base) {
+  size_t slash = path.rfind('/');
+  dir = slash == 0 ? "/" : path.substr(0, slash);
+  base = path.substr(slash + 1);
+}
+
+// mkdir -p inside the root. Each component is created relative to a
+// descriptor of its parent that was itself resolved inside the root, so a
+// symlinked component cannot redirect creation onto the host.
+int mkdir_all(int root, const std::string& path, mode_t mode) {
+  std::string prefix;
+  size_t start = 1;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    std::string component = path.substr(start, end - start);
+    start = end + 1;
+    if (component.empty()) continue;
+    std::string parent = prefix.empty() ? "/" : prefix;
+    prefix += "/" + component;
+    int fd = open_in_root(root, prefix, O_PATH | O_DIRECTORY);
+    if (fd >= 0) {
+      close(fd);
+      continue;
+    }
+    if (errno != ENOENT) return errno;
+    int dirfd = open_in_root(root, parent, O_PATH | O_DIRECTORY);
+    if (dirfd < 0) return errno;
+    int rc = mkdirat(dirfd, component.c_str(), mode);
+    int err = errno;
+    close(dirfd);
+    if (rc != 0 && err != EEXIST) return err;
+  }
+  return 0;
+}
+
+// Opens the parent directory of `path` inside the root, creating it if
+// needed, and returns the last component in `base`.
+int open_parent(int root, const std::string& path, std::string& base, const std::string& step) {
+  std::string dir;
+  split(path, dir, base);
+  int err = mkdir_all(root, dir, 0755);
+  if (err != 0) fail(step, err);
+  int fd = open_in_root(root, dir, O_PATH | O_DIRECTORY);
+  if (fd < 0) fail(step, errno);
+  return fd;
+}
+
+// The per-mount flags a mount already has, as MS_* flags, so that a bind
+// remount (which replaces all of them) keeps nosuid/nodev/noexec and the
+// atime mode while adding read-only.
+unsigned long mount_flags_of(int fd) {
+  struct statvfs st;
+  if (fstatvfs(fd, &st) != 0) return 0;
+  unsigned long flags = 0;
+  if (st.f_flag & ST_RDONLY) flags |= MS_RDONLY;
+  if (st.f_flag & ST_NOSUID) flags |= MS_NOSUID;
+  if (st.f_flag & ST_NODEV) flags |= MS_NODEV;
+  if (st.f_flag & ST_NOEXEC) flags |= MS_NOEXEC;
+  if (st.f_flag & ST_NOATIME) flags |= MS_NOATIME;
+  if (st.f_flag & ST_NODIRATIME) flags |= MS_NODIRATIME;
+  if (st.f_flag & ST_RELATIME) flags |= MS_RELATIME;
+  return flags;
+}
+
+// Reopens `path` so that the descriptor refers to the mount now on top of it
+// (a descriptor opened before a mount keeps pointing underneath it).
+int reopen(int root, const std::string& path, const std::string& step) {
+  int fd = open_in_root(root, path, O_PATH);
+  if (fd < 0) fail(step, errno);
+  return fd;
+}
+
+// Flags that a bind mount can only get through a remount.
+constexpr unsigned long kBindRemountable = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC |
+                                           MS_NOATIME | MS_NODIRATIME | MS_RELATIME |
+                                           MS_STRICTATIME;
+
+void mount_one(int root, const plan::Mount& m) {
+  const bool bind = m.flags & MS_BIND;
+  const std::string step = "mount " + quote(bind ? m.source : m.type) + " on " + quote(m.destination);
+
+  bool directory = true;
+  if (bind) {
+    struct stat st;
+    if (stat(m.source.c_str(), &st) != 0) fail(step, errno);
+    directory = S_ISDIR(st.st_mode);
+  }
+  int target;
+  if (directory) {
+    int err = mkdir_all(root, m.destination, 0755);
+    if (err != 0) fail(step, err);
+    target = reopen(root, m.destination, step);
+  } else {
+    target = ensure_file(root, m.destination, step);
+  }
+
+  unsigned long flags = bind ? (m.flags & (MS_BIND | MS_REC)) : m.flags;
+  const char* data = bind || m.data.empty() ? nullptr : m.data.c_str();
+  if (mount(m.source.c_str(), fd_path(target).c_str(), m.type.c_str(), flags, data) != 0) {
+    fail(step, errno);
+  }
+  close(target);
+
+  if (bind && (m.flags & kBindRemountable)) {
+    target = reopen(root, m.destination, step);
+    unsigned long remount = MS_BIND | MS_REMOUNT | (m.flags & kBindRemountable);
+    if (mount(nullptr, fd_path(target).c_str(), nullptr, remount, nullptr) != 0) fail(step, errno);
+    close(target);
+  }
+  if (m.propagation) {
+    target = reopen(root, m.destination, step);
+    if (mount(nullptr, fd_path(target).c_str(), nullptr, m.propagation, nullptr) != 0) {
+      fail("set propagation of " + quote(m.destination), errno);
+    }
+    close(target);
+  }
+}
+
+void make_device(int root, const plan::Device& d) {
+  const std::string step = "create device " + quote(d.path);
+  std::string base;
+  int dir = open_parent(root, d.path, base, step);
+  if (mknodat(dir, base.c_str(), d.mode, d.dev) != 0 && errno != EEXIST) fail(step, errno);
+  if (fchownat(dir, base.c_str(), d.uid, d.gid, AT_SYMLINK_NOFOLLOW) != 0) fail(step, errno);
+  close(dir);
+}
+
+void make_symlink(int root, const plan::Symlink& s) {
+  const std::string step = "create symlink " + quote(s.path);
+  std::string base;
+  int dir = open_parent(root, s.path, base, step);
+  if (symlinkat(s.target.c_str(), dir, base.c_str()) != 0 && errno != EEXIST) fail(step, errno);
+  close(dir);
+}
+
+void write_sysctl(int root, const plan::Sysctl& s) {
+  std::string path = "/proc/sys/" + s.key;
+  for (size_t i = 10; i < path.size(); i++) {
+    if (path[i] == '.') path[i] = '/';
+  }
+  const std::string step = "write sysctl " + quote(s.key);
+  int fd = open_in_root(root, path, O_WRONLY);
+  if (fd < 0) fail(step, errno);
+  if (write(fd, s.value.data(), s.value.size()) < 0) fail(step, errno);
+  close(fd);
+}
+
+// The host's /dev/null, checked to really be the null device: masking with
+// anything else (a symlink or a file swapped in) would expose it instead.
+int open_dev_null() {
+  int fd = open("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) fail("open \"/dev/null\"", errno);
+  struct stat st;
+  if (fstat(fd, &st) != 0) fail("stat \"/dev/null\"", errno);
+  if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) {
+    fail("open \"/dev/null\"", EPERM, "not the null device (1:3)");
+  }
+  return fd;
+}
+
+void mask(int root, const std::string& path, int dev_null) {
+  const std::string step = "mask " + quote(path);
+  int fd = open_in_root(root, path, O_PATH);
+  if (fd < 0) {
+    if (errno == ENOENT) return;
+    fail(step, errno);
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) fail(step, errno);
+  int rc = S_ISDIR(st.st_mode)
+               ? mount("tmpfs", fd_path(fd).c_str(), "tmpfs", MS_RDONLY, "size=0")
+               : mount(fd_path(dev_null).c_str(), fd_path(fd).c_str(), nullptr, MS_BIND, nullptr);
+  if (rc != 0) fail(step, errno);
+  close(fd);
+}
+
+void make_readonly(int root, const std::string& path) {
+  const std::string step = "make " + quote(path) + " read-only";
+  int fd = open_in_root(root, path, O_PATH);
+  if (fd < 0) {
+    if (errno == ENOENT) return;
+    fail(step, errno);
+  }
+  if (mount(fd_path(fd).c_str(), fd_path(fd).c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+    fail(step, errno);
+  }
+  close(fd);
+  fd = reopen(root, path, step);
+  unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | mount_flags_of(fd);
+  if (mount(nullptr, fd_path(fd).c_str(), nullptr, flags, nullptr) != 0) fail(step, errno);
+  close(fd);
+}
+
+}  // namespace
+
+std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+int open_in_root(int root, const std::string& path, int flags) {
+  struct open_how how = {};
+  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  long fd;
+  do {
+    // EAGAIN: a rename raced with the lookup; the kernel asks us to retry.
+    fd = syscall(SYS_openat2, root, path.c_str(), &how, sizeof how);
+  } while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+  return static_cast<int>(fd);
+}
+
+int ensure_file(int root, const std::string& path, const std::string& step) {
+  int fd = open_in_root(root, path, O_PATH);
+  if (fd >= 0) return fd;
+  if (errno != ENOENT) fail(step, errno);
+  std::string base;
+  int dir = open_parent(root, path, base, step);
+  int created = openat(dir, base.c_str(), O_CREAT | O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (created < 0 && errno != EEXIST) fail(step, errno);
+  if (created >= 0) close(created);
+  close(dir);
+  return reopen(root, path, step);
+}
+
+int enter(const plan::Plan& p) {
+  // Stop mount events from flowing back to the host before mounting
+  // anything (default rslave: the container still sees host unmounts).
+  if (mount(nullptr, "/", nullptr, p.root_propagation, nullptr) != 0) {
+    fail("set propagation of \"/\"", errno);
+  }
+  // pivot_root needs the new root to be a mount point.
+  const std::string step = "bind rootfs " + quote(p.rootfs);
+  if (mount(p.rootfs.c_str(), p.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+    fail(step, errno);
+  }
+  int root = open(p.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) fail(step, errno);
+  return root;
+}
+
+void populate(int root, const plan::Plan& p) {
+  for (const auto& m : p.mounts) mount_one(root, m);
+  for (const auto& dir : p.mkdirs) {
+    int err = mkdir_all(root, dir, 0755);
+    if (err != 0) fail("create directory " + quote(dir), err);
+  }
+  for (const auto& d : p.devices) make_device(root, d);
+  for (const auto& s : p.symlinks) make_symlink(root, s);
+}
+
+void finish(int root, const plan::Plan& p) {
+  for (const auto& s : p.sysctls) write_sysctl(root, s);
+  if (!p.masked_paths.empty()) {
+    int dev_null = open_dev_null();
+    for (const auto& path : p.masked_paths) mask(root, path, dev_null);
+    close(dev_null);
+  }
+  for (const auto& path : p.readonly_paths) make_readonly(root, path);
+}
+
+void pivot(int root, const plan::Plan& p) {
+  int new_root = open(fd_path(root).c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  int old_root = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  if (new_root < 0 || old_root < 0) fail("open roots for pivot_root", errno);
+  // pivot_root(".", ".") stacks the old root on top of the new one, so no
+  // directory for it is needed inside the rootfs; it is then detached.
+  if (fchdir(new_root) != 0) fail("chdir to rootfs", errno);
+  if (syscall(SYS_pivot_root, ".", ".") != 0) fail("pivot_root " + quote(p.rootfs), errno);
+  if (fchdir(old_root) != 0) fail("chdir to old root", errno);
+  // Slave first, so that detaching the old root cannot propagate unmounts
+  // back to the host's mounts.
+  if (mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) != 0) fail("make old root rslave", errno);
+  if (umount2(".", MNT_DETACH) != 0) fail("detach old root", errno);
+  if (chdir("/") != 0) fail("chdir \"/\"", errno);
+  close(old_root);
+  close(new_root);
+
+  if (p.readonly_root) {
+    int fd = open("/", O_PATH | O_CLOEXEC);
+    unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | mount_flags_of(fd);
+    close(fd);
+    if (mount(nullptr, "/", nullptr, flags, nullptr) != 0) fail("remount \"/\" read-only", errno);
+  }
+  if (p.rootfs_propagation != 0 &&
+      mount(nullptr, "/", nullptr, p.rootfs_propagation, nullptr) != 0) {
+    fail("set rootfs propagation", errno);
+  }
+}
+
+}  // namespace rootfs
