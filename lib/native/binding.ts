@@ -2,6 +2,7 @@
  * The one place that loads the addon (native/addon.cc) and says what it
  * offers. Nothing else in tsbox touches the binding directly.
  */
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 
 export interface ExitInfo {
@@ -40,13 +41,21 @@ interface Loaded {
 
 let loaded: Loaded | undefined;
 
+/** The addon's file: a local build if there is one, else the matching prebuild. */
+function addonFile(): string {
+  const root = path.join(__dirname, '..', '..');
+  const local = path.join(root, 'build', 'Release', 'tsbox.node');
+  // Checked first and directly: loading node-gyp-build alone costs ~3 ms,
+  // which every CLI call would pay.
+  if (existsSync(local)) return local;
+  const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+  return nodeGypBuild.resolve(root);
+}
+
 function load(): Loaded {
   if (!loaded) {
-    const root = path.join(__dirname, '..', '..');
-    // node-gyp-build finds build/Release (a local build) or the prebuild
-    // for this platform; tsbox-helper always sits beside the .node file.
-    const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
-    const file = nodeGypBuild.resolve(root);
+    const file = addonFile();
+    // tsbox-helper is built and shipped beside the .node file.
     loaded = { binding: require(file) as Binding, helper: path.join(path.dirname(file), 'tsbox-helper') };
   }
   return loaded;

@@ -1,6 +1,7 @@
 #include "init.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <sys/ioctl.h>
@@ -164,6 +165,25 @@ void wait_for_go() {
   if (rec.empty() || rec[0] != "go") fail("wait for start", EPROTO, "expected \"go\"");
 }
 
+// Every signal back to its default action. posix_spawn's reset does not
+// reach glibc's two internal signals (32, 33), so an ignored disposition of
+// those inherited from the caller would survive into the container; the raw
+// system call reaches them all.
+void reset_signals() {
+  struct {
+    void* handler;
+    unsigned long flags;
+    void* restorer;
+    uint64_t mask;
+  } dfl = {};  // SIG_DFL, no flags, nothing blocked during a handler
+  for (int sig = 1; sig <= 64; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    syscall(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof dfl.mask);
+  }
+  uint64_t none = 0;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
+}
+
 std::vector<char*> c_strings(const std::vector<std::string>& v) {
   std::vector<char*> out;
   for (const auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
@@ -238,6 +258,7 @@ void run(const plan::Plan& p) {
     fail("prctl PR_SET_NO_NEW_PRIVS", errno);
   }
   if (p.pause) wait_for_go();
+  reset_signals();
   exec_process(p);
 }
 

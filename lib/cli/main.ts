@@ -1,0 +1,58 @@
+import { TsboxError } from '../errors.js';
+import { findCommand, GLOBAL_FLAGS } from './commands.js';
+import type { CommandHandler } from './context.js';
+import { Logger } from './log.js';
+import { parseFlags, UsageError } from './parse.js';
+
+function version(): string {
+  const { version } = require('../../package.json') as { version: string };
+  const { OCI_VERSION } = require('../oci/default-spec.js') as typeof import('../oci/default-spec.js');
+  return `tsbox version ${version}\nspec: ${OCI_VERSION}\nnode: ${process.version}\n`;
+}
+
+/**
+ * The CLI: parses global flags, finds the command, loads only that
+ * command's module (start-up time is paid on every call), runs it.
+ * Returns the exit status.
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  let log = new Logger(undefined, 'text', false);
+  try {
+    const globals = parseFlags(argv, GLOBAL_FLAGS, 'tsbox');
+    const g = globals.flags;
+    const format = g['log-format'];
+    if (format !== 'text' && format !== 'json') throw new UsageError(`tsbox: --log-format must be text or json, got "${format}"`);
+    log = new Logger(g.log as string | undefined, format, g.debug === true);
+    if (g.version) {
+      process.stdout.write(version());
+      return 0;
+    }
+    const [name, ...rest] = globals.rest;
+    if (g.help || name === undefined || name === 'help') {
+      process.stdout.write((require('./help.js') as typeof import('./help.js')).mainHelp());
+      return name === undefined && !g.help ? 1 : 0;
+    }
+    const spec = findCommand(name);
+    if (!spec) throw new UsageError(`tsbox: unknown command "${name}"`);
+    if (g['systemd-cgroup']) throw new TsboxError('--systemd-cgroup is not supported by tsbox: it manages cgroups through cgroupfs');
+    const parsed = parseFlags(rest, [...spec.flags, { name: 'help', short: 'h', kind: 'bool', help: '' }], `tsbox ${name}`);
+    if (parsed.flags.help) {
+      process.stdout.write((require('./help.js') as typeof import('./help.js')).commandHelp(spec));
+      return 0;
+    }
+    const { command } = require(`./commands/${name}.js`) as { command: CommandHandler };
+    return await command({ globals: g, flags: parsed.flags, args: parsed.rest, log });
+  } catch (err) {
+    if (err instanceof UsageError) {
+      log.error(`${err.message.replace(/^tsbox: /, '')} (see tsbox --help)`);
+      return 1;
+    }
+    if (err instanceof TsboxError) {
+      log.error(err.message);
+      return 1;
+    }
+    // Not an error tsbox expected: keep the stack, it is a bug.
+    process.stderr.write(`tsbox: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+    return 1;
+  }
+}

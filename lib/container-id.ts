@@ -1,0 +1,25 @@
+import { TsboxError } from './errors.js';
+
+/**
+ * Container ids name directories under the state root, so they are held to
+ * the characters runc allows: no "/" and no "..", nothing a shell or a path
+ * could misread.
+ */
+const ID_PATTERN = /^[\w+.-]+$/;
+
+export function validateId(id: string): string {
+  if (id.length === 0 || id.length > 1024 || !ID_PATTERN.test(id) || id === '.' || id === '..') {
+    throw new TsboxError(`invalid container id "${id}": use 1 to 1024 of A-Z a-z 0-9 _ + - . (not "." or "..")`);
+  }
+  return id;
+}
+
+/**
+ * A fresh id for `tsbox run BUNDLE-DIR`. Not a secret, only unique: the pid
+ * and clock make it so on this machine (node:crypto would cost ~2 ms of
+ * start-up to load).
+ */
+export function generateId(): string {
+  const random = Math.floor(Math.random() * 0xffffff).toString(16).padStart(6, '0');
+  return `tsbox-${process.pid.toString(16)}-${Date.now().toString(16)}-${random}`;
+}
