@@ -35,12 +35,8 @@ export function loadBundle(dir: string): Bundle {
 
   const configPath = path.join(abs, 'config.json');
   const spec = parseSpec(readConfig(configPath), configPath);
-  if (!spec.process) throw new ConfigError('process', 'is required to run a container', configPath);
-  if (!spec.process.args || spec.process.args.length === 0) {
-    throw new ConfigError('process.args', 'must be a non-empty array', configPath);
-  }
-  if (!spec.root) throw new ConfigError('root', 'is required', configPath);
-  const rootfs = path.resolve(abs, spec.root.path);
+  // The validator requires process, process.args and root.
+  const rootfs = path.resolve(abs, spec.root!.path);
   let rootIsDir = false;
   try {
     rootIsDir = statSync(rootfs).isDirectory();

@@ -35,8 +35,10 @@ export function jsonErrorOffset(text: string): number {
     }
     throw i;
   };
+  const numberPattern = /-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
   const number = () => {
-    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
+    numberPattern.lastIndex = i;
+    const m = numberPattern.exec(text);
     if (!m) throw i;
     i += m[0].length;
   };

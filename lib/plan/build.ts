@@ -110,6 +110,7 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
       const cg = planCgroupMount(
         destination,
         parsed.flags,
+        parsed.propagation,
         hostCgroupMounts(host.mountinfo()),
         parseProcCgroup(host.ownCgroups()),
         has('cgroup'),

@@ -5,6 +5,11 @@ import type { PlannedMount, PlannedSymlink } from './plan.js';
 /** A cgroup filesystem mounted on the host, from mountinfo. */
 export interface HostCgroupMount {
   mountPoint: string;
+  /**
+   * The directory of the hierarchy this mount shows: "/" on a host, but
+   * e.g. "/docker/<id>" when tsbox itself runs in a container.
+   */
+  root: string;
   fstype: 'cgroup' | 'cgroup2';
   /** Controllers (cpu, memory, ...) or `name=systemd`; empty for cgroup2. */
   controllers: string[];
@@ -23,10 +28,12 @@ export function hostCgroupMounts(mountinfo: string): HostCgroupMount[] {
     if (sep < 0) continue;
     const [fstype, , superOptions = ''] = line.slice(sep + 3).split(' ');
     if (fstype !== 'cgroup' && fstype !== 'cgroup2') continue;
-    const mountPoint = unescape(line.slice(0, sep).split(' ')[4]!);
+    const fields = line.slice(0, sep).split(' ');
+    const root = unescape(fields[3]!);
+    const mountPoint = unescape(fields[4]!);
     const controllers =
       fstype === 'cgroup' ? superOptions.split(',').filter((o) => CONTROLLERS.has(o) || o.startsWith('name=')) : [];
-    out.push({ mountPoint, fstype, controllers });
+    out.push({ mountPoint, root, fstype, controllers });
   }
   return out;
 }
@@ -66,6 +73,7 @@ export interface CgroupMountPlan {
 export function planCgroupMount(
   destination: string,
   flags: number,
+  propagation: number,
   host: HostCgroupMount[],
   ownCgroups: Map<string, string>,
   cgroupNamespace: boolean,
@@ -77,11 +85,14 @@ export function planCgroupMount(
     const key = h.controllers.join(',');
     if (cgroupNamespace) {
       const data = h.fstype === 'cgroup2' ? '' : h.controllers.every((c) => c.startsWith('name=')) ? `none,${key}` : key;
-      plan.mounts.push({ source: h.fstype, destination: dest, type: h.fstype, flags, data, propagation: 0 });
+      plan.mounts.push({ source: h.fstype, destination: dest, type: h.fstype, flags, data, propagation });
     } else {
-      const own = ownCgroups.get(key) ?? '/';
-      const source = path.join(h.mountPoint, own);
-      plan.mounts.push({ source, destination: dest, type: 'bind', flags: flags | MS.BIND | MS.REC, data: '', propagation: 0 });
+      // /proc/self/cgroup paths are from the hierarchy's root; the host
+      // mount may show only a subtree of it (h.root), so take the path
+      // relative to that.
+      const own = path.posix.relative(h.root, ownCgroups.get(key) ?? '/');
+      const source = own.startsWith('..') ? h.mountPoint : path.posix.join(h.mountPoint, own).replace(/\/$/, '');
+      plan.mounts.push({ source, destination: dest, type: 'bind', flags: flags | MS.BIND | MS.REC, data: '', propagation });
     }
   };
 
@@ -96,7 +107,7 @@ export function planCgroupMount(
     type: 'tmpfs',
     flags: flags & ~MS.RDONLY,
     data: 'mode=755',
-    propagation: 0,
+    propagation,
   });
   for (const h of host) {
     if (path.dirname(h.mountPoint) !== '/sys/fs/cgroup') continue;

@@ -50,7 +50,10 @@ function proxyTerminal(c: RunningContainer): () => Promise<void> {
 export async function command({ flags, args, log }: CommandContext): Promise<number> {
   const { bundle: dir } = bundleAndId(flags, args);
   const bundle = loadBundle(dir);
-  const size = process.stdout.isTTY ? { rows: process.stdout.rows, cols: process.stdout.columns } : undefined;
+  // process.stdout is created on first use, which costs ~3 ms: only
+  // terminal containers need it.
+  const stdout = bundle.spec.process?.terminal ? process.stdout : undefined;
+  const size = stdout?.isTTY ? { rows: stdout.rows, cols: stdout.columns } : undefined;
   const c = await run(bundle, { stdio: 'inherit', ...(size && { terminalSize: size }) });
   for (const w of c.warnings) log.warn(w);
 

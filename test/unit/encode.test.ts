@@ -1,0 +1,235 @@
+import { endianness } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { encodePlan, encodeRecords } from '../../lib/plan/encode.js';
+import { MS } from '../../lib/plan/mount-options.js';
+import type { LaunchPlan } from '../../lib/plan/plan.js';
+
+/** Reads the wire format back: u32 count, then u32 length + UTF-8 bytes per field. */
+function decode(buf: Buffer): string[][] {
+  const le = endianness() === 'LE';
+  const u32 = (at: number) => (le ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
+  const records: string[][] = [];
+  let at = 0;
+  while (at < buf.length) {
+    const count = u32(at);
+    at += 4;
+    const record: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const len = u32(at);
+      at += 4;
+      if (at + len > buf.length) throw new Error('truncated');
+      record.push(buf.subarray(at, at + len).toString('utf8'));
+      at += len;
+    }
+    records.push(record);
+  }
+  expect(at).toBe(buf.length);
+  return records;
+}
+
+function minimalPlan(): LaunchPlan {
+  return {
+    namespaces: [],
+    cgroupProcs: [],
+    rootfs: '/r',
+    rootPropagation: MS.SLAVE | MS.REC,
+    mounts: [],
+    devices: [],
+    symlinks: [],
+    mkdirs: [],
+    maskedPaths: [],
+    readonlyPaths: [],
+    readonlyRoot: false,
+    rootfsPropagation: 0,
+    sysctls: [],
+    rlimits: [],
+    noNewPrivileges: false,
+    user: { uid: 0, gid: 0, groups: [] },
+    cwd: '/',
+    env: [],
+    args: ['sh'],
+    pause: false,
+    warnings: ['never encoded'],
+  };
+}
+
+function fullPlan(): LaunchPlan {
+  return {
+    namespaces: [
+      { type: 'mnt', path: '' },
+      { type: 'net', path: '/var/run/netns/x' },
+    ],
+    cgroupProcs: ['/sys/fs/cgroup/a/cgroup.procs'],
+    rootfs: '/bundle/rootfs',
+    rootPropagation: MS.PRIVATE | MS.REC,
+    mounts: [
+      { source: 'proc', destination: '/proc', type: 'proc', flags: MS.NOSUID | MS.NODEV, data: '', propagation: 0 },
+      {
+        source: '/host/dir',
+        destination: '/data',
+        type: 'bind',
+        flags: MS.BIND | MS.REC | MS.RDONLY,
+        data: '',
+        propagation: MS.PRIVATE | MS.REC,
+      },
+      { source: 'tmpfs', destination: '/tmp', type: 'tmpfs', flags: 0, data: 'mode=1777,size=1k', propagation: 0 },
+    ],
+    devices: [
+      { path: '/dev/null', type: 'c', major: 1, minor: 3, mode: 0o666, uid: 0, gid: 0 },
+      { path: '/dev/sda', type: 'b', major: 8, minor: 0, mode: 0o660, uid: 5, gid: 6 },
+    ],
+    symlinks: [{ target: '/proc/self/fd', path: '/dev/fd' }],
+    mkdirs: ['/work'],
+    maskedPaths: ['/proc/kcore', '/proc/keys'],
+    readonlyPaths: ['/proc/sys'],
+    readonlyRoot: true,
+    rootfsPropagation: MS.SHARED,
+    sysctls: [['net.ipv4.ip_forward', '1']],
+    hostname: 'box',
+    domainname: 'example.org',
+    terminal: { rows: 24, cols: 80 },
+    rlimits: [{ name: 'RLIMIT_NOFILE', resource: 7, soft: '1024', hard: '18446744073709551615' }],
+    oomScoreAdj: -999,
+    noNewPrivileges: true,
+    capabilities: {
+      bounding: (1n << 5n) | (1n << 40n),
+      effective: 1n << 5n,
+      permitted: 1n << 63n,
+      inheritable: 0n,
+      ambient: 1n,
+    },
+    user: { uid: 1000, gid: 100, groups: [5, 6] },
+    umask: 0o022,
+    cwd: '/work',
+    env: ['PATH=/bin', 'GREETING=héllo wörld ✓'],
+    args: ['sh', '-c', 'echo "$GREETING"'],
+    pause: true,
+    warnings: [],
+  };
+}
+
+describe('encodeRecords', () => {
+  it('writes u32 count, then u32 length and bytes per field, in host order', () => {
+    const buf = encodeRecords([['ab', ''], ['é']]);
+    const expected =
+      endianness() === 'LE'
+        ? [2, 0, 0, 0, 2, 0, 0, 0, 0x61, 0x62, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0xc3, 0xa9]
+        : [0, 0, 0, 2, 0, 0, 0, 2, 0x61, 0x62, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0xc3, 0xa9];
+    expect([...buf]).toStrictEqual(expected);
+  });
+
+  it('round-trips', () => {
+    const records = [['a'], [], ['x'.repeat(70000), '', 'ü'], ['\0nul']];
+    expect(decode(encodeRecords(records))).toStrictEqual(records);
+    expect(encodeRecords([]).length).toBe(0);
+  });
+
+  it('lengths are byte lengths, also for text that is not valid UTF-16', () => {
+    // A lone surrogate becomes U+FFFD (3 bytes); the buffer holds exactly what the lengths say.
+    const buf = encodeRecords([['\ud800', 'a\u{1F600}b']]);
+    expect(buf.length).toBe(4 + 4 + 3 + 4 + 6);
+    expect(decode(buf)).toStrictEqual([['\ufffd', 'a\u{1F600}b']]);
+  });
+});
+
+describe('encodePlan', () => {
+  it('a minimal plan', () => {
+    expect(decode(encodePlan(minimalPlan()))).toStrictEqual([
+      ['rootfs', '/r'],
+      ['root-propagation', String(MS.SLAVE | MS.REC)],
+      ['user', '0', '0'],
+      ['cwd', '/'],
+      ['env'],
+      ['args', 'sh'],
+    ]);
+  });
+
+  it('every record, in the order the helper expects', () => {
+    expect(decode(encodePlan(fullPlan()))).toStrictEqual([
+      ['ns', 'mnt', ''],
+      ['ns', 'net', '/var/run/netns/x'],
+      ['cgroup-procs', '/sys/fs/cgroup/a/cgroup.procs'],
+      ['rootfs', '/bundle/rootfs'],
+      ['root-propagation', String(MS.PRIVATE | MS.REC)],
+      ['mount', 'proc', '/proc', 'proc', String(MS.NOSUID | MS.NODEV), '', '0'],
+      ['mount', '/host/dir', '/data', 'bind', String(MS.BIND | MS.REC | MS.RDONLY), '', String(MS.PRIVATE | MS.REC)],
+      ['mount', 'tmpfs', '/tmp', 'tmpfs', '0', 'mode=1777,size=1k', '0'],
+      ['device', '/dev/null', 'c', '1', '3', '438', '0', '0'],
+      ['device', '/dev/sda', 'b', '8', '0', '432', '5', '6'],
+      ['symlink', '/proc/self/fd', '/dev/fd'],
+      ['mkdir', '/work'],
+      ['masked', '/proc/kcore'],
+      ['masked', '/proc/keys'],
+      ['readonly-path', '/proc/sys'],
+      ['readonly-root'],
+      ['rootfs-propagation', String(MS.SHARED)],
+      ['sysctl', 'net.ipv4.ip_forward', '1'],
+      ['hostname', 'box'],
+      ['domainname', 'example.org'],
+      ['terminal', '24', '80'],
+      ['rlimit', 'RLIMIT_NOFILE', '7', '1024', '18446744073709551615'],
+      ['oom-score-adj', '-999'],
+      ['no-new-privileges'],
+      ['capabilities', '1099511627808', '32', '9223372036854775808', '0', '1'],
+      ['user', '1000', '100', '5', '6'],
+      ['umask', '18'],
+      ['cwd', '/work'],
+      ['env', 'PATH=/bin', 'GREETING=héllo wörld ✓'],
+      ['args', 'sh', '-c', 'echo "$GREETING"'],
+      ['pause'],
+    ]);
+  });
+
+  it('field counts match what native/helper/plan.cc accepts', () => {
+    const records = decode(encodePlan(fullPlan()));
+    const counts = new Map<string, number>();
+    for (const r of records) counts.set(r[0]!, r.length);
+    expect(Object.fromEntries(counts)).toMatchObject({
+      ns: 3,
+      'cgroup-procs': 2,
+      rootfs: 2,
+      'root-propagation': 2,
+      mount: 7,
+      device: 8,
+      symlink: 3,
+      mkdir: 2,
+      masked: 2,
+      'readonly-path': 2,
+      'readonly-root': 1,
+      'rootfs-propagation': 2,
+      sysctl: 3,
+      hostname: 2,
+      domainname: 2,
+      terminal: 3,
+      rlimit: 5,
+      'oom-score-adj': 2,
+      'no-new-privileges': 1,
+      capabilities: 6,
+      umask: 2,
+      cwd: 2,
+      pause: 1,
+    });
+  });
+
+  it('optional records are left out when unset, present when zero', () => {
+    const plan = minimalPlan();
+    plan.oomScoreAdj = 0;
+    plan.umask = 0;
+    plan.hostname = '';
+    plan.capabilities = { bounding: 0n, effective: 0n, permitted: 0n, inheritable: 0n, ambient: 0n };
+    const records = decode(encodePlan(plan));
+    expect(records).toContainEqual(['oom-score-adj', '0']);
+    expect(records).toContainEqual(['umask', '0']);
+    expect(records).toContainEqual(['hostname', '']);
+    expect(records).toContainEqual(['capabilities', '0', '0', '0', '0', '0']);
+    expect(records.some((r) => r[0] === 'domainname' || r[0] === 'terminal' || r[0] === 'rootfs-propagation')).toBe(false);
+  });
+
+  it('the full mask of 41 capabilities', () => {
+    const plan = minimalPlan();
+    const all = (1n << 41n) - 1n;
+    plan.capabilities = { bounding: all, effective: all, permitted: all, inheritable: all, ambient: all };
+    const caps = decode(encodePlan(plan)).find((r) => r[0] === 'capabilities')!;
+    expect(caps).toStrictEqual(['capabilities', ...Array(5).fill('2199023255551')]);
+  });
+});

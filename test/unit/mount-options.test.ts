@@ -1,0 +1,250 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../lib/errors.js';
+import { MS, PROPAGATION_OPTIONS, parseMountOptions } from '../../lib/plan/mount-options.js';
+
+/** The ConfigError `fn` throws (fails the test if it throws nothing or something else). */
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected a ConfigError, nothing was thrown');
+}
+
+describe('MS constants', () => {
+  it('match <sys/mount.h>', () => {
+    expect(MS).toStrictEqual({
+      RDONLY: 1,
+      NOSUID: 2,
+      NODEV: 4,
+      NOEXEC: 8,
+      SYNCHRONOUS: 16,
+      REMOUNT: 32,
+      MANDLOCK: 64,
+      DIRSYNC: 128,
+      NOSYMFOLLOW: 256,
+      NOATIME: 1024,
+      NODIRATIME: 2048,
+      BIND: 4096,
+      REC: 16384,
+      SILENT: 32768,
+      UNBINDABLE: 1 << 17,
+      PRIVATE: 1 << 18,
+      SLAVE: 1 << 19,
+      SHARED: 1 << 20,
+      RELATIME: 1 << 21,
+      STRICTATIME: 1 << 24,
+      LAZYTIME: 1 << 25,
+    });
+  });
+});
+
+describe('parseMountOptions flags', () => {
+  // option that sets the bit, option that clears it, bit
+  const pairs: Array<[set: string, clear: string, bit: number]> = [
+    ['ro', 'rw', MS.RDONLY],
+    ['nosuid', 'suid', MS.NOSUID],
+    ['nodev', 'dev', MS.NODEV],
+    ['noexec', 'exec', MS.NOEXEC],
+    ['sync', 'async', MS.SYNCHRONOUS],
+    ['mand', 'nomand', MS.MANDLOCK],
+    ['noatime', 'atime', MS.NOATIME],
+    ['nodiratime', 'diratime', MS.NODIRATIME],
+    ['relatime', 'norelatime', MS.RELATIME],
+    ['strictatime', 'nostrictatime', MS.STRICTATIME],
+    ['lazytime', 'nolazytime', MS.LAZYTIME],
+    ['silent', 'loud', MS.SILENT],
+  ];
+
+  it.each(pairs)('%s sets and %s clears the bit', (set, clear, bit) => {
+    expect(parseMountOptions('tmpfs', [set], 'o')).toStrictEqual({ flags: bit, propagation: 0, data: '', bind: false });
+    expect(parseMountOptions('tmpfs', [set, clear], 'o').flags).toBe(0);
+    expect(parseMountOptions('tmpfs', [clear, set], 'o').flags).toBe(bit);
+    expect(parseMountOptions('tmpfs', [clear], 'o').flags).toBe(0);
+    // Clearing one bit leaves the others alone.
+    expect(parseMountOptions('tmpfs', ['nosuid', 'nodev', 'noexec', 'ro', set, clear], 'o').flags).toBe(
+      (MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RDONLY) & ~bit,
+    );
+  });
+
+  it.each([
+    ['dirsync', MS.DIRSYNC],
+    ['remount', MS.REMOUNT],
+    ['nosymfollow', MS.NOSYMFOLLOW],
+  ])('%s sets its bit', (option, bit) => {
+    expect(parseMountOptions('tmpfs', [option], 'o').flags).toBe(bit);
+  });
+
+  it('defaults sets nothing and clears nothing', () => {
+    expect(parseMountOptions('tmpfs', ['defaults'], 'o')).toStrictEqual({ flags: 0, propagation: 0, data: '', bind: false });
+    expect(parseMountOptions('tmpfs', ['ro', 'defaults'], 'o').flags).toBe(MS.RDONLY);
+  });
+
+  it('no options at all', () => {
+    expect(parseMountOptions('proc', [], 'o')).toStrictEqual({ flags: 0, propagation: 0, data: '', bind: false });
+  });
+
+  it('combines the options a typical /proc and /dev mount have', () => {
+    expect(parseMountOptions('proc', ['nosuid', 'noexec', 'nodev'], 'o').flags).toBe(MS.NOSUID | MS.NOEXEC | MS.NODEV);
+    expect(parseMountOptions('tmpfs', ['nosuid', 'strictatime', 'mode=755', 'size=65536k'], 'o')).toStrictEqual({
+      flags: MS.NOSUID | MS.STRICTATIME,
+      propagation: 0,
+      data: 'mode=755,size=65536k',
+      bind: false,
+    });
+  });
+});
+
+describe('parseMountOptions bind and rbind', () => {
+  it('bind is MS_BIND without MS_REC', () => {
+    expect(parseMountOptions('bind', ['bind'], 'o')).toStrictEqual({ flags: MS.BIND, propagation: 0, data: '', bind: true });
+  });
+
+  it('rbind is MS_BIND|MS_REC', () => {
+    expect(parseMountOptions('bind', ['rbind'], 'o')).toStrictEqual({
+      flags: MS.BIND | MS.REC,
+      propagation: 0,
+      data: '',
+      bind: true,
+    });
+  });
+
+  it('the type does not matter once bind is among the options', () => {
+    expect(parseMountOptions('', ['rbind', 'ro'], 'o')).toStrictEqual({
+      flags: MS.BIND | MS.REC | MS.RDONLY,
+      propagation: 0,
+      data: '',
+      bind: true,
+    });
+    expect(parseMountOptions('none', ['bind'], 'o').bind).toBe(true);
+    // A known fs type with bind: its data options no longer apply.
+    expect(() => parseMountOptions('tmpfs', ['bind', 'mode=755'], 'o')).toThrow(ConfigError);
+  });
+
+  it('type "bind" without a bind option is not a bind mount (as in runc)', () => {
+    expect(parseMountOptions('bind', ['ro'], 'o')).toStrictEqual({ flags: MS.RDONLY, propagation: 0, data: '', bind: false });
+  });
+
+  it('refuses data options on a bind mount', () => {
+    const err = configError(() => parseMountOptions('bind', ['rbind', 'ro', 'size=1k'], 'mounts[3].options'));
+    expect(err.jsonPath).toBe('mounts[3].options[2]');
+    expect(err.problem).toBe('unknown option "size=1k" for a bind mount');
+  });
+});
+
+describe('parseMountOptions propagation', () => {
+  it('PROPAGATION_OPTIONS', () => {
+    expect(PROPAGATION_OPTIONS).toStrictEqual({
+      private: MS.PRIVATE,
+      rprivate: MS.PRIVATE | MS.REC,
+      shared: MS.SHARED,
+      rshared: MS.SHARED | MS.REC,
+      slave: MS.SLAVE,
+      rslave: MS.SLAVE | MS.REC,
+      unbindable: MS.UNBINDABLE,
+      runbindable: MS.UNBINDABLE | MS.REC,
+    });
+  });
+
+  it.each(Object.entries(PROPAGATION_OPTIONS))('%s goes to propagation, not flags or data', (option, value) => {
+    expect(parseMountOptions('bind', ['bind', option], 'o')).toStrictEqual({
+      flags: MS.BIND,
+      propagation: value,
+      data: '',
+      bind: true,
+    });
+    expect(parseMountOptions('tmpfs', [option, 'mode=1777'], 'o')).toStrictEqual({
+      flags: 0,
+      propagation: value,
+      data: 'mode=1777',
+      bind: false,
+    });
+  });
+
+  it('the last propagation option wins', () => {
+    expect(parseMountOptions('bind', ['rbind', 'rprivate', 'rslave'], 'o').propagation).toBe(MS.SLAVE | MS.REC);
+    expect(parseMountOptions('bind', ['rbind', 'shared', 'private'], 'o').propagation).toBe(MS.PRIVATE);
+  });
+
+  it('docker and podman bind options', () => {
+    expect(parseMountOptions('bind', ['rbind', 'rprivate'], 'o')).toStrictEqual({
+      flags: MS.BIND | MS.REC,
+      propagation: MS.PRIVATE | MS.REC,
+      data: '',
+      bind: true,
+    });
+    expect(parseMountOptions('bind', ['bind', 'rprivate', 'nosuid', 'noexec', 'nodev'], 'o')).toStrictEqual({
+      flags: MS.BIND | MS.NOSUID | MS.NOEXEC | MS.NODEV,
+      propagation: MS.PRIVATE | MS.REC,
+      data: '',
+      bind: true,
+    });
+  });
+});
+
+describe('parseMountOptions data', () => {
+  it('passes every option through for a filesystem it does not know', () => {
+    expect(
+      parseMountOptions('overlay', ['lowerdir=/l1:/l2', 'upperdir=/u', 'workdir=/w', 'ro', 'index=off', 'metacopy'], 'o'),
+    ).toStrictEqual({
+      flags: MS.RDONLY,
+      propagation: 0,
+      data: 'lowerdir=/l1:/l2,upperdir=/u,workdir=/w,index=off,metacopy',
+      bind: false,
+    });
+    expect(parseMountOptions('nfs', ['vers=4', 'addr=10.0.0.1'], 'o').data).toBe('vers=4,addr=10.0.0.1');
+    // No type at all: nothing to check against either.
+    expect(parseMountOptions('', ['whatever'], 'o').data).toBe('whatever');
+  });
+
+  it('keeps data options in order', () => {
+    expect(parseMountOptions('tmpfs', ['size=1k', 'nosuid', 'mode=700', 'uid=5', 'gid=6'], 'o').data).toBe(
+      'size=1k,mode=700,uid=5,gid=6',
+    );
+  });
+
+  it.each([
+    ['proc', ['hidepid=2', 'gid=5', 'subset=pid']],
+    ['devpts', ['newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5', 'uid=0', 'max=1024']],
+    ['tmpfs', ['size=64m', 'nr_inodes=1k', 'nr_blocks=10', 'mode=1777', 'uid=0', 'gid=0', 'huge=never', 'noswap', 'inode64']],
+    ['cgroup2', ['nsdelegate', 'memory_recursiveprot']],
+  ])('accepts the options %s knows', (type, options) => {
+    expect(parseMountOptions(type, options, 'o').data).toBe(options.join(','));
+  });
+
+  it.each([
+    ['proc', 'size=1k'],
+    ['sysfs', 'mode=755'],
+    ['mqueue', 'foo'],
+    ['devpts', 'size=1k'],
+    ['tmpfs', 'lowerdir=/x'],
+    ['cgroup', 'cpu'],
+    ['cgroup2', 'bogus'],
+  ])('refuses an unknown option for %s, naming mounts[i].options[j]', (type, option) => {
+    const err = configError(() => parseMountOptions(type, ['nosuid', 'rprivate', option], 'mounts[4].options'));
+    expect(err.jsonPath).toBe('mounts[4].options[2]');
+    expect(err.problem).toBe(`unknown option "${option}" for a ${type} mount`);
+    expect(err.message).toBe(`mounts[4].options[2]: unknown option "${option}" for a ${type} mount`);
+    expect(err.file).toBeUndefined();
+  });
+
+  it('names the first unknown option among several', () => {
+    const err = configError(() => parseMountOptions('tmpfs', ['mode=755', 'bad1', 'bad2'], 'mounts[0].options'));
+    expect(err.jsonPath).toBe('mounts[0].options[1]');
+  });
+});
+
+describe('parseMountOptions options not supported yet', () => {
+  it.each([
+    'rro', 'rrw', 'rnosuid', 'rsuid', 'rnodev', 'rdev', 'rnoexec', 'rexec', 'rnoatime', 'ratime', 'rnodiratime',
+    'rdiratime', 'rrelatime', 'rnorelatime', 'rstrictatime', 'rnostrictatime', 'idmap', 'ridmap', 'tmpcopyup',
+  ])('%s is refused by name', (option) => {
+    for (const type of ['bind', 'overlay', 'tmpfs']) {
+      const err = configError(() => parseMountOptions(type, ['rbind', option], 'mounts[7].options'));
+      expect(err.jsonPath).toBe('mounts[7].options[1]');
+      expect(err.problem).toBe(`mount option "${option}" is not supported by tsbox yet`);
+    }
+  });
+});
