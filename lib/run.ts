@@ -32,7 +32,7 @@ export interface RunningContainer {
   /** Host pid of the container's process. */
   readonly pid: number;
   readonly bundle: Bundle;
-  /** Streams for stdio given as 'pipe' (null otherwise, and with a terminal). */
+  /** Streams for stdio given as 'pipe' (null otherwise, and with a terminal: see `terminal`). */
   readonly stdin: Writable | null;
   readonly stdout: Readable | null;
   readonly stderr: Readable | null;
@@ -105,7 +105,8 @@ interface Stdio {
   childFds: [number, number, number];
   /** Descriptors to close once the helper has them. */
   closeAfterSpawn: number[];
-  streams: [Writable | null, Readable | null, Readable | null];
+  /** Our ends of 'pipe' stdio, made into streams only once the container runs. */
+  parentFds: [number, number, number];
 }
 
 function isOpen(fd: number): boolean {
@@ -117,27 +118,28 @@ function isOpen(fd: number): boolean {
   }
 }
 
-function openStdio(option: RunOptions['stdio']): Stdio {
+/**
+ * The container's stdio. With a terminal the init replaces all three with
+ * the pty, so no pipes are made for it.
+ */
+function openStdio(option: RunOptions['stdio'], terminal: boolean): Stdio {
   const options = Array.isArray(option) ? option : [option ?? 'pipe', option ?? 'pipe', option ?? 'pipe'];
-  const stdio: Stdio = { childFds: [-1, -1, -1], closeAfterSpawn: [], streams: [null, null, null] };
+  const stdio: Stdio = { childFds: [-1, -1, -1], closeAfterSpawn: [], parentFds: [-1, -1, -1] };
   const devNull = (i: number) => {
     const fd = openSync('/dev/null', i === 0 ? 'r' : 'w');
     stdio.closeAfterSpawn.push(fd);
     return fd;
   };
   options.forEach((o, i) => {
-    if (o === 'pipe') {
+    if (o === 'pipe' && !terminal) {
       const [r, w] = native().pipe();
-      const mine = i === 0 ? w : r;
+      stdio.parentFds[i] = i === 0 ? w : r;
       stdio.childFds[i] = i === 0 ? r : w;
       stdio.closeAfterSpawn.push(stdio.childFds[i]!);
-      // Required here: node:net costs ~4 ms to load, and the CLI never pipes.
-      const { Socket } = require('node:net') as typeof import('node:net');
-      stdio.streams[i] = new Socket({ fd: mine, readable: i !== 0, writable: i === 0 });
     } else if (o === 'inherit') {
       // A caller started with a closed stdio descriptor gets /dev/null there.
       stdio.childFds[i] = isOpen(i) ? i : devNull(i);
-    } else if (o === 'ignore') {
+    } else if (o === 'ignore' || o === 'pipe') {
       stdio.childFds[i] = devNull(i);
     } else {
       stdio.childFds[i] = o;
@@ -146,8 +148,22 @@ function openStdio(option: RunOptions['stdio']): Stdio {
   return stdio;
 }
 
-function destroyStreams(stdio: Stdio): void {
-  for (const s of stdio.streams) s?.destroy();
+function closeParentFds(stdio: Stdio): void {
+  for (const fd of stdio.parentFds) if (fd >= 0) native().close(fd);
+}
+
+/**
+ * Streams over our ends of the pipes. Made only when run() resolves: a
+ * stream starts reading at once, and one made earlier could reach its end
+ * (a container that exits at once) before the caller can listen to it.
+ */
+function pipeStreams(stdio: Stdio): [Writable | null, Readable | null, Readable | null] {
+  if (stdio.parentFds.every((fd) => fd < 0)) return [null, null, null];
+  // Required here: node:net costs ~4 ms to load, and the CLI never pipes.
+  const { Socket } = require('node:net') as typeof import('node:net');
+  const stream = (i: number) =>
+    stdio.parentFds[i]! < 0 ? null : new Socket({ fd: stdio.parentFds[i]!, readable: i !== 0, writable: i === 0 });
+  return [stream(0), stream(1), stream(2)];
 }
 
 /**
@@ -172,12 +188,12 @@ export async function run(source: string | Bundle, options: RunOptions = {}): Pr
   }
   const encoded = encodePlan(plan);
   const n = native();
-  const stdio = openStdio(options.stdio);
+  const stdio = openStdio(options.stdio, plan.terminal !== undefined);
   let spawned;
   try {
     spawned = n.spawnHelper(helperPath(), encoded, stdio.childFds);
   } catch (err) {
-    destroyStreams(stdio);
+    closeParentFds(stdio);
     throw err instanceof Error && 'code' in err ? new TsboxError(err.message) : err;
   } finally {
     for (const fd of stdio.closeAfterSpawn) closeSync(fd);
@@ -216,7 +232,7 @@ export async function run(source: string | Bundle, options: RunOptions = {}): Pr
 
   if (failure) {
     if (master >= 0) n.close(master);
-    destroyStreams(stdio);
+    closeParentFds(stdio);
     if (pidfd >= 0) {
       n.signal(pidfd, osConstants.signals.SIGKILL);
       await reap(pidfd);
@@ -235,6 +251,7 @@ function startedContainer(
   warnings: string[],
 ): RunningContainer {
   let alive = true;
+  const [stdin, stdout, stderr] = pipeStreams(stdio);
   const terminal = master >= 0 ? new (require('node:tty') as typeof import('node:tty')).ReadStream(master) : null;
   if (terminal) {
     // Reading the master fails with EIO once the last slave is closed: that
@@ -250,15 +267,15 @@ function startedContainer(
     native().close(pidfd);
     // Nobody reads the container's stdin any more (child_process does the
     // same); stdout and stderr stay readable until drained.
-    stdio.streams[0]?.destroy();
+    stdin?.destroy();
     return exitStatus(info);
   });
   return {
     pid,
     bundle,
-    stdin: stdio.streams[0],
-    stdout: stdio.streams[1],
-    stderr: stdio.streams[2],
+    stdin,
+    stdout,
+    stderr,
     terminal,
     exited,
     warnings,

@@ -318,7 +318,37 @@ Napi::Value SetWindowSize(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// makeRaw(fd) -> Buffer: puts a terminal in raw mode (cfmakeraw: no echo, no
+// line editing, no signal keys, and no output processing, so the
+// container's own pty does the \n -> \r\n translation exactly once; libuv's
+// raw mode keeps ONLCR on). Returns the previous settings for
+// restoreTerminal.
+Napi::Value MakeRaw(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  struct termios saved, raw;
+  if (tcgetattr(fd, &saved) != 0) return throw_system_error(env, "tcgetattr", errno);
+  raw = saved;
+  cfmakeraw(&raw);
+  if (tcsetattr(fd, TCSADRAIN, &raw) != 0) return throw_system_error(env, "tcsetattr", errno);
+  return Napi::Buffer<char>::Copy(env, reinterpret_cast<char*>(&saved), sizeof saved);
+}
+
+// restoreTerminal(fd, saved: Buffer)
+Napi::Value RestoreTerminal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Buffer<char> saved = info[1].As<Napi::Buffer<char>>();
+  struct termios t;
+  if (saved.Length() != sizeof t) return throw_system_error(env, "restore terminal", EINVAL);
+  memcpy(&t, saved.Data(), sizeof t);
+  if (tcsetattr(fd, TCSADRAIN, &t) != 0) return throw_system_error(env, "tcsetattr", errno);
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("makeRaw", Napi::Function::New(env, MakeRaw));
+  exports.Set("restoreTerminal", Napi::Function::New(env, RestoreTerminal));
   exports.Set("spawnHelper", Napi::Function::New(env, SpawnHelper));
   exports.Set("recv", Napi::Function::New(env, Recv));
   exports.Set("send", Napi::Function::New(env, Send));

@@ -18,10 +18,10 @@ function version(): string {
 export async function main(argv: readonly string[]): Promise<number> {
   let log = new Logger(undefined, 'text', false);
   try {
-    const globals = parseFlags(argv, GLOBAL_FLAGS, 'tsbox');
+    const globals = parseFlags(argv, GLOBAL_FLAGS);
     const g = globals.flags;
     const format = g['log-format'];
-    if (format !== 'text' && format !== 'json') throw new UsageError(`tsbox: --log-format must be text or json, got "${format}"`);
+    if (format !== 'text' && format !== 'json') throw new UsageError(`--log-format must be text or json, got "${format}"`);
     log = new Logger(g.log as string | undefined, format, g.debug === true);
     if (g.version) {
       process.stdout.write(version());
@@ -33,9 +33,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       return name === undefined && !g.help ? 1 : 0;
     }
     const spec = findCommand(name);
-    if (!spec) throw new UsageError(`tsbox: unknown command "${name}"`);
+    if (!spec) throw new UsageError(`unknown command "${name}"`);
     if (g['systemd-cgroup']) throw new TsboxError('--systemd-cgroup is not supported by tsbox: it manages cgroups through cgroupfs');
-    const parsed = parseFlags(rest, [...spec.flags, { name: 'help', short: 'h', kind: 'bool', help: '' }], `tsbox ${name}`);
+    const parsed = parseFlags(rest, [...spec.flags, { name: 'help', short: 'h', kind: 'bool', help: '' }], name);
     if (parsed.flags.help) {
       process.stdout.write((require('./help.js') as typeof import('./help.js')).commandHelp(spec));
       return 0;
@@ -44,7 +44,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return await command({ globals: g, flags: parsed.flags, args: parsed.rest, log });
   } catch (err) {
     if (err instanceof UsageError) {
-      log.error(`${err.message.replace(/^tsbox: /, '')} (see tsbox --help)`);
+      log.error(`${err.message} (see tsbox ${err.command ? `${err.command} ` : ''}--help)`);
       return 1;
     }
     if (err instanceof TsboxError) {

@@ -12,6 +12,12 @@ export interface Parsed {
 /** A usage error: the CLI prints it with a pointer to --help. */
 export class UsageError extends TsboxError {
   override name = 'UsageError';
+  /** The command whose help to point at; none for global usage. */
+  readonly command: string | undefined;
+  constructor(message: string, command?: string) {
+    super(command ? `${command}: ${message}` : message);
+    this.command = command;
+  }
 }
 
 /**
@@ -19,7 +25,7 @@ export class UsageError extends TsboxError {
  * `--flag value`, `--flag=value`, `-f value`, `-f=value`, and the single-dash
  * long form `-flag` that runc (through Go's flag package) accepts too.
  */
-export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[], context: string): Parsed {
+export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[], command?: string): Parsed {
   const flags: FlagValues = {};
   for (const spec of specs) {
     if (spec.default !== undefined) flags[spec.name] = spec.default;
@@ -37,20 +43,20 @@ export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[], 
     const eq = body.indexOf('=');
     const name = eq < 0 ? body : body.slice(0, eq);
     const spec = specs.find((s) => s.name === name || s.short === name);
-    if (!spec) throw new UsageError(`${context}: unknown flag "${arg.slice(0, arg.length - body.length)}${name}"`);
+    if (!spec) throw new UsageError(`unknown flag "${arg.slice(0, arg.length - body.length)}${name}"`, command);
     let value: string | undefined = eq < 0 ? undefined : body.slice(eq + 1);
     if (spec.kind === 'bool') {
       if (value === undefined) flags[spec.name] = true;
       else if (value === 'true' || value === 'false') flags[spec.name] = value === 'true';
-      else throw new UsageError(`${context}: flag --${spec.name} takes true or false, got "${value}"`);
+      else throw new UsageError(`flag --${spec.name} takes true or false, got "${value}"`, command);
       continue;
     }
     if (value === undefined) {
-      if (i + 1 >= argv.length) throw new UsageError(`${context}: flag --${spec.name} needs a value`);
+      if (i + 1 >= argv.length) throw new UsageError(`flag --${spec.name} needs a value`, command);
       value = argv[++i]!;
     }
     if (spec.kind === 'number') {
-      if (!/^\d+$/.test(value)) throw new UsageError(`${context}: flag --${spec.name} takes a whole number, got "${value}"`);
+      if (!/^\d+$/.test(value)) throw new UsageError(`flag --${spec.name} takes a whole number, got "${value}"`, command);
       flags[spec.name] = Number(value);
     } else if (spec.kind === 'list') {
       (flags[spec.name] as string[]).push(value);

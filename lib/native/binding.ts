@@ -32,6 +32,9 @@ export interface Binding {
   pipe(): [read: number, write: number];
   strerror(errno: number): string;
   setWindowSize(fd: number, rows: number, cols: number): void;
+  /** Raw mode without output processing; returns the settings to restore. */
+  makeRaw(fd: number): Buffer;
+  restoreTerminal(fd: number, saved: Buffer): void;
 }
 
 interface Loaded {

@@ -19,7 +19,20 @@ inline int& sync_fd() {
 
 inline void set_sync_fd(int fd) { sync_fd() = fd; }
 
+// Run once by fail() before it reports: the init uses it to undo what it
+// created in the rootfs, so that a failed start leaves the bundle as it was.
+using Cleanup = void (*)();
+
+inline Cleanup& on_failure() {
+  static Cleanup cleanup = nullptr;
+  return cleanup;
+}
+
 [[noreturn]] inline void fail(const std::string& step, int err, const std::string& detail = "") {
+  if (Cleanup cleanup = on_failure()) {
+    on_failure() = nullptr;  // a failure while cleaning up must not recurse
+    cleanup();
+  }
   wire::send_record(sync_fd(), {"error", step, std::to_string(err), detail});
   _exit(1);
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <vector>
 
 #include "report.h"
 
@@ -19,6 +20,19 @@ using report::fail;
 using report::quote;
 
 namespace {
+
+// What the init created in the rootfs, in order, so that a failed start can
+// remove it again (report::on_failure). Entries inside the container's own
+// tmpfs mounts are listed too; removing them is harmless.
+struct Created {
+  std::string path;
+  bool directory;
+};
+std::vector<Created> created;
+int created_root = -1;  // the rootfs until pivot_root, then -1
+bool pivoted = false;
+
+void note_created(const std::string& path, bool directory) { created.push_back({path, directory}); }
 
 // Splits "/a/b/c" into "/a/b" and "c". Paths arrive normalized from the
 // plan (absolute, no "." or ".." components, no trailing slash).
@@ -53,6 +67,7 @@ int mkdir_all(int root, const std::string& path, mode_t mode) {
     int rc = mkdirat(dirfd, component.c_str(), mode);
     int err = errno;
     close(dirfd);
+    if (rc == 0) note_created(prefix, true);
     if (rc != 0 && err != EEXIST) return err;
   }
   return 0;
@@ -145,7 +160,11 @@ void make_device(int root, const plan::Device& d) {
   const std::string step = "create device " + quote(d.path);
   std::string base;
   int dir = open_parent(root, d.path, base, step);
-  if (mknodat(dir, base.c_str(), d.mode, d.dev) != 0 && errno != EEXIST) fail(step, errno);
+  if (mknodat(dir, base.c_str(), d.mode, d.dev) == 0) {
+    note_created(d.path, false);
+  } else if (errno != EEXIST) {
+    fail(step, errno);
+  }
   if (fchownat(dir, base.c_str(), d.uid, d.gid, AT_SYMLINK_NOFOLLOW) != 0) fail(step, errno);
   close(dir);
 }
@@ -154,7 +173,11 @@ void make_symlink(int root, const plan::Symlink& s) {
   const std::string step = "create symlink " + quote(s.path);
   std::string base;
   int dir = open_parent(root, s.path, base, step);
-  if (symlinkat(s.target.c_str(), dir, base.c_str()) != 0 && errno != EEXIST) fail(step, errno);
+  if (symlinkat(s.target.c_str(), dir, base.c_str()) == 0) {
+    note_created(s.path, false);
+  } else if (errno != EEXIST) {
+    fail(step, errno);
+  }
   close(dir);
 }
 
@@ -216,6 +239,36 @@ void make_readonly(int root, const std::string& path) {
   close(fd);
 }
 
+// Undoes note_created(), newest first. Runs in the failing init, in its own
+// mount namespace: whatever it mounted on a created path exists only here and
+// is detached first. After pivot_root the rootfs is "/", and may have been
+// made read-only, which the removal needs undone.
+void remove_created() {
+  int root = created_root;
+  if (pivoted) {
+    root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    unsigned long flags = mount_flags_of(root);
+    if (flags & MS_RDONLY) mount(nullptr, "/", nullptr, MS_BIND | MS_REMOUNT | (flags & ~MS_RDONLY), nullptr);
+  }
+  if (root < 0) return;
+  for (auto it = created.rbegin(); it != created.rend(); ++it) {
+    for (;;) {
+      int fd = open_in_root(root, it->path, O_PATH | O_NOFOLLOW);
+      if (fd < 0) break;
+      int rc = pivoted ? umount2(it->path.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW)
+                       : umount2(fd_path(fd).c_str(), MNT_DETACH);
+      close(fd);
+      if (rc != 0) break;
+    }
+    std::string dir, base;
+    split(it->path, dir, base);
+    int parent = open_in_root(root, dir, O_PATH | O_DIRECTORY);
+    if (parent < 0) continue;
+    unlinkat(parent, base.c_str(), it->directory ? AT_REMOVEDIR : 0);
+    close(parent);
+  }
+}
+
 }  // namespace
 
 std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
@@ -238,9 +291,12 @@ int ensure_file(int root, const std::string& path, const std::string& step) {
   if (errno != ENOENT) fail(step, errno);
   std::string base;
   int dir = open_parent(root, path, base, step);
-  int created = openat(dir, base.c_str(), O_CREAT | O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (created < 0 && errno != EEXIST) fail(step, errno);
-  if (created >= 0) close(created);
+  int file = openat(dir, base.c_str(), O_CREAT | O_EXCL | O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (file < 0 && errno != EEXIST) fail(step, errno);
+  if (file >= 0) {
+    close(file);
+    note_created(path, false);
+  }
   close(dir);
   return reopen(root, path, step);
 }
@@ -258,6 +314,8 @@ int enter(const plan::Plan& p) {
   }
   int root = open(p.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root < 0) fail(step, errno);
+  created_root = root;
+  report::on_failure() = remove_created;
   return root;
 }
 
@@ -297,6 +355,8 @@ void pivot(int root, const plan::Plan& p) {
   if (chdir("/") != 0) fail("chdir \"/\"", errno);
   close(old_root);
   close(new_root);
+  pivoted = true;
+  created_root = -1;
 
   if (p.readonly_root) {
     int fd = open("/", O_PATH | O_CLOEXEC);

@@ -14,7 +14,7 @@ const SPECS: FlagSpec[] = [
   { name: 'env', short: 'e', kind: 'list', help: 'env' },
 ];
 
-const parse = (...argv: string[]) => parseFlags(argv, SPECS, 'tsbox test');
+const parse = (...argv: string[]) => parseFlags(argv, SPECS, 'test');
 
 function usageError(fn: () => unknown): UsageError {
   try {
@@ -76,9 +76,9 @@ describe('parseFlags', () => {
   it('bool flags refuse other values', () => {
     for (const value of ['yes', '1', 'TRUE', '']) {
       const err = usageError(() => parse(`--debug=${value}`));
-      expect(err.message).toBe(`tsbox test: flag --debug takes true or false, got "${value}"`);
+      expect(err.message).toBe(`test: flag --debug takes true or false, got "${value}"`);
     }
-    expect(usageError(() => parse('-d=0')).message).toBe('tsbox test: flag --detach takes true or false, got "0"');
+    expect(usageError(() => parse('-d=0')).message).toBe('test: flag --detach takes true or false, got "0"');
   });
 
   it('number flags', () => {
@@ -87,7 +87,7 @@ describe('parseFlags', () => {
     expect(parse('-preserve-fds', '12').flags['preserve-fds']).toBe(12);
     for (const value of ['-1', '1.5', 'x', '', '0x10', ' 1']) {
       const err = usageError(() => parse(`--preserve-fds=${value}`));
-      expect(err.message).toBe(`tsbox test: flag --preserve-fds takes a whole number, got "${value}"`);
+      expect(err.message).toBe(`test: flag --preserve-fds takes a whole number, got "${value}"`);
     }
   });
 
@@ -114,29 +114,29 @@ describe('parseFlags', () => {
   });
 
   it('unknown flags', () => {
-    expect(usageError(() => parse('--nope')).message).toBe('tsbox test: unknown flag "--nope"');
-    expect(usageError(() => parse('--nope=1')).message).toBe('tsbox test: unknown flag "--nope"');
-    expect(usageError(() => parse('-x')).message).toBe('tsbox test: unknown flag "-x"');
-    expect(usageError(() => parse('-x=y')).message).toBe('tsbox test: unknown flag "-x"');
-    expect(usageError(() => parse('-1')).message).toBe('tsbox test: unknown flag "-1"');
-    expect(usageError(() => parse('--debug', '--Bundle', 'x')).message).toBe('tsbox test: unknown flag "--Bundle"');
+    expect(usageError(() => parse('--nope')).message).toBe('test: unknown flag "--nope"');
+    expect(usageError(() => parse('--nope=1')).message).toBe('test: unknown flag "--nope"');
+    expect(usageError(() => parse('-x')).message).toBe('test: unknown flag "-x"');
+    expect(usageError(() => parse('-x=y')).message).toBe('test: unknown flag "-x"');
+    expect(usageError(() => parse('-1')).message).toBe('test: unknown flag "-1"');
+    expect(usageError(() => parse('--debug', '--Bundle', 'x')).message).toBe('test: unknown flag "--Bundle"');
   });
 
   it('a missing value', () => {
-    expect(usageError(() => parse('--bundle')).message).toBe('tsbox test: flag --bundle needs a value');
-    expect(usageError(() => parse('-b')).message).toBe('tsbox test: flag --bundle needs a value');
-    expect(usageError(() => parse('--debug', '-e')).message).toBe('tsbox test: flag --env needs a value');
-    expect(usageError(() => parse('--preserve-fds')).message).toBe('tsbox test: flag --preserve-fds needs a value');
+    expect(usageError(() => parse('--bundle')).message).toBe('test: flag --bundle needs a value');
+    expect(usageError(() => parse('-b')).message).toBe('test: flag --bundle needs a value');
+    expect(usageError(() => parse('--debug', '-e')).message).toBe('test: flag --env needs a value');
+    expect(usageError(() => parse('--preserve-fds')).message).toBe('test: flag --preserve-fds needs a value');
   });
 
   it('the real global flags, as runc takes them', () => {
-    expect(parseFlags(['--root', '/r', '--log=/l', '--log-format', 'json', '--debug', 'run', '-b', 'x', 'id'], GLOBAL_FLAGS, 'tsbox')).toStrictEqual({
+    expect(parseFlags(['--root', '/r', '--log=/l', '--log-format', 'json', '--debug', 'run', '-b', 'x', 'id'], GLOBAL_FLAGS)).toStrictEqual({
       flags: { root: '/r', log: '/l', 'log-format': 'json', rootless: 'auto', debug: true },
       rest: ['run', '-b', 'x', 'id'],
     });
-    expect(parseFlags(['-h'], GLOBAL_FLAGS, 'tsbox').flags.help).toBe(true);
-    expect(parseFlags(['-v'], GLOBAL_FLAGS, 'tsbox').flags.version).toBe(true);
-    expect(parseFlags(['--systemd-cgroup'], GLOBAL_FLAGS, 'tsbox').flags['systemd-cgroup']).toBe(true);
+    expect(parseFlags(['-h'], GLOBAL_FLAGS).flags.help).toBe(true);
+    expect(parseFlags(['-v'], GLOBAL_FLAGS).flags.version).toBe(true);
+    expect(parseFlags(['--systemd-cgroup'], GLOBAL_FLAGS).flags['systemd-cgroup']).toBe(true);
   });
 
   it('the real run and spec flags', () => {

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { loadBundle } from '../../bundle.js';
+import { native } from '../../native/binding.js';
 import { generateId, validateId } from '../../container-id.js';
 import { run, type RunningContainer } from '../../run.js';
 import type { CommandContext } from '../context.js';
@@ -11,10 +12,10 @@ const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', '
 
 /** Which of runc's and tsbox's forms was used: see the run command's help. */
 function bundleAndId(flags: CommandContext['flags'], args: string[]): { bundle: string; id: string } {
-  if (args.length > 1) throw new UsageError(`tsbox run: expected one argument, got ${args.length}`);
+  if (args.length > 1) throw new UsageError(`expected one argument, got ${args.length}`, 'run');
   const [arg] = args;
   if (flags.bundle !== undefined) {
-    if (arg === undefined) throw new UsageError('tsbox run: a container id is required with --bundle');
+    if (arg === undefined) throw new UsageError('a container id is required with --bundle', 'run');
     return { bundle: flags.bundle as string, id: validateId(arg) };
   }
   if (arg === undefined) return { bundle: '.', id: generateId() };
@@ -28,7 +29,13 @@ function proxyTerminal(c: RunningContainer): () => Promise<void> {
   const terminal = c.terminal!;
   const stdin = process.stdin;
   const stdout = process.stdout;
-  if (stdin.isTTY) stdin.setRawMode(true);
+  // Our own raw mode rather than stdin.setRawMode(): libuv's keeps output
+  // processing on, and every newline would reach the screen as \r\r\n.
+  const saved = stdin.isTTY ? native().makeRaw(0) : undefined;
+  const restore = () => {
+    if (saved) native().restoreTerminal(0, saved);
+  };
+  process.once('exit', restore);
   // {end: false}: the end of our input must not close the master, which
   // would hang up the container's session.
   stdin.pipe(terminal, { end: false });
@@ -42,7 +49,8 @@ function proxyTerminal(c: RunningContainer): () => Promise<void> {
     await closed;
     stdout.off('resize', resize);
     stdin.unpipe(terminal);
-    if (stdin.isTTY) stdin.setRawMode(false);
+    restore();
+    process.off('exit', restore);
     stdin.pause();
   };
 }
@@ -54,13 +62,20 @@ export async function command({ flags, args, log }: CommandContext): Promise<num
   // terminal containers need it.
   const stdout = bundle.spec.process?.terminal ? process.stdout : undefined;
   const size = stdout?.isTTY ? { rows: stdout.rows, cols: stdout.columns } : undefined;
-  const c = await run(bundle, { stdio: 'inherit', ...(size && { terminalSize: size }) });
-  for (const w of c.warnings) log.warn(w);
 
-  const forward = (signal: NodeJS.Signals) => c.kill(signal);
+  // Listen before the container exists: a signal arriving while it starts
+  // would otherwise kill tsbox and leave the container running. Signals
+  // that come before it runs are passed on as soon as it does.
+  let container: RunningContainer | undefined;
+  const early: NodeJS.Signals[] = [];
+  const forward = (signal: NodeJS.Signals) => (container ? container.kill(signal) : early.push(signal));
   for (const s of FORWARDED) process.on(s, forward);
-  const finishTerminal = c.terminal ? proxyTerminal(c) : undefined;
   try {
+    const c = await run(bundle, { stdio: 'inherit', ...(size && { terminalSize: size }) });
+    container = c;
+    for (const w of c.warnings) log.warn(w);
+    for (const s of early) c.kill(s);
+    const finishTerminal = c.terminal ? proxyTerminal(c) : undefined;
     const status = await c.exited;
     await finishTerminal?.();
     return status.status;

@@ -6,7 +6,7 @@ import type { CommandContext } from '../context.js';
 import { UsageError } from '../parse.js';
 
 export async function command({ flags, args }: CommandContext): Promise<number> {
-  if (args.length > 0) throw new UsageError(`tsbox spec: takes no arguments, got "${args[0]}"`);
+  if (args.length > 0) throw new UsageError(`takes no arguments, got "${args[0]}"`, 'spec');
   const dir = (flags.bundle as string | undefined) ?? '.';
   const file = path.join(dir, 'config.json');
   if (existsSync(file)) throw new TsboxError(`${file} exists: remove it first`);
