@@ -20,6 +20,7 @@
 
 #include "report.h"
 #include "rootfs.h"
+#include "strings.h"
 
 namespace init {
 
@@ -209,12 +210,7 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
     if (e.compare(0, 5, "PATH=") == 0) path = e.substr(5);
   }
   int denied = 0;
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t end = path.find(':', start);
-    if (end == std::string::npos) end = path.size();
-    std::string dir = path.substr(start, end - start);
-    start = end + 1;
+  for (const auto& dir : strings::split_on(path, ':')) {
     std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
     struct stat st;
     if (stat(candidate.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;

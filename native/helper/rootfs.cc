@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "report.h"
+#include "strings.h"
 
 namespace rootfs {
 
@@ -47,12 +48,7 @@ void split(const std::string& path, std::string& dir, std::string& base) {
 // symlinked component cannot redirect creation onto the host.
 int mkdir_all(int root, const std::string& path, mode_t mode) {
   std::string prefix;
-  size_t start = 1;
-  while (start <= path.size()) {
-    size_t end = path.find('/', start);
-    if (end == std::string::npos) end = path.size();
-    std::string component = path.substr(start, end - start);
-    start = end + 1;
+  for (const auto& component : strings::split_on(path, '/')) {
     if (component.empty()) continue;
     std::string parent = prefix.empty() ? "/" : prefix;
     prefix += "/" + component;

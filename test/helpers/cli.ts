@@ -6,7 +6,8 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { childPids, hostMounts, processesUnder } from './bundle.js';
+import { expect } from 'vitest';
+import { childPids, hostMounts, processesUnder, type TestBundle } from './bundle.js';
 
 export const TSBOX = path.resolve(__dirname, '..', '..', 'bin', 'tsbox');
 
@@ -220,4 +221,38 @@ export function listTree(dir: string): string[] {
   };
   walk('');
   return out;
+}
+
+/**
+ * The end of every CLI test: ends what the test left running (then reports
+ * it as a leak), removes its bundles and scratch directories, and checks
+ * that the host is as it was (mounts, children) and nothing remains.
+ */
+export async function checkAndClean(bundles: TestBundle[], dirs: string[], baseline: HostState): Promise<void> {
+  const leftRunning = killStarted();
+  const leftover: Record<string, number[]> = {};
+  for (const b of bundles) {
+    const pids = await settledProcessesUnder(b.dir);
+    if (pids.length > 0) {
+      leftover[b.dir] = pids;
+      killProcessesUnder(b.dir);
+    }
+  }
+  const state = await settledHostState(baseline);
+  const errors: string[] = [];
+  for (const b of bundles) {
+    try {
+      b.cleanup();
+    } catch (err) {
+      errors.push(String(err));
+    }
+  }
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  const remaining = dirs.filter((d) => fs.existsSync(d));
+  expect(errors).toEqual([]);
+  expect(leftRunning, 'processes started by the test still running at its end').toBe(0);
+  expect(leftover, 'processes left inside bundle directories').toEqual({});
+  expect(state.mounts, 'host mount table').toEqual(baseline.mounts);
+  expect(state.children, 'child processes of the test process').toEqual(baseline.children);
+  expect(remaining, 'temporary directories').toEqual([]);
 }

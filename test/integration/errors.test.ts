@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../lib/run.js';
 import { isRoot, makeBundle, type TestBundle } from '../helpers/bundle.js';
 import {
+  checkAndClean,
   hostState,
   killProcessesUnder,
   killStarted,
@@ -285,34 +286,10 @@ describe.skipIf(!isRoot)('errors leave nothing behind', () => {
   });
 
   afterEach(async () => {
-    const leftRunning = killStarted();
-    const leftover: Record<string, number[]> = {};
-    for (const b of bundles) {
-      const pids = await settledProcessesUnder(b.dir);
-      if (pids.length > 0) {
-        leftover[b.dir] = pids;
-        killProcessesUnder(b.dir);
-      }
-    }
-    const state = await settledHostState(baseline);
-    const errors: string[] = [];
-    for (const b of bundles) {
-      try {
-        b.cleanup();
-      } catch (err) {
-        errors.push(String(err));
-      }
-    }
-    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-    const remaining = dirs.filter((d) => fs.existsSync(d));
+    const [b, d] = [bundles, dirs];
     bundles = [];
     dirs = [];
-    expect(errors).toEqual([]);
-    expect(leftRunning, 'processes started by the test still running at its end').toBe(0);
-    expect(leftover, 'processes left inside bundle directories').toEqual({});
-    expect(state.mounts, 'host mount table').toEqual(baseline.mounts);
-    expect(state.children, 'child processes of the test process').toEqual(baseline.children);
-    expect(remaining, 'temporary directories').toEqual([]);
+    await checkAndClean(b, d, baseline);
   });
 
   afterAll(() => {
