@@ -1,23 +1,13 @@
-import { closeSync, fstatSync, openSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { ReadStream as TtyStream } from 'node:tty';
-import { getSystemErrorName } from 'node:util';
 import { loadBundle, type Bundle } from './bundle.js';
-import { ConfigError, SystemError, TsboxError } from './errors.js';
-import { helperPath, native, type ExitInfo, type ReceivedRecord } from './native/binding.js';
-import { buildPlan } from './plan/build.js';
-import { encodePlan } from './plan/encode.js';
+import { launch, pipeStreams, waitFor, type LaunchOptions, type Stdio } from './launch.js';
+import { native, type ExitInfo } from './native/binding.js';
+import { signalName, signalNumber } from './signals.js';
 
-/** Where one of the container's stdin/stdout/stderr goes. */
-export type StdioOption = 'pipe' | 'inherit' | 'ignore' | number;
+export type { StdioOption } from './launch.js';
 
-export interface RunOptions {
-  /** 'pipe' (default) gives streams on the handle; 'inherit' passes this process's. */
-  stdio?: StdioOption | [StdioOption, StdioOption, StdioOption];
-  /** Size of the terminal for process.terminal when the config sets no consoleSize. */
-  terminalSize?: { rows: number; cols: number };
-}
+export type RunOptions = Pick<LaunchOptions, 'stdio' | 'terminalSize' | 'extraFds'>;
 
 export interface ExitStatus {
   /** Exit code, or null when the process was killed by a signal. */
@@ -48,122 +38,9 @@ export interface RunningContainer {
   resize(rows: number, cols: number): void;
 }
 
-const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
-  Object.entries(osConstants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
-);
-
-export function signalNumber(signal: NodeJS.Signals | number): number {
-  if (typeof signal === 'number') return signal;
-  const n = osConstants.signals[signal];
-  if (n === undefined) throw new TsboxError(`unknown signal "${signal}"`);
-  return n;
-}
-
 function exitStatus(info: ExitInfo): ExitStatus {
-  if (info.signal !== null) {
-    return { code: null, signal: SIGNAL_NAMES.get(info.signal) ?? null, status: 128 + info.signal };
-  }
+  if (info.signal !== null) return { code: null, signal: signalName(info.signal), status: 128 + info.signal };
   return { code: info.code, signal: null, status: info.code ?? 0 };
-}
-
-/** Waits for the process behind a pidfd to exit and reaps it. */
-async function waitFor(pidfd: number): Promise<ExitInfo> {
-  for (;;) {
-    const r = await native().waitExit(pidfd);
-    if (r !== 'again') return r;
-  }
-}
-
-/** waitFor, then closes the pidfd: for processes nobody signals any more. */
-async function reap(pidfd: number): Promise<ExitInfo> {
-  try {
-    return await waitFor(pidfd);
-  } finally {
-    native().close(pidfd);
-  }
-}
-
-async function receive(sock: number): Promise<ReceivedRecord | null> {
-  for (;;) {
-    const r = await native().recv(sock);
-    if (r !== 'again') return r;
-  }
-}
-
-/** An "error" record from the helper or init, as a one-line error. */
-function setupError(fields: string[]): SystemError {
-  const [, step = 'container setup', errnoText = '0', detail = ''] = fields;
-  const errno = Number(errnoText);
-  const code = errno > 0 ? getSystemErrorName(-errno) : 'EUNKNOWN';
-  const description = native().strerror(errno);
-  const explanation = detail || `${description.charAt(0).toLowerCase()}${description.slice(1)} (${code})`;
-  return new SystemError(step, errno, code, explanation);
-}
-
-interface Stdio {
-  /** Descriptors the container gets as 0, 1, 2. */
-  childFds: [number, number, number];
-  /** Descriptors to close once the helper has them. */
-  closeAfterSpawn: number[];
-  /** Our ends of 'pipe' stdio, made into streams only once the container runs. */
-  parentFds: [number, number, number];
-}
-
-function isOpen(fd: number): boolean {
-  try {
-    fstatSync(fd);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * The container's stdio. With a terminal the init replaces all three with
- * the pty, so no pipes are made for it.
- */
-function openStdio(option: RunOptions['stdio'], terminal: boolean): Stdio {
-  const options = Array.isArray(option) ? option : [option ?? 'pipe', option ?? 'pipe', option ?? 'pipe'];
-  const stdio: Stdio = { childFds: [-1, -1, -1], closeAfterSpawn: [], parentFds: [-1, -1, -1] };
-  const devNull = (i: number) => {
-    const fd = openSync('/dev/null', i === 0 ? 'r' : 'w');
-    stdio.closeAfterSpawn.push(fd);
-    return fd;
-  };
-  options.forEach((o, i) => {
-    if (o === 'pipe' && !terminal) {
-      const [r, w] = native().pipe();
-      stdio.parentFds[i] = i === 0 ? w : r;
-      stdio.childFds[i] = i === 0 ? r : w;
-      stdio.closeAfterSpawn.push(stdio.childFds[i]!);
-    } else if (o === 'inherit') {
-      // A caller started with a closed stdio descriptor gets /dev/null there.
-      stdio.childFds[i] = isOpen(i) ? i : devNull(i);
-    } else if (o === 'ignore' || o === 'pipe') {
-      stdio.childFds[i] = devNull(i);
-    } else {
-      stdio.childFds[i] = o;
-    }
-  });
-  return stdio;
-}
-
-function closeParentFds(stdio: Stdio): void {
-  for (const fd of stdio.parentFds) if (fd >= 0) native().close(fd);
-}
-
-/**
- * Streams over our ends of the pipes. Made only when run() resolves: a
- * stream starts reading at once, and one made earlier could reach its end
- * (a container that exits at once) before the caller can listen to it.
- */
-function pipeStreams(stdio: Stdio): [Writable | null, Readable | null, Readable | null] {
-  if (stdio.parentFds.every((fd) => fd < 0)) return [null, null, null];
-  // Required here: node:net costs ~4 ms to load, and the CLI never pipes.
-  const { Socket } = require('node:net') as typeof import('node:net');
-  const stream = (i: number) =>
-    stdio.parentFds[i]! < 0 ? null : new Socket({ fd: stdio.parentFds[i]!, readable: i !== 0, writable: i === 0 });
-  return [stream(0), stream(1), stream(2)];
 }
 
 /**
@@ -175,71 +52,8 @@ function pipeStreams(stdio: Stdio): [Writable | null, Readable | null, Readable 
  */
 export async function run(source: string | Bundle, options: RunOptions = {}): Promise<RunningContainer> {
   const bundle = typeof source === 'string' ? loadBundle(source) : source;
-  let plan;
-  try {
-    plan = buildPlan({
-      spec: bundle.spec,
-      bundleDir: bundle.dir,
-      rootfs: bundle.rootfs,
-      ...(options.terminalSize && { terminalSize: options.terminalSize }),
-    });
-  } catch (err) {
-    throw err instanceof ConfigError ? err.inFile(bundle.configPath) : err;
-  }
-  const encoded = encodePlan(plan);
-  const n = native();
-  const stdio = openStdio(options.stdio, plan.terminal !== undefined);
-  let spawned;
-  try {
-    spawned = n.spawnHelper(helperPath(), encoded, stdio.childFds);
-  } catch (err) {
-    closeParentFds(stdio);
-    throw err instanceof Error && 'code' in err ? new TsboxError(err.message) : err;
-  } finally {
-    for (const fd of stdio.closeAfterSpawn) closeSync(fd);
-  }
-  // The helper exits as soon as it has cloned the init.
-  void reap(spawned.pidfd);
-
-  let pid = 0;
-  let pidfd = -1;
-  let master = -1;
-  let failure: Error | undefined;
-  try {
-    for (;;) {
-      const msg = await receive(spawned.sock);
-      if (msg === null) break; // the init executed the process: success
-      const [kind = ''] = msg.fields;
-      if (kind === 'spawned') {
-        pid = Number(msg.fields[1]);
-        pidfd = msg.fd;
-      } else if (kind === 'pty') {
-        master = msg.fd;
-      } else if (kind === 'ready') {
-        n.send(spawned.sock, ['go']);
-      } else if (kind === 'error') {
-        failure = setupError(msg.fields);
-        // The sender exits right after an error; wait for the end of stream.
-      } else {
-        failure = new TsboxError(`container setup: unexpected message "${kind}" from the init`);
-        break;
-      }
-    }
-    if (!failure && pidfd < 0) failure = new TsboxError('container setup: the helper exited without starting the init');
-  } finally {
-    n.close(spawned.sock);
-  }
-
-  if (failure) {
-    if (master >= 0) n.close(master);
-    closeParentFds(stdio);
-    if (pidfd >= 0) {
-      n.signal(pidfd, osConstants.signals.SIGKILL);
-      await reap(pidfd);
-    }
-    throw failure;
-  }
-  return startedContainer(bundle, pid, pidfd, master, stdio, plan.warnings);
+  const l = await launch(bundle, options);
+  return startedContainer(bundle, l.pid, l.pidfd, l.master, l.stdio, l.warnings);
 }
 
 function startedContainer(

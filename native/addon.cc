@@ -10,7 +10,10 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/ioctl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -20,6 +23,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include <napi.h>
 
@@ -104,10 +108,12 @@ class Poller {
 
 // ---------------------------------------------------------------- spawning
 
-// spawnHelper(helperPath, plan: Buffer, stdio: [in, out, err])
+// spawnHelper(helperPath, plan: Buffer, stdio: [in, out, err], extra: number[])
 //   -> { pid, pidfd, sock }
 // Starts tsbox-helper with the plan already queued on its sync socket, so
-// the helper can start work without a round trip.
+// the helper can start work without a round trip. The container gets stdio
+// as 0, 1, 2 and `extra` (--preserve-fds) as 3, 4, ...; the sync socket
+// comes right after them, and its number is the helper's argument.
 Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string helper = info[0].As<Napi::String>();
@@ -138,13 +144,17 @@ Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
   // Move every descriptor the child needs above the target range first, so
   // that the dup2s below cannot overwrite one another (stdio could be, say,
   // [1, 0, 2]).
-  int sources[4];
-  for (uint32_t i = 0; i < 3; i++) sources[i] = stdio.Get(i).As<Napi::Number>().Int32Value();
-  sources[3] = sv[1];
-  int high[4] = {-1, -1, -1, -1};
+  Napi::Array extra = info[3].As<Napi::Array>();
+  std::vector<int> sources;
+  for (uint32_t i = 0; i < 3; i++) sources.push_back(stdio.Get(i).As<Napi::Number>().Int32Value());
+  for (uint32_t i = 0; i < extra.Length(); i++) sources.push_back(extra.Get(i).As<Napi::Number>().Int32Value());
+  sources.push_back(sv[1]);
+  const int count = static_cast<int>(sources.size());
+  const int sync_fd = count - 1;
+  std::vector<int> high(count, -1);
   int err = 0;
-  for (int i = 0; i < 4 && err == 0; i++) {
-    high[i] = fcntl(sources[i], F_DUPFD_CLOEXEC, 10);
+  for (int i = 0; i < count && err == 0; i++) {
+    high[i] = fcntl(sources[i], F_DUPFD_CLOEXEC, count + 10);
     if (high[i] < 0) err = errno;
   }
 
@@ -154,10 +164,10 @@ Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&actions);
     posix_spawnattr_init(&attr);
-    for (int i = 0; i < 4; i++) posix_spawn_file_actions_adddup2(&actions, high[i], i);
+    for (int i = 0; i < count; i++) posix_spawn_file_actions_adddup2(&actions, high[i], i);
     // Nothing of Node's reaches the helper (and so the container) but
-    // stdio and the sync socket.
-    posix_spawn_file_actions_addclosefrom_np(&actions, 4);
+    // stdio, the preserved descriptors and the sync socket.
+    posix_spawn_file_actions_addclosefrom_np(&actions, count);
     // Node ignores SIGPIPE and blocks some signals in its threads; the
     // container must start with default dispositions and an empty mask.
     sigset_t all, none;
@@ -166,7 +176,8 @@ Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
     posix_spawnattr_setsigdefault(&attr, &all);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-    char* argv[] = {const_cast<char*>("tsbox-helper"), nullptr};
+    std::string sync_arg = std::to_string(sync_fd);
+    char* argv[] = {const_cast<char*>("tsbox-helper"), const_cast<char*>(sync_arg.c_str()), nullptr};
     char* envp[] = {nullptr};
     err = posix_spawn(&pid, helper.c_str(), &actions, &attr, argv, envp);
     posix_spawn_file_actions_destroy(&actions);
@@ -277,6 +288,13 @@ Napi::Value WaitExit(const Napi::CallbackInfo& info) {
   return Poller::start(info.Env(), pidfd, settle_exit);
 }
 
+// readable(fd) -> Promise<void>: e.g. a pidfd of a process that is not our
+// child (waitExit cannot reap it), which becomes readable when it exits.
+Napi::Value Readable(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  return Poller::start(info.Env(), fd, [](Napi::Env env, int, Napi::Promise::Deferred& d) { d.Resolve(env.Undefined()); });
+}
+
 // ---------------------------------------------------------------- helpers
 
 // signal(pidfd, sig) -> errno (0 on success): ESRCH is an answer, not a fault.
@@ -346,13 +364,74 @@ Napi::Value RestoreTerminal(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// mkfifo(path, mode)
+Napi::Value Mkfifo(const Napi::CallbackInfo& info) {
+  std::string path = info[0].As<Napi::String>();
+  mode_t mode = info[1].As<Napi::Number>().Uint32Value();
+  if (mkfifo(path.c_str(), mode) != 0) return throw_system_error(info.Env(), "mkfifo \"" + path + "\"", errno);
+  return info.Env().Undefined();
+}
+
+// lock(fd): an exclusive flock, waiting for it. Used by CLI commands, each a
+// process doing one thing, to take turns on one container; released when
+// the descriptor is closed or the process ends.
+Napi::Value Lock(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int rc;
+  do {
+    rc = flock(fd, LOCK_EX);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) return throw_system_error(info.Env(), "flock", errno);
+  return info.Env().Undefined();
+}
+
+// pidfdOpen(pid) -> pidfd (CLOEXEC), or -errno (ESRCH: no such process).
+Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
+  int pid = info[0].As<Napi::Number>().Int32Value();
+  int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return Napi::Number::New(info.Env(), fd >= 0 ? fd : -errno);
+}
+
+// sendFd(socketPath, fd, name): connects to a unix socket and sends the
+// descriptor (SCM_RIGHTS) with `name` as the message, as runc does with a
+// terminal's master for --console-socket.
+Napi::Value SendFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>();
+  int fd = info[1].As<Napi::Number>().Int32Value();
+  std::string name = info[2].As<Napi::String>();
+  struct sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    return throw_system_error(env, "console socket \"" + path + "\"", ENAMETOOLONG);
+  }
+  memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return throw_system_error(env, "socket", errno);
+  if (connect(sock, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) != 0) {
+    int err = errno;
+    close(sock);
+    return throw_system_error(env, "connect to console socket \"" + path + "\"", err);
+  }
+  int err = wire::send_bytes(sock, name, fd);
+  close(sock);
+  if (err != 0) return throw_system_error(env, "send to console socket \"" + path + "\"", err);
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("mkfifo", Napi::Function::New(env, Mkfifo));
+  exports.Set("lock", Napi::Function::New(env, Lock));
+  exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen));
+  exports.Set("sendFd", Napi::Function::New(env, SendFd));
   exports.Set("makeRaw", Napi::Function::New(env, MakeRaw));
   exports.Set("restoreTerminal", Napi::Function::New(env, RestoreTerminal));
   exports.Set("spawnHelper", Napi::Function::New(env, SpawnHelper));
   exports.Set("recv", Napi::Function::New(env, Recv));
   exports.Set("send", Napi::Function::New(env, Send));
   exports.Set("waitExit", Napi::Function::New(env, WaitExit));
+  exports.Set("readable", Napi::Function::New(env, Readable));
   exports.Set("signal", Napi::Function::New(env, Signal));
   exports.Set("close", Napi::Function::New(env, Close));
   exports.Set("pipe", Napi::Function::New(env, Pipe));

@@ -75,10 +75,9 @@ class Reader {
   const char* end_;
 };
 
-// Sends one record as one datagram, with an optional descriptor attached
+// Sends bytes as one message, with an optional descriptor attached
 // (SCM_RIGHTS). Returns 0 or an errno value.
-inline int send_record(int sock, const Record& rec, int fd = -1) {
-  std::string buf = encode(rec);
+inline int send_bytes(int sock, const std::string& buf, int fd = -1) {
   struct iovec iov = {const_cast<char*>(buf.data()), buf.size()};
   struct msghdr msg = {};
   msg.msg_iov = &iov;
@@ -103,6 +102,9 @@ inline int send_record(int sock, const Record& rec, int fd = -1) {
     if (errno != EINTR) return errno;
   }
 }
+
+// Sends one record as one datagram (with an optional descriptor).
+inline int send_record(int sock, const Record& rec, int fd = -1) { return send_bytes(sock, encode(rec), fd); }
 
 // Receives one datagram into `buf`, sized by peeking first so that no record
 // is ever truncated. `fd` receives an attached descriptor (CLOEXEC) or -1.

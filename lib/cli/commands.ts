@@ -47,7 +47,67 @@ const BUNDLE: FlagSpec = {
   help: 'path to the bundle directory (default: the current directory)',
 };
 
+const CREATE_FLAGS: FlagSpec[] = [
+  BUNDLE,
+  { name: 'console-socket', kind: 'string', value: 'PATH', help: 'unix socket to send the terminal\'s master to (process.terminal)' },
+  { name: 'pid-file', kind: 'string', value: 'FILE', help: 'write the pid of the container\'s init to FILE' },
+  { name: 'preserve-fds', kind: 'number', value: 'N', default: 0, help: 'pass descriptors 3 .. 3+N-1 on to the container' },
+  { name: 'no-pivot', kind: 'bool', help: 'use chroot instead of pivot_root (not supported by tsbox)' },
+  { name: 'no-new-keyring', kind: 'bool', help: 'do not create a session keyring (tsbox never creates one)' },
+];
+
+const FORMAT: FlagSpec = { name: 'format', short: 'f', kind: 'string', value: 'table|json', default: 'table', help: 'output format' };
+
 export const COMMANDS: CommandSpec[] = [
+  {
+    name: 'create',
+    args: 'ID',
+    summary: 'create a container, ready to run its process on start',
+    description: [
+      'The container\'s init is set up (namespaces, mounts, user, limits) and waits, just',
+      'before executing the process, for "tsbox start ID". It keeps this command\'s stdio',
+      'and outlives it. The pid file, if asked for, is written before create returns.',
+    ].join('\n'),
+    flags: CREATE_FLAGS,
+  },
+  {
+    name: 'start',
+    args: 'ID',
+    summary: 'execute the process of a created container',
+    flags: [],
+  },
+  {
+    name: 'state',
+    args: 'ID',
+    summary: 'print the state of a container as JSON',
+    flags: [],
+  },
+  {
+    name: 'kill',
+    args: 'ID [SIGNAL]',
+    summary: 'send a signal (default SIGTERM) to a container\'s init',
+    description: 'SIGNAL is a number (9) or a name (KILL, SIGKILL).',
+    flags: [{ name: 'all', short: 'a', kind: 'bool', help: 'signal every process of the container' }],
+  },
+  {
+    name: 'delete',
+    args: 'ID',
+    summary: 'remove a stopped or created container',
+    flags: [{ name: 'force', short: 'f', kind: 'bool', help: 'kill a running container first; succeed if it does not exist' }],
+  },
+  {
+    name: 'list',
+    args: '',
+    summary: 'list the containers under --root',
+    flags: [FORMAT, { name: 'quiet', short: 'q', kind: 'bool', help: 'print only the ids' }],
+  },
+  {
+    name: 'ps',
+    args: 'ID',
+    summary: 'list the processes of a container',
+    description: 'With --format json: a JSON array of host pids.',
+    flags: [FORMAT],
+  },
   {
     name: 'run',
     args: '[BUNDLE-DIR | ID]',
@@ -61,8 +121,15 @@ export const COMMANDS: CommandSpec[] = [
       'The exit status is the container process\'s: its exit code, or 128 + the signal',
       'that killed it. SIGINT, SIGTERM, SIGHUP and other signals sent to tsbox are',
       'forwarded to the container. Errors of tsbox itself exit with status 1.',
+      'While it runs the container is listed under --root like a created one; its state',
+      'is removed when it exits unless --keep is given. With --detach, tsbox returns',
+      'once the process runs.',
     ].join('\n'),
-    flags: [BUNDLE],
+    flags: [
+      ...CREATE_FLAGS,
+      { name: 'detach', short: 'd', kind: 'bool', help: 'create and start the container, then return' },
+      { name: 'keep', kind: 'bool', help: 'keep the container\'s state after it exits (remove it with delete)' },
+    ],
   },
   {
     name: 'spec',

@@ -19,8 +19,18 @@ export interface ReceivedRecord {
 }
 
 export interface Binding {
-  /** Starts tsbox-helper with the encoded plan queued on its sync socket. */
-  spawnHelper(helper: string, plan: Buffer, stdio: [number, number, number]): { pid: number; pidfd: number; sock: number };
+  /**
+   * Starts tsbox-helper with the encoded plan queued on its sync socket;
+   * the container gets stdio as 0-2 and `extra` as 3, 4, ...
+   */
+  spawnHelper(
+    helper: string,
+    plan: Buffer,
+    stdio: [number, number, number],
+    extra: number[],
+  ): { pid: number; pidfd: number; sock: number };
+  /** Resolves when fd is readable (a pidfd: when its process has exited). */
+  readable(fd: number): Promise<void>;
   /** The next message; null at end of stream; "again" when woken without one. */
   recv(sock: number): Promise<ReceivedRecord | null | 'again'>;
   send(sock: number, fields: string[]): void;
@@ -35,6 +45,13 @@ export interface Binding {
   /** Raw mode without output processing; returns the settings to restore. */
   makeRaw(fd: number): Buffer;
   restoreTerminal(fd: number, saved: Buffer): void;
+  mkfifo(path: string, mode: number): void;
+  /** An exclusive flock on fd, waiting for it. */
+  lock(fd: number): void;
+  /** A pidfd for pid, or -errno. */
+  pidfdOpen(pid: number): number;
+  /** Connects to a unix socket and sends fd with `name` (runc's --console-socket). */
+  sendFd(socketPath: string, fd: number, name: string): void;
 }
 
 interface Loaded {

@@ -25,6 +25,8 @@ export interface PlanInput {
   terminalSize?: { rows: number; cols: number };
   /** Stop the init before execve until told to go. */
   pause?: boolean;
+  /** Stop the init before execve until `tsbox start` opens this FIFO. */
+  startFifo?: string;
 }
 
 const KERNEL_NAMESPACE: Record<LinuxNamespace['type'], KernelNamespace> = {
@@ -212,7 +214,8 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
     cwd,
     env: process.env ?? [],
     args: process.args!,
-    pause: input.pause === true,
+    pause: input.pause === true || input.startFifo !== undefined,
+    ...(input.startFifo !== undefined && { startFifo: input.startFifo }),
     warnings,
   };
 }

@@ -1,9 +1,9 @@
-import { endianness } from 'node:os';
+import { wire } from '../wire.js';
 import type { LaunchPlan } from './plan.js';
 
 /**
  * Serializes a launch plan into the records native/helper/plan.cc decodes
- * (see native/wire.h for the encoding: u32 count, then u32 length + bytes).
+ * (lib/wire.ts).
  */
 export function encodePlan(plan: LaunchPlan): Buffer {
   const records: string[][] = [];
@@ -35,33 +35,8 @@ export function encodePlan(plan: LaunchPlan): Buffer {
   add('cwd', plan.cwd);
   add('env', ...plan.env);
   add('args', ...plan.args);
-  if (plan.pause) add('pause');
+  if (plan.startFifo !== undefined) add('start-fifo', plan.startFifo);
+  else if (plan.pause) add('pause');
 
-  return encodeRecords(records);
+  return wire.encodeRecords(records);
 }
-
-export function encodeRecords(records: string[][]): Buffer {
-  // One allocation, sized first: this runs on every container start.
-  let size = 0;
-  for (const record of records) {
-    size += 4;
-    for (const field of record) size += 4 + Buffer.byteLength(field, 'utf8');
-  }
-  const out = Buffer.allocUnsafe(size);
-  let at = 0;
-  const u32 = (n: number) => {
-    at = littleEndian ? out.writeUInt32LE(n, at) : out.writeUInt32BE(n, at);
-  };
-  for (const record of records) {
-    u32(record.length);
-    for (const field of record) {
-      const length = Buffer.byteLength(field, 'utf8');
-      u32(length);
-      at += out.write(field, at, length, 'utf8');
-    }
-  }
-  return out;
-}
-
-// The helper reads lengths in host byte order (it runs on this machine).
-const littleEndian = endianness() === 'LE';

@@ -92,6 +92,11 @@ export interface LaunchPlan {
   args: string[];
   /** Stop before execve until the runtime says "go". */
   pause: boolean;
+  /**
+   * With pause: wait for `tsbox start` to open this FIFO rather than for a
+   * "go" (the runtime that creates the container does not stay).
+   */
+  startFifo?: string;
   /** Parts of the config that tsbox does not apply (yet), for the caller to report. */
   warnings: string[];
 }

@@ -29,7 +29,6 @@ using report::quote;
 
 namespace {
 
-constexpr int kSyncFd = 3;
 constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 // The pty for process.terminal, made in the container's own devpts so that
@@ -57,7 +56,7 @@ int open_console(int root, const plan::Plan& p) {
     fail(step, errno);
   }
   close(console);
-  int err = wire::send_record(kSyncFd, {"pty"}, master);
+  int err = wire::send_record(report::sync_fd(), {"pty"}, master);
   if (err != 0) fail("send pty master", err);
   close(master);
   return slave;
@@ -156,12 +155,43 @@ void attach_terminal(int slave) {
   if (slave > 2) close(slave);
 }
 
-void wait_for_go() {
-  int err = wire::send_record(kSyncFd, {"ready"});
+// The exec FIFO lives in the runtime's state directory, which pivot_root
+// takes out of reach: open it as a path now, together with the host's
+// /proc, through which it can still be opened for writing afterwards.
+struct StartFifo {
+  int path = -1;  // O_PATH descriptor of the FIFO
+  int proc = -1;  // the host's /proc
+};
+
+StartFifo reach_start_fifo(const plan::Plan& p) {
+  StartFifo f;
+  if (p.start_fifo.empty()) return f;
+  f.path = open(p.start_fifo.c_str(), O_PATH | O_CLOEXEC);
+  if (f.path < 0) fail("open exec fifo " + quote(p.start_fifo), errno);
+  f.proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (f.proc < 0) fail("open \"/proc\"", errno);
+  return f;
+}
+
+void wait_for_go(const StartFifo& fifo) {
+  int err = wire::send_record(report::sync_fd(), {"ready"});
   if (err != 0) fail("send ready", err);
+  if (fifo.path >= 0) {
+    // Blocks until `tsbox start` opens the FIFO for reading. CLOEXEC: the
+    // successful execve closes it, which `start` reads as success. "self"
+    // in the host's /proc is this process, whatever its pid namespace.
+    std::string self_fd = "self/fd/" + std::to_string(fifo.path);
+    int fd;
+    do {
+      fd = openat(fifo.proc, self_fd.c_str(), O_WRONLY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) fail("open exec fifo", errno);
+    report::fifo_fd() = fd;
+    return;
+  }
   wire::Record rec;
   int fd;
-  err = wire::recv_record(kSyncFd, rec, fd);
+  err = wire::recv_record(report::sync_fd(), rec, fd);
   if (err != 0) fail("wait for start", err < 0 ? EPIPE : err);
   if (rec.empty() || rec[0] != "go") fail("wait for start", EPROTO, "expected \"go\"");
 }
@@ -239,6 +269,7 @@ void run(const plan::Plan& p) {
   if (p.has_oom_score_adj) write_oom_score_adj(p.oom_score_adj);
   int cap_last = p.caps.set ? last_capability() : 0;
   rootfs::finish(root, p);
+  StartFifo fifo = reach_start_fifo(p);
   rootfs::pivot(root, p);
   close(root);
 
@@ -253,7 +284,7 @@ void run(const plan::Plan& p) {
   if (p.no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     fail("prctl PR_SET_NO_NEW_PRIVS", errno);
   }
-  if (p.pause) wait_for_go();
+  if (p.pause) wait_for_go(fifo);
   reset_signals();
   exec_process(p);
 }

@@ -18,8 +18,10 @@
 // helper exits at once: no process of ours stays behind per container.
 //
 // Sync protocol. The runtime (Node) holds one end of a SOCK_SEQPACKET pair,
-// the helper and later the init hold the other as fd 3 (CLOEXEC, so a
-// successful execve closes it). Every message is one wire::Record.
+// the helper and later the init hold the other (CLOEXEC, so a successful
+// execve closes it), as the descriptor after stdio and any preserved ones;
+// its number is the helper's only argument. Every message is one
+// wire::Record.
 //
 //   runtime (addon)                helper                    init
 //   ---------------                ------                    ----
@@ -54,6 +56,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <string>
 
 #include "../wire.h"
@@ -62,8 +65,6 @@
 #include "report.h"
 
 namespace {
-
-constexpr int kSyncFd = 3;
 
 struct NamespaceKind {
   const char* type;
@@ -87,10 +88,10 @@ int namespace_flag(const std::string& type) {
   return 0;
 }
 
-void receive_plan(plan::Plan& p) {
+void receive_plan(int sync_fd, plan::Plan& p) {
   std::string buf;
   int fd;
-  int err = wire::recv_datagram(kSyncFd, buf, fd);
+  int err = wire::recv_datagram(sync_fd, buf, fd);
   if (err != 0) report::fail("receive launch plan", err < 0 ? EPIPE : err);
   std::string error;
   if (!plan::decode(buf.data(), buf.size(), p, error)) {
@@ -146,14 +147,16 @@ uint64_t enter_namespaces(const plan::Plan& p) {
 
 }  // namespace
 
-int main() {
-  report::set_sync_fd(kSyncFd);
+int main(int argc, char** argv) {
+  if (argc != 2) return 2;  // started by anything but the addon
+  const int sync_fd = atoi(argv[1]);
+  report::set_sync_fd(sync_fd);
   // posix_spawn's dup2 cleared CLOEXEC on the sync socket; put it back so the
   // container's process never inherits it.
-  fcntl(kSyncFd, F_SETFD, FD_CLOEXEC);
+  fcntl(sync_fd, F_SETFD, FD_CLOEXEC);
 
   plan::Plan p;
-  receive_plan(p);
+  receive_plan(sync_fd, p);
   join_cgroups(p);
   uint64_t flags = enter_namespaces(p);
   for (const auto& ns : p.namespaces) {
@@ -188,7 +191,7 @@ int main() {
   }
 
   close(gate[0]);
-  int err = wire::send_record(kSyncFd, {"spawned", std::to_string(pid)}, pidfd);
+  int err = wire::send_record(sync_fd, {"spawned", std::to_string(pid)}, pidfd);
   // If the runtime is gone there is nobody to set the container up for; the
   // init sees the gate close and will fail at its first message.
   _exit(err == 0 ? 0 : 1);

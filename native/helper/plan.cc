@@ -98,6 +98,9 @@ bool apply(const Record& r, Plan& p) {
     p.args.assign(r.begin() + 1, r.end());
   } else if (kind == "pause" && n == 1) {
     p.pause = true;
+  } else if (kind == "start-fifo" && n == 2) {
+    p.pause = true;
+    p.start_fifo = r[1];
   } else {
     return false;
   }

@@ -89,6 +89,10 @@ struct Plan {
   // Stop before execve and wait for "go" from the runtime (hooks, or the
   // create/start split); false: execute as soon as setup is done.
   bool pause = false;
+  // With pause: after "ready", wait for `tsbox start` to open this FIFO
+  // (the runtime that created the container is gone by then) instead of a
+  // "go" on the sync socket.
+  std::string start_fifo;
 };
 
 // Decodes a plan. On failure returns false and names the bad record.

@@ -28,12 +28,26 @@ inline Cleanup& on_failure() {
   return cleanup;
 }
 
+// After `tsbox create` has gone, the runtime that listens is `tsbox start`,
+// at the other end of the exec FIFO: errors are written there instead.
+inline int& fifo_fd() {
+  static int fd = -1;
+  return fd;
+}
+
 [[noreturn]] inline void fail(const std::string& step, int err, const std::string& detail = "") {
   if (Cleanup cleanup = on_failure()) {
     on_failure() = nullptr;  // a failure while cleaning up must not recurse
     cleanup();
   }
-  wire::send_record(sync_fd(), {"error", step, std::to_string(err), detail});
+  wire::Record rec = {"error", step, std::to_string(err), detail};
+  if (fifo_fd() >= 0) {
+    std::string bytes = wire::encode(rec);
+    ssize_t ignored = write(fifo_fd(), bytes.data(), bytes.size());
+    (void)ignored;  // nobody left to tell if even this fails
+  } else {
+    wire::send_record(sync_fd(), rec);
+  }
   _exit(1);
 }
 

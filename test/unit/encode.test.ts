@@ -1,6 +1,9 @@
 import { endianness } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { encodePlan, encodeRecords } from '../../lib/plan/encode.js';
+import { encodePlan } from '../../lib/plan/encode.js';
+import { wire } from '../../lib/wire.js';
+
+const { encodeRecords } = wire;
 import { MS } from '../../lib/plan/mount-options.js';
 import type { LaunchPlan } from '../../lib/plan/plan.js';
 
@@ -231,5 +234,17 @@ describe('encodePlan', () => {
     plan.capabilities = { bounding: all, effective: all, permitted: all, inheritable: all, ambient: all };
     const caps = decode(encodePlan(plan)).find((r) => r[0] === 'capabilities')!;
     expect(caps).toStrictEqual(['capabilities', ...Array(5).fill('2199023255551')]);
+  });
+});
+
+describe('decodeRecord', () => {
+  it('reads back what encodeRecords wrote, one record', () => {
+    for (const record of [['error', 'exec "nope"', '2', 'executable file not found in $PATH'], [], [''], ['é', '\u{1F600}']]) {
+      expect(wire.decodeRecord(encodeRecords([record]))).toStrictEqual(record);
+    }
+  });
+
+  it('refuses a buffer with more than one record', () => {
+    expect(() => wire.decodeRecord(encodeRecords([['a'], ['b']]))).toThrow(RangeError);
   });
 });

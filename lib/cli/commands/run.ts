@@ -3,7 +3,9 @@ import * as path from 'node:path';
 import { loadBundle } from '../../bundle.js';
 import { native } from '../../native/binding.js';
 import { generateId, validateId } from '../../container-id.js';
-import { run, type RunningContainer } from '../../run.js';
+import type { RunningContainer } from '../../run.js';
+import { createOptions } from '../create-options.js';
+import { runtimeOf } from '../runtime.js';
 import type { CommandContext } from '../context.js';
 import { UsageError } from '../parse.js';
 
@@ -55,8 +57,16 @@ function proxyTerminal(c: RunningContainer): () => Promise<void> {
   };
 }
 
-export async function command({ flags, args, log }: CommandContext): Promise<number> {
-  const { bundle: dir } = bundleAndId(flags, args);
+export async function command(ctx: CommandContext): Promise<number> {
+  const { flags, args, log } = ctx;
+  const { bundle: dir, id } = bundleAndId(flags, args);
+  const runtime = runtimeOf(ctx);
+  const options = createOptions(ctx);
+  if (flags.detach) {
+    await runtime.create(id, dir, options);
+    await runtime.start(id);
+    return 0;
+  }
   const bundle = loadBundle(dir);
   // process.stdout is created on first use, which costs ~3 ms: only
   // terminal containers need it.
@@ -71,7 +81,13 @@ export async function command({ flags, args, log }: CommandContext): Promise<num
   const forward = (signal: NodeJS.Signals) => (container ? container.kill(signal) : early.push(signal));
   for (const s of FORWARDED) process.on(s, forward);
   try {
-    const c = await run(bundle, { stdio: 'inherit', ...(size && { terminalSize: size }) });
+    const c = await runtime.run(id, bundle, {
+      stdio: 'inherit',
+      ...(size && { terminalSize: size }),
+      extraFds: Array.from({ length: options.preserveFds ?? 0 }, (_, i) => 3 + i),
+      keep: flags.keep === true,
+      ...(options.pidFile !== undefined && { pidFile: options.pidFile }),
+    });
     container = c;
     for (const w of c.warnings) log.warn(w);
     for (const s of early) c.kill(s);

@@ -1,0 +1,28 @@
+import { readFileSync } from 'node:fs';
+import type { CommandContext } from '../context.js';
+import { formatOf } from '../format.js';
+import { runtimeOf, theId } from '../runtime.js';
+import { table } from '../table.js';
+
+/** A process's command line, as ps shows it ([name] for kernel-style empty ones). */
+function commandLine(pid: number): string {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    if (argv.length > 0) return argv.join(' ');
+    return `[${readFileSync(`/proc/${pid}/comm`, 'utf8').trim()}]`;
+  } catch {
+    return '?';
+  }
+}
+
+export async function command(ctx: CommandContext): Promise<number> {
+  const id = theId(ctx, 'ps');
+  const format = formatOf(ctx, 'ps');
+  const pids = runtimeOf(ctx).pids(id);
+  if (format === 'json') {
+    process.stdout.write(`${JSON.stringify(pids)}\n`);
+  } else {
+    process.stdout.write(table(['PID', 'CMD'], pids.map((pid) => [String(pid), commandLine(pid)])));
+  }
+  return 0;
+}

@@ -1,0 +1,16 @@
+import { Runtime } from '../runtime/runtime.js';
+import type { CommandContext } from './context.js';
+import { UsageError } from './parse.js';
+
+/** The runtime over the state root given by --root. */
+export function runtimeOf(ctx: CommandContext): Runtime {
+  return new Runtime({ root: ctx.globals.root as string });
+}
+
+/** The container id argument of commands that take exactly one. */
+export function theId(ctx: CommandContext, command: string, more = 0): string {
+  const [id] = ctx.args;
+  if (id === undefined) throw new UsageError('a container id is required', command);
+  if (ctx.args.length > 1 + more) throw new UsageError(`unexpected argument "${ctx.args[1 + more]}"`, command);
+  return id;
+}

@@ -1,0 +1,291 @@
+import { readdirSync, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { loadBundle, type Bundle } from '../bundle.js';
+import { run, type RunningContainer, type RunOptions } from '../run.js';
+import { validateId } from '../container-id.js';
+import { TsboxError } from '../errors.js';
+import { launch, setupError, type StdioOption } from '../launch.js';
+import { native } from '../native/binding.js';
+import { signalNumber } from '../signals.js';
+import { wire } from '../wire.js';
+import { notFound, processStat, StateStore, writeFileAtomic, type ContainerRecord, type ContainerState } from './state.js';
+
+export interface RuntimeOptions {
+  /** Directory for container state (default /run/tsbox). */
+  root?: string;
+}
+
+export interface CreateOptions {
+  /** Where the container's stdio goes (default: this process's, as runc). */
+  stdio?: StdioOption | [StdioOption, StdioOption, StdioOption];
+  /** Write the init's pid here (atomically) once it is ready. */
+  pidFile?: string;
+  /** A unix socket to send the terminal's master to (process.terminal). */
+  consoleSocket?: string;
+  /** Pass descriptors 3 .. 3+N-1 of this process on to the container. */
+  preserveFds?: number;
+}
+
+export const DEFAULT_ROOT = '/run/tsbox';
+
+/**
+ * runc's lifecycle over a state directory: create, start, state, kill,
+ * delete, list, ps. Each operation stands alone, as it does when the CLI
+ * calls it from a new process, so they work across processes.
+ */
+export class Runtime {
+  readonly store: StateStore;
+
+  constructor(options: RuntimeOptions = {}) {
+    this.store = new StateStore(options.root ?? DEFAULT_ROOT);
+  }
+
+  /**
+   * Creates a container: its init is set up (namespaces, mounts, user) and
+   * waits, just before executing the process, for start(). Returns once the
+   * init is ready and its pid file is written; the init outlives this
+   * process (the caller's subreaper inherits it, as engines expect).
+   */
+  async create(id: string, bundleDir: string, options: CreateOptions = {}): Promise<ContainerState> {
+    validateId(id);
+    const bundle = loadBundle(bundleDir);
+    if (bundle.spec.process?.terminal && !options.consoleSocket) {
+      throw new TsboxError('process.terminal needs --console-socket to create a container (the terminal has to go somewhere)');
+    }
+    const store = this.store;
+    store.claim(id);
+    let pidfd = -1;
+    try {
+      return await store.locked(id, async () => {
+        const fifo = store.fifo(id);
+        native().mkfifo(fifo, 0o622);
+        const extraFds = Array.from({ length: options.preserveFds ?? 0 }, (_, i) => 3 + i);
+        const l = await launch(bundle, { stdio: options.stdio ?? 'inherit', startFifo: fifo, extraFds });
+        pidfd = l.pidfd;
+        if (l.master >= 0) {
+          try {
+            native().sendFd(options.consoleSocket!, l.master, '/dev/ptmx');
+          } finally {
+            native().close(l.master);
+          }
+        }
+        const record: ContainerRecord = {
+          id,
+          pid: l.pid,
+          pidStartTime: processStat(l.pid)!.startTime,
+          bundle: bundle.dir,
+          rootfs: bundle.rootfs,
+          created: new Date().toISOString(),
+          owner: os.userInfo().username,
+          annotations: bundle.spec.annotations ?? {},
+        };
+        store.write(record);
+        if (options.pidFile) writeFileAtomic(path.resolve(options.pidFile), String(l.pid), 0o644);
+        return store.state(record);
+      });
+    } catch (err) {
+      if (pidfd >= 0) native().signal(pidfd, os.constants.signals.SIGKILL);
+      store.remove(id);
+      throw err;
+    } finally {
+      // The init stays; whoever inherits it reaps it.
+      if (pidfd >= 0) native().close(pidfd);
+    }
+  }
+
+  /**
+   * Runs a container in this process (see run() in lib/run.ts) and records
+   * it under the state root while it runs, so that state, list, kill and ps
+   * see it. The record is removed when it exits, unless `keep`.
+   */
+  async run(id: string, bundle: Bundle, options: RunOptions & { keep?: boolean; pidFile?: string } = {}): Promise<RunningContainer> {
+    const store = this.store;
+    store.claim(id);
+    let c: RunningContainer;
+    try {
+      c = await run(bundle, options);
+      store.write({
+        id,
+        pid: c.pid,
+        pidStartTime: processStat(c.pid)?.startTime ?? '',
+        bundle: bundle.dir,
+        rootfs: bundle.rootfs,
+        created: new Date().toISOString(),
+        owner: os.userInfo().username,
+        annotations: bundle.spec.annotations ?? {},
+      });
+      if (options.pidFile) writeFileAtomic(path.resolve(options.pidFile), String(c.pid), 0o644);
+    } catch (err) {
+      store.remove(id);
+      throw err;
+    }
+    if (!options.keep) void c.exited.then(() => store.remove(id));
+    return c;
+  }
+
+  /** Lets a created container's init execute its process. */
+  async start(id: string): Promise<void> {
+    const store = this.store;
+    await store.locked(id, async () => {
+      const record = store.read(id);
+      const status = store.status(record);
+      if (status !== 'created') throw new TsboxError(`cannot start container "${id}": it is ${status}, not created`);
+      const pidfd = openPidfd(record);
+      try {
+        const fifo = store.fifo(id);
+        // Opening the FIFO for reading is what the init waits for. If the
+        // init dies instead, nothing would ever open the other end: watch
+        // for that, and open the other end ourselves to stop waiting.
+        // (A timer, not a poll of the pidfd: that would hold this process
+        // open for as long as the container runs.)
+        const opening = openFile(fifo, 'r');
+        let timer: NodeJS.Timeout | undefined;
+        const died = new Promise<'died'>((resolve) => {
+          timer = setInterval(() => store.status(record) === 'stopped' && resolve('died'), 20);
+        });
+        const first = await Promise.race([opening, died]).finally(() => clearInterval(timer));
+        if (first === 'died') {
+          const unblock = await openFile(fifo, 'w').catch(() => undefined);
+          await unblock?.close();
+          await (await opening.catch(() => undefined))?.close();
+          throw new TsboxError(`cannot start container "${id}": its init exited before it was started`);
+        }
+        // The init's execve closes its end (end of file, success), or the
+        // init writes why it failed and exits.
+        const report = await first.readFile();
+        await first.close();
+        unlinkSync(fifo);
+        if (report.length > 0) {
+          const fields = wire.decodeRecord(report);
+          throw fields[0] === 'error' ? setupError(fields) : new TsboxError(`cannot start container "${id}": unexpected report`);
+        }
+      } finally {
+        native().close(pidfd);
+      }
+    });
+  }
+
+  state(id: string): ContainerState {
+    return this.store.state(this.store.read(id));
+  }
+
+  list(): ContainerState[] {
+    const out: ContainerState[] = [];
+    for (const id of this.store.ids()) {
+      try {
+        out.push(this.state(id));
+      } catch {
+        // Deleted while we looked.
+      }
+    }
+    return out;
+  }
+
+  /** Signals the container's init, or with `all` every process in it. */
+  kill(id: string, signal: string | number = 'SIGTERM', options: { all?: boolean } = {}): void {
+    const record = this.store.read(id);
+    // "container not running": the words containerd's shim looks for.
+    if (this.store.status(record) === 'stopped') throw new TsboxError(`cannot kill container "${id}": container not running`);
+    const sig = signalNumber(signal);
+    const pids = options.all ? this.pids(id) : [record.pid];
+    for (const pid of pids) {
+      const pidfd = pid === record.pid ? openPidfd(record) : native().pidfdOpen(pid);
+      if (pidfd < 0) continue; // gone meanwhile
+      const err = native().signal(pidfd, sig);
+      native().close(pidfd);
+      if (err !== 0 && pid === record.pid) throw new TsboxError(`kill container "${id}": ${native().strerror(err)}`);
+    }
+  }
+
+  /**
+   * Removes a stopped (or created) container. A running one is refused
+   * unless forced, when it is killed first; forcing a container that does
+   * not exist succeeds, as engines expect.
+   */
+  async delete(id: string, options: { force?: boolean } = {}): Promise<void> {
+    const store = this.store;
+    if (!store.exists(id)) {
+      if (options.force) {
+        validateId(id);
+        return;
+      }
+      throw notFound(id);
+    }
+    await store.locked(id, async () => {
+      const record = store.read(id);
+      const status = store.status(record);
+      if (status === 'running' && !options.force) {
+        throw new TsboxError(`cannot delete container "${id}" that is not stopped: it is running (use --force)`);
+      }
+      if (status !== 'stopped') {
+        const pidfd = openPidfd(record);
+        if (pidfd >= 0) {
+          native().signal(pidfd, os.constants.signals.SIGKILL);
+          await native().readable(pidfd);
+          native().close(pidfd);
+        }
+      }
+      store.remove(id);
+    });
+  }
+
+  /**
+   * Host pids of the container's processes: everything in its pid
+   * namespace when it has its own, else the init and its descendants.
+   */
+  pids(id: string): number[] {
+    const record = this.store.read(id);
+    if (this.store.status(record) === 'stopped') return [];
+    const ns = readlinkOr(`/proc/${record.pid}/ns/pid`);
+    if (ns && ns !== readlinkOr('/proc/self/ns/pid')) {
+      return allPids().filter((pid) => readlinkOr(`/proc/${pid}/ns/pid`) === ns);
+    }
+    return descendants(record.pid);
+  }
+}
+
+/** A pidfd for the container's init, checked to be that very process. */
+function openPidfd(record: ContainerRecord): number {
+  const pidfd = native().pidfdOpen(record.pid);
+  if (pidfd < 0) return pidfd;
+  // Checked after opening: from here on the pidfd pins the process, so a
+  // matching start time means it is the init and not a reused pid.
+  if (processStat(record.pid)?.startTime !== record.pidStartTime) {
+    native().close(pidfd);
+    return -1;
+  }
+  return pidfd;
+}
+
+function readlinkOr(p: string): string | undefined {
+  try {
+    return readlinkSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+function allPids(): number[] {
+  return readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+function descendants(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    let children = '';
+    try {
+      for (const tid of readdirSync(`/proc/${out[i]}/task`)) {
+        children += readFileSync(`/proc/${out[i]}/task/${tid}/children`, 'utf8');
+      }
+    } catch {
+      continue;
+    }
+    for (const c of children.split(' ')) if (c.trim()) out.push(Number(c));
+  }
+  return out.sort((a, b) => a - b);
+}

@@ -1,0 +1,189 @@
+import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import * as path from 'node:path';
+import { validateId } from '../container-id.js';
+import { TsboxError } from '../errors.js';
+import { native } from '../native/binding.js';
+import { OCI_VERSION } from '../oci/default-spec.js';
+
+export type Status = 'created' | 'running' | 'stopped';
+
+/** What tsbox keeps about a container, in <root>/<id>/state.json. */
+export interface ContainerRecord {
+  id: string;
+  /** Host pid of the container's init. */
+  pid: number;
+  /**
+   * The init's start time (clock ticks since boot, /proc/<pid>/stat field
+   * 22): with the pid it names the process, so a reused pid is not taken for
+   * the container.
+   */
+  pidStartTime: string;
+  bundle: string;
+  rootfs: string;
+  /** ISO 8601. */
+  created: string;
+  owner: string;
+  annotations: Record<string, string>;
+}
+
+/** The state as `tsbox state` prints it: the OCI state plus runc's extra fields. */
+export interface ContainerState {
+  ociVersion: string;
+  id: string;
+  pid: number;
+  status: Status;
+  bundle: string;
+  rootfs: string;
+  created: string;
+  owner: string;
+  annotations: Record<string, string>;
+}
+
+export function notFound(id: string): TsboxError {
+  return new TsboxError(`container "${id}" does not exist`);
+}
+
+/** Start time and run state of a live process, or undefined if there is none. */
+export function processStat(pid: number): { startTime: string; state: string } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) may hold spaces and parentheses: the fields
+  // we want come after the last ')'.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0]!, startTime: fields[19]! };
+}
+
+/**
+ * Container state on disk, one directory per container under the state
+ * root. Every write is a new file renamed into place, so a crash leaves the
+ * old state or the new one, never half of either.
+ */
+export class StateStore {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  dir(id: string): string {
+    return path.join(this.root, validateId(id));
+  }
+
+  fifo(id: string): string {
+    return path.join(this.dir(id), 'exec.fifo');
+  }
+
+  exists(id: string): boolean {
+    return existsSync(path.join(this.dir(id), 'state.json'));
+  }
+
+  /**
+   * Makes the container's directory, failing if the id is taken. The root
+   * is private to root (0700): state names processes that signals go to.
+   */
+  claim(id: string): string {
+    const dir = this.dir(id);
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    // A symlink planted as the root would redirect every state write.
+    if (lstatSync(this.root).isSymbolicLink()) throw new TsboxError(`state root "${this.root}" is a symlink`);
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new TsboxError(`container "${id}" already exists`);
+      throw err;
+    }
+    return dir;
+  }
+
+  /**
+   * Runs `fn` holding the container's lock, so that commands on one
+   * container (two deletes, a start and a kill) take turns. The lock is an
+   * flock on the directory: it goes away with the process that held it.
+   */
+  async locked<T>(id: string, fn: () => Promise<T> | T): Promise<T> {
+    let fd: number;
+    try {
+      fd = openSync(this.dir(id), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(id);
+      throw err;
+    }
+    try {
+      native().lock(fd);
+      return await fn();
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  write(record: ContainerRecord): void {
+    writeFileAtomic(path.join(this.dir(record.id), 'state.json'), JSON.stringify(record));
+  }
+
+  read(id: string): ContainerRecord {
+    let text: string;
+    try {
+      text = readFileSync(path.join(this.dir(id), 'state.json'), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(id);
+      throw err;
+    }
+    return JSON.parse(text) as ContainerRecord;
+  }
+
+  remove(id: string): void {
+    rmSync(this.dir(id), { recursive: true, force: true });
+  }
+
+  /** Ids with a state file, in name order. */
+  ids(): string[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.root);
+    } catch {
+      return [];
+    }
+    return names.filter((n) => /^[\w+.-]+$/.test(n) && existsSync(path.join(this.root, n, 'state.json'))).sort();
+  }
+
+  /** The container's status, from its live init rather than from a file. */
+  status(record: ContainerRecord): Status {
+    const stat = processStat(record.pid);
+    if (!stat || stat.startTime !== record.pidStartTime || stat.state === 'Z' || stat.state === 'X') return 'stopped';
+    // The init holds off its execve until `start` has opened the FIFO,
+    // which start removes.
+    return existsSync(this.fifo(record.id)) ? 'created' : 'running';
+  }
+
+  state(record: ContainerRecord): ContainerState {
+    const status = this.status(record);
+    return {
+      ociVersion: OCI_VERSION,
+      id: record.id,
+      pid: status === 'stopped' ? 0 : record.pid,
+      status,
+      bundle: record.bundle,
+      rootfs: record.rootfs,
+      created: record.created,
+      owner: record.owner,
+      annotations: record.annotations,
+    };
+  }
+}
+
+/** Writes a file by renaming a complete temporary one into place. */
+export function writeFileAtomic(file: string, content: string, mode = 0o600): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  const fd = openSync(tmp, 'wx', mode);
+  try {
+    writeSync(fd, content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+}
