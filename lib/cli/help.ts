@@ -36,7 +36,9 @@ export function commandHelp(c: CommandSpec): string {
     '',
     `${c.summary.charAt(0).toUpperCase()}${c.summary.slice(1)}.`,
     ...(c.description ? ['', c.description] : []),
-    ...(c.flags.length ? ['', 'Flags:', ...flagLines([...c.flags, { name: 'help', short: 'h', kind: 'bool', help: 'show this help' }])] : []),
+    '',
+    'Flags:',
+    ...flagLines([...c.flags, { name: 'help', short: 'h', kind: 'bool', help: 'show this help' }]),
     '',
   ].join('\n');
 }

@@ -140,11 +140,11 @@ describe('parseFlags', () => {
   });
 
   it('the real run and spec flags', () => {
-    expect(parseFlags(['-bundle', '/b', 'id'], findCommand('run')!.flags, 'tsbox run')).toStrictEqual({
-      flags: { bundle: '/b' },
+    expect(parseFlags(['-bundle', '/b', '--pid-file=/p', '-d', 'id'], findCommand('run')!.flags, 'run')).toStrictEqual({
+      flags: { bundle: '/b', 'pid-file': '/p', 'preserve-fds': 0, detach: true },
       rest: ['id'],
     });
-    expect(parseFlags(['--rootless', '-b=/b'], findCommand('spec')!.flags, 'tsbox spec')).toStrictEqual({
+    expect(parseFlags(['--rootless', '-b=/b'], findCommand('spec')!.flags, 'spec')).toStrictEqual({
       flags: { rootless: true, bundle: '/b' },
       rest: [],
     });
