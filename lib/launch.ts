@@ -7,6 +7,7 @@ import { ConfigError, SystemError, TsboxError } from './errors.js';
 import { helperPath, native, type ExitInfo, type ReceivedRecord } from './native/binding.js';
 import { buildPlan } from './plan/build.js';
 import { encodePlan } from './plan/encode.js';
+import type { LaunchPlan } from './plan/plan.js';
 
 /** Where one of the container's stdin/stdout/stderr goes. */
 export type StdioOption = 'pipe' | 'inherit' | 'ignore' | number;
@@ -155,6 +156,11 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
   } catch (err) {
     throw err instanceof ConfigError ? err.inFile(bundle.configPath) : err;
   }
+  return launchPlan(plan, options);
+}
+
+/** launch() for a plan made already (exec's, from buildExecPlan). */
+export async function launchPlan(plan: LaunchPlan, options: Omit<LaunchOptions, 'startFifo' | 'terminalSize'> = {}): Promise<Launched> {
   const encoded = encodePlan(plan);
   const n = native();
   const stdio = openStdio(options.stdio, plan.terminal !== undefined);

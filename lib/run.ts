@@ -1,7 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type { ReadStream as TtyStream } from 'node:tty';
 import { loadBundle, type Bundle } from './bundle.js';
-import { launch, pipeStreams, waitFor, type LaunchOptions, type Stdio } from './launch.js';
+import { launch, pipeStreams, waitFor, type Launched, type LaunchOptions } from './launch.js';
 import { native, type ExitInfo } from './native/binding.js';
 import { signalName, signalNumber } from './signals.js';
 
@@ -52,18 +52,11 @@ function exitStatus(info: ExitInfo): ExitStatus {
  */
 export async function run(source: string | Bundle, options: RunOptions = {}): Promise<RunningContainer> {
   const bundle = typeof source === 'string' ? loadBundle(source) : source;
-  const l = await launch(bundle, options);
-  return startedContainer(bundle, l.pid, l.pidfd, l.master, l.stdio, l.warnings);
+  return started(bundle, await launch(bundle, options));
 }
 
-function startedContainer(
-  bundle: Bundle,
-  pid: number,
-  pidfd: number,
-  master: number,
-  stdio: Stdio,
-  warnings: string[],
-): RunningContainer {
+/** The handle for a launched process: the container's first, or one exec'd into it. */
+export function started(bundle: Bundle, { pid, pidfd, master, stdio, warnings }: Launched): RunningContainer {
   let alive = true;
   const [stdin, stdout, stderr] = pipeStreams(stdio);
   const terminal = master >= 0 ? new (require('node:tty') as typeof import('node:tty')).ReadStream(master) : null;

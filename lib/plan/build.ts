@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
-import type { LinuxNamespace, Spec } from '../oci/types.js';
+import type { LinuxNamespace, Process, Spec } from '../oci/types.js';
 import { planCapabilities } from './capabilities.js';
 import { hostCgroupMounts, parseProcCgroup, planCgroupMount } from './cgroup-mount.js';
 import { liveHost, type HostFacts } from './host.js';
@@ -10,6 +10,7 @@ import type {
   LaunchPlan,
   PlannedDevice,
   PlannedMount,
+  PlannedNamespace,
   PlannedSymlink,
 } from './plan.js';
 import { planRlimits } from './rlimits.js';
@@ -177,15 +178,9 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
   if (process.apparmorProfile) warnings.push('process.apparmorProfile is not applied');
   if (process.selinuxLabel || linux.mountLabel) warnings.push('SELinux labels are not applied');
 
-  const user = process.user ?? { uid: 0, gid: 0 };
-  const cwd = containerPath(process.cwd);
-  const terminal = process.terminal
-    ? process.consoleSize
-      ? { rows: process.consoleSize.height, cols: process.consoleSize.width }
-      : input.terminalSize ?? { rows: 0, cols: 0 }
-    : undefined;
-
+  const proc = planProcess(process, host, warnings, input.terminalSize);
   return {
+    exec: false,
     namespaces,
     cgroupProcs: [],
     rootfs: input.rootfs,
@@ -196,7 +191,7 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
     mounts,
     devices,
     symlinks,
-    mkdirs: [cwd],
+    mkdirs: [proc.cwd],
     maskedPaths: (linux.maskedPaths ?? []).map(containerPath),
     readonlyPaths: [...readonlyPaths, ...(linux.readonlyPaths ?? []).map(containerPath)],
     readonlyRoot: spec.root?.readonly === true,
@@ -204,6 +199,32 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
     sysctls,
     ...(spec.hostname !== undefined && { hostname: spec.hostname }),
     ...(spec.domainname !== undefined && { domainname: spec.domainname }),
+    ...proc,
+    pause: input.pause === true || input.startFifo !== undefined,
+    ...(input.startFifo !== undefined && { startFifo: input.startFifo }),
+    warnings,
+  };
+}
+
+type ProcessPlan = Pick<
+  LaunchPlan,
+  'terminal' | 'rlimits' | 'oomScoreAdj' | 'noNewPrivileges' | 'capabilities' | 'user' | 'umask' | 'cwd' | 'env' | 'args'
+>;
+
+/** The process part of a plan: the same for a container's first process and for exec. */
+function planProcess(
+  process: Process,
+  host: HostFacts,
+  warnings: string[],
+  terminalSize: { rows: number; cols: number } | undefined,
+): ProcessPlan {
+  const user = process.user ?? { uid: 0, gid: 0 };
+  const terminal = process.terminal
+    ? process.consoleSize
+      ? { rows: process.consoleSize.height, cols: process.consoleSize.width }
+      : terminalSize ?? { rows: 0, cols: 0 }
+    : undefined;
+  return {
     ...(terminal && { terminal }),
     rlimits: planRlimits(process.rlimits ?? []),
     ...(process.oomScoreAdj !== undefined && { oomScoreAdj: process.oomScoreAdj }),
@@ -211,11 +232,46 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
     ...(process.capabilities && { capabilities: planCapabilities(process.capabilities, host.lastCap(), warnings) }),
     user: { uid: user.uid, gid: user.gid, groups: user.additionalGids ?? [] },
     ...(user.umask !== undefined && { umask: user.umask }),
-    cwd,
+    cwd: containerPath(process.cwd),
     env: process.env ?? [],
     args: process.args!,
-    pause: input.pause === true || input.startFifo !== undefined,
-    ...(input.startFifo !== undefined && { startFifo: input.startFifo }),
+  };
+}
+
+export interface ExecPlanInput {
+  /** A validated process (validateProcess), with args. */
+  process: Process;
+  /** The namespaces of the running container, to join by path. */
+  namespaces: PlannedNamespace[];
+  terminalSize?: { rows: number; cols: number };
+}
+
+/**
+ * The plan for a new process in a running container: it joins the
+ * container's namespaces (its root comes with the mount namespace) and sets
+ * up only the process itself.
+ */
+export function buildExecPlan(input: ExecPlanInput, host: HostFacts = liveHost): LaunchPlan {
+  const warnings: string[] = [];
+  if (input.process.apparmorProfile) warnings.push('process.apparmorProfile is not applied');
+  if (input.process.selinuxLabel) warnings.push('SELinux labels are not applied');
+  return {
+    exec: true,
+    namespaces: input.namespaces,
+    cgroupProcs: [],
+    rootfs: '',
+    rootPropagation: 0,
+    mounts: [],
+    devices: [],
+    symlinks: [],
+    mkdirs: [],
+    maskedPaths: [],
+    readonlyPaths: [],
+    readonlyRoot: false,
+    rootfsPropagation: 0,
+    sysctls: [],
+    ...planProcess(input.process, host, warnings, input.terminalSize),
+    pause: false,
     warnings,
   };
 }

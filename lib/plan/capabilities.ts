@@ -35,7 +35,7 @@ export function planCapabilities(
   lastCap: number,
   warnings: string[],
 ): PlannedCapabilities {
-  const out = { bounding: 0n, effective: 0n, permitted: 0n, inheritable: 0n, ambient: 0n };
+  const out = { lastCap, bounding: 0n, effective: 0n, permitted: 0n, inheritable: 0n, ambient: 0n };
   const missing = new Set<string>();
   for (const set of SETS) {
     (caps[set] ?? []).forEach((name, i) => {

@@ -9,10 +9,13 @@ export function encodePlan(plan: LaunchPlan): Buffer {
   const records: string[][] = [];
   const add = (...fields: Array<string | number | bigint>) => records.push(fields.map(String));
 
+  if (plan.exec) add('exec');
   for (const ns of plan.namespaces) add('ns', ns.type, ns.path);
   for (const procs of plan.cgroupProcs) add('cgroup-procs', procs);
-  add('rootfs', plan.rootfs);
-  add('root-propagation', plan.rootPropagation);
+  if (!plan.exec) {
+    add('rootfs', plan.rootfs);
+    add('root-propagation', plan.rootPropagation);
+  }
   for (const m of plan.mounts) add('mount', m.source, m.destination, m.type, m.flags, m.data, m.propagation);
   for (const d of plan.devices) add('device', d.path, d.type, d.major, d.minor, d.mode, d.uid, d.gid);
   for (const s of plan.symlinks) add('symlink', s.target, s.path);
@@ -29,7 +32,7 @@ export function encodePlan(plan: LaunchPlan): Buffer {
   if (plan.oomScoreAdj !== undefined) add('oom-score-adj', plan.oomScoreAdj);
   if (plan.noNewPrivileges) add('no-new-privileges');
   const caps = plan.capabilities;
-  if (caps) add('capabilities', caps.bounding, caps.effective, caps.permitted, caps.inheritable, caps.ambient);
+  if (caps) add('capabilities', caps.lastCap, caps.bounding, caps.effective, caps.permitted, caps.inheritable, caps.ambient);
   add('user', plan.user.uid, plan.user.gid, ...plan.user.groups);
   if (plan.umask !== undefined) add('umask', plan.umask);
   add('cwd', plan.cwd);

@@ -53,6 +53,8 @@ export interface PlannedRlimit {
 
 /** Capability sets as bit masks (bit N = capability number N). */
 export interface PlannedCapabilities {
+  /** The highest capability number this kernel knows: every one above the bounding set is dropped up to it. */
+  lastCap: number;
   bounding: bigint;
   effective: bigint;
   permitted: bigint;
@@ -61,6 +63,12 @@ export interface PlannedCapabilities {
 }
 
 export interface LaunchPlan {
+  /**
+   * A process joining a running container (exec): its namespaces, root
+   * included, exist already, and everything about the container's
+   * filesystem below is left as it is.
+   */
+  exec: boolean;
   namespaces: PlannedNamespace[];
   /** cgroup.procs files the container's init joins before it is created. */
   cgroupProcs: string[];

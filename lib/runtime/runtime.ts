@@ -3,10 +3,13 @@ import { open as openFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadBundle, type Bundle } from '../bundle.js';
-import { run, type RunningContainer, type RunOptions } from '../run.js';
+import { run, started, type RunningContainer, type RunOptions } from '../run.js';
 import { validateId } from '../container-id.js';
 import { TsboxError } from '../errors.js';
-import { launch, setupError, type StdioOption } from '../launch.js';
+import { launch, launchPlan, setupError, type Launched, type StdioOption } from '../launch.js';
+import type { Process } from '../oci/types.js';
+import { buildExecPlan } from '../plan/build.js';
+import type { KernelNamespace, PlannedNamespace } from '../plan/plan.js';
 import { native } from '../native/binding.js';
 import { signalNumber } from '../signals.js';
 import { wire } from '../wire.js';
@@ -25,6 +28,17 @@ export interface CreateOptions {
   /** A unix socket to send the terminal's master to (process.terminal). */
   consoleSocket?: string;
   /** Pass descriptors 3 .. 3+N-1 of this process on to the container. */
+  preserveFds?: number;
+}
+
+export interface ExecOptions {
+  stdio?: StdioOption | [StdioOption, StdioOption, StdioOption];
+  /** Size for a new terminal (process.terminal) when the process sets none. */
+  terminalSize?: { rows: number; cols: number };
+  /** Write the new process's host pid here. */
+  pidFile?: string;
+  /** Send the terminal's master to this unix socket instead of keeping it. */
+  consoleSocket?: string;
   preserveFds?: number;
 }
 
@@ -123,6 +137,62 @@ export class Runtime {
     }
     if (!options.keep) void c.exited.then(() => store.remove(id));
     return c;
+  }
+
+  /**
+   * Starts another process in a running container: it joins every
+   * namespace of the container's init (and so its root) and gets the user,
+   * environment, cwd, capabilities and limits of `process`. The handle is
+   * like run()'s.
+   */
+  async exec(id: string, process: Process, options: ExecOptions = {}): Promise<RunningContainer> {
+    const { launched, bundle } = await this.launchExec(id, process, options);
+    return started(bundle, launched);
+  }
+
+  /**
+   * exec() for a caller that will not wait: the process is left to whoever
+   * inherits it when this process ends (the engine's shim).
+   */
+  async execDetached(id: string, process: Process, options: ExecOptions = {}): Promise<{ pid: number; warnings: string[] }> {
+    if (process.terminal && !options.consoleSocket) {
+      throw new TsboxError('a detached exec with a terminal needs --console-socket (the terminal has to go somewhere)');
+    }
+    const { launched } = await this.launchExec(id, process, options);
+    native().close(launched.pidfd);
+    return { pid: launched.pid, warnings: launched.warnings };
+  }
+
+  private async launchExec(id: string, process: Process, options: ExecOptions): Promise<{ launched: Launched; bundle: Bundle }> {
+    const record = this.store.read(id);
+    const status = this.store.status(record);
+    if (status !== 'running') throw new TsboxError(`cannot exec in container "${id}": it is ${status}, not running`);
+    const pidfd = openPidfd(record);
+    if (pidfd < 0) throw new TsboxError(`cannot exec in container "${id}": its init is gone`);
+    let launched: Launched;
+    try {
+      const plan = buildExecPlan({
+        process,
+        namespaces: namespacesOf(record.pid),
+        ...(options.terminalSize && { terminalSize: options.terminalSize }),
+      });
+      launched = await launchPlan(plan, {
+        stdio: options.stdio ?? 'inherit',
+        extraFds: Array.from({ length: options.preserveFds ?? 0 }, (_, i) => 3 + i),
+      });
+    } finally {
+      native().close(pidfd);
+    }
+    if (launched.master >= 0 && options.consoleSocket) {
+      try {
+        native().sendFd(options.consoleSocket, launched.master, '/dev/ptmx');
+      } finally {
+        native().close(launched.master);
+        launched.master = -1;
+      }
+    }
+    if (options.pidFile) writeFileAtomic(path.resolve(options.pidFile), String(launched.pid), 0o644);
+    return { launched, bundle: loadBundle(record.bundle) };
   }
 
   /** Lets a created container's init execute its process. */
@@ -244,6 +314,16 @@ export class Runtime {
     }
     return descendants(record.pid);
   }
+}
+
+/** Kernel names of namespaces, as in /proc/<pid>/ns, in the order they are listed. */
+const NAMESPACES: readonly KernelNamespace[] = ['user', 'mnt', 'pid', 'net', 'uts', 'ipc', 'cgroup', 'time'];
+
+/** The namespaces a process has that this one does not share, as paths to join. */
+function namespacesOf(pid: number): PlannedNamespace[] {
+  return NAMESPACES.filter((ns) => readlinkOr(`/proc/${pid}/ns/${ns}`) !== readlinkOr(`/proc/self/ns/${ns}`)).map(
+    (type) => ({ type, path: `/proc/${pid}/ns/${type}` }),
+  );
 }
 
 /** A pidfd for the container's init, checked to be that very process. */

@@ -34,7 +34,7 @@ constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/
 // The pty for process.terminal, made in the container's own devpts so that
 // the container sees a pty of its own instance. The master goes to the
 // runtime; the slave becomes the process's stdio and /dev/console.
-int open_console(int root, const plan::Plan& p) {
+int open_console(int root, const plan::Plan& p, bool bind_console) {
   int master = rootfs::open_in_root(root, "/dev/ptmx", O_RDWR | O_NOCTTY);
   if (master < 0) fail("open \"/dev/ptmx\"", errno);
   int unlock = 0;
@@ -49,13 +49,15 @@ int open_console(int root, const plan::Plan& p) {
     ws.ws_col = p.cols;
     ioctl(master, TIOCSWINSZ, &ws);
   }
-  const std::string step = "mount pty on \"/dev/console\"";
-  int console = rootfs::ensure_file(root, "/dev/console", step);
-  if (mount(rootfs::fd_path(slave).c_str(), rootfs::fd_path(console).c_str(), nullptr, MS_BIND,
-            nullptr) != 0) {
-    fail(step, errno);
+  if (bind_console) {
+    const std::string step = "mount pty on \"/dev/console\"";
+    int console = rootfs::ensure_file(root, "/dev/console", step);
+    if (mount(rootfs::fd_path(slave).c_str(), rootfs::fd_path(console).c_str(), nullptr, MS_BIND,
+              nullptr) != 0) {
+      fail(step, errno);
+    }
+    close(console);
   }
-  close(console);
   int err = wire::send_record(report::sync_fd(), {"pty"}, master);
   if (err != 0) fail("send pty master", err);
   close(master);
@@ -67,14 +69,6 @@ void write_oom_score_adj(int value) {
   std::string text = std::to_string(value);
   if (fd < 0 || write(fd, text.data(), text.size()) < 0) fail("write oom_score_adj", errno);
   close(fd);
-}
-
-int last_capability() {
-  int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
-  char buf[16] = {};
-  if (fd < 0 || read(fd, buf, sizeof buf - 1) <= 0) fail("read cap_last_cap", errno);
-  close(fd);
-  return atoi(buf);
 }
 
 void set_hostnames(const plan::Plan& p) {
@@ -110,7 +104,8 @@ void capset_all(const plan::Capabilities& c) {
 // set is trimmed while we still hold CAP_SETPCAP; KEEPCAPS carries the
 // permitted set across the change of uid; the final sets are installed
 // after it (a uid change clears the effective set).
-void set_identity(const plan::Plan& p, int cap_last) {
+void set_identity(const plan::Plan& p) {
+  const int cap_last = p.caps.last_cap;
   if (p.caps.set) {
     for (int cap = 0; cap <= cap_last; cap++) {
       if (!(p.caps.bounding & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
@@ -255,27 +250,12 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
   fail(step, ENOENT, "executable file not found in $PATH");
 }
 
-}  // namespace
 
-void run(const plan::Plan& p) {
-  // Device nodes and directories get exactly the modes the plan says; the
-  // process's own umask is installed just before execve.
-  umask(0);
-
-  int root = rootfs::enter(p);
-  rootfs::populate(root, p);
-  int console = p.terminal ? open_console(root, p) : -1;
-  // While the host's /proc is still mounted: its /proc/self is this process.
-  if (p.has_oom_score_adj) write_oom_score_adj(p.oom_score_adj);
-  int cap_last = p.caps.set ? last_capability() : 0;
-  rootfs::finish(root, p);
-  StartFifo fifo = reach_start_fifo(p);
-  rootfs::pivot(root, p);
-  close(root);
-
-  set_hostnames(p);
+// The process itself: limits, identity, cwd, terminal, and execve. The
+// same for a container's first process and for one joining it (exec).
+[[noreturn]] void start_process(const plan::Plan& p, int console, const StartFifo& fifo) {
   set_rlimits(p);
-  set_identity(p, cap_last);
+  set_identity(p);
   enter_cwd(p);
   if (console >= 0) attach_terminal(console);
   umask(p.has_umask ? p.umask : 022);
@@ -287,6 +267,42 @@ void run(const plan::Plan& p) {
   if (p.pause) wait_for_go(fifo);
   reset_signals();
   exec_process(p);
+}
+
+// A process joining a running container: the helper has joined the
+// container's namespaces, and the mount namespace brought its root and cwd.
+[[noreturn]] void run_exec(const plan::Plan& p) {
+  int console = -1;
+  if (p.terminal) {
+    int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) fail("open \"/\"", errno);
+    console = open_console(root, p, false);
+    close(root);
+  }
+  if (p.has_oom_score_adj) write_oom_score_adj(p.oom_score_adj);
+  start_process(p, console, StartFifo{});
+}
+
+}  // namespace
+
+void run(const plan::Plan& p) {
+  // Device nodes and directories get exactly the modes the plan says; the
+  // process's own umask is installed just before execve.
+  umask(0);
+  if (p.exec) run_exec(p);
+
+  int root = rootfs::enter(p);
+  rootfs::populate(root, p);
+  int console = p.terminal ? open_console(root, p, true) : -1;
+  // While the host's /proc is still mounted: its /proc/self is this process.
+  if (p.has_oom_score_adj) write_oom_score_adj(p.oom_score_adj);
+  rootfs::finish(root, p);
+  StartFifo fifo = reach_start_fifo(p);
+  rootfs::pivot(root, p);
+  close(root);
+
+  set_hostnames(p);
+  start_process(p, console, fifo);
 }
 
 }  // namespace init

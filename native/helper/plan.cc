@@ -18,7 +18,9 @@ uint64_t u64_at(const Record& r, size_t i) { return to_u64(r[i]); }
 bool apply(const Record& r, Plan& p) {
   const std::string& kind = r[0];
   const size_t n = r.size();
-  if (kind == "ns" && n == 3) {
+  if (kind == "exec" && n == 1) {
+    p.exec = true;
+  } else if (kind == "ns" && n == 3) {
     p.namespaces.push_back({r[1], r[2]});
   } else if (kind == "cgroup-procs" && n == 2) {
     p.cgroup_procs.push_back(r[1]);
@@ -76,13 +78,14 @@ bool apply(const Record& r, Plan& p) {
     p.oom_score_adj = static_cast<int>(to_i64(r[1]));
   } else if (kind == "no-new-privileges" && n == 1) {
     p.no_new_privileges = true;
-  } else if (kind == "capabilities" && n == 6) {
+  } else if (kind == "capabilities" && n == 7) {
     p.caps.set = true;
-    p.caps.bounding = u64_at(r, 1);
-    p.caps.effective = u64_at(r, 2);
-    p.caps.permitted = u64_at(r, 3);
-    p.caps.inheritable = u64_at(r, 4);
-    p.caps.ambient = u64_at(r, 5);
+    p.caps.last_cap = static_cast<int>(u64_at(r, 1));
+    p.caps.bounding = u64_at(r, 2);
+    p.caps.effective = u64_at(r, 3);
+    p.caps.permitted = u64_at(r, 4);
+    p.caps.inheritable = u64_at(r, 5);
+    p.caps.ambient = u64_at(r, 6);
   } else if (kind == "user" && n >= 3) {
     p.uid = u64_at(r, 1);
     p.gid = u64_at(r, 2);
@@ -123,7 +126,7 @@ bool decode(const char* data, size_t len, Plan& out, std::string& error) {
       return false;
     }
   }
-  if (out.rootfs.empty() || out.args.empty()) {
+  if ((out.rootfs.empty() && !out.exec) || out.args.empty()) {
     error = "launch plan lacks rootfs or args";
     return false;
   }

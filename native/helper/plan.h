@@ -49,10 +49,13 @@ struct Sysctl {
 
 struct Capabilities {
   bool set = false;  // false: leave the capability sets as they are
+  int last_cap = 0;  // the highest capability this kernel knows
   uint64_t bounding = 0, effective = 0, permitted = 0, inheritable = 0, ambient = 0;
 };
 
 struct Plan {
+  // A process joining a running container: no filesystem setup at all.
+  bool exec = false;
   std::vector<Namespace> namespaces;
   std::vector<std::string> cgroup_procs;  // cgroup.procs files to join
 

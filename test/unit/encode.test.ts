@@ -32,6 +32,7 @@ function decode(buf: Buffer): string[][] {
 
 function minimalPlan(): LaunchPlan {
   return {
+    exec: false,
     namespaces: [],
     cgroupProcs: [],
     rootfs: '/r',
@@ -58,6 +59,7 @@ function minimalPlan(): LaunchPlan {
 
 function fullPlan(): LaunchPlan {
   return {
+    exec: false,
     namespaces: [
       { type: 'mnt', path: '' },
       { type: 'net', path: '/var/run/netns/x' },
@@ -95,6 +97,7 @@ function fullPlan(): LaunchPlan {
     oomScoreAdj: -999,
     noNewPrivileges: true,
     capabilities: {
+      lastCap: 40,
       bounding: (1n << 5n) | (1n << 40n),
       effective: 1n << 5n,
       permitted: 1n << 63n,
@@ -173,7 +176,7 @@ describe('encodePlan', () => {
       ['rlimit', 'RLIMIT_NOFILE', '7', '1024', '18446744073709551615'],
       ['oom-score-adj', '-999'],
       ['no-new-privileges'],
-      ['capabilities', '1099511627808', '32', '9223372036854775808', '0', '1'],
+      ['capabilities', '40', '1099511627808', '32', '9223372036854775808', '0', '1'],
       ['user', '1000', '100', '5', '6'],
       ['umask', '18'],
       ['cwd', '/work'],
@@ -207,7 +210,7 @@ describe('encodePlan', () => {
       rlimit: 5,
       'oom-score-adj': 2,
       'no-new-privileges': 1,
-      capabilities: 6,
+      capabilities: 7,
       umask: 2,
       cwd: 2,
       pause: 1,
@@ -219,21 +222,21 @@ describe('encodePlan', () => {
     plan.oomScoreAdj = 0;
     plan.umask = 0;
     plan.hostname = '';
-    plan.capabilities = { bounding: 0n, effective: 0n, permitted: 0n, inheritable: 0n, ambient: 0n };
+    plan.capabilities = { lastCap: 40, bounding: 0n, effective: 0n, permitted: 0n, inheritable: 0n, ambient: 0n };
     const records = decode(encodePlan(plan));
     expect(records).toContainEqual(['oom-score-adj', '0']);
     expect(records).toContainEqual(['umask', '0']);
     expect(records).toContainEqual(['hostname', '']);
-    expect(records).toContainEqual(['capabilities', '0', '0', '0', '0', '0']);
+    expect(records).toContainEqual(['capabilities', '40', '0', '0', '0', '0', '0']);
     expect(records.some((r) => r[0] === 'domainname' || r[0] === 'terminal' || r[0] === 'rootfs-propagation')).toBe(false);
   });
 
   it('the full mask of 41 capabilities', () => {
     const plan = minimalPlan();
     const all = (1n << 41n) - 1n;
-    plan.capabilities = { bounding: all, effective: all, permitted: all, inheritable: all, ambient: all };
+    plan.capabilities = { lastCap: 40, bounding: all, effective: all, permitted: all, inheritable: all, ambient: all };
     const caps = decode(encodePlan(plan)).find((r) => r[0] === 'capabilities')!;
-    expect(caps).toStrictEqual(['capabilities', ...Array(5).fill('2199023255551')]);
+    expect(caps).toStrictEqual(['capabilities', '40', ...Array(5).fill('2199023255551')]);
   });
 });
 

@@ -98,6 +98,7 @@ describe('buildPlan: a minimal config', () => {
   it('gives the whole plan', () => {
     const { host, asked } = fakeHost();
     expect(plan(spec(), {}, host)).toStrictEqual({
+      exec: false,
       namespaces: [
         { type: 'mnt', path: '' },
         { type: 'pid', path: '' },
@@ -604,6 +605,7 @@ describe('capabilities', () => {
         warnings,
       ),
     ).toStrictEqual({
+      lastCap: 40,
       bounding: (1n << 5n) | (1n << 10n) | (1n << 29n),
       effective: 1n << 5n,
       permitted: 1n << 5n,
@@ -633,6 +635,7 @@ describe('capabilities', () => {
     );
     expect(asked.lastCap).toBe(1);
     expect(p.capabilities).toStrictEqual({
+      lastCap: 37,
       bounding: 1n << 5n,
       effective: 1n << 37n,
       permitted: 0n,
