@@ -3,9 +3,12 @@ import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { getSystemErrorName } from 'node:util';
 import type { Bundle } from './bundle.js';
+import { generateId } from './container-id.js';
 import { ConfigError, SystemError, TsboxError } from './errors.js';
+import { runHooks, type HookState } from './hooks.js';
 import { helperPath, native, type ExitInfo, type ReceivedRecord } from './native/binding.js';
 import { buildPlan } from './plan/build.js';
+import { OCI_VERSION } from './oci/default-spec.js';
 import { encodePlan } from './plan/encode.js';
 import type { LaunchPlan } from './plan/plan.js';
 
@@ -17,6 +20,8 @@ export interface LaunchOptions {
   stdio?: StdioOption | [StdioOption, StdioOption, StdioOption];
   /** Size of the terminal for process.terminal when the config sets no consoleSize. */
   terminalSize?: { rows: number; cols: number };
+  /** The container's id, as hooks see it in the state (default: a generated one). */
+  id?: string;
   /** Descriptors of this process the container gets as 3, 4, ... (--preserve-fds). */
   extraFds?: number[];
   /**
@@ -156,11 +161,30 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
   } catch (err) {
     throw err instanceof ConfigError ? err.inFile(bundle.configPath) : err;
   }
-  return launchPlan(plan, options);
+  const id = options.id ?? generateId();
+  // At the init's stop before pivot_root: the runtime's hooks, then the
+  // state for the init's own (createContainer, startContainer).
+  const beforePivot = async (pid: number): Promise<[string, string]> => {
+    const state = hookState(bundle, id, pid);
+    await runHooks(bundle.spec.hooks, 'prestart', { ...state, status: 'creating' });
+    await runHooks(bundle.spec.hooks, 'createRuntime', { ...state, status: 'creating' });
+    return [JSON.stringify({ ...state, status: 'creating' }), JSON.stringify({ ...state, status: 'created' })];
+  };
+  return launchPlan(plan, { ...options, beforePivot });
+}
+
+/** The OCI state of a container as its hooks read it (status to be filled in). */
+export function hookState(bundle: Bundle, id: string, pid: number): Omit<HookState, 'status'> {
+  return { ociVersion: OCI_VERSION, id, pid, bundle: bundle.dir, annotations: bundle.spec.annotations ?? {} };
 }
 
 /** launch() for a plan made already (exec's, from buildExecPlan). */
-export async function launchPlan(plan: LaunchPlan, options: Omit<LaunchOptions, 'startFifo' | 'terminalSize'> = {}): Promise<Launched> {
+export async function launchPlan(
+  plan: LaunchPlan,
+  options: Omit<LaunchOptions, 'startFifo' | 'terminalSize' | 'id'> & {
+    beforePivot?: (pid: number) => Promise<[creating: string, created: string]>;
+  } = {},
+): Promise<Launched> {
   const encoded = encodePlan(plan);
   const n = native();
   const stdio = openStdio(options.stdio, plan.terminal !== undefined);
@@ -194,8 +218,18 @@ export async function launchPlan(plan: LaunchPlan, options: Omit<LaunchOptions, 
         // With a start FIFO the init now waits for `tsbox start`.
         if (plan.startFifo !== undefined) break;
         n.send(spawned.sock, ['go']);
+      } else if (kind === 'hooks') {
+        try {
+          const [creating, created] = await options.beforePivot!(pid);
+          n.send(spawned.sock, ['go', creating, created]);
+        } catch (err) {
+          failure = err as Error;
+          n.send(spawned.sock, ['abort']);
+        }
       } else if (kind === 'error') {
-        failure = setupError(msg.fields);
+        // The first failure is the one to report (after a failed hook, the
+        // init's own "stopped by the runtime" follows).
+        failure ??= setupError(msg.fields);
         // The sender exits right after an error; wait for the end of stream.
       } else {
         failure = new TsboxError(`container setup: unexpected message "${kind}" from the init`);

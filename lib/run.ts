@@ -1,13 +1,15 @@
 import type { Readable, Writable } from 'node:stream';
 import type { ReadStream as TtyStream } from 'node:tty';
 import { loadBundle, type Bundle } from './bundle.js';
-import { launch, pipeStreams, waitFor, type Launched, type LaunchOptions } from './launch.js';
+import { generateId } from './container-id.js';
+import { runHooks } from './hooks.js';
+import { hookState, launch, pipeStreams, waitFor, type Launched, type LaunchOptions } from './launch.js';
 import { native, type ExitInfo } from './native/binding.js';
 import { signalName, signalNumber } from './signals.js';
 
 export type { StdioOption } from './launch.js';
 
-export type RunOptions = Pick<LaunchOptions, 'stdio' | 'terminalSize' | 'extraFds'>;
+export type RunOptions = Pick<LaunchOptions, 'stdio' | 'terminalSize' | 'extraFds' | 'id'>;
 
 export interface ExitStatus {
   /** Exit code, or null when the process was killed by a signal. */
@@ -30,8 +32,8 @@ export interface RunningContainer {
   readonly terminal: TtyStream | null;
   /** Settles when the container's process has exited (and been reaped). */
   readonly exited: Promise<ExitStatus>;
-  /** Config parts tsbox did not apply; worth showing to a person. */
-  readonly warnings: readonly string[];
+  /** Config parts tsbox did not apply, and failed poststart/poststop hooks; worth showing to a person. */
+  readonly warnings: string[];
   /** Sends a signal (default SIGTERM); false if the process is already gone. */
   kill(signal?: NodeJS.Signals | number): boolean;
   /** Sets the size of the container's terminal (no-op without one). */
@@ -52,7 +54,20 @@ function exitStatus(info: ExitInfo): ExitStatus {
  */
 export async function run(source: string | Bundle, options: RunOptions = {}): Promise<RunningContainer> {
   const bundle = typeof source === 'string' ? loadBundle(source) : source;
-  return started(bundle, await launch(bundle, options));
+  const id = options.id ?? generateId();
+  const c = started(bundle, await launch(bundle, { ...options, id }));
+  const hooks = bundle.spec.hooks;
+  if (!hooks?.poststart && !hooks?.poststop) return c;
+  const state = hookState(bundle, id, c.pid);
+  // poststart and poststop failures are warnings, as the OCI spec says: the
+  // process runs (and has run) either way.
+  const warn = (err: unknown) => c.warnings.push((err as Error).message);
+  await runHooks(hooks, 'poststart', { ...state, status: 'running' }).catch(warn);
+  const exited = c.exited.then(async (status) => {
+    await runHooks(hooks, 'poststop', { ...state, status: 'stopped' }).catch(warn);
+    return status;
+  });
+  return { ...c, exited };
 }
 
 /** The handle for a launched process: the container's first, or one exec'd into it. */

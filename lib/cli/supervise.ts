@@ -63,8 +63,11 @@ export async function supervise(start: () => Promise<RunningContainer>, log: Log
     for (const w of c.warnings) log.warn(w);
     for (const s of early) c.kill(s);
     const finishTerminal = c.terminal ? proxyTerminal(c) : undefined;
+    const shown = c.warnings.length;
     const status = await c.exited;
     await finishTerminal?.();
+    // Warnings that came with the exit (failed poststop hooks).
+    for (const w of c.warnings.slice(shown)) log.warn(w);
     return status.status;
   } finally {
     for (const s of FORWARDED) process.off(s, forward);

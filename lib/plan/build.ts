@@ -10,6 +10,7 @@ import type {
   LaunchPlan,
   PlannedDevice,
   PlannedMount,
+  PlannedHook,
   PlannedNamespace,
   PlannedSymlink,
 } from './plan.js';
@@ -202,8 +203,26 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
     ...proc,
     pause: input.pause === true || input.startFifo !== undefined,
     ...(input.startFifo !== undefined && { startFifo: input.startFifo }),
+    ...planHooks(spec),
     warnings,
   };
+}
+
+/**
+ * The hooks the init runs (createContainer, startContainer), and whether it
+ * must stop for the runtime's (prestart, createRuntime) or to be handed the
+ * state its own hooks read.
+ */
+function planHooks(spec: Spec): Pick<LaunchPlan, 'hooksPause' | 'hooks'> {
+  const h = spec.hooks ?? {};
+  const hooks: PlannedHook[] = [];
+  for (const phase of ['createContainer', 'startContainer'] as const) {
+    for (const hook of h[phase] ?? []) {
+      hooks.push({ phase, path: hook.path, args: hook.args ?? [hook.path], env: hook.env ?? [], timeout: hook.timeout ?? 0 });
+    }
+  }
+  const hooksPause = hooks.length > 0 || (h.prestart?.length ?? 0) > 0 || (h.createRuntime?.length ?? 0) > 0;
+  return { hooksPause, hooks };
 }
 
 type ProcessPlan = Pick<
@@ -272,6 +291,8 @@ export function buildExecPlan(input: ExecPlanInput, host: HostFacts = liveHost):
     sysctls: [],
     ...planProcess(input.process, host, warnings, input.terminalSize),
     pause: false,
+    hooksPause: false,
+    hooks: [],
     warnings,
   };
 }

@@ -38,6 +38,8 @@ export function encodePlan(plan: LaunchPlan): Buffer {
   add('cwd', plan.cwd);
   add('env', ...plan.env);
   add('args', ...plan.args);
+  if (plan.hooksPause) add('hooks-pause');
+  for (const h of plan.hooks) add('hook', h.phase, h.path, h.timeout, h.args.length, ...h.args, ...h.env);
   if (plan.startFifo !== undefined) add('start-fifo', plan.startFifo);
   else if (plan.pause) add('pause');
 

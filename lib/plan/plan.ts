@@ -62,6 +62,16 @@ export interface PlannedCapabilities {
   ambient: bigint;
 }
 
+/** A hook the container's init runs itself, inside the container. */
+export interface PlannedHook {
+  phase: 'createContainer' | 'startContainer';
+  path: string;
+  args: string[];
+  env: string[];
+  /** Seconds; 0: no limit. */
+  timeout: number;
+}
+
 export interface LaunchPlan {
   /**
    * A process joining a running container (exec): its namespaces, root
@@ -105,6 +115,13 @@ export interface LaunchPlan {
    * "go" (the runtime that creates the container does not stay).
    */
   startFifo?: string;
+  /**
+   * Stop before pivot_root for the runtime's prestart and createRuntime
+   * hooks; the runtime's "go" brings the state the init's own hooks read.
+   */
+  hooksPause: boolean;
+  /** createContainer and startContainer hooks, in order. */
+  hooks: PlannedHook[];
   /** Parts of the config that tsbox does not apply (yet), for the caller to report. */
   warnings: string[];
 }

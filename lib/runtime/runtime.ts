@@ -11,6 +11,8 @@ import type { Process } from '../oci/types.js';
 import { buildExecPlan } from '../plan/build.js';
 import type { KernelNamespace, PlannedNamespace } from '../plan/plan.js';
 import { native } from '../native/binding.js';
+import { runHooks, type HookState } from '../hooks.js';
+import { OCI_VERSION } from '../oci/default-spec.js';
 import { signalNumber } from '../signals.js';
 import { wire } from '../wire.js';
 import { notFound, processStat, StateStore, writeFileAtomic, type ContainerRecord, type ContainerState } from './state.js';
@@ -76,7 +78,7 @@ export class Runtime {
         const fifo = store.fifo(id);
         native().mkfifo(fifo, 0o622);
         const extraFds = Array.from({ length: options.preserveFds ?? 0 }, (_, i) => 3 + i);
-        const l = await launch(bundle, { stdio: options.stdio ?? 'inherit', startFifo: fifo, extraFds });
+        const l = await launch(bundle, { id, stdio: options.stdio ?? 'inherit', startFifo: fifo, extraFds });
         pidfd = l.pidfd;
         if (l.master >= 0) {
           try {
@@ -94,6 +96,7 @@ export class Runtime {
           created: new Date().toISOString(),
           owner: os.userInfo().username,
           annotations: bundle.spec.annotations ?? {},
+          ...(bundle.spec.hooks?.poststop && { poststop: bundle.spec.hooks.poststop }),
         };
         store.write(record);
         if (options.pidFile) writeFileAtomic(path.resolve(options.pidFile), String(l.pid), 0o644);
@@ -119,7 +122,7 @@ export class Runtime {
     store.claim(id);
     let c: RunningContainer;
     try {
-      c = await run(bundle, options);
+      c = await run(bundle, { ...options, id });
       store.write({
         id,
         pid: c.pid,
@@ -195,10 +198,13 @@ export class Runtime {
     return { launched, bundle: loadBundle(record.bundle) };
   }
 
-  /** Lets a created container's init execute its process. */
-  async start(id: string): Promise<void> {
+  /**
+   * Lets a created container's init execute its process, then runs the
+   * poststart hooks. Returns warnings (failed poststart hooks).
+   */
+  async start(id: string): Promise<string[]> {
     const store = this.store;
-    await store.locked(id, async () => {
+    const record = await store.locked(id, async () => {
       const record = store.read(id);
       const status = store.status(record);
       if (status !== 'created') throw new TsboxError(`cannot start container "${id}": it is ${status}, not created`);
@@ -231,10 +237,17 @@ export class Runtime {
           const fields = wire.decodeRecord(report);
           throw fields[0] === 'error' ? setupError(fields) : new TsboxError(`cannot start container "${id}": unexpected report`);
         }
+        return record;
       } finally {
         native().close(pidfd);
       }
     });
+    const warnings: string[] = [];
+    const hooks = loadBundle(record.bundle).spec.hooks;
+    await runHooks(hooks, 'poststart', { ...recordState(record), status: 'running' }).catch((err: Error) =>
+      warnings.push(err.message),
+    );
+    return warnings;
   }
 
   state(id: string): ContainerState {
@@ -274,16 +287,16 @@ export class Runtime {
    * unless forced, when it is killed first; forcing a container that does
    * not exist succeeds, as engines expect.
    */
-  async delete(id: string, options: { force?: boolean } = {}): Promise<void> {
+  async delete(id: string, options: { force?: boolean } = {}): Promise<string[]> {
     const store = this.store;
     if (!store.exists(id)) {
       if (options.force) {
         validateId(id);
-        return;
+        return [];
       }
       throw notFound(id);
     }
-    await store.locked(id, async () => {
+    const record = await store.locked(id, async () => {
       const record = store.read(id);
       const status = store.status(record);
       if (status === 'running' && !options.force) {
@@ -298,7 +311,15 @@ export class Runtime {
         }
       }
       store.remove(id);
+      return record;
     });
+    // After the container is gone and before delete returns, as the spec
+    // has it; failures are warnings.
+    const warnings: string[] = [];
+    await runHooks({ poststop: record.poststop ?? [] }, 'poststop', { ...recordState(record), status: 'stopped' }).catch(
+      (err: Error) => warnings.push(err.message),
+    );
+    return warnings;
   }
 
   /**
@@ -314,6 +335,10 @@ export class Runtime {
     }
     return descendants(record.pid);
   }
+}
+
+function recordState(record: ContainerRecord): Omit<HookState, 'status'> {
+  return { ociVersion: OCI_VERSION, id: record.id, pid: record.pid, bundle: record.bundle, annotations: record.annotations };
 }
 
 /** Kernel names of namespaces, as in /proc/<pid>/ns, in the order they are listed. */

@@ -4,6 +4,7 @@ import { validateId } from '../container-id.js';
 import { TsboxError } from '../errors.js';
 import { native } from '../native/binding.js';
 import { OCI_VERSION } from '../oci/default-spec.js';
+import type { Hook } from '../oci/types.js';
 
 export type Status = 'created' | 'running' | 'stopped';
 
@@ -24,6 +25,8 @@ export interface ContainerRecord {
   created: string;
   owner: string;
   annotations: Record<string, string>;
+  /** The config's poststop hooks, kept for delete: the bundle may be gone by then. */
+  poststop?: Hook[];
 }
 
 /** The state as `tsbox state` prints it: the OCI state plus runc's extra fields. */

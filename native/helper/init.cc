@@ -4,7 +4,9 @@
 #include <signal.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -191,6 +193,90 @@ void wait_for_go(const StartFifo& fifo) {
   if (rec.empty() || rec[0] != "go") fail("wait for start", EPROTO, "expected \"go\"");
 }
 
+std::vector<char*> c_strings(const std::vector<std::string>& v) {
+  std::vector<char*> out;
+  for (const auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+// The state JSON the runtime handed over at the hooks pause: for the
+// createContainer hooks ("creating") and the startContainer ones ("created").
+struct HookStates {
+  std::string creating, created;
+};
+
+// Runs one hook as a child of the init, inside the container's namespaces,
+// with the state on its stdin, and waits for it (within its timeout).
+void run_hook(const plan::Hook& h, const std::string& state) {
+  const std::string step = h.phase + " hook " + quote(h.path);
+  int in[2];
+  if (pipe2(in, O_CLOEXEC) != 0) fail(step, errno);
+  std::vector<char*> argv = c_strings(h.args);
+  std::vector<char*> envp = c_strings(h.env);
+  pid_t pid = fork();
+  if (pid < 0) fail(step, errno);
+  if (pid == 0) {
+    dup2(in[0], 0);
+    execve(h.path.c_str(), argv.data(), envp.data());
+    _exit(127);
+  }
+  close(in[0]);
+  // A hook that does not read its stdin must not stop us: SIGPIPE is
+  // ignored here (reset_signals restores it before the process runs).
+  signal(SIGPIPE, SIG_IGN);
+  ssize_t ignored = write(in[1], state.data(), state.size());
+  (void)ignored;
+  close(in[1]);
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) fail(step, errno);
+  struct pollfd pfd = {pidfd, POLLIN, 0};
+  int ready;
+  do {
+    ready = poll(&pfd, 1, h.timeout > 0 ? h.timeout * 1000 : -1);
+  } while (ready < 0 && errno == EINTR);
+  if (ready == 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    fail(step, ETIMEDOUT, "timed out after " + std::to_string(h.timeout) + " s");
+  }
+  close(pidfd);
+  int status = 0;
+  if (waitpid(pid, &status, 0) < 0) fail(step, errno);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 127) fail(step, ENOENT, "could not be executed");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::string why = WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
+                                        : "killed by signal " + std::to_string(WTERMSIG(status));
+    fail(step, ECHILD, why);
+  }
+}
+
+void run_hooks(const plan::Plan& p, const std::string& phase, const std::string& state) {
+  for (const auto& h : p.hooks) {
+    if (h.phase == phase) run_hook(h, state);
+  }
+}
+
+// Stops for the runtime's prestart and createRuntime hooks, and takes the
+// state that the init's own hooks read.
+HookStates wait_for_hooks(const plan::Plan& p) {
+  HookStates states;
+  if (!p.hooks_pause) return states;
+  int err = wire::send_record(report::sync_fd(), {"hooks"});
+  if (err != 0) fail("send hooks", err);
+  wire::Record rec;
+  int fd;
+  err = wire::recv_record(report::sync_fd(), rec, fd);
+  if (err != 0) fail("wait for hooks", err < 0 ? EPIPE : err);
+  // "abort": a runtime hook failed; the runtime reports that, and the
+  // failure here only makes the init undo its work and exit.
+  if (!rec.empty() && rec[0] == "abort") fail("container setup", ECANCELED, "stopped by the runtime");
+  if (rec.size() != 3 || rec[0] != "go") fail("wait for hooks", EPROTO, "expected \"go\" with the state");
+  states.creating = rec[1];
+  states.created = rec[2];
+  return states;
+}
+
 // Every signal back to its default action. posix_spawn's reset does not
 // reach glibc's two internal signals (32, 33), so an ignored disposition of
 // those inherited from the caller would survive into the container; the raw
@@ -210,12 +296,6 @@ void reset_signals() {
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
 }
 
-std::vector<char*> c_strings(const std::vector<std::string>& v) {
-  std::vector<char*> out;
-  for (const auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
-  out.push_back(nullptr);
-  return out;
-}
 
 // execve with the PATH of the container's environment, as a shell would:
 // a name with a slash is used as it is, otherwise each PATH entry is tried
@@ -253,7 +333,8 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
 
 // The process itself: limits, identity, cwd, terminal, and execve. The
 // same for a container's first process and for one joining it (exec).
-[[noreturn]] void start_process(const plan::Plan& p, int console, const StartFifo& fifo) {
+[[noreturn]] void start_process(const plan::Plan& p, int console, const StartFifo& fifo,
+                                const HookStates& states) {
   set_rlimits(p);
   set_identity(p);
   enter_cwd(p);
@@ -265,6 +346,7 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
     fail("prctl PR_SET_NO_NEW_PRIVS", errno);
   }
   if (p.pause) wait_for_go(fifo);
+  run_hooks(p, "startContainer", states.created);
   reset_signals();
   exec_process(p);
 }
@@ -280,7 +362,7 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
     close(root);
   }
   if (p.has_oom_score_adj) write_oom_score_adj(p.oom_score_adj);
-  start_process(p, console, StartFifo{});
+  start_process(p, console, StartFifo{}, HookStates{});
 }
 
 }  // namespace
@@ -298,11 +380,15 @@ void run(const plan::Plan& p) {
   if (p.has_oom_score_adj) write_oom_score_adj(p.oom_score_adj);
   rootfs::finish(root, p);
   StartFifo fifo = reach_start_fifo(p);
+  // The spec's order: the runtime's prestart and createRuntime hooks, then
+  // createContainer in the container's namespaces, all before pivot_root.
+  HookStates states = wait_for_hooks(p);
+  run_hooks(p, "createContainer", states.creating);
   rootfs::pivot(root, p);
   close(root);
 
   set_hostnames(p);
-  start_process(p, console, fifo);
+  start_process(p, console, fifo, states);
 }
 
 }  // namespace init

@@ -101,6 +101,18 @@ bool apply(const Record& r, Plan& p) {
     p.args.assign(r.begin() + 1, r.end());
   } else if (kind == "pause" && n == 1) {
     p.pause = true;
+  } else if (kind == "hooks-pause" && n == 1) {
+    p.hooks_pause = true;
+  } else if (kind == "hook" && n >= 5) {
+    Hook h;
+    h.phase = r[1];
+    h.path = r[2];
+    h.timeout = static_cast<int>(u64_at(r, 3));
+    size_t nargs = u64_at(r, 4);
+    if (5 + nargs > n) return false;
+    h.args.assign(r.begin() + 5, r.begin() + 5 + nargs);
+    h.env.assign(r.begin() + 5 + nargs, r.end());
+    p.hooks.push_back(h);
   } else if (kind == "start-fifo" && n == 2) {
     p.pause = true;
     p.start_fifo = r[1];

@@ -53,6 +53,14 @@ struct Capabilities {
   uint64_t bounding = 0, effective = 0, permitted = 0, inheritable = 0, ambient = 0;
 };
 
+// A hook the init runs itself, in the container (createContainer,
+// startContainer); the runtime runs the others.
+struct Hook {
+  std::string phase, path;
+  std::vector<std::string> args, env;
+  int timeout = 0;  // seconds; 0: none
+};
+
 struct Plan {
   // A process joining a running container: no filesystem setup at all.
   bool exec = false;
@@ -96,6 +104,11 @@ struct Plan {
   // (the runtime that created the container is gone by then) instead of a
   // "go" on the sync socket.
   std::string start_fifo;
+
+  // Stop before pivot_root until the runtime has run its hooks; its "go"
+  // carries the state JSON the hooks below read.
+  bool hooks_pause = false;
+  std::vector<Hook> hooks;
 };
 
 // Decodes a plan. On failure returns false and names the bad record.

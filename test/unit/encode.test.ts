@@ -33,6 +33,8 @@ function decode(buf: Buffer): string[][] {
 function minimalPlan(): LaunchPlan {
   return {
     exec: false,
+    hooksPause: false,
+    hooks: [],
     namespaces: [],
     cgroupProcs: [],
     rootfs: '/r',
@@ -60,6 +62,8 @@ function minimalPlan(): LaunchPlan {
 function fullPlan(): LaunchPlan {
   return {
     exec: false,
+    hooksPause: true,
+    hooks: [{ phase: 'createContainer', path: '/bin/hook', args: ['hook', '-v'], env: ['A=1'], timeout: 5 }],
     namespaces: [
       { type: 'mnt', path: '' },
       { type: 'net', path: '/var/run/netns/x' },
@@ -182,6 +186,8 @@ describe('encodePlan', () => {
       ['cwd', '/work'],
       ['env', 'PATH=/bin', 'GREETING=héllo wörld ✓'],
       ['args', 'sh', '-c', 'echo "$GREETING"'],
+      ['hooks-pause'],
+      ['hook', 'createContainer', '/bin/hook', '5', '2', 'hook', '-v', 'A=1'],
       ['pause'],
     ]);
   });
@@ -211,6 +217,8 @@ describe('encodePlan', () => {
       'oom-score-adj': 2,
       'no-new-privileges': 1,
       capabilities: 7,
+      'hooks-pause': 1,
+      hook: 8,
       umask: 2,
       cwd: 2,
       pause: 1,

@@ -99,6 +99,8 @@ describe('buildPlan: a minimal config', () => {
     const { host, asked } = fakeHost();
     expect(plan(spec(), {}, host)).toStrictEqual({
       exec: false,
+      hooksPause: false,
+      hooks: [],
       namespaces: [
         { type: 'mnt', path: '' },
         { type: 'pid', path: '' },

@@ -29,7 +29,7 @@ export async function command(ctx: CommandContext): Promise<number> {
   const options = createOptions(ctx);
   if (flags.detach) {
     await runtime.create(id, dir, options);
-    await runtime.start(id);
+    for (const w of await runtime.start(id)) log.warn(w);
     return 0;
   }
   const bundle = loadBundle(dir);

@@ -1,0 +1,63 @@
+import type { Hook, Hooks } from './oci/types.js';
+import { TsboxError } from './errors.js';
+
+/** The hooks tsbox runs itself, in the runtime's namespaces. */
+export type RuntimeHookPhase = 'prestart' | 'createRuntime' | 'poststart' | 'poststop';
+
+/** The OCI state a hook reads on its stdin. */
+export interface HookState {
+  ociVersion: string;
+  id: string;
+  status: 'creating' | 'created' | 'running' | 'stopped';
+  pid?: number;
+  bundle: string;
+  annotations: Record<string, string>;
+}
+
+function runOne(phase: string, hook: Hook, state: string): Promise<void> {
+  // Loaded only when a config has hooks: child_process is not free to load.
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
+  const [argv0, ...args] = hook.args ?? [hook.path];
+  const env = Object.fromEntries((hook.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+  const what = `${phase} hook "${hook.path}"`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(hook.path, args, { argv0: argv0 ?? hook.path, env, stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      if (stderr.length < 4096) stderr += d;
+    });
+    const timer =
+      hook.timeout !== undefined
+        ? setTimeout(() => {
+            child.kill('SIGKILL');
+            reject(new TsboxError(`${what}: timed out after ${hook.timeout} s`));
+          }, hook.timeout * 1000)
+        : undefined;
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(new TsboxError(`${what}: ${err.code ?? err.message}`));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) return resolve();
+      const why = signal ? `killed by ${signal}` : `exited with status ${code}`;
+      const said = stderr.trim().split('\n').pop();
+      reject(new TsboxError(`${what}: ${why}${said ? `: ${said}` : ''}`));
+    });
+    // A hook that does not read its stdin must not fail the write.
+    child.stdin!.on('error', () => {});
+    child.stdin!.end(state);
+  });
+}
+
+/**
+ * Runs the hooks of one phase in order, each with the state on stdin. The
+ * first failure stops the rest and is thrown; the caller decides whether it
+ * fails the operation (prestart, createRuntime) or is only a warning
+ * (poststart, poststop), as the OCI runtime spec says.
+ */
+export async function runHooks(hooks: Hooks | undefined, phase: RuntimeHookPhase, state: HookState): Promise<void> {
+  const list = hooks?.[phase] ?? [];
+  const json = JSON.stringify(state);
+  for (const hook of list) await runOne(phase, hook, json);
+}

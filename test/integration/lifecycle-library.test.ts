@@ -1,0 +1,157 @@
+// The lifecycle through the library: new Runtime({ root }) from the test
+// process, its containers seen by the CLI over the same root (and the other
+// way round). Same house rules as lifecycle.test.ts.
+//
+// Created in this process, a container's init is this process's child
+// (the helper clones it with CLONE_PARENT), not pid 1's: see the last test.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { TsboxError } from '../../lib/errors.js';
+import { Runtime } from '../../lib/runtime/runtime.js';
+import { childPids, isRoot } from '../helpers/bundle.js';
+import { settledProcessesUnder } from '../helpers/cli.js';
+import { isAlive, lifecycleSession, procState, waitUntil } from '../helpers/lifecycle.js';
+
+describe.skipIf(!isRoot)('lifecycle through the library (Runtime)', () => {
+  const lc = lifecycleSession();
+
+  /** A file for the container's stdout and stderr, open as a descriptor only while create runs. */
+  function outputFile(): { file: string; withFd<T>(fn: (fd: number) => Promise<T>): Promise<T> } {
+    const file = path.join(lc.scratch(), 'out');
+    return {
+      file,
+      async withFd(fn) {
+        const fd = fs.openSync(file, 'a');
+        try {
+          return await fn(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
+      },
+    };
+  }
+
+  async function fileHas(file: string, text: string): Promise<void> {
+    await waitUntil(`${JSON.stringify(text)} in ${file}`, () => fs.readFileSync(file, 'utf8').includes(text));
+  }
+
+  it('create / start / state / list / pids / kill / delete round trip', async () => {
+    const rt = new Runtime({ root: lc.root });
+    const b = lc.bundle({ args: ['/bin/probe', 'signals'] });
+    const out = outputFile();
+    const pidFile = path.join(lc.scratch(), 'pid');
+    const id = lc.track('lib');
+
+    const created = await out.withFd((fd) => rt.create(id, b.dir, { stdio: ['ignore', fd, fd], pidFile }));
+    lc.tolerateZombieChild(created.pid);
+    expect(created).toMatchObject({ id, status: 'created', bundle: b.dir, rootfs: b.rootfs, owner: 'root', annotations: {} });
+    expect(fs.readFileSync(pidFile, 'utf8')).toBe(String(created.pid));
+    expect(isAlive(created.pid)).toBe(true);
+    expect(rt.state(id)).toEqual(created);
+    expect(rt.list()).toEqual([created]);
+    expect(rt.pids(id)).toEqual([created.pid]);
+    // The CLI reads the same root.
+    expect(await lc.state(id)).toEqual(created);
+    expect(fs.readFileSync(out.file, 'utf8')).toBe('');
+
+    await rt.start(id);
+    const running = rt.state(id);
+    expect(running).toEqual({ ...created, status: 'running' });
+    await fileHas(out.file, 'ready\n');
+    expect(rt.pids(id)).toEqual([created.pid]);
+    await expect(rt.start(id)).rejects.toThrow(`cannot start container "${id}": it is running, not created`);
+    await expect(rt.delete(id)).rejects.toThrow('not stopped');
+
+    rt.kill(id, 'SIGUSR1');
+    await fileHas(out.file, 'signal 10\n');
+    rt.kill(id, 10);
+    await waitUntil('a second report', () => fs.readFileSync(out.file, 'utf8').split('signal 10\n').length === 3);
+    expect(() => rt.kill(id, 'NOPE')).toThrow('unknown signal "NOPE"');
+    rt.kill(id); // SIGTERM
+    await fileHas(out.file, 'signal 15\n');
+    await waitUntil('the container to stop', () => rt.state(id).status === 'stopped');
+    expect(fs.readFileSync(out.file, 'utf8')).toBe('ready\nsignal 10\nsignal 10\nsignal 15\n');
+    expect(rt.state(id)).toEqual({ ...created, status: 'stopped', pid: 0 });
+    expect(rt.list()).toEqual([{ ...created, status: 'stopped', pid: 0 }]);
+    expect(rt.pids(id)).toEqual([]);
+    expect(() => rt.kill(id)).toThrow(`cannot kill container "${id}": container not running`);
+    expect(() => rt.kill(id)).toThrow(TsboxError);
+
+    await rt.delete(id);
+    expect(() => rt.state(id)).toThrow(`container "${id}" does not exist`);
+    expect(rt.list()).toEqual([]);
+    expect(fs.readdirSync(lc.root)).toEqual([]);
+    await rt.delete(id, { force: true });
+    await expect(rt.delete(id)).rejects.toThrow(`container "${id}" does not exist`);
+  });
+
+  it('errors: an existing id, an invalid id, terminal without a console socket', async () => {
+    const rt = new Runtime({ root: lc.root });
+    const b = lc.bundle({ args: ['sleep', '100'] });
+    const id = lc.track('one');
+    const st = await rt.create(id, b.dir, { stdio: 'ignore' });
+    lc.tolerateZombieChild(st.pid);
+    await expect(rt.create(id, b.dir, { stdio: 'ignore' })).rejects.toThrow(`container "${id}" already exists`);
+    for (const bad of ['../x', 'a/b']) {
+      await expect(rt.create(bad, b.dir, { stdio: 'ignore' })).rejects.toThrow(`invalid container id "${bad}"`);
+      expect(() => rt.state(bad)).toThrow(`invalid container id "${bad}"`);
+    }
+    const tty = lc.bundle({ args: ['sh'], mutate: (c) => (c.process.terminal = true) });
+    await expect(rt.create(lc.track('tty'), tty.dir, { stdio: 'ignore' })).rejects.toThrow('process.terminal needs --console-socket');
+    expect(rt.list().map((s) => s.id)).toEqual([id]);
+    expect(rt.state(id)).toEqual(st);
+    expect(await settledProcessesUnder(tty.dir)).toEqual([]);
+  });
+
+  it('a container created by the CLI is started, killed and deleted by the library', async () => {
+    const b = lc.bundle({ args: ['sleep', '100'] });
+    const id = lc.track('cross');
+    const p = lc.spawn(['create', '--bundle', b.dir, id]);
+    expect(await p.exited).toEqual({ status: 0, signal: null });
+    const rt = new Runtime({ root: lc.root });
+    const { pid } = rt.state(id);
+    expect(rt.state(id).status).toBe('created');
+    await rt.start(id);
+    expect((await lc.state(id)).status).toBe('running');
+    rt.kill(id, 'KILL');
+    await waitUntil('the container to stop', () => rt.state(id).status === 'stopped');
+    await rt.delete(id);
+    expect(isAlive(pid)).toBe(false);
+    expect(await lc.cli(['state', id])).toMatchObject({ status: 1, stderr: `tsbox: container "${id}" does not exist\n` });
+  });
+
+  it('delete({ force: true }) kills and removes a running container', async () => {
+    const rt = new Runtime({ root: lc.root });
+    const b = lc.bundle({ args: ['sleep', '100'] });
+    const id = lc.track('forced');
+    const { pid } = await rt.create(id, b.dir, { stdio: 'ignore' });
+    lc.tolerateZombieChild(pid);
+    await rt.start(id);
+    await rt.delete(id, { force: true });
+    expect(isAlive(pid)).toBe(false);
+    expect(rt.list()).toEqual([]);
+    expect(await settledProcessesUnder(b.dir)).toEqual([]);
+  });
+
+  // BUG: in-process, the init is this process's child (CLONE_PARENT from
+  // the helper, with exit_signal 0, so no SIGCHLD and invisible to a plain
+  // waitpid: Node never reaps it). Nothing in Runtime reaps it either, so
+  // every container created and deleted by a long-lived library user stays
+  // a zombie child of that process until it exits. Expected: once delete()
+  // returns (the container is gone), its init is reaped (no /proc/<pid>);
+  // actual: it stays in state Z, a child of this process.
+  it.fails('delete() of a container created in this process leaves no zombie child behind', async () => {
+    const rt = new Runtime({ root: lc.root });
+    const b = lc.bundle({ args: ['sleep', '100'] });
+    const id = lc.track('reaped');
+    const { pid } = await rt.create(id, b.dir, { stdio: 'ignore' });
+    lc.tolerateZombieChild(pid);
+    expect(childPids()).toContain(pid);
+    await rt.start(id);
+    await rt.delete(id, { force: true });
+    await waitUntil(`pid ${pid} to be reaped`, () => procState(pid) === undefined, 2000).catch(() => undefined);
+    expect({ state: procState(pid), child: childPids().includes(pid) }).toEqual({ state: undefined, child: false });
+  });
+});
