@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -37,7 +38,9 @@ namespace {
 // which carries the facts as properties: code (errno name), errno, syscall.
 Napi::Error system_error(Napi::Env env, const std::string& syscall, int err) {
   std::string code = uv_err_name(-err);
-  Napi::Error e = Napi::Error::New(env, syscall + ": " + strerror(err) + " (" + code + ")");
+  std::string text = strerror(err);
+  if (!text.empty()) text[0] = static_cast<char>(tolower(text[0]));
+  Napi::Error e = Napi::Error::New(env, syscall + ": " + text + " (" + code + ")");
   e.Set("code", Napi::String::New(env, code));
   e.Set("errno", Napi::Number::New(env, err));
   e.Set("syscall", Napi::String::New(env, syscall));
@@ -295,6 +298,44 @@ Napi::Value Readable(const Napi::CallbackInfo& info) {
   return Poller::start(info.Env(), fd, [](Napi::Env env, int, Napi::Promise::Deferred& d) { d.Resolve(env.Undefined()); });
 }
 
+// reapInBackground(pidfd): reaps a child this process does not wait for (a
+// created container's init, a detached exec) whenever it exits, and closes
+// the pidfd. All in C++, with no JS involved: the exit may come while Node
+// is tearing down, when calling into JS is fatal. The poll is unref'd, so it
+// never keeps Node running; if Node ends first, whoever inherits the child
+// reaps it.
+struct Reaper {
+  uv_poll_t handle;
+  int pidfd;
+};
+
+void on_reapable(uv_poll_t* handle, int status, int) {
+  auto* r = static_cast<Reaper*>(handle->data);
+  siginfo_t si = {};
+  int rc = waitid(static_cast<idtype_t>(P_PIDFD), r->pidfd, &si, WEXITED | WNOHANG);
+  // Still running (a spurious wake-up): keep waiting. ECHILD: someone else
+  // (delete) reaped it already.
+  if (status >= 0 && rc == 0 && si.si_pid == 0) return;
+  uv_poll_stop(handle);
+  close(r->pidfd);
+  uv_close(reinterpret_cast<uv_handle_t*>(handle),
+           [](uv_handle_t* h) { delete static_cast<Reaper*>(h->data); });
+}
+
+Napi::Value ReapInBackground(const Napi::CallbackInfo& info) {
+  auto* r = new Reaper{};
+  r->pidfd = info[0].As<Napi::Number>().Int32Value();
+  r->handle.data = r;
+  int err = uv_poll_init(event_loop(info.Env()), &r->handle, r->pidfd);
+  if (err != 0) {
+    delete r;
+    return throw_system_error(info.Env(), "uv_poll_init", -err);
+  }
+  uv_poll_start(&r->handle, UV_READABLE | UV_DISCONNECT, on_reapable);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&r->handle));
+  return info.Env().Undefined();
+}
+
 // ---------------------------------------------------------------- helpers
 
 // signal(pidfd, sig) -> errno (0 on success): ESRCH is an answer, not a fault.
@@ -432,6 +473,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("send", Napi::Function::New(env, Send));
   exports.Set("waitExit", Napi::Function::New(env, WaitExit));
   exports.Set("readable", Napi::Function::New(env, Readable));
+  exports.Set("reapInBackground", Napi::Function::New(env, ReapInBackground));
   exports.Set("signal", Napi::Function::New(env, Signal));
   exports.Set("close", Napi::Function::New(env, Close));
   exports.Set("pipe", Napi::Function::New(env, Pipe));

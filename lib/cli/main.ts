@@ -47,7 +47,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       log.error(`${err.message} (see tsbox ${err.command ? `${err.command} ` : ''}--help)`);
       return 1;
     }
-    if (err instanceof TsboxError) {
+    // Failed system calls from the addon carry syscall and code: known
+    // failures with a one-line message, like tsbox's own errors.
+    if (err instanceof TsboxError || (err instanceof Error && 'syscall' in err && 'code' in err)) {
       log.error(err.message);
       return 1;
     }

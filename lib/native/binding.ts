@@ -36,6 +36,11 @@ export interface Binding {
   send(sock: number, fields: string[]): void;
   /** Reaps the process behind a pidfd once it exits ("again": not yet). */
   waitExit(pidfd: number): Promise<ExitInfo | 'again'>;
+  /**
+   * Reaps a child nobody waits for whenever it exits and closes its pidfd,
+   * without keeping Node running (see native/addon.cc).
+   */
+  reapInBackground(pidfd: number): void;
   /** pidfd_send_signal; returns 0 or an errno value. */
   signal(pidfd: number, signal: number): number;
   close(fd: number): void;

@@ -107,8 +107,8 @@ export class Runtime {
       store.remove(id);
       throw err;
     } finally {
-      // The init stays; whoever inherits it reaps it.
-      if (pidfd >= 0) native().close(pidfd);
+      // The init stays, our child until this process ends.
+      if (pidfd >= 0) native().reapInBackground(pidfd);
     }
   }
 
@@ -162,7 +162,7 @@ export class Runtime {
       throw new TsboxError('a detached exec with a terminal needs --console-socket (the terminal has to go somewhere)');
     }
     const { launched } = await this.launchExec(id, process, options);
-    native().close(launched.pidfd);
+    native().reapInBackground(launched.pidfd);
     return { pid: launched.pid, warnings: launched.warnings };
   }
 
@@ -297,6 +297,11 @@ export class Runtime {
       throw notFound(id);
     }
     const record = await store.locked(id, async () => {
+      // Another delete may have removed it while we waited for the lock.
+      if (!store.exists(id)) {
+        if (options.force) return undefined;
+        throw notFound(id);
+      }
       const record = store.read(id);
       const status = store.status(record);
       if (status === 'running' && !options.force) {
@@ -307,12 +312,21 @@ export class Runtime {
         if (pidfd >= 0) {
           native().signal(pidfd, os.constants.signals.SIGKILL);
           await native().readable(pidfd);
+          // If the init is our child (created by this process), reap it now
+          // rather than leave a zombie for the background reaper; anyone
+          // else's child gives ECHILD, and is its parent's to reap.
+          await native().waitExit(pidfd).catch(() => undefined);
           native().close(pidfd);
         }
       }
       store.remove(id);
       return record;
+    }).catch((err: unknown) => {
+      // The directory itself vanished before we could lock it.
+      if (options.force && !store.exists(id)) return undefined;
+      throw err;
     });
+    if (!record) return [];
     // After the container is gone and before delete returns, as the spec
     // has it; failures are warnings.
     const warnings: string[] = [];

@@ -141,7 +141,8 @@ const spawned = new Set<Proc>();
  * Starts a process (default stdio: stdin /dev/null, stdout and stderr
  * pipes). Unlike cli.ts's start(), its output is read until every holder of
  * the pipes has closed them, however long after its exit: that is how a
- * created container writes to `tsbox create`'s stdout.
+ * created container writes to `tsbox create`'s stdout. (Not its stdin:
+ * Node destroys a child's stdin at its exit; see heldFifo.)
  */
 export function spawnProc(command: string, args: readonly string[], stdio: StdioOptions = ['ignore', 'pipe', 'pipe']): Proc {
   const child = spawn(command, args, { stdio });
@@ -173,6 +174,20 @@ export function killSpawned(): number {
   }
   spawned.clear();
   return running;
+}
+
+/**
+ * A FIFO opened read-write by the test, to be given as a process's stdin
+ * when that stdin must outlive the process: Node destroys a child's stdin
+ * pipe when the child exits, so a container created by `tsbox create`
+ * with stdin 'pipe' would read end of file as soon as create returned.
+ * Write to `fd`; close it (closeSync) when done (the session does not).
+ */
+export function heldFifo(dir: string, name = 'stdin'): { path: string; fd: number } {
+  const p = path.join(dir, name);
+  execFileSync('mkfifo', ['-m', '600', p]);
+  // O_RDWR: neither end waits for the other to open (Linux).
+  return { path: p, fd: fs.openSync(p, 'r+') };
 }
 
 // ---- the recvtty fixture -------------------------------------------------------------
@@ -241,6 +256,8 @@ export interface Lifecycle {
   waitForStatus(id: string, status: StateJson['status'], ms?: number): Promise<StateJson>;
   /** Init pids this test expects to stay behind as zombie children of the test process. */
   tolerateZombieChild(pid: number): void;
+  /** heldFifo() in a scratch directory; its descriptor is closed after the test if the test has not. */
+  stdinFifo(): { fd: number; write(text: string): void; close(): void };
 }
 
 /**
@@ -259,6 +276,7 @@ export function lifecycleSession(): Lifecycle {
   let ids: string[] = [];
   let root = '';
   const zombies = new Set<number>();
+  let fds: number[] = [];
 
   beforeAll(() => {
     // Warm-up, so the first test does not pay for the probe and the rootfs template.
@@ -273,6 +291,7 @@ export function lifecycleSession(): Lifecycle {
   });
 
   afterEach(async () => {
+    for (const fd of fds.splice(0)) fs.closeSync(fd);
     const deleted: Record<string, CliResult> = {};
     for (const id of ids) {
       const r = await tsbox(['--root', root, 'delete', '--force', id]);
@@ -350,6 +369,21 @@ export function lifecycleSession(): Lifecycle {
     },
     tolerateZombieChild(pid) {
       zombies.add(pid);
+    },
+    stdinFifo() {
+      const { fd } = heldFifo(lc.scratch());
+      fds.push(fd);
+      return {
+        fd,
+        write: (text) => void fs.writeSync(fd, text),
+        close() {
+          const i = fds.indexOf(fd);
+          if (i >= 0) {
+            fds.splice(i, 1);
+            fs.closeSync(fd);
+          }
+        },
+      };
     },
   };
   return lc;

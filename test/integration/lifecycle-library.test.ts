@@ -135,14 +135,10 @@ describe.skipIf(!isRoot)('lifecycle through the library (Runtime)', () => {
     expect(await settledProcessesUnder(b.dir)).toEqual([]);
   });
 
-  // BUG: in-process, the init is this process's child (CLONE_PARENT from
-  // the helper, with exit_signal 0, so no SIGCHLD and invisible to a plain
-  // waitpid: Node never reaps it). Nothing in Runtime reaps it either, so
-  // every container created and deleted by a long-lived library user stays
-  // a zombie child of that process until it exits. Expected: once delete()
-  // returns (the container is gone), its init is reaped (no /proc/<pid>);
-  // actual: it stays in state Z, a child of this process.
-  it.fails('delete() of a container created in this process leaves no zombie child behind', async () => {
+  // In-process, the init is this process's child (CLONE_PARENT from the
+  // helper): delete() reaps it, so a long-lived library user collects no
+  // zombies.
+  it('delete() of a container created in this process leaves no zombie child behind', async () => {
     const rt = new Runtime({ root: lc.root });
     const b = lc.bundle({ args: ['sleep', '100'] });
     const id = lc.track('reaped');

@@ -121,7 +121,9 @@ describe.skipIf(!isRoot)('lifecycle through the command line', () => {
 
       const pidDir = lc.scratch();
       const pidFile = path.join(pidDir, 'init.pid');
-      const p = await create('life', b, ['--pid-file', pidFile], ['pipe', 'pipe', 'pipe']);
+      // create's stdin, kept open by the test after create exits.
+      const stdin = lc.stdinFifo();
+      const p = await create('life', b, ['--pid-file', pidFile], [stdin.fd, 'pipe', 'pipe']);
 
       // The pid file: exactly the pid (runc writes no newline), renamed into place (no temporary file left).
       const text = fs.readFileSync(pidFile, 'utf8');
@@ -168,7 +170,8 @@ describe.skipIf(!isRoot)('lifecycle through the command line', () => {
       ]);
 
       // stopped: the process reads a line from create's stdin, answers on its stdout, exits
-      p.child.stdin!.end('bye\n');
+      stdin.write('bye\n');
+      stdin.close();
       expect(await p.stdout.end).toBe('got bye\n');
       expect(await lc.waitForStatus('life', 'stopped')).toEqual({ ...created, pid: 0, status: 'stopped' });
       expect(isAlive(pid)).toBe(false);
@@ -490,13 +493,10 @@ describe.skipIf(!isRoot)('lifecycle through the command line', () => {
       );
     }
 
-    // BUG: a `delete --force` that waited for the lock while another delete
-    // removed the container fails with `container "ID" does not exist`:
-    // Runtime.delete checks store.exists() before taking the lock and reads
-    // the state (store.read, ENOENT -> notFound) after it, without looking
-    // at `force` again. Expected: both exit 0 (forcing a missing container
-    // succeeds). Actual: one exits 1.
-    it.fails('two delete --force at once both exit 0 and the container is gone', async () => {
+    // A `delete --force` that waited for the lock while another delete
+    // removed the container finds it gone, and succeeds as forcing a
+    // missing container does.
+    it('two delete --force at once both exit 0 and the container is gone', async () => {
       const b = lc.bundle({ args: SLEEPER });
       const { pid } = await createAndStart('twin', b);
       const results = await linedUp('twin', [['delete', '--force', 'twin'], ['delete', '--force', 'twin']]);

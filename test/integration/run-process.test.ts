@@ -296,12 +296,9 @@ describe.skipIf(!isRoot)('run(): the container process' + (isRoot ? '' : ' (skip
     expect(fs.readFileSync(file, 'utf8')).toBe('to-file\nto-err\n');
   });
 
-  // BUG (lib/run.ts, openStdio/startedContainer): the pipe streams are created
-  // (and start reading) when the helper is spawned, and the event loop runs
-  // before run() resolves. A container whose stdout or stderr is empty and
-  // that exits quickly has its stream emit 'end' and 'close' before the
-  // caller gets the handle, so `c.stderr.on('close', ...)` after `await run()`
-  // never fires. Seen with several containers started at once.
+  // The pipe streams are made when run() resolves: one made earlier could
+  // reach its end (a quick container with empty output) before the caller
+  // listens. Seen with several containers started at once.
   it('does not end the pipe streams before run() resolves', async () => {
     const b = s.bundle({ args: ['/bin/true'] });
     const ended: string[] = [];
@@ -339,11 +336,8 @@ describe.skipIf(!isRoot)('run(): the container process' + (isRoot ? '' : ' (skip
       expect(status).toEqual({ code: 4, signal: null, status: 4 });
     });
 
-    // BUG (lib/run.ts, run/openStdio): RunningContainer documents stdin,
-    // stdout and stderr as null with a terminal, but run() opens pipes for
-    // the default stdio 'pipe' anyway and hands them out; the init then
-    // replaces fds 0-2 with the pty, so the streams carry nothing (stdout and
-    // stderr just end, writes to stdin fail with EPIPE).
+    // With a terminal the init replaces fds 0-2 with the pty: no pipes are
+    // made, and the handle's stdio streams are null.
     it('gives no stdio streams with a terminal', async () => {
       const b = s.bundle({ args: ['/bin/true'], mutate: (c) => (c.process.terminal = true) });
       const c = await s.start(b);
