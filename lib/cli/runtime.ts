@@ -2,9 +2,13 @@ import { Runtime } from '../runtime/runtime.js';
 import type { CommandContext } from './context.js';
 import { UsageError } from './parse.js';
 
-/** The runtime over the state root given by --root. */
+/**
+ * The runtime over the state root given by --root. Children are left to
+ * whoever inherits them when tsbox exits (containerd's shim, conmon): they
+ * reap them for the exit status.
+ */
 export function runtimeOf(ctx: CommandContext): Runtime {
-  return new Runtime({ root: ctx.globals.root as string });
+  return new Runtime({ root: ctx.globals.root as string, reapChildren: false });
 }
 
 /** The container id argument of commands that take exactly one. */

@@ -20,6 +20,14 @@ import { notFound, processStat, StateStore, writeFileAtomic, type ContainerRecor
 export interface RuntimeOptions {
   /** Directory for container state (default /run/tsbox). */
   root?: string;
+  /**
+   * Reap the processes this one starts and does not wait for (a created
+   * container's init, a detached exec) when they exit (default true), so a
+   * long-lived program collects no zombies. The CLI turns it off: an engine's
+   * shim or conmon inherits those processes when tsbox exits and needs to
+   * reap them itself to learn their exit status.
+   */
+  reapChildren?: boolean;
 }
 
 export interface CreateOptions {
@@ -53,9 +61,17 @@ export const DEFAULT_ROOT = '/run/tsbox';
  */
 export class Runtime {
   readonly store: StateStore;
+  private readonly reapChildren: boolean;
 
   constructor(options: RuntimeOptions = {}) {
     this.store = new StateStore(options.root ?? DEFAULT_ROOT);
+    this.reapChildren = options.reapChildren ?? true;
+  }
+
+  /** Lets go of a child this process does not wait for (see reapChildren). */
+  private release(pidfd: number): void {
+    if (this.reapChildren) native().reapInBackground(pidfd);
+    else native().close(pidfd);
   }
 
   /**
@@ -108,7 +124,7 @@ export class Runtime {
       throw err;
     } finally {
       // The init stays, our child until this process ends.
-      if (pidfd >= 0) native().reapInBackground(pidfd);
+      if (pidfd >= 0) this.release(pidfd);
     }
   }
 
@@ -162,7 +178,7 @@ export class Runtime {
       throw new TsboxError('a detached exec with a terminal needs --console-socket (the terminal has to go somewhere)');
     }
     const { launched } = await this.launchExec(id, process, options);
-    native().reapInBackground(launched.pidfd);
+    this.release(launched.pidfd);
     return { pid: launched.pid, warnings: launched.warnings };
   }
 

@@ -297,37 +297,38 @@ void reset_signals() {
 }
 
 
-// execve with the PATH of the container's environment, as a shell would:
-// a name with a slash is used as it is, otherwise each PATH entry is tried
-// in order; a file found but not executable is remembered so that the error
-// says "permission denied" rather than "not found".
-[[noreturn]] void exec_process(const plan::Plan& p) {
+// The executable for args[0], looked up in the PATH of the container's
+// environment as a shell would: a name with a slash is taken as it is,
+// otherwise each PATH entry is tried in order, and a file found but not
+// executable is skipped (remembered, so that the error says "permission
+// denied" rather than "not found"). Done before the process waits for
+// start, so that `create` reports a missing executable as runc does (and
+// engines map that error to exit status 127).
+std::string find_executable(const plan::Plan& p) {
   const std::string& name = p.args[0];
-  std::vector<char*> argv = c_strings(p.args);
-  std::vector<char*> envp = c_strings(p.env);
   const std::string step = "exec " + quote(name);
-  if (name.find('/') != std::string::npos) {
-    execve(name.c_str(), argv.data(), envp.data());
-    fail(step, errno);
-  }
+  if (name.find('/') != std::string::npos) return name;
   std::string path = kDefaultPath;
   for (const auto& e : p.env) {
     if (e.compare(0, 5, "PATH=") == 0) path = e.substr(5);
   }
-  int denied = 0;
+  bool denied = false;
   for (const auto& dir : strings::split_on(path, ':')) {
     std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
     struct stat st;
     if (stat(candidate.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    execve(candidate.c_str(), argv.data(), envp.data());
-    if (errno == EACCES) {
-      denied = EACCES;
-      continue;
-    }
-    fail(step, errno);
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    denied = true;
   }
-  if (denied) fail(step, denied);
+  if (denied) fail(step, EACCES);
   fail(step, ENOENT, "executable file not found in $PATH");
+}
+
+[[noreturn]] void exec_process(const plan::Plan& p, const std::string& file) {
+  std::vector<char*> argv = c_strings(p.args);
+  std::vector<char*> envp = c_strings(p.env);
+  execve(file.c_str(), argv.data(), envp.data());
+  fail("exec " + quote(p.args[0]), errno);
 }
 
 
@@ -345,10 +346,12 @@ void reset_signals() {
   if (p.no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     fail("prctl PR_SET_NO_NEW_PRIVS", errno);
   }
+  // As the container's user, in its cwd: what it may execute.
+  const std::string file = find_executable(p);
   if (p.pause) wait_for_go(fifo);
   run_hooks(p, "startContainer", states.created);
   reset_signals();
-  exec_process(p);
+  exec_process(p, file);
 }
 
 // A process joining a running container: the helper has joined the

@@ -217,6 +217,16 @@ describe.skipIf(!isRoot)('lifecycle through the command line', () => {
       expect(await lc.state('twice')).toMatchObject({ status: 'running', pid });
     });
 
+    it('create reports a missing executable, as runc does (engines map it to exit status 127), and leaves nothing', async () => {
+      const b = lc.bundle({ args: ['nope'] });
+      lc.track('noexec');
+      const p = lc.spawn(['create', '--bundle', b.dir, 'noexec']);
+      expect(await p.exited).toEqual({ status: 1, signal: null });
+      expect(await p.stderr.end).toBe('tsbox: exec "nope": executable file not found in $PATH\n');
+      expect((await lc.cli(['list', '-q'])).stdout).toBe('');
+      expect(await settledProcessesUnder(b.dir)).toEqual([]);
+    });
+
     it('start of a missing id fails', async () => {
       expect(await lc.cli(['start', 'nope'])).toMatchObject({ status: 1, stdout: '', stderr: 'tsbox: container "nope" does not exist\n' });
     });
