@@ -1,8 +1,11 @@
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { getSystemErrorName } from 'node:util';
 import type { Bundle } from './bundle.js';
+import { detectLayout, type Layout } from './cgroups/layout.js';
+import { applyResources, cgroupDirs, createCgroups, destroyCgroups, procsFiles, type Cgroups } from './cgroups/manager.js';
+import { devicesNeedBpf } from './cgroups/resources.js';
 import { generateId } from './container-id.js';
 import { ConfigError, SystemError, TsboxError } from './errors.js';
 import { runHooks, type HookState } from './hooks.js';
@@ -40,6 +43,8 @@ export interface Launched {
   master: number;
   stdio: Stdio;
   warnings: string[];
+  /** The cgroups made for the container (config with cgroupsPath or resources). */
+  cgroups?: Cgroups;
 }
 
 /** Waits for the process behind a pidfd to exit and reaps it. */
@@ -149,6 +154,7 @@ export function pipeStreams(stdio: Stdio): [Writable | null, Readable | null, Re
  * with a one-line TsboxError, leaving no process, mount or file behind.
  */
 export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promise<Launched> {
+  const id = options.id ?? generateId();
   let plan;
   try {
     plan = buildPlan({
@@ -161,7 +167,26 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
   } catch (err) {
     throw err instanceof ConfigError ? err.inFile(bundle.configPath) : err;
   }
-  const id = options.id ?? generateId();
+  // The container's cgroups, made and limited before its init exists: the
+  // helper puts itself in them before it clones the init, so the init is
+  // born there and nothing of the runtime is ever charged to them.
+  const linux = bundle.spec.linux;
+  let cgroups: Cgroups | undefined;
+  if (linux?.cgroupsPath !== undefined || linux?.resources !== undefined) {
+    const layout = hostLayout();
+    cgroups = createCgroups(layout, cgroupDirs(layout, linux.cgroupsPath, id));
+    try {
+      const nodes = (linux.devices ?? []).map((d) => ({ type: d.type === 'u' ? 'c' : d.type, major: d.major ?? 0, minor: d.minor ?? 0 }));
+      applyResources(layout, cgroups, linux.resources ?? {}, nodes);
+    } catch (err) {
+      await destroyCgroups(cgroups);
+      throw err;
+    }
+    plan.cgroupProcs = procsFiles(cgroups);
+    if (devicesNeedBpf(layout, linux.resources ?? {})) {
+      plan.warnings.push('linux.resources.devices is not enforced: this host needs an eBPF device program, which tsbox does not load yet');
+    }
+  }
   // At the init's stop before pivot_root: the runtime's hooks, then the
   // state for the init's own (createContainer, startContainer).
   const beforePivot = async (pid: number): Promise<[string, string]> => {
@@ -170,7 +195,18 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
     await runHooks(bundle.spec.hooks, 'createRuntime', { ...state, status: 'creating' });
     return [JSON.stringify({ ...state, status: 'creating' }), JSON.stringify({ ...state, status: 'created' })];
   };
-  return launchPlan(plan, { ...options, beforePivot });
+  try {
+    const launched = await launchPlan(plan, { ...options, beforePivot });
+    return cgroups ? { ...launched, cgroups } : launched;
+  } catch (err) {
+    if (cgroups) await destroyCgroups(cgroups);
+    throw err;
+  }
+}
+
+/** The host's cgroup layout, from this process's mount table and cgroups. */
+export function hostLayout(): Layout {
+  return detectLayout(readFileSync('/proc/self/mountinfo', 'utf8'), readFileSync('/proc/self/cgroup', 'utf8'));
 }
 
 /** The OCI state of a container as its hooks read it (status to be filled in). */

@@ -1,6 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type { ReadStream as TtyStream } from 'node:tty';
 import { loadBundle, type Bundle } from './bundle.js';
+import { destroyCgroups, type Cgroups } from './cgroups/manager.js';
 import { generateId } from './container-id.js';
 import { runHooks } from './hooks.js';
 import { hookState, launch, pipeStreams, waitFor, type Launched, type LaunchOptions } from './launch.js';
@@ -34,6 +35,8 @@ export interface RunningContainer {
   readonly exited: Promise<ExitStatus>;
   /** Config parts tsbox did not apply, and failed poststart/poststop hooks; worth showing to a person. */
   readonly warnings: string[];
+  /** The container's cgroup directories, when its config asks for cgroups (cgroupsPath or resources). */
+  readonly cgroups: Cgroups | undefined;
   /** Sends a signal (default SIGTERM); false if the process is already gone. */
   kill(signal?: NodeJS.Signals | number): boolean;
   /** Sets the size of the container's terminal (no-op without one). */
@@ -55,23 +58,27 @@ function exitStatus(info: ExitInfo): ExitStatus {
 export async function run(source: string | Bundle, options: RunOptions = {}): Promise<RunningContainer> {
   const bundle = typeof source === 'string' ? loadBundle(source) : source;
   const id = options.id ?? generateId();
-  const c = started(bundle, await launch(bundle, { ...options, id }));
-  const hooks = bundle.spec.hooks;
-  if (!hooks?.poststart && !hooks?.poststop) return c;
-  const state = hookState(bundle, id, c.pid);
+  const launched = await launch(bundle, { ...options, id });
+  const c = started(bundle, launched);
   // poststart and poststop failures are warnings, as the OCI spec says: the
-  // process runs (and has run) either way.
+  // process runs (and has run) either way; so is a cgroup that will not go.
   const warn = (err: unknown) => c.warnings.push((err as Error).message);
-  await runHooks(hooks, 'poststart', { ...state, status: 'running' }).catch(warn);
+  const hooks = bundle.spec.hooks;
+  const state = hookState(bundle, id, c.pid);
+  if (hooks?.poststart) await runHooks(hooks, 'poststart', { ...state, status: 'running' }).catch(warn);
+  const { cgroups } = launched;
+  if (!cgroups && !hooks?.poststop) return c;
   const exited = c.exited.then(async (status) => {
-    await runHooks(hooks, 'poststop', { ...state, status: 'stopped' }).catch(warn);
+    // The container's cgroups go with it, once its processes are gone.
+    if (cgroups) await destroyCgroups(cgroups).catch(warn);
+    if (hooks?.poststop) await runHooks(hooks, 'poststop', { ...state, status: 'stopped' }).catch(warn);
     return status;
   });
   return { ...c, exited };
 }
 
 /** The handle for a launched process: the container's first, or one exec'd into it. */
-export function started(bundle: Bundle, { pid, pidfd, master, stdio, warnings }: Launched): RunningContainer {
+export function started(bundle: Bundle, { pid, pidfd, master, stdio, warnings, cgroups }: Launched): RunningContainer {
   let alive = true;
   const [stdin, stdout, stderr] = pipeStreams(stdio);
   const terminal = master >= 0 ? new (require('node:tty') as typeof import('node:tty')).ReadStream(master) : null;
@@ -101,6 +108,7 @@ export function started(bundle: Bundle, { pid, pidfd, master, stdio, warnings }:
     terminal,
     exited,
     warnings,
+    cgroups,
     kill(signal: NodeJS.Signals | number = 'SIGTERM') {
       // The pidfd stays open until the process is reaped, so this can never
       // signal a process that reused the pid.

@@ -29,6 +29,8 @@ export interface PlanInput {
   pause?: boolean;
   /** Stop the init before execve until `tsbox start` opens this FIFO. */
   startFifo?: string;
+  /** cgroup.procs files of the container's cgroups (made by lib/cgroups), for the init to join. */
+  cgroupProcs?: string[];
 }
 
 const KERNEL_NAMESPACE: Record<LinuxNamespace['type'], KernelNamespace> = {
@@ -175,7 +177,6 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
 
   if (linux.timeOffsets) warnings.push('linux.timeOffsets is not applied yet');
   if (linux.seccomp) warnings.push('linux.seccomp is not applied yet: the container runs without a seccomp filter');
-  if (linux.resources || linux.cgroupsPath) warnings.push('linux.resources and linux.cgroupsPath are not applied yet');
   if (process.apparmorProfile) warnings.push('process.apparmorProfile is not applied');
   if (process.selinuxLabel || linux.mountLabel) warnings.push('SELinux labels are not applied');
 
@@ -183,7 +184,7 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
   return {
     exec: false,
     namespaces,
-    cgroupProcs: [],
+    cgroupProcs: input.cgroupProcs ?? [],
     rootfs: input.rootfs,
     // Mount events must not flow from the container to the host: start from
     // a slave (or private) copy of the host's mounts whatever the config asks

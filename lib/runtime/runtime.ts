@@ -6,8 +6,9 @@ import { loadBundle, type Bundle } from '../bundle.js';
 import { run, started, type RunningContainer, type RunOptions } from '../run.js';
 import { validateId } from '../container-id.js';
 import { TsboxError } from '../errors.js';
-import { launch, launchPlan, setupError, type Launched, type StdioOption } from '../launch.js';
-import type { Process } from '../oci/types.js';
+import { applyResources, cgroupPids, destroyCgroups, setFrozen, type Cgroups } from '../cgroups/manager.js';
+import { hostLayout, launch, launchPlan, setupError, type Launched, type StdioOption } from '../launch.js';
+import type { LinuxResources, Process } from '../oci/types.js';
 import { buildExecPlan } from '../plan/build.js';
 import type { KernelNamespace, PlannedNamespace } from '../plan/plan.js';
 import { native } from '../native/binding.js';
@@ -89,6 +90,7 @@ export class Runtime {
     const store = this.store;
     store.claim(id);
     let pidfd = -1;
+    let cgroups: Cgroups | undefined;
     try {
       return await store.locked(id, async () => {
         const fifo = store.fifo(id);
@@ -96,6 +98,7 @@ export class Runtime {
         const extraFds = Array.from({ length: options.preserveFds ?? 0 }, (_, i) => 3 + i);
         const l = await launch(bundle, { id, stdio: options.stdio ?? 'inherit', startFifo: fifo, extraFds });
         pidfd = l.pidfd;
+        cgroups = l.cgroups;
         if (l.master >= 0) {
           try {
             native().sendFd(options.consoleSocket!, l.master, '/dev/ptmx');
@@ -113,13 +116,18 @@ export class Runtime {
           owner: os.userInfo().username,
           annotations: bundle.spec.annotations ?? {},
           ...(bundle.spec.hooks?.poststop && { poststop: bundle.spec.hooks.poststop }),
+          ...(l.cgroups && { cgroups: l.cgroups }),
         };
         store.write(record);
         if (options.pidFile) writeFileAtomic(path.resolve(options.pidFile), String(l.pid), 0o644);
         return store.state(record);
       });
     } catch (err) {
-      if (pidfd >= 0) native().signal(pidfd, os.constants.signals.SIGKILL);
+      if (pidfd >= 0) {
+        native().signal(pidfd, os.constants.signals.SIGKILL);
+        await native().readable(pidfd);
+      }
+      if (cgroups) await destroyCgroups(cgroups).catch(() => undefined);
       store.remove(id);
       throw err;
     } finally {
@@ -148,6 +156,7 @@ export class Runtime {
         created: new Date().toISOString(),
         owner: os.userInfo().username,
         annotations: bundle.spec.annotations ?? {},
+        ...(c.cgroups && { cgroups: c.cgroups }),
       });
       if (options.pidFile) writeFileAtomic(path.resolve(options.pidFile), String(c.pid), 0o644);
     } catch (err) {
@@ -323,6 +332,7 @@ export class Runtime {
       if (status === 'running' && !options.force) {
         throw new TsboxError(`cannot delete container "${id}" that is not stopped: it is running (use --force)`);
       }
+      if (status === 'paused') await setFrozen(record.cgroups!, false);
       if (status !== 'stopped') {
         const pidfd = openPidfd(record);
         if (pidfd >= 0) {
@@ -334,6 +344,18 @@ export class Runtime {
           await native().waitExit(pidfd).catch(() => undefined);
           native().close(pidfd);
         }
+      }
+      if (record.cgroups) {
+        // Processes that outlived the init (no pid namespace of its own)
+        // would keep the cgroup busy: they go with the container.
+        for (const pid of cgroupPids(record.cgroups)) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // Gone meanwhile.
+          }
+        }
+        await destroyCgroups(record.cgroups);
       }
       store.remove(id);
       return record;
@@ -352,12 +374,49 @@ export class Runtime {
     return warnings;
   }
 
+  /** Freezes every process of the container (its cgroup's freezer). */
+  async pause(id: string): Promise<void> {
+    await this.store.locked(id, async () => {
+      const record = this.store.read(id);
+      const status = this.store.status(record);
+      if (status !== 'running') throw new TsboxError(`cannot pause container "${id}": it is ${status}, not running`);
+      await setFrozen(this.cgroupsOf(record, 'pause'), true);
+    });
+  }
+
+  /** Thaws a paused container. */
+  async resume(id: string): Promise<void> {
+    await this.store.locked(id, async () => {
+      const record = this.store.read(id);
+      const status = this.store.status(record);
+      if (status !== 'paused') throw new TsboxError(`cannot resume container "${id}": it is ${status}, not paused`);
+      await setFrozen(this.cgroupsOf(record, 'resume'), false);
+    });
+  }
+
+  /** Changes the resource limits of a created, running or paused container. */
+  async update(id: string, resources: LinuxResources): Promise<void> {
+    await this.store.locked(id, async () => {
+      const record = this.store.read(id);
+      if (this.store.status(record) === 'stopped') throw new TsboxError(`cannot update container "${id}": it is stopped`);
+      applyResources(hostLayout(), this.cgroupsOf(record, 'update'), resources);
+    });
+  }
+
+  private cgroupsOf(record: ContainerRecord, what: string): Cgroups {
+    if (!record.cgroups) {
+      throw new TsboxError(`cannot ${what} container "${record.id}": it has no cgroups of its own (its config sets no linux.cgroupsPath or linux.resources)`);
+    }
+    return record.cgroups;
+  }
+
   /**
    * Host pids of the container's processes: everything in its pid
    * namespace when it has its own, else the init and its descendants.
    */
   pids(id: string): number[] {
     const record = this.store.read(id);
+    if (record.cgroups) return cgroupPids(record.cgroups);
     if (this.store.status(record) === 'stopped') return [];
     const ns = readlinkOr(`/proc/${record.pid}/ns/pid`);
     if (ns && ns !== readlinkOr('/proc/self/ns/pid')) {

@@ -5,8 +5,9 @@ import { TsboxError } from '../errors.js';
 import { native } from '../native/binding.js';
 import { OCI_VERSION } from '../oci/default-spec.js';
 import type { Hook } from '../oci/types.js';
+import { isFrozen, type Cgroups } from '../cgroups/manager.js';
 
-export type Status = 'created' | 'running' | 'stopped';
+export type Status = 'created' | 'running' | 'paused' | 'stopped';
 
 /** What tsbox keeps about a container, in <root>/<id>/state.json. */
 export interface ContainerRecord {
@@ -27,6 +28,8 @@ export interface ContainerRecord {
   annotations: Record<string, string>;
   /** The config's poststop hooks, kept for delete: the bundle may be gone by then. */
   poststop?: Hook[];
+  /** The container's cgroups, when it has its own. */
+  cgroups?: Cgroups;
 }
 
 /** The state as `tsbox state` prints it: the OCI state plus runc's extra fields. */
@@ -159,7 +162,8 @@ export class StateStore {
     if (!stat || stat.startTime !== record.pidStartTime || stat.state === 'Z' || stat.state === 'X') return 'stopped';
     // The init holds off its execve until `start` has opened the FIFO,
     // which start removes.
-    return existsSync(this.fifo(record.id)) ? 'created' : 'running';
+    if (existsSync(this.fifo(record.id))) return 'created';
+    return record.cgroups && isFrozen(record.cgroups) ? 'paused' : 'running';
   }
 
   state(record: ContainerRecord): ContainerState {

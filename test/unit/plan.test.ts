@@ -774,14 +774,16 @@ describe('buildPlan: root propagation', () => {
 describe('buildPlan: warnings', () => {
   it.each([
     ['linux.seccomp', (s: Json) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' }), 'linux.seccomp is not applied yet: the container runs without a seccomp filter'],
-    ['linux.resources', (s: Json) => (s.linux.resources = { pids: { limit: 10 } }), 'linux.resources and linux.cgroupsPath are not applied yet'],
-    ['linux.cgroupsPath', (s: Json) => (s.linux.cgroupsPath = '/x'), 'linux.resources and linux.cgroupsPath are not applied yet'],
     ['linux.timeOffsets', (s: Json) => (s.linux.timeOffsets = { monotonic: { secs: 1 } }), 'linux.timeOffsets is not applied yet'],
     ['process.apparmorProfile', (s: Json) => (s.process.apparmorProfile = 'p'), 'process.apparmorProfile is not applied'],
     ['process.selinuxLabel', (s: Json) => (s.process.selinuxLabel = 'l'), 'SELinux labels are not applied'],
     ['linux.mountLabel', (s: Json) => (s.linux.mountLabel = 'l'), 'SELinux labels are not applied'],
   ])('%s', (_, edit, warning) => {
     expect(plan(spec(edit)).warnings).toStrictEqual([warning]);
+  });
+
+  it('none for linux.resources and linux.cgroupsPath: they are applied', () => {
+    expect(plan(spec((s) => ((s.linux.resources = { pids: { limit: 10 } }), (s.linux.cgroupsPath = '/x')))).warnings).toStrictEqual([]);
   });
 
   it('all at once, each once, capability warning last', () => {
@@ -800,7 +802,6 @@ describe('buildPlan: warnings', () => {
     );
     expect(p.warnings).toStrictEqual([
       'linux.seccomp is not applied yet: the container runs without a seccomp filter',
-      'linux.resources and linux.cgroupsPath are not applied yet',
       'SELinux labels are not applied',
       'this kernel lacks CAP_BPF; not granted',
     ]);
@@ -834,7 +835,8 @@ describe('buildPlan: real client configs', () => {
       expect(p.capabilities!.permitted).toBe(defaultCaps);
       expect(p.capabilities!.ambient).toBe(0n);
       expect(p.maskedPaths).toStrictEqual(s.linux!.maskedPaths);
-      expect(p.warnings).toContain('linux.resources and linux.cgroupsPath are not applied yet');
+      // Resources are applied (lib/cgroups), not the planner's to warn about.
+      expect(p.warnings.some((w) => w.includes('resources'))).toBe(false);
 
       const proc = p.mounts.find((m) => m.destination === '/proc')!;
       expect(proc).toStrictEqual({ source: 'proc', destination: '/proc', type: 'proc', flags: MS.NOSUID | MS.NOEXEC | MS.NODEV, data: '', propagation: 0 });
@@ -902,7 +904,6 @@ describe('buildPlan: real client configs', () => {
     expect(p.rootfs).toBe(ROOTFS);
     expect(p.warnings).toStrictEqual([
       'linux.seccomp is not applied yet: the container runs without a seccomp filter',
-      'linux.resources and linux.cgroupsPath are not applied yet',
     ]);
   });
 
@@ -946,6 +947,6 @@ describe('buildPlan: real client configs', () => {
     expect(p.noNewPrivileges).toBe(true);
     expect(p.rlimits).toStrictEqual([{ name: 'RLIMIT_NOFILE', resource: 7, soft: '1024', hard: '1024' }]);
     expect('hostname' in p).toBe(false);
-    expect(p.warnings).toStrictEqual(['linux.resources and linux.cgroupsPath are not applied yet']);
+    expect(p.warnings).toStrictEqual([]);
   });
 });

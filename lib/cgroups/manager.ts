@@ -1,0 +1,171 @@
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { TsboxError } from '../errors.js';
+import type { LinuxResources } from '../oci/types.js';
+import type { Hierarchy, Layout } from './layout.js';
+import { resourceWrites, type CgroupWrite, type DeviceNode } from './resources.js';
+
+/** A container's cgroups: one directory per hierarchy. */
+export interface Cgroups {
+  /** Hierarchy key ("memory", "cpu,cpuacct", "" for cgroup2) -> absolute directory. */
+  dirs: Record<string, string>;
+  /** The directories tsbox made for it, deepest first: delete removes exactly these. */
+  created: string[];
+}
+
+/**
+ * Where the container's cgroup is in each hierarchy, as runc resolves
+ * linux.cgroupsPath with cgroupfs: absolute paths from each hierarchy's
+ * root; relative ones (and the default, the container id) under the
+ * runtime's own cgroup.
+ */
+export function cgroupDirs(layout: Layout, cgroupsPath: string | undefined, id: string): Record<string, string> {
+  const wanted = cgroupsPath || id;
+  if (/^[^/]*:[^/]*:/.test(wanted)) {
+    throw new TsboxError(`linux.cgroupsPath "${wanted}" is a systemd slice: tsbox manages cgroups through cgroupfs only`);
+  }
+  const dirs: Record<string, string> = {};
+  for (const h of layout.hierarchies) {
+    const inMount = wanted.startsWith('/')
+      ? path.posix.relative(h.mount.root, path.posix.resolve(wanted))
+      : path.posix.join(h.own, wanted);
+    if (inMount.startsWith('..')) {
+      throw new TsboxError(`linux.cgroupsPath "${wanted}" is outside the part of the ${h.key || 'cgroup2'} hierarchy mounted here`);
+    }
+    dirs[h.key] = path.join(h.mount.mountPoint, inMount);
+  }
+  return dirs;
+}
+
+function hierarchyOf(layout: Layout, key: string): Hierarchy {
+  return layout.hierarchies.find((h) => h.key === key)!;
+}
+
+/**
+ * Makes the directories (recording which were new) and readies cpuset
+ * ones: a new v1 cpuset cgroup has no CPUs or memory nodes, and nothing can
+ * join it until it is given its parent's.
+ */
+export function createCgroups(layout: Layout, dirs: Record<string, string>): Cgroups {
+  const cg: Cgroups = { dirs, created: [] };
+  try {
+    for (const [key, dir] of Object.entries(dirs)) {
+      const mountPoint = hierarchyOf(layout, key).mount.mountPoint;
+      const missing: string[] = [];
+      for (let d = dir; d !== mountPoint && !existsSync(d); d = path.dirname(d)) missing.unshift(d);
+      for (const d of missing) {
+        mkdirSync(d);
+        cg.created.unshift(d);
+        if (key.split(',').includes('cpuset')) {
+          for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+            if (readFileSync(path.join(d, file), 'utf8').trim() === '') {
+              writeFileSync(path.join(d, file), readFileSync(path.join(path.dirname(d), file), 'utf8'));
+            }
+          }
+        }
+      }
+    }
+  } catch (err) {
+    removeCreated(cg);
+    throw new TsboxError(`create cgroup: ${(err as Error).message}`);
+  }
+  return cg;
+}
+
+/** Writes the resources into the container's cgroup files. */
+export function applyResources(layout: Layout, cg: Cgroups, resources: LinuxResources, nodes: readonly DeviceNode[] = []): void {
+  for (const w of resourceWrites(layout, resources, nodes)) writeOne(cg, w);
+}
+
+function writeOne(cg: Cgroups, w: CgroupWrite): void {
+  const file = path.join(cg.dirs[w.key]!, w.file);
+  try {
+    writeFileSync(file, w.value);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'this host has no such file' : code ?? String(err);
+    throw new TsboxError(`linux.resources.${w.resource}: cannot write "${w.value}" to ${file}: ${why}`);
+  }
+}
+
+/** The cgroup.procs files the container's init joins. */
+export function procsFiles(cg: Cgroups): string[] {
+  return Object.values(cg.dirs).map((d) => path.join(d, 'cgroup.procs'));
+}
+
+/** The pids in the container's cgroup (from one hierarchy: every process is in all). */
+export function cgroupPids(cg: Cgroups): number[] {
+  const dir = cg.dirs.pids ?? cg.dirs[''] ?? Object.values(cg.dirs)[0];
+  if (!dir) return [];
+  try {
+    return readFileSync(path.join(dir, 'cgroup.procs'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map(Number)
+      .sort((a, b) => a - b);
+  } catch {
+    return [];
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Freezes (pause) or thaws (resume) every process of the container: the
+ * v1 freezer, whose FREEZING state can need the write repeated, or
+ * cgroup2's cgroup.freeze, settled when cgroup.events says so.
+ */
+export async function setFrozen(cg: Cgroups, frozen: boolean): Promise<void> {
+  const v1 = cg.dirs.freezer;
+  const v2 = cg.dirs[''];
+  for (let attempt = 0; attempt < 500; attempt++) {
+    if (v1) {
+      writeFileSync(path.join(v1, 'freezer.state'), frozen ? 'FROZEN' : 'THAWED');
+      if (readFileSync(path.join(v1, 'freezer.state'), 'utf8').trim() === (frozen ? 'FROZEN' : 'THAWED')) return;
+    } else if (v2 && existsSync(path.join(v2, 'cgroup.freeze'))) {
+      writeFileSync(path.join(v2, 'cgroup.freeze'), frozen ? '1' : '0');
+      if (readFileSync(path.join(v2, 'cgroup.events'), 'utf8').includes(`frozen ${frozen ? 1 : 0}`)) return;
+    } else {
+      throw new TsboxError('this host has no cgroup freezer (v1 freezer or cgroup2 cgroup.freeze)');
+    }
+    await sleep(2);
+  }
+  throw new TsboxError(`cgroup did not become ${frozen ? 'frozen' : 'thawed'} within 1 s`);
+}
+
+export function isFrozen(cg: Cgroups): boolean {
+  try {
+    if (cg.dirs.freezer) return readFileSync(path.join(cg.dirs.freezer, 'freezer.state'), 'utf8').trim() !== 'THAWED';
+    if (cg.dirs['']) return readFileSync(path.join(cg.dirs[''], 'cgroup.freeze'), 'utf8').trim() === '1';
+  } catch {
+    // Gone: not frozen.
+  }
+  return false;
+}
+
+function removeCreated(cg: Cgroups): boolean {
+  let all = true;
+  for (const d of cg.created) {
+    try {
+      rmdirSync(d);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') all = false;
+    }
+  }
+  return all;
+}
+
+/**
+ * Removes exactly the directories tsbox made, once the processes in them
+ * are gone (a cgroup with processes cannot be removed: EBUSY). Never a
+ * directory that existed before.
+ */
+export async function destroyCgroups(cg: Cgroups): Promise<void> {
+  for (let attempt = 0; attempt < 500; attempt++) {
+    if (removeCreated(cg)) return;
+    await sleep(2);
+  }
+  throw new TsboxError(`remove cgroup ${cg.created[0]}: it still has processes after 1 s`);
+}

@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError, TsboxError } from '../../errors.js';
+import type { LinuxResources } from '../../oci/types.js';
+import { validateSpec } from '../../oci/validate.js';
+import type { CommandContext } from '../context.js';
+import { UsageError } from '../parse.js';
+import { runtimeOf, theId } from '../runtime.js';
+
+const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** "512m", "1g", "1048576", "-1", as runc's update takes sizes. */
+function size(flag: string, text: string): number {
+  const m = /^(-1|\d+)\s*([kmgt]?)b?$/i.exec(text.trim());
+  if (!m) throw new UsageError(`--${flag} takes a size (512m, 1g, bytes) or -1, got "${text}"`, 'update');
+  return Number(m[1]) * UNITS[m[2]!.toLowerCase()]!;
+}
+
+function integer(flag: string, text: string): number {
+  if (!/^-?\d+$/.test(text)) throw new UsageError(`--${flag} takes a whole number, got "${text}"`, 'update');
+  return Number(text);
+}
+
+/** linux.resources from runc's update flags. */
+function fromFlags(f: CommandContext['flags']): LinuxResources {
+  const r: LinuxResources = {};
+  const str = (name: string) => f[name] as string | undefined;
+  const memory: NonNullable<LinuxResources['memory']> = {};
+  if (str('memory') !== undefined) memory.limit = size('memory', str('memory')!);
+  if (str('memory-swap') !== undefined) memory.swap = size('memory-swap', str('memory-swap')!);
+  if (str('memory-reservation') !== undefined) memory.reservation = size('memory-reservation', str('memory-reservation')!);
+  if (Object.keys(memory).length) r.memory = memory;
+  const cpu: NonNullable<LinuxResources['cpu']> = {};
+  if (str('cpu-shares') !== undefined) cpu.shares = integer('cpu-shares', str('cpu-shares')!);
+  if (str('cpu-quota') !== undefined) cpu.quota = integer('cpu-quota', str('cpu-quota')!);
+  if (str('cpu-period') !== undefined) cpu.period = integer('cpu-period', str('cpu-period')!);
+  if (str('cpu-rt-runtime') !== undefined) cpu.realtimeRuntime = integer('cpu-rt-runtime', str('cpu-rt-runtime')!);
+  if (str('cpu-rt-period') !== undefined) cpu.realtimePeriod = integer('cpu-rt-period', str('cpu-rt-period')!);
+  if (str('cpuset-cpus') !== undefined) cpu.cpus = str('cpuset-cpus')!;
+  if (str('cpuset-mems') !== undefined) cpu.mems = str('cpuset-mems')!;
+  if (Object.keys(cpu).length) r.cpu = cpu;
+  if (str('pids-limit') !== undefined) r.pids = { limit: integer('pids-limit', str('pids-limit')!) };
+  if (str('blkio-weight') !== undefined) r.blockIO = { weight: integer('blkio-weight', str('blkio-weight')!) };
+  return r;
+}
+
+/** --resources FILE|-: checked by the config validator, as linux.resources. */
+function fromFile(file: string): LinuxResources {
+  let text: string;
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    throw new TsboxError(`read resources "${file}": ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new TsboxError(`resources "${file}": invalid JSON`);
+  }
+  try {
+    // The one validator there is: wrap the resources in a minimal config.
+    const spec = validateSpec({ ociVersion: '1.0.0', root: { path: '/' }, process: { args: ['x'], cwd: '/' }, linux: { resources: value } });
+    return spec.linux!.resources!;
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(err.jsonPath.replace(/^linux\.resources\.?/, ''), err.problem, file === '-' ? 'resources on stdin' : file);
+    throw err;
+  }
+}
+
+export async function command(ctx: CommandContext): Promise<number> {
+  const id = theId(ctx, 'update');
+  const resources = ctx.flags.resources !== undefined ? fromFile(ctx.flags.resources as string) : fromFlags(ctx.flags);
+  if (ctx.flags['kernel-memory'] !== undefined) ctx.log.warn('--kernel-memory is ignored: this kernel has no kernel memory limit');
+  await runtimeOf(ctx).update(id, resources);
+  return 0;
+}
