@@ -194,6 +194,12 @@ export const COMMANDS: CommandSpec[] = [
     ],
   },
   {
+    name: 'features',
+    args: '',
+    summary: 'print what this runtime supports, as JSON (runc\'s shape)',
+    flags: [],
+  },
+  {
     name: 'spec',
     args: '',
     summary: 'write a default config.json into the bundle directory',

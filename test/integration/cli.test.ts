@@ -369,6 +369,18 @@ describe.skipIf(!isRoot)('tsbox command line', () => {
       expect(r.stderr).toBe('');
     });
 
+    it('features: runc\'s JSON shape, truthful about what tsbox does', async () => {
+      const r = await tsbox(['features']);
+      expect(r.status).toBe(0);
+      const f = JSON.parse(r.stdout);
+      expect(f.ociVersionMax).toBe('1.2.0');
+      expect(f.hooks).toContain('createRuntime');
+      expect(f.mountOptions).toContain('rbind');
+      expect(f.linux.capabilities).toContain('CAP_SYS_ADMIN');
+      expect(f.linux.cgroup).toMatchObject({ v1: true, v2: true, systemd: false });
+      expect(f.linux.seccomp.enabled).toBe(false);
+    });
+
     it('an unknown command: one line on stderr, exit 1', async () => {
       const r = await tsbox(['frobnicate']);
       expect(r.status).toBe(1);
