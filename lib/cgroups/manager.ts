@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { TsboxError } from '../errors.js';
 import type { LinuxResources } from '../oci/types.js';
@@ -59,7 +59,7 @@ export function createCgroups(layout: Layout, dirs: Record<string, string>): Cgr
         if (key.split(',').includes('cpuset')) {
           for (const file of ['cpuset.cpus', 'cpuset.mems']) {
             if (readFileSync(path.join(d, file), 'utf8').trim() === '') {
-              writeFileSync(path.join(d, file), readFileSync(path.join(path.dirname(d), file), 'utf8'));
+              writeExisting(path.join(d, file), readFileSync(path.join(path.dirname(d), file), 'utf8'));
             }
           }
         }
@@ -77,10 +77,24 @@ export function applyResources(layout: Layout, cg: Cgroups, resources: LinuxReso
   for (const w of resourceWrites(layout, resources, nodes)) writeOne(cg, w);
 }
 
+/**
+ * Writes to a cgroup file that must exist already: opened write-only and
+ * without O_CREAT (cgroupfs refuses creating files with EACCES, which would
+ * hide that the file is simply not there; some files are write-only).
+ */
+function writeExisting(file: string, value: string): void {
+  const fd = openSync(file, constants.O_WRONLY);
+  try {
+    writeSync(fd, value);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function writeOne(cg: Cgroups, w: CgroupWrite): void {
   const file = path.join(cg.dirs[w.key]!, w.file);
   try {
-    writeFileSync(file, w.value);
+    writeExisting(file, w.value);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'this host has no such file' : code ?? String(err);
@@ -122,10 +136,10 @@ export async function setFrozen(cg: Cgroups, frozen: boolean): Promise<void> {
   const v2 = cg.dirs[''];
   for (let attempt = 0; attempt < 500; attempt++) {
     if (v1) {
-      writeFileSync(path.join(v1, 'freezer.state'), frozen ? 'FROZEN' : 'THAWED');
+      writeExisting(path.join(v1, 'freezer.state'), frozen ? 'FROZEN' : 'THAWED');
       if (readFileSync(path.join(v1, 'freezer.state'), 'utf8').trim() === (frozen ? 'FROZEN' : 'THAWED')) return;
     } else if (v2 && existsSync(path.join(v2, 'cgroup.freeze'))) {
-      writeFileSync(path.join(v2, 'cgroup.freeze'), frozen ? '1' : '0');
+      writeExisting(path.join(v2, 'cgroup.freeze'), frozen ? '1' : '0');
       if (readFileSync(path.join(v2, 'cgroup.events'), 'utf8').includes(`frozen ${frozen ? 1 : 0}`)) return;
     } else {
       throw new TsboxError('this host has no cgroup freezer (v1 freezer or cgroup2 cgroup.freeze)');

@@ -263,6 +263,8 @@ export interface ExecPlanInput {
   process: Process;
   /** The namespaces of the running container, to join by path. */
   namespaces: PlannedNamespace[];
+  /** The container's cgroup.procs files: an exec'd process is limited, frozen and killed with it. */
+  cgroupProcs?: string[];
   terminalSize?: { rows: number; cols: number };
 }
 
@@ -278,7 +280,7 @@ export function buildExecPlan(input: ExecPlanInput, host: HostFacts = liveHost):
   return {
     exec: true,
     namespaces: input.namespaces,
-    cgroupProcs: [],
+    cgroupProcs: input.cgroupProcs ?? [],
     rootfs: '',
     rootPropagation: 0,
     mounts: [],

@@ -6,7 +6,7 @@ import { loadBundle, type Bundle } from '../bundle.js';
 import { run, started, type RunningContainer, type RunOptions } from '../run.js';
 import { validateId } from '../container-id.js';
 import { TsboxError } from '../errors.js';
-import { applyResources, cgroupPids, destroyCgroups, setFrozen, type Cgroups } from '../cgroups/manager.js';
+import { applyResources, cgroupPids, destroyCgroups, procsFiles, setFrozen, type Cgroups } from '../cgroups/manager.js';
 import { hostLayout, launch, launchPlan, setupError, type Launched, type StdioOption } from '../launch.js';
 import type { LinuxResources, Process } from '../oci/types.js';
 import { buildExecPlan } from '../plan/build.js';
@@ -202,6 +202,7 @@ export class Runtime {
       const plan = buildExecPlan({
         process,
         namespaces: namespacesOf(record.pid),
+        ...(record.cgroups && { cgroupProcs: procsFiles(record.cgroups) }),
         ...(options.terminalSize && { terminalSize: options.terminalSize }),
       });
       launched = await launchPlan(plan, {
@@ -329,8 +330,8 @@ export class Runtime {
       }
       const record = store.read(id);
       const status = store.status(record);
-      if (status === 'running' && !options.force) {
-        throw new TsboxError(`cannot delete container "${id}" that is not stopped: it is running (use --force)`);
+      if ((status === 'running' || status === 'paused') && !options.force) {
+        throw new TsboxError(`cannot delete container "${id}" that is not stopped: it is ${status} (use --force)`);
       }
       if (status === 'paused') await setFrozen(record.cgroups!, false);
       if (status !== 'stopped') {
