@@ -5,9 +5,14 @@ export type LogLevel = 'error' | 'warning' | 'debug';
 /**
  * Messages for a person on stderr, and for engines in the --log file. With
  * --log-format json each message is one line {"level","msg","time"}, which is
- * what containerd's shim and podman read back.
+ * what containerd's shim and podman read back. The file is written when
+ * the command ends (flush): podman reads a failed command's log as ONE JSON
+ * object, so then it holds exactly the error line, and otherwise every
+ * message.
  */
 export class Logger {
+  private readonly pending: Array<{ level: LogLevel; line: string }> = [];
+
   constructor(
     private readonly file: string | undefined,
     private readonly format: 'text' | 'json',
@@ -26,6 +31,19 @@ export class Logger {
     if (this.debugging) this.write('debug', msg);
   }
 
+  /** Writes the log file: only the errors if there were any, else everything. */
+  flush(): void {
+    if (!this.file || this.pending.length === 0) return;
+    const failed = this.pending.some((p) => p.level === 'error');
+    const lines = this.pending.filter((p) => !failed || p.level === 'error').map((p) => `${p.line}\n`);
+    this.pending.length = 0;
+    try {
+      appendFileSync(this.file, lines.join(''));
+    } catch {
+      // The log file is a copy of what stderr already showed.
+    }
+  }
+
   private write(level: LogLevel, msg: string): void {
     // Straight to the descriptor: creating process.stderr costs ~3 ms of
     // start-up, and a message must be out before tsbox exits anyway.
@@ -33,13 +51,7 @@ export class Logger {
     if (!this.file) return;
     const time = new Date().toISOString();
     const line =
-      this.format === 'json'
-        ? JSON.stringify({ level: level === 'warning' ? 'warning' : level, msg, time })
-        : `time="${time}" level=${level} msg=${JSON.stringify(msg)}`;
-    try {
-      appendFileSync(this.file, `${line}\n`);
-    } catch {
-      // The log file is a copy of what stderr already shows.
-    }
+      this.format === 'json' ? JSON.stringify({ level, msg, time }) : `time="${time}" level=${level} msg=${JSON.stringify(msg)}`;
+    this.pending.push({ level, line });
   }
 }

@@ -43,18 +43,23 @@ export async function main(argv: readonly string[]): Promise<number> {
     const { command } = require(`./commands/${name}.js`) as { command: CommandHandler };
     return await command({ globals: g, flags: parsed.flags, args: parsed.rest, log });
   } catch (err) {
-    if (err instanceof UsageError) {
-      log.error(`${err.message} (see tsbox ${err.command ? `${err.command} ` : ''}--help)`);
-      return 1;
-    }
+    return failed(err, log);
+  } finally {
+    log.flush();
+  }
+}
+
+/** The exit status for an error, after telling about it. */
+function failed(err: unknown, log: Logger): number {
+  if (err instanceof UsageError) {
+    log.error(`${err.message} (see tsbox ${err.command ? `${err.command} ` : ''}--help)`);
+  } else if (err instanceof TsboxError || (err instanceof Error && 'syscall' in err && 'code' in err)) {
     // Failed system calls from the addon carry syscall and code: known
     // failures with a one-line message, like tsbox's own errors.
-    if (err instanceof TsboxError || (err instanceof Error && 'syscall' in err && 'code' in err)) {
-      log.error(err.message);
-      return 1;
-    }
+    log.error(err.message);
+  } else {
     // Not an error tsbox expected: keep the stack, it is a bug.
-    process.stderr.write(`tsbox: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
-    return 1;
+    log.error(`internal error: ${(err as Error)?.stack ?? String(err)}`);
   }
+  return 1;
 }
