@@ -48,16 +48,20 @@ export function resourceWrites(layout: Layout, r: LinuxResources, nodes: readonl
     else out.push({ key: v2 ?? '', file: v1File, value: v1Value, resource });
   };
   const max = (n: number | undefined) => (n === undefined || n < 0 ? 'max' : String(n));
+  // Engines send every field they know, 0 for the ones the user did not set
+  // (docker does): as runc, 0 means "leave it", except where 0 is a real
+  // value (swappiness).
+  const set = (n: number | undefined): n is number => n !== undefined && n !== 0;
 
   const m = r.memory;
   if (m) {
-    if (m.limit !== undefined) put('memory', 'memory.limit', 'memory.limit_in_bytes', String(m.limit), 'memory.max', max(m.limit));
-    if (m.reservation !== undefined) {
+    if (set(m.limit)) put('memory', 'memory.limit', 'memory.limit_in_bytes', String(m.limit), 'memory.max', max(m.limit));
+    if (set(m.reservation)) {
       put('memory', 'memory.reservation', 'memory.soft_limit_in_bytes', String(m.reservation), 'memory.low', max(m.reservation));
     }
-    if (m.swap !== undefined) {
+    if (set(m.swap)) {
       // v1 limits memory+swap together; cgroup2 limits swap alone.
-      const swapOnly = m.swap < 0 || m.limit === undefined || m.limit < 0 ? 'max' : String(Math.max(0, m.swap - m.limit));
+      const swapOnly = m.swap < 0 || !set(m.limit) || m.limit < 0 ? 'max' : String(Math.max(0, m.swap - m.limit));
       put('memory', 'memory.swap', 'memory.memsw.limit_in_bytes', String(m.swap), 'memory.swap.max', swapOnly);
     }
     if (m.swappiness !== undefined && v1('memory') !== undefined) {
@@ -72,20 +76,20 @@ export function resourceWrites(layout: Layout, r: LinuxResources, nodes: readonl
       const weight = Math.floor(1 + ((c.shares - 2) * 9999) / 262142);
       put('cpu', 'cpu.shares', 'cpu.shares', String(c.shares), 'cpu.weight', String(Math.min(10000, Math.max(1, weight))));
     }
-    if (c.period !== undefined && v1('cpu') !== undefined) put('cpu', 'cpu.period', 'cpu.cfs_period_us', String(c.period));
-    if (c.quota !== undefined && v1('cpu') !== undefined) put('cpu', 'cpu.quota', 'cpu.cfs_quota_us', String(c.quota));
-    if ((c.quota !== undefined || c.period !== undefined) && v1('cpu') === undefined) {
-      put('cpu', 'cpu.quota', 'cpu.max', '', 'cpu.max', `${max(c.quota)} ${c.period ?? 100000}`);
+    if (set(c.period) && v1('cpu') !== undefined) put('cpu', 'cpu.period', 'cpu.cfs_period_us', String(c.period));
+    if (set(c.quota) && v1('cpu') !== undefined) put('cpu', 'cpu.quota', 'cpu.cfs_quota_us', String(c.quota));
+    if ((set(c.quota) || set(c.period)) && v1('cpu') === undefined) {
+      put('cpu', 'cpu.quota', 'cpu.max', '', 'cpu.max', `${set(c.quota) ? max(c.quota) : 'max'} ${set(c.period) ? c.period : 100000}`);
     }
-    if (c.burst !== undefined) put('cpu', 'cpu.burst', 'cpu.cfs_burst_us', String(c.burst), 'cpu.max.burst', String(c.burst));
-    if (c.realtimeRuntime !== undefined) put('cpu', 'cpu.realtimeRuntime', 'cpu.rt_runtime_us', String(c.realtimeRuntime));
-    if (c.realtimePeriod !== undefined) put('cpu', 'cpu.realtimePeriod', 'cpu.rt_period_us', String(c.realtimePeriod));
+    if (set(c.burst)) put('cpu', 'cpu.burst', 'cpu.cfs_burst_us', String(c.burst), 'cpu.max.burst', String(c.burst));
+    if (set(c.realtimeRuntime)) put('cpu', 'cpu.realtimeRuntime', 'cpu.rt_runtime_us', String(c.realtimeRuntime));
+    if (set(c.realtimePeriod)) put('cpu', 'cpu.realtimePeriod', 'cpu.rt_period_us', String(c.realtimePeriod));
     if (c.cpus) put('cpuset', 'cpu.cpus', 'cpuset.cpus', c.cpus, 'cpuset.cpus');
     if (c.mems) put('cpuset', 'cpu.mems', 'cpuset.mems', c.mems, 'cpuset.mems');
     if (c.idle !== undefined) put('cpu', 'cpu.idle', 'cpu.idle', String(c.idle), 'cpu.idle');
   }
 
-  if (r.pids?.limit !== undefined) put('pids', 'pids.limit', 'pids.max', r.pids.limit > 0 ? String(r.pids.limit) : 'max', 'pids.max');
+  if (set(r.pids?.limit)) put('pids', 'pids.limit', 'pids.max', r.pids!.limit > 0 ? String(r.pids!.limit) : 'max', 'pids.max');
 
   const b = r.blockIO;
   // 0 means "not set" in the configs engines write.

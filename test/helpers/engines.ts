@@ -217,6 +217,25 @@ function cgroupsNamed(names: string[]): string[] {
   return found.sort();
 }
 
+/** The directories /sys/fs/cgroup/<hierarchy>/<rel> that exist. */
+function cgroupsAt(rel: string): string[] {
+  let hierarchies: string[];
+  try {
+    hierarchies = fs.readdirSync('/sys/fs/cgroup');
+  } catch {
+    return [];
+  }
+  return hierarchies
+    .map((h) => path.join('/sys/fs/cgroup', h, rel))
+    .filter((d) => {
+      try {
+        return fs.statSync(d).isDirectory();
+      } catch {
+        return false;
+      }
+    });
+}
+
 // ---- running commands -------------------------------------------------------
 
 /**
@@ -330,6 +349,8 @@ export class EngineSandbox {
   /** More state roots, found at the end (docker names its own). */
   readonly stateRootFinders: (() => string[])[] = [];
   private counter = 0;
+  /** Parent cgroups an engine may create (relative to each hierarchy), with the ones that existed before. */
+  private readonly parentCgroups: { rel: string; before: Set<string> }[] = [];
 
   constructor(engine: string) {
     this.dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `tsbox-${engine}-`)));
@@ -478,6 +499,17 @@ export class EngineSandbox {
     return inTime;
   }
 
+  /**
+   * Parent cgroups (paths relative to each hierarchy, outermost first, e.g.
+   * `libpod_parent`, `libpod_parent/conmon`) that the engine may create and
+   * never removes: call before the engine starts. At the end, exactly these
+   * are removed, in every hierarchy where they did not exist before and are
+   * empty (rmdir fails on a cgroup with processes or children).
+   */
+  noteParentCgroups(rels: string[]): void {
+    for (const rel of rels) this.parentCgroups.push({ rel, before: new Set(cgroupsAt(rel)) });
+  }
+
   /** Records a container's init (seen running under tsbox): it must be gone at the end. */
   noteContainer(id: string, pid: number): void {
     this.names.add(id);
@@ -566,6 +598,18 @@ export class EngineSandbox {
       }
     }
 
+    // Innermost first.
+    for (const { rel, before } of [...this.parentCgroups].reverse()) {
+      for (const c of cgroupsAt(rel)) {
+        if (before.has(c)) continue;
+        try {
+          fs.rmdirSync(c);
+        } catch (err) {
+          report.cgroups.push(`${c} (engine parent cgroup, not removed: ${(err as NodeJS.ErrnoException).code})`);
+        }
+      }
+    }
+
     const now = hostFootprint();
     for (const [p, before] of Object.entries(this.footprint)) {
       if (now[p] !== before) report.hostPathsChanged.push(`${p}: ${before} -> ${now[p] ?? 'absent'}`);
@@ -603,6 +647,8 @@ export interface TsboxRecord {
   pid: number;
   pidStartTime: string;
   bundle: string;
+  /** The container's cgroups: one host directory per hierarchy (v1 key, e.g. `freezer`, `memory`). */
+  cgroups?: { dirs: Record<string, string> };
 }
 
 export function readTsboxRecord(root: string, id: string): TsboxRecord | undefined {
@@ -666,6 +712,71 @@ export async function expectRunByTsbox(sb: EngineSandbox, root: string, id: stri
   );
   expect(state).toMatchObject({ id, pid: rec!.pid, status: 'running' });
   return rec!;
+}
+
+/** The host directory of container `id`'s cgroup in hierarchy `key` (freezer, memory), from tsbox's state.json. */
+export function tsboxCgroupDir(root: string, id: string, key: string): string {
+  const dir = readTsboxRecord(root, id)?.cgroups?.dirs[key];
+  expect(dir, `cgroups.dirs.${key} in tsbox's state.json for ${id} under ${root}`).toEqual(expect.any(String));
+  return dir!;
+}
+
+/** A container script that writes an ever-growing counter to `file` (in the container), ten times a second. */
+export function counterScript(file: string, sleep = 'sleep'): string {
+  return `i=0; while :; do i=$((i+1)); echo $i > ${file}; ${sleep} 0.1; done`;
+}
+
+/**
+ * Pauses container `id` (init `pid`) through the engine and resumes it,
+ * checking tsbox's view (state says paused, the freezer cgroup is FROZEN)
+ * and the container's: the counter its init writes to `file` (see
+ * counterScript, read from the host through /proc/<pid>/root) stands still
+ * while paused and goes on after.
+ */
+export async function expectPauseResume(
+  sb: EngineSandbox,
+  root: string,
+  id: string,
+  pid: number,
+  file: string,
+  pause: () => Promise<CliResult>,
+  resume: () => Promise<CliResult>,
+): Promise<void> {
+  const counter = (): number => {
+    try {
+      return Number(fs.readFileSync(`/proc/${pid}/root${file}`, 'utf8').trim()) || 0;
+    } catch {
+      return 0;
+    }
+  };
+  const status = async (): Promise<string> => {
+    const r = await sb.tsbox(root, ['state', id]);
+    expect(r, r.stderr).toMatchObject({ status: 0 });
+    return (JSON.parse(r.stdout) as { status: string }).status;
+  };
+  const freezerState = path.join(tsboxCgroupDir(root, id, 'freezer'), 'freezer.state');
+  const first = await waitUntil('the counter to run', () => counter() > 1 && counter(), 10_000);
+  await waitUntil('the counter to advance', () => counter() > first, 5000);
+
+  const p = await pause();
+  expect(p, p.stderr).toMatchObject({ status: 0 });
+  expect(await status()).toBe('paused');
+  expect(fs.readFileSync(freezerState, 'utf8').trim()).toBe('FROZEN');
+  const frozenAt = counter();
+  await sleep(600);
+  expect(counter(), 'the counter while paused').toBe(frozenAt);
+  expect(await status()).toBe('paused');
+
+  const r = await resume();
+  expect(r, r.stderr).toMatchObject({ status: 0 });
+  expect(await status()).toBe('running');
+  expect(fs.readFileSync(freezerState, 'utf8').trim()).toBe('THAWED');
+  await waitUntil('the counter to advance after resume', () => counter() > frozenAt, 5000);
+}
+
+/** Reads memory.limit_in_bytes of container `id`'s cgroup on the host. */
+export function memoryLimit(root: string, id: string): number {
+  return Number(fs.readFileSync(path.join(tsboxCgroupDir(root, id, 'memory'), 'memory.limit_in_bytes'), 'utf8').trim());
 }
 
 /** Waits until tsbox has no state left for `id` under root (the engine deleted it). */

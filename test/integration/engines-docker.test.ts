@@ -20,9 +20,12 @@ import {
   EngineSandbox,
   HOOK_TIMEOUT,
   TEST_TIMEOUT,
+  counterScript,
+  expectPauseResume,
   expectProcessGone,
   expectRunByTsbox,
   expectTsboxStateGone,
+  memoryLimit,
   skipReason,
   startDockerd,
   suiteTitle,
@@ -39,6 +42,8 @@ describe.skipIf(reason !== undefined)(suiteTitle('docker with tsbox as a runtime
 
   beforeAll(async () => {
     sb = new EngineSandbox('docker');
+    // cgroupfs: containers go under /docker, which dockerd never removes.
+    sb.noteParentCgroups(['docker']);
     dk = await startDockerd(sb);
   }, HOOK_TIMEOUT);
 
@@ -175,6 +180,19 @@ describe.skipIf(reason !== undefined)(suiteTitle('docker with tsbox as a runtime
     await expectProcessGone(c.pid);
   });
 
-  it.todo('pause / unpause (runtime pause / resume): waits for cgroup support in tsbox (freezer)');
-  it.todo('update --memory (runtime update --resources -): waits for cgroup support in tsbox (resources)');
+  it('pause / unpause (runtime pause / resume): the container freezes and thaws', TEST_TIMEOUT, async () => {
+    const c = await runDetached(counterScript('/tmp/n'));
+    await expectPauseResume(sb!, c.root, c.id, c.pid, '/tmp/n', () => dk.docker(['pause', c.name]), () => dk.docker(['unpause', c.name]));
+    expect((await inspect(c.name)).State.Status).toBe('running');
+  });
+
+  // docker 20.10 sends every linux.resources field it knows, the unset
+  // ones as 0 (cpu.period 0, cpu.quota 0, ...): tsbox skips zeros, as runc.
+  it('update --memory (runtime update --resources -): the cgroup gets the new limit', TEST_TIMEOUT, async () => {
+    const c = await runDetached(UNTIL_TERM);
+    expect(memoryLimit(c.root, c.id)).not.toBe(64 * 1024 * 1024);
+    const r = await dk.docker(['update', '--memory', '64m', '--memory-swap', '-1', c.name]);
+    expect(r, r.stderr).toMatchObject({ status: 0 });
+    expect(memoryLimit(c.root, c.id)).toBe(64 * 1024 * 1024);
+  });
 });

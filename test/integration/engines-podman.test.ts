@@ -18,9 +18,12 @@ import {
   EngineSandbox,
   HOOK_TIMEOUT,
   TEST_TIMEOUT,
+  counterScript,
+  expectPauseResume,
   expectProcessGone,
   expectRunByTsbox,
   expectTsboxStateGone,
+  memoryLimit,
   skipReason,
   startPodman,
   suiteTitle,
@@ -37,6 +40,8 @@ describe.skipIf(reason !== undefined)(suiteTitle('podman with tsbox as its runti
 
   beforeAll(async () => {
     sb = new EngineSandbox('podman');
+    // cgroupfs: containers go under /libpod_parent, conmon into /libpod_parent/conmon; podman never removes them.
+    sb.noteParentCgroups(['libpod_parent', 'libpod_parent/conmon']);
     pm = await startPodman(sb);
   }, HOOK_TIMEOUT);
 
@@ -176,6 +181,18 @@ describe.skipIf(reason !== undefined)(suiteTitle('podman with tsbox as its runti
     expect(t.status).toBe(6);
   });
 
-  it.todo('pause / unpause (runtime pause / resume): waits for cgroup support in tsbox (freezer)');
-  it.todo('update --memory (runtime update --resources -): waits for cgroup support in tsbox (resources)');
+  it('pause / unpause (runtime pause / resume): the container freezes and thaws', TEST_TIMEOUT, async () => {
+    const c = await runDetached(counterScript('/tmp/n'));
+    await expectPauseResume(sb!, pm.tsboxRoot, c.id, c.pid, '/tmp/n', () => pm.run(['pause', c.name]), () => pm.run(['unpause', c.name]));
+    expect(await pm.run(['inspect', '--format', '{{.State.Status}}', c.name])).toMatchObject({ stdout: 'running\n' });
+  });
+
+  it('update --memory (runtime update --resources -): the cgroup gets the new limit', TEST_TIMEOUT, async () => {
+    const c = await runDetached(UNTIL_TERM);
+    const before = memoryLimit(pm.tsboxRoot, c.id);
+    expect(before).not.toBe(64 * 1024 * 1024);
+    const r = await pm.run(['update', '--memory', '64m', c.name]);
+    expect(r, r.stderr).toMatchObject({ status: 0 });
+    expect(memoryLimit(pm.tsboxRoot, c.id)).toBe(64 * 1024 * 1024);
+  });
 });
