@@ -487,7 +487,7 @@ async function main() {
   const unmeasured = cmds.filter((c) => !c.stats);
   for (const c of unmeasured) console.log(`not measurable: ${c.name}: ${c.failure}`);
   if (by.crun.stats) notes.push(`crun 1.8 refuses hybrid cgroups, so it runs in a wrapper (new mount ns, cgroup2 unmounted); "crun run minus wrapper" subtracts the wrapper's median`);
-  notes.push('the runtimes differ in work done: runc and crun create a cgroup (linux.resources); tsbox does not apply it yet');
+  notes.push('all three create the container\'s cgroups and write its linux.resources (the runc-spec default has device rules)');
   for (const n of notes) console.log(`note: ${n}`);
 
   // ---- verdict

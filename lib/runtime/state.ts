@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { validateId } from '../container-id.js';
 import { TsboxError } from '../errors.js';
@@ -182,13 +182,17 @@ export class StateStore {
   }
 }
 
-/** Writes a file by renaming a complete temporary one into place. */
+/**
+ * Writes a file by renaming a complete temporary one into place, so that a
+ * reader (or a crash of tsbox) sees the old content or the new, never half.
+ * No fsync: container state does not outlive a reboot (its processes do
+ * not), and an fsync would cost every container start a disk flush.
+ */
 export function writeFileAtomic(file: string, content: string, mode = 0o600): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   const fd = openSync(tmp, 'wx', mode);
   try {
     writeSync(fd, content);
-    fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
