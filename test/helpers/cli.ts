@@ -112,9 +112,25 @@ export function start(command: string, args: readonly string[], options: SpawnOp
   };
 }
 
-/** Starts bin/tsbox with `args`. */
+/**
+ * The state root of the CLI tests of this process, under a temp dir:
+ * commands that take the default (/run/tsbox) would otherwise leave their
+ * traces in the host's /run. Removed when the process exits.
+ */
+let stateRoot: string | undefined;
+export function testStateRoot(): string {
+  if (!stateRoot) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsbox-cli-root-'));
+    stateRoot = path.join(dir, 'state');
+    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  }
+  return stateRoot;
+}
+
+/** Starts bin/tsbox with `args`, with the tests' own --root unless args give one. */
 export function startTsbox(args: readonly string[], options: CliOptions = {}): Started {
-  const s = start(process.execPath, [TSBOX, ...args], {
+  const root = args.includes('--root') ? [] : ['--root', testStateRoot()];
+  const s = start(process.execPath, [TSBOX, ...root, ...args], {
     ...(options.cwd && { cwd: options.cwd }),
     ...(options.timeoutMs && { timeoutMs: options.timeoutMs }),
   });

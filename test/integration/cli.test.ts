@@ -11,6 +11,7 @@ import { validateSpec } from '../../lib/oci/validate.js';
 import { childPids, isRoot, makeBundle, type BundleOptions, type TestBundle } from '../helpers/bundle.js';
 import {
   TSBOX,
+  testStateRoot,
   checkAndClean,
   hostState,
   killProcessesUnder,
@@ -243,7 +244,7 @@ describe.skipIf(!isRoot)('tsbox command line', () => {
           c.process.consoleSize = { height: 24, width: 80 };
         },
       });
-      const command = [process.execPath, TSBOX, 'run', b.dir].map((a) => `'${a}'`).join(' ');
+      const command = [process.execPath, TSBOX, '--root', testStateRoot(), 'run', b.dir].map((a) => `'${a}'`).join(' ');
       const s = start('script', ['-qfec', command, '/dev/null']);
       s.child.stdin!.write('stty size; tty; echo $((6*7)); exit 5\n');
       const r = await s.done;
