@@ -239,13 +239,15 @@ function buildBundles(tmp, defaultSpec) {
 
 function commands(tmp, bundle, id) {
   const node = process.execPath;
+  // Every runtime keeps its state under the benchmark's temp dir.
+  const tsboxRoot = path.join(tmp, 'tsbox');
   const runcRoot = path.join(tmp, 'runc');
   const crunRoot = path.join(tmp, 'crun');
   const crunScript = `crun --root ${sq(crunRoot)} run -b ${sq(bundle)} ${id}`;
   return [
     { key: 'node', name: 'node -e 0 (Node start-up floor)', argv: [node, '-e', '0'] },
     { key: 'tsbox-version', name: 'tsbox --version', argv: [node, TSBOX_BIN, '--version'] },
-    { key: 'tsbox', name: 'tsbox run', argv: [node, TSBOX_BIN, 'run', '-b', bundle, id], required: true },
+    { key: 'tsbox', name: 'tsbox run', argv: [node, TSBOX_BIN, '--root', tsboxRoot, 'run', '-b', bundle, id], required: true },
     { key: 'runc', name: 'runc run', argv: ['runc', '--root', runcRoot, 'run', '-b', bundle, id] },
     { key: 'crun', name: 'crun run (in wrapper)', argv: crunWrapped(crunScript) },
     { key: 'crun-wrapper', name: 'crun wrapper alone', argv: crunWrapped('true') },
