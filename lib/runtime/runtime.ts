@@ -8,7 +8,7 @@ import { validateId } from '../container-id.js';
 import { TsboxError } from '../errors.js';
 import { applyResources, cgroupPids, destroyCgroups, procsFiles, setFrozen, type Cgroups } from '../cgroups/manager.js';
 import { hostLayout, launch, launchPlan, setupError, type Launched, type StdioOption } from '../launch.js';
-import type { LinuxResources, Process } from '../oci/types.js';
+import type { Hook, LinuxResources, Process } from '../oci/types.js';
 import { buildExecPlan } from '../plan/build.js';
 import type { KernelNamespace, PlannedNamespace } from '../plan/plan.js';
 import { native } from '../native/binding.js';
@@ -95,31 +95,19 @@ export class Runtime {
       return await store.locked(id, async () => {
         const fifo = store.fifo(id);
         native().mkfifo(fifo, 0o622);
-        const extraFds = Array.from({ length: options.preserveFds ?? 0 }, (_, i) => 3 + i);
-        const l = await launch(bundle, { id, stdio: options.stdio ?? 'inherit', startFifo: fifo, extraFds });
+        const l = await launch(bundle, {
+          id,
+          stdio: options.stdio ?? 'inherit',
+          startFifo: fifo,
+          extraFds: preservedFds(options.preserveFds),
+        });
         pidfd = l.pidfd;
         cgroups = l.cgroups;
-        if (l.master >= 0) {
-          try {
-            native().sendFd(options.consoleSocket!, l.master, '/dev/ptmx');
-          } finally {
-            native().close(l.master);
-          }
-        }
-        const record: ContainerRecord = {
-          id,
-          pid: l.pid,
-          pidStartTime: processStat(l.pid)!.startTime,
-          bundle: bundle.dir,
-          rootfs: bundle.rootfs,
-          created: new Date().toISOString(),
-          owner: os.userInfo().username,
-          annotations: bundle.spec.annotations ?? {},
-          ...(bundle.spec.hooks?.poststop && { poststop: bundle.spec.hooks.poststop }),
-          ...(l.cgroups && { cgroups: l.cgroups }),
-        };
+        if (l.master >= 0) sendConsole(options.consoleSocket!, l.master);
+        // delete runs the poststop hooks of a created container.
+        const record = newRecord(id, bundle, l.pid, l.cgroups, bundle.spec.hooks?.poststop);
         store.write(record);
-        if (options.pidFile) writeFileAtomic(path.resolve(options.pidFile), String(l.pid), 0o644);
+        if (options.pidFile) writePidFile(options.pidFile, l.pid);
         return store.state(record);
       });
     } catch (err) {
@@ -147,18 +135,9 @@ export class Runtime {
     let c: RunningContainer;
     try {
       c = await run(bundle, { ...options, id });
-      store.write({
-        id,
-        pid: c.pid,
-        pidStartTime: processStat(c.pid)?.startTime ?? '',
-        bundle: bundle.dir,
-        rootfs: bundle.rootfs,
-        created: new Date().toISOString(),
-        owner: os.userInfo().username,
-        annotations: bundle.spec.annotations ?? {},
-        ...(c.cgroups && { cgroups: c.cgroups }),
-      });
-      if (options.pidFile) writeFileAtomic(path.resolve(options.pidFile), String(c.pid), 0o644);
+      // run() itself runs the poststop hooks when the process exits.
+      store.write(newRecord(id, bundle, c.pid, c.cgroups, undefined));
+      if (options.pidFile) writePidFile(options.pidFile, c.pid);
     } catch (err) {
       store.remove(id);
       throw err;
@@ -207,20 +186,16 @@ export class Runtime {
       });
       launched = await launchPlan(plan, {
         stdio: options.stdio ?? 'inherit',
-        extraFds: Array.from({ length: options.preserveFds ?? 0 }, (_, i) => 3 + i),
+        extraFds: preservedFds(options.preserveFds),
       });
     } finally {
       native().close(pidfd);
     }
     if (launched.master >= 0 && options.consoleSocket) {
-      try {
-        native().sendFd(options.consoleSocket, launched.master, '/dev/ptmx');
-      } finally {
-        native().close(launched.master);
-        launched.master = -1;
-      }
+      sendConsole(options.consoleSocket, launched.master);
+      launched.master = -1;
     }
-    if (options.pidFile) writeFileAtomic(path.resolve(options.pidFile), String(launched.pid), 0o644);
+    if (options.pidFile) writePidFile(options.pidFile, launched.pid);
     return { launched, bundle: loadBundle(record.bundle) };
   }
 
@@ -425,6 +400,42 @@ export class Runtime {
     }
     return descendants(record.pid);
   }
+}
+
+/** What the state root keeps about a container whose init (or process) is `pid`. */
+function newRecord(id: string, bundle: Bundle, pid: number, cgroups: Cgroups | undefined, poststop: Hook[] | undefined): ContainerRecord {
+  return {
+    id,
+    pid,
+    // '' if it is gone already: no live process will match, so it is stopped.
+    pidStartTime: processStat(pid)?.startTime ?? '',
+    bundle: bundle.dir,
+    rootfs: bundle.rootfs,
+    created: new Date().toISOString(),
+    owner: os.userInfo().username,
+    annotations: bundle.spec.annotations ?? {},
+    ...(poststop && { poststop }),
+    ...(cgroups && { cgroups }),
+  };
+}
+
+/** Descriptors 3 .. 3+n-1 of this process, for --preserve-fds. */
+export function preservedFds(n: number | undefined): number[] {
+  return Array.from({ length: n ?? 0 }, (_, i) => 3 + i);
+}
+
+/** Hands a terminal's master to a --console-socket listener, and lets go of it. */
+function sendConsole(socket: string, master: number): void {
+  try {
+    native().sendFd(socket, master, '/dev/ptmx');
+  } finally {
+    native().close(master);
+  }
+}
+
+/** The pid file engines ask for: written whole, then renamed into place. */
+function writePidFile(file: string, pid: number): void {
+  writeFileAtomic(path.resolve(file), String(pid), 0o644);
 }
 
 function recordState(record: ContainerRecord): Omit<HookState, 'status'> {
