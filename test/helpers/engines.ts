@@ -16,9 +16,12 @@
 // stays in the sandbox, and the namespace with all of its mounts goes away
 // with its last process. Daemons are started that way; podman, which has no
 // daemon, runs every command through nsenter into a namespace kept by a
-// `sleep infinity` holder. Only the mount namespace is private: the engines
-// share the host's network namespace, so they are told to leave networking
-// alone (--network none, --bridge=none, no iptables, no ip_forward).
+// `sleep infinity` holder. Most engines share the host's network namespace,
+// so they are told to leave networking alone (--network none, --bridge=none,
+// no iptables, no ip_forward). A daemon that is to network (dockerd with its
+// default bridge) gets a network namespace of its own as well (unshare
+// --net), held by its own process tree and gone with it: its bridge, veths,
+// iptables rules and sysctls never reach the host's.
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -93,8 +96,13 @@ export function processStartTime(pid: number): string | undefined {
 }
 
 function mountNamespace(pid: number | 'self'): string | undefined {
+  return namespaceOf(pid, 'mnt');
+}
+
+/** /proc/<pid>/ns/<type> (as `net:[4026531840]`), or undefined when the process is gone. */
+export function namespaceOf(pid: number | 'self', type: 'mnt' | 'net'): string | undefined {
   try {
-    return fs.readlinkSync(`/proc/${pid}/ns/mnt`);
+    return fs.readlinkSync(`/proc/${pid}/ns/${type}`);
   } catch {
     return undefined;
   }
@@ -179,15 +187,53 @@ function hostFootprint(): Record<string, string> {
       out[p] = 'absent';
     }
   }
+  for (const sysctl of ['ipv4/ip_forward', ...bridgeSysctls()]) {
+    try {
+      out[`net.${sysctl.replace(/\//g, '.')}`] = fs.readFileSync(`/proc/sys/net/${sysctl}`, 'utf8').trim();
+    } catch {
+      // no such sysctl here
+    }
+  }
+  Object.assign(out, hostFirewall());
+  return out;
+}
+
+/** net/bridge/* (br_netfilter's switches, which dockerd turns on for its bridge). */
+function bridgeSysctls(): string[] {
   try {
-    out['net.ipv4.ip_forward'] = fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
+    return fs.readdirSync('/proc/sys/net/bridge').map((n) => `bridge/${n}`);
   } catch {
-    // no such sysctl here
+    return [];
+  }
+}
+
+/**
+ * The host network namespace's firewall, as iptables (whichever backend
+ * dockerd would use) and nft list it, without counters and timestamps: the
+ * rules dockerd adds for its bridge must stay in its own namespace.
+ */
+export function hostFirewall(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const argv of [['iptables-save'], ['ip6tables-save'], ['nft', 'list', 'ruleset']]) {
+    const exe = findExecutable(argv[0]!);
+    if (!exe) continue;
+    let text: string;
+    try {
+      text = execFileSync(exe, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+    } catch (err) {
+      text = `failed: ${(err as Error).message.split('\n')[0]}`;
+    }
+    out[`firewall: ${argv.join(' ')}`] = text
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !l.startsWith('#'))
+      .map((l) => l.replace(/\[\d+:\d+\]/g, '[]').replace(/counter packets \d+ bytes \d+/g, 'counter'))
+      .join('\n');
   }
   return out;
 }
 
-function netLinks(): string[] {
+/** The host's network interfaces (this process's network namespace). */
+export function netLinks(): string[] {
   try {
     return fs.readdirSync('/sys/class/net').sort();
   } catch {
@@ -276,6 +322,8 @@ interface Namespaced {
   child: ChildProcess;
   /** /proc/<pid>/ns/mnt once unshare has made the namespace. */
   mntNs: string;
+  /** /proc/<pid>/ns/net when it has a network namespace of its own. */
+  netNs?: string;
   log: string;
   exited: Promise<void>;
   /** Mounts under the sandbox in its namespace once it was ready: what a test may add to them is a leak. */
@@ -292,6 +340,8 @@ export interface TeardownReport {
   mountsInEngineNamespaces: string[];
   /** Processes left in an engine's mount namespace after it stopped (then killed). */
   processesInEngineNamespaces: string[];
+  /** An engine's own network namespace still held by a process after it stopped. */
+  networkNamespacesLeft: string[];
   /** Processes whose cwd, root or command line is in the sandbox (then killed). */
   processesInSandbox: string[];
   /** Container processes seen during the tests that are still alive (then killed). */
@@ -317,6 +367,7 @@ export const CLEAN_TEARDOWN: TeardownReport = {
   daemonsNotStopped: [],
   mountsInEngineNamespaces: [],
   processesInEngineNamespaces: [],
+  networkNamespacesLeft: [],
   processesInSandbox: [],
   containersAlive: [],
   tsboxState: [],
@@ -396,6 +447,8 @@ export class EngineSandbox {
   /** Runs a command to completion. */
   async run(command: string, args: readonly string[], env: Record<string, string>, opts: RunOptions = {}): Promise<CliResult> {
     const s = this.spawn(command, args, env, opts.timeoutMs);
+    // A command that exits before reading its stdin (EPIPE) is no error here.
+    s.child.stdin!.on('error', () => {});
     s.child.stdin!.end(opts.input ?? '');
     return s.done;
   }
@@ -423,7 +476,9 @@ export class EngineSandbox {
    * (a host path: /run, /var/lib) is covered by a bind mount of the sandbox
    * directory given as its value. Output goes to <sandbox>/<name>.log.
    * `ready` is polled until true (the daemon answers); if the process ends
-   * first, the error carries the end of its log.
+   * first, the error carries the end of its log. With `network`, the process
+   * also gets a new network namespace with only `lo` (brought up), held by
+   * it and its descendants: teardown checks none of them holds it after.
    */
   async startNamespaced(
     name: string,
@@ -431,16 +486,19 @@ export class EngineSandbox {
     binds: Record<string, string>,
     env: Record<string, string>,
     ready: () => Promise<boolean>,
+    { network = false }: { network?: boolean } = {},
   ): Promise<Namespaced> {
     const log = this.path(`${name}.log`);
     const fd = fs.openSync(log, 'a');
     const pairs = Object.entries(binds).flatMap(([target, source]) => [source, target]);
-    // sh: mount each pair, then exec the command; unshare's namespace stays
+    // sh: mount each pair, then exec the command; unshare's namespaces stay
     // the command's because every step is an exec.
-    const script = 'n=$1; shift; while [ "$n" -gt 0 ]; do mount --bind "$1" "$2"; shift 2; n=$((n-1)); done; exec "$@"';
+    const script =
+      (network ? 'ip link set lo up; ' : '') +
+      'n=$1; shift; while [ "$n" -gt 0 ]; do mount --bind "$1" "$2"; shift 2; n=$((n-1)); done; exec "$@"';
     const child = spawn(
       'unshare',
-      ['--mount', '--propagation', 'private', '--', 'sh', '-ec', script, 'sh', String(pairs.length / 2), ...pairs, ...argv],
+      ['--mount', ...(network ? ['--net'] : []), '--propagation', 'private', '--', 'sh', '-ec', script, 'sh', String(pairs.length / 2), ...pairs, ...argv],
       { stdio: ['ignore', fd, fd], env: engineEnv(env), cwd: this.dir },
     );
     fs.closeSync(fd);
@@ -472,6 +530,14 @@ export class EngineSandbox {
       const ns = mountNamespace(pid);
       return ns !== undefined && ns !== ours && ns;
     });
+    if (network) {
+      const hostNet = namespaceOf('self', 'net');
+      entry.netNs = await waitUntil(`${name}'s network namespace`, () => {
+        if (ended) throw new Error(`${name} exited at once:\n${tail()}`);
+        const ns = namespaceOf(pid, 'net');
+        return ns !== undefined && ns !== hostNet && ns;
+      });
+    }
     await waitUntil(
       `${name} to be ready`,
       async () => {
@@ -557,6 +623,13 @@ export class EngineSandbox {
       for (const pid of left) {
         report.processesInEngineNamespaces.push(`${n.name}: ${pid} ${cmdline(pid)}`);
         kill(pid);
+      }
+      if (n.netNs !== undefined) {
+        const holders = allPids().filter((pid) => isAlive(pid) && namespaceOf(pid, 'net') === n.netNs);
+        for (const pid of holders) {
+          report.networkNamespacesLeft.push(`${n.name}: ${n.netNs} held by ${pid} ${cmdline(pid)}`);
+          kill(pid);
+        }
       }
     }
 
@@ -962,6 +1035,8 @@ export async function startContainerd(sb: EngineSandbox): Promise<Containerd> {
 export interface Docker {
   execRoot: string;
   image: string;
+  /** dockerd's pid. */
+  pid: number;
   docker(args: readonly string[], opts?: RunOptions): Promise<CliResult>;
   spawnDocker(args: readonly string[]): Started;
   runInTerminal(args: readonly string[]): Promise<CliResult>;
@@ -969,27 +1044,52 @@ export interface Docker {
   tsboxRootOf(id: string): string;
   /** The state roots docker made under its exec root (runtime-<name>/<namespace>). */
   tsboxRoots(): string[];
+  /** With network 'bridge': runs argv in dockerd's network namespace (nsenter --net). */
+  inNetwork(argv: readonly string[], opts?: RunOptions): Promise<CliResult>;
+  /** With network 'bridge': dockerd's network namespace (`net:[...]`). */
+  netNs?: string;
   removeAll(): Promise<void>;
+}
+
+export interface DockerOptions {
+  /**
+   * 'none' (default): dockerd shares the host's network namespace and is
+   * told to leave networking alone (--bridge=none, no iptables, no
+   * ip_forward or masquerading). 'bridge': dockerd runs in a network
+   * namespace of its own with docker's defaults there: the docker0 bridge,
+   * iptables NAT rules, ip_forward, docker-proxy for published ports, and
+   * the prestart hook (libnetwork-setkey) in every bridged container.
+   */
+  network?: 'none' | 'bridge';
 }
 
 /**
  * dockerd 20.10 with data, exec root, socket and pid file in the sandbox, in
  * a private mount namespace (it creates /run/docker/plugins; its containerd's
  * shims use /run/containerd/s), with a daemon.json of its own (the trust key
- * otherwise goes to /etc/docker/key.json) and no networking of its own:
- * --bridge=none, no iptables, no ip_forward or masquerading. tsbox is added
- * as the runtime "tsbox" and picked per container with --runtime tsbox.
+ * otherwise goes to /etc/docker/key.json) naming tsbox as the runtime
+ * "tsbox" under "runtimes" (as the README says); containers pick it with
+ * --runtime tsbox. Networking: see DockerOptions.
  */
-export async function startDockerd(sb: EngineSandbox): Promise<Docker> {
+export async function startDockerd(sb: EngineSandbox, { network = 'none' }: DockerOptions = {}): Promise<Docker> {
   const base = sb.mkdir('docker');
   const sock = path.join(base, 'docker.sock');
   const execRoot = path.join(base, 'exec');
   const daemonJson = path.join(base, 'daemon.json');
-  fs.writeFileSync(daemonJson, JSON.stringify({ 'deprecated-key-path': path.join(base, 'key.json') }) + '\n');
+  fs.writeFileSync(
+    daemonJson,
+    JSON.stringify({ 'deprecated-key-path': path.join(base, 'key.json'), runtimes: { tsbox: { path: TSBOX } } }, null, 2) + '\n',
+  );
   const clientEnv = { DOCKER_CONFIG: sb.mkdir('docker', 'client-config') };
   const global = ['-H', `unix://${sock}`];
   const docker = (args: readonly string[], opts?: RunOptions) => sb.run(DOCKER_CLI, [...global, ...args], clientEnv, opts);
   const pidFile = path.join(base, 'dockerd.pid');
+  // A parent cgroup of its own (cgroupfs: /<name>/<id> in each hierarchy),
+  // not docker's /docker, which another docker test running at the same
+  // time would share; dockerd never removes it, teardown does.
+  const cgroupParent = path.basename(sb.dir);
+  sb.noteParentCgroups([cgroupParent]);
+  const noNetworking = ['--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false', '--bridge=none'];
   const daemon = await sb.startNamespaced(
     'dockerd',
     [
@@ -999,16 +1099,13 @@ export async function startDockerd(sb: EngineSandbox): Promise<Docker> {
       '--exec-root', execRoot,
       '-H', `unix://${sock}`,
       '--pidfile', pidFile,
-      '--iptables=false',
-      '--ip6tables=false',
-      '--ip-forward=false',
-      '--ip-masq=false',
-      '--bridge=none',
-      '--add-runtime', `tsbox=${TSBOX}`,
+      '--cgroup-parent', cgroupParent,
+      ...(network === 'none' ? noNetworking : []),
     ],
     { '/run': sb.mkdir('docker', 'run-bind'), '/var/lib': sb.mkdir('docker', 'var-lib-bind') },
     {},
     async () => fs.existsSync(sock) && (await docker(['version'], { timeoutMs: 5000 })).status === 0,
+    { network: network === 'bridge' },
   );
   const written = Number(fs.readFileSync(pidFile, 'utf8').trim());
   if (written !== daemon.pid) throw new Error(`dockerd wrote pid ${written} to ${pidFile}, but it is ${daemon.pid}`);
@@ -1031,6 +1128,8 @@ export async function startDockerd(sb: EngineSandbox): Promise<Docker> {
   const d: Docker = {
     execRoot,
     image,
+    pid: daemon.pid,
+    ...(daemon.netNs !== undefined && { netNs: daemon.netNs }),
     docker,
     spawnDocker: (args) => sb.spawn(DOCKER_CLI, [...global, ...args], clientEnv),
     runInTerminal: (args) => sb.runInTerminal([DOCKER_CLI, ...global, ...args], clientEnv),
@@ -1041,6 +1140,10 @@ export async function startDockerd(sb: EngineSandbox): Promise<Docker> {
       return root;
     },
     tsboxRoots,
+    inNetwork(argv, opts) {
+      if (daemon.netNs === undefined) throw new Error('dockerd shares the host\'s network namespace (network: none)');
+      return sb.run('nsenter', [`--net=/proc/${daemon.pid}/ns/net`, '--', ...argv], {}, opts);
+    },
     async removeAll() {
       const ids = (await docker(['ps', '--all', '--quiet', '--no-trunc'])).stdout.split('\n').filter((s) => s);
       if (ids.length > 0) await docker(['rm', '--force', ...ids], { timeoutMs: 30_000 });

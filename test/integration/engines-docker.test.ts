@@ -1,9 +1,10 @@
 // docker 20.10 (dockerd and its own containerd) running containers with tsbox
-// added as a runtime (dockerd --add-runtime tsbox=..., docker run --runtime
-// tsbox): run, exec (with and without a terminal), top, stop, restart, rm -f,
-// exit codes. dockerd is started for this file and stopped at its end; how (a
+// added as a runtime (daemon.json "runtimes", docker run --runtime tsbox):
+// run, exec (with and without a terminal), top, stop, restart, rm -f, exit
+// codes. dockerd is started for this file and stopped at its end; how (a
 // sandbox, a private mount namespace, no networking of its own) is in
-// ../helpers/engines.ts. Containers use --network none.
+// ../helpers/engines.ts. Containers use --network none; the default bridge
+// is in engines-docker-network.test.ts.
 //
 // Each test proves that tsbox ran its container: docker chooses the runtime's
 // --root itself (<exec-root>/runtime-runc/moby in 20.10), so the test looks
@@ -42,8 +43,6 @@ describe.skipIf(reason !== undefined)(suiteTitle('docker with tsbox as a runtime
 
   beforeAll(async () => {
     sb = new EngineSandbox('docker');
-    // cgroupfs: containers go under /docker, which dockerd never removes.
-    sb.noteParentCgroups(['docker']);
     dk = await startDockerd(sb);
   }, HOOK_TIMEOUT);
 
