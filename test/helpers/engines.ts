@@ -886,9 +886,9 @@ export interface Podman {
  * --log-format=json --log FILE, as to runc) with file locks (the default shm
  * lock, /dev/shm/libpod_lock, is shared with every other podman on the host,
  * and a fresh tmp_dir makes podman reset it), and a storage.conf. tsbox is
- * given with its absolute path; podman then calls it without --root, so its
- * state is in tsbox's default root, which the namespace's /run moves into
- * the sandbox.
+ * the runtime "tsbox" of [engine.runtimes] (as in the README), picked with
+ * --runtime tsbox; podman calls it without --root, so its state is in
+ * tsbox's default root, which the namespace's /run moves into the sandbox.
  */
 export async function startPodman(sb: EngineSandbox): Promise<Podman> {
   const base = sb.mkdir('podman');
@@ -906,6 +906,9 @@ export async function startPodman(sb: EngineSandbox): Promise<Podman> {
       `volume_path = ${q(path.join(base, 'volumes'))}`,
       'cgroup_manager = "cgroupfs"',
       'events_logger = "none"',
+      // The README's way to name a runtime: `--runtime tsbox` picks this path.
+      '[engine.runtimes]',
+      `tsbox = [${q(TSBOX)}]`,
       '[network]',
       `network_config_dir = ${q(path.join(base, 'networks'))}`,
       '',
@@ -929,7 +932,7 @@ export async function startPodman(sb: EngineSandbox): Promise<Podman> {
     '--runroot', path.join(base, 'runroot'),
     '--cgroup-manager', 'cgroupfs',
     '--events-backend', 'none',
-    '--runtime', TSBOX,
+    '--runtime', 'tsbox',
   ];
   // --wd: entering a mount namespace moves the cwd to its root; keep relative paths in the sandbox.
   const argv = (args: readonly string[]) => ['nsenter', `--target=${holder.pid}`, '--mount', `--wd=${sb.dir}`, '--', 'podman', ...global, ...args];

@@ -14,7 +14,6 @@ import * as fs from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   CLEAN_TEARDOWN,
-  TSBOX,
   EngineSandbox,
   HOOK_TIMEOUT,
   TEST_TIMEOUT,
@@ -64,7 +63,7 @@ describe.skipIf(reason !== undefined)(suiteTitle('podman with tsbox as its runti
     const id = r.stdout.trim();
     const inspect = await pm.run(['inspect', '--format', '{{.State.Pid}} {{.OCIRuntime}}', name]);
     const [pid, runtime] = inspect.stdout.trim().split(' ');
-    expect(runtime).toBe(TSBOX);
+    expect(runtime).toBe('tsbox');
     await expectRunByTsbox(sb!, pm.tsboxRoot, id, Number(pid));
     return { name, id, pid: Number(pid) };
   }
