@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { getSystemErrorName } from 'node:util';
@@ -11,6 +11,7 @@ import { ConfigError, SystemError, TsboxError } from './errors.js';
 import { runHooks, type HookState } from './hooks.js';
 import { helperPath, native, type ExitInfo, type ReceivedRecord } from './native/binding.js';
 import { buildPlan } from './plan/build.js';
+import { hostSnapshot, liveHost, type HostFacts } from './plan/host.js';
 import { OCI_VERSION } from './oci/default-spec.js';
 import { encodePlan } from './plan/encode.js';
 import type { LaunchPlan } from './plan/plan.js';
@@ -155,15 +156,19 @@ export function pipeStreams(stdio: Stdio): [Writable | null, Readable | null, Re
  */
 export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promise<Launched> {
   const id = options.id ?? generateId();
+  const host = hostSnapshot();
   let plan;
   try {
-    plan = buildPlan({
-      spec: bundle.spec,
-      bundleDir: bundle.dir,
-      rootfs: bundle.rootfs,
-      ...(options.terminalSize && { terminalSize: options.terminalSize }),
-      ...(options.startFifo !== undefined && { startFifo: options.startFifo }),
-    });
+    plan = buildPlan(
+      {
+        spec: bundle.spec,
+        bundleDir: bundle.dir,
+        rootfs: bundle.rootfs,
+        ...(options.terminalSize && { terminalSize: options.terminalSize }),
+        ...(options.startFifo !== undefined && { startFifo: options.startFifo }),
+      },
+      host,
+    );
   } catch (err) {
     throw err instanceof ConfigError ? err.inFile(bundle.configPath) : err;
   }
@@ -173,7 +178,7 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
   const linux = bundle.spec.linux;
   let cgroups: Cgroups | undefined;
   if (linux?.cgroupsPath !== undefined || linux?.resources !== undefined) {
-    const layout = hostLayout();
+    const layout = hostLayout(host);
     cgroups = createCgroups(layout, cgroupDirs(layout, linux.cgroupsPath, id));
     try {
       const nodes = (linux.devices ?? []).map((d) => ({ type: d.type === 'u' ? 'c' : d.type, major: d.major ?? 0, minor: d.minor ?? 0 }));
@@ -205,8 +210,8 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
 }
 
 /** The host's cgroup layout, from this process's mount table and cgroups. */
-export function hostLayout(): Layout {
-  return detectLayout(readFileSync('/proc/self/mountinfo', 'utf8'), readFileSync('/proc/self/cgroup', 'utf8'));
+export function hostLayout(host: HostFacts = liveHost): Layout {
+  return detectLayout(host.mountinfo(), host.ownCgroups());
 }
 
 /** The OCI state of a container as its hooks read it (status to be filled in). */

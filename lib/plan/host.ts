@@ -21,3 +21,20 @@ export const liveHost: HostFacts = {
   ownCgroups: () => readFileSync('/proc/self/cgroup', 'utf8'),
   exists: (path) => existsSync(path),
 };
+
+/**
+ * The live host with each fact read at most once: for one launch, whose plan
+ * (cgroup mounts) and cgroups (the layout) both need the mount table and
+ * this process's cgroups.
+ */
+export function hostSnapshot(): HostFacts {
+  let lastCap: number | undefined;
+  let mountinfo: string | undefined;
+  let ownCgroups: string | undefined;
+  return {
+    lastCap: () => (lastCap ??= liveHost.lastCap()),
+    mountinfo: () => (mountinfo ??= liveHost.mountinfo()),
+    ownCgroups: () => (ownCgroups ??= liveHost.ownCgroups()),
+    exists: liveHost.exists,
+  };
+}

@@ -53,6 +53,12 @@ export interface ExecOptions {
   preserveFds?: number;
 }
 
+/**
+ * The process to exec: given whole, or made from the container's own
+ * process (its config.json's), as runc's exec with a command does.
+ */
+export type ExecProcess = Process | ((containerProcess: Process) => Process);
+
 export const DEFAULT_ROOT = '/run/tsbox';
 
 /**
@@ -152,28 +158,42 @@ export class Runtime {
    * environment, cwd, capabilities and limits of `process`. The handle is
    * like run()'s.
    */
-  async exec(id: string, process: Process, options: ExecOptions = {}): Promise<RunningContainer> {
+  async exec(id: string, process: ExecProcess, options: ExecOptions = {}): Promise<RunningContainer> {
     const { launched, bundle } = await this.launchExec(id, process, options);
-    return started(bundle, launched);
+    return started(bundle(), launched);
   }
 
   /**
    * exec() for a caller that will not wait: the process is left to whoever
    * inherits it when this process ends (the engine's shim).
    */
-  async execDetached(id: string, process: Process, options: ExecOptions = {}): Promise<{ pid: number; warnings: string[] }> {
-    if (process.terminal && !options.consoleSocket) {
-      throw new TsboxError('a detached exec with a terminal needs --console-socket (the terminal has to go somewhere)');
-    }
-    const { launched } = await this.launchExec(id, process, options);
+  async execDetached(id: string, process: ExecProcess, options: ExecOptions = {}): Promise<{ pid: number; warnings: string[] }> {
+    const { launched } = await this.launchExec(id, process, options, (p) => {
+      if (p.terminal && !options.consoleSocket) {
+        throw new TsboxError('a detached exec with a terminal needs --console-socket (the terminal has to go somewhere)');
+      }
+    });
     this.release(launched.pidfd);
     return { pid: launched.pid, warnings: launched.warnings };
   }
 
-  private async launchExec(id: string, process: Process, options: ExecOptions): Promise<{ launched: Launched; bundle: Bundle }> {
+  /**
+   * The bundle is read at most once: for a process made from the
+   * container's own, and for exec()'s handle (execDetached needs neither).
+   */
+  private async launchExec(
+    id: string,
+    exec: ExecProcess,
+    options: ExecOptions,
+    check?: (process: Process) => void,
+  ): Promise<{ launched: Launched; bundle: () => Bundle }> {
     const record = this.store.read(id);
     const status = this.store.status(record);
     if (status !== 'running') throw new TsboxError(`cannot exec in container "${id}": it is ${status}, not running`);
+    let loaded: Bundle | undefined;
+    const bundle = () => (loaded ??= loadBundle(record.bundle));
+    const process = typeof exec === 'function' ? exec(bundle().spec.process!) : exec;
+    check?.(process);
     const pidfd = openPidfd(record);
     if (pidfd < 0) throw new TsboxError(`cannot exec in container "${id}": its init is gone`);
     let launched: Launched;
@@ -196,7 +216,7 @@ export class Runtime {
       launched.master = -1;
     }
     if (options.pidFile) writePidFile(options.pidFile, launched.pid);
-    return { launched, bundle: loadBundle(record.bundle) };
+    return { launched, bundle };
   }
 
   /**

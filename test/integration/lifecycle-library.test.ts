@@ -135,6 +135,39 @@ describe.skipIf(!isRoot)('lifecycle through the library (Runtime)', () => {
     expect(await settledProcessesUnder(b.dir)).toEqual([]);
   });
 
+  it('exec(): a whole process, or one made from the container\'s own process', async () => {
+    const rt = new Runtime({ root: lc.root });
+    const b = lc.bundle({ args: ['sleep', '100'], mutate: (c) => c.process.env.push('FROM_CONFIG=yes') });
+    const id = lc.track('exec');
+    const { pid } = await rt.create(id, b.dir, { stdio: 'ignore' });
+    lc.tolerateZombieChild(pid);
+    await rt.start(id);
+    const output = async (c: Awaited<ReturnType<Runtime['exec']>>) => {
+      let text = '';
+      c.stdout!.setEncoding('utf8').on('data', (d: string) => (text += d));
+      const status = await c.exited;
+      await new Promise((r) => c.stdout!.once('close', r).resume());
+      return { status, text };
+    };
+    let seen: unknown;
+    const made = await rt.exec(
+      id,
+      (base) => {
+        seen = base;
+        return { ...base, args: ['sh', '-c', 'echo "$FROM_CONFIG $FLAG"'], env: [...(base.env ?? []), 'FLAG=added'] };
+      },
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    expect(seen).toEqual(JSON.parse(fs.readFileSync(path.join(b.dir, 'config.json'), 'utf8')).process);
+    expect(made.bundle.dir).toBe(b.dir);
+    expect(await output(made)).toEqual({ status: { code: 0, signal: null, status: 0 }, text: 'yes added\n' });
+    const whole = await rt.exec(id, { args: ['sh', '-c', 'echo "[$FROM_CONFIG]"'], cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'] }, { stdio: ['ignore', 'pipe', 'ignore'] });
+    expect(await output(whole)).toEqual({ status: { code: 0, signal: null, status: 0 }, text: '[]\n' });
+    // The function runs only for a running container.
+    await rt.delete(id, { force: true });
+    await expect(rt.exec(id, () => expect.unreachable())).rejects.toThrow(`container "${id}" does not exist`);
+  });
+
   // In-process, the init is this process's child (CLONE_PARENT from the
   // helper): delete() reaps it, so a long-lived library user collects no
   // zombies.

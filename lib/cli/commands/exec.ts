@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { loadBundle } from '../../bundle.js';
 import { TsboxError } from '../../errors.js';
 import type { Process } from '../../oci/types.js';
 import { validateProcess } from '../../oci/validate.js';
 import type { CommandContext } from '../context.js';
 import { UsageError } from '../parse.js';
 import { runtimeOf } from '../runtime.js';
+import type { ExecProcess } from '../../runtime/runtime.js';
 import { callerTerminalSize, supervise } from '../supervise.js';
 
 function readProcessFile(file: string): Process {
@@ -33,7 +33,6 @@ function parseUser(text: string): { uid: number; gid?: number } {
 /** runc's exec with a command: the container's own process, with the flags on top. */
 function processFromFlags(base: Process, ctx: CommandContext, args: string[]): Process {
   const f = ctx.flags;
-  if (args.length === 0) throw new UsageError('a command to run is required (or --process FILE)', 'exec');
   const env = [...(base.env ?? [])];
   for (const e of f.env as string[]) {
     const key = e.split('=', 1)[0]!;
@@ -72,13 +71,18 @@ export async function command(ctx: CommandContext): Promise<number> {
   if (id === undefined) throw new UsageError('a container id is required', 'exec');
   const runtime = runtimeOf(ctx);
   const f = ctx.flags;
-  let process: Process;
+  let process: ExecProcess;
+  let terminal = f.tty === true;
   if (f.process !== undefined) {
     if (args.length > 0) throw new UsageError('give either --process or a command, not both', 'exec');
-    process = readProcessFile(f.process as string);
-    if (f.tty) process.terminal = true;
+    const p = readProcessFile(f.process as string);
+    if (terminal) p.terminal = true;
+    terminal = p.terminal === true;
+    process = p;
   } else {
-    process = processFromFlags(loadBundle(runtime.state(id).bundle).spec.process!, ctx, args);
+    if (args.length === 0) throw new UsageError('a command to run is required (or --process FILE)', 'exec');
+    // Built from the container's process once the runtime has read its bundle.
+    process = (base) => processFromFlags(base, ctx, args);
   }
   const options = {
     stdio: 'inherit' as const,
@@ -91,6 +95,6 @@ export async function command(ctx: CommandContext): Promise<number> {
     for (const w of warnings) ctx.log.warn(w);
     return 0;
   }
-  const size = callerTerminalSize(process.terminal === true);
+  const size = callerTerminalSize(terminal);
   return supervise(() => runtime.exec(id, process, { ...options, ...(size && { terminalSize: size }) }), ctx.log);
 }
