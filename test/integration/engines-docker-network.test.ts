@@ -64,11 +64,13 @@ describe.skipIf(reason !== undefined)(suiteTitle('docker with its default bridge
   let sb: EngineSandbox | undefined;
   let dk: Docker;
   // The host's network as it was before dockerd started.
-  const hostLinks = netLinks();
-  const hostRules = hostFirewall();
+  let hostLinks: string[] = [];
+  let hostRules: Record<string, string> = {};
   const hostNet = namespaceOf('self', 'net');
 
   beforeAll(async () => {
+    hostLinks = netLinks();
+    hostRules = hostFirewall();
     sb = new EngineSandbox('docker-net');
     dk = await startDockerd(sb, { network: 'bridge' });
   }, HOOK_TIMEOUT);
