@@ -174,19 +174,26 @@ export class Runtime {
     const record = this.store.read(id);
     const status = this.store.status(record);
     if (status !== 'running') throw new TsboxError(`cannot exec in container "${id}": it is ${status}, not running`);
+    // The container's config: its seccomp filter applies to this process too.
+    const bundle = loadBundle(record.bundle);
     const pidfd = openPidfd(record);
     if (pidfd < 0) throw new TsboxError(`cannot exec in container "${id}": its init is gone`);
     let launched: Launched;
     try {
+      const seccomp = bundle.spec.linux?.seccomp;
       const plan = buildExecPlan({
         process,
         namespaces: namespacesOf(record.pid),
         ...(record.cgroups && { cgroupProcs: procsFiles(record.cgroups) }),
         ...(options.terminalSize && { terminalSize: options.terminalSize }),
+        ...(seccomp && { seccomp }),
       });
       launched = await launchPlan(plan, {
         stdio: options.stdio ?? 'inherit',
         extraFds: preservedFds(options.preserveFds),
+        seccompState: () => ({
+          ociVersion: OCI_VERSION, id, status: 'running', pid: record.pid, bundle: record.bundle, annotations: record.annotations,
+        }),
       });
     } finally {
       native().close(pidfd);
@@ -196,7 +203,7 @@ export class Runtime {
       launched.master = -1;
     }
     if (options.pidFile) writePidFile(options.pidFile, launched.pid);
-    return { launched, bundle: loadBundle(record.bundle) };
+    return { launched, bundle };
   }
 
   /**
@@ -427,7 +434,7 @@ export function preservedFds(n: number | undefined): number[] {
 /** Hands a terminal's master to a --console-socket listener, and lets go of it. */
 function sendConsole(socket: string, master: number): void {
   try {
-    native().sendFd(socket, master, '/dev/ptmx');
+    native().sendFd(socket, master, '/dev/ptmx', 'console socket');
   } finally {
     native().close(master);
   }
