@@ -261,7 +261,9 @@ export async function launchPlan(
         // `create` is still here (the init goes on meanwhile).
         try {
           const listener = plan.seccomp?.listener;
-          if (!listener || !options.seccompState) throw new TsboxError('container setup: a seccomp listener fd came, but no linux.seccomp.listenerPath is known');
+          if (!listener || !options.seccompState) {
+            throw new TsboxError('container setup: a seccomp listener fd came, but no linux.seccomp.listenerPath is known');
+          }
           sendSeccompListener(listener, msg.fd, pid, options.seccompState(pid));
         } catch (err) {
           failure = err as Error;
