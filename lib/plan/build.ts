@@ -14,7 +14,7 @@ import type {
   PlannedNamespace,
   PlannedSymlink,
 } from './plan.js';
-import { checkSecurityLabels, planIoPriority, planPersonality, planScheduler } from './process-attrs.js';
+import { planIoPriority, planPersonality, planScheduler, planSecurityLabels } from './process-attrs.js';
 import { planRlimits } from './rlimits.js';
 import { planSeccomp } from './seccomp.js';
 
@@ -234,6 +234,7 @@ type ProcessPlan = Pick<
   | 'rlimits'
   | 'oomScoreAdj'
   | 'noNewPrivileges'
+  | 'apparmorProfile'
   | 'ioPriority'
   | 'scheduler'
   | 'seccomp'
@@ -256,7 +257,7 @@ function planProcess(
   terminalSize: { rows: number; cols: number } | undefined,
   seccomp: LinuxSeccomp | undefined,
 ): ProcessPlan {
-  checkSecurityLabels(process, host);
+  const apparmorProfile = planSecurityLabels(process, host);
   const user = process.user ?? { uid: 0, gid: 0 };
   const terminal = process.terminal
     ? process.consoleSize
@@ -268,6 +269,7 @@ function planProcess(
     rlimits: planRlimits(process.rlimits ?? []),
     ...(process.oomScoreAdj !== undefined && { oomScoreAdj: process.oomScoreAdj }),
     noNewPrivileges: process.noNewPrivileges === true,
+    ...(apparmorProfile && { apparmorProfile }),
     ...(process.ioPriority && { ioPriority: planIoPriority(process.ioPriority) }),
     ...(process.scheduler && { scheduler: planScheduler(process.scheduler) }),
     ...(seccomp && { seccomp: planSeccomp(seccomp) }),

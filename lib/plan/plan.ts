@@ -143,6 +143,8 @@ export interface LaunchPlan {
   rlimits: PlannedRlimit[];
   oomScoreAdj?: number;
   noNewPrivileges: boolean;
+  /** AppArmor profile the process is executed under (the host has AppArmor). */
+  apparmorProfile?: string;
   /** ioprio_set(2) value (class and level). */
   ioPriority?: number;
   scheduler?: PlannedScheduler;

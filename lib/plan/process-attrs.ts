@@ -62,20 +62,21 @@ export function planPersonality(p: LinuxPersonality, warnings: string[]): number
 }
 
 /**
- * AppArmor and SELinux: this runtime applies neither. A config that asks
- * for them is refused rather than run unconfined, naming what the host
- * lacks (runc fails in the same case, when it cannot write the profile or
- * label).
+ * AppArmor and SELinux. An AppArmor profile is applied (by the init, for
+ * the process's execve) when the host has AppArmor; without it, asking for
+ * one is an error rather than running unconfined (runc fails too, when it
+ * cannot write the profile). SELinux labels are not applied by tsbox: a
+ * label is refused, saying whether the host lacks SELinux or tsbox does.
+ * Returns the AppArmor profile to apply, if any.
  */
-export function checkSecurityLabels(process: Process, host: HostFacts, at = 'process'): void {
-  if (process.apparmorProfile) {
-    const why = host.exists('/sys/kernel/security/apparmor')
-      ? 'tsbox does not apply AppArmor profiles'
-      : 'AppArmor is not enabled on this host';
-    throw new ConfigError(`${at}.apparmorProfile`, `cannot be applied: ${why}`);
-  }
+export function planSecurityLabels(process: Process, host: HostFacts, at = 'process'): string | undefined {
   if (process.selinuxLabel) {
     const why = host.exists('/sys/fs/selinux/enforce') ? 'tsbox does not apply SELinux labels' : 'SELinux is not enabled on this host';
     throw new ConfigError(`${at}.selinuxLabel`, `cannot be applied: ${why}`);
   }
+  if (!process.apparmorProfile) return undefined;
+  if (!host.exists('/sys/kernel/security/apparmor')) {
+    throw new ConfigError(`${at}.apparmorProfile`, 'cannot be applied: AppArmor is not enabled on this host');
+  }
+  return process.apparmorProfile;
 }

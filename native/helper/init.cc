@@ -369,6 +369,7 @@ void install_seccomp(const seccomp::Filter& f) {
                                 const HookStates& states) {
   set_rlimits(p);
   process_attrs::set_priorities(p);
+  process_attrs::set_apparmor_profile(p);
   const seccomp::Filter filter = prepare_seccomp(p);
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
   // while the init still has it, before the capabilities are dropped (as

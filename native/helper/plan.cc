@@ -78,6 +78,8 @@ bool apply(const Record& r, Plan& p) {
     p.oom_score_adj = static_cast<int>(to_i64(r[1]));
   } else if (kind == "no-new-privileges" && n == 1) {
     p.no_new_privileges = true;
+  } else if (kind == "apparmor-profile" && n == 2) {
+    p.apparmor_profile = r[1];
   } else if (kind == "ioprio" && n == 2) {
     p.has_ioprio = true;
     p.ioprio = static_cast<int>(u64_at(r, 1));

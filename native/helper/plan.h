@@ -122,6 +122,7 @@ struct Plan {
   bool has_oom_score_adj = false;
   int oom_score_adj = 0;
   bool no_new_privileges = false;
+  std::string apparmor_profile;  // empty: none
   bool has_ioprio = false;
   int ioprio = 0;  // IOPRIO_PRIO_VALUE(class, level)
   Scheduler scheduler;

@@ -1,5 +1,6 @@
 #include "process_attrs.h"
 
+#include <fcntl.h>
 #include <sys/personality.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -49,6 +50,18 @@ void set_priorities(const plan::Plan& p) {
     attr.sched_period = s.period;
     if (syscall(SYS_sched_setattr, 0, &attr, 0) != 0) report::fail("sched_setattr (process.scheduler)", errno);
   }
+}
+
+void set_apparmor_profile(const plan::Plan& p) {
+  if (p.apparmor_profile.empty()) return;
+  const std::string step = "apply AppArmor profile " + report::quote(p.apparmor_profile) + " (process.apparmorProfile)";
+  // The per-LSM file of newer kernels, else the shared one.
+  int fd = open("/proc/thread-self/attr/apparmor/exec", O_WRONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) fd = open("/proc/thread-self/attr/exec", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) report::fail(step, errno);
+  const std::string command = "exec " + p.apparmor_profile;
+  if (write(fd, command.data(), command.size()) != static_cast<ssize_t>(command.size())) report::fail(step, errno);
+  close(fd);
 }
 
 void set_personality(const plan::Plan& p) {

@@ -8,7 +8,7 @@ import type { LinuxSeccomp, Spec } from '../../lib/oci/types.js';
 import { validateProcess, validateSpec } from '../../lib/oci/validate.js';
 import { buildExecPlan, buildPlan } from '../../lib/plan/build.js';
 import type { HostFacts } from '../../lib/plan/host.js';
-import { checkSecurityLabels, planIoPriority, planPersonality, planScheduler } from '../../lib/plan/process-attrs.js';
+import { planIoPriority, planPersonality, planScheduler, planSecurityLabels } from '../../lib/plan/process-attrs.js';
 import { planSeccomp } from '../../lib/plan/seccomp.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -197,23 +197,26 @@ describe('process attributes', () => {
     expect(warnings).toStrictEqual(['linux.personality.flags is not supported; ignored: X']);
   });
 
-  it('AppArmor and SELinux: refused naming the field and what the host lacks', () => {
+  it('AppArmor: applied where the host has it, refused naming the field where not', () => {
     const aa = validateProcess({ args: ['sh'], cwd: '/', apparmorProfile: 'p' });
-    const se = validateProcess({ args: ['sh'], cwd: '/', selinuxLabel: 'l' });
-    expect(configError(() => checkSecurityLabels(aa, host())).message).toBe(
+    expect(configError(() => planSecurityLabels(aa, host())).message).toBe(
       'process.apparmorProfile: cannot be applied: AppArmor is not enabled on this host',
     );
-    expect(configError(() => checkSecurityLabels(aa, host(['/sys/kernel/security/apparmor']))).message).toBe(
-      'process.apparmorProfile: cannot be applied: tsbox does not apply AppArmor profiles',
-    );
-    expect(configError(() => checkSecurityLabels(se, host())).message).toBe(
+    expect(planSecurityLabels(aa, host(['/sys/kernel/security/apparmor']))).toBe('p');
+    // Empty means unset.
+    expect(planSecurityLabels(validateProcess({ args: ['sh'], cwd: '/', apparmorProfile: '' }), host())).toBeUndefined();
+    const p = buildPlan({ spec: spec((s) => (s.process.apparmorProfile = 'p')), bundleDir: '/b', rootfs: '/b/rootfs' }, host(['/sys/kernel/security/apparmor']));
+    expect(p.apparmorProfile).toBe('p');
+  });
+
+  it('SELinux: refused naming the field and whether the host or tsbox lacks it', () => {
+    const se = validateProcess({ args: ['sh'], cwd: '/', selinuxLabel: 'l' });
+    expect(configError(() => planSecurityLabels(se, host())).message).toBe(
       'process.selinuxLabel: cannot be applied: SELinux is not enabled on this host',
     );
-    expect(configError(() => checkSecurityLabels(se, host(['/sys/fs/selinux/enforce']))).message).toBe(
+    expect(configError(() => planSecurityLabels(se, host(['/sys/fs/selinux/enforce']))).message).toBe(
       'process.selinuxLabel: cannot be applied: tsbox does not apply SELinux labels',
     );
-    // Empty means unset.
-    expect(() => checkSecurityLabels(validateProcess({ args: ['sh'], cwd: '/', apparmorProfile: '' }), host())).not.toThrow();
   });
 });
 
