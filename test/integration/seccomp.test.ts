@@ -265,6 +265,31 @@ describe.skipIf(!isRoot)('linux.seccomp through the CLI', () => {
     expect(fs.readFileSync(path.join(b.rootfs, 'tmp', 'out'), 'utf8')).toBe('pid=4242\n');
   });
 
+  it('bad profiles and a missing agent are one-line errors naming the JSON path or the socket', async () => {
+    const action = lc.bundle({ mutate: (c) => (c.linux.seccomp = allowBut({ names: ['mkdir'], action: 'SCMP_ACT_NOPE' })) });
+    const op = lc.bundle({
+      mutate: (c) => (c.linux.seccomp = allowBut({ names: ['kill'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, value: 0, op: 'SCMP_CMP_XX' }] })),
+    });
+    const arch = lc.bundle({ mutate: (c) => (c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_Z80'] }) });
+    const flag = lc.bundle({ mutate: (c) => (c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_NOPE'] }) });
+    const missing = path.join(lc.scratch(), 'none.sock');
+    const agent = lc.bundle({
+      mutate: (c) =>
+        (c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: missing, syscalls: [{ names: ['getpid'], action: 'SCMP_ACT_NOTIFY' }] }),
+    });
+    const results = await Promise.all([action, op, arch, flag, agent].map((b, i) => lc.cli(['run', '--bundle', b.dir, `sc-bad${i}`])));
+    for (const r of results) {
+      expect(r.status).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    expect(results[0]!.stderr).toContain('linux.seccomp.syscalls[0].action: unknown seccomp action "SCMP_ACT_NOPE"');
+    expect(results[1]!.stderr).toContain('linux.seccomp.syscalls[0].args[0].op: unknown seccomp operator "SCMP_CMP_XX"');
+    expect(results[2]!.stderr).toContain('linux.seccomp.architectures[0]: unknown seccomp architecture "SCMP_ARCH_Z80"');
+    expect(results[3]!.stderr).toContain('linux.seccomp.flags[0]: unknown seccomp flag "SECCOMP_FILTER_FLAG_NOPE"');
+    expect(results[4]!.stderr).toContain(`connect to seccomp listener (linux.seccomp.listenerPath) "${missing}": no such file or directory (ENOENT)`);
+  });
+
   it('features reports seccomp and the libseccomp version', async () => {
     const r = await tsbox(['features']);
     expect(r.status).toBe(0);
