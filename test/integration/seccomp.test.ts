@@ -149,7 +149,7 @@ describe.skipIf(!isRoot)('linux.seccomp' + (isRoot ? '' : ' (skipped: needs root
     expect(r).toMatchObject({ stdout: '', code: null, signal: 'SIGSYS' });
   });
 
-  it('flags: TSYNC, LOG and SPEC_ALLOW load; WAIT_KILLABLE_RECV is a clear error with this libseccomp', async () => {
+  it('flags: TSYNC, LOG and SPEC_ALLOW load; WAIT_KILLABLE_RECV and an architecture libseccomp lacks are clear errors', async () => {
     const flagged = s.bundle({
       mutate: (c) =>
         (c.linux.seccomp = {
@@ -164,6 +164,9 @@ describe.skipIf(!isRoot)('linux.seccomp' + (isRoot ? '' : ' (skipped: needs root
     await expect(s.start(waitKill)).rejects.toThrow(
       /^seccomp flag "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": not supported by libseccomp 2\.5\.\d+ \(needs 2\.6\.0 or later\)$/,
     );
+    // An architecture the spec names but this libseccomp does not know.
+    const m68k = s.bundle({ mutate: (c) => (c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_M68K'] }) });
+    await expect(s.start(m68k)).rejects.toThrow(/^seccomp architecture "SCMP_ARCH_M68K": not known to libseccomp 2\.5\.\d+$/);
   });
 
   it('SCMP_ACT_NOTIFY: the agent at listenerPath gets the state and the fd, and its answers are what the process sees', async () => {
