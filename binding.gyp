@@ -18,11 +18,16 @@
         "native/helper/main.cc",
         "native/helper/plan.cc",
         "native/helper/rootfs.cc",
-        "native/helper/init.cc"
+        "native/helper/init.cc",
+        "native/helper/process_attrs.cc",
+        "native/helper/seccomp.cc"
       ],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-fno-exceptions", "-fno-rtti"],
       "cflags!": ["-fPIC"],
-      "ldflags": ["-static", "-no-pie"]
+      "ldflags": ["-static", "-no-pie"],
+      # libseccomp (Debian: libseccomp-dev) builds and loads linux.seccomp;
+      # -static makes the linker take its archive.
+      "libraries": ["-lseccomp"]
     }
   ]
 }

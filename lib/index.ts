@@ -9,6 +9,7 @@ export type * from './oci/types.js';
 export { validateProcess, validateSpec } from './oci/validate.js';
 export { buildPlan, type PlanInput } from './plan/build.js';
 export type { LaunchPlan } from './plan/plan.js';
+export type { ContainerProcessState } from './seccomp-listener.js';
 export { run, type ExitStatus, type RunningContainer, type RunOptions, type StdioOption } from './run.js';
 export { Runtime, DEFAULT_ROOT, type CreateOptions, type ExecOptions, type ExecProcess, type RuntimeOptions } from './runtime/runtime.js';
 export type { ContainerState, Status } from './runtime/state.js';

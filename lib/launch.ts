@@ -9,6 +9,7 @@ import { devicesNeedBpf } from './cgroups/resources.js';
 import { generateId } from './container-id.js';
 import { ConfigError, SystemError, TsboxError } from './errors.js';
 import { runHooks, type HookState } from './hooks.js';
+import { sendSeccompListener } from './seccomp-listener.js';
 import { helperPath, native, type ExitInfo, type ReceivedRecord } from './native/binding.js';
 import { buildPlan } from './plan/build.js';
 import { hostSnapshot, liveHost, type HostFacts } from './plan/host.js';
@@ -200,8 +201,9 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
     await runHooks(bundle.spec.hooks, 'createRuntime', { ...state, status: 'creating' });
     return [JSON.stringify({ ...state, status: 'creating' }), JSON.stringify({ ...state, status: 'created' })];
   };
+  const seccompState = (pid: number): HookState => ({ ...hookState(bundle, id, pid), status: 'creating' });
   try {
-    const launched = await launchPlan(plan, { ...options, beforePivot });
+    const launched = await launchPlan(plan, { ...options, beforePivot, seccompState });
     return cgroups ? { ...launched, cgroups } : launched;
   } catch (err) {
     if (cgroups) await destroyCgroups(cgroups);
@@ -224,6 +226,8 @@ export async function launchPlan(
   plan: LaunchPlan,
   options: Omit<LaunchOptions, 'startFifo' | 'terminalSize' | 'id'> & {
     beforePivot?: (pid: number) => Promise<[creating: string, created: string]>;
+    /** The container's state for a seccomp agent (linux.seccomp.listenerPath), given the new process's pid. */
+    seccompState?: (pid: number) => HookState;
   } = {},
 ): Promise<Launched> {
   const encoded = encodePlan(plan);
@@ -255,6 +259,21 @@ export async function launchPlan(
         pidfd = msg.fd;
       } else if (kind === 'pty') {
         master = msg.fd;
+      } else if (kind === 'warning') {
+        plan.warnings.push(msg.fields[1] ?? '');
+      } else if (kind === 'seccomp') {
+        // The filter is loaded; its listener goes to the agent now, while
+        // `create` is still here (the init goes on meanwhile).
+        try {
+          const listener = plan.seccomp?.listener;
+          if (!listener || !options.seccompState) {
+            throw new TsboxError('container setup: a seccomp listener fd came, but no linux.seccomp.listenerPath is known');
+          }
+          sendSeccompListener(listener, msg.fd, pid, options.seccompState(pid));
+        } catch (err) {
+          failure = err as Error;
+          break;
+        }
       } else if (kind === 'ready') {
         // With a start FIFO the init now waits for `tsbox start`.
         if (plan.startFifo !== undefined) break;

@@ -434,30 +434,32 @@ Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), fd >= 0 ? fd : -errno);
 }
 
-// sendFd(socketPath, fd, name): connects to a unix socket and sends the
-// descriptor (SCM_RIGHTS) with `name` as the message, as runc does with a
-// terminal's master for --console-socket.
+// sendFd(socketPath, fd, message, what): connects to a unix socket and
+// sends the descriptor (SCM_RIGHTS) with `message` as the data: a terminal's
+// master for --console-socket (message "/dev/ptmx"), a seccomp listener with
+// the container's state for linux.seccomp.listenerPath. `what` names the
+// socket in errors.
 Napi::Value SendFd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = info[0].As<Napi::String>();
   int fd = info[1].As<Napi::Number>().Int32Value();
-  std::string name = info[2].As<Napi::String>();
+  std::string message = info[2].As<Napi::String>();
+  std::string what = info[3].As<Napi::String>();
+  std::string where = what + " \"" + path + "\"";
   struct sockaddr_un addr = {};
   addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) {
-    return throw_system_error(env, "console socket \"" + path + "\"", ENAMETOOLONG);
-  }
+  if (path.size() >= sizeof addr.sun_path) return throw_system_error(env, where, ENAMETOOLONG);
   memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (sock < 0) return throw_system_error(env, "socket", errno);
   if (connect(sock, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) != 0) {
     int err = errno;
     close(sock);
-    return throw_system_error(env, "connect to console socket \"" + path + "\"", err);
+    return throw_system_error(env, "connect to " + where, err);
   }
-  int err = wire::send_bytes(sock, name, fd);
+  int err = wire::send_bytes(sock, message, fd);
   close(sock);
-  if (err != 0) return throw_system_error(env, "send to console socket \"" + path + "\"", err);
+  if (err != 0) return throw_system_error(env, "send to " + where, err);
   return env.Undefined();
 }
 

@@ -55,8 +55,11 @@ export interface Binding {
   lock(fd: number): void;
   /** A pidfd for pid, or -errno. */
   pidfdOpen(pid: number): number;
-  /** Connects to a unix socket and sends fd with `name` (runc's --console-socket). */
-  sendFd(socketPath: string, fd: number, name: string): void;
+  /**
+   * Connects to a unix socket and sends fd with `message` (runc's
+   * --console-socket, a seccomp listener); `what` names the socket in errors.
+   */
+  sendFd(socketPath: string, fd: number, message: string, what: string): void;
 }
 
 interface Loaded {

@@ -101,6 +101,15 @@ export const SECCOMP_ARCHES = [
 ] as const;
 export type SeccompArch = (typeof SECCOMP_ARCHES)[number];
 
+/** seccomp(2) filter flags a config may ask for (linux.seccomp.flags). */
+export const SECCOMP_FLAGS = [
+  'SECCOMP_FILTER_FLAG_TSYNC',
+  'SECCOMP_FILTER_FLAG_LOG',
+  'SECCOMP_FILTER_FLAG_SPEC_ALLOW',
+  'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV',
+] as const;
+export type SeccompFlag = (typeof SECCOMP_FLAGS)[number];
+
 export const SCHEDULER_POLICIES = [
   'SCHED_OTHER',
   'SCHED_FIFO',
@@ -485,7 +494,7 @@ export interface LinuxSeccomp {
   /** Extra architectures the filter also covers (the native one always is). */
   architectures?: SeccompArch[];
   /** seccomp(2) filter flags, e.g. SECCOMP_FILTER_FLAG_LOG. */
-  flags?: string[];
+  flags?: SeccompFlag[];
   /** Unix socket that receives the notify fd for SCMP_ACT_NOTIFY. */
   listenerPath?: string;
   /** Opaque data sent along with the notify fd. */

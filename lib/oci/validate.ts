@@ -22,6 +22,7 @@ import {
   SCHEDULER_POLICIES,
   SECCOMP_ACTIONS,
   SECCOMP_ARCHES,
+  SECCOMP_FLAGS,
   SECCOMP_OPERATORS,
   TIME_OFFSET_CLOCKS,
   type Process,
@@ -357,14 +358,22 @@ function checkRlimits(field: Checker): void {
 }
 
 function checkScheduler(field: Checker): void {
+  // The limits sched_setattr(2) puts on combinations, checked here so that
+  // the error names the field rather than coming back as EINVAL.
   const scheduler = field.object();
-  scheduler.required('policy').oneOf(SCHEDULER_POLICIES, 'scheduler policy');
-  scheduler.optional('nice')?.integer(I32);
-  scheduler.optional('priority')?.integer(I32);
+  const policy = scheduler.required('policy').oneOf(SCHEDULER_POLICIES, 'scheduler policy');
+  scheduler.optional('nice')?.integer(range(-20, 19));
+  const priority = scheduler.optional('priority');
+  if (priority && priority.integer(range(0, 99)) !== 0 && policy !== 'SCHED_FIFO' && policy !== 'SCHED_RR') {
+    priority.fail(`can only be set for the SCHED_FIFO and SCHED_RR policies, not ${policy}`);
+  }
   scheduler.optional('flags')?.items().forEach((flag) => flag.oneOf(SCHEDULER_FLAGS, 'scheduler flag'));
-  scheduler.optional('runtime')?.integer(U64);
-  scheduler.optional('deadline')?.integer(U64);
-  scheduler.optional('period')?.integer(U64);
+  for (const key of ['runtime', 'deadline', 'period']) {
+    const value = scheduler.optional(key);
+    if (value && value.integer(U64) !== 0 && policy !== 'SCHED_DEADLINE') {
+      value.fail(`can only be set for the SCHED_DEADLINE policy, not ${policy}`);
+    }
+  }
 }
 
 function checkIOPriority(field: Checker): void {
@@ -559,32 +568,47 @@ function checkNetwork(field: Checker): void {
 
 function checkSeccomp(field: Checker): void {
   const seccomp = field.object();
-  seccomp.required('defaultAction').oneOf(SECCOMP_ACTIONS, 'seccomp action');
+  const defaultAction = seccomp.required('defaultAction');
+  // The init hands the listener fd over with a sendmsg after the filter is
+  // loaded: were that call itself to wait for the listener, nothing would
+  // ever arrive. runc refuses these for the same reason.
+  if (defaultAction.oneOf(SECCOMP_ACTIONS, 'seccomp action') === 'SCMP_ACT_NOTIFY') {
+    defaultAction.fail('SCMP_ACT_NOTIFY cannot be the default action (the runtime could not hand over the listener)');
+  }
   seccomp.optional('defaultErrnoRet')?.integer(U32);
   seccomp
     .optional('architectures')
     ?.items()
     .forEach((arch) => arch.oneOf(SECCOMP_ARCHES, 'seccomp architecture'));
-  seccomp.optional('flags')?.items().forEach((flag) => flag.string());
-  seccomp.optional('listenerPath')?.nonEmptyString();
+  seccomp.optional('flags')?.items().forEach((flag) => flag.oneOf(SECCOMP_FLAGS, 'seccomp flag'));
+  const listenerPath = seccomp.optional('listenerPath');
+  listenerPath?.nonEmptyString();
   seccomp.optional('listenerMetadata')?.string();
-  seccomp.optional('syscalls')?.items().forEach(checkSyscallRule);
+  const rules = seccomp.optional('syscalls')?.items() ?? [];
+  const notify = rules.map(checkSyscallRule).some(Boolean);
+  if (notify && !listenerPath) {
+    throw new ConfigError(childPath(seccomp.path, 'listenerPath'), 'is required when a rule uses SCMP_ACT_NOTIFY');
+  }
 }
 
-function checkSyscallRule(field: Checker): void {
+/** Checks one rule; returns whether it uses SCMP_ACT_NOTIFY. */
+function checkSyscallRule(field: Checker): boolean {
   const rule = field.object();
-  rule
-    .required('names')
-    .nonEmptyItems()
-    .forEach((name) => name.nonEmptyString());
-  rule.required('action').oneOf(SECCOMP_ACTIONS, 'seccomp action');
+  const names = rule.required('names').nonEmptyItems();
+  const notify = rule.required('action').oneOf(SECCOMP_ACTIONS, 'seccomp action') === 'SCMP_ACT_NOTIFY';
+  for (const name of names) {
+    // The init writes to the runtime after the filter is loaded (see above).
+    if (name.nonEmptyString() === 'sendmsg' && notify) name.fail('SCMP_ACT_NOTIFY cannot be used for sendmsg, which the runtime needs to hand over the listener');
+  }
   rule.optional('errnoRet')?.integer(U32);
   rule.optional('args')?.items().forEach(checkSyscallArg);
+  return notify;
 }
 
 function checkSyscallArg(field: Checker): void {
   const arg = field.object();
-  arg.required('index').integer(U32);
+  // System calls have at most six arguments.
+  arg.required('index').integer(range(0, 5));
   arg.optional('value')?.integer(U64);
   arg.optional('valueTwo')?.integer(U64);
   arg.required('op').oneOf(SECCOMP_OPERATORS, 'seccomp operator');

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
-import type { LinuxNamespace, Process, Spec } from '../oci/types.js';
+import type { LinuxNamespace, LinuxSeccomp, Process, Spec } from '../oci/types.js';
 import { planCapabilities } from './capabilities.js';
 import { hostCgroupMounts, parseProcCgroup, planCgroupMount } from './cgroup-mount.js';
 import { liveHost, type HostFacts } from './host.js';
@@ -14,7 +14,9 @@ import type {
   PlannedNamespace,
   PlannedSymlink,
 } from './plan.js';
+import { planIoPriority, planPersonality, planScheduler, planSecurityLabels } from './process-attrs.js';
 import { planRlimits } from './rlimits.js';
+import { planSeccomp } from './seccomp.js';
 
 export interface PlanInput {
   /** A config validated by validateSpec, with a process. */
@@ -176,11 +178,10 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
   }
 
   if (linux.timeOffsets) warnings.push('linux.timeOffsets is not applied yet');
-  if (linux.seccomp) warnings.push('linux.seccomp is not applied yet: the container runs without a seccomp filter');
-  if (process.apparmorProfile) warnings.push('process.apparmorProfile is not applied');
-  if (process.selinuxLabel || linux.mountLabel) warnings.push('SELinux labels are not applied');
+  // Without SELinux a mount label means nothing (runc drops it likewise).
+  if (linux.mountLabel) warnings.push('linux.mountLabel is not applied (tsbox does not apply SELinux labels)');
 
-  const proc = planProcess(process, host, warnings, input.terminalSize);
+  const proc = planProcess(process, host, warnings, input.terminalSize, linux.seccomp);
   return {
     exec: false,
     namespaces,
@@ -202,6 +203,7 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
     ...(spec.hostname !== undefined && { hostname: spec.hostname }),
     ...(spec.domainname !== undefined && { domainname: spec.domainname }),
     ...proc,
+    ...(linux.personality && { personality: planPersonality(linux.personality, warnings) }),
     pause: input.pause === true || input.startFifo !== undefined,
     ...(input.startFifo !== undefined && { startFifo: input.startFifo }),
     ...planHooks(spec),
@@ -228,16 +230,34 @@ function planHooks(spec: Spec): Pick<LaunchPlan, 'hooksPause' | 'hooks'> {
 
 type ProcessPlan = Pick<
   LaunchPlan,
-  'terminal' | 'rlimits' | 'oomScoreAdj' | 'noNewPrivileges' | 'capabilities' | 'user' | 'umask' | 'cwd' | 'env' | 'args'
+  | 'terminal'
+  | 'rlimits'
+  | 'oomScoreAdj'
+  | 'noNewPrivileges'
+  | 'apparmorProfile'
+  | 'ioPriority'
+  | 'scheduler'
+  | 'seccomp'
+  | 'capabilities'
+  | 'user'
+  | 'umask'
+  | 'cwd'
+  | 'env'
+  | 'args'
 >;
 
-/** The process part of a plan: the same for a container's first process and for exec. */
+/**
+ * The process part of a plan: the same for a container's first process and
+ * for exec, which runs under the container's seccomp filter too.
+ */
 function planProcess(
   process: Process,
   host: HostFacts,
   warnings: string[],
   terminalSize: { rows: number; cols: number } | undefined,
+  seccomp: LinuxSeccomp | undefined,
 ): ProcessPlan {
+  const apparmorProfile = planSecurityLabels(process, host);
   const user = process.user ?? { uid: 0, gid: 0 };
   const terminal = process.terminal
     ? process.consoleSize
@@ -249,6 +269,10 @@ function planProcess(
     rlimits: planRlimits(process.rlimits ?? []),
     ...(process.oomScoreAdj !== undefined && { oomScoreAdj: process.oomScoreAdj }),
     noNewPrivileges: process.noNewPrivileges === true,
+    ...(apparmorProfile && { apparmorProfile }),
+    ...(process.ioPriority && { ioPriority: planIoPriority(process.ioPriority) }),
+    ...(process.scheduler && { scheduler: planScheduler(process.scheduler) }),
+    ...(seccomp && { seccomp: planSeccomp(seccomp) }),
     ...(process.capabilities && { capabilities: planCapabilities(process.capabilities, host.lastCap(), warnings) }),
     user: { uid: user.uid, gid: user.gid, groups: user.additionalGids ?? [] },
     ...(user.umask !== undefined && { umask: user.umask }),
@@ -265,6 +289,8 @@ export interface ExecPlanInput {
   namespaces: PlannedNamespace[];
   /** The container's cgroup.procs files: an exec'd process is limited, frozen and killed with it. */
   cgroupProcs?: string[];
+  /** The container's linux.seccomp: an exec'd process is filtered like the container's (as in runc). */
+  seccomp?: LinuxSeccomp;
   terminalSize?: { rows: number; cols: number };
 }
 
@@ -275,8 +301,6 @@ export interface ExecPlanInput {
  */
 export function buildExecPlan(input: ExecPlanInput, host: HostFacts = liveHost): LaunchPlan {
   const warnings: string[] = [];
-  if (input.process.apparmorProfile) warnings.push('process.apparmorProfile is not applied');
-  if (input.process.selinuxLabel) warnings.push('SELinux labels are not applied');
   return {
     exec: true,
     namespaces: input.namespaces,
@@ -292,7 +316,7 @@ export function buildExecPlan(input: ExecPlanInput, host: HostFacts = liveHost):
     readonlyRoot: false,
     rootfsPropagation: 0,
     sysctls: [],
-    ...planProcess(input.process, host, warnings, input.terminalSize),
+    ...planProcess(input.process, host, warnings, input.terminalSize, input.seccomp),
     pause: false,
     hooksPause: false,
     hooks: [],

@@ -31,6 +31,18 @@ export function encodePlan(plan: LaunchPlan): Buffer {
   for (const r of plan.rlimits) add('rlimit', r.name, r.resource, r.soft, r.hard);
   if (plan.oomScoreAdj !== undefined) add('oom-score-adj', plan.oomScoreAdj);
   if (plan.noNewPrivileges) add('no-new-privileges');
+  if (plan.apparmorProfile !== undefined) add('apparmor-profile', plan.apparmorProfile);
+  if (plan.ioPriority !== undefined) add('ioprio', plan.ioPriority);
+  const sched = plan.scheduler;
+  if (sched) add('scheduler', sched.policy, sched.flags, sched.nice, sched.priority, sched.runtime, sched.deadline, sched.period);
+  if (plan.personality !== undefined) add('personality', plan.personality);
+  const seccomp = plan.seccomp;
+  if (seccomp) {
+    add('seccomp', seccomp.defaultAction, seccomp.defaultErrno, seccomp.architectures.length, ...seccomp.architectures, ...seccomp.flags);
+    for (const r of seccomp.rules) {
+      add('seccomp-rule', r.where, r.name, r.action, r.errno, r.args.length, ...r.args.flatMap((a) => [a.index, a.op, a.value, a.valueTwo]));
+    }
+  }
   const caps = plan.capabilities;
   if (caps) add('capabilities', caps.lastCap, caps.bounding, caps.effective, caps.permitted, caps.inheritable, caps.ambient);
   add('user', plan.user.uid, plan.user.gid, ...plan.user.groups);

@@ -72,6 +72,47 @@ export interface PlannedHook {
   timeout: number;
 }
 
+export interface PlannedSeccompArg {
+  index: number;
+  op: string;
+  /** Decimal text: u64 values do not fit a JS number. */
+  value: string;
+  valueTwo: string;
+}
+
+/** One filter rule for one syscall name (see ./seccomp.ts). */
+export interface PlannedSeccompRule {
+  /** JSON path of the name in the config, for messages. */
+  where: string;
+  name: string;
+  action: string;
+  /** For SCMP_ACT_ERRNO and SCMP_ACT_TRACE; 0 otherwise. */
+  errno: number;
+  /** All must match. */
+  args: PlannedSeccompArg[];
+}
+
+export interface PlannedSeccomp {
+  defaultAction: string;
+  defaultErrno: number;
+  architectures: string[];
+  flags: string[];
+  rules: PlannedSeccompRule[];
+  /** Where the runtime hands a SCMP_ACT_NOTIFY listener fd (not sent to the helper). */
+  listener?: { path: string; metadata: string };
+}
+
+/** sched_setattr(2) arguments. */
+export interface PlannedScheduler {
+  policy: number;
+  flags: bigint;
+  nice: number;
+  priority: number;
+  runtime: bigint;
+  deadline: bigint;
+  period: bigint;
+}
+
 export interface LaunchPlan {
   /**
    * A process joining a running container (exec): its namespaces, root
@@ -102,6 +143,14 @@ export interface LaunchPlan {
   rlimits: PlannedRlimit[];
   oomScoreAdj?: number;
   noNewPrivileges: boolean;
+  /** AppArmor profile the process is executed under (the host has AppArmor). */
+  apparmorProfile?: string;
+  /** ioprio_set(2) value (class and level). */
+  ioPriority?: number;
+  scheduler?: PlannedScheduler;
+  /** personality(2) value; only for a container's first process. */
+  personality?: number;
+  seccomp?: PlannedSeccomp;
   capabilities?: PlannedCapabilities;
   user: { uid: number; gid: number; groups: number[] };
   umask?: number;

@@ -190,23 +190,30 @@ export class Runtime {
     const record = this.store.read(id);
     const status = this.store.status(record);
     if (status !== 'running') throw new TsboxError(`cannot exec in container "${id}": it is ${status}, not running`);
-    let loaded: Bundle | undefined;
-    const bundle = () => (loaded ??= loadBundle(record.bundle));
-    const process = typeof exec === 'function' ? exec(bundle().spec.process!) : exec;
+    // Read once: the process may be made from the container's own, and the
+    // container's seccomp filter applies to this process too.
+    const loaded = loadBundle(record.bundle);
+    const bundle = () => loaded;
+    const process = typeof exec === 'function' ? exec(loaded.spec.process!) : exec;
     check?.(process);
     const pidfd = openPidfd(record);
     if (pidfd < 0) throw new TsboxError(`cannot exec in container "${id}": its init is gone`);
     let launched: Launched;
     try {
+      const seccomp = loaded.spec.linux?.seccomp;
       const plan = buildExecPlan({
         process,
         namespaces: namespacesOf(record.pid),
         ...(record.cgroups && { cgroupProcs: procsFiles(record.cgroups) }),
         ...(options.terminalSize && { terminalSize: options.terminalSize }),
+        ...(seccomp && { seccomp }),
       });
       launched = await launchPlan(plan, {
         stdio: options.stdio ?? 'inherit',
         extraFds: preservedFds(options.preserveFds),
+        seccompState: () => ({
+          ociVersion: OCI_VERSION, id, status: 'running', pid: record.pid, bundle: record.bundle, annotations: record.annotations,
+        }),
       });
     } finally {
       native().close(pidfd);
@@ -447,7 +454,7 @@ export function preservedFds(n: number | undefined): number[] {
 /** Hands a terminal's master to a --console-socket listener, and lets go of it. */
 function sendConsole(socket: string, master: number): void {
   try {
-    native().sendFd(socket, master, '/dev/ptmx');
+    native().sendFd(socket, master, '/dev/ptmx', 'console socket');
   } finally {
     native().close(master);
   }

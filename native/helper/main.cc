@@ -37,7 +37,16 @@
 //   <------------------------------------------------------------------------- "pty" + master fd
 //                                                                               (process.terminal)
 //                                                                                hostname, rlimits,
+//                                                                                ioprio, scheduler,
 //                                                                                user, caps, cwd
+//   <------------------------------------------------------------------------- "warning" <text>
+//                                                                               (seccomp rules skipped)
+//   <------------------------------------------------------------------------- "seccomp" + listener fd
+//                                                                               (SCMP_ACT_NOTIFY rules;
+//                                                                                filter loaded: before
+//                                                                                user and caps without
+//                                                                                noNewPrivileges)
+//                                                                                personality
 //   <------------------------------------------------------------------------- "ready"  (plan.pause)
 //   "go" -------------------------------------------------------------------->
 //                                                                                execve(process)
@@ -57,12 +66,14 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "../wire.h"
 #include "init.h"
 #include "plan.h"
 #include "report.h"
+#include "seccomp.h"
 
 namespace {
 
@@ -148,7 +159,12 @@ uint64_t enter_namespaces(const plan::Plan& p) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) return 2;  // started by anything but the addon
+  if (argc != 2) return 2;  // started by anything but the addon or `tsbox features`
+  if (strcmp(argv[1], "--seccomp-features") == 0) {
+    // What the libseccomp linked in here supports, for `tsbox features`.
+    std::string json = seccomp::features_json() + "\n";
+    return write(1, json.data(), json.size()) == static_cast<ssize_t>(json.size()) ? 0 : 1;
+  }
   const int sync_fd = atoi(argv[1]);
   report::set_sync_fd(sync_fd);
   // posix_spawn's dup2 cleared CLOEXEC on the sync socket; put it back so the

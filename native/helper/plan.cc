@@ -78,6 +78,48 @@ bool apply(const Record& r, Plan& p) {
     p.oom_score_adj = static_cast<int>(to_i64(r[1]));
   } else if (kind == "no-new-privileges" && n == 1) {
     p.no_new_privileges = true;
+  } else if (kind == "apparmor-profile" && n == 2) {
+    p.apparmor_profile = r[1];
+  } else if (kind == "ioprio" && n == 2) {
+    p.has_ioprio = true;
+    p.ioprio = static_cast<int>(u64_at(r, 1));
+  } else if (kind == "scheduler" && n == 8) {
+    Scheduler& s = p.scheduler;
+    s.set = true;
+    s.policy = static_cast<uint32_t>(u64_at(r, 1));
+    s.flags = u64_at(r, 2);
+    s.nice = static_cast<int32_t>(to_i64(r[3]));
+    s.priority = static_cast<uint32_t>(u64_at(r, 4));
+    s.runtime = u64_at(r, 5);
+    s.deadline = u64_at(r, 6);
+    s.period = u64_at(r, 7);
+  } else if (kind == "personality" && n == 2) {
+    p.has_personality = true;
+    p.personality = u64_at(r, 1);
+  } else if (kind == "seccomp" && n >= 4) {
+    // action, errno, number of architectures, the architectures, the flags
+    Seccomp& s = p.seccomp;
+    s.set = true;
+    s.default_action = r[1];
+    s.default_errno = static_cast<uint32_t>(u64_at(r, 2));
+    size_t narches = u64_at(r, 3);
+    if (4 + narches > n) return false;
+    s.arches.assign(r.begin() + 4, r.begin() + 4 + narches);
+    s.flags.assign(r.begin() + 4 + narches, r.end());
+  } else if (kind == "seccomp-rule" && n >= 6) {
+    // where, name, action, errno, number of conditions, 4 fields each
+    SeccompRule rule;
+    rule.where = r[1];
+    rule.name = r[2];
+    rule.action = r[3];
+    rule.errno_ret = static_cast<uint32_t>(u64_at(r, 4));
+    size_t nargs = u64_at(r, 5);
+    if (n != 6 + 4 * nargs) return false;
+    for (size_t i = 0; i < nargs; i++) {
+      size_t at = 6 + 4 * i;
+      rule.args.push_back({static_cast<unsigned>(u64_at(r, at)), r[at + 1], u64_at(r, at + 2), u64_at(r, at + 3)});
+    }
+    p.seccomp.rules.push_back(rule);
   } else if (kind == "capabilities" && n == 7) {
     p.caps.set = true;
     p.caps.last_cap = static_cast<int>(u64_at(r, 1));

@@ -61,6 +61,40 @@ struct Hook {
   int timeout = 0;  // seconds; 0: none
 };
 
+// One linux.seccomp.syscalls rule for one syscall name. Conditions on
+// different arguments are ANDed; the planner has split rules whose
+// conditions repeat an argument (which runc treats as OR).
+struct SeccompArg {
+  unsigned index = 0;
+  std::string op;  // SCMP_CMP_*
+  uint64_t value = 0, value_two = 0;
+};
+
+struct SeccompRule {
+  std::string where;  // JSON path of the name, for messages
+  std::string name, action;
+  uint32_t errno_ret = 0;  // for SCMP_ACT_ERRNO and SCMP_ACT_TRACE
+  std::vector<SeccompArg> args;
+};
+
+struct Seccomp {
+  bool set = false;
+  std::string default_action;
+  uint32_t default_errno = 0;
+  std::vector<std::string> arches, flags;
+  std::vector<SeccompRule> rules;
+};
+
+// sched_setattr(2) arguments (process.scheduler).
+struct Scheduler {
+  bool set = false;
+  uint32_t policy = 0;
+  uint64_t flags = 0;
+  int32_t nice = 0;
+  uint32_t priority = 0;
+  uint64_t runtime = 0, deadline = 0, period = 0;
+};
+
 struct Plan {
   // A process joining a running container: no filesystem setup at all.
   bool exec = false;
@@ -88,6 +122,13 @@ struct Plan {
   bool has_oom_score_adj = false;
   int oom_score_adj = 0;
   bool no_new_privileges = false;
+  std::string apparmor_profile;  // empty: none
+  bool has_ioprio = false;
+  int ioprio = 0;  // IOPRIO_PRIO_VALUE(class, level)
+  Scheduler scheduler;
+  bool has_personality = false;
+  unsigned long personality = 0;
+  Seccomp seccomp;
   Capabilities caps;
   uid_t uid = 0;
   gid_t gid = 0;

@@ -379,7 +379,10 @@ describe.skipIf(!isRoot)('tsbox command line', () => {
       expect(f.mountOptions).toContain('rbind');
       expect(f.linux.capabilities).toContain('CAP_SYS_ADMIN');
       expect(f.linux.cgroup).toMatchObject({ v1: true, v2: true, systemd: false });
-      expect(f.linux.seccomp.enabled).toBe(false);
+      // Details in seccomp.test.ts.
+      expect(f.linux.seccomp.enabled).toBe(true);
+      expect(f.linux.apparmor.enabled).toBe(false);
+      expect(f.linux.selinux.enabled).toBe(false);
     });
 
     it('an unknown command: one line on stderr, exit 1', async () => {

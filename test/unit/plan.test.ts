@@ -773,17 +773,26 @@ describe('buildPlan: root propagation', () => {
 
 describe('buildPlan: warnings', () => {
   it.each([
-    ['linux.seccomp', (s: Json) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' }), 'linux.seccomp is not applied yet: the container runs without a seccomp filter'],
     ['linux.timeOffsets', (s: Json) => (s.linux.timeOffsets = { monotonic: { secs: 1 } }), 'linux.timeOffsets is not applied yet'],
-    ['process.apparmorProfile', (s: Json) => (s.process.apparmorProfile = 'p'), 'process.apparmorProfile is not applied'],
-    ['process.selinuxLabel', (s: Json) => (s.process.selinuxLabel = 'l'), 'SELinux labels are not applied'],
-    ['linux.mountLabel', (s: Json) => (s.linux.mountLabel = 'l'), 'SELinux labels are not applied'],
+    ['linux.mountLabel', (s: Json) => (s.linux.mountLabel = 'l'), 'linux.mountLabel is not applied (tsbox does not apply SELinux labels)'],
+    [
+      'linux.personality.flags',
+      (s: Json) => (s.linux.personality = { domain: 'LINUX', flags: ['ADDR_NO_RANDOMIZE'] }),
+      'linux.personality.flags is not supported; ignored: ADDR_NO_RANDOMIZE',
+    ],
   ])('%s', (_, edit, warning) => {
     expect(plan(spec(edit)).warnings).toStrictEqual([warning]);
   });
 
-  it('none for linux.resources and linux.cgroupsPath: they are applied', () => {
-    expect(plan(spec((s) => ((s.linux.resources = { pids: { limit: 10 } }), (s.linux.cgroupsPath = '/x')))).warnings).toStrictEqual([]);
+  it('none for linux.resources, linux.cgroupsPath and linux.seccomp: they are applied', () => {
+    const p = plan(
+      spec((s) => {
+        s.linux.resources = { pids: { limit: 10 } };
+        s.linux.cgroupsPath = '/x';
+        s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' };
+      }),
+    );
+    expect(p.warnings).toStrictEqual([]);
   });
 
   it('all at once, each once, capability warning last', () => {
@@ -793,7 +802,7 @@ describe('buildPlan: warnings', () => {
         s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' };
         s.linux.resources = {};
         s.linux.cgroupsPath = '/x';
-        s.process.selinuxLabel = 'l';
+        s.linux.timeOffsets = { monotonic: { secs: 1 } };
         s.linux.mountLabel = 'l';
         s.process.capabilities = { bounding: ['CAP_BPF'] };
       }),
@@ -801,8 +810,8 @@ describe('buildPlan: warnings', () => {
       host,
     );
     expect(p.warnings).toStrictEqual([
-      'linux.seccomp is not applied yet: the container runs without a seccomp filter',
-      'SELinux labels are not applied',
+      'linux.timeOffsets is not applied yet',
+      'linux.mountLabel is not applied (tsbox does not apply SELinux labels)',
       'this kernel lacks CAP_BPF; not granted',
     ]);
   });
@@ -902,9 +911,8 @@ describe('buildPlan: real client configs', () => {
     expect(p.oomScoreAdj).toBe(0);
     expect(p.user).toStrictEqual({ uid: 0, gid: 0, groups: [0] });
     expect(p.rootfs).toBe(ROOTFS);
-    expect(p.warnings).toStrictEqual([
-      'linux.seccomp is not applied yet: the container runs without a seccomp filter',
-    ]);
+    expect(p.warnings).toStrictEqual([]);
+    expect(p.seccomp).toMatchObject({ defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'] });
   });
 
   it('podman.json in detail', () => {

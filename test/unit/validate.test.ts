@@ -287,6 +287,24 @@ const MALFORMED: [string, (c: Json) => Json, string, string][] = [
     'unknown scheduler policy "SCHED_FAST" (expected one of: SCHED_OTHER, SCHED_FIFO, SCHED_RR, SCHED_BATCH, SCHED_ISO, SCHED_IDLE, SCHED_DEADLINE)',
   ],
   [
+    'scheduler.nice out of range',
+    (c) => void (c.process.scheduler.nice = 20),
+    'process.scheduler.nice',
+    'must be an integer from -20 to 19, got 20',
+  ],
+  [
+    'scheduler.priority for a policy without one',
+    (c) => void (c.process.scheduler.priority = 5),
+    'process.scheduler.priority',
+    'can only be set for the SCHED_FIFO and SCHED_RR policies, not SCHED_OTHER',
+  ],
+  [
+    'scheduler.runtime without SCHED_DEADLINE',
+    (c) => void ((c.process.scheduler.policy = 'SCHED_FIFO'), (c.process.scheduler.runtime = 1000)),
+    'process.scheduler.runtime',
+    'can only be set for the SCHED_DEADLINE policy, not SCHED_FIFO',
+  ],
+  [
     'ioPriority.class missing',
     (c) => void delete c.process.ioPriority.class,
     'process.ioPriority.class',
@@ -565,7 +583,40 @@ const MALFORMED: [string, (c: Json) => Json, string, string][] = [
     'seccomp arg index negative',
     (c) => void (c.linux.seccomp.syscalls[1].args[0].index = -1),
     'linux.seccomp.syscalls[1].args[0].index',
-    `${U32_RANGE}, got -1`,
+    'must be an integer from 0 to 5, got -1',
+  ],
+  [
+    'seccomp arg index beyond the sixth argument',
+    (c) => void (c.linux.seccomp.syscalls[1].args[0].index = 6),
+    'linux.seccomp.syscalls[1].args[0].index',
+    'must be an integer from 0 to 5, got 6',
+  ],
+  [
+    'seccomp flag unknown',
+    (c) => void (c.linux.seccomp.flags = ['SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_FAST']),
+    'linux.seccomp.flags[1]',
+    'unknown seccomp flag "SECCOMP_FILTER_FLAG_FAST" (expected one of: SECCOMP_FILTER_FLAG_TSYNC, SECCOMP_FILTER_FLAG_LOG, ' +
+      'SECCOMP_FILTER_FLAG_SPEC_ALLOW, SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)',
+  ],
+  [
+    'seccomp NOTIFY as the default action',
+    (c) => void ((c.linux.seccomp.defaultAction = 'SCMP_ACT_NOTIFY'), (c.linux.seccomp.listenerPath = '/run/agent.sock')),
+    'linux.seccomp.defaultAction',
+    'SCMP_ACT_NOTIFY cannot be the default action (the runtime could not hand over the listener)',
+  ],
+  [
+    'seccomp NOTIFY without listenerPath',
+    (c) => void (c.linux.seccomp.syscalls[2].action = 'SCMP_ACT_NOTIFY'),
+    'linux.seccomp.listenerPath',
+    'is required when a rule uses SCMP_ACT_NOTIFY',
+  ],
+  [
+    'seccomp NOTIFY for sendmsg',
+    (c) =>
+      void ((c.linux.seccomp.listenerPath = '/run/agent.sock'),
+      (c.linux.seccomp.syscalls[2] = { names: ['getpid', 'sendmsg'], action: 'SCMP_ACT_NOTIFY' })),
+    'linux.seccomp.syscalls[2].names[1]',
+    'SCMP_ACT_NOTIFY cannot be used for sendmsg, which the runtime needs to hand over the listener',
   ],
   [
     'seccomp arg value negative',
