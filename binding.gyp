@@ -18,7 +18,8 @@
         "native/helper/main.cc",
         "native/helper/plan.cc",
         "native/helper/rootfs.cc",
-        "native/helper/init.cc"
+        "native/helper/init.cc",
+        "native/helper/userns.cc"
       ],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-fno-exceptions", "-fno-rtti"],
       "cflags!": ["-fPIC"],

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { getSystemErrorName } from 'node:util';
@@ -13,7 +13,7 @@ import { helperPath, native, type ExitInfo, type ReceivedRecord } from './native
 import { buildPlan } from './plan/build.js';
 import { OCI_VERSION } from './oci/default-spec.js';
 import { encodePlan } from './plan/encode.js';
-import type { LaunchPlan } from './plan/plan.js';
+import type { IdRange, LaunchPlan, PlannedUserNamespace } from './plan/plan.js';
 
 /** Where one of the container's stdin/stdout/stderr goes. */
 export type StdioOption = 'pipe' | 'inherit' | 'ignore' | number;
@@ -167,6 +167,7 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
   } catch (err) {
     throw err instanceof ConfigError ? err.inFile(bundle.configPath) : err;
   }
+  if (plan.userns && options.startFifo !== undefined) giveFifoToMappedRoot(options.startFifo, plan.userns);
   // The container's cgroups, made and limited before its init exists: the
   // helper puts itself in them before it clones the init, so the init is
   // born there and nothing of the runtime is ever charged to them.
@@ -201,6 +202,28 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
   } catch (err) {
     if (cgroups) await destroyCgroups(cgroups);
     throw err;
+  }
+}
+
+/**
+ * The init opens the exec FIFO for writing as root of its new user
+ * namespace, i.e. as the host ids container id 0 maps to: the FIFO becomes
+ * theirs (runc does the same). The state directory around it stays closed to
+ * them; the init reaches the FIFO through a descriptor opened before.
+ */
+function giveFifoToMappedRoot(fifo: string, userns: PlannedUserNamespace): void {
+  const root = (ranges: IdRange[]) => ranges.find((r) => r.containerID === 0)?.hostID ?? -1;
+  const uid = root(userns.uidMappings);
+  const gid = root(userns.gidMappings);
+  if (uid === (process.geteuid?.() ?? 0) && gid === (process.getegid?.() ?? 0)) return;
+  try {
+    chownSync(fifo, uid, gid);
+  } catch (err) {
+    // An unprivileged caller cannot give files away (ids from
+    // /etc/subuid): open the FIFO's write side to all instead; the state
+    // directory keeps everyone else from reaching it by name.
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw new TsboxError(`chown exec fifo "${fifo}": ${(err as Error).message}`);
+    chmodSync(fifo, 0o622);
   }
 }
 
