@@ -14,6 +14,7 @@ import { buildPlan } from './plan/build.js';
 import { OCI_VERSION } from './oci/default-spec.js';
 import { encodePlan } from './plan/encode.js';
 import type { IdRange, LaunchPlan, PlannedUserNamespace } from './plan/plan.js';
+import type { LinuxResources } from './oci/types.js';
 
 /** Where one of the container's stdin/stdout/stderr goes. */
 export type StdioOption = 'pipe' | 'inherit' | 'ignore' | number;
@@ -173,18 +174,25 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
   // born there and nothing of the runtime is ever charged to them.
   const linux = bundle.spec.linux;
   let cgroups: Cgroups | undefined;
+  let layout: Layout | undefined;
   if (linux?.cgroupsPath !== undefined || linux?.resources !== undefined) {
-    const layout = hostLayout();
-    cgroups = createCgroups(layout, cgroupDirs(layout, linux.cgroupsPath, id));
+    layout = hostLayout();
     try {
+      cgroups = createCgroups(layout, cgroupDirs(layout, linux.cgroupsPath, id));
       const nodes = (linux.devices ?? []).map((d) => ({ type: d.type === 'u' ? 'c' : d.type, major: d.major ?? 0, minor: d.minor ?? 0 }));
       applyResources(layout, cgroups, linux.resources ?? {}, nodes);
     } catch (err) {
-      await destroyCgroups(cgroups);
-      throw err;
+      if (cgroups) await destroyCgroups(cgroups);
+      cgroups = undefined;
+      // Rootless, as runc: cgroups are used where the user's cgroup is
+      // delegated to it, and skipped with a warning where it is not.
+      if (!isRootless() || !deniedAccess(err)) throw err;
+      plan.warnings.push(skippedCgroups(linux.cgroupsPath, linux.resources, err as Error));
     }
+  }
+  if (cgroups && layout) {
     plan.cgroupProcs = procsFiles(cgroups);
-    if (devicesNeedBpf(layout, linux.resources ?? {})) {
+    if (devicesNeedBpf(layout, linux?.resources ?? {})) {
       plan.warnings.push('linux.resources.devices is not enforced: this host needs an eBPF device program, which tsbox does not load yet');
     }
   }
@@ -225,6 +233,25 @@ function giveFifoToMappedRoot(fifo: string, userns: PlannedUserNamespace): void 
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw new TsboxError(`chown exec fifo "${fifo}": ${(err as Error).message}`);
     chmodSync(fifo, 0o622);
   }
+}
+
+function isRootless(): boolean {
+  return (process.geteuid?.() ?? 0) !== 0;
+}
+
+function deniedAccess(err: unknown): boolean {
+  return /\b(EACCES|EPERM|EROFS)\b|permission denied|not permitted|read-only/i.test((err as Error)?.message ?? '');
+}
+
+/** The warning for a rootless container whose cgroup settings could not be applied, naming them. */
+function skippedCgroups(cgroupsPath: string | undefined, resources: LinuxResources | undefined, err: Error): string {
+  const skipped = [
+    ...(cgroupsPath !== undefined ? ['linux.cgroupsPath'] : []),
+    ...Object.entries(resources ?? {})
+      .filter(([, v]) => v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0))
+      .map(([k]) => `linux.resources.${k}`),
+  ];
+  return `rootless: ${skipped.join(', ')} not applied: the container runs without cgroups of its own (uid ${process.geteuid?.()} cannot create them; delegate a cgroup to this user to use them): ${err.message}`;
 }
 
 /** The host's cgroup layout, from this process's mount table and cgroups. */

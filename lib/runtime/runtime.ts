@@ -16,10 +16,11 @@ import { runHooks, type HookState } from '../hooks.js';
 import { OCI_VERSION } from '../oci/default-spec.js';
 import { signalNumber } from '../signals.js';
 import { wire } from '../wire.js';
+import { defaultStateRoot } from './root.js';
 import { notFound, processStat, StateStore, writeFileAtomic, type ContainerRecord, type ContainerState } from './state.js';
 
 export interface RuntimeOptions {
-  /** Directory for container state (default /run/tsbox). */
+  /** Directory for container state (default /run/tsbox; for an unprivileged user $XDG_RUNTIME_DIR/tsbox: see ./root.ts). */
   root?: string;
   /**
    * Reap the processes this one starts and does not wait for (a created
@@ -53,7 +54,7 @@ export interface ExecOptions {
   preserveFds?: number;
 }
 
-export const DEFAULT_ROOT = '/run/tsbox';
+export { DEFAULT_ROOT } from './root.js';
 
 /**
  * runc's lifecycle over a state directory: create, start, state, kill,
@@ -65,7 +66,7 @@ export class Runtime {
   private readonly reapChildren: boolean;
 
   constructor(options: RuntimeOptions = {}) {
-    this.store = new StateStore(options.root ?? DEFAULT_ROOT);
+    this.store = new StateStore(options.root ?? defaultStateRoot());
     this.reapChildren = options.reapChildren ?? true;
   }
 
