@@ -413,11 +413,20 @@ function newRecord(id: string, bundle: Bundle, pid: number, cgroups: Cgroups | u
     bundle: bundle.dir,
     rootfs: bundle.rootfs,
     created: new Date().toISOString(),
-    owner: os.userInfo().username,
+    owner: ownerName(),
     annotations: bundle.spec.annotations ?? {},
     ...(poststop && { poststop }),
     ...(cgroups && { cgroups }),
   };
+}
+
+/** The user's name, or its uid when it has none (a rootless user missing from /etc/passwd). */
+function ownerName(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return String(process.geteuid?.() ?? '');
+  }
 }
 
 /** Descriptors 3 .. 3+n-1 of this process, for --preserve-fds. */
