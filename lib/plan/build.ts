@@ -142,7 +142,7 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
       mounts.push({ source: '/sys', destination, type: 'bind', flags: parsed.flags | MS.BIND | MS.REC, data: '', propagation: parsed.propagation });
       return;
     }
-    const idmap = planMountIdmap(m, at, parsed.bind);
+    const idmap = planMountIdmap(m, at, parsed, mappings);
     let source = m.source ?? '';
     if (parsed.bind) {
       if (!source) throw new ConfigError(`${at}.source`, 'is required for a bind mount');

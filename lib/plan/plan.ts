@@ -27,7 +27,7 @@ export interface PlannedMount {
   /** MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE, with MS_REC; 0: leave as is. */
   propagation: number;
   /** An idmapped bind mount: the ids of the source as seen through the mount. */
-  idmap?: { uids: IdRange[]; gids: IdRange[] };
+  idmap?: { uids: IdRange[]; gids: IdRange[]; recursive: boolean };
 }
 
 /** One line of a uid_map or gid_map (the OCI LinuxIDMapping). */

@@ -8,6 +8,7 @@
 import { ConfigError } from '../errors.js';
 import type { IDMapping, Mount, Spec } from '../oci/types.js';
 import type { HostFacts } from './host.js';
+import { MS } from './mount-options.js';
 import type { PlannedNamespace, PlannedUserNamespace } from './plan.js';
 
 /** The kernel's limit of lines in one uid_map or gid_map. */
@@ -158,14 +159,34 @@ function checkMountIdOptions(mounts: readonly Mount[], uids: IDMapping[], gids: 
   });
 }
 
-/** The idmap of an idmapped bind mount (mounts[i].uidMappings/gidMappings), checked. */
-export function planMountIdmap(m: Mount, at: string, bind: boolean): { uids: IDMapping[]; gids: IDMapping[] } | undefined {
-  if (m.uidMappings === undefined && m.gidMappings === undefined) return undefined;
-  if (!bind) throw new ConfigError(`${at}.uidMappings`, 'only a bind mount can be idmapped');
+/**
+ * The idmap of an idmapped bind mount, checked: mounts[i].uidMappings and
+ * gidMappings, or with the idmap/ridmap option alone the container's own
+ * user namespace maps (its root sees the source's root-owned files as its
+ * own). Recursive with ridmap, or for an rbind without either option.
+ */
+export function planMountIdmap(
+  m: Mount,
+  at: string,
+  parsed: { flags: number; bind: boolean; idmapOption?: { recursive: boolean; index: number } },
+  container: { uidMappings: IDMapping[] | undefined; gidMappings: IDMapping[] | undefined },
+): { uids: IDMapping[]; gids: IDMapping[]; recursive: boolean } | undefined {
+  const option = parsed.idmapOption;
+  if (m.uidMappings === undefined && m.gidMappings === undefined && !option) return undefined;
+  const where = option && m.uidMappings === undefined ? `${at}.options[${option.index}]` : `${at}.uidMappings`;
+  if (!parsed.bind) throw new ConfigError(where, 'only a bind mount can be idmapped');
+  const recursive = option ? option.recursive : (parsed.flags & MS.REC) !== 0;
+  if (m.uidMappings === undefined && m.gidMappings === undefined) {
+    if (!container.uidMappings?.length || !container.gidMappings?.length) {
+      throw new ConfigError(where, 'an idmap option without mounts[].uidMappings needs the container\'s linux.uidMappings and linux.gidMappings');
+    }
+    return { uids: container.uidMappings, gids: container.gidMappings, recursive };
+  }
   for (const key of ['uidMappings', 'gidMappings'] as const) {
     const ranges = m[key];
     if (!ranges || ranges.length === 0) throw new ConfigError(`${at}.${key}`, 'is required for an idmapped mount (uidMappings and gidMappings go together)');
     checkMappings(ranges, `${at}.${key}`);
   }
-  return { uids: m.uidMappings!, gids: m.gidMappings! };
+  return { uids: m.uidMappings!, gids: m.gidMappings!, recursive };
 }
+

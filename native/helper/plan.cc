@@ -41,11 +41,12 @@ bool apply_userns(const Record& r, Plan& p) {
     return true;
   }
   // Applies to the mount record just before it.
-  if (kind == "mount-idmap" && n >= 2 && !p.mounts.empty()) {
-    size_t uids = u64_at(r, 1);
-    if (2 + 3 * uids > n || (n - 2 - 3 * uids) % 3 != 0) return false;
+  if (kind == "mount-idmap" && n >= 3 && !p.mounts.empty()) {
     Mount& m = p.mounts.back();
-    return id_ranges(r, 2, uids, m.idmap_uids) && id_ranges(r, 2 + 3 * uids, (n - 2 - 3 * uids) / 3, m.idmap_gids);
+    m.idmap_recursive = u64_at(r, 1) != 0;
+    size_t uids = u64_at(r, 2);
+    if (3 + 3 * uids > n || (n - 3 - 3 * uids) % 3 != 0) return false;
+    return id_ranges(r, 3, uids, m.idmap_uids) && id_ranges(r, 3 + 3 * uids, (n - 3 - 3 * uids) / 3, m.idmap_gids);
   }
   return false;
 }

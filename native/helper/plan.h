@@ -32,6 +32,7 @@ struct Mount {
   // An idmapped bind mount (mounts[].uidMappings/gidMappings): the helper
   // prepares it as a detached tree (tree_fd) that the init moves into place.
   std::vector<IdRange> idmap_uids, idmap_gids;
+  bool idmap_recursive = false;  // the idmap applies to the submounts too
   int tree_fd = -1;
 };
 

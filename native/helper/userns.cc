@@ -167,9 +167,10 @@ void prepare_idmapped_mounts(plan::Plan& p) {
   for (auto& m : p.mounts) {
     if (m.idmap_uids.empty() && m.idmap_gids.empty()) continue;
     const std::string step = "idmap mount " + quote(m.source) + " on " + quote(m.destination);
-    const unsigned recursive = (m.flags & MS_REC) ? AT_RECURSIVE : 0;
+    const unsigned tree_flags = (m.flags & MS_REC) ? AT_RECURSIVE : 0;
+    const unsigned recursive = m.idmap_recursive ? AT_RECURSIVE : 0;
     int tree = static_cast<int>(
-        syscall(SYS_open_tree, AT_FDCWD, m.source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | recursive));
+        syscall(SYS_open_tree, AT_FDCWD, m.source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | tree_flags | recursive));
     if (tree < 0) fail(step, errno);
     int ns = userns_fd_with(m.idmap_uids, m.idmap_gids, step);
     struct mount_attr attr = {};

@@ -257,6 +257,28 @@ describe.skipIf(!isRoot)('idmapped mounts' + (isRoot ? '' : ' (skipped: needs ro
     expect([n.uid, n.gid]).toEqual([7000, 7000]);
   });
 
+  it('with the idmap option, maps a host root\'s directory to the container\'s root in its user namespace', async () => {
+    const dir = s.tempDir();
+    fs.writeFileSync(path.join(dir, 'file'), 'x');
+    const b = s.bundle({
+      args: ['/bin/sh', '-c', 'ls -lnd /data /data/file; touch /data/new && echo created'],
+      mutate: (c) => {
+        withUserns(c);
+        c.mounts.push({ destination: '/data', type: 'bind', source: dir, options: ['bind', 'idmap'] });
+      },
+    });
+    fs.mkdirSync(path.join(b.rootfs, 'data'));
+    const r = await s.collect(b);
+    expect(r.stderr).toBe('');
+    const [d, file, created] = r.stdout.trim().split('\n');
+    // Host root's files are the container root's, and what it writes stays host root's on disk.
+    expect(d).toMatch(/^drwx------\s+\d+ 0\s+0\s/);
+    expect(file).toMatch(/^-rw-r--r--\s+1 0\s+0\s/);
+    expect(created).toBe('created');
+    const st = fs.statSync(path.join(dir, 'new'));
+    expect([st.uid, st.gid]).toEqual([0, 0]);
+  });
+
   it('refuses an idmap on a mount that is not a bind mount, or with only one of the maps', async () => {
     for (const [mutate, message] of [
       [(c: any) => Object.assign(c.mounts[3], { uidMappings: MAPPED.uidMappings, gidMappings: MAPPED.gidMappings }), /mounts\[3\]\.uidMappings: only a bind mount can be idmapped$/],

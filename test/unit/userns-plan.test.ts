@@ -225,7 +225,23 @@ describe('buildPlan: idmapped mounts', () => {
 
   it('carries the idmap on the bind mount', () => {
     const p = plan(spec((s) => s.mounts.push(idmapped())));
-    expect(p.mounts[2]).toStrictEqual({ source: '/b/data', destination: '/data', type: 'bind', flags: MS.BIND | MS.REC, data: '', propagation: 0, idmap: { uids: MAP, gids: MAP } });
+    expect(p.mounts[2]).toStrictEqual({ source: '/b/data', destination: '/data', type: 'bind', flags: MS.BIND | MS.REC, data: '', propagation: 0, idmap: { uids: MAP, gids: MAP, recursive: true } });
+  });
+
+  it('takes the idmap and ridmap options: the container\'s own maps, recursive or not', () => {
+    const p = plan(spec((s) => {
+      withUserns(s);
+      s.mounts.push({ destination: '/a', type: 'bind', source: '/a', options: ['rbind', 'idmap'] });
+      s.mounts.push({ destination: '/b', type: 'bind', source: '/b', options: ['bind', 'ridmap'] });
+    }));
+    expect(p.mounts[2]!.idmap).toStrictEqual({ uids: MAP, gids: MAP, recursive: false });
+    expect(p.mounts[2]!.flags).toBe(MS.BIND | MS.REC);
+    expect(p.mounts[3]!.idmap).toStrictEqual({ uids: MAP, gids: MAP, recursive: true });
+    const err = planError((s) => s.mounts.push({ destination: '/a', type: 'bind', source: '/a', options: ['bind', 'idmap'] }));
+    expect([err.jsonPath, err.problem]).toEqual([
+      'mounts[2].options[1]',
+      'an idmap option without mounts[].uidMappings needs the container\'s linux.uidMappings and linux.gidMappings',
+    ]);
   });
 
   it('refuses an idmap on anything but a bind mount, a lone uid or gid map, or overlapping ranges', () => {
@@ -257,7 +273,7 @@ describe('encodePlan: user namespace records', () => {
     );
     const recs = records(p);
     const at = recs.findIndex((r) => r[0] === 'mount' && r[2] === '/data');
-    expect(recs[at + 1]).toEqual(['mount-idmap', '1', '1', '2', '3', '0', '100000', '65536']);
+    expect(recs[at + 1]).toEqual(['mount-idmap', '0', '1', '1', '2', '3', '0', '100000', '65536']);
     expect(recs.filter((r) => ['uid-map', 'gid-map', 'setgroups-deny', 'idmap-tools'].includes(r[0]!))).toEqual([
       ['uid-map', '0', '100000', '65536'],
       ['gid-map', '0', '1235', '1'],
