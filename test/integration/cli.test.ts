@@ -380,6 +380,9 @@ describe.skipIf(!isRoot)('tsbox command line', () => {
       expect(f.linux.capabilities).toContain('CAP_SYS_ADMIN');
       expect(f.linux.cgroup).toMatchObject({ v1: true, v2: true, systemd: false });
       expect(f.linux.seccomp.enabled).toBe(false);
+      expect(f.linux.namespaces).toContain('user');
+      expect(f.mountOptions).toEqual(expect.arrayContaining(['idmap', 'ridmap']));
+      expect(f.linux.mountExtensions.idmap.enabled).toBe(true);
     });
 
     it('an unknown command: one line on stderr, exit 1', async () => {

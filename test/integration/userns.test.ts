@@ -27,6 +27,9 @@ function hostStatus(pid: number, field: string): string {
 }
 
 const CAP_SYS_ADMIN = 21n;
+const CAP_SYS_RESOURCE = 24n;
+/** Raising a hard limit needs CAP_SYS_RESOURCE, which root lacks on some machines (containers). */
+const hasCapSysResource = ((BigInt(`0x${hostStatus(process.pid, 'CapEff')}`) >> CAP_SYS_RESOURCE) & 1n) === 1n;
 const CAP_NET_BIND_SERVICE = 10n;
 
 describe.skipIf(!isRoot)('user namespaces' + (isRoot ? '' : ' (skipped: needs root)'), () => {
@@ -124,6 +127,18 @@ describe.skipIf(!isRoot)('user namespaces' + (isRoot ? '' : ' (skipped: needs ro
     const r = await s.probe(b);
     expect([r.uid, r.gid, r.euid]).toEqual([1000, 1000, 1000]);
     expect(r.groups.sort((x, y) => x - y)).toEqual([5, 2000]);
+  });
+
+  it.skipIf(!hasCapSysResource)('raises rlimits above the runtime\'s own hard limit (set while the helper is still privileged)' + (hasCapSysResource ? '' : ' (skipped: no CAP_SYS_RESOURCE here)'), async () => {
+    const hard = Number(fs.readFileSync('/proc/self/limits', 'utf8').match(/Max open files\s+\d+\s+(\d+)/)![1]) + 1000;
+    const b = s.bundle({
+      mutate: (c) => {
+        withUserns(c);
+        c.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1024, hard }];
+      },
+    });
+    const r = await s.probe(b);
+    expect(r.rlimits.NOFILE).toEqual({ soft: 1024, hard });
   });
 
   it('joins an existing user namespace by path (before the other namespaces)', async () => {
