@@ -168,7 +168,11 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
   } catch (err) {
     throw err instanceof ConfigError ? err.inFile(bundle.configPath) : err;
   }
-  if (plan.userns && options.startFifo !== undefined) giveFifoToMappedRoot(options.startFifo, plan.userns);
+  if (options.startFifo !== undefined && plan.namespaces.some((ns) => ns.type === 'user')) {
+    // A joined user namespace has maps of its own: open the FIFO's write side.
+    if (plan.userns) giveFifoToMappedRoot(options.startFifo, plan.userns);
+    else chmodSync(options.startFifo, 0o622);
+  }
   // The container's cgroups, made and limited before its init exists: the
   // helper puts itself in them before it clones the init, so the init is
   // born there and nothing of the runtime is ever charged to them.

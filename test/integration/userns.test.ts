@@ -65,7 +65,7 @@ describe.skipIf(!isRoot)('user namespaces' + (isRoot ? '' : ' (skipped: needs ro
 
   it('binds the host\'s device nodes and /sys: /dev/null works, sysfs is read-only', async () => {
     const b = s.bundle({
-      args: ['/bin/sh', '-c', 'echo x > /dev/null && head -c 4 /dev/zero | wc -c && ls -ln /dev/null && touch /sys/x 2>/dev/null || echo ro-sys; cat /sys/kernel/ostype 2>/dev/null; grep " /sys " /proc/self/mountinfo | cut -d" " -f5,6'],
+      args: ['/bin/sh', '-c', 'echo x > /dev/null && head -c 4 /dev/zero | wc -c && ls -ln /dev/null && touch /sys/x 2>/dev/null || echo ro-sys; grep " /sys " /proc/self/mountinfo | cut -d" " -f5,6; ls -lnd /dev /dev/shm | cut -c1-30'],
       mutate: (c) => {
         withUserns(c);
         // No network namespace: sysfs cannot be mounted, so it is bound.
@@ -81,6 +81,9 @@ describe.skipIf(!isRoot)('user namespaces' + (isRoot ? '' : ' (skipped: needs ro
     expect(lines[1]).toMatch(/^crw-rw-rw-\s+1 65534\s+65534\s+1,\s+3 /);
     expect(lines[2]).toBe('ro-sys');
     expect(lines[3]).toMatch(/^\/sys ro,/);
+    // tmpfs mounted in the namespace belongs to its root.
+    expect(lines[4]).toMatch(/^drwxr-xr-x\s+\d+ 0\s+0/);
+    expect(lines[5]).toMatch(/^drwxrwxrwt\s+\d+ 0\s+0/);
   });
 
   it('mounts sysfs itself when the container has its own network namespace', async () => {
@@ -88,6 +91,9 @@ describe.skipIf(!isRoot)('user namespaces' + (isRoot ? '' : ' (skipped: needs ro
     const r = await s.probe(b);
     expect(mountAt(r, '/sys')?.fstype).toBe('sysfs');
     expect(mountAt(r, '/dev/null')?.fstype).toBe('devtmpfs');
+    // devpts takes gid=5 as an id of the container's namespace: the kernel
+    // keeps (and shows, in the initial namespace's terms) host gid BASE + 5.
+    expect(mountAt(r, '/dev/pts')?.superOptions).toMatch(new RegExp(`(^|,)gid=${BASE + 5}(,|$)`));
   });
 
   it('creates files in a bind mount as the mapped host ids', async () => {
