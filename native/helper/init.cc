@@ -388,7 +388,7 @@ void run(const plan::Plan& p) {
   // itself, reached through the descriptor `root` from here on).
   StartFifo fifo = reach_start_fifo(p);
   int root = rootfs::enter(p);
-  if (userns::enters(p)) userns::become_root(p);
+  if (userns::enters(p)) userns::become_root();
   rootfs::populate(root, p);
   int console = p.terminal ? open_console(root, p, true) : -1;
   // While the host's /proc is still mounted: its /proc/self is this process.

@@ -208,8 +208,7 @@ int write_maps(pid_t pid, const plan::Plan& p, std::string& step, std::string& d
   return write_proc_file(pid, "uid_map", map_text(p.uid_map));
 }
 
-void become_root(const plan::Plan& p) {
-  (void)p;
+void become_root() {
   note_setgroups();
   if (setresgid(0, 0, 0) != 0) fail("setgid 0 in the user namespace", errno);
   if (setresuid(0, 0, 0) != 0) fail("setuid 0 in the user namespace", errno);

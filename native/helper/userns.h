@@ -51,7 +51,7 @@ int write_maps(pid_t pid, const plan::Plan& p, std::string& step, std::string& d
 // namespace (it starts as the overflow id, unable to create files), and
 // drop the supplementary groups brought from the host where setgroups is
 // allowed.
-void become_root(const plan::Plan& p);
+void become_root();
 
 // Whether setgroups(2) is allowed in this process's user namespace
 // (/proc/self/setgroups); read once, before pivot_root, by note_setgroups.
