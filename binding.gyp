@@ -20,7 +20,8 @@
         "native/helper/rootfs.cc",
         "native/helper/init.cc",
         "native/helper/process_attrs.cc",
-        "native/helper/seccomp.cc"
+        "native/helper/seccomp.cc",
+        "native/helper/userns.cc"
       ],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-fno-exceptions", "-fno-rtti"],
       "cflags!": ["-fPIC"],

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, fstatSync, openSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { getSystemErrorName } from 'node:util';
@@ -15,7 +15,8 @@ import { buildPlan } from './plan/build.js';
 import { hostSnapshot, liveHost, type HostFacts } from './plan/host.js';
 import { OCI_VERSION } from './oci/default-spec.js';
 import { encodePlan } from './plan/encode.js';
-import type { LaunchPlan } from './plan/plan.js';
+import type { IdRange, LaunchPlan, PlannedUserNamespace } from './plan/plan.js';
+import type { LinuxResources } from './oci/types.js';
 
 /** Where one of the container's stdin/stdout/stderr goes. */
 export type StdioOption = 'pipe' | 'inherit' | 'ignore' | number;
@@ -173,23 +174,35 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
   } catch (err) {
     throw err instanceof ConfigError ? err.inFile(bundle.configPath) : err;
   }
+  if (options.startFifo !== undefined && plan.namespaces.some((ns) => ns.type === 'user')) {
+    // A joined user namespace has maps of its own: open the FIFO's write side.
+    if (plan.userns) giveFifoToMappedRoot(options.startFifo, plan.userns);
+    else chmodSync(options.startFifo, 0o622);
+  }
   // The container's cgroups, made and limited before its init exists: the
   // helper puts itself in them before it clones the init, so the init is
   // born there and nothing of the runtime is ever charged to them.
   const linux = bundle.spec.linux;
   let cgroups: Cgroups | undefined;
+  let layout: Layout | undefined;
   if (linux?.cgroupsPath !== undefined || linux?.resources !== undefined) {
-    const layout = hostLayout(host);
-    cgroups = createCgroups(layout, cgroupDirs(layout, linux.cgroupsPath, id));
+    layout = hostLayout(host);
     try {
+      cgroups = createCgroups(layout, cgroupDirs(layout, linux.cgroupsPath, id));
       const nodes = (linux.devices ?? []).map((d) => ({ type: d.type === 'u' ? 'c' : d.type, major: d.major ?? 0, minor: d.minor ?? 0 }));
       applyResources(layout, cgroups, linux.resources ?? {}, nodes);
     } catch (err) {
-      await destroyCgroups(cgroups);
-      throw err;
+      if (cgroups) await destroyCgroups(cgroups);
+      cgroups = undefined;
+      // Rootless, as runc: cgroups are used where the user's cgroup is
+      // delegated to it, and skipped with a warning where it is not.
+      if (!isRootless() || !deniedAccess(err)) throw err;
+      plan.warnings.push(skippedCgroups(linux.cgroupsPath, linux.resources, err as Error));
     }
+  }
+  if (cgroups && layout) {
     plan.cgroupProcs = procsFiles(cgroups);
-    if (devicesNeedBpf(layout, linux.resources ?? {})) {
+    if (devicesNeedBpf(layout, linux?.resources ?? {})) {
       plan.warnings.push('linux.resources.devices is not enforced: this host needs an eBPF device program, which tsbox does not load yet');
     }
   }
@@ -209,6 +222,47 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
     if (cgroups) await destroyCgroups(cgroups);
     throw err;
   }
+}
+
+/**
+ * The init opens the exec FIFO for writing as root of its new user
+ * namespace, i.e. as the host ids container id 0 maps to: the FIFO becomes
+ * theirs (runc does the same). The state directory around it stays closed to
+ * them; the init reaches the FIFO through a descriptor opened before.
+ */
+function giveFifoToMappedRoot(fifo: string, userns: PlannedUserNamespace): void {
+  const root = (ranges: IdRange[]) => ranges.find((r) => r.containerID === 0)?.hostID ?? -1;
+  const uid = root(userns.uidMappings);
+  const gid = root(userns.gidMappings);
+  if (uid === (process.geteuid?.() ?? 0) && gid === (process.getegid?.() ?? 0)) return;
+  try {
+    chownSync(fifo, uid, gid);
+  } catch (err) {
+    // An unprivileged caller cannot give files away (ids from
+    // /etc/subuid): open the FIFO's write side to all instead; the state
+    // directory keeps everyone else from reaching it by name.
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw new TsboxError(`chown exec fifo "${fifo}": ${(err as Error).message}`);
+    chmodSync(fifo, 0o622);
+  }
+}
+
+function isRootless(): boolean {
+  return (process.geteuid?.() ?? 0) !== 0;
+}
+
+function deniedAccess(err: unknown): boolean {
+  return /\b(EACCES|EPERM|EROFS)\b|permission denied|not permitted|read-only/i.test((err as Error)?.message ?? '');
+}
+
+/** The warning for a rootless container whose cgroup settings could not be applied, naming them. */
+function skippedCgroups(cgroupsPath: string | undefined, resources: LinuxResources | undefined, err: Error): string {
+  const skipped = [
+    ...(cgroupsPath !== undefined ? ['linux.cgroupsPath'] : []),
+    ...Object.entries(resources ?? {})
+      .filter(([, v]) => v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0))
+      .map(([k]) => `linux.resources.${k}`),
+  ];
+  return `rootless: ${skipped.join(', ')} not applied: the container runs without cgroups of its own (uid ${process.geteuid?.()} cannot create them; delegate a cgroup to this user to use them): ${err.message}`;
 }
 
 /** The host's cgroup layout, from this process's mount table and cgroups. */

@@ -29,7 +29,7 @@ export interface CommandSpec {
 }
 
 export const GLOBAL_FLAGS: FlagSpec[] = [
-  { name: 'root', kind: 'string', value: 'DIR', default: '/run/tsbox', help: 'directory for container state' },
+  { name: 'root', kind: 'string', value: 'DIR', default: '/run/tsbox', help: 'directory for container state (unprivileged: $XDG_RUNTIME_DIR/tsbox)' },
   { name: 'log', kind: 'string', value: 'FILE', help: 'also write log messages (errors, warnings) to FILE' },
   { name: 'log-format', kind: 'string', value: 'text|json', default: 'text', help: 'format of the messages written to --log' },
   { name: 'debug', kind: 'bool', help: 'log debug messages' },

@@ -1,3 +1,4 @@
+import { DEFAULT_ROOT, defaultStateRoot } from '../runtime/root.js';
 import { Runtime } from '../runtime/runtime.js';
 import type { CommandContext } from './context.js';
 import { UsageError } from './parse.js';
@@ -8,7 +9,10 @@ import { UsageError } from './parse.js';
  * reap them for the exit status.
  */
 export function runtimeOf(ctx: CommandContext): Runtime {
-  return new Runtime({ root: ctx.globals.root as string, reapChildren: false });
+  // --root's default is root's; an unprivileged user gets its own (as runc).
+  const given = ctx.globals.root as string;
+  const root = given === DEFAULT_ROOT && (process.geteuid?.() ?? 0) !== 0 ? defaultStateRoot() : given;
+  return new Runtime({ root, reapChildren: false });
 }
 
 /** The container id argument of commands that take exactly one. */

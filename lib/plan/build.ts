@@ -17,6 +17,7 @@ import type {
 import { planIoPriority, planPersonality, planScheduler, planSecurityLabels } from './process-attrs.js';
 import { planRlimits } from './rlimits.js';
 import { planSeccomp } from './seccomp.js';
+import { currentCaller, planMountIdmap, planUserNamespace, rootlessDefaults, type Caller } from './userns.js';
 
 export interface PlanInput {
   /** A config validated by validateSpec, with a process. */
@@ -33,6 +34,8 @@ export interface PlanInput {
   startFifo?: string;
   /** cgroup.procs files of the container's cgroups (made by lib/cgroups), for the init to join. */
   cgroupProcs?: string[];
+  /** Who runs the container (default: this process's effective ids); not root means rootless. */
+  caller?: Caller;
 }
 
 const KERNEL_NAMESPACE: Record<LinuxNamespace['type'], KernelNamespace> = {
@@ -98,10 +101,18 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
   const linux = spec.linux ?? {};
   const warnings: string[] = [];
 
-  const namespaces = (linux.namespaces ?? []).map((ns) => ({ type: KERNEL_NAMESPACE[ns.type], path: ns.path ?? '' }));
+  const caller = input.caller ?? currentCaller();
+  const configured = (linux.namespaces ?? []).map((ns) => ({ type: KERNEL_NAMESPACE[ns.type], path: ns.path ?? '' }));
+  const { namespaces, ...mappings } = rootlessDefaults(spec, configured, caller);
   const has = (type: KernelNamespace) => namespaces.some((ns) => ns.type === type);
   const creates = (type: KernelNamespace) => namespaces.some((ns) => ns.type === type && ns.path === '');
-  checkNamespaces(spec, namespaces.map((ns) => ns.type), creates('user'));
+  checkNamespaces(spec, namespaces.map((ns) => ns.type));
+  const userns = planUserNamespace(spec, namespaces, mappings, caller, host, warnings);
+  // In a user namespace no device node can be made (mknod), and sysfs can
+  // be mounted only in a network namespace the user namespace owns: the
+  // host's nodes and /sys are bind-mounted instead, as runc does.
+  const inUserns = has('user');
+  const sysfsByBind = inUserns && !creates('net');
 
   const mounts: PlannedMount[] = [];
   const symlinks: PlannedSymlink[] = [];
@@ -129,6 +140,11 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
       return;
     }
     if (!parsed.bind && !m.type) throw new ConfigError(`${at}.type`, 'is required for a mount that is not a bind mount');
+    if (m.type === 'sysfs' && !parsed.bind && sysfsByBind) {
+      mounts.push({ source: '/sys', destination, type: 'bind', flags: parsed.flags | MS.BIND | MS.REC, data: '', propagation: parsed.propagation });
+      return;
+    }
+    const idmap = planMountIdmap(m, at, parsed, mappings);
     let source = m.source ?? '';
     if (parsed.bind) {
       if (!source) throw new ConfigError(`${at}.source`, 'is required for a bind mount');
@@ -143,6 +159,7 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
       flags: parsed.flags,
       data: parsed.data,
       propagation: parsed.propagation,
+      ...(idmap && { idmap }),
     });
   });
 
@@ -167,6 +184,14 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
     const same = devices.findIndex((x) => x.path === planned.path);
     if (same >= 0) devices[same] = planned;
     else devices.push(planned);
+  }
+
+  if (inUserns) {
+    // Each node bound from the host's at the same path, onto a file the
+    // init creates: after every configured mount, so over the /dev tmpfs.
+    for (const d of devices.splice(0)) {
+      mounts.push({ source: d.path, destination: d.path, type: 'bind', flags: MS.BIND, data: '', propagation: 0 });
+    }
   }
 
   const rootPropagation = PROPAGATION_OPTIONS[linux.rootfsPropagation ?? ''] ?? 0;
@@ -208,6 +233,7 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
     ...(input.startFifo !== undefined && { startFifo: input.startFifo }),
     ...planHooks(spec),
     warnings,
+    ...(userns && { userns }),
   };
 }
 
@@ -324,15 +350,11 @@ export function buildExecPlan(input: ExecPlanInput, host: HostFacts = liveHost):
   };
 }
 
-function checkNamespaces(spec: Spec, types: KernelNamespace[], newUser: boolean): void {
+function checkNamespaces(spec: Spec, types: KernelNamespace[]): void {
   if (!types.includes('mnt')) {
     // Without its own mount namespace, the rootfs setup would happen on the
     // host's mount table.
     throw new ConfigError('linux.namespaces', 'must include a mount namespace');
-  }
-  if (newUser) {
-    const i = spec.linux!.namespaces!.findIndex((ns) => ns.type === 'user');
-    throw new ConfigError(`linux.namespaces[${i}]`, 'creating a user namespace is not supported by tsbox yet');
   }
   if (spec.hostname !== undefined && !types.includes('uts')) {
     throw new ConfigError('hostname', 'needs a uts namespace in linux.namespaces (it would rename the host)');

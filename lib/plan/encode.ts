@@ -1,5 +1,10 @@
 import { wire } from '../wire.js';
-import type { LaunchPlan } from './plan.js';
+import type { IdRange, LaunchPlan } from './plan.js';
+
+/** Map lines as flat fields: containerID hostID size, ... */
+function idRanges(ranges: IdRange[]): number[] {
+  return ranges.flatMap((r) => [r.containerID, r.hostID, r.size]);
+}
 
 /**
  * Serializes a launch plan into the records native/helper/plan.cc decodes
@@ -16,7 +21,10 @@ export function encodePlan(plan: LaunchPlan): Buffer {
     add('rootfs', plan.rootfs);
     add('root-propagation', plan.rootPropagation);
   }
-  for (const m of plan.mounts) add('mount', m.source, m.destination, m.type, m.flags, m.data, m.propagation);
+  for (const m of plan.mounts) {
+    add('mount', m.source, m.destination, m.type, m.flags, m.data, m.propagation);
+    if (m.idmap) add('mount-idmap', m.idmap.recursive ? 1 : 0, m.idmap.uids.length, ...idRanges(m.idmap.uids), ...idRanges(m.idmap.gids));
+  }
   for (const d of plan.devices) add('device', d.path, d.type, d.major, d.minor, d.mode, d.uid, d.gid);
   for (const s of plan.symlinks) add('symlink', s.target, s.path);
   for (const dir of plan.mkdirs) add('mkdir', dir);
@@ -54,6 +62,13 @@ export function encodePlan(plan: LaunchPlan): Buffer {
   for (const h of plan.hooks) add('hook', h.phase, h.path, h.timeout, h.args.length, ...h.args, ...h.env);
   if (plan.startFifo !== undefined) add('start-fifo', plan.startFifo);
   else if (plan.pause) add('pause');
+  if (plan.userns) {
+    const u = plan.userns;
+    for (const r of u.uidMappings) add('uid-map', ...idRanges([r]));
+    for (const r of u.gidMappings) add('gid-map', ...idRanges([r]));
+    if (u.setgroupsDeny) add('setgroups-deny');
+    if (u.tools) add('idmap-tools', u.tools.newuidmap, u.tools.newgidmap);
+  }
 
   return wire.encodeRecords(records);
 }

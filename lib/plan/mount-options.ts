@@ -77,7 +77,7 @@ export const PROPAGATION_OPTIONS: Record<string, number> = {
 const NOT_YET = new Set([
   'rro', 'rrw', 'rnosuid', 'rsuid', 'rnodev', 'rdev', 'rnoexec', 'rexec', 'rnoatime', 'ratime',
   'rnodiratime', 'rdiratime', 'rrelatime', 'rnorelatime', 'rstrictatime', 'rnostrictatime',
-  'idmap', 'ridmap', 'tmpcopyup',
+  'tmpcopyup',
 ]);
 
 /**
@@ -105,6 +105,8 @@ export interface ParsedOptions {
   propagation: number;
   data: string;
   bind: boolean;
+  /** The idmap or ridmap option (an idmapped bind mount, recursive with ridmap), and its index. */
+  idmapOption?: { recursive: boolean; index: number };
 }
 
 /**
@@ -114,8 +116,13 @@ export interface ParsedOptions {
 export function parseMountOptions(type: string, options: readonly string[], path: string): ParsedOptions {
   let flags = 0;
   let propagation = 0;
+  let idmapOption: ParsedOptions['idmapOption'];
   const data: string[] = [];
   options.forEach((option, i) => {
+    if (option === 'idmap' || option === 'ridmap') {
+      idmapOption = { recursive: option === 'ridmap', index: i };
+      return;
+    }
     const flag = FLAG_OPTIONS[option];
     if (flag) {
       flags = (flags | flag[0]) & ~flag[1];
@@ -142,5 +149,5 @@ export function parseMountOptions(type: string, options: readonly string[], path
       }
     });
   }
-  return { flags, propagation, data: data.join(','), bind };
+  return { flags, propagation, data: data.join(','), bind, ...(idmapOption && { idmapOption }) };
 }

@@ -26,6 +26,25 @@ export interface PlannedMount {
   data: string;
   /** MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE, with MS_REC; 0: leave as is. */
   propagation: number;
+  /** An idmapped bind mount: the ids of the source as seen through the mount. */
+  idmap?: { uids: IdRange[]; gids: IdRange[]; recursive: boolean };
+}
+
+/** One line of a uid_map or gid_map (the OCI LinuxIDMapping). */
+export interface IdRange {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
+/** The maps of a new user namespace and how the helper writes them. */
+export interface PlannedUserNamespace {
+  uidMappings: IdRange[];
+  gidMappings: IdRange[];
+  /** Write "deny" to setgroups first (an unprivileged caller mapping its own gid). */
+  setgroupsDeny: boolean;
+  /** Write the maps through these setuid tools instead of directly. */
+  tools?: { newuidmap: string; newgidmap: string };
 }
 
 export interface PlannedDevice {
@@ -173,4 +192,6 @@ export interface LaunchPlan {
   hooks: PlannedHook[];
   /** Parts of the config that tsbox does not apply (yet), for the caller to report. */
   warnings: string[];
+  /** A new user namespace's maps; absent when none is created. */
+  userns?: PlannedUserNamespace;
 }

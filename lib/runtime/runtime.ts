@@ -16,10 +16,11 @@ import { runHooks, type HookState } from '../hooks.js';
 import { OCI_VERSION } from '../oci/default-spec.js';
 import { signalNumber } from '../signals.js';
 import { wire } from '../wire.js';
+import { defaultStateRoot } from './root.js';
 import { notFound, processStat, StateStore, writeFileAtomic, type ContainerRecord, type ContainerState } from './state.js';
 
 export interface RuntimeOptions {
-  /** Directory for container state (default /run/tsbox). */
+  /** Directory for container state (default /run/tsbox; for an unprivileged user $XDG_RUNTIME_DIR/tsbox: see ./root.ts). */
   root?: string;
   /**
    * Reap the processes this one starts and does not wait for (a created
@@ -59,7 +60,7 @@ export interface ExecOptions {
  */
 export type ExecProcess = Process | ((containerProcess: Process) => Process);
 
-export const DEFAULT_ROOT = '/run/tsbox';
+export { DEFAULT_ROOT } from './root.js';
 
 /**
  * runc's lifecycle over a state directory: create, start, state, kill,
@@ -71,7 +72,7 @@ export class Runtime {
   private readonly reapChildren: boolean;
 
   constructor(options: RuntimeOptions = {}) {
-    this.store = new StateStore(options.root ?? DEFAULT_ROOT);
+    this.store = new StateStore(options.root ?? defaultStateRoot());
     this.reapChildren = options.reapChildren ?? true;
   }
 
@@ -439,11 +440,20 @@ function newRecord(id: string, bundle: Bundle, pid: number, cgroups: Cgroups | u
     bundle: bundle.dir,
     rootfs: bundle.rootfs,
     created: new Date().toISOString(),
-    owner: os.userInfo().username,
+    owner: ownerName(),
     annotations: bundle.spec.annotations ?? {},
     ...(poststop && { poststop }),
     ...(cgroups && { cgroups }),
   };
+}
+
+/** The user's name, or its uid when it has none (a rootless user missing from /etc/passwd). */
+function ownerName(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return String(process.geteuid?.() ?? '');
+  }
 }
 
 /** Descriptors 3 .. 3+n-1 of this process, for --preserve-fds. */

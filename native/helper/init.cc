@@ -25,6 +25,7 @@
 #include "rootfs.h"
 #include "seccomp.h"
 #include "strings.h"
+#include "userns.h"
 
 namespace init {
 
@@ -118,7 +119,11 @@ void set_identity(const plan::Plan& p) {
     }
     if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) fail("prctl PR_SET_KEEPCAPS", errno);
   }
-  if (setgroups(p.groups.size(), p.groups.data()) != 0) fail("setgroups", errno);
+  // Where setgroups is denied (a user namespace mapping only the user's own
+  // gid) there are no supplementary groups to clear.
+  if ((userns::setgroups_allowed() || !p.groups.empty()) && setgroups(p.groups.size(), p.groups.data()) != 0) {
+    fail("setgroups", errno, userns::setgroups_allowed() ? "" : "setgroups is denied in this user namespace");
+  }
   if (setresgid(p.gid, p.gid, p.gid) != 0) fail("setgid " + std::to_string(p.gid), errno);
   if (setresuid(p.uid, p.uid, p.uid) != 0) fail("setuid " + std::to_string(p.uid), errno);
   if (!p.caps.set) return;
@@ -400,6 +405,7 @@ void install_seccomp(const seccomp::Filter& f) {
 // A process joining a running container: the helper has joined the
 // container's namespaces, and the mount namespace brought its root and cwd.
 [[noreturn]] void run_exec(const plan::Plan& p) {
+  if (userns::enters(p)) userns::note_setgroups();
   int console = -1;
   if (p.terminal) {
     int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -419,13 +425,18 @@ void run(const plan::Plan& p) {
   umask(0);
   if (p.exec) run_exec(p);
 
+  // Both while the init still has the runtime's uid on the host: in a new
+  // user namespace, the state directory and the path to the rootfs need
+  // not be reachable by the container's mapped root (only the rootfs
+  // itself, reached through the descriptor `root` from here on).
+  StartFifo fifo = reach_start_fifo(p);
   int root = rootfs::enter(p);
+  if (userns::enters(p)) userns::become_root();
   rootfs::populate(root, p);
   int console = p.terminal ? open_console(root, p, true) : -1;
   // While the host's /proc is still mounted: its /proc/self is this process.
   if (p.has_oom_score_adj) write_oom_score_adj(p.oom_score_adj);
   rootfs::finish(root, p);
-  StartFifo fifo = reach_start_fifo(p);
   // The spec's order: the runtime's prestart and createRuntime hooks, then
   // createContainer in the container's namespaces, all before pivot_root.
   HookStates states = wait_for_hooks(p);

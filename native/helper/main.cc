@@ -28,9 +28,11 @@
 //   socketpair, queue the plan
 //   posix_spawn(helper) -------->  recv plan
 //                                  join cgroups (cgroup.procs)
+//                                  idmapped mount trees (userns.h)
 //                                  setns() namespaces given by path
 //                                  clone3(CLONE_PARENT|CLONE_PIDFD|new ns) -->  (blocked reading
-//   <------------------------------ "spawned" pid + pidfd                        the gate pipe)
+//                                  uid_map/gid_map (new user ns)                 the gate pipe)
+//   <------------------------------ "spawned" pid + pidfd
 //                                  exit(0); gate pipe closes ---------------->  go on
 //                                                                                mounts, devices,
 //                                                                                console, pivot_root,
@@ -74,6 +76,7 @@
 #include "plan.h"
 #include "report.h"
 #include "seccomp.h"
+#include "userns.h"
 
 namespace {
 
@@ -174,17 +177,14 @@ int main(int argc, char** argv) {
   plan::Plan p;
   receive_plan(sync_fd, p);
   join_cgroups(p);
+  // Both need the helper's standing in the host's user (and mount)
+  // namespace, which joining or creating a user namespace gives up.
+  if (userns::enters(p)) userns::raise_rlimit_ceilings(p);
+  userns::prepare_idmapped_mounts(p);
   uint64_t flags = enter_namespaces(p);
   for (const auto& ns : p.namespaces) {
     if (namespace_flag(ns.type) == 0) report::fail("namespace \"" + ns.type + "\"", EINVAL, "unknown namespace type");
   }
-  if (flags & CLONE_NEWUSER) {
-    // The uid/gid maps must be written by the runtime between creating the
-    // user namespace and creating the others; that exchange is not part of
-    // this protocol yet.
-    report::fail("create user namespace", EOPNOTSUPP, "user namespaces are not supported yet");
-  }
-
   int gate[2];
   if (pipe2(gate, O_CLOEXEC) != 0) report::fail("pipe2", errno);
 
@@ -207,7 +207,14 @@ int main(int argc, char** argv) {
   }
 
   close(gate[0]);
+  // The init waits at the gate until its maps exist: before them it has no
+  // uid in its namespace and could not create a file. A failure kills it
+  // (it is the runtime's child, reaped there once "spawned" names it).
+  std::string map_step, map_detail;
+  int map_err = (flags & CLONE_NEWUSER) ? userns::write_maps(pid, p, map_step, map_detail) : 0;
+  if (map_err != 0) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
   int err = wire::send_record(sync_fd, {"spawned", std::to_string(pid)}, pidfd);
+  if (map_err != 0) report::fail(map_step, map_err, map_detail);
   // If the runtime is gone there is nobody to set the container up for; the
   // init sees the gate close and will fail at its first message.
   _exit(err == 0 ? 0 : 1);

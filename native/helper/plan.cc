@@ -13,6 +13,44 @@ using wire::to_u64;
 
 uint64_t u64_at(const Record& r, size_t i) { return to_u64(r[i]); }
 
+// Fields [from, from + 3*n) as n id ranges (inside, outside, count).
+bool id_ranges(const Record& r, size_t from, size_t n, std::vector<IdRange>& out) {
+  if (from + 3 * n > r.size()) return false;
+  for (size_t i = 0; i < n; i++) {
+    size_t at = from + 3 * i;
+    out.push_back({static_cast<uint32_t>(u64_at(r, at)), static_cast<uint32_t>(u64_at(r, at + 1)),
+                   static_cast<uint32_t>(u64_at(r, at + 2))});
+  }
+  return true;
+}
+
+// The user namespace records (new in the plan for user namespaces and
+// idmapped mounts); false if `r` is none of them or is malformed.
+bool apply_userns(const Record& r, Plan& p) {
+  const std::string& kind = r[0];
+  const size_t n = r.size();
+  if (kind == "uid-map" && n == 4) return id_ranges(r, 1, 1, p.uid_map);
+  if (kind == "gid-map" && n == 4) return id_ranges(r, 1, 1, p.gid_map);
+  if (kind == "setgroups-deny" && n == 1) {
+    p.setgroups_deny = true;
+    return true;
+  }
+  if (kind == "idmap-tools" && n == 3) {
+    p.newuidmap = r[1];
+    p.newgidmap = r[2];
+    return true;
+  }
+  // Applies to the mount record just before it.
+  if (kind == "mount-idmap" && n >= 3 && !p.mounts.empty()) {
+    Mount& m = p.mounts.back();
+    m.idmap_recursive = u64_at(r, 1) != 0;
+    size_t uids = u64_at(r, 2);
+    if (3 + 3 * uids > n || (n - 3 - 3 * uids) % 3 != 0) return false;
+    return id_ranges(r, 3, uids, m.idmap_uids) && id_ranges(r, 3 + 3 * uids, (n - 3 - 3 * uids) / 3, m.idmap_gids);
+  }
+  return false;
+}
+
 // Applies one record to the plan; false if the record is unknown or has the
 // wrong number of fields.
 bool apply(const Record& r, Plan& p) {
@@ -159,7 +197,7 @@ bool apply(const Record& r, Plan& p) {
     p.pause = true;
     p.start_fifo = r[1];
   } else {
-    return false;
+    return apply_userns(r, p);
   }
   return true;
 }

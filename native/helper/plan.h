@@ -19,10 +19,21 @@ struct Namespace {
   std::string path;  // empty: create a new one; else join this one
 };
 
+// One line of a uid_map or gid_map: ids [inside, inside+count) are
+// [outside, outside+count) in the parent user namespace.
+struct IdRange {
+  uint32_t inside = 0, outside = 0, count = 0;
+};
+
 struct Mount {
   std::string source, destination, type, data;
   unsigned long flags = 0;        // MS_* flags for the mount itself
   unsigned long propagation = 0;  // MS_SHARED/SLAVE/PRIVATE/UNBINDABLE [|MS_REC]
+  // An idmapped bind mount (mounts[].uidMappings/gidMappings): the helper
+  // prepares it as a detached tree (tree_fd) that the init moves into place.
+  std::vector<IdRange> idmap_uids, idmap_gids;
+  bool idmap_recursive = false;  // the idmap applies to the submounts too
+  int tree_fd = -1;
 };
 
 struct Device {
@@ -150,6 +161,14 @@ struct Plan {
   // carries the state JSON the hooks below read.
   bool hooks_pause = false;
   std::vector<Hook> hooks;
+
+  // A new user namespace (a "user" namespace without a path): the maps the
+  // helper writes, from the parent namespace, before the init goes on.
+  std::vector<IdRange> uid_map, gid_map;
+  bool setgroups_deny = false;  // write "deny" to setgroups before gid_map
+  // Write the maps through these setuid tools (an unprivileged user mapping
+  // more than its own ids: /etc/subuid, /etc/subgid); empty: write directly.
+  std::string newuidmap, newgidmap;
 };
 
 // Decodes a plan. On failure returns false and names the bad record.

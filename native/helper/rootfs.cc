@@ -14,6 +14,7 @@
 
 #include "report.h"
 #include "strings.h"
+#include "userns.h"
 
 namespace rootfs {
 
@@ -32,6 +33,16 @@ struct Created {
 std::vector<Created> created;
 int created_root = -1;  // the rootfs until pivot_root, then -1
 bool pivoted = false;
+// In a user namespace, the flags of mounts inherited from the host are
+// locked: a bind remount must keep them or fails with EPERM.
+bool keep_locked_flags = false;
+
+// Attaches an idmapped tree the helper prepared onto `target`.
+void move_tree(int tree, int target, const std::string& step) {
+  if (syscall(SYS_move_mount, tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
+    fail(step, errno);
+  }
+}
 
 void note_created(const std::string& path, bool directory) { created.push_back({path, directory}); }
 
@@ -132,7 +143,9 @@ void mount_one(int root, const plan::Mount& m) {
 
   unsigned long flags = bind ? (m.flags & (MS_BIND | MS_REC)) : m.flags;
   const char* data = bind || m.data.empty() ? nullptr : m.data.c_str();
-  if (mount(m.source.c_str(), fd_path(target).c_str(), m.type.c_str(), flags, data) != 0) {
+  if (m.tree_fd >= 0) {
+    move_tree(m.tree_fd, target, step);
+  } else if (mount(m.source.c_str(), fd_path(target).c_str(), m.type.c_str(), flags, data) != 0) {
     fail(step, errno);
   }
   close(target);
@@ -140,6 +153,12 @@ void mount_one(int root, const plan::Mount& m) {
   if (bind && (m.flags & kBindRemountable)) {
     target = reopen(root, m.destination, step);
     unsigned long remount = MS_BIND | MS_REMOUNT | (m.flags & kBindRemountable);
+    if (keep_locked_flags) {
+      constexpr unsigned long kAtime = MS_NOATIME | MS_RELATIME | MS_STRICTATIME;
+      unsigned long now = mount_flags_of(target);
+      remount |= now & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+      if (!(remount & kAtime)) remount |= now & (kAtime | MS_NODIRATIME);
+    }
     if (mount(nullptr, fd_path(target).c_str(), nullptr, remount, nullptr) != 0) fail(step, errno);
     close(target);
   }
@@ -316,6 +335,7 @@ int enter(const plan::Plan& p) {
 }
 
 void populate(int root, const plan::Plan& p) {
+  keep_locked_flags = userns::enters(p);
   for (const auto& m : p.mounts) mount_one(root, m);
   for (const auto& dir : p.mkdirs) {
     int err = mkdir_all(root, dir, 0755);

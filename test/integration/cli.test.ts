@@ -383,6 +383,9 @@ describe.skipIf(!isRoot)('tsbox command line', () => {
       expect(f.linux.seccomp.enabled).toBe(true);
       expect(f.linux.apparmor.enabled).toBe(false);
       expect(f.linux.selinux.enabled).toBe(false);
+      expect(f.linux.namespaces).toContain('user');
+      expect(f.mountOptions).toEqual(expect.arrayContaining(['idmap', 'ridmap']));
+      expect(f.linux.mountExtensions.idmap.enabled).toBe(true);
     });
 
     it('an unknown command: one line on stderr, exit 1', async () => {

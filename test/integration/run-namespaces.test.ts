@@ -37,7 +37,7 @@ describe.skipIf(!isRoot)('run(): namespaces' + (isRoot ? '' : ' (skipped: needs 
     const [a, b, n] = await Promise.all([s.probe(all), s.probe(some), s.probe(noPid)]);
 
     for (const k of KINDS) expect(a.namespaces[k], k).not.toBe(hostNamespace(k));
-    // Never requested (and user namespaces are refused): always the host's.
+    // Never requested: always the host's.
     expect(a.namespaces.user).toBe(hostNamespace('user'));
     expect(a.namespaces.time).toBe(hostNamespace('time'));
     expect(a.pid).toBe(1);

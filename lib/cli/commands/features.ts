@@ -31,11 +31,11 @@ export async function command(ctx: CommandContext): Promise<number> {
     mountOptions: [
       'async', 'atime', 'bind', 'defaults', 'dev', 'diratime', 'dirsync', 'exec', 'lazytime', 'loud', 'mand',
       'noatime', 'nodev', 'nodiratime', 'noexec', 'nolazytime', 'nomand', 'norelatime', 'nostrictatime', 'nosuid',
-      'nosymfollow', 'rbind', 'relatime', 'remount', 'ro', 'rw', 'silent', 'strictatime', 'suid', 'sync',
+      'idmap', 'nosymfollow', 'rbind', 'relatime', 'remount', 'ridmap', 'ro', 'rw', 'silent', 'strictatime', 'suid', 'sync',
       ...Object.keys(PROPAGATION_OPTIONS),
     ].sort(),
     linux: {
-      namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'uts'],
+      namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'user', 'uts'],
       capabilities: Array.from({ length: lastCap + 1 }, (_, i) => capabilityName(i)),
       cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
       seccomp: {
@@ -49,7 +49,7 @@ export async function command(ctx: CommandContext): Promise<number> {
       apparmor: { enabled: false },
       selinux: { enabled: false },
       intelRdt: { enabled: false },
-      mountExtensions: { idmap: { enabled: false } },
+      mountExtensions: { idmap: { enabled: true } },
     },
     annotations: {
       'io.github.seccomp.libseccomp.version': libseccomp.version,
