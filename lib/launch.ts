@@ -177,7 +177,7 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
     cgroups = createCgroups(layout, cgroupDirs(layout, linux.cgroupsPath, id));
     try {
       const nodes = (linux.devices ?? []).map((d) => ({ type: d.type === 'u' ? 'c' : d.type, major: d.major ?? 0, minor: d.minor ?? 0 }));
-      applyResources(layout, cgroups, linux.resources ?? {}, nodes);
+      plan.warnings.push(...applyResources(layout, cgroups, linux.resources ?? {}, nodes));
     } catch (err) {
       await destroyCgroups(cgroups);
       throw err;
