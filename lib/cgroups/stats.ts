@@ -164,17 +164,19 @@ export function readStats(layout: Layout, cg: Cgroups): Stats {
 
 function cpuStats(acct: Dir | undefined, cpu: Dir | undefined, v2: Dir): Stats['cpu'] {
   if (acct || cpu) {
-    const usage: Stats['cpu']['usage'] = { kernel: 0, user: 0 };
+    let usage: Stats['cpu']['usage'] = { kernel: 0, user: 0 };
     if (acct) {
-      usage.total = acct.num('cpuacct.usage');
-      usage.percpu = (acct.text('cpuacct.usage_percpu') ?? '').trim().split(/\s+/).filter(Boolean).map(counter);
       // "cpu user system" per CPU, in nanoseconds.
-      const rows = (acct.text('cpuacct.usage_all') ?? '').trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/));
-      usage.percpu_user = rows.filter((r) => r.length === 3).map((r) => counter(r[1]!));
-      usage.percpu_kernel = rows.filter((r) => r.length === 3).map((r) => counter(r[2]!));
+      const rows = (acct.text('cpuacct.usage_all') ?? '').trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/)).filter((r) => r.length === 3);
       const ticks = acct.keyed('cpuacct.stat');
-      usage.user = times(ticks.user ?? 0, 1e9 / CLOCK_TICKS);
-      usage.kernel = times(ticks.system ?? 0, 1e9 / CLOCK_TICKS);
+      usage = {
+        total: acct.num('cpuacct.usage'),
+        percpu: (acct.text('cpuacct.usage_percpu') ?? '').trim().split(/\s+/).filter(Boolean).map(counter),
+        percpu_kernel: rows.map((r) => counter(r[2]!)),
+        percpu_user: rows.map((r) => counter(r[1]!)),
+        kernel: times(ticks.system ?? 0, 1e9 / CLOCK_TICKS),
+        user: times(ticks.user ?? 0, 1e9 / CLOCK_TICKS),
+      };
     }
     const s = cpu?.keyed('cpu.stat') ?? {};
     return {
@@ -250,7 +252,7 @@ function memoryStats(v1: Dir | undefined, v2: Dir): Stats['memory'] {
   const swapLimit = v2.num('memory.swap.max');
   const swap = v2.has('memory.swap.current')
     ? omitEntry({
-        limit: swapLimit === MAX_U64 ? swapLimit : add(swapLimit, usage.limit),
+        limit: swapLimit === MAX_U64 || usage.limit === MAX_U64 ? MAX_U64 : add(swapLimit, usage.limit),
         usage: add(v2.num('memory.swap.current'), usage.usage ?? 0),
         failcnt: 0,
       })
@@ -259,10 +261,7 @@ function memoryStats(v1: Dir | undefined, v2: Dir): Stats['memory'] {
 }
 
 function omitEntry(e: MemoryEntry): MemoryEntry {
-  const out: MemoryEntry = { limit: e.limit, failcnt: e.failcnt };
-  if (!isZero(e.usage)) out.usage = e.usage!;
-  if (!isZero(e.max)) out.max = e.max!;
-  return out;
+  return omitEmpty({ limit: e.limit, usage: e.usage, max: e.max, failcnt: e.failcnt }, ['limit', 'failcnt']);
 }
 
 function pidsStats(d: Dir): Stats['pids'] {
@@ -328,12 +327,17 @@ function blkioV1(d: Dir): Stats['blkio'] {
   ];
   for (const group of groups) {
     if (!d.has(group[0]![1])) continue;
-    const out: Stats['blkio'] = {};
+    const found: Stats['blkio'] = {};
     for (const [key, file] of group) {
       const entries = blkioEntries(d.text(file));
-      if (entries?.length) out[key] = entries;
+      if (entries?.length) found[key] = entries;
     }
-    return out;
+    // In the order of runc's struct.
+    const order: (keyof Stats['blkio'])[] = [
+      'ioServiceBytesRecursive', 'ioServicedRecursive', 'ioQueueRecursive', 'ioServiceTimeRecursive',
+      'ioWaitTimeRecursive', 'ioMergedRecursive', 'ioTimeRecursive', 'sectorsRecursive',
+    ];
+    return Object.fromEntries(order.filter((k) => found[k]).map((k) => [k, found[k]]));
   }
   return {};
 }
