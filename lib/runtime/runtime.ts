@@ -9,7 +9,8 @@ import { TsboxError } from '../errors.js';
 import { applyResources, cgroupPids, destroyCgroups, procsFiles, setFrozen, type Cgroups } from '../cgroups/manager.js';
 import { hostLayout, launch, launchPlan, setupError, type Launched, type StdioOption } from '../launch.js';
 import type { Hook, LinuxResources, Process } from '../oci/types.js';
-import type { ContainerEvent, Stats } from '../cgroups/stats.js';
+import { readStats, type ContainerEvent, type Stats } from '../cgroups/stats.js';
+import { watchOom } from '../cgroups/oom.js';
 import { buildExecPlan } from '../plan/build.js';
 import type { KernelNamespace, PlannedNamespace } from '../plan/plan.js';
 import { native } from '../native/binding.js';
@@ -388,7 +389,6 @@ export class Runtime {
    * `events --stats` data.
    */
   async stats(id: string): Promise<Stats> {
-    const { readStats } = require('../cgroups/stats.js') as typeof import('../cgroups/stats.js');
     return readStats(hostLayout(), this.runningCgroups(id));
   }
 
@@ -403,8 +403,6 @@ export class Runtime {
     if (!(interval > 0)) throw new TsboxError(`events: the interval must be greater than 0, got ${interval}`);
     const cg = this.runningCgroups(id);
     const record = this.store.read(id);
-    const { readStats } = require('../cgroups/stats.js') as typeof import('../cgroups/stats.js');
-    const { watchOom } = require('../cgroups/oom.js') as typeof import('../cgroups/oom.js');
     const layout = hostLayout();
     const oom = watchOom(layout, cg);
     const queue: ContainerEvent[] = [];
