@@ -319,8 +319,14 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
   });
 
   // net_cls and net_prio are not mounted on this host: a private mount
-  // namespace gets them (in it only), and tsbox, run there, uses them.
-  it('network.classID and priorities land in net_cls.classid and net_prio.ifpriomap where those are mounted', async () => {
+  // namespace gets them, and tsbox, run there, uses them. But a v1
+  // hierarchy is global: while it is mounted (even in a private namespace)
+  // every process on the host has one more line in /proc/<pid>/cgroup, which
+  // other tests running in parallel compare with the mount table. So this
+  // test runs only when asked (TSBOX_TEST_NET_CLS=1, alone). It also has to
+  // make sure the hierarchy dies at the end: unmounted while a removed child
+  // cgroup is still being released, it would linger with no mount at all.
+  it.runIf(process.env.TSBOX_TEST_NET_CLS === '1')('network.classID and priorities land in net_cls.classid and net_prio.ifpriomap where those are mounted', async () => {
     const name = cg.name();
     const mnt = lc.scratch();
     const inside = path.join(lc.scratch(), 'inside');
@@ -328,9 +334,9 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
       network: { classID: 0x100001, priorities: [{ name: 'lo', priority: 7 }] },
     });
     const tsboxBin = path.resolve(__dirname, '..', '..', 'bin', 'tsbox');
+    const released = `[ "$(awk '$1 == "net_cls" { print $3 }' /proc/cgroups)" = 1 ]`;
     const script = [
-      'set -e',
-      `mount -t cgroup -o net_cls,net_prio none ${mnt}`,
+      `mount -t cgroup -o net_cls,net_prio none ${mnt} || exit 1`,
       `${tsboxBin} --root ${lc.root} run -d --bundle ${b.dir} net > ${inside}`,
       `cat ${mnt}/${name}/net_cls.classid`,
       `grep '^lo ' ${mnt}/${name}/net_prio.ifpriomap`,
@@ -339,12 +345,22 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
       `wc -l < ${mnt}/${name}/cgroup.procs`,
       `${tsboxBin} --root ${lc.root} delete --force net`,
       `test ! -e ${mnt}/${name} && echo removed`,
+      `for i in $(seq 100); do ${released} && break; sleep 0.05; done`,
       `umount ${mnt}`,
       // Inside: the container's process was in that net_cls cgroup.
       `sed 's/^[0-9]*://' ${inside}`,
     ].join('\n');
     cg.track('net');
-    const out = execFileSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], { encoding: 'utf8' });
-    expect(out).toBe(`1048577\nlo 7\n1\nremoved\nnet_cls,net_prio:/${name}\n`);
+    const hierarchyGone = () => /^net_cls\s+0\s/m.test(fs.readFileSync('/proc/cgroups', 'utf8'));
+    try {
+      const out = execFileSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], { encoding: 'utf8' });
+      expect(out).toBe(`1048577\nlo 7\n1\nremoved\nnet_cls,net_prio:/${name}\n`);
+    } finally {
+      // A lingering hierarchy is mounted once more, now empty, and unmounted: that ends it.
+      await waitUntil('the net_cls hierarchy to go', hierarchyGone, 3000).catch(() =>
+        execFileSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `mount -t cgroup -o net_cls,net_prio none ${mnt} && umount ${mnt}`]),
+      );
+    }
+    await waitUntil('the net_cls hierarchy to go', hierarchyGone, 3000);
   });
 });
