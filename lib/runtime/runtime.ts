@@ -9,8 +9,7 @@ import { TsboxError } from '../errors.js';
 import { applyResources, cgroupPids, destroyCgroups, procsFiles, setFrozen, type Cgroups } from '../cgroups/manager.js';
 import { hostLayout, launch, launchPlan, setupError, type Launched, type StdioOption } from '../launch.js';
 import type { Hook, LinuxResources, Process } from '../oci/types.js';
-import { readStats, type ContainerEvent, type Stats } from '../cgroups/stats.js';
-import { watchOom } from '../cgroups/oom.js';
+import type { ContainerEvent, Stats } from '../cgroups/stats.js';
 import { buildExecPlan } from '../plan/build.js';
 import type { KernelNamespace, PlannedNamespace } from '../plan/plan.js';
 import { native } from '../native/binding.js';
@@ -389,7 +388,10 @@ export class Runtime {
    * `events --stats` data.
    */
   async stats(id: string): Promise<Stats> {
-    return readStats(hostLayout(), this.runningCgroups(id));
+    const cg = this.runningCgroups(id);
+    // Loaded here: every other command does without them.
+    const { readStats } = await import('../cgroups/stats.js');
+    return readStats(hostLayout(), cg);
   }
 
   /**
@@ -403,6 +405,8 @@ export class Runtime {
     if (!(interval > 0)) throw new TsboxError(`events: the interval must be greater than 0, got ${interval}`);
     const cg = this.runningCgroups(id);
     const record = this.store.read(id);
+    const { readStats } = await import('../cgroups/stats.js');
+    const { watchOom } = await import('../cgroups/oom.js');
     const layout = hostLayout();
     const oom = watchOom(layout, cg);
     const queue: ContainerEvent[] = [];
