@@ -140,7 +140,10 @@ export function resourceWrites(
       const swapFirst = limitW && swapW && (swap === -1 || current < swap);
       for (const w of swapFirst ? [swapW, limitW] : [limitW, swapW]) if (w) out.push(w);
     } else if (v2 !== undefined) {
-      const swap = swapOnly(m.swap ?? 0, m.limit ?? 0);
+      // An update of the swap alone is worked out against the limit in force (runc keeps the config for that).
+      const current = files.read(v2, 'memory.max');
+      const limit = set(m.limit) ? m.limit : current === 'max' ? -1 : Number(current ?? 0) || 0;
+      const swap = swapOnly(m.swap ?? 0, set(m.swap) ? limit : (m.limit ?? 0));
       // Without swap (no memory.swap.max) "none" or "max" is what there is already.
       if (swap !== 0 || (m.swap ?? 0) > 0) out.push({ key: v2, file: 'memory.swap.max', value: max(swap), resource: 'memory.swap', skipIfMissing: swap <= 0 });
       if (set(m.limit)) out.push({ key: v2, file: 'memory.max', value: max(m.limit), resource: 'memory.limit' });

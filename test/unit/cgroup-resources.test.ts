@@ -124,6 +124,12 @@ describe('runc\'s v1 -> v2 conversions', () => {
     ]);
   });
 
+  it('v2: the swap alone is worked out against the memory.max in force', () => {
+    expect(files(resourceWrites(V2, { memory: { swap: 300 } }, [], fakeFiles({ '/memory.max': '100' })))).toEqual(['/memory.swap.max=200']);
+    expect(files(resourceWrites(V2, { memory: { swap: 300 } }, [], fakeFiles({ '/memory.max': 'max' })))).toEqual(['/memory.swap.max=300']);
+    expect(() => resourceWrites(V2, { memory: { swap: 300 } })).toThrow(/without memory\.limit/);
+  });
+
   it('v2: what cgroup2 has no file for is a warning (swappiness, disableOOMKiller, kernel, kernelTCP)', () => {
     const plan = resourceWrites(V2, { memory: { swappiness: 10, disableOOMKiller: true, kernel: 1 << 20, kernelTCP: 1 << 20, useHierarchy: false } });
     expect(plan.writes).toEqual([]);
