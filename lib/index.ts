@@ -14,3 +14,4 @@ export { run, type ExitStatus, type RunningContainer, type RunOptions, type Stdi
 export { Runtime, DEFAULT_ROOT, type CreateOptions, type ExecOptions, type ExecProcess, type RuntimeOptions } from './runtime/runtime.js';
 export type { ContainerState, Status } from './runtime/state.js';
 export { signalNumber } from './signals.js';
+export type { BlkioEntry, ContainerEvent, Counter, MemoryEntry, Stats } from './cgroups/stats.js';

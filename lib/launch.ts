@@ -190,7 +190,7 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
     try {
       cgroups = createCgroups(layout, cgroupDirs(layout, linux.cgroupsPath, id));
       const nodes = (linux.devices ?? []).map((d) => ({ type: d.type === 'u' ? 'c' : d.type, major: d.major ?? 0, minor: d.minor ?? 0 }));
-      applyResources(layout, cgroups, linux.resources ?? {}, nodes);
+      plan.warnings.push(...applyResources(layout, cgroups, linux.resources ?? {}, nodes));
     } catch (err) {
       if (cgroups) await destroyCgroups(cgroups);
       cgroups = undefined;

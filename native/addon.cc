@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/ioctl.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -351,6 +352,14 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// eventfd() -> a non-blocking, CLOEXEC eventfd: cgroup v1 OOM notifications
+// (cgroup.event_control) arrive on one; read(8 bytes) takes the count.
+Napi::Value Eventfd(const Napi::CallbackInfo& info) {
+  int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0) return throw_system_error(info.Env(), "eventfd", errno);
+  return Napi::Number::New(info.Env(), fd);
+}
+
 // pipe() -> [readFd, writeFd], both CLOEXEC.
 Napi::Value Pipe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -479,6 +488,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("signal", Napi::Function::New(env, Signal));
   exports.Set("close", Napi::Function::New(env, Close));
   exports.Set("pipe", Napi::Function::New(env, Pipe));
+  exports.Set("eventfd", Napi::Function::New(env, Eventfd));
   exports.Set("strerror", Napi::Function::New(env, Strerror));
   exports.Set("setWindowSize", Napi::Function::New(env, SetWindowSize));
   return exports;

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { TsboxError } from '../errors.js';
 import type { LinuxResources } from '../oci/types.js';
 import type { Hierarchy, Layout } from './layout.js';
-import { resourceWrites, type CgroupWrite, type DeviceNode } from './resources.js';
+import { controllerOf, resourceWrites, type CgroupFiles, type CgroupWrite, type DeviceNode } from './resources.js';
 
 /** A container's cgroups: one directory per hierarchy. */
 export interface Cgroups {
@@ -72,9 +72,65 @@ export function createCgroups(layout: Layout, dirs: Record<string, string>): Cgr
   return cg;
 }
 
-/** Writes the resources into the container's cgroup files. */
-export function applyResources(layout: Layout, cg: Cgroups, resources: LinuxResources, nodes: readonly DeviceNode[] = []): void {
-  for (const w of resourceWrites(layout, resources, nodes)) writeOne(cg, w);
+/**
+ * Writes the resources into the container's cgroup files (enabling the
+ * cgroup2 controllers they need in the parents first). Returns warnings
+ * for values this kernel no longer has.
+ */
+export function applyResources(layout: Layout, cg: Cgroups, resources: LinuxResources, nodes: readonly DeviceNode[] = []): string[] {
+  const { writes, warnings } = resourceWrites(layout, resources, nodes, cgroupFiles(cg));
+  enableControllers(layout, cg, writes);
+  for (const w of writes) writeOne(cg, w);
+  return warnings;
+}
+
+/** The container's cgroup files, for what resourceWrites needs to know of them. */
+function cgroupFiles(cg: Cgroups): CgroupFiles {
+  return {
+    exists: (key, file) => cg.dirs[key] !== undefined && existsSync(path.join(cg.dirs[key]!, file)),
+    read: (key, file) => {
+      try {
+        return readFileSync(path.join(cg.dirs[key]!, file), 'utf8').trim();
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+/**
+ * A cgroup2 directory has the files of a controller only when every parent
+ * has it in cgroup.subtree_control: turns on (as runc does) the controllers
+ * the writes need, from the hierarchy's root down to the container's
+ * parent. Only those: a host's own cgroups get no more than they must.
+ */
+function enableControllers(layout: Layout, cg: Cgroups, writes: readonly CgroupWrite[]): void {
+  const dir = cg.dirs[''];
+  const v2 = layout.hierarchies.find((h) => h.mount.fstype === 'cgroup2');
+  if (dir === undefined || !v2) return;
+  const needed = new Map<string, string>();
+  for (const w of writes) {
+    const controller = w.key === '' && !w.unavailable ? controllerOf(w.file) : undefined;
+    if (controller && !needed.has(controller)) needed.set(controller, w.resource);
+  }
+  if (needed.size === 0) return;
+  const available = new Set(readFileSync(path.join(v2.mount.mountPoint, 'cgroup.controllers'), 'utf8').split(/\s+/));
+  const parents: string[] = [];
+  for (let d = path.dirname(dir); d.startsWith(v2.mount.mountPoint); d = path.dirname(d)) parents.unshift(d);
+  for (const parent of parents) {
+    const file = path.join(parent, 'cgroup.subtree_control');
+    const on = new Set(readFileSync(file, 'utf8').split(/\s+/));
+    for (const [controller, resource] of needed) {
+      // Not on this host at all: the write itself says so.
+      if (!available.has(controller) || on.has(controller)) continue;
+      try {
+        writeExisting(file, `+${controller}`);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? String(err);
+        throw new TsboxError(`linux.resources.${resource}: cannot enable the ${controller} controller in ${file}: ${code}`);
+      }
+    }
+  }
 }
 
 /**
@@ -92,14 +148,43 @@ function writeExisting(file: string, value: string): void {
 }
 
 function writeOne(cg: Cgroups, w: CgroupWrite): void {
-  const file = path.join(cg.dirs[w.key]!, w.file);
+  const dir = cg.dirs[w.key] ?? '';
+  const file = path.join(dir, w.file);
+  const fail = (why: string, value = w.value, where = file) => {
+    throw new TsboxError(`linux.resources.${w.resource}: cannot write "${value}" to ${where}: ${why}`);
+  };
+  if (w.unavailable) fail(w.unavailable);
   try {
     writeExisting(file, w.value);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'this host has no such file' : code ?? String(err);
-    throw new TsboxError(`linux.resources.${w.resource}: cannot write "${w.value}" to ${file}: ${why}`);
+    if (code === 'ENOENT' && w.skipIfMissing) return;
+    if (code === 'ENOENT' && w.orElse) {
+      const other = path.join(dir, w.orElse.file);
+      try {
+        writeExisting(other, w.orElse.value);
+        return;
+      } catch (err2) {
+        const code2 = (err2 as NodeJS.ErrnoException).code;
+        fail(code2 === 'ENOENT' ? `this host has neither it nor ${w.orElse.file}` : code2 ?? String(err2), w.orElse.value, code2 === 'ENOENT' ? file : other);
+      }
+    }
+    fail(code === 'ENOENT' ? missingReason(w, dir) : code ?? String(err));
   }
+}
+
+/** Why a cgroup file is not there: a cgroup2 controller not available here, or no such file. */
+function missingReason(w: CgroupWrite, dir: string): string {
+  const controller = w.key === '' ? controllerOf(w.file) : undefined;
+  if (controller) {
+    try {
+      const have = readFileSync(path.join(dir, 'cgroup.controllers'), 'utf8').trim();
+      if (!have.split(/\s+/).includes(controller)) return `this host has no such file (no ${controller} controller in cgroup2 here; cgroup.controllers: "${have}")`;
+    } catch {
+      // The directory itself is gone: say what was asked.
+    }
+  }
+  return 'this host has no such file';
 }
 
 /** The cgroup.procs files the container's init joins. */

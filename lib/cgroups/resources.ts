@@ -1,3 +1,4 @@
+import { TsboxError } from '../errors.js';
 import type { LinuxResources } from '../oci/types.js';
 import type { Layout } from './layout.js';
 
@@ -26,26 +27,89 @@ export interface CgroupWrite {
   value: string;
   /** JSON path under linux.resources, for errors: "memory.limit". */
   resource: string;
+  /**
+   * Where the value goes when `file` does not exist on this host (runc's
+   * fallbacks: blkio.weight -> blkio.bfq.weight, io.bfq.weight -> io.weight).
+   */
+  orElse?: { file: string; value: string };
+  /** Nothing to do when the file does not exist (it would only say what is so anyway). */
+  skipIfMissing?: boolean;
+  /** Set when no hierarchy here has the controller: why it cannot be written. */
+  unavailable?: string;
+}
+
+/**
+ * What the writer knows of the container's cgroup files: whether one
+ * exists and what it holds (undefined when it cannot be read). The memory
+ * limit's order against memsw and checkBeforeUpdate depend on it.
+ */
+export interface CgroupFiles {
+  exists(key: string, file: string): boolean;
+  read(key: string, file: string): string | undefined;
+}
+
+/** A cgroup that is being made: nothing in it yet. */
+export const EMPTY_CGROUP: CgroupFiles = { exists: () => true, read: () => undefined };
+
+export interface ResourcePlan {
+  writes: CgroupWrite[];
+  /** Values this kernel no longer has, ignored as runc ignores them. */
+  warnings: string[];
+}
+
+/** runc's cpu.shares [2, 262144] -> cpu.weight [1, 10000], linear. */
+export function cpuWeight(shares: number): number {
+  return Math.min(10000, Math.max(1, Math.floor(1 + ((shares - 2) * 9999) / 262142)));
+}
+
+/** runc's blkio weight [10, 1000] -> io.weight [1, 10000], linear. */
+export function ioWeight(weight: number): number {
+  return Math.floor(1 + ((weight - 10) * 9999) / 990);
+}
+
+/**
+ * runc's memory.swap.max from the OCI swap (memory plus swap, as in v1)
+ * and limit: the swap alone. -1 is "max"; 0 is "leave it".
+ */
+export function swapOnly(swap: number, limit: number): number {
+  if (limit === -1 && swap === 0) return -1;
+  if (swap === -1 || swap === 0) return swap;
+  if (limit === -1) return swap;
+  if (limit === 0) throw new TsboxError('linux.resources.memory.swap: cgroup2 limits swap alone, and without memory.limit it cannot be worked out');
+  if (limit < 0) throw new TsboxError(`linux.resources.memory.limit: invalid value ${limit}`);
+  if (swap < limit) throw new TsboxError(`linux.resources.memory.swap: ${swap} is below memory.limit ${limit} (swap is memory plus swap)`);
+  return swap - limit;
 }
 
 /**
  * What linux.resources means in cgroup files on this host: v1 files where
  * the controller is mounted as v1, else cgroup2 files, with runc's
- * conversions (cpu shares to cpu.weight, quota and period to cpu.max, ...).
- * In the order they must be written (a v1 swap limit after the memory
- * limit, the cfs period before the quota).
+ * conversions (cpu shares to cpu.weight, quota and period to cpu.max, swap
+ * to swap alone, ...). In the order they must be written (memory and memsw
+ * in the order the current limit allows, the cfs period before the quota).
  */
-export function resourceWrites(layout: Layout, r: LinuxResources, nodes: readonly DeviceNode[] = []): CgroupWrite[] {
+export function resourceWrites(
+  layout: Layout,
+  r: LinuxResources,
+  nodes: readonly DeviceNode[] = [],
+  files: CgroupFiles = EMPTY_CGROUP,
+): ResourcePlan {
   const out: CgroupWrite[] = [];
+  const warnings: string[] = [];
   const v1 = (controller: string) =>
     layout.hierarchies.find((h) => h.mount.fstype === 'cgroup' && h.mount.controllers.includes(controller))?.key;
   const v2 = layout.hierarchies.some((h) => h.mount.fstype === 'cgroup2') ? '' : undefined;
-  /** Writes to the v1 file if the controller is v1 here, else to the cgroup2 one. */
+  /** Writes to the v1 file if the controller is v1 here, else to the cgroup2 one (if cgroup2 has one). */
   const put = (controller: string, resource: string, v1File: string, v1Value: string, v2File?: string, v2Value?: string) => {
     const key = v1(controller);
     if (key !== undefined) out.push({ key, file: v1File, value: v1Value, resource });
     else if (v2 !== undefined && v2File) out.push({ key: v2, file: v2File, value: v2Value ?? v1Value, resource });
-    else out.push({ key: v2 ?? '', file: v1File, value: v1Value, resource });
+    else {
+      const why = v2File
+        ? `this host has no ${controller} controller (neither cgroup v1 nor cgroup2)`
+        : `this host has no cgroup v1 ${controller} controller, and cgroup2 has no equivalent of ${v1File}`;
+      out.push({ key: v2 ?? '', file: v1File, value: v1Value, resource, unavailable: why });
+    }
   };
   const max = (n: number | undefined) => (n === undefined || n < 0 ? 'max' : String(n));
   // Engines send every field they know, 0 for the ones the user did not set
@@ -55,35 +119,78 @@ export function resourceWrites(layout: Layout, r: LinuxResources, nodes: readonl
 
   const m = r.memory;
   if (m) {
-    if (set(m.limit)) put('memory', 'memory.limit', 'memory.limit_in_bytes', String(m.limit), 'memory.max', max(m.limit));
+    const memory = v1('memory');
+    if (m.checkBeforeUpdate && set(m.limit) && m.limit > 0) {
+      // The kernel refuses (v1) or OOM-kills (cgroup2) when the limit goes
+      // below what is in use: refuse it before either happens.
+      const usage = Number(files.read(memory ?? '', memory !== undefined ? 'memory.usage_in_bytes' : 'memory.current') ?? 0);
+      if (usage >= m.limit) {
+        throw new TsboxError(`linux.resources.memory.limit: refusing ${m.limit}, below the current usage ${usage} (memory.checkBeforeUpdate)`);
+      }
+    }
+    if (memory !== undefined) {
+      let swap = m.swap ?? 0;
+      // Unlimited memory with swap unsaid: swap unlimited too (as runc).
+      if (m.limit === -1 && swap === 0 && files.exists(memory, 'memory.memsw.limit_in_bytes')) swap = -1;
+      const limitW = set(m.limit) && { key: memory, file: 'memory.limit_in_bytes', value: String(m.limit), resource: 'memory.limit' };
+      const swapW = set(swap) && { key: memory, file: 'memory.memsw.limit_in_bytes', value: String(swap), resource: 'memory.swap' };
+      // memsw may never be below the memory limit: raise memsw first when
+      // it grows past the current limit.
+      const current = Number(files.read(memory, 'memory.limit_in_bytes') ?? Infinity);
+      const swapFirst = limitW && swapW && (swap === -1 || current < swap);
+      for (const w of swapFirst ? [swapW, limitW] : [limitW, swapW]) if (w) out.push(w);
+    } else if (v2 !== undefined) {
+      // An update of the swap alone is worked out against the limit in force (runc keeps the config for that).
+      const current = files.read(v2, 'memory.max');
+      const limit = set(m.limit) ? m.limit : current === 'max' ? -1 : Number(current ?? 0) || 0;
+      const swap = swapOnly(m.swap ?? 0, set(m.swap) ? limit : (m.limit ?? 0));
+      // Without swap (no memory.swap.max) "none" or "max" is what there is already.
+      if (swap !== 0 || (m.swap ?? 0) > 0) out.push({ key: v2, file: 'memory.swap.max', value: max(swap), resource: 'memory.swap', skipIfMissing: swap <= 0 });
+      if (set(m.limit)) out.push({ key: v2, file: 'memory.max', value: max(m.limit), resource: 'memory.limit' });
+    } else {
+      if (set(m.limit)) put('memory', 'memory.limit', 'memory.limit_in_bytes', String(m.limit));
+      if (set(m.swap)) put('memory', 'memory.swap', 'memory.memsw.limit_in_bytes', String(m.swap));
+    }
     if (set(m.reservation)) {
       put('memory', 'memory.reservation', 'memory.soft_limit_in_bytes', String(m.reservation), 'memory.low', max(m.reservation));
     }
-    if (set(m.swap)) {
-      // v1 limits memory+swap together; cgroup2 limits swap alone.
-      const swapOnly = m.swap < 0 || !set(m.limit) || m.limit < 0 ? 'max' : String(Math.max(0, m.swap - m.limit));
-      put('memory', 'memory.swap', 'memory.memsw.limit_in_bytes', String(m.swap), 'memory.swap.max', swapOnly);
+    if (set(m.kernel)) warnings.push('linux.resources.memory.kernel is ignored: kernels since 5.16 (and cgroup2) have no kernel memory limit');
+    if (set(m.kernelTCP)) {
+      if (memory !== undefined && files.exists(memory, 'memory.kmem.tcp.limit_in_bytes')) {
+        put('memory', 'memory.kernelTCP', 'memory.kmem.tcp.limit_in_bytes', String(m.kernelTCP));
+      } else {
+        warnings.push('linux.resources.memory.kernelTCP is ignored: this host has no memory.kmem.tcp.limit_in_bytes (cgroup2 has no TCP buffer limit)');
+      }
     }
-    if (m.swappiness !== undefined && v1('memory') !== undefined) {
-      put('memory', 'memory.swappiness', 'memory.swappiness', String(m.swappiness));
+    if (m.swappiness !== undefined) {
+      if (memory !== undefined) put('memory', 'memory.swappiness', 'memory.swappiness', String(m.swappiness));
+      else warnings.push('linux.resources.memory.swappiness is ignored: cgroup2 has no per-cgroup swappiness');
     }
-    if (m.disableOOMKiller && v1('memory') !== undefined) put('memory', 'memory.disableOOMKiller', 'memory.oom_control', '1');
+    if (m.disableOOMKiller) {
+      if (memory !== undefined) put('memory', 'memory.disableOOMKiller', 'memory.oom_control', '1');
+      else warnings.push('linux.resources.memory.disableOOMKiller is ignored: cgroup2 cannot turn the OOM killer off');
+    }
+    if (m.useHierarchy !== undefined) {
+      // Kernels since 5.16 are always hierarchical: "1" is accepted, "0" refused (EINVAL).
+      if (memory !== undefined) put('memory', 'memory.useHierarchy', 'memory.use_hierarchy', m.useHierarchy ? '1' : '0');
+      else if (!m.useHierarchy) warnings.push('linux.resources.memory.useHierarchy false is ignored: cgroup2 is always hierarchical');
+    }
   }
 
   const c = r.cpu;
   if (c) {
-    if (c.shares !== undefined && c.shares > 0) {
-      const weight = Math.floor(1 + ((c.shares - 2) * 9999) / 262142);
-      put('cpu', 'cpu.shares', 'cpu.shares', String(c.shares), 'cpu.weight', String(Math.min(10000, Math.max(1, weight))));
-    }
-    if (set(c.period) && v1('cpu') !== undefined) put('cpu', 'cpu.period', 'cpu.cfs_period_us', String(c.period));
-    if (set(c.quota) && v1('cpu') !== undefined) put('cpu', 'cpu.quota', 'cpu.cfs_quota_us', String(c.quota));
-    if ((set(c.quota) || set(c.period)) && v1('cpu') === undefined) {
-      put('cpu', 'cpu.quota', 'cpu.max', '', 'cpu.max', `${set(c.quota) ? max(c.quota) : 'max'} ${set(c.period) ? c.period : 100000}`);
+    if (c.shares !== undefined && c.shares > 0) put('cpu', 'cpu.shares', 'cpu.shares', String(c.shares), 'cpu.weight', String(cpuWeight(c.shares)));
+    if (v1('cpu') !== undefined) {
+      if (set(c.period)) put('cpu', 'cpu.period', 'cpu.cfs_period_us', String(c.period));
+      if (set(c.quota)) put('cpu', 'cpu.quota', 'cpu.cfs_quota_us', String(c.quota));
+    } else if (set(c.quota) || set(c.period)) {
+      const quota = set(c.quota) && c.quota > 0 ? String(c.quota) : 'max';
+      put('cpu', set(c.quota) ? 'cpu.quota' : 'cpu.period', 'cpu.cfs_quota_us', String(c.quota ?? 0), 'cpu.max', `${quota} ${set(c.period) ? c.period : 100000}`);
     }
     if (set(c.burst)) put('cpu', 'cpu.burst', 'cpu.cfs_burst_us', String(c.burst), 'cpu.max.burst', String(c.burst));
-    if (set(c.realtimeRuntime)) put('cpu', 'cpu.realtimeRuntime', 'cpu.rt_runtime_us', String(c.realtimeRuntime));
+    // The period first: the runtime must fit in it.
     if (set(c.realtimePeriod)) put('cpu', 'cpu.realtimePeriod', 'cpu.rt_period_us', String(c.realtimePeriod));
+    if (set(c.realtimeRuntime)) put('cpu', 'cpu.realtimeRuntime', 'cpu.rt_runtime_us', String(c.realtimeRuntime));
     if (c.cpus) put('cpuset', 'cpu.cpus', 'cpuset.cpus', c.cpus, 'cpuset.cpus');
     if (c.mems) put('cpuset', 'cpu.mems', 'cpuset.mems', c.mems, 'cpuset.mems');
     if (c.idle !== undefined) put('cpu', 'cpu.idle', 'cpu.idle', String(c.idle), 'cpu.idle');
@@ -92,13 +199,24 @@ export function resourceWrites(layout: Layout, r: LinuxResources, nodes: readonl
   if (set(r.pids?.limit)) put('pids', 'pids.limit', 'pids.max', r.pids!.limit > 0 ? String(r.pids!.limit) : 'max', 'pids.max');
 
   const b = r.blockIO;
-  // 0 means "not set" in the configs engines write.
-  if (b?.weight) {
-    put('blkio', 'blockIO.weight', 'blkio.weight', String(b.weight), 'io.weight', `default ${Math.floor(1 + ((b.weight - 10) * 9999) / 990)}`);
+  if (b) blockIOWrites(b, v1('blkio'), v2, put, out);
+
+  for (const [i, h] of (r.hugepageLimits ?? []).entries()) {
+    put('hugetlb', `hugepageLimits[${i}]`, `hugetlb.${h.pageSize}.limit_in_bytes`, String(h.limit), `hugetlb.${h.pageSize}.max`);
   }
 
-  for (const h of r.hugepageLimits ?? []) {
-    put('hugetlb', `hugepageLimits[${h.pageSize}]`, `hugetlb.${h.pageSize}.limit_in_bytes`, String(h.limit), `hugetlb.${h.pageSize}.max`);
+  const n = r.network;
+  if (n?.classID !== undefined) put('net_cls', 'network.classID', 'net_cls.classid', String(n.classID));
+  for (const [i, p] of (n?.priorities ?? []).entries()) {
+    put('net_prio', `network.priorities[${i}]`, 'net_prio.ifpriomap', `${p.name} ${p.priority}`);
+  }
+
+  for (const [device, limits] of Object.entries(r.rdma ?? {})) {
+    const parts = [
+      ...(limits.hcaHandles !== undefined ? [`hca_handle=${limits.hcaHandles}`] : []),
+      ...(limits.hcaObjects !== undefined ? [`hca_object=${limits.hcaObjects}`] : []),
+    ];
+    if (parts.length > 0) put('rdma', `rdma["${device}"]`, 'rdma.max', `${device} ${parts.join(' ')}`, 'rdma.max');
   }
 
   // v1 device rules, in order (the config's first is normally a deny-all),
@@ -117,12 +235,69 @@ export function resourceWrites(layout: Layout, r: LinuxResources, nodes: readonl
   }
 
   for (const [file, value] of Object.entries(r.unified ?? {})) {
-    out.push({ key: '', file, value, resource: `unified["${file}"]` });
+    const resource = `unified["${file}"]`;
+    if (v2 === undefined) throw new TsboxError(`linux.resources.${resource}: this host has no cgroup2 hierarchy (unified needs cgroup v2)`);
+    if (file.includes('/') || file.startsWith('.') || !file.includes('.')) {
+      throw new TsboxError(`linux.resources.${resource}: not a cgroup file name (controller.key, no "/")`);
+    }
+    out.push({ key: v2, file, value, resource });
   }
-  return out;
+  return { writes: out, warnings };
+}
+
+type Put = (controller: string, resource: string, v1File: string, v1Value: string, v2File?: string, v2Value?: string) => void;
+
+/**
+ * blockIO: v1 blkio files (the CFQ ones, or BFQ's where CFQ is gone, as
+ * runc picks them), or cgroup2's io.bfq.weight / io.weight and io.max.
+ */
+function blockIOWrites(b: NonNullable<LinuxResources['blockIO']>, blkio: string | undefined, v2: string | undefined, put: Put, out: CgroupWrite[]): void {
+  const throttles = [
+    ['throttleReadBpsDevice', 'read_bps_device', 'rbps'],
+    ['throttleWriteBpsDevice', 'write_bps_device', 'wbps'],
+    ['throttleReadIOPSDevice', 'read_iops_device', 'riops'],
+    ['throttleWriteIOPSDevice', 'write_iops_device', 'wiops'],
+  ] as const;
+  if (blkio === undefined && v2 !== undefined) {
+    if (b.weight) {
+      out.push({ key: v2, file: 'io.bfq.weight', value: String(b.weight), resource: 'blockIO.weight', orElse: { file: 'io.weight', value: `default ${ioWeight(b.weight)}` } });
+    }
+    if (b.leafWeight) put('blkio', 'blockIO.leafWeight', 'blkio.leaf_weight', String(b.leafWeight));
+    for (const [i, d] of (b.weightDevice ?? []).entries()) {
+      if (d.weight) out.push({ key: v2, file: 'io.bfq.weight', value: `${d.major}:${d.minor} ${d.weight}`, resource: `blockIO.weightDevice[${i}]` });
+      if (d.leafWeight) put('blkio', `blockIO.weightDevice[${i}].leafWeight`, 'blkio.leaf_weight_device', `${d.major}:${d.minor} ${d.leafWeight}`);
+    }
+    for (const [key, , io] of throttles) {
+      for (const [i, d] of (b[key] ?? []).entries()) {
+        out.push({ key: v2, file: 'io.max', value: `${d.major}:${d.minor} ${io}=${d.rate}`, resource: `blockIO.${key}[${i}]` });
+      }
+    }
+    return;
+  }
+  const key = blkio ?? v2 ?? '';
+  const v1 = (resource: string, file: string, value: string, orElse?: CgroupWrite['orElse']) => {
+    if (blkio === undefined) put('blkio', resource, file, value);
+    else out.push({ key, file, value, resource, ...(orElse && { orElse }) });
+  };
+  if (b.weight) v1('blockIO.weight', 'blkio.weight', String(b.weight), { file: 'blkio.bfq.weight', value: String(b.weight) });
+  if (b.leafWeight) v1('blockIO.leafWeight', 'blkio.leaf_weight', String(b.leafWeight));
+  for (const [i, d] of (b.weightDevice ?? []).entries()) {
+    const dev = `${d.major}:${d.minor}`;
+    if (d.weight) v1(`blockIO.weightDevice[${i}]`, 'blkio.weight_device', `${dev} ${d.weight}`, { file: 'blkio.bfq.weight_device', value: `${dev} ${d.weight}` });
+    if (d.leafWeight) v1(`blockIO.weightDevice[${i}].leafWeight`, 'blkio.leaf_weight_device', `${dev} ${d.leafWeight}`);
+  }
+  for (const [name, file] of throttles) {
+    for (const [i, d] of (b[name] ?? []).entries()) v1(`blockIO.${name}[${i}]`, `blkio.throttle.${file}`, `${d.major}:${d.minor} ${d.rate}`);
+  }
 }
 
 /** Device rules this host can only enforce with an eBPF program (pure cgroup2), which tsbox does not load yet. */
 export function devicesNeedBpf(layout: Layout, r: LinuxResources): boolean {
   return (r.devices?.length ?? 0) > 0 && !layout.hierarchies.some((h) => h.mount.controllers.includes('devices'));
+}
+
+/** The cgroup2 controller a file belongs to ("memory" for memory.max), if it is one. */
+export function controllerOf(file: string): string | undefined {
+  const prefix = file.split('.')[0]!;
+  return prefix === 'cgroup' ? undefined : prefix;
 }

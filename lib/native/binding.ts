@@ -45,6 +45,8 @@ export interface Binding {
   signal(pidfd: number, signal: number): number;
   close(fd: number): void;
   pipe(): [read: number, write: number];
+  /** A non-blocking, close-on-exec eventfd (cgroup v1 OOM notifications). */
+  eventfd(): number;
   strerror(errno: number): string;
   setWindowSize(fd: number, rows: number, cols: number): void;
   /** Raw mode without output processing; returns the settings to restore. */

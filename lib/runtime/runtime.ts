@@ -9,6 +9,7 @@ import { TsboxError } from '../errors.js';
 import { applyResources, cgroupPids, destroyCgroups, procsFiles, setFrozen, type Cgroups } from '../cgroups/manager.js';
 import { hostLayout, launch, launchPlan, setupError, type Launched, type StdioOption } from '../launch.js';
 import type { Hook, LinuxResources, Process } from '../oci/types.js';
+import type { ContainerEvent, Stats } from '../cgroups/stats.js';
 import { buildExecPlan } from '../plan/build.js';
 import type { KernelNamespace, PlannedNamespace } from '../plan/plan.js';
 import { native } from '../native/binding.js';
@@ -398,13 +399,92 @@ export class Runtime {
     });
   }
 
-  /** Changes the resource limits of a created, running or paused container. */
-  async update(id: string, resources: LinuxResources): Promise<void> {
-    await this.store.locked(id, async () => {
+  /**
+   * Changes the resource limits of a created, running or paused container.
+   * Returns warnings (values this kernel no longer has, which are ignored).
+   */
+  async update(id: string, resources: LinuxResources): Promise<string[]> {
+    return this.store.locked(id, async () => {
       const record = this.store.read(id);
       if (this.store.status(record) === 'stopped') throw new TsboxError(`cannot update container "${id}": it is stopped`);
-      applyResources(hostLayout(), this.cgroupsOf(record, 'update'), resources);
+      return applyResources(hostLayout(), this.cgroupsOf(record, 'update'), resources);
     });
+  }
+
+  /**
+   * The container's resource usage from its cgroups, in the shape of runc's
+   * `events --stats` data.
+   */
+  async stats(id: string): Promise<Stats> {
+    const cg = this.runningCgroups(id);
+    // Loaded here: every other command does without them.
+    const { readStats } = await import('../cgroups/stats.js');
+    return readStats(hostLayout(), cg);
+  }
+
+  /**
+   * runc's events: stats every `interval` ms (default 5000), the first
+   * after one interval, and an "oom" event whenever the OOM killer acts in
+   * the container's memory cgroup (see watchOom). Ends when the container
+   * stops, or when the caller stops iterating.
+   */
+  async *events(id: string, options: { interval?: number } = {}): AsyncGenerator<ContainerEvent> {
+    const interval = options.interval ?? 5000;
+    if (!(interval > 0)) throw new TsboxError(`events: the interval must be greater than 0, got ${interval}`);
+    const cg = this.runningCgroups(id);
+    const record = this.store.read(id);
+    const { readStats } = await import('../cgroups/stats.js');
+    const { watchOom } = await import('../cgroups/oom.js');
+    const layout = hostLayout();
+    const oom = watchOom(layout, cg);
+    const queue: ContainerEvent[] = [];
+    let wake: (() => void) | undefined;
+    let ended = false;
+    const push = (e: ContainerEvent) => {
+      queue.push(e);
+      wake?.();
+    };
+    const ticker = setInterval(() => {
+      try {
+        push({ type: 'stats', id, data: readStats(layout, cg) });
+      } catch {
+        // The cgroup went away between ticks: the stop check ends the stream.
+      }
+    }, interval);
+    // A timer, not a poll of a pidfd: that could not be cancelled if the
+    // caller stops iterating, and would hold this process open.
+    const stopCheck = setInterval(() => {
+      if (this.store.status(record) === 'stopped') {
+        ended = true;
+        wake?.();
+      }
+    }, 50);
+    void (async () => {
+      for (let n = await oom?.next(); n; n = await oom!.next()) for (let i = 0; i < n; i++) push({ type: 'oom', id });
+    })();
+    try {
+      for (;;) {
+        while (queue.length > 0) yield queue.shift()!;
+        if (ended) {
+          // OOM kills that came just before the end are still told.
+          for (let n = oom?.pending() ?? 0; n > 0; n--) yield { type: 'oom', id };
+          return;
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+    } finally {
+      clearInterval(ticker);
+      clearInterval(stopCheck);
+      await oom?.stop();
+    }
+  }
+
+  /** The cgroups of a container that is not stopped (runc's events and stats refuse a stopped one). */
+  private runningCgroups(id: string): Cgroups {
+    const record = this.store.read(id);
+    if (this.store.status(record) === 'stopped') throw new TsboxError(`cannot get stats of container "${id}": container not running`);
+    return this.cgroupsOf(record, 'get stats of');
   }
 
   private cgroupsOf(record: ContainerRecord, what: string): Cgroups {

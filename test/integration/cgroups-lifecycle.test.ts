@@ -299,10 +299,11 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
       const name = cg.name();
       const b = cgBundle(['sleep', '100'], name, { resources: { pids: { limit: 100 } } });
       await createAndStart('blk', b);
-      const file = path.join(dirOf(name, 'blkio'), 'blkio.weight');
-      const r = await lc.cli(['update', '--blkio-weight', '500', 'blk']);
+      // A realtime runtime longer than the period: the kernel refuses it.
+      const file = path.join(dirOf(name, 'cpu'), 'cpu.rt_runtime_us');
+      const r = await lc.cli(['update', '--cpu-rt-runtime', '2000000', 'blk']);
       expect(r).toMatchObject({ status: 1, stdout: '' });
-      expect(r.stderr.startsWith(`tsbox: linux.resources.blockIO.weight: cannot write "500" to ${file}: `), r.stderr).toBe(true);
+      expect(r.stderr.startsWith(`tsbox: linux.resources.cpu.realtimeRuntime: cannot write "2000000" to ${file}: `), r.stderr).toBe(true);
       expect(r.stderr.split('\n')).toHaveLength(2);
       expect(await status('blk')).toBe('running');
     });

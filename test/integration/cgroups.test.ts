@@ -329,24 +329,24 @@ describe.skipIf(!isRoot)('cgroups through the command line', () => {
   });
 
   describe('a value the host cannot apply', () => {
-    /** The directory blockIO.weight goes to, checked to lack blkio.weight (this kernel's blkio has only throttle and bfq files). */
-    function blkioWithoutWeight(name: string): string {
+    /** The file blockIO.leafWeight goes to, checked to be missing (this kernel's blkio has only throttle and BFQ files, and BFQ has no leaf weight). */
+    function leafWeightFile(name: string): string {
       const blkio = dirOf(name, 'blkio');
-      expect(fs.existsSync(path.join(path.dirname(blkio), 'blkio.weight')), 'this test needs a kernel without blkio.weight').toBe(false);
-      return blkio;
+      expect(fs.existsSync(path.join(path.dirname(blkio), 'blkio.leaf_weight')), 'this test needs a kernel without blkio.leaf_weight').toBe(false);
+      return path.join(blkio, 'blkio.leaf_weight');
     }
 
-    it('blockIO.weight (no blkio.weight here): create, run -d and run fail with one line naming it and the file, and leave no cgroup, state or process', async () => {
+    it('blockIO.leafWeight (no blkio.leaf_weight here): create, run -d and run fail with one line naming it and the file, and leave no cgroup, state or process', async () => {
       const name = cg.name();
-      const file = path.join(blkioWithoutWeight(name), 'blkio.weight');
-      const b = cgBundle(['sleep', '100'], name, { blockIO: { weight: 500 }, pids: { limit: 50 } });
+      const file = leafWeightFile(name);
+      const b = cgBundle(['sleep', '100'], name, { blockIO: { leafWeight: 500 }, pids: { limit: 50 } });
       for (const args of [['create', '--bundle', b.dir, 'blk'], ['run', '-d', '--bundle', b.dir, 'blk'], ['run', '--bundle', b.dir, 'blk']]) {
         cg.track('blk');
         const p = lc.spawn(args);
         expect(await p.exited, args.join(' ')).toEqual({ status: 1, signal: null });
         const stderr = await p.stderr.end;
         expect(stderr.split('\n')).toHaveLength(2); // one line
-        expect(stderr.startsWith(`tsbox: linux.resources.blockIO.weight: cannot write "500" to ${file}: `), stderr).toBe(true);
+        expect(stderr.startsWith(`tsbox: linux.resources.blockIO.leafWeight: cannot write "500" to ${file}: `), stderr).toBe(true);
         expect(await p.stdout.end).toBe('');
         expect(findCgroupDirs(name)).toEqual([]);
         expect((await lc.cli(['list', '-q'])).stdout).toBe('');
@@ -359,12 +359,12 @@ describe.skipIf(!isRoot)('cgroups through the command line', () => {
     // opened without O_CREAT (which cgroupfs answers with EACCES).
     it('…and the reason given is that the host has no such file (not EACCES)', async () => {
       const name = cg.name();
-      const file = path.join(blkioWithoutWeight(name), 'blkio.weight');
-      const b = cgBundle(['sleep', '100'], name, { blockIO: { weight: 500 } });
+      const file = leafWeightFile(name);
+      const b = cgBundle(['sleep', '100'], name, { blockIO: { leafWeight: 500 } });
       cg.track('blk');
       const p = lc.spawn(['create', '--bundle', b.dir, 'blk']);
       expect(await p.exited).toEqual({ status: 1, signal: null });
-      expect(await p.stderr.end).toBe(`tsbox: linux.resources.blockIO.weight: cannot write "500" to ${file}: this host has no such file\n`);
+      expect(await p.stderr.end).toBe(`tsbox: linux.resources.blockIO.leafWeight: cannot write "500" to ${file}: this host has no such file\n`);
       expect(findCgroupDirs(name)).toEqual([]);
     });
   });

@@ -6,13 +6,14 @@ import type { CommandContext } from '../context.js';
 import { UsageError } from '../parse.js';
 import { runtimeOf, theId } from '../runtime.js';
 
-const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
 
-/** "512m", "1g", "1048576", "-1", as runc's update takes sizes. */
+/** "512m", "1.5g", "64MiB", "1048576", "-1", as runc's update takes sizes (binary units). */
 function size(flag: string, text: string): number {
-  const m = /^(-1|\d+)\s*([kmgt]?)b?$/i.exec(text.trim());
+  if (text.trim() === '-1') return -1;
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?$/i.exec(text.trim());
   if (!m) throw new UsageError(`--${flag} takes a size (512m, 1g, bytes) or -1, got "${text}"`, 'update');
-  return Number(m[1]) * UNITS[m[2]!.toLowerCase()]!;
+  return Math.floor(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
 }
 
 function integer(flag: string, text: string): number {
@@ -30,7 +31,10 @@ function fromFlags(f: CommandContext['flags']): LinuxResources {
   if (str('memory-reservation') !== undefined) memory.reservation = size('memory-reservation', str('memory-reservation')!);
   if (Object.keys(memory).length) r.memory = memory;
   const cpu: NonNullable<LinuxResources['cpu']> = {};
-  if (str('cpu-shares') !== undefined) cpu.shares = integer('cpu-shares', str('cpu-shares')!);
+  // --cpu-share is runc's spelling; --cpu-shares docker's.
+  for (const flag of ['cpu-share', 'cpu-shares']) if (str(flag) !== undefined) cpu.shares = integer(flag, str(flag)!);
+  if (str('cpu-burst') !== undefined) cpu.burst = integer('cpu-burst', str('cpu-burst')!);
+  if (str('cpu-idle') !== undefined) cpu.idle = integer('cpu-idle', str('cpu-idle')!);
   if (str('cpu-quota') !== undefined) cpu.quota = integer('cpu-quota', str('cpu-quota')!);
   if (str('cpu-period') !== undefined) cpu.period = integer('cpu-period', str('cpu-period')!);
   if (str('cpu-rt-runtime') !== undefined) cpu.realtimeRuntime = integer('cpu-rt-runtime', str('cpu-rt-runtime')!);
@@ -69,8 +73,17 @@ function fromFile(file: string): LinuxResources {
 
 export async function command(ctx: CommandContext): Promise<number> {
   const id = theId(ctx, 'update');
+  for (const [flag, what] of [['l3-cache-schema', 'Intel RDT/CAT'], ['mem-bw-schema', 'Intel RDT/MBA']] as const) {
+    if (ctx.flags[flag] !== undefined) {
+      throw new TsboxError(`--${flag}: ${what} is not available: tsbox does not manage resctrl (linux.intelRdt)`);
+    }
+  }
   const resources = ctx.flags.resources !== undefined ? fromFile(ctx.flags.resources as string) : fromFlags(ctx.flags);
-  if (ctx.flags['kernel-memory'] !== undefined) ctx.log.warn('--kernel-memory is ignored: this kernel has no kernel memory limit');
-  await runtimeOf(ctx).update(id, resources);
+  // As runc: the flags are accepted and ignored (the kernel dropped kernel
+  // memory limits; a config's memory.kernelTCP is still applied where it can be).
+  for (const flag of ['kernel-memory', 'kernel-memory-tcp']) {
+    if (ctx.flags[flag] !== undefined) ctx.log.warn(`--${flag} is ignored (obsolete; kernels since 5.16 have no kernel memory limit)`);
+  }
+  for (const w of await runtimeOf(ctx).update(id, resources)) ctx.log.warn(w);
   return 0;
 }

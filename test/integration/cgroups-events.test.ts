@@ -1,0 +1,219 @@
+// `tsbox events` and `events --stats` (and Runtime.stats / Runtime.events)
+// on real containers: runc's JSON shape, the numbers checked against the
+// cgroup files and what the container did (an OOM-killed hog, a fork loop at
+// pids.max, a busy loop under a CPU quota), the stream ending when the
+// container stops, and runc's errors.
+//
+// House rules as in cgroups.test.ts (see test/helpers/cgroups.ts).
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { TsboxError } from '../../lib/errors.js';
+import { Runtime } from '../../lib/runtime/runtime.js';
+import type { ContainerEvent } from '../../lib/cgroups/stats.js';
+import { isRoot, type TestBundle } from '../helpers/bundle.js';
+import { cgroupCounters, cgroupFile, cgroupSession, dirOf } from '../helpers/cgroups.js';
+import { waitUntil, type Proc } from '../helpers/lifecycle.js';
+
+const MiB = 1024 * 1024;
+
+describe.skipIf(!isRoot)('cgroups: events and stats', () => {
+  const cg = cgroupSession();
+  const lc = cg.lc;
+
+  async function create(id: string, b: TestBundle): Promise<Proc> {
+    cg.track(id);
+    const p = lc.spawn(['create', '--bundle', b.dir, id]);
+    const exit = await p.exited;
+    if (exit.status !== 0) await Promise.race([p.stderr.end, new Promise((r) => setTimeout(r, 2000))]);
+    expect({ ...exit, stderr: p.stderr.text }, `tsbox create ${id}`).toEqual({ status: 0, signal: null, stderr: '' });
+    return p;
+  }
+
+  async function ok(args: string[]): Promise<void> {
+    expect(await lc.cli(args), `tsbox ${args.join(' ')}`).toMatchObject({ status: 0, stdout: '', stderr: '' });
+  }
+
+  function cgBundle(args: string[], cgroupsPath: string, resources?: object, scripts: Record<string, string> = {}, tmp?: string): TestBundle {
+    const b = lc.bundle({
+      args,
+      mutate: (c) => {
+        c.linux.cgroupsPath = cgroupsPath;
+        if (resources) c.linux.resources = resources;
+        if (tmp) c.mounts.push({ destination: '/tmp', type: 'bind', source: tmp, options: ['rbind', 'rw'] });
+      },
+    });
+    for (const [name, text] of Object.entries(scripts)) fs.writeFileSync(path.join(b.rootfs, name), text, { mode: 0o755 });
+    return b;
+  }
+
+  /** `tsbox events --stats ID`: one line of JSON. */
+  async function statsOf(id: string): Promise<any> {
+    const r = await lc.cli(['events', '--stats', id]);
+    expect(r, `events --stats ${id}`).toMatchObject({ status: 0, stderr: '' });
+    expect(r.stdout.endsWith('\n') && r.stdout.split('\n')).toHaveLength(2);
+    const event = JSON.parse(r.stdout);
+    expect(Object.keys(event)).toEqual(['type', 'id', 'data']);
+    expect(event).toMatchObject({ type: 'stats', id });
+    return event.data;
+  }
+
+  it('events --stats: runc\'s shape, the numbers those of the cgroup files (memory, pids, cpu, blkio, hugetlb)', async () => {
+    const name = cg.name();
+    const b = cgBundle(['sh', '-c', 'sleep 100 & sleep 100 & wait'], name, {
+      memory: { limit: 64 * MiB, swap: 64 * MiB },
+      pids: { limit: 20 },
+      hugepageLimits: [{ pageSize: '2MB', limit: 4 * MiB }],
+    });
+    await create('st', b);
+    await ok(['start', 'st']);
+    const [memory, pids] = ['memory', 'pids'].map((c) => dirOf(name, c)) as [string, string];
+    await waitUntil('three processes', () => cgroupFile(pids, 'pids.current') === '3');
+    const s = await statsOf('st');
+    expect(Object.keys(s)).toEqual(['cpu', 'cpuset', 'memory', 'pids', 'blkio', 'hugetlb', 'intel_rdt', 'network_interfaces']);
+    expect(s.pids).toEqual({ current: 3, limit: 20 });
+    expect(s.memory.usage.limit).toBe(64 * MiB);
+    expect(s.memory.swap.limit).toBe(64 * MiB);
+    expect(s.memory.usage.usage).toBeGreaterThan(0);
+    expect(s.memory.usage.usage).toBeLessThanOrEqual(Number(cgroupFile(memory, 'memory.max_usage_in_bytes')));
+    expect(s.memory.raw.rss).toBe(cgroupCounters(memory, 'memory.stat').rss);
+    // No kmem limit here: the kernel's "no limit", printed exactly (past 2^53).
+    const kmem = cgroupFile(memory, 'memory.kmem.limit_in_bytes');
+    const line = (await lc.cli(['events', '--stats', 'st'])).stdout;
+    expect(line).toContain(`"kernel":{"limit":${kmem},`);
+    expect(s.cpu.usage.total).toBeGreaterThan(0);
+    expect(s.cpu.usage.percpu).toHaveLength(cgroupFile(dirOf(name, 'cpuacct'), 'cpuacct.usage_percpu').split(' ').length);
+    expect(typeof s.cpu.usage.kernel).toBe('number');
+    expect(s.cpuset.cpus).toEqual(expect.arrayContaining([0]));
+    expect(s.blkio).toBeTypeOf('object');
+    expect(s.hugetlb['2MB']).toEqual({ failcnt: 0 });
+    expect(s.intel_rdt).toEqual({});
+    expect(s.network_interfaces).toBeNull();
+  });
+
+  it('a fork loop stops at pids.max: stats say pids.current is the limit', async () => {
+    const name = cg.name();
+    const limit = 8;
+    const b = cgBundle(['sh', '-c', 'sh /forks.sh; echo "loop exit $?"; exec sleep 100'], name, { pids: { limit } }, {
+      'forks.sh': 'for i in $(seq 1 100); do sleep 100 & done\necho "all forked"\nwait\n',
+    });
+    const p = await create('forks', b);
+    await ok(['start', 'forks']);
+    await p.stdout.waitFor(/loop exit \d+\n/);
+    expect(p.stdout.text).not.toContain('all forked');
+    const s = await statsOf('forks');
+    expect(s.pids.limit).toBe(limit);
+    expect(s.pids.current).toBe(Number(cgroupFile(dirOf(name, 'pids'), 'pids.current')));
+    expect(s.pids.current).toBeLessThanOrEqual(limit);
+    expect(s.pids.current).toBeGreaterThanOrEqual(limit - 3);
+    expect(cgroupCounters(dirOf(name, 'pids'), 'pids.events').max).toBeGreaterThan(0);
+  });
+
+  it('a busy loop under a 10% CPU quota: throttling in the cpu stats (throttledPeriods > 0)', async () => {
+    const name = cg.name();
+    const b = cgBundle(['sh', '-c', 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; echo spun; exec sleep 100'], name, { cpu: { quota: 10000, period: 100000 } });
+    const p = await create('busy', b);
+    await ok(['start', 'busy']);
+    await p.stdout.waitFor('spun\n', 30_000);
+    const s = await statsOf('busy');
+    const stat = cgroupCounters(dirOf(name, 'cpu'), 'cpu.stat');
+    expect(s.cpu.throttling.throttledPeriods).toBeGreaterThan(0);
+    expect(s.cpu.throttling.throttledPeriods).toBe(stat.nr_throttled);
+    expect(s.cpu.throttling.periods).toBe(stat.nr_periods);
+    expect(s.cpu.throttling.throttledTime).toBe(stat.throttled_time);
+    expect(s.cpu.usage.user + s.cpu.usage.kernel).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('events: stats every --interval and {"type":"oom"} when a hog is OOM-killed; the stream ends when the container stops', async () => {
+    const name = cg.name();
+    const tmp = lc.scratch();
+    const hog = { 'hog.sh': 'x=$(head -c 64000000 /dev/zero | tr "\\0" a)\necho "survived ${#x}"\n' };
+    // Waits for /tmp/go, runs the hog (killed at 32 MB), then lingers a little and ends.
+    const b = cgBundle(['sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.05; done; sh /hog.sh; echo "hog exit $?"; sleep 0.5'], name, { memory: { limit: 32 * MiB, swap: 32 * MiB } }, hog, tmp);
+    const p = await create('oom', b);
+    await ok(['start', 'oom']);
+    const events = lc.spawn(['events', '--interval', '200ms', 'oom']);
+    // A couple of stats first, then the hog.
+    await events.stdout.waitFor((t) => t.split('\n').filter((l) => l.includes('"type":"stats"')).length >= 2, 5000);
+    fs.writeFileSync(path.join(tmp, 'go'), '');
+    expect(await p.stdout.waitFor('hog exit', 20_000)).toBe('hog exit 137\n');
+    expect(await events.exited).toEqual({ status: 0, signal: null });
+    const lines = (await events.stdout.end).trim().split('\n').map((l) => JSON.parse(l) as { type: string; id: string; data?: any });
+    // One notification per OOM episode (the kernel may signal an episode more than once).
+    const ooms = lines.filter((e) => e.type === 'oom');
+    expect(ooms.length).toBeGreaterThanOrEqual(1);
+    expect(ooms.every((e) => JSON.stringify(e) === '{"type":"oom","id":"oom"}')).toBe(true);
+    expect(new Set(lines.map((e) => e.type))).toEqual(new Set(['stats', 'oom']));
+    const stats = lines.filter((e) => e.type === 'stats');
+    expect(stats.length).toBeGreaterThanOrEqual(3);
+    expect(stats.every((e) => e.id === 'oom' && e.data.memory.usage.limit === 32 * MiB)).toBe(true);
+    // The stats after the OOM show what happened: usage reached the limit.
+    expect(Math.max(...stats.map((e) => e.data.memory.usage.max ?? 0))).toBeGreaterThan(31 * MiB);
+    expect(events.stderr.text).toBe('');
+    expect(cgroupCounters(dirOf(name, 'memory'), 'memory.oom_control').oom_kill).toBe(1);
+  }, 60_000);
+
+  it('errors as runc\'s: unknown and stopped containers, a bad interval, a container without cgroups', async () => {
+    const fails = async (args: string[], message: string) =>
+      expect(await lc.cli(args), args.join(' ')).toEqual({ status: 1, signal: null, stdout: '', stderr: `tsbox: ${message}\n` });
+    await fails(['events', 'nope'], 'container "nope" does not exist');
+    await fails(['events', '--stats', 'nope'], 'container "nope" does not exist');
+    const name = cg.name();
+    await create('done', cgBundle(['true'], name, { pids: { limit: 10 } }));
+    await ok(['start', 'done']);
+    await lc.waitForStatus('done', 'stopped');
+    await fails(['events', 'done'], 'cannot get stats of container "done": container not running');
+    await fails(['events', '--stats', 'done'], 'cannot get stats of container "done": container not running');
+    const bad = await lc.cli(['events', '--interval', '5', 'done']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain('events: --interval takes a duration (5s, 500ms, 1m30s), got "5"');
+    expect((await lc.cli(['events', '--interval', '0s', 'done'])).stderr).toContain('--interval must be greater than 0');
+    cg.track('plain');
+    await create('plain', lc.bundle({ args: ['sleep', '100'] }));
+    await fails(
+      ['events', '--stats', 'plain'],
+      'cannot get stats of container "plain": it has no cgroups of its own (its config sets no linux.cgroupsPath or linux.resources)',
+    );
+  });
+
+  it('the library: Runtime.stats() and Runtime.events() (stopping early leaves nothing running)', async () => {
+    const rt = new Runtime({ root: lc.root });
+    const name = cg.name();
+    const b = cgBundle(['sleep', '100'], name, { pids: { limit: 30 }, memory: { limit: 48 * MiB } });
+    const id = cg.track('lib');
+    const created = await rt.create(id, b.dir, { stdio: 'ignore' });
+    lc.tolerateZombieChild(created.pid);
+    await rt.start(id);
+    const s = await rt.stats(id);
+    expect(s.pids).toEqual({ current: 1, limit: 30 });
+    expect(s.memory.usage.limit).toBe(48 * MiB);
+    const seen: ContainerEvent[] = [];
+    const t0 = Date.now();
+    for await (const e of rt.events(id, { interval: 100 })) {
+      seen.push(e);
+      if (seen.length === 3) break;
+    }
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
+    expect(seen.map((e) => e.type)).toEqual(['stats', 'stats', 'stats']);
+    expect(seen[0]!.type === 'stats' && seen[0]!.data.pids.limit).toBe(30);
+    await expect(rt.stats('nope')).rejects.toThrow('container "nope" does not exist');
+    await expect(
+      (async () => {
+        for await (const _ of rt.events(id, { interval: 0 })) break;
+      })(),
+    ).rejects.toBeInstanceOf(TsboxError);
+    // The stream ends by itself when the container stops.
+    const stream = (async () => {
+      const types: string[] = [];
+      for await (const e of rt.events(id, { interval: 50 })) types.push(e.type);
+      return types;
+    })();
+    await new Promise((r) => setTimeout(r, 200));
+    rt.kill(id, 'KILL');
+    const types = await stream;
+    expect(types.length).toBeGreaterThan(0);
+    expect(types.every((t) => t === 'stats')).toBe(true);
+    await rt.delete(id);
+  });
+});
