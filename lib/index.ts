@@ -11,7 +11,7 @@ export { buildPlan, type PlanInput } from './plan/build.js';
 export type { LaunchPlan } from './plan/plan.js';
 export type { ContainerProcessState } from './seccomp-listener.js';
 export { run, type ExitStatus, type RunningContainer, type RunOptions, type StdioOption } from './run.js';
-export { Runtime, DEFAULT_ROOT, type CreateOptions, type ExecOptions, type ExecProcess, type RuntimeOptions } from './runtime/runtime.js';
+export { Runtime, DEFAULT_ROOT, type Created, type CreateOptions, type ExecOptions, type ExecProcess, type RuntimeOptions } from './runtime/runtime.js';
 export type { ContainerState, Status } from './runtime/state.js';
 export { signalNumber } from './signals.js';
 export type { BlkioEntry, ContainerEvent, Counter, MemoryEntry, Stats } from './cgroups/stats.js';

@@ -44,6 +44,9 @@ export interface CreateOptions {
   preserveFds?: number;
 }
 
+/** A created container's state, and what its set-up could not apply (warnings). */
+export type Created = ContainerState & { warnings: string[] };
+
 export interface ExecOptions {
   stdio?: StdioOption | [StdioOption, StdioOption, StdioOption];
   /** Size for a new terminal (process.terminal) when the process sets none. */
@@ -89,7 +92,7 @@ export class Runtime {
    * init is ready and its pid file is written; the init outlives this
    * process (the caller's subreaper inherits it, as engines expect).
    */
-  async create(id: string, bundleDir: string, options: CreateOptions = {}): Promise<ContainerState> {
+  async create(id: string, bundleDir: string, options: CreateOptions = {}): Promise<Created> {
     validateId(id);
     const bundle = loadBundle(bundleDir);
     if (bundle.spec.process?.terminal && !options.consoleSocket) {
@@ -116,7 +119,7 @@ export class Runtime {
         const record = newRecord(id, bundle, l.pid, l.cgroups, bundle.spec.hooks?.poststop);
         store.write(record);
         if (options.pidFile) writePidFile(options.pidFile, l.pid);
-        return store.state(record);
+        return { ...store.state(record), warnings: l.warnings };
       });
     } catch (err) {
       if (pidfd >= 0) {

@@ -227,6 +227,22 @@ describe.skipIf(!isRoot)('lifecycle through the command line', () => {
       expect(await settledProcessesUnder(b.dir)).toEqual([]);
     });
 
+    it('create prints what the set-up could not apply as warnings (here: a system call name libseccomp does not know)', async () => {
+      const id = lc.track('warn');
+      const b = lc.bundle({
+        args: SLEEPER,
+        mutate: (c) => {
+          c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['tsbox_no_such_syscall'], action: 'SCMP_ACT_ERRNO' }] };
+        },
+      });
+      const p = lc.spawn(['create', '--bundle', b.dir, id]);
+      expect((await p.exited).status).toBe(0);
+      // The init keeps create's stderr open (it is the container's), so the
+      // stream does not end: wait for the line, written before create exited.
+      await waitUntil('the warning on stderr', () => /warning: .*tsbox_no_such_syscall/.test(p.stderr.text));
+      expect((await lc.state(id)).status).toBe('created');
+    });
+
     it('start of a missing id fails', async () => {
       expect(await lc.cli(['start', 'nope'])).toMatchObject({ status: 1, stdout: '', stderr: 'tsbox: container "nope" does not exist\n' });
     });

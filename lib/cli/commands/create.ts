@@ -4,6 +4,7 @@ import { runtimeOf, theId } from '../runtime.js';
 
 export async function command(ctx: CommandContext): Promise<number> {
   const id = theId(ctx, 'create');
-  await runtimeOf(ctx).create(id, (ctx.flags.bundle as string | undefined) ?? '.', createOptions(ctx));
+  const { warnings } = await runtimeOf(ctx).create(id, (ctx.flags.bundle as string | undefined) ?? '.', createOptions(ctx));
+  for (const w of warnings) ctx.log.warn(w);
   return 0;
 }

@@ -29,7 +29,7 @@ export async function command(ctx: CommandContext): Promise<number> {
   const runtime = runtimeOf(ctx);
   const options = createOptions(ctx);
   if (flags.detach) {
-    await runtime.create(id, dir, options);
+    for (const w of (await runtime.create(id, dir, options)).warnings) log.warn(w);
     for (const w of await runtime.start(id)) log.warn(w);
     return 0;
   }
