@@ -71,7 +71,7 @@ int open_console(int root, const plan::Plan& p, bool bind_console) {
 // exec, /proc is the container's, which it may have mounted over.
 void write_oom_score_adj(int value) {
   const std::string step = "write oom_score_adj";
-  int proc = procfs::open_root();
+  int proc = procfs::open_root(step);
   procfs::write_file(procfs::open_self(proc, "/proc", "oom_score_adj", O_WRONLY, step), std::to_string(value), step);
   close(proc);
 }
@@ -168,7 +168,7 @@ StartFifo reach_start_fifo(const plan::Plan& p) {
   if (p.start_fifo.empty()) return f;
   f.path = open(p.start_fifo.c_str(), O_PATH | O_CLOEXEC);
   if (f.path < 0) fail("open exec fifo " + quote(p.start_fifo), errno);
-  f.proc = procfs::open_root();
+  f.proc = procfs::open_root("open \"/proc\"");
   return f;
 }
 

@@ -30,10 +30,10 @@ int verified(int dir, const std::string& name, const std::string& step) {
   return dir;
 }
 
-int open_root() {
+int open_root(const std::string& step) {
   int fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) fail("open \"/proc\"", errno);
-  return verified(fd, "/proc");
+  if (fd < 0) fail(step, errno);
+  return verified(fd, "/proc", step);
 }
 
 int open_file(int proc, const std::string& name, const std::string& relative, int flags,

@@ -18,8 +18,8 @@ namespace procfs {
 // Returns dir.
 int verified(int dir, const std::string& name, const std::string& step = "");
 
-// Opens "/proc" of the current root, verified. O_PATH, CLOEXEC.
-int open_root();
+// Opens "/proc" of the current root, verified (failing as `step`). O_PATH, CLOEXEC.
+int open_root(const std::string& step);
 
 // Opens `relative` (e.g. "sys/net/ipv4/ip_forward") under the verified
 // procfs directory `proc`, named `name` (e.g. "/proc") in errors, with
