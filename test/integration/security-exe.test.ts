@@ -82,6 +82,12 @@ describe.skipIf(!isRoot)('CVE-2019-5736: the runtime executables cannot be opene
     });
     lc.track('victim');
     expect(await lc.spawn(['create', '--bundle', victim.dir, 'victim'], ['ignore', 'ignore', 'ignore']).exited).toMatchObject({ status: 0 });
+    // The waiting init runs the helper's own file (no copy per container),
+    // reached through a mount that is read-only.
+    const exe = `/proc/${(await lc.state('victim')).pid}/exe`;
+    const [running, installed] = [fs.statSync(exe), fs.statSync(helperPath())];
+    expect([running.dev, running.ino]).toEqual([installed.dev, installed.ino]);
+    expect(fs.readlinkSync(exe)).toBe('/tsbox-helper');
     const ready = path.join(a.rootfs, 'tmp', 'attack-ready');
     const attack = lc.spawn(['exec', 'attacker', '/bin/exe-attack', '1500', '/tmp/attack-ready']);
     await waitUntil('the attack to start', () => fs.existsSync(ready));
