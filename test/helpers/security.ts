@@ -72,7 +72,6 @@ export interface AttackTally {
 }
 export interface AttackReport {
   self: number;
-  targets: string[];
-  now: AttackTally;
-  late: AttackTally;
+  /** By what the exe link read as: attempts while scanning, and through the kept O_PATH descriptors at the end. */
+  targets: Record<string, { now: AttackTally; late: AttackTally }>;
 }

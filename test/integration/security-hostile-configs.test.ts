@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../lib/run.js';
 import { isRoot, makeBundle, type TestBundle } from '../helpers/bundle.js';
+import { findCgroupDirs, removeCgroupDirs } from '../helpers/cgroups.js';
 import { checkAndClean, hostState, listTree, settledProcessesUnder, testStateRoot, tsbox, type HostState } from '../helpers/cli.js';
 
 interface Case {
@@ -231,6 +232,27 @@ describe.skipIf(!isRoot)('a corpus of hostile configs: one-line errors, nothing 
       await expectNothingLeft(b, before);
     }, 60_000);
   }
+
+  it('a hostile config that fails after its cgroups were made (an unknown setrlimit): no cgroup is left', async () => {
+    const b = makeBundle({ args: ['/bin/true'] });
+    bundles.push(b);
+    dirs.push(b.dir);
+    const token = `tsbox-hostile-${process.pid}-${Date.now()}`;
+    b.config.linux.cgroupsPath = `/${token}`;
+    b.config.linux.resources = { pids: { limit: 10 } };
+    // Valid JSON, accepted by the validator, refused by the kernel in the init.
+    b.config.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 2 ** 30, hard: 2 ** 30 }];
+    b.write();
+    try {
+      await expect(run(b.dir, { stdio: 'ignore' })).rejects.toThrow('setrlimit RLIMIT_NOFILE: operation not permitted (EPERM)');
+      expect(findCgroupDirs(token), 'cgroups after run()').toEqual([]);
+      const r = await tsbox(['run', b.dir]);
+      expect(r).toMatchObject({ status: 1, stdout: '', stderr: 'tsbox: setrlimit RLIMIT_NOFILE: operation not permitted (EPERM)\n' });
+      expect(findCgroupDirs(token), 'cgroups after tsbox run').toEqual([]);
+    } finally {
+      await removeCgroupDirs(findCgroupDirs(token));
+    }
+  });
 
   it('a 100 MB config.json: refused before it is read, by size', async () => {
     const b = makeBundle({ args: ['/bin/true'] });
