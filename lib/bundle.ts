@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, TsboxError } from './errors.js';
 import { jsonErrorOffset, lineAndColumn } from './json-location.js';
@@ -44,13 +44,46 @@ export function loadBundle(dir: string): Bundle {
     throw new ConfigError('root.path', `rootfs "${rootfs}" does not exist`, configPath);
   }
   if (!rootIsDir) throw new ConfigError('root.path', `rootfs "${rootfs}" is not a directory`, configPath);
+  checkRootInBundle(spec.root!.path, abs, configPath);
   return { dir: abs, configPath, spec, rootfs };
 }
 
+/**
+ * The rootfs may be anywhere the config says (absolute, or "../shared"),
+ * but not where the bundle's own files would take it unseen: a relative
+ * root.path that stays in the bundle as written yet leaves it through a
+ * symlink, or a rootfs that is the host's root directory. Either would have
+ * tsbox make mount points and device nodes in a host directory the bundle's
+ * author chose.
+ */
+function checkRootInBundle(rootPath: string, bundleDir: string, configPath: string): void {
+  const written = path.resolve(bundleDir, rootPath);
+  const real = realpathSync(written);
+  if (real === '/') throw new ConfigError('root.path', `rootfs "${written}" is the host's root directory`, configPath);
+  const realBundle = realpathSync(bundleDir);
+  const inside = (p: string, dir: string) => p.startsWith(dir + path.sep);
+  if (!path.isAbsolute(rootPath) && inside(written, bundleDir) && !inside(real, realBundle)) {
+    throw new ConfigError('root.path', `"${rootPath}" leads out of the bundle through a symlink, to "${real}"`, configPath);
+  }
+}
+
+/** Bigger than any real config by far; refused before reading it into memory. */
+const MAX_CONFIG_BYTES = 64 * 1024 * 1024;
+
 function readConfig(configPath: string): string {
   try {
-    return readFileSync(configPath, 'utf8');
+    const fd = openSync(configPath, 'r');
+    try {
+      const { size } = fstatSync(fd);
+      if (size > MAX_CONFIG_BYTES) {
+        throw new TsboxError(`read "${configPath}": ${size} bytes is more than the limit of ${MAX_CONFIG_BYTES} (64 MiB)`);
+      }
+      return readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
   } catch (err) {
+    if (err instanceof TsboxError) throw err;
     const code = errnoOf(err);
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : String(err);
     throw new TsboxError(`read "${configPath}": ${why}`);

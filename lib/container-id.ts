@@ -9,7 +9,10 @@ const ID_PATTERN = /^[\w+.-]+$/;
 
 export function validateId(id: string): string {
   if (id.length === 0 || id.length > 1024 || !ID_PATTERN.test(id) || id === '.' || id === '..') {
-    throw new TsboxError(`invalid container id "${id}": use 1 to 1024 of A-Z a-z 0-9 _ + - . (not "." or "..")`);
+    // Quoted as JSON and cut short: the id may hold newlines or control
+    // characters, and the error must stay one short line.
+    const shown = JSON.stringify(id.length > 64 ? `${id.slice(0, 64)}...` : id);
+    throw new TsboxError(`invalid container id ${shown}: use 1 to 1024 of A-Z a-z 0-9 _ + - . (not "." or "..")`);
   }
   return id;
 }

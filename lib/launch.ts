@@ -286,6 +286,10 @@ export async function launchPlan(
 ): Promise<Launched> {
   const encoded = encodePlan(plan);
   const n = native();
+  const image = n.helperImage(helperPath());
+  if (!image.readOnly) {
+    plan.warnings.push(`tsbox-helper is executed from its own (writable) mount: ${image.reason}; a container process could reach it through /proc/<pid>/exe while it runs`);
+  }
   const stdio = openStdio(options.stdio, plan.terminal !== undefined);
   let spawned;
   try {

@@ -7,6 +7,7 @@
 // lib/native/binding.ts declares the TypeScript view of these functions and
 // is the only module that loads this file.
 #include <fcntl.h>
+#include <linux/mount.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/ioctl.h>
@@ -14,6 +15,7 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -110,6 +112,84 @@ class Poller {
   uv_poll_t handle_;
 };
 
+// ---------------------------------------------------------- the helper's image
+
+// Why the helper is executed from a read-only clone of its directory
+// (the CVE-2019-5736 class of attack):
+//
+// Until it calls execve, a container's init (and an exec'd process) is a
+// clone of tsbox-helper, so /proc/<pid>/exe of that process names the
+// helper's file on the host. A process in the container that can see it
+// (same pid namespace, e.g. during `tsbox exec`) could open that link for
+// writing, or open it O_PATH and reopen it for writing through
+// /proc/self/fd/N once the helper is no longer running, and so replace the
+// helper (a host executable run as root) with its own code.
+//
+// runc answers by copying itself into a sealed memfd for every container,
+// which costs a copy of the binary in memory per container. Here, once per
+// Node process, the addon makes a detached clone of the mount that holds the
+// helper's directory (open_tree(OPEN_TREE_CLONE): a bind mount attached
+// nowhere, reachable only through the descriptor), makes the clone
+// read-only (mount_setattr(MOUNT_ATTR_RDONLY)), and posix_spawn changes into
+// it (fchdir) and executes "./tsbox-helper" from there. The exe link of
+// every helper process then leads to the helper's inode *through the
+// read-only mount*: opening it for writing fails with EROFS whichever way it
+// is reached, while the host's own mount of the directory is unchanged. The
+// cost is one mount object for the life of the Node process, nothing per
+// container. The helper also makes itself non-dumpable until it executes the
+// container's process (native/helper/main.cc), so that an unprivileged
+// process in the container cannot even open the link.
+//
+// If the kernel or the privileges do not allow the clone (open_tree needs
+// Linux 5.2 and CAP_SYS_ADMIN, mount_setattr 5.12), the helper is executed
+// by its path as before, protected only by being non-dumpable;
+// helperImage() reports that, with the reason, for the runtime to warn.
+struct HelperImage {
+  std::string path;    // the helper as the runtime named it
+  std::string name;    // its file name, executed relative to `dir`
+  int dir = -1;        // the read-only clone of its directory, or -1
+  std::string reason;  // why there is no clone (dir == -1)
+};
+
+HelperImage& helper_image(const std::string& path) {
+  static HelperImage image;
+  if (image.path == path) return image;
+  if (image.dir >= 0) close(image.dir);
+  image = HelperImage{};
+  image.path = path;
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  image.name = "./" + (slash == std::string::npos ? path : path.substr(slash + 1));
+  int tree = static_cast<int>(syscall(SYS_open_tree, AT_FDCWD, dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+  if (tree < 0) {
+    image.reason = std::string("open_tree \"") + dir + "\": " + strerror(errno);
+    return image;
+  }
+  struct mount_attr attr = {};
+  attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+  struct statvfs st;
+  if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) {
+    image.reason = std::string("mount_setattr read-only: ") + strerror(errno);
+  } else if (fstatvfs(tree, &st) != 0 || !(st.f_flag & ST_RDONLY)) {
+    image.reason = "the clone of \"" + dir + "\" is not read-only";
+  } else {
+    image.dir = tree;
+    return image;
+  }
+  close(tree);
+  return image;
+}
+
+// helperImage(helperPath) -> { readOnly: boolean, reason: string }: how
+// spawnHelper will execute the helper (see above).
+Napi::Value HelperImageInfo(const Napi::CallbackInfo& info) {
+  const HelperImage& image = helper_image(info[0].As<Napi::String>());
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("readOnly", Napi::Boolean::New(info.Env(), image.dir >= 0));
+  out.Set("reason", Napi::String::New(info.Env(), image.reason));
+  return out;
+}
+
 // ---------------------------------------------------------------- spawning
 
 // spawnHelper(helperPath, plan: Buffer, stdio: [in, out, err], extra: number[])
@@ -168,6 +248,10 @@ Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&actions);
     posix_spawnattr_init(&attr);
+    // First, before the dup2s could reuse its number: into the read-only
+    // clone, from which the helper is executed by a relative name.
+    const HelperImage& image = helper_image(helper);
+    if (image.dir >= 0) posix_spawn_file_actions_addfchdir_np(&actions, image.dir);
     for (int i = 0; i < count; i++) posix_spawn_file_actions_adddup2(&actions, high[i], i);
     // Nothing of Node's reaches the helper (and so the container) but
     // stdio, the preserved descriptors and the sync socket.
@@ -183,7 +267,8 @@ Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
     std::string sync_arg = std::to_string(sync_fd);
     char* argv[] = {const_cast<char*>("tsbox-helper"), const_cast<char*>(sync_arg.c_str()), nullptr};
     char* envp[] = {nullptr};
-    err = posix_spawn(&pid, helper.c_str(), &actions, &attr, argv, envp);
+    const std::string& file = image.dir >= 0 ? image.name : helper;
+    err = posix_spawn(&pid, file.c_str(), &actions, &attr, argv, envp);
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
   }
@@ -480,6 +565,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("makeRaw", Napi::Function::New(env, MakeRaw));
   exports.Set("restoreTerminal", Napi::Function::New(env, RestoreTerminal));
   exports.Set("spawnHelper", Napi::Function::New(env, SpawnHelper));
+  exports.Set("helperImage", Napi::Function::New(env, HelperImageInfo));
   exports.Set("recv", Napi::Function::New(env, Recv));
   exports.Set("send", Napi::Function::New(env, Send));
   exports.Set("waitExit", Napi::Function::New(env, WaitExit));

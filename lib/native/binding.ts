@@ -29,6 +29,12 @@ export interface Binding {
     stdio: [number, number, number],
     extra: number[],
   ): { pid: number; pidfd: number; sock: number };
+  /**
+   * How spawnHelper executes the helper: from a read-only, detached clone of
+   * its directory (readOnly), or by its path, with the reason (see
+   * native/addon.cc, "the helper's image").
+   */
+  helperImage(helper: string): { readOnly: boolean; reason: string };
   /** Resolves when fd is readable (a pidfd: when its process has exited). */
   readable(fd: number): Promise<void>;
   /** The next message; null at end of stream; "again" when woken without one. */

@@ -407,7 +407,14 @@ function checkLinux(field: Checker): void {
   if (seccomp) checkSeccomp(seccomp);
   const sysctl = linux.optional('sysctl');
   if (sysctl) {
-    for (const [, value] of sysctl.entries()) value.cString();
+    for (const [key, value] of sysctl.entries()) {
+      // The key names a file under /proc/sys ("." or "/" between the
+      // parts): no empty, "." or ".." part may lead elsewhere.
+      if (!/^[A-Za-z0-9_-]+([./][A-Za-z0-9_:@+-]+)*$/.test(key)) {
+        value.fail(`must be a sysctl name like "net.ipv4.ip_forward", got ${describe(key)}`);
+      }
+      value.cString();
+    }
   }
   linux.optional('maskedPaths')?.items().forEach((path) => path.absolutePath());
   linux.optional('readonlyPaths')?.items().forEach((path) => path.absolutePath());

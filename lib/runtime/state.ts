@@ -1,4 +1,4 @@
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { validateId } from '../container-id.js';
 import { TsboxError } from '../errors.js';
@@ -84,7 +84,21 @@ export class StateStore {
   }
 
   exists(id: string): boolean {
-    return existsSync(path.join(this.dir(id), 'state.json'));
+    return lstatOrUndefined(path.join(this.dir(id), 'state.json')) !== undefined;
+  }
+
+  /**
+   * The container's directory, checked to be a real directory and not a
+   * symlink: state names processes that signals go to and hooks that
+   * delete runs, so nothing planted in the state root may redirect where
+   * it is read or written.
+   */
+  private checkedDir(id: string): string {
+    const dir = this.dir(id);
+    const st = lstatOrUndefined(dir);
+    if (st === undefined) throw notFound(id);
+    if (!st.isDirectory()) throw new TsboxError(`state of container "${id}": "${dir}" is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; refusing to follow it`);
+    return dir;
   }
 
   /**
@@ -113,7 +127,7 @@ export class StateStore {
   async locked<T>(id: string, fn: () => Promise<T> | T): Promise<T> {
     let fd: number;
     try {
-      fd = openSync(this.dir(id), 'r');
+      fd = openSync(this.checkedDir(id), constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(id);
       throw err;
@@ -127,18 +141,30 @@ export class StateStore {
   }
 
   write(record: ContainerRecord): void {
-    writeFileAtomic(path.join(this.dir(record.id), 'state.json'), JSON.stringify(record));
+    writeFileAtomic(path.join(this.checkedDir(record.id), 'state.json'), JSON.stringify(record));
   }
 
   read(id: string): ContainerRecord {
+    const file = path.join(this.checkedDir(id), 'state.json');
     let text: string;
     try {
-      text = readFileSync(path.join(this.dir(id), 'state.json'), 'utf8');
+      const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+      try {
+        text = readFileSync(fd, 'utf8');
+      } finally {
+        closeSync(fd);
+      }
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(id);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw notFound(id);
+      if (code === 'ELOOP') throw new TsboxError(`state of container "${id}": "${file}" is a symlink; refusing to follow it`);
       throw err;
     }
-    return JSON.parse(text) as ContainerRecord;
+    try {
+      return JSON.parse(text) as ContainerRecord;
+    } catch {
+      throw new TsboxError(`state of container "${id}": "${file}" is not valid JSON`);
+    }
   }
 
   remove(id: string): void {
@@ -153,7 +179,9 @@ export class StateStore {
     } catch {
       return [];
     }
-    return names.filter((n) => /^[\w+.-]+$/.test(n) && existsSync(path.join(this.root, n, 'state.json'))).sort();
+    return names
+      .filter((n) => /^[\w+.-]+$/.test(n) && lstatOrUndefined(path.join(this.root, n))?.isDirectory() && lstatOrUndefined(path.join(this.root, n, 'state.json'))?.isFile())
+      .sort();
   }
 
   /** The container's status, from its live init rather than from a file. */
@@ -162,7 +190,7 @@ export class StateStore {
     if (!stat || stat.startTime !== record.pidStartTime || stat.state === 'Z' || stat.state === 'X') return 'stopped';
     // The init holds off its execve until `start` has opened the FIFO,
     // which start removes.
-    if (existsSync(this.fifo(record.id))) return 'created';
+    if (lstatOrUndefined(this.fifo(record.id))?.isFIFO()) return 'created';
     return record.cgroups && isFrozen(record.cgroups) ? 'paused' : 'running';
   }
 
@@ -179,6 +207,14 @@ export class StateStore {
       owner: record.owner,
       annotations: record.annotations,
     };
+  }
+}
+
+function lstatOrUndefined(file: string): Stats | undefined {
+  try {
+    return lstatSync(file);
+  } catch {
+    return undefined;
   }
 }
 

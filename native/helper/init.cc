@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "process_attrs.h"
+#include "procfs.h"
 #include "report.h"
 #include "rootfs.h"
 #include "seccomp.h"
@@ -69,11 +70,13 @@ int open_console(int root, const plan::Plan& p, bool bind_console) {
   return slave;
 }
 
+// Through a /proc verified to be procfs (native/helper/procfs.h): in an
+// exec, /proc is the container's, which it may have mounted over.
 void write_oom_score_adj(int value) {
-  int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-  std::string text = std::to_string(value);
-  if (fd < 0 || write(fd, text.data(), text.size()) < 0) fail("write oom_score_adj", errno);
-  close(fd);
+  const std::string step = "write oom_score_adj";
+  int proc = procfs::open_root(step);
+  procfs::write_file(procfs::open_self(proc, "/proc", "oom_score_adj", O_WRONLY, step), std::to_string(value), step);
+  close(proc);
 }
 
 void set_hostnames(const plan::Plan& p) {
@@ -172,8 +175,7 @@ StartFifo reach_start_fifo(const plan::Plan& p) {
   if (p.start_fifo.empty()) return f;
   f.path = open(p.start_fifo.c_str(), O_PATH | O_CLOEXEC);
   if (f.path < 0) fail("open exec fifo " + quote(p.start_fifo), errno);
-  f.proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (f.proc < 0) fail("open \"/proc\"", errno);
+  f.proc = procfs::open_root("open \"/proc\"");
   return f;
 }
 

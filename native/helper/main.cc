@@ -62,6 +62,7 @@
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -169,10 +170,20 @@ int main(int argc, char** argv) {
     return write(1, json.data(), json.size()) == static_cast<ssize_t>(json.size()) ? 0 : 1;
   }
   const int sync_fd = atoi(argv[1]);
+  // Non-dumpable until the container's process is executed (execve makes
+  // it dumpable again): /proc/<pid>/ of the helper and of the init it
+  // clones is then owned by root and closed to ptrace-style access, so a
+  // process in the container without CAP_SYS_PTRACE cannot open their
+  // /proc/<pid>/exe, mem or fd/ at all. (The exe link leads to a read-only
+  // mount anyway: see the helper image in native/addon.cc.)
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   report::set_sync_fd(sync_fd);
   // posix_spawn's dup2 cleared CLOEXEC on the sync socket; put it back so the
   // container's process never inherits it.
   fcntl(sync_fd, F_SETFD, FD_CLOEXEC);
+  // The addon started us inside the read-only clone of our own directory;
+  // nothing of ours should keep a reference to it.
+  if (chdir("/") != 0) report::fail("chdir \"/\"", errno);
 
   plan::Plan p;
   receive_plan(sync_fd, p);

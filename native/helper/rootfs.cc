@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <vector>
 
+#include "procfs.h"
 #include "report.h"
 #include "strings.h"
 #include "userns.h"
@@ -196,16 +197,20 @@ void make_symlink(int root, const plan::Symlink& s) {
   close(dir);
 }
 
+// Into the container's /proc (the procfs the config mounted there), checked
+// to be procfs all the way (native/helper/procfs.h): a mount over /proc/sys
+// or a /proc planted in the rootfs cannot take the write elsewhere.
 void write_sysctl(int root, const plan::Sysctl& s) {
-  std::string path = "/proc/sys/" + s.key;
-  for (size_t i = 10; i < path.size(); i++) {
-    if (path[i] == '.') path[i] = '/';
+  std::string relative = "sys/" + s.key;
+  for (size_t i = 4; i < relative.size(); i++) {
+    if (relative[i] == '.') relative[i] = '/';
   }
   const std::string step = "write sysctl " + quote(s.key);
-  int fd = open_in_root(root, path, O_WRONLY);
-  if (fd < 0) fail(step, errno);
-  if (write(fd, s.value.data(), s.value.size()) < 0) fail(step, errno);
-  close(fd);
+  int proc = open_in_root(root, "/proc", O_PATH | O_DIRECTORY);
+  if (proc < 0) fail(step, errno, "the container has no \"/proc\" to write it in");
+  procfs::verified(proc, "/proc", step);
+  procfs::write_file(procfs::open_file(proc, "/proc", relative, O_WRONLY, step), s.value, step);
+  close(proc);
 }
 
 // The host's /dev/null, checked to really be the null device: masking with

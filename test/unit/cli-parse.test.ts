@@ -246,9 +246,9 @@ describe('validateId', () => {
     'rejects %j',
     (id) => {
       expect(() => validateId(id)).toThrow(TsboxError);
-      expect(() => validateId(id)).toThrow(
-        `invalid container id "${id}": use 1 to 1024 of A-Z a-z 0-9 _ + - . (not "." or "..")`,
-      );
+      // Quoted as JSON (control characters escaped) and cut at 64 characters.
+      const shown = JSON.stringify(id.length > 64 ? `${id.slice(0, 64)}...` : id);
+      expect(() => validateId(id)).toThrow(`invalid container id ${shown}: use 1 to 1024 of A-Z a-z 0-9 _ + - . (not "." or "..")`);
     },
   );
 

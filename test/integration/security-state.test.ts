@@ -1,0 +1,140 @@
+// Attacks through the state root: hostile container ids given to the CLI,
+// and symlinks planted in the state root where a container's directory or
+// its state.json should be. State names the processes signals go to and the
+// poststop hooks delete runs, so no command may follow such a link: each
+// must refuse with a one-line error, and the host must be unchanged.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { processStat } from '../../lib/runtime/state.js';
+import { isRoot } from '../helpers/bundle.js';
+import { listTree } from '../helpers/cli.js';
+import { isAlive, lifecycleSession, spawnProc } from '../helpers/lifecycle.js';
+import { snapshot } from '../helpers/security.js';
+
+const HOSTILE_IDS: [string, string][] = [
+  ['../x', '../x'],
+  ['a/b', 'a/b'],
+  ['/abs', '/abs'],
+  ['very long', 'x'.repeat(5000)],
+  ['empty', ''],
+  ['a control character', 'a\u0001b'],
+  ['a newline', 'a\nb'],
+  ['an escape sequence', 'a\u001b[2Jb'],
+  ['.', '.'],
+  ['..', '..'],
+];
+
+describe.skipIf(!isRoot)('hostile container ids through the CLI', () => {
+  const lc = lifecycleSession();
+
+  for (const [name, id] of HOSTILE_IDS) {
+    it(`${name}: every command refuses it with one line, nothing is created under --root or outside it`, async () => {
+      const b = lc.bundle({ args: ['/bin/true'] });
+      const top = path.dirname(lc.root);
+      fs.mkdirSync(lc.root, { recursive: true });
+      const before = listTree(top);
+      const commands = [
+        ['create', '--bundle', b.dir, id],
+        ['run', '--bundle', b.dir, id],
+        ['start', id],
+        ['state', id],
+        ['kill', id, 'KILL'],
+        ['delete', id],
+        ['delete', '--force', id],
+        ['exec', id, '/bin/true'],
+        ['ps', id],
+        ['pause', id],
+        ['resume', id],
+      ];
+      for (const args of commands) {
+        const r = await lc.cli(args);
+        const what = `tsbox ${args[0]} (${JSON.stringify(id).slice(0, 40)})`;
+        expect(r.status, what).toBe(1);
+        expect(r.stdout, what).toBe('');
+        expect(r.stderr, what).toMatch(/^tsbox: invalid container id "(?:[^"\\\n]|\\.){0,70}": use 1 to 1024 of A-Z a-z 0-9 _ \+ - \. \(not "\." or "\.\."\)\n$/);
+      }
+      expect(listTree(top), `contents of ${top}`).toEqual(before);
+    });
+  }
+});
+
+describe.skipIf(!isRoot)('symlinks planted in the state root', () => {
+  const lc = lifecycleSession();
+
+  /**
+   * A victim: a live process of ours, and a host directory holding a forged
+   * state.json that names it and carries a poststop hook writing into it.
+   */
+  function victim() {
+    const sleeper = spawnProc('sleep', ['60']);
+    const pid = sleeper.child.pid!;
+    const dir = lc.scratch();
+    const record = {
+      id: 'planted', pid, pidStartTime: processStat(pid)!.startTime, bundle: dir, rootfs: dir,
+      created: new Date().toISOString(), owner: 'root', annotations: {},
+      poststop: [{ path: '/bin/sh', args: ['sh', '-c', `echo pwned > ${dir}/pwned`] }],
+    };
+    fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify(record));
+    const before = snapshot(dir);
+    return {
+      dir,
+      pid,
+      unchanged() {
+        expect(snapshot(dir), `host directory ${dir}`).toEqual(before);
+        expect(isAlive(pid), 'the victim process').toBe(true);
+      },
+      async stop() {
+        sleeper.child.kill('SIGKILL');
+        await sleeper.exited;
+      },
+    };
+  }
+
+  const OPERATIONS = [['state'], ['kill', 'KILL'], ['kill', '--all', 'KILL'], ['start'], ['ps'], ['pause'], ['exec', '/bin/true'], ['delete'], ['delete', '--force']];
+
+  async function expectRefusedEverywhere(id: string, message: string): Promise<void> {
+    for (const op of OPERATIONS) {
+      const args = op[0] === 'kill' || op[0] === 'exec' ? [op[0], ...op.slice(1).filter((a) => a.startsWith('-')), id, ...op.slice(1).filter((a) => !a.startsWith('-'))] : [...op, id];
+      const r = await lc.cli(args);
+      expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }, `tsbox ${args.join(' ')}`).toEqual({ status: 1, stdout: '', stderr: `tsbox: ${message}\n` });
+    }
+    const list = await lc.cli(['list', '--format', 'json']);
+    expect(list.status).toBe(0);
+    expect(JSON.parse(list.stdout || '[]').map((c: { id: string }) => c.id)).not.toContain(id);
+  }
+
+  it('the container\'s directory replaced by a symlink to a host directory: no command follows it', async () => {
+    const v = victim();
+    fs.mkdirSync(lc.root, { recursive: true, mode: 0o700 });
+    const link = path.join(lc.root, 'planted');
+    fs.symlinkSync(v.dir, link);
+    try {
+      await expectRefusedEverywhere('planted', `state of container "planted": "${link}" is a symlink; refusing to follow it`);
+      // create over it must not write into the host directory either.
+      const b = lc.bundle({ args: ['/bin/true'] });
+      const r = await lc.cli(['create', '--bundle', b.dir, 'planted']);
+      expect(r).toMatchObject({ status: 1, stderr: 'tsbox: container "planted" already exists\n' });
+      v.unchanged();
+    } finally {
+      fs.unlinkSync(link);
+      await v.stop();
+    }
+  });
+
+  it('state.json replaced by a symlink to a forged host file: no command follows it', async () => {
+    const v = victim();
+    const dir = path.join(lc.root, 'planted');
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const file = path.join(dir, 'state.json');
+    fs.symlinkSync(path.join(v.dir, 'state.json'), file);
+    try {
+      await expectRefusedEverywhere('planted', `state of container "planted": "${file}" is a symlink; refusing to follow it`);
+      v.unchanged();
+    } finally {
+      fs.rmSync(dir, { recursive: true });
+      await v.stop();
+    }
+  });
+});
