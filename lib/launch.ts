@@ -287,7 +287,10 @@ export async function launchPlan(
   const encoded = encodePlan(plan);
   const n = native();
   const image = n.helperImage(helperPath());
-  if (!image.readOnly) {
+  // Unprivileged, open_tree is refused, and it is not needed: the helper's
+  // file is either the user's own (a rootless container's root is that
+  // user, who could write it anyway) or not writable by the user at all.
+  if (!image.readOnly && process.geteuid?.() === 0) {
     plan.warnings.push(`tsbox-helper is executed from its own (writable) mount: ${image.reason}; a container process could reach it through /proc/<pid>/exe while it runs`);
   }
   const stdio = openStdio(options.stdio, plan.terminal !== undefined);

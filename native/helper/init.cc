@@ -438,6 +438,8 @@ void run(const plan::Plan& p) {
   int console = p.terminal ? open_console(root, p, true) : -1;
   // While the host's /proc is still mounted: its /proc/self is this process.
   if (p.has_oom_score_adj) write_oom_score_adj(p.oom_score_adj);
+  // Dumpable only for the writes above in a new user namespace (main.cc).
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   rootfs::finish(root, p);
   // The spec's order: the runtime's prestart and createRuntime hooks, then
   // createContainer in the container's namespaces, all before pivot_root.

@@ -199,6 +199,15 @@ int main(int argc, char** argv) {
   int gate[2];
   if (pipe2(gate, O_CLOEXEC) != 0) report::fail("pipe2", errno);
 
+  // In a new user namespace /proc/<pid> of a non-dumpable init belongs to
+  // the host's root, which the namespace does not map: an unprivileged
+  // runtime could not write the maps (nor newuidmap, which checks who owns
+  // /proc/<pid>), and the init, root of its namespace only, could not write
+  // its own oom_score_adj. So the init starts dumpable; it is alone in its
+  // new pid namespace then, and turns that off once those writes are done
+  // (init.cc).
+  if (flags & CLONE_NEWUSER) prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+
   int pidfd = -1;
   struct clone_args args = {};
   args.flags = CLONE_PARENT | CLONE_PIDFD | flags;

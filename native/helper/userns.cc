@@ -1,6 +1,7 @@
 #include "userns.h"
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <grp.h>
 #include <linux/sched.h>
 #include <sched.h>
@@ -212,6 +213,9 @@ void become_root() {
   note_setgroups();
   if (setresgid(0, 0, 0) != 0) fail("setgid 0 in the user namespace", errno);
   if (setresuid(0, 0, 0) != 0) fail("setuid 0 in the user namespace", errno);
+  // Changing ids made the process non-dumpable; it stays dumpable until its
+  // own /proc writes are done (see main.cc and init.cc).
+  prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
   if (setgroups_allowed() && setgroups(0, nullptr) != 0) fail("setgroups", errno);
 }
 

@@ -189,6 +189,30 @@ describe.skipIf(!isRoot)('user namespaces' + (isRoot ? '' : ' (skipped: needs ro
     expect(ns).toBe(fs.readlinkSync(`/proc/${rt.state(id).pid}/ns/user`));
   });
 
+  it('writes oom_score_adj in a user namespace, and the waiting init is non-dumpable again (its /proc files are root\'s, not the mapped user\'s)', async () => {
+    const root = s.tempDir('tsbox-state-');
+    const rt = new Runtime({ root });
+    const b = s.bundle({
+      args: ['/bin/sleep', '30'],
+      mutate: (c) => {
+        withUserns(c);
+        c.process.oomScoreAdj = 500;
+      },
+    });
+    const id = `userns-oom-${process.pid}`;
+    s.onCleanup(async () => {
+      await rt.delete(id, { force: true });
+    });
+    const { pid } = await rt.create(id, b.dir, { stdio: 'ignore' });
+    expect(fs.readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8').trim()).toBe('500');
+    expect(hostStatus(pid, 'Uid').split(/\s+/)[0]).toBe(`${BASE}`);
+    // Waiting for start, the init is still the helper: non-dumpable, so its
+    // /proc/<pid>/* belongs to the host's root and not to its own uid (the
+    // directory itself always shows the process's euid).
+    expect(fs.statSync(`/proc/${pid}`).uid).toBe(BASE);
+    expect(fs.statSync(`/proc/${pid}/environ`).uid).toBe(0);
+  });
+
   it('refuses maps that cannot work with one line naming the field, and leaves nothing behind', async () => {
     const cases: Array<[(c: any) => void, RegExp]> = [
       [(c) => c.linux.namespaces.push({ type: 'user' }), /linux\.uidMappings: is required when linux\.namespaces creates a user namespace$/],
