@@ -28,6 +28,7 @@
 
 #include <napi.h>
 
+#include "bpf.h"
 #include "wire.h"
 
 extern char** environ;
@@ -479,6 +480,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pipe", Napi::Function::New(env, Pipe));
   exports.Set("strerror", Napi::Function::New(env, Strerror));
   exports.Set("setWindowSize", Napi::Function::New(env, SetWindowSize));
+  RegisterBpf(env, exports);
   return exports;
 }
 

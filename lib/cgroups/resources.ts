@@ -12,7 +12,7 @@ export interface DeviceNode {
  * Device access every container gets, as runc grants it: creating nodes
  * (mknod), the default nodes, /dev/console, ptys (ptmx and 136:*) and tun.
  */
-const ALWAYS_ALLOWED = [
+export const ALWAYS_ALLOWED = [
   'c *:* m', 'b *:* m',
   'c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm',
   'c 5:0 rwm', 'c 5:1 rwm', 'c 5:2 rwm', 'c 136:* rwm', 'c 10:200 rwm',

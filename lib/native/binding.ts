@@ -57,6 +57,13 @@ export interface Binding {
   pidfdOpen(pid: number): number;
   /** Connects to a unix socket and sends fd with `name` (runc's --console-socket). */
   sendFd(socketPath: string, fd: number, name: string): void;
+  /**
+   * Loads a cgroup device program (struct bpf_insn[]) and attaches it to a
+   * cgroup2 directory; with `replace`, in place of tsbox's previous one there.
+   */
+  attachDeviceProgram(cgroupDir: string, insns: Buffer, replace: boolean): void;
+  /** Ids of tsbox's device programs attached to a cgroup2 directory. */
+  deviceProgramIds(cgroupDir: string): number[];
 }
 
 interface Loaded {
