@@ -5,7 +5,7 @@ import { getSystemErrorName } from 'node:util';
 import type { Bundle } from './bundle.js';
 import { detectLayout, type Layout } from './cgroups/layout.js';
 import { applyResources, cgroupDirs, createCgroups, destroyCgroups, procsFiles, type Cgroups } from './cgroups/manager.js';
-import { devicesNeedBpf } from './cgroups/resources.js';
+import { applyDevicePolicy, deviceNodes } from './cgroups/devices-bpf.js';
 import { generateId } from './container-id.js';
 import { ConfigError, SystemError, TsboxError } from './errors.js';
 import { runHooks, type HookState } from './hooks.js';
@@ -176,16 +176,15 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
     const layout = hostLayout();
     cgroups = createCgroups(layout, cgroupDirs(layout, linux.cgroupsPath, id));
     try {
-      const nodes = (linux.devices ?? []).map((d) => ({ type: d.type === 'u' ? 'c' : d.type, major: d.major ?? 0, minor: d.minor ?? 0 }));
+      const nodes = deviceNodes(linux.devices);
       applyResources(layout, cgroups, linux.resources ?? {}, nodes);
+      const warning = applyDevicePolicy(layout, cgroups, linux.resources ?? {}, nodes, false);
+      if (warning) plan.warnings.push(warning);
     } catch (err) {
       await destroyCgroups(cgroups);
       throw err;
     }
     plan.cgroupProcs = procsFiles(cgroups);
-    if (devicesNeedBpf(layout, linux.resources ?? {})) {
-      plan.warnings.push('linux.resources.devices is not enforced: this host needs an eBPF device program, which tsbox does not load yet');
-    }
   }
   // At the init's stop before pivot_root: the runtime's hooks, then the
   // state for the init's own (createContainer, startContainer).

@@ -1,7 +1,9 @@
-import type { LinuxDeviceCgroup } from '../oci/types.js';
+import type { LinuxDevice, LinuxDeviceCgroup, LinuxResources } from '../oci/types.js';
 import { TsboxError } from '../errors.js';
 import { native } from '../native/binding.js';
-import { ALWAYS_ALLOWED, type DeviceNode } from './resources.js';
+import type { Cgroups } from './manager.js';
+import { ALWAYS_ALLOWED, devicesNeedBpf, type DeviceNode } from './resources.js';
+import type { Layout } from './layout.js';
 
 /**
  * linux.resources.devices as an eBPF program for cgroup2, which has no
@@ -315,4 +317,26 @@ export function attachDeviceProgram(dir: string, devices: readonly LinuxDeviceCg
   } catch (err) {
     throw new TsboxError(`linux.resources.devices: ${(err as Error).message}`);
   }
+}
+
+/** The device nodes a config gives the container (linux.devices), which it may always use. */
+export function deviceNodes(devices: readonly LinuxDevice[] | undefined): DeviceNode[] {
+  return (devices ?? []).map((d) => ({ type: d.type === 'u' ? 'c' : d.type, major: d.major ?? 0, minor: d.minor ?? 0 }));
+}
+
+/**
+ * The device rules of linux.resources where only a program can enforce
+ * them: a host whose devices controller is not mounted as v1 (pure cgroup2,
+ * or hybrid without it). Where v1's devices controller is there (this
+ * machine's hybrid layout), its files enforce the rules, as runc does on
+ * such hosts, and no program is loaded: loading one costs most of what the
+ * rules cost a start. Returns a warning when the host has neither.
+ */
+export function applyDevicePolicy(layout: Layout, cg: Cgroups, resources: LinuxResources, nodes: readonly DeviceNode[], update: boolean): string | undefined {
+  if (!devicesNeedBpf(layout, resources)) return undefined;
+  const dir = cg.dirs[''];
+  if (dir === undefined) return 'linux.resources.devices is not enforced: this host has neither a v1 devices controller nor cgroup2';
+  // A cgroup that existed before may carry tsbox's program from an earlier container.
+  attachDeviceProgram(dir, resources.devices!, nodes, update || !cg.created.includes(dir));
+  return undefined;
 }
