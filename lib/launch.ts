@@ -177,7 +177,7 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
     cgroups = createCgroups(layout, cgroupDirs(layout, linux.cgroupsPath, id));
     try {
       const nodes = deviceNodes(linux.devices);
-      applyResources(layout, cgroups, linux.resources ?? {}, nodes);
+      applyResources(layout, cgroups, linux.resources ?? {}, nodes, { fresh: true });
       const warning = applyDevicePolicy(layout, cgroups, linux.resources ?? {}, nodes, false);
       if (warning) plan.warnings.push(warning);
     } catch (err) {

@@ -89,41 +89,51 @@ export async function signalAll(cg: Cgroups, signal: number): Promise<void> {
 }
 
 /**
- * Kills everything in the container's cgroups, waits until they are empty
- * (at most EMPTY_TIMEOUT_MS, else fails naming the cgroup and what is left
- * in it) and removes exactly the directories tsbox made, deepest first.
- * A directory that existed before is emptied but stays.
+ * Removes exactly the directories tsbox made, deepest first, after killing
+ * everything still in the container's cgroups: a bounded wait (at most
+ * `timeoutMs`), then an error naming the cgroup and what is left in it. A
+ * directory that existed before is emptied but stays.
+ *
+ * The usual case is a container whose processes are all gone, and then the
+ * removal is just the rmdirs: a cgroup with processes refuses (EBUSY), and
+ * as every process is in every hierarchy, the first directory tried is
+ * busy whenever any is, so nothing is removed from under a live process.
  */
 export async function killAndRemove(cg: Cgroups, timeoutMs = EMPTY_TIMEOUT_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  // Directories that existed before cannot tell us by EBUSY: look into them.
+  const kept = Object.values(cg.dirs).some((d) => !cg.created.includes(d));
   for (let round = 0; ; round++) {
-    // Again each round: a process that was forking when the first signal
-    // came may have a child the first round did not see.
-    if (round % 10 === 0) await signalAll(cg, osConstants.signals.SIGKILL);
-    const left = allPids(cg);
-    if (left.length === 0) break;
-    if (Date.now() > deadline) {
+    const left = round === 0 && !kept ? [] : allPids(cg);
+    if (left.length === 0) {
+      const busy = removeCreated(cg);
+      if (busy === undefined) return;
+      // Emptied, yet busy: a child cgroup tsbox did not make, or (briefly) an exiting process.
+      if (procsOf(busy).length === 0 && Date.now() > deadline) {
+        throw new TsboxError(`remove cgroup ${busy}: it is still busy (a cgroup tsbox did not make inside it?)`);
+      }
+    } else if (Date.now() > deadline) {
       const dir = Object.values(cg.dirs).find((d) => procsOf(d).length > 0) ?? cg.created[0];
       throw new TsboxError(`cgroup ${dir} still has processes ${left.join(', ')} ${timeoutMs / 1000} s after SIGKILL`);
     }
+    // Again now and then: a process that was forking when the first signal
+    // came may have a child the first round did not see.
+    if (round % 10 === 0) await signalAll(cg, osConstants.signals.SIGKILL);
     await sleep(round < 10 ? 1 : 10);
   }
+}
+
+/** rmdir of each created directory in order; the first busy one, or undefined when all are gone. */
+function removeCreated(cg: Cgroups): string | undefined {
   for (const dir of cg.created) {
-    for (;;) {
-      try {
-        rmdirSync(dir);
-        break;
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') break;
-        // EBUSY for a moment after the last process exits (v1 frees its css lazily).
-        if (code === 'EBUSY' && Date.now() <= deadline) {
-          await sleep(2);
-          continue;
-        }
-        const why = code === 'EBUSY' ? 'it is still busy (a cgroup tsbox did not make inside it?)' : code;
-        throw new TsboxError(`remove cgroup ${dir}: ${why}`);
-      }
+    try {
+      rmdirSync(dir);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') continue;
+      if (code === 'EBUSY') return dir;
+      throw new TsboxError(`remove cgroup ${dir}: ${code ?? err}`);
     }
   }
+  return undefined;
 }

@@ -48,21 +48,28 @@ function hierarchyOf(layout: Layout, key: string): Hierarchy {
  */
 export function createCgroups(layout: Layout, dirs: Record<string, string>): Cgroups {
   const cg: Cgroups = { dirs, created: [] };
+  const made = (key: string, d: string) => {
+    cg.created.unshift(d);
+    // Given the parent's whether or not the kernel copied them already
+    // (cgroup.clone_children): the same value, one read fewer.
+    if (key.split(',').includes('cpuset')) {
+      for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+        writeExisting(path.join(d, file), readFileSync(path.join(path.dirname(d), file), 'utf8'));
+      }
+    }
+  };
   try {
     for (const [key, dir] of Object.entries(dirs)) {
+      // The usual case in one call: the parent is there, the directory not.
+      const first = tryMkdir(dir);
+      if (first === 'made') made(key, dir);
+      if (first !== 'no parent') continue;
       const mountPoint = hierarchyOf(layout, key).mount.mountPoint;
       const missing: string[] = [];
       for (let d = dir; d !== mountPoint && !existsSync(d); d = path.dirname(d)) missing.unshift(d);
       for (const d of missing) {
         mkdirSync(d);
-        cg.created.unshift(d);
-        if (key.split(',').includes('cpuset')) {
-          for (const file of ['cpuset.cpus', 'cpuset.mems']) {
-            if (readFileSync(path.join(d, file), 'utf8').trim() === '') {
-              writeExisting(path.join(d, file), readFileSync(path.join(path.dirname(d), file), 'utf8'));
-            }
-          }
-        }
+        made(key, d);
       }
     }
   } catch (err) {
@@ -72,9 +79,61 @@ export function createCgroups(layout: Layout, dirs: Record<string, string>): Cgr
   return cg;
 }
 
-/** Writes the resources into the container's cgroup files. */
-export function applyResources(layout: Layout, cg: Cgroups, resources: LinuxResources, nodes: readonly DeviceNode[] = []): void {
-  for (const w of resourceWrites(layout, resources, nodes)) writeOne(cg, w);
+/** What a new cgroup's files hold (v1 and cgroup2), for the writes create can skip. */
+const FRESH_DEFAULTS: Record<string, string> = {
+  'cpu.shares': '1024',
+  'cpu.cfs_period_us': '100000',
+  'cpu.cfs_quota_us': '-1',
+  'memory.limit_in_bytes': '-1',
+  'memory.memsw.limit_in_bytes': '-1',
+  'cpu.weight': '100',
+  'cpu.max': 'max 100000',
+  'memory.max': 'max',
+  'memory.swap.max': 'max',
+  'pids.max': 'max',
+};
+
+function tryMkdir(dir: string): 'made' | 'existed' | 'no parent' {
+  try {
+    mkdirSync(dir);
+    return 'made';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return 'existed';
+    if (code === 'ENOENT') return 'no parent';
+    throw err;
+  }
+}
+
+/**
+ * Writes the resources into the container's cgroup files. Consecutive
+ * writes to one file (v1 device rules) share one descriptor: each write is
+ * still one rule, as the kernel wants.
+ */
+export function applyResources(
+  layout: Layout,
+  cg: Cgroups,
+  resources: LinuxResources,
+  nodes: readonly DeviceNode[] = [],
+  { fresh = false }: { fresh?: boolean } = {},
+): void {
+  let open: { file: string; fd: number } | undefined;
+  try {
+    for (const w of resourceWrites(layout, resources, nodes)) {
+      const dir = cg.dirs[w.key]!;
+      // A cgroup made just now has the kernel's defaults: writing one changes nothing.
+      if (fresh && FRESH_DEFAULTS[w.file] === w.value && cg.created.includes(dir)) continue;
+      const file = path.join(dir, w.file);
+      if (open?.file !== file) {
+        if (open) closeSync(open.fd);
+        open = undefined;
+        open = { file, fd: openOne(file, w) };
+      }
+      writeOne(open.fd, file, w);
+    }
+  } finally {
+    if (open) closeSync(open.fd);
+  }
 }
 
 /**
@@ -91,14 +150,26 @@ function writeExisting(file: string, value: string): void {
   }
 }
 
-function writeOne(cg: Cgroups, w: CgroupWrite): void {
-  const file = path.join(cg.dirs[w.key]!, w.file);
+function writeFailed(file: string, w: CgroupWrite, err: unknown): TsboxError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why = code === 'ENOENT' ? 'this host has no such file' : code ?? String(err);
+  return new TsboxError(`linux.resources.${w.resource}: cannot write "${w.value}" to ${file}: ${why}`);
+}
+
+/** Opens a cgroup file for writing (see writeExisting). */
+function openOne(file: string, w: CgroupWrite): number {
   try {
-    writeExisting(file, w.value);
+    return openSync(file, constants.O_WRONLY);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'this host has no such file' : code ?? String(err);
-    throw new TsboxError(`linux.resources.${w.resource}: cannot write "${w.value}" to ${file}: ${why}`);
+    throw writeFailed(file, w, err);
+  }
+}
+
+function writeOne(fd: number, file: string, w: CgroupWrite): void {
+  try {
+    writeSync(fd, w.value);
+  } catch (err) {
+    throw writeFailed(file, w, err);
   }
 }
 

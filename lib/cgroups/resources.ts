@@ -107,12 +107,13 @@ export function resourceWrites(layout: Layout, r: LinuxResources, nodes: readonl
   // (cgroup2 needs an eBPF program instead: see devicesNeedBpf.)
   const devices = v1('devices');
   if (devices !== undefined && r.devices) {
+    const rules = new V1DeviceRules();
     for (const [i, d] of r.devices.entries()) {
       const rule = d.type === 'a' || d.type === undefined ? 'a' : `${d.type} ${d.major ?? '*'}:${d.minor ?? '*'} ${d.access ?? 'rwm'}`;
-      out.push({ key: devices, file: d.allow ? 'devices.allow' : 'devices.deny', value: rule, resource: `devices[${i}]` });
+      if (rules.changes(d.allow, rule)) out.push({ key: devices, file: d.allow ? 'devices.allow' : 'devices.deny', value: rule, resource: `devices[${i}]` });
     }
     for (const rule of [...ALWAYS_ALLOWED, ...nodes.map((n) => `${n.type} ${n.major}:${n.minor} rwm`)]) {
-      out.push({ key: devices, file: 'devices.allow', value: rule, resource: 'devices' });
+      if (rules.changes(true, rule)) out.push({ key: devices, file: 'devices.allow', value: rule, resource: 'devices' });
     }
   }
 
@@ -125,4 +126,43 @@ export function resourceWrites(layout: Layout, r: LinuxResources, nodes: readonl
 /** Device rules this host can only enforce with an eBPF program (pure cgroup2), which tsbox does not load yet. */
 export function devicesNeedBpf(layout: Layout, r: LinuxResources): boolean {
   return (r.devices?.length ?? 0) > 0 && !layout.hierarchies.some((h) => h.mount.controllers.includes('devices'));
+}
+
+/**
+ * Which v1 device rule writes change anything, to save a write per rule
+ * that does not (Docker's list and the defaults overlap in ten rules). Once
+ * a deny-all ("a") has emptied the cgroup's list, the list is known: an
+ * allow already in it, or a deny overlapping nothing in it, changes
+ * nothing. Before that the list is the parent's, unknown, and every rule
+ * is written.
+ */
+class V1DeviceRules {
+  private allowed: Set<string> | undefined;
+
+  changes(allow: boolean, rule: string): boolean {
+    if (rule === 'a') {
+      this.allowed = allow ? undefined : new Set();
+      return true;
+    }
+    if (!this.allowed) return true;
+    if (allow) {
+      if (this.allowed.has(rule)) return false;
+      this.allowed.add(rule);
+      return true;
+    }
+    const overlapping = [...this.allowed].filter((a) => overlaps(a, rule));
+    for (const a of overlapping) this.allowed.delete(a);
+    return overlapping.length > 0;
+  }
+}
+
+/** Whether two rules ("c 1:3 rwm", "c *:* m") can name one device. */
+function overlaps(a: string, b: string): boolean {
+  const [ta, na = ''] = a.split(' ');
+  const [tb, nb = ''] = b.split(' ');
+  if (ta !== tb) return false;
+  const [ma, mi] = na.split(':');
+  const [mb, mj] = nb.split(':');
+  const same = (x?: string, y?: string) => x === '*' || y === '*' || x === y;
+  return same(ma, mb) && same(mi, mj);
 }
