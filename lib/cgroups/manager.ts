@@ -70,6 +70,9 @@ export function createCgroups(layout: Layout, dirs: Record<string, string>): Cgr
       for (const d of missing) {
         mkdirSync(d);
         made(key, d);
+        // cgroup2: a directory tsbox makes on the way passes every
+        // controller it has on to the container's (a new cgroup enables none).
+        if (d !== dir && layout.hierarchies.find((h) => h.key === key)?.mount.fstype === 'cgroup2') delegateControllers(d);
       }
     }
   } catch (err) {
@@ -92,6 +95,11 @@ const FRESH_DEFAULTS: Record<string, string> = {
   'memory.swap.max': 'max',
   'pids.max': 'max',
 };
+
+function delegateControllers(dir: string): void {
+  const controllers = readFileSync(path.join(dir, 'cgroup.controllers'), 'utf8').trim();
+  if (controllers) writeExisting(path.join(dir, 'cgroup.subtree_control'), controllers.split(/\s+/).map((c) => `+${c}`).join(' '));
+}
 
 function tryMkdir(dir: string): 'made' | 'existed' | 'no parent' {
   try {
