@@ -193,12 +193,9 @@ int main(int argc, char** argv) {
   struct clone_args args = {};
   args.flags = CLONE_PARENT | CLONE_PIDFD | flags;
   args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
-  // A cgroup namespace made by clone3 is rooted at the parent's cgroup, not
-  // the one CLONE_INTO_CGROUP puts the child in: the init makes its own
-  // instead, once it is in its cgroups, so that its root is the container's.
-  const bool cgroupns_in_init = cgroup2 >= 0 && (flags & CLONE_NEWCGROUP) != 0;
+  // A new cgroup namespace is rooted at the cgroup the child is cloned into.
   if (cgroup2 >= 0) {
-    args.flags = (args.flags | CLONE_INTO_CGROUP) & ~static_cast<uint64_t>(CLONE_NEWCGROUP);
+    args.flags |= CLONE_INTO_CGROUP;
     args.cgroup = static_cast<uint64_t>(cgroup2);
   }
   // exit_signal must be 0 with CLONE_PARENT: the child inherits ours
@@ -212,7 +209,6 @@ int main(int argc, char** argv) {
     while (read(gate[0], &byte, 1) < 0 && errno == EINTR) {
     }
     close(gate[0]);
-    if (cgroupns_in_init && unshare(CLONE_NEWCGROUP) != 0) report::fail("create cgroup namespace", errno);
     init::run(p);  // never returns
   }
 
