@@ -4,7 +4,8 @@ import type { Readable, Writable } from 'node:stream';
 import { getSystemErrorName } from 'node:util';
 import type { Bundle } from './bundle.js';
 import { detectLayout, type Layout } from './cgroups/layout.js';
-import { applyResources, cgroupDirs, createCgroups, destroyCgroups, procsFiles, type Cgroups } from './cgroups/manager.js';
+import { killAndRemove } from './cgroups/kill.js';
+import { applyResources, cgroupDirs, createCgroups, procsFiles, type Cgroups } from './cgroups/manager.js';
 import { applyDevicePolicy, deviceNodes } from './cgroups/devices-bpf.js';
 import { generateId } from './container-id.js';
 import { ConfigError, SystemError, TsboxError } from './errors.js';
@@ -181,7 +182,7 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
       const warning = applyDevicePolicy(layout, cgroups, linux.resources ?? {}, nodes, false);
       if (warning) plan.warnings.push(warning);
     } catch (err) {
-      await destroyCgroups(cgroups);
+      await killAndRemove(cgroups);
       throw err;
     }
     plan.cgroupProcs = procsFiles(cgroups);
@@ -198,7 +199,7 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
     const launched = await launchPlan(plan, { ...options, beforePivot });
     return cgroups ? { ...launched, cgroups } : launched;
   } catch (err) {
-    if (cgroups) await destroyCgroups(cgroups);
+    if (cgroups) await killAndRemove(cgroups);
     throw err;
   }
 }

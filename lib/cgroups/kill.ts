@@ -1,8 +1,8 @@
-import { closeSync, constants as fsConstants, existsSync, openSync, readFileSync, rmdirSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
 import { TsboxError } from '../errors.js';
-import { isFrozen, setFrozen, type Cgroups } from './manager.js';
+import { isFrozen, removeCreated, setFrozen, type Cgroups } from './manager.js';
 
 /**
  * Signalling every process of a container through its cgroup (kill --all,
@@ -121,19 +121,4 @@ export async function killAndRemove(cg: Cgroups, timeoutMs = EMPTY_TIMEOUT_MS): 
     if (round % 10 === 0) await signalAll(cg, osConstants.signals.SIGKILL);
     await sleep(round < 10 ? 1 : 10);
   }
-}
-
-/** rmdir of each created directory in order; the first busy one, or undefined when all are gone. */
-function removeCreated(cg: Cgroups): string | undefined {
-  for (const dir of cg.created) {
-    try {
-      rmdirSync(dir);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') continue;
-      if (code === 'EBUSY') return dir;
-      throw new TsboxError(`remove cgroup ${dir}: ${code ?? err}`);
-    }
-  }
-  return undefined;
 }

@@ -238,27 +238,22 @@ export function isFrozen(cg: Cgroups): boolean {
   return false;
 }
 
-function removeCreated(cg: Cgroups): boolean {
-  let all = true;
-  for (const d of cg.created) {
+/**
+ * rmdir of each directory tsbox made, in order (deepest first): the first
+ * that is busy (processes or a cgroup inside it), or undefined when all are
+ * gone. Never a directory that existed before. See killAndRemove
+ * (lib/cgroups/kill.ts) for removing a container's cgroups.
+ */
+export function removeCreated(cg: Cgroups): string | undefined {
+  for (const dir of cg.created) {
     try {
-      rmdirSync(d);
+      rmdirSync(dir);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') all = false;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') continue;
+      if (code === 'EBUSY') return dir;
+      throw new TsboxError(`remove cgroup ${dir}: ${code ?? err}`);
     }
   }
-  return all;
-}
-
-/**
- * Removes exactly the directories tsbox made, once the processes in them
- * are gone (a cgroup with processes cannot be removed: EBUSY). Never a
- * directory that existed before.
- */
-export async function destroyCgroups(cg: Cgroups): Promise<void> {
-  for (let attempt = 0; attempt < 500; attempt++) {
-    if (removeCreated(cg)) return;
-    await sleep(2);
-  }
-  throw new TsboxError(`remove cgroup ${cg.created[0]}: it still has processes after 1 s`);
+  return undefined;
 }
