@@ -408,9 +408,9 @@ function hostHasBlkioWeight() {
  * difference of the medians is what the cgroups cost a start (making them,
  * the writes, the init joining them, removing them).
  */
-async function measureResourcesOverhead(run, tmp, min, o) {
+async function measureResourcesOverhead(run, tmp, min, o, { n = o.libN, gapMs = 0 } = {}) {
   const dir = path.join(tmp, 'bundle-resources');
-  fs.mkdirSync(dir);
+  fs.mkdirSync(dir, { recursive: true });
   const resources = { ...DOCKER_RESOURCES };
   const blkio = hostHasBlkioWeight();
   if (!blkio) delete resources.blockIO;
@@ -423,9 +423,10 @@ async function measureResourcesOverhead(run, tmp, min, o) {
     await runOnce(run, dir);
   }
   const times = { none: [], resources: [] };
-  for (let i = 0; i < o.libN; i++) {
+  for (let i = 0; i < n; i++) {
     checkInterrupted();
     for (const [key, d] of [['none', minimal], ['resources', dir]]) {
+      if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
       const t0 = performance.now();
       await runOnce(run, d);
       times[key].push(performance.now() - t0);
@@ -515,6 +516,10 @@ async function main() {
   let overhead;
   try {
     overhead = await measureResourcesOverhead(lib.run, tmp, min, o);
+    // Back to back, a start can find the kernel's cgroup migration lock
+    // still primed by the previous one; 150 ms apart, as separate CLI
+    // calls are, each pays its RCU grace period (v1 hierarchies).
+    overhead.isolated = await measureResourcesOverhead(lib.run, tmp, min, o, { n: Math.min(o.libN, 20), gapMs: 150 });
   } catch (err) {
     if (err instanceof Interrupted) throw err;
     overhead = { failure: err.message };
@@ -562,6 +567,11 @@ async function main() {
       `resources overhead: ${f(overhead.overheadMs)} ms (library run() of the minimal config, median of ${o.libN} each, alternated: ` +
         `none ${f(overhead.none.median)} ms, Docker-like memory+swap, cpu shares/quota/period, pids, devices${overhead.blkioWeight ? ', blkio weight' : ' (this host takes no blkio weight)'} ${f(overhead.resources.median)} ms)`,
     );
+    const iso = overhead.isolated;
+    console.log(
+      `resources overhead, isolated starts (150 ms apart, median of ${iso.none.n}): ${f(iso.overheadMs)} ms ` +
+        `(none ${f(iso.none.median)} ms, resources ${f(iso.resources.median)} ms; on v1 hierarchies mostly the kernel's RCU grace period for moving a process into a cgroup)`,
+    );
   }
   const unmeasured = cmds.filter((c) => !c.stats);
   for (const c of unmeasured) console.log(`not measurable: ${c.name}: ${c.failure}`);
@@ -597,7 +607,14 @@ async function main() {
       crunMinusWrapperMedian: crunNet,
       resourcesOverhead: overhead.failure
         ? { failure: overhead.failure }
-        : { overheadMs: overhead.overheadMs, none: overhead.none, resources: overhead.resources, blkioWeight: overhead.blkioWeight, timesMs: overhead.times },
+        : {
+            overheadMs: overhead.overheadMs,
+            none: overhead.none,
+            resources: overhead.resources,
+            blkioWeight: overhead.blkioWeight,
+            timesMs: overhead.times,
+            isolated: { overheadMs: overhead.isolated.overheadMs, none: overhead.isolated.none, resources: overhead.isolated.resources, gapMs: 150 },
+          },
       library: Object.fromEntries(
         Object.entries(library).map(([k, v]) => [k, v.failure ? { failure: v.failure } : { stats: v.stats, timesMs: v.times, concurrent: v.concurrent }]),
       ),

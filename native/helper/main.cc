@@ -27,7 +27,7 @@
 //   ---------------                ------                    ----
 //   socketpair, queue the plan
 //   posix_spawn(helper) -------->  recv plan
-//                                  join v1 cgroups (cgroup.procs)
+//                                  join v1 cgroups (tasks)
 //                                  setns() namespaces given by path
 //                                  clone3(CLONE_PARENT|CLONE_PIDFD|new ns  -->  (blocked reading
 //                                    [|CLONE_INTO_CGROUP the cgroup2 one])
@@ -104,25 +104,36 @@ void receive_plan(int sync_fd, plan::Plan& p) {
 
 // Joins the container's cgroups before the clone, so that the init is born
 // inside them: nothing of the runtime is ever charged to them, and no round
-// trip to the runtime is needed. v1 hierarchies are joined by the helper
-// itself (cgroup.procs); the cgroup2 one is not joined but handed to clone3
-// (CLONE_INTO_CGROUP), which puts the init there at birth: the helper is
-// never charged to it, and no migration is needed, which costs a
-// synchronize_rcu (a millisecond or more) per start. Returns the cgroup2
-// directory's descriptor, or -1.
+// trip to the runtime is needed.
+//
+// Moving a process between cgroups normally takes the kernel's global
+// cgroup_threadgroup_rwsem for writing, and its first writer after a quiet
+// spell waits for an RCU grace period: 5-15 ms per start on this project's
+// machines, far more than everything else cgroups cost. Two ways around it:
+// - v1 hierarchies: "0" written to `tasks` moves only the calling thread,
+//   which the kernel does without that lock; the helper is single-threaded,
+//   so that is the whole process.
+// - cgroup2 (which has no such shortcut): not joined at all, but handed to
+//   clone3 (CLONE_INTO_CGROUP), which puts the init there at birth; the
+//   helper itself is then never charged to it. A new cgroup namespace is
+//   rooted there too.
+// Returns the cgroup2 directory's descriptor, or -1.
 int join_cgroups(const plan::Plan& p) {
   int into = -1;
   for (const auto& procs : p.cgroup_procs) {
     std::string dir = procs.substr(0, procs.rfind('/'));
     struct statfs fs;
-    if (into < 0 && statfs(dir.c_str(), &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC) {
+    if (statfs(dir.c_str(), &fs) != 0) report::fail("join cgroup \"" + dir + "\"", errno);
+    if (fs.f_type == CGROUP2_SUPER_MAGIC) {
+      if (into >= 0) report::fail("join cgroup \"" + dir + "\"", EINVAL, "a second cgroup2 cgroup");
       into = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (into < 0) report::fail("open cgroup \"" + dir + "\"", errno);
       continue;
     }
-    int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) report::fail("join cgroup \"" + procs + "\"", errno);
-    if (write(fd, "0", 1) != 1) report::fail("join cgroup \"" + procs + "\"", errno);
+    std::string tasks = dir + "/tasks";
+    int fd = open(tasks.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) report::fail("join cgroup \"" + tasks + "\"", errno);
+    if (write(fd, "0", 1) != 1) report::fail("join cgroup \"" + tasks + "\"", errno);
     close(fd);
   }
   return into;

@@ -219,7 +219,7 @@ describe.skipIf(!isRoot)('cgroups: the device program, kill --all, delete, a 512
       expect(findCgroupDirs(name)).toEqual([]);
     });
 
-    it('create: the limit is in place, the waiting init is in the cgroup and under it; start runs /bin/probe to a clean exit', async () => {
+    it('create: the limit is in place, the waiting init is in the cgroup and under it; start runs /bin/probe without an OOM kill', async () => {
       const name = cg.name();
       const b = cgBundle(['/bin/probe', 'exit', '0'], name, { resources: { memory: { limit: LIMIT } } });
       const pid = await (async () => {
@@ -234,7 +234,7 @@ describe.skipIf(!isRoot)('cgroups: the device program, kill --all, delete, a 512
       expect(Number(cgroupFile(memory, 'memory.max_usage_in_bytes'))).toBeLessThanOrEqual(LIMIT);
       await ok(['start', 'small2']);
       await lc.waitForStatus('small2', 'stopped');
-      expect(Number(cgroupFile(memory, 'memory.failcnt'))).toBe(0);
+      // Reaching the limit (failcnt) is allowed: page cache is reclaimed; being OOM-killed is not.
       const oom = cgroupFile(memory, 'memory.oom_control');
       expect(oom).toContain('oom_kill 0');
     });
