@@ -516,9 +516,9 @@ async function main() {
   let overhead;
   try {
     overhead = await measureResourcesOverhead(lib.run, tmp, min, o);
-    // Back to back, a start can find the kernel's cgroup migration lock
-    // still primed by the previous one; 150 ms apart, as separate CLI
-    // calls are, each pays its RCU grace period (v1 hierarchies).
+    // Back to back, a start can find kernel state (the cgroup migration
+    // lock's RCU sync) still primed by the previous one; 150 ms apart, as
+    // separate CLI calls are, it cannot: what a lone start pays.
     overhead.isolated = await measureResourcesOverhead(lib.run, tmp, min, o, { n: Math.min(o.libN, 20), gapMs: 150 });
   } catch (err) {
     if (err instanceof Interrupted) throw err;
@@ -570,7 +570,7 @@ async function main() {
     const iso = overhead.isolated;
     console.log(
       `resources overhead, isolated starts (150 ms apart, median of ${iso.none.n}): ${f(iso.overheadMs)} ms ` +
-        `(none ${f(iso.none.median)} ms, resources ${f(iso.resources.median)} ms; on v1 hierarchies mostly the kernel's RCU grace period for moving a process into a cgroup)`,
+        `(none ${f(iso.none.median)} ms, resources ${f(iso.resources.median)} ms)`,
     );
   }
   const unmeasured = cmds.filter((c) => !c.stats);
