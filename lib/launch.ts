@@ -4,8 +4,9 @@ import type { Readable, Writable } from 'node:stream';
 import { getSystemErrorName } from 'node:util';
 import type { Bundle } from './bundle.js';
 import { detectLayout, type Layout } from './cgroups/layout.js';
-import { applyResources, cgroupDirs, createCgroups, destroyCgroups, procsFiles, type Cgroups } from './cgroups/manager.js';
-import { devicesNeedBpf } from './cgroups/resources.js';
+import { killAndRemove } from './cgroups/kill.js';
+import { applyResources, cgroupDirs, createCgroups, procsFiles, type Cgroups } from './cgroups/manager.js';
+import { applyDevicePolicy, deviceNodes } from './cgroups/devices-bpf.js';
 import { generateId } from './container-id.js';
 import { ConfigError, SystemError, TsboxError } from './errors.js';
 import { runHooks, type HookState } from './hooks.js';
@@ -189,10 +190,12 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
     layout = hostLayout(host);
     try {
       cgroups = createCgroups(layout, cgroupDirs(layout, linux.cgroupsPath, id));
-      const nodes = (linux.devices ?? []).map((d) => ({ type: d.type === 'u' ? 'c' : d.type, major: d.major ?? 0, minor: d.minor ?? 0 }));
-      plan.warnings.push(...applyResources(layout, cgroups, linux.resources ?? {}, nodes));
+      const nodes = deviceNodes(linux.devices);
+      plan.warnings.push(...applyResources(layout, cgroups, linux.resources ?? {}, nodes, { fresh: true }));
+      const warning = applyDevicePolicy(layout, cgroups, linux.resources ?? {}, nodes, false);
+      if (warning) plan.warnings.push(warning);
     } catch (err) {
-      if (cgroups) await destroyCgroups(cgroups);
+      if (cgroups) await killAndRemove(cgroups);
       cgroups = undefined;
       // Rootless, as runc: cgroups are used where the user's cgroup is
       // delegated to it, and skipped with a warning where it is not.
@@ -202,9 +205,6 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
   }
   if (cgroups && layout) {
     plan.cgroupProcs = procsFiles(cgroups);
-    if (devicesNeedBpf(layout, linux?.resources ?? {})) {
-      plan.warnings.push('linux.resources.devices is not enforced: this host needs an eBPF device program, which tsbox does not load yet');
-    }
   }
   // At the init's stop before pivot_root: the runtime's hooks, then the
   // state for the init's own (createContainer, startContainer).
@@ -219,7 +219,7 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
     const launched = await launchPlan(plan, { ...options, beforePivot, seccompState });
     return cgroups ? { ...launched, cgroups } : launched;
   } catch (err) {
-    if (cgroups) await destroyCgroups(cgroups);
+    if (cgroups) await killAndRemove(cgroups);
     throw err;
   }
 }

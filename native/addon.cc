@@ -31,6 +31,7 @@
 
 #include <napi.h>
 
+#include "bpf.h"
 #include "wire.h"
 
 extern char** environ;
@@ -577,6 +578,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("eventfd", Napi::Function::New(env, Eventfd));
   exports.Set("strerror", Napi::Function::New(env, Strerror));
   exports.Set("setWindowSize", Napi::Function::New(env, SetWindowSize));
+  RegisterBpf(env, exports);
   return exports;
 }
 

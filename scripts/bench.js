@@ -377,6 +377,66 @@ async function measureConcurrent(run, dir, o) {
   return { containers: o.concurrency, rounds: o.concurrentRounds, wallMs: walls, medianWallMs: wall, perContainerMs: wall / o.concurrency, perSecond: (o.concurrency * 1000) / wall };
 }
 
+// ---- what linux.resources adds to a start -------------------------------------------------
+
+/** What `docker run --memory 512m --memory-swap 1g --cpus 1 --pids-limit 100 --blkio-weight 500` puts in linux.resources. */
+const DOCKER_RESOURCES = {
+  devices: [
+    { allow: false, access: 'rwm' },
+    ...[[1, 5], [1, 3], [1, 9], [1, 8], [5, 0], [5, 1]].map(([major, minor]) => ({ allow: true, type: 'c', major, minor, access: 'rwm' })),
+    { allow: false, type: 'c', major: 10, minor: 229, access: 'rwm' },
+    { allow: true, type: 'c', major: 136, access: 'rwm' },
+    { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' },
+    { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' },
+    { allow: true, type: 'c', access: 'm' },
+    { allow: true, type: 'b', access: 'm' },
+  ],
+  memory: { limit: 512 * 1024 * 1024, swap: 1024 * 1024 * 1024 },
+  cpu: { shares: 1024, quota: 100000, period: 100000 },
+  pids: { limit: 100 },
+  blockIO: { weight: 500 },
+};
+
+/** Whether this host takes a blkio weight (v1 blkio.weight, or cgroup2's io.weight). */
+function hostHasBlkioWeight() {
+  return ['/sys/fs/cgroup/blkio/blkio.weight', '/sys/fs/cgroup/io.weight', '/sys/fs/cgroup/unified/io.weight'].some((f) => fs.existsSync(f));
+}
+
+/**
+ * The minimal config with and without a Docker-like resource set, run
+ * alternately with the library (so that drift hits both alike): the
+ * difference of the medians is what the cgroups cost a start (making them,
+ * the writes, the init joining them, removing them).
+ */
+async function measureResourcesOverhead(run, tmp, min, o, { n = o.libN, gapMs = 0 } = {}) {
+  const dir = path.join(tmp, 'bundle-resources');
+  fs.mkdirSync(dir, { recursive: true });
+  const resources = { ...DOCKER_RESOURCES };
+  const blkio = hostHasBlkioWeight();
+  if (!blkio) delete resources.blockIO;
+  const spec = { ...min, linux: { ...min.linux, cgroupsPath: `tsbox-bench-${process.pid}`, resources } };
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2) + '\n');
+  const minimal = path.join(tmp, 'bundle-minimal');
+  for (let i = 0; i < o.libWarmup; i++) {
+    checkInterrupted();
+    await runOnce(run, minimal);
+    await runOnce(run, dir);
+  }
+  const times = { none: [], resources: [] };
+  for (let i = 0; i < n; i++) {
+    checkInterrupted();
+    for (const [key, d] of [['none', minimal], ['resources', dir]]) {
+      if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
+      const t0 = performance.now();
+      await runOnce(run, d);
+      times[key].push(performance.now() - t0);
+    }
+  }
+  const none = stats(times.none);
+  const res = stats(times.resources);
+  return { none, resources: res, overheadMs: res.median - none.median, blkioWeight: blkio, times };
+}
+
 // ---- report -----------------------------------------------------------------------------
 
 function table(rows) {
@@ -397,7 +457,7 @@ async function main() {
   state.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsbox-bench-'));
   const tmp = state.tmp;
   const id = state.containerId;
-  const { bundle, minimal } = buildBundles(tmp, lib.defaultSpec);
+  const { bundle, minimal, min } = buildBundles(tmp, lib.defaultSpec);
 
   const versions = {
     node: process.version,
@@ -452,6 +512,20 @@ async function main() {
     }
   }
 
+  process.stderr.write('bench: library, resources overhead...\n');
+  let overhead;
+  try {
+    overhead = await measureResourcesOverhead(lib.run, tmp, min, o);
+    // Back to back, a start can find kernel state (the cgroup migration
+    // lock's RCU sync) still primed by the previous one; 150 ms apart, as
+    // separate CLI calls are, it cannot: what a lone start pays.
+    overhead.isolated = await measureResourcesOverhead(lib.run, tmp, min, o, { n: Math.min(o.libN, 20), gapMs: 150 });
+  } catch (err) {
+    if (err instanceof Interrupted) throw err;
+    overhead = { failure: err.message };
+    failures.push(`library (resources overhead): ${err.message}`);
+  }
+
   // ---- the table
   const runcMedian = by.runc.stats ? by.runc.stats.median : NaN;
   const ratio = (m) => (Number.isFinite(runcMedian) && Number.isFinite(m) ? `${(m / runcMedian).toFixed(2)}x` : '-');
@@ -486,6 +560,19 @@ async function main() {
       `tsbox CLI breakdown (medians): Node start ${f(by.node.stats.median)} ms + loading the CLI ${f(by['tsbox-version'].stats.median - by.node.stats.median)} ms + run ${f(by.tsbox.stats.median - by['tsbox-version'].stats.median)} ms`,
     );
   }
+  if (overhead.failure) {
+    console.log(`resources overhead: n/a (${overhead.failure})`);
+  } else {
+    console.log(
+      `resources overhead: ${f(overhead.overheadMs)} ms (library run() of the minimal config, median of ${o.libN} each, alternated: ` +
+        `none ${f(overhead.none.median)} ms, Docker-like memory+swap, cpu shares/quota/period, pids, devices${overhead.blkioWeight ? ', blkio weight' : ' (this host takes no blkio weight)'} ${f(overhead.resources.median)} ms)`,
+    );
+    const iso = overhead.isolated;
+    console.log(
+      `resources overhead, isolated starts (150 ms apart, median of ${iso.none.n}): ${f(iso.overheadMs)} ms ` +
+        `(none ${f(iso.none.median)} ms, resources ${f(iso.resources.median)} ms)`,
+    );
+  }
   const unmeasured = cmds.filter((c) => !c.stats);
   for (const c of unmeasured) console.log(`not measurable: ${c.name}: ${c.failure}`);
   if (by.crun.stats) notes.push(`crun 1.8 refuses hybrid cgroups, so it runs in a wrapper (new mount ns, cgroup2 unmounted); "crun run minus wrapper" subtracts the wrapper's median`);
@@ -501,7 +588,8 @@ async function main() {
     Number.isFinite(cli) && Number.isFinite(runcMedian)
       ? `${verdict(cli <= runcMedian)} (${f(cli)} vs ${f(runcMedian)} ms, ${ratio(cli)})`
       : 'n/a (not measured)';
-  console.log(`\nverdict: library minimal median <= 3 ms: ${t1}; CLI tsbox median <= runc median: ${t2}`);
+  const t3 = overhead.failure ? 'n/a' : `${verdict(overhead.overheadMs <= 1)} (${f(overhead.overheadMs)} ms)`;
+  console.log(`\nverdict: library minimal median <= 3 ms: ${t1}; CLI tsbox median <= runc median: ${t2}; resources overhead <= 1 ms: ${t3}`);
 
   if (o.json) {
     const cliOut = {};
@@ -517,12 +605,23 @@ async function main() {
       unit: 'ms',
       cli: cliOut,
       crunMinusWrapperMedian: crunNet,
+      resourcesOverhead: overhead.failure
+        ? { failure: overhead.failure }
+        : {
+            overheadMs: overhead.overheadMs,
+            none: overhead.none,
+            resources: overhead.resources,
+            blkioWeight: overhead.blkioWeight,
+            timesMs: overhead.times,
+            isolated: { overheadMs: overhead.isolated.overheadMs, none: overhead.isolated.none, resources: overhead.isolated.resources, gapMs: 150 },
+          },
       library: Object.fromEntries(
         Object.entries(library).map(([k, v]) => [k, v.failure ? { failure: v.failure } : { stats: v.stats, timesMs: v.times, concurrent: v.concurrent }]),
       ),
       targets: {
         libraryMinimalMedianAtMost3ms: Number.isFinite(libMin) ? libMin <= 3 : null,
         cliMedianAtMostRunc: Number.isFinite(cli) && Number.isFinite(runcMedian) ? cli <= runcMedian : null,
+        resourcesOverheadAtMost1ms: overhead.failure ? null : overhead.overheadMs <= 1,
       },
       notes,
       failures,

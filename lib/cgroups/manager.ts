@@ -48,21 +48,31 @@ function hierarchyOf(layout: Layout, key: string): Hierarchy {
  */
 export function createCgroups(layout: Layout, dirs: Record<string, string>): Cgroups {
   const cg: Cgroups = { dirs, created: [] };
+  const made = (key: string, d: string) => {
+    cg.created.unshift(d);
+    // Given the parent's whether or not the kernel copied them already
+    // (cgroup.clone_children): the same value, one read fewer.
+    if (key.split(',').includes('cpuset')) {
+      for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+        writeExisting(path.join(d, file), readFileSync(path.join(path.dirname(d), file), 'utf8'));
+      }
+    }
+  };
   try {
     for (const [key, dir] of Object.entries(dirs)) {
+      // The usual case in one call: the parent is there, the directory not.
+      const first = tryMkdir(dir);
+      if (first === 'made') made(key, dir);
+      if (first !== 'no parent') continue;
       const mountPoint = hierarchyOf(layout, key).mount.mountPoint;
       const missing: string[] = [];
       for (let d = dir; d !== mountPoint && !existsSync(d); d = path.dirname(d)) missing.unshift(d);
       for (const d of missing) {
         mkdirSync(d);
-        cg.created.unshift(d);
-        if (key.split(',').includes('cpuset')) {
-          for (const file of ['cpuset.cpus', 'cpuset.mems']) {
-            if (readFileSync(path.join(d, file), 'utf8').trim() === '') {
-              writeExisting(path.join(d, file), readFileSync(path.join(path.dirname(d), file), 'utf8'));
-            }
-          }
-        }
+        made(key, d);
+        // cgroup2: a directory tsbox makes on the way passes every
+        // controller it has on to the container's (a new cgroup enables none).
+        if (d !== dir && layout.hierarchies.find((h) => h.key === key)?.mount.fstype === 'cgroup2') delegateControllers(d);
       }
     }
   } catch (err) {
@@ -72,15 +82,72 @@ export function createCgroups(layout: Layout, dirs: Record<string, string>): Cgr
   return cg;
 }
 
+/** What a new cgroup's files hold (v1 and cgroup2), for the writes create can skip. */
+const FRESH_DEFAULTS: Record<string, string> = {
+  'cpu.shares': '1024',
+  'cpu.cfs_period_us': '100000',
+  'cpu.cfs_quota_us': '-1',
+  'memory.limit_in_bytes': '-1',
+  'memory.memsw.limit_in_bytes': '-1',
+  'cpu.weight': '100',
+  'cpu.max': 'max 100000',
+  'memory.max': 'max',
+  'memory.swap.max': 'max',
+  'pids.max': 'max',
+};
+
+function delegateControllers(dir: string): void {
+  const controllers = readFileSync(path.join(dir, 'cgroup.controllers'), 'utf8').trim();
+  if (controllers) writeExisting(path.join(dir, 'cgroup.subtree_control'), controllers.split(/\s+/).map((c) => `+${c}`).join(' '));
+}
+
+function tryMkdir(dir: string): 'made' | 'existed' | 'no parent' {
+  try {
+    mkdirSync(dir);
+    return 'made';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return 'existed';
+    if (code === 'ENOENT') return 'no parent';
+    throw err;
+  }
+}
+
 /**
  * Writes the resources into the container's cgroup files (enabling the
  * cgroup2 controllers they need in the parents first). Returns warnings
- * for values this kernel no longer has.
+ * for values this kernel no longer has. With `fresh` (a cgroup made just
+ * now), writes of a new cgroup's defaults are skipped. Consecutive writes
+ * to one file (v1 device rules) share one descriptor: each write is still
+ * one rule, as the kernel wants.
  */
-export function applyResources(layout: Layout, cg: Cgroups, resources: LinuxResources, nodes: readonly DeviceNode[] = []): string[] {
+export function applyResources(
+  layout: Layout,
+  cg: Cgroups,
+  resources: LinuxResources,
+  nodes: readonly DeviceNode[] = [],
+  { fresh = false }: { fresh?: boolean } = {},
+): string[] {
   const { writes, warnings } = resourceWrites(layout, resources, nodes, cgroupFiles(cg));
   enableControllers(layout, cg, writes);
-  for (const w of writes) writeOne(cg, w);
+  let open: { file: string; fd: number } | undefined;
+  try {
+    for (const w of writes) {
+      const dir = cg.dirs[w.key] ?? '';
+      if (fresh && FRESH_DEFAULTS[w.file] === w.value && cg.created.includes(dir)) continue;
+      const file = path.join(dir, w.file);
+      if (open?.file !== file) {
+        if (open) closeSync(open.fd);
+        open = undefined;
+        const fd = openOne(dir, w);
+        if (fd < 0) continue; // handled: an optional file, or its fallback written
+        open = { file, fd };
+      }
+      writeOne(open.fd, file, w);
+    }
+  } finally {
+    if (open) closeSync(open.fd);
+  }
   return warnings;
 }
 
@@ -147,29 +214,41 @@ function writeExisting(file: string, value: string): void {
   }
 }
 
-function writeOne(cg: Cgroups, w: CgroupWrite): void {
-  const dir = cg.dirs[w.key] ?? '';
+function fail(w: CgroupWrite, why: string, where: string, value = w.value): never {
+  throw new TsboxError(`linux.resources.${w.resource}: cannot write "${value}" to ${where}: ${why}`);
+}
+
+/**
+ * Opens the file of a write (see writeExisting), or handles it when it is
+ * not there: skipped if optional, else its fallback file written (-1).
+ */
+function openOne(dir: string, w: CgroupWrite): number {
   const file = path.join(dir, w.file);
-  const fail = (why: string, value = w.value, where = file) => {
-    throw new TsboxError(`linux.resources.${w.resource}: cannot write "${value}" to ${where}: ${why}`);
-  };
-  if (w.unavailable) fail(w.unavailable);
+  if (w.unavailable) fail(w, w.unavailable, file);
   try {
-    writeExisting(file, w.value);
+    return openSync(file, constants.O_WRONLY);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && w.skipIfMissing) return;
+    if (code === 'ENOENT' && w.skipIfMissing) return -1;
     if (code === 'ENOENT' && w.orElse) {
       const other = path.join(dir, w.orElse.file);
       try {
         writeExisting(other, w.orElse.value);
-        return;
+        return -1;
       } catch (err2) {
         const code2 = (err2 as NodeJS.ErrnoException).code;
-        fail(code2 === 'ENOENT' ? `this host has neither it nor ${w.orElse.file}` : code2 ?? String(err2), w.orElse.value, code2 === 'ENOENT' ? file : other);
+        fail(w, code2 === 'ENOENT' ? `this host has neither it nor ${w.orElse.file}` : code2 ?? String(err2), code2 === 'ENOENT' ? file : other, w.orElse.value);
       }
     }
-    fail(code === 'ENOENT' ? missingReason(w, dir) : code ?? String(err));
+    fail(w, code === 'ENOENT' ? missingReason(w, dir) : code ?? String(err), file);
+  }
+}
+
+function writeOne(fd: number, file: string, w: CgroupWrite): void {
+  try {
+    writeSync(fd, w.value);
+  } catch (err) {
+    fail(w, (err as NodeJS.ErrnoException).code ?? String(err), file);
   }
 }
 
@@ -244,27 +323,22 @@ export function isFrozen(cg: Cgroups): boolean {
   return false;
 }
 
-function removeCreated(cg: Cgroups): boolean {
-  let all = true;
-  for (const d of cg.created) {
+/**
+ * rmdir of each directory tsbox made, in order (deepest first): the first
+ * that is busy (processes or a cgroup inside it), or undefined when all are
+ * gone. Never a directory that existed before. See killAndRemove
+ * (lib/cgroups/kill.ts) for removing a container's cgroups.
+ */
+export function removeCreated(cg: Cgroups): string | undefined {
+  for (const dir of cg.created) {
     try {
-      rmdirSync(d);
+      rmdirSync(dir);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') all = false;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') continue;
+      if (code === 'EBUSY') return dir;
+      throw new TsboxError(`remove cgroup ${dir}: ${code ?? err}`);
     }
   }
-  return all;
-}
-
-/**
- * Removes exactly the directories tsbox made, once the processes in them
- * are gone (a cgroup with processes cannot be removed: EBUSY). Never a
- * directory that existed before.
- */
-export async function destroyCgroups(cg: Cgroups): Promise<void> {
-  for (let attempt = 0; attempt < 500; attempt++) {
-    if (removeCreated(cg)) return;
-    await sleep(2);
-  }
-  throw new TsboxError(`remove cgroup ${cg.created[0]}: it still has processes after 1 s`);
+  return undefined;
 }

@@ -13,7 +13,7 @@ export interface DeviceNode {
  * Device access every container gets, as runc grants it: creating nodes
  * (mknod), the default nodes, /dev/console, ptys (ptmx and 136:*) and tun.
  */
-const ALWAYS_ALLOWED = [
+export const ALWAYS_ALLOWED = [
   'c *:* m', 'b *:* m',
   'c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm',
   'c 5:0 rwm', 'c 5:1 rwm', 'c 5:2 rwm', 'c 136:* rwm', 'c 10:200 rwm',
@@ -225,12 +225,13 @@ export function resourceWrites(
   // (cgroup2 needs an eBPF program instead: see devicesNeedBpf.)
   const devices = v1('devices');
   if (devices !== undefined && r.devices) {
+    const rules = new V1DeviceRules();
     for (const [i, d] of r.devices.entries()) {
       const rule = d.type === 'a' || d.type === undefined ? 'a' : `${d.type} ${d.major ?? '*'}:${d.minor ?? '*'} ${d.access ?? 'rwm'}`;
-      out.push({ key: devices, file: d.allow ? 'devices.allow' : 'devices.deny', value: rule, resource: `devices[${i}]` });
+      if (rules.changes(d.allow, rule)) out.push({ key: devices, file: d.allow ? 'devices.allow' : 'devices.deny', value: rule, resource: `devices[${i}]` });
     }
     for (const rule of [...ALWAYS_ALLOWED, ...nodes.map((n) => `${n.type} ${n.major}:${n.minor} rwm`)]) {
-      out.push({ key: devices, file: 'devices.allow', value: rule, resource: 'devices' });
+      if (rules.changes(true, rule)) out.push({ key: devices, file: 'devices.allow', value: rule, resource: 'devices' });
     }
   }
 
@@ -300,4 +301,43 @@ export function devicesNeedBpf(layout: Layout, r: LinuxResources): boolean {
 export function controllerOf(file: string): string | undefined {
   const prefix = file.split('.')[0]!;
   return prefix === 'cgroup' ? undefined : prefix;
+}
+
+/**
+ * Which v1 device rule writes change anything, to save a write per rule
+ * that does not (Docker's list and the defaults overlap in ten rules). Once
+ * a deny-all ("a") has emptied the cgroup's list, the list is known: an
+ * allow already in it, or a deny overlapping nothing in it, changes
+ * nothing. Before that the list is the parent's, unknown, and every rule
+ * is written.
+ */
+class V1DeviceRules {
+  private allowed: Set<string> | undefined;
+
+  changes(allow: boolean, rule: string): boolean {
+    if (rule === 'a') {
+      this.allowed = allow ? undefined : new Set();
+      return true;
+    }
+    if (!this.allowed) return true;
+    if (allow) {
+      if (this.allowed.has(rule)) return false;
+      this.allowed.add(rule);
+      return true;
+    }
+    const overlapping = [...this.allowed].filter((a) => overlaps(a, rule));
+    for (const a of overlapping) this.allowed.delete(a);
+    return overlapping.length > 0;
+  }
+}
+
+/** Whether two rules ("c 1:3 rwm", "c *:* m") can name one device. */
+function overlaps(a: string, b: string): boolean {
+  const [ta, na = ''] = a.split(' ');
+  const [tb, nb = ''] = b.split(' ');
+  if (ta !== tb) return false;
+  const [ma, mi] = na.split(':');
+  const [mb, mj] = nb.split(':');
+  const same = (x?: string, y?: string) => x === '*' || y === '*' || x === y;
+  return same(ma, mb) && same(mi, mj);
 }

@@ -68,6 +68,13 @@ export interface Binding {
    * --console-socket, a seccomp listener); `what` names the socket in errors.
    */
   sendFd(socketPath: string, fd: number, message: string, what: string): void;
+  /**
+   * Loads a cgroup device program (struct bpf_insn[]) and attaches it to a
+   * cgroup2 directory; with `replace`, in place of tsbox's previous one there.
+   */
+  attachDeviceProgram(cgroupDir: string, insns: Buffer, replace: boolean): void;
+  /** Ids of tsbox's device programs attached to a cgroup2 directory. */
+  deviceProgramIds(cgroupDir: string): number[];
 }
 
 interface Loaded {

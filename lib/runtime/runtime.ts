@@ -6,7 +6,9 @@ import { loadBundle, type Bundle } from '../bundle.js';
 import { run, started, type RunningContainer, type RunOptions } from '../run.js';
 import { validateId } from '../container-id.js';
 import { TsboxError } from '../errors.js';
-import { applyResources, cgroupPids, destroyCgroups, procsFiles, setFrozen, type Cgroups } from '../cgroups/manager.js';
+import { applyDevicePolicy, deviceNodes } from '../cgroups/devices-bpf.js';
+import { killAndRemove, signalAll } from '../cgroups/kill.js';
+import { applyResources, cgroupPids, procsFiles, setFrozen, type Cgroups } from '../cgroups/manager.js';
 import { hostLayout, launch, launchPlan, setupError, type Launched, type StdioOption } from '../launch.js';
 import type { Hook, LinuxResources, Process } from '../oci/types.js';
 import type { ContainerEvent, Stats } from '../cgroups/stats.js';
@@ -126,7 +128,7 @@ export class Runtime {
         native().signal(pidfd, os.constants.signals.SIGKILL);
         await native().readable(pidfd);
       }
-      if (cgroups) await destroyCgroups(cgroups).catch(() => undefined);
+      if (cgroups) await killAndRemove(cgroups).catch(() => undefined);
       store.remove(id);
       throw err;
     } finally {
@@ -299,12 +301,18 @@ export class Runtime {
     return out;
   }
 
-  /** Signals the container's init, or with `all` every process in it. */
-  kill(id: string, signal: string | number = 'SIGTERM', options: { all?: boolean } = {}): void {
+  /**
+   * Signals the container's init, or with `all` every process in it: for a
+   * container with cgroups, through them (lib/cgroups/kill.ts), which
+   * reaches processes that left its process tree too. Throws at once for a
+   * stopped container or an unknown signal; resolves once all are signalled.
+   */
+  kill(id: string, signal: string | number = 'SIGTERM', options: { all?: boolean } = {}): Promise<void> {
     const record = this.store.read(id);
     // "container not running": the words containerd's shim looks for.
     if (this.store.status(record) === 'stopped') throw new TsboxError(`cannot kill container "${id}": container not running`);
     const sig = signalNumber(signal);
+    if (options.all && record.cgroups) return signalAll(record.cgroups, sig);
     const pids = options.all ? this.pids(id) : [record.pid];
     for (const pid of pids) {
       const pidfd = pid === record.pid ? openPidfd(record) : native().pidfdOpen(pid);
@@ -313,6 +321,7 @@ export class Runtime {
       native().close(pidfd);
       if (err !== 0 && pid === record.pid) throw new TsboxError(`kill container "${id}": ${native().strerror(err)}`);
     }
+    return Promise.resolve();
   }
 
   /**
@@ -353,18 +362,9 @@ export class Runtime {
           native().close(pidfd);
         }
       }
-      if (record.cgroups) {
-        // Processes that outlived the init (no pid namespace of its own)
-        // would keep the cgroup busy: they go with the container.
-        for (const pid of cgroupPids(record.cgroups)) {
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            // Gone meanwhile.
-          }
-        }
-        await destroyCgroups(record.cgroups);
-      }
+      // Processes that outlived the init (no pid namespace of its own)
+      // would keep the cgroup busy: they go with the container.
+      if (record.cgroups) await killAndRemove(record.cgroups);
       store.remove(id);
       return record;
     }).catch((err: unknown) => {
@@ -410,7 +410,15 @@ export class Runtime {
     return this.store.locked(id, async () => {
       const record = this.store.read(id);
       if (this.store.status(record) === 'stopped') throw new TsboxError(`cannot update container "${id}": it is stopped`);
-      return applyResources(hostLayout(), this.cgroupsOf(record, 'update'), resources);
+      const layout = hostLayout();
+      const cgroups = this.cgroupsOf(record, 'update');
+      const nodes = resources.devices ? bundleDeviceNodes(record) : [];
+      const warnings = applyResources(layout, cgroups, resources, nodes);
+      if (resources.devices) {
+        const warning = applyDevicePolicy(layout, cgroups, resources, nodes, true);
+        if (warning) warnings.push(warning);
+      }
+      return warnings;
     });
   }
 
@@ -536,6 +544,15 @@ function ownerName(): string {
     return os.userInfo().username;
   } catch {
     return String(process.geteuid?.() ?? '');
+  }
+}
+
+/** The container's linux.devices nodes (still allowed after an update of its device rules). */
+function bundleDeviceNodes(record: ContainerRecord) {
+  try {
+    return deviceNodes(loadBundle(record.bundle).spec.linux?.devices);
+  } catch {
+    return []; // the bundle is gone or changed: only the defaults stay allowed
   }
 }
 

@@ -27,11 +27,12 @@
 //   ---------------                ------                    ----
 //   socketpair, queue the plan
 //   posix_spawn(helper) -------->  recv plan
-//                                  join cgroups (cgroup.procs)
+//                                  join v1 cgroups (tasks)
 //                                  idmapped mount trees (userns.h)
 //                                  setns() namespaces given by path
-//                                  clone3(CLONE_PARENT|CLONE_PIDFD|new ns) -->  (blocked reading
-//                                  uid_map/gid_map (new user ns)                 the gate pipe)
+//                                  clone3(CLONE_PARENT|CLONE_PIDFD|new ns  -->  (blocked reading
+//                                    [|CLONE_INTO_CGROUP the cgroup2 one])      the gate pipe)
+//                                  uid_map/gid_map (new user ns)
 //   <------------------------------ "spawned" pid + pidfd
 //                                  exit(0); gate pipe closes ---------------->  go on
 //                                                                                mounts, devices,
@@ -62,7 +63,9 @@
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
+#include <linux/magic.h>
 #include <sys/prctl.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -114,16 +117,41 @@ void receive_plan(int sync_fd, plan::Plan& p) {
   }
 }
 
-void join_cgroups(const plan::Plan& p) {
-  // Joined by the helper itself, before the clone, so that the init is born
-  // inside the container's cgroups: nothing of the runtime is ever charged to
-  // them, and no round trip to the runtime is needed.
+// Joins the container's cgroups before the clone, so that the init is born
+// inside them: nothing of the runtime is ever charged to them, and no round
+// trip to the runtime is needed.
+//
+// Moving a process between cgroups normally takes the kernel's global
+// cgroup_threadgroup_rwsem for writing, and its first writer after a quiet
+// spell waits for an RCU grace period: 5-15 ms per start on this project's
+// machines, far more than everything else cgroups cost. Two ways around it:
+// - v1 hierarchies: "0" written to `tasks` moves only the calling thread,
+//   which the kernel does without that lock; the helper is single-threaded,
+//   so that is the whole process.
+// - cgroup2 (which has no such shortcut): not joined at all, but handed to
+//   clone3 (CLONE_INTO_CGROUP), which puts the init there at birth; the
+//   helper itself is then never charged to it. A new cgroup namespace is
+//   rooted there too.
+// Returns the cgroup2 directory's descriptor, or -1.
+int join_cgroups(const plan::Plan& p) {
+  int into = -1;
   for (const auto& procs : p.cgroup_procs) {
-    int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) report::fail("join cgroup \"" + procs + "\"", errno);
-    if (write(fd, "0", 1) != 1) report::fail("join cgroup \"" + procs + "\"", errno);
+    std::string dir = procs.substr(0, procs.rfind('/'));
+    struct statfs fs;
+    if (statfs(dir.c_str(), &fs) != 0) report::fail("join cgroup \"" + dir + "\"", errno);
+    if (fs.f_type == CGROUP2_SUPER_MAGIC) {
+      if (into >= 0) report::fail("join cgroup \"" + dir + "\"", EINVAL, "a second cgroup2 cgroup");
+      into = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (into < 0) report::fail("open cgroup \"" + dir + "\"", errno);
+      continue;
+    }
+    std::string tasks = dir + "/tasks";
+    int fd = open(tasks.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) report::fail("join cgroup \"" + tasks + "\"", errno);
+    if (write(fd, "0", 1) != 1) report::fail("join cgroup \"" + tasks + "\"", errno);
     close(fd);
   }
+  return into;
 }
 
 // Joins the namespaces named by path and returns the clone flags for the ones
@@ -187,7 +215,7 @@ int main(int argc, char** argv) {
 
   plan::Plan p;
   receive_plan(sync_fd, p);
-  join_cgroups(p);
+  const int cgroup2 = join_cgroups(p);
   // Both need the helper's standing in the host's user (and mount)
   // namespace, which joining or creating a user namespace gives up.
   if (userns::enters(p)) userns::raise_rlimit_ceilings(p);
@@ -212,10 +240,15 @@ int main(int argc, char** argv) {
   struct clone_args args = {};
   args.flags = CLONE_PARENT | CLONE_PIDFD | flags;
   args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+  // A new cgroup namespace is rooted at the cgroup the child is cloned into.
+  if (cgroup2 >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(cgroup2);
+  }
   // exit_signal must be 0 with CLONE_PARENT: the child inherits ours
   // (SIGCHLD), which is what its new parent, the runtime, expects.
   long pid = syscall(SYS_clone3, &args, sizeof args);
-  if (pid < 0) report::fail("clone", errno);
+  if (pid < 0) report::fail(cgroup2 >= 0 ? "clone into the container's cgroup2 cgroup" : "clone", errno);
 
   if (pid == 0) {
     close(gate[1]);

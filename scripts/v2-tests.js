@@ -1,0 +1,96 @@
+'use strict';
+// The pure cgroup v2 checks (test/v2/checks.js) in a throwaway VM whose
+// cgroup2 root has every controller (../shared/tools/v2vm: this machine
+// and CI's are hybrid hosts). One VM boots for all the checks; each prints
+// a "V2RESULT {json}" line on the VM's console, read here.
+//
+//   node scripts/v2-tests.js [--only TEXT]
+//
+// Needs root, gcc (for the probe), dist/ and build/ built, and the VM set
+// up once (sh ../shared/tools/v2vm/setup.sh). Skips, with a message and
+// exit status 0, where the v2vm tools or their artifacts are absent.
+
+const { execFileSync, spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..');
+
+function v2vmDir() {
+  for (const d of [path.resolve(ROOT, '..', 'shared', 'tools', 'v2vm'), '/work/shared/tools/v2vm']) {
+    if (fs.existsSync(path.join(d, 'run.sh'))) return d;
+  }
+  return undefined;
+}
+
+function skip(why) {
+  console.log(`v2 tests: SKIPPED: ${why}`);
+  process.exit(0);
+}
+
+async function main() {
+  const only = process.argv[2] === '--only' ? process.argv[3] : undefined;
+  const tools = v2vmDir();
+  if (!tools) skip('../shared/tools/v2vm is not there (the pure cgroup v2 VM tools)');
+  const artifacts = process.env.V2VM_DIR || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'v2vm');
+  if (!fs.existsSync(path.join(artifacts, 'vmlinux'))) skip(`the VM is not set up (${artifacts}/vmlinux missing): run sh ${tools}/setup.sh`);
+  if (process.getuid() !== 0) skip('not root');
+  for (const f of ['dist/index.js', 'build/Release/tsbox.node', 'build/Release/tsbox-helper']) {
+    if (!fs.existsSync(path.join(ROOT, f))) throw new Error(`${f} is missing: build first (npm run build)`);
+  }
+
+  // The probe, built here: compiling inside the VM would be slow. The
+  // VM sees this machine's files read-only, so the path works there too.
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsbox-v2vm-'));
+  try {
+    const probe = path.join(tmp, 'probe');
+    execFileSync('gcc', ['-static', '-O2', '-o', probe, path.join(ROOT, 'test', 'fixtures', 'probe.c')], { stdio: 'inherit' });
+    const q = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
+    const cmd =
+      `cd ${q(ROOT)} && TSBOX_PROBE=${q(probe)} ${only ? `V2_ONLY=${q(only)} ` : ''}` +
+      `${q(process.execPath)} test/v2/checks.js /v2vm-job/results.json`;
+    const t0 = Date.now();
+    const results = [];
+    let console_ = '';
+    const status = await new Promise((resolve) => {
+      const child = spawn(path.join(tools, 'run.sh'), [cmd], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, V2VM_TIMEOUT: process.env.V2VM_TIMEOUT || '900' } });
+      const onData = (d) => {
+        console_ += d;
+        let nl;
+        while ((nl = console_.indexOf('\n')) >= 0) {
+          const line = console_.slice(0, nl).replace(/\r$/, '');
+          console_ = console_.slice(nl + 1);
+          const m = /V2RESULT (\{.*\})\s*$/.exec(line);
+          if (m) {
+            const r = JSON.parse(m[1]);
+            results.push(r);
+            console.log(`${r.ok ? 'ok' : 'not ok'} - ${r.name}${r.ms !== undefined ? ` (${r.ms} ms in the VM)` : ''}`);
+            if (!r.ok) console.log(`  ${String(r.error).split('\n').join('\n  ')}`);
+          } else if (/^(v2 checks|V2VM|node:|Error)/.test(line)) {
+            console.log(`vm: ${line}`);
+          }
+        }
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', (d) => process.stderr.write(d));
+      child.on('close', (code) => resolve(code));
+    });
+    const failed = results.filter((r) => !r.ok);
+    console.log(
+      `v2 tests: ${results.length - failed.length} passed, ${failed.length} failed, in ${((Date.now() - t0) / 1000).toFixed(0)} s (VM exit status ${status})`,
+    );
+    if (results.length === 0) console.log('v2 tests: no results came back from the VM');
+    return status === 0 && failed.length === 0 && results.length > 0 ? 0 : 1;
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(`v2 tests: ${err && err.message ? err.message : err}`);
+    process.exit(1);
+  },
+);

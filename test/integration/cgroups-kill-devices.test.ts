@@ -1,0 +1,250 @@
+// On this host's layout (hybrid: v1 controllers, cgroup2 at
+// /sys/fs/cgroup/unified): the cgroup2 device program (lib/cgroups/devices-bpf.ts,
+// native/bpf.cc) attached to a container's unified cgroup, enforced on top
+// of v1's devices controller; kill --all and delete through the cgroup
+// (cgroup.kill, or freeze + signal + thaw) catching processes that left the
+// container's process tree; and a container under a 512 KiB memory limit.
+// On a pure cgroup2 host the same is tested in a VM (test/v2/, run by
+// cgroups-v2vm.test.ts).
+//
+// House rules as in cgroups.test.ts (see test/helpers/cgroups.ts).
+
+import * as fs from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compileDeviceProgram, deviceRules, encodeProgram, type DeviceRule } from '../../lib/cgroups/devices-bpf.js';
+import { killAndRemove, signalAll } from '../../lib/cgroups/kill.js';
+import { native } from '../../lib/native/binding.js';
+import { run } from '../../lib/run.js';
+import { Runtime } from '../../lib/runtime/runtime.js';
+import { isRoot, type TestBundle } from '../helpers/bundle.js';
+import { settledProcessesUnder } from '../helpers/cli.js';
+import { cgroupFile, cgroupProcs, cgroupSession, dirOf, findCgroupDirs, hostHierarchies } from '../helpers/cgroups.js';
+import { isAlive, waitUntil } from '../helpers/lifecycle.js';
+
+const hasUnified = isRoot && hostHierarchies().some((h) => h.key === '');
+const noPidNs = (c: any) => (c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== 'pid'));
+
+/** Forks 40 sleeps, a setsid'd double-forked daemon, and keeps forking one more sleep every 20 ms. */
+const FORKER = [
+  'for i in $(seq 1 40); do sleep 1000 & done',
+  '(setsid sh -c "sleep 1000 & exec sleep 1001" &)',
+  'echo started > /tmp/started',
+  'while :; do sleep 1000 & sleep 0.02; done',
+].join('\n');
+
+describe.skipIf(!isRoot)('cgroups: the device program, kill --all, delete, a 512 KiB container', () => {
+  const cg = cgroupSession();
+  const lc = cg.lc;
+
+  function cgBundle(args: string[], cgroupsPath: string, opts: { resources?: object; mutate?: (c: any) => void; tmp?: string; scripts?: Record<string, string> } = {}): TestBundle {
+    const b = lc.bundle({
+      args,
+      mutate: (c) => {
+        c.linux.cgroupsPath = cgroupsPath;
+        if (opts.resources) c.linux.resources = opts.resources;
+        if (opts.tmp) c.mounts.push({ destination: '/tmp', type: 'bind', source: opts.tmp, options: ['rbind', 'rw'] });
+        opts.mutate?.(c);
+      },
+    });
+    for (const [name, text] of Object.entries(opts.scripts ?? {})) fs.writeFileSync(path.join(b.rootfs, name), text, { mode: 0o755 });
+    return b;
+  }
+
+  async function ok(args: string[]): Promise<void> {
+    expect(await lc.cli(args), `tsbox ${args.join(' ')}`).toMatchObject({ status: 0, stdout: '', stderr: '' });
+  }
+
+  async function createAndStart(id: string, b: TestBundle): Promise<number> {
+    cg.track(id);
+    const p = lc.spawn(['create', '--bundle', b.dir, id], 'ignore');
+    expect(await p.exited).toMatchObject({ status: 0 });
+    await ok(['start', id]);
+    return (await lc.state(id)).pid;
+  }
+
+  /** `tsbox exec ID ARGS...`: its stdout, trimmed. */
+  async function exec(id: string, args: string[]): Promise<string> {
+    const r = await lc.cli(['exec', id, ...args]);
+    expect(r.status, `exec ${args.join(' ')}: ${r.stderr}`).toBe(0);
+    return r.stdout.trim();
+  }
+
+  describe.skipIf(!hasUnified)('the cgroup2 device program, on the unified hierarchy beside v1 devices', () => {
+    const program = (rules: DeviceRule[]) => encodeProgram(compileDeviceProgram(rules));
+
+    it('v1 allows every device, the program denies 1:11: opening it fails with EPERM; replaced by one allowing it for writing only, it opens for writing, not reading', async () => {
+      const name = cg.name();
+      const b = cgBundle(['sleep', '1000'], name, { resources: { devices: [{ allow: false, access: 'rwm' }] } });
+      await createAndStart('bpf', b);
+      const unified = dirOf(name, '');
+      // v1 first: with its deny-all the node cannot be opened; after "a" it can.
+      expect(await exec('bpf', ['sh', '-c', 'mknod /dev/k c 1 11 && /bin/probe open /dev/k w'])).toBe('{"ok":false,"errno":1,"error":"Operation not permitted"}');
+      fs.writeFileSync(path.join(dirOf(name, 'devices'), 'devices.allow'), 'a');
+      expect(await exec('bpf', ['/bin/probe', 'open', '/dev/k', 'w'])).toBe('{"ok":true}');
+      expect(native().deviceProgramIds(unified)).toEqual([]);
+
+      // The program: deny-all plus the defaults. v1 still allows all; the program refuses.
+      native().attachDeviceProgram(unified, program(deviceRules([{ allow: false, access: 'rwm' }])), false);
+      const [first] = native().deviceProgramIds(unified);
+      expect(first).toBeGreaterThan(0);
+      expect(await exec('bpf', ['/bin/probe', 'open', '/dev/k', 'w'])).toBe('{"ok":false,"errno":1,"error":"Operation not permitted"}');
+      expect(await exec('bpf', ['/bin/probe', 'open', '/dev/null', 'rw'])).toBe('{"ok":true}');
+      // mknod of any char device stays allowed ("c *:* m").
+      expect(await exec('bpf', ['sh', '-c', 'mknod /dev/k2 c 1 11 && echo made'])).toBe('made');
+
+      // Replaced (update's path): still one program of ours, a new one.
+      native().attachDeviceProgram(unified, program(deviceRules([{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 11, access: 'w' }])), true);
+      const ids = native().deviceProgramIds(unified);
+      expect(ids).toHaveLength(1);
+      expect(ids[0]).not.toBe(first);
+      expect(await exec('bpf', ['/bin/probe', 'open', '/dev/k', 'w'])).toBe('{"ok":true}');
+      expect(await exec('bpf', ['/bin/probe', 'open', '/dev/k', 'rw'])).toBe('{"ok":false,"errno":1,"error":"Operation not permitted"}');
+    });
+
+    it('a program the kernel rejects: the error names the directory and carries the verifier log', () => {
+      const dir = path.join(hostHierarchies().find((h) => h.key === '')!.own, cg.name());
+      fs.mkdirSync(dir);
+      try {
+        // "exit" without setting r0.
+        expect(() => native().attachDeviceProgram(dir, Buffer.from([0x95, 0, 0, 0, 0, 0, 0, 0]), false)).toThrow(
+          new RegExp(`^bpf\\(BPF_PROG_LOAD\\) of the device program for "${dir}": permission denied \\(EACCES\\); verifier: .*R0 !read_ok`),
+        );
+        expect(native().deviceProgramIds(dir)).toEqual([]);
+      } finally {
+        fs.rmdirSync(dir);
+      }
+    });
+
+    it('on this host v1 devices enforces the rules: create loads no program', async () => {
+      const name = cg.name();
+      const b = cgBundle(['sleep', '1000'], name, { resources: { devices: [{ allow: false, access: 'rwm' }] } });
+      await createAndStart('nobpf', b);
+      expect(native().deviceProgramIds(dirOf(name, ''))).toEqual([]);
+      expect(cgroupFile(dirOf(name, 'devices'), 'devices.list')).not.toContain('a *:* rwm');
+    });
+  });
+
+  describe('kill --all and delete: every process in the cgroup, including ones that left the process tree', () => {
+    async function forker(id: string, name: string, extra: object = {}): Promise<{ b: TestBundle; pid: number; tmp: string }> {
+      const tmp = lc.scratch();
+      const b = cgBundle(['sh', '/forker.sh'], name, { tmp, mutate: noPidNs, scripts: { 'forker.sh': `${FORKER}\n` }, ...extra });
+      const pid = await createAndStart(id, b);
+      await waitUntil('the forker to start', () => fs.existsSync(path.join(tmp, 'started')));
+      const pids = dirOf(name, 'pids');
+      await waitUntil('more than 42 processes', () => cgroupProcs(pids).length > 42);
+      // The daemon's parent is no longer in the container's process tree.
+      const daemon = cgroupProcs(pids).find((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep\0' + '1001'));
+      expect(daemon).toBeDefined();
+      expect(Number(/PPid:\s+(\d+)/.exec(fs.readFileSync(`/proc/${daemon}/status`, 'utf8'))![1])).not.toBe(pid);
+      return { b, pid, tmp };
+    }
+
+    for (const signal of ['KILL', 'TERM']) {
+      it(`kill --all ${signal} (${signal === 'KILL' ? 'cgroup.kill' : 'freeze, signal each, thaw'}) leaves no process, the daemon included`, async () => {
+        const name = cg.name();
+        const { b } = await forker(`ka-${signal}`, name);
+        const before = cgroupProcs(dirOf(name, 'pids'));
+        await ok(['kill', '--all', `ka-${signal}`, signal]);
+        await waitUntil('the cgroup to empty', () => cgroupProcs(dirOf(name, 'pids')).length === 0);
+        expect(before.filter(isAlive)).toEqual([]);
+        expect(cgroupFile(dirOf(name, 'freezer'), 'freezer.state')).toBe('THAWED');
+        await lc.waitForStatus(`ka-${signal}`, 'stopped');
+        await ok(['delete', `ka-${signal}`]);
+        expect(findCgroupDirs(name)).toEqual([]);
+        expect(await settledProcessesUnder(b.dir)).toEqual([]);
+      });
+    }
+
+    it('the v1 way for SIGKILL (no cgroup.kill: freeze, kill each, thaw) empties it too; the library', async () => {
+      const name = cg.name();
+      const rt = new Runtime({ root: lc.root });
+      await forker('v1', name);
+      const cgroups = rt.store.read('v1').cgroups!;
+      const v1Only = { dirs: Object.fromEntries(Object.entries(cgroups.dirs).filter(([k]) => k !== '')), created: [] };
+      await signalAll(v1Only, osConstants.signals.SIGKILL);
+      await waitUntil('the cgroup to empty', () => cgroupProcs(dirOf(name, 'pids')).length === 0);
+      expect(cgroupFile(dirOf(name, 'freezer'), 'freezer.state')).toBe('THAWED');
+      await rt.delete('v1');
+      expect(findCgroupDirs(name)).toEqual([]);
+    });
+
+    it('delete --force of the forker: nothing left, exactly the created directories removed, the parent that existed stays', async () => {
+      const parent = cg.name();
+      const own = hostHierarchies().map((h) => path.join(h.own, parent));
+      for (const d of own) fs.mkdirSync(d);
+      try {
+        const cpuset = own.find((d) => d.includes('/cpuset/'));
+        if (cpuset) for (const f of ['cpuset.cpus', 'cpuset.mems']) fs.writeFileSync(path.join(cpuset, f), cgroupFile(path.dirname(cpuset), f));
+        const name = `${parent}/child`;
+        const { b } = await forker('df', name);
+        const procs = cgroupProcs(dirOf(name, 'pids'));
+        await ok(['delete', '--force', 'df']);
+        expect(procs.filter(isAlive)).toEqual([]);
+        expect(findCgroupDirs(parent).sort()).toEqual([...own].sort());
+        expect(await settledProcessesUnder(b.dir)).toEqual([]);
+      } finally {
+        for (const d of own) fs.rmdirSync(d);
+      }
+    });
+
+    it('a cgroup that cannot be removed (a directory tsbox did not make inside it): a bounded wait, then an error naming it', async () => {
+      const name = cg.name();
+      const rt = new Runtime({ root: lc.root });
+      await createAndStart('stuck', cgBundle(['sleep', '1000'], name));
+      const cgroups = rt.store.read('stuck').cgroups!;
+      const pidsDir = dirOf(name, 'pids');
+      const inner = path.join(pidsDir, 'not-ours');
+      fs.mkdirSync(inner);
+      try {
+        const t = Date.now();
+        await expect(killAndRemove(cgroups, 300)).rejects.toThrow(`remove cgroup ${pidsDir}: it is still busy (a cgroup tsbox did not make inside it?)`);
+        expect(Date.now() - t).toBeLessThan(3000);
+        expect(cgroupProcs(pidsDir)).toEqual([]);
+      } finally {
+        fs.rmdirSync(inner);
+      }
+    });
+  });
+
+  describe('a 512 KiB memory limit (linux.resources.memory.limit 524288)', () => {
+    const LIMIT = 524288;
+
+    it('tsbox run of /bin/true succeeds: the init joins the cgroup before it is cloned, and little is charged to it', async () => {
+      const name = cg.name();
+      const b = cgBundle(['/bin/true'], name, { resources: { memory: { limit: LIMIT } } });
+      const r = await lc.cli(['run', '--bundle', b.dir, cg.track('small')]);
+      expect(r).toEqual({ status: 0, signal: null, stdout: '', stderr: '' });
+      expect(findCgroupDirs(name)).toEqual([]);
+    });
+
+    it('create: the limit is in place, the waiting init is in the cgroup and under it; start runs /bin/probe without an OOM kill', async () => {
+      const name = cg.name();
+      const b = cgBundle(['/bin/probe', 'exit', '0'], name, { resources: { memory: { limit: LIMIT } } });
+      const pid = await (async () => {
+        cg.track('small2');
+        const p = lc.spawn(['create', '--bundle', b.dir, 'small2'], 'ignore');
+        expect(await p.exited).toMatchObject({ status: 0 });
+        return (await lc.state('small2')).pid;
+      })();
+      const memory = dirOf(name, 'memory');
+      expect(cgroupFile(memory, 'memory.limit_in_bytes')).toBe(String(LIMIT));
+      expect(cgroupProcs(memory)).toEqual([pid]);
+      expect(Number(cgroupFile(memory, 'memory.max_usage_in_bytes'))).toBeLessThanOrEqual(LIMIT);
+      await ok(['start', 'small2']);
+      await lc.waitForStatus('small2', 'stopped');
+      // Reaching the limit (failcnt) is allowed: page cache is reclaimed; being OOM-killed is not.
+      const oom = cgroupFile(memory, 'memory.oom_control');
+      expect(oom).toContain('oom_kill 0');
+    });
+
+    it('the library: run() of /bin/true exits 0', async () => {
+      const name = cg.name();
+      const b = cgBundle(['/bin/true'], name, { resources: { memory: { limit: LIMIT } } });
+      const c = await run(b.dir, { stdio: 'ignore' });
+      expect(await c.exited).toMatchObject({ status: 0, signal: null });
+      expect(findCgroupDirs(name)).toEqual([]);
+    });
+  });
+});

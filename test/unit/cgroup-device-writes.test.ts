@@ -1,0 +1,58 @@
+// v1 device rule writes (lib/cgroups/resources.ts): after a deny-all the
+// cgroup's list is known, so rules that would change nothing are not
+// written (Docker's list and the defaults every container gets overlap);
+// before one, the list is the parent's and every rule is written.
+
+import { describe, expect, it } from 'vitest';
+import type { Layout } from '../../lib/cgroups/layout.js';
+import { resourceWrites } from '../../lib/cgroups/resources.js';
+
+const V1: Layout = {
+  kind: 'v1',
+  hierarchies: [{ key: 'devices', own: '/', mount: { mountPoint: '/sys/fs/cgroup/devices', root: '/', fstype: 'cgroup', controllers: ['devices'] } }],
+};
+
+const rules = (devices: object[], nodes = [] as { type: string; major: number; minor: number }[]) =>
+  resourceWrites(V1, { devices } as never, nodes).writes.map((w) => `${w.file.replace('devices.', '')} ${w.value}`);
+
+const c = (major: number, minor?: number, access = 'rwm') => ({ allow: true, type: 'c', major, minor, access });
+
+describe('v1 device rule writes', () => {
+  it("Docker's list: each device allowed once, the deny of a device nothing allows dropped, the defaults not repeated", () => {
+    const docker = [
+      { allow: false, access: 'rwm' },
+      c(1, 5), c(1, 3), c(1, 9), c(1, 8), c(5, 0), c(5, 1),
+      { allow: false, type: 'c', major: 10, minor: 229, access: 'rwm' },
+      c(136), c(5, 2), c(10, 200),
+      { allow: true, type: 'c', access: 'm' },
+      { allow: true, type: 'b', access: 'm' },
+    ];
+    expect(rules(docker)).toEqual([
+      'deny a',
+      'allow c 1:5 rwm', 'allow c 1:3 rwm', 'allow c 1:9 rwm', 'allow c 1:8 rwm', 'allow c 5:0 rwm', 'allow c 5:1 rwm',
+      'allow c 136:* rwm', 'allow c 5:2 rwm', 'allow c 10:200 rwm', 'allow c *:* m', 'allow b *:* m',
+      // The only default Docker does not list.
+      'allow c 1:7 rwm',
+    ]);
+  });
+
+  it('a deny overlapping an allowed rule is written, and the rule is allowed again by the defaults after it', () => {
+    expect(rules([{ allow: false, access: 'rwm' }, c(1, 3), { allow: false, type: 'c', major: 1, minor: 3, access: 'w' }])).toEqual([
+      'deny a', 'allow c 1:3 rwm', 'deny c 1:3 w',
+      'allow c *:* m', 'allow b *:* m', 'allow c 1:3 rwm', 'allow c 1:5 rwm', 'allow c 1:7 rwm', 'allow c 1:8 rwm', 'allow c 1:9 rwm',
+      'allow c 5:0 rwm', 'allow c 5:1 rwm', 'allow c 5:2 rwm', 'allow c 136:* rwm', 'allow c 10:200 rwm',
+    ]);
+  });
+
+  it("without a deny-all first, the list is the parent's: every rule is written, repeats included", () => {
+    const out = rules([c(1, 3), { allow: false, type: 'c', major: 4, access: 'w' }]);
+    expect(out.slice(0, 2)).toEqual(['allow c 1:3 rwm', 'deny c 4:* w']);
+    expect(out).toContain('allow c 1:3 rwm');
+    expect(out.filter((r) => r === 'allow c 1:3 rwm')).toHaveLength(2);
+  });
+
+  it('linux.devices nodes are allowed after the rules (once)', () => {
+    expect(rules([{ allow: false, access: 'rwm' }], [{ type: 'c', major: 1, minor: 11 }]).at(-1)).toBe('allow c 1:11 rwm');
+    expect(rules([{ allow: false, access: 'rwm' }, c(1, 11)], [{ type: 'c', major: 1, minor: 11 }]).filter((r) => r.includes('1:11'))).toEqual(['allow c 1:11 rwm']);
+  });
+});

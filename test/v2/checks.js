@@ -1,0 +1,338 @@
+'use strict';
+// Pure cgroup v2 checks, run inside the v2vm VM (see scripts/v2-tests.js,
+// which boots it): cgroup2 mounted at /sys/fs/cgroup with every controller,
+// no v1 hierarchy. Plain Node (no vitest: JavaScript runs ~14x slower in
+// the VM), driving tsbox's library from dist/ on real containers and
+// checking the effect from inside (what a process in the container runs
+// into) and outside (the cgroup files).
+//
+//   node test/v2/checks.js [RESULTS.json]     (root, on a pure cgroup2 host)
+//
+// Prints one line per check, "V2RESULT {json}", which the wrapper reads
+// from the VM's console; RESULTS.json gets them all too.
+//
+// Environment: TSBOX_PROBE, a static test/fixtures/probe.c binary.
+// Every container and cgroup is made under a unique name and removed
+// afterwards, pass or fail.
+
+const assert = require('node:assert/strict');
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const MiB = 1024 * 1024;
+
+/** Checks by name; scripts/v2-tests.js lists them. */
+const checks = [];
+const check = (name, fn) => checks.push({ name, fn });
+
+// ---- helpers ------------------------------------------------------------------------------
+
+let lib;
+let native;
+let tmp;
+let rt;
+let serial = 0;
+
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function waitUntil(what, fn, ms = 20000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+const CG = '/sys/fs/cgroup';
+const read = (dir, file) => fs.readFileSync(path.join(dir, file), 'utf8').trim();
+const procs = (dir) => {
+  try {
+    return read(dir, 'cgroup.procs').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+};
+const counters = (dir, file) => Object.fromEntries(read(dir, file).split('\n').map((l) => l.split(' ')).map(([k, v]) => [k, Number(v)]));
+const alive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+
+/** A bundle: busybox rootfs with /bin/probe, the test config's shape, under tmp. */
+function bundle(args, linux = {}, more = {}) {
+  const dir = path.join(tmp, `b${++serial}`);
+  const rootfs = path.join(dir, 'rootfs');
+  for (const d of ['bin', 'proc', 'dev', 'sys', 'tmp']) fs.mkdirSync(path.join(rootfs, d), { recursive: true });
+  fs.copyFileSync('/bin/busybox', path.join(rootfs, 'bin', 'busybox'));
+  fs.chmodSync(path.join(rootfs, 'bin', 'busybox'), 0o755);
+  for (const a of ['sh', 'sleep', 'true', 'cat', 'echo', 'seq', 'head', 'tr', 'mknod', 'setsid', 'grep']) {
+    fs.symlinkSync('busybox', path.join(rootfs, 'bin', a));
+  }
+  fs.copyFileSync(process.env.TSBOX_PROBE, path.join(rootfs, 'bin', 'probe'));
+  fs.chmodSync(path.join(rootfs, 'bin', 'probe'), 0o755);
+  const config = {
+    ociVersion: '1.2.0',
+    process: { terminal: false, user: { uid: 0, gid: 0 }, args, env: ['PATH=/bin'], cwd: '/' },
+    root: { path: 'rootfs' },
+    hostname: 'v2',
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc' },
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'mode=755', 'size=1024k'] },
+      ...(more.mounts ?? []),
+    ],
+    linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }], ...linux },
+  };
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+  return dir;
+}
+
+const unique = () => `tsbox-v2-${process.pid}-${++serial}`;
+
+/** Creates and starts a container; returns its id, init pid and cgroup dir. */
+async function started(args, name, resources, more = {}) {
+  const id = unique();
+  const dir = bundle(args, { cgroupsPath: name, ...(resources && { resources }), ...(more.linux ?? {}) }, more);
+  const s = await rt.create(id, dir, { stdio: more.stdio ?? 'ignore' });
+  await rt.start(id);
+  return { id, pid: s.pid, cg: path.join(CG, name) };
+}
+
+async function waitStopped(id) {
+  await waitUntil(`${id} to stop`, () => rt.state(id).status === 'stopped');
+}
+
+/** Removes what a check left: its containers (delete --force) and cgroups with its names. */
+async function cleanUp() {
+  for (const s of rt.list()) await rt.delete(s.id, { force: true }).catch(() => undefined);
+  for (const d of fs.readdirSync(CG)) {
+    if (!d.startsWith(`tsbox-v2-${process.pid}-`)) continue;
+    const walk = (p) => {
+      for (const e of fs.readdirSync(p, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(p, e.name));
+      try {
+        fs.writeFileSync(path.join(p, 'cgroup.kill'), '1');
+      } catch {}
+      for (let i = 0; i < 100; i++) {
+        try {
+          fs.rmdirSync(p);
+          break;
+        } catch {
+          execFileSync('sleep', ['0.02']);
+        }
+      }
+    };
+    walk(path.join(CG, d));
+  }
+}
+
+// ---- the checks -------------------------------------------------------------------------------
+
+check('memory.max: the file has the limit; a hog inside is OOM-killed (memory.events oom_kill)', async () => {
+  const name = unique();
+  // The shell gathers 32 MB in a variable against a 16 MiB limit without swap.
+  const c = await started(['sh', '-c', 'x=$(head -c 32000000 /dev/zero | tr "\\0" a); echo "survived ${#x}"'], name, { memory: { limit: 16 * MiB, swap: 16 * MiB } });
+  assert.equal(read(c.cg, 'memory.max'), String(16 * MiB));
+  assert.equal(read(c.cg, 'memory.swap.max'), '0');
+  await waitUntil('an OOM kill', () => counters(c.cg, 'memory.events').oom_kill >= 1);
+  await waitStopped(c.id);
+  assert.equal(counters(c.cg, 'memory.events').oom_kill, 1);
+});
+
+check('pids.max: a fork loop stops at the limit (pids.events max counts the refusals)', async () => {
+  const name = unique();
+  const c = await started(['sh', '-c', 'for i in $(seq 1 30); do sleep 100 & done 2>/dev/null; exec sleep 100'], name, { pids: { limit: 10 } });
+  assert.equal(read(c.cg, 'pids.max'), '10');
+  await waitUntil('refused forks', () => counters(c.cg, 'pids.events').max > 0);
+  assert.ok(procs(c.cg).length <= 10, `${procs(c.cg).length} processes`);
+});
+
+check('cpu: shares 1024 -> cpu.weight 39, quota/period -> cpu.max; a busy loop is throttled (cpu.stat)', async () => {
+  const name = unique();
+  const c = await started(['sh', '-c', 'while :; do :; done'], name, { cpu: { shares: 1024, quota: 20000, period: 100000 } });
+  assert.equal(read(c.cg, 'cpu.weight'), '39');
+  assert.equal(read(c.cg, 'cpu.max'), '20000 100000');
+  await waitUntil('throttling', () => counters(c.cg, 'cpu.stat').nr_throttled > 0);
+});
+
+check('blockIO.weight 500 -> io.weight "default 4950" (where the kernel has io.weight)', async () => {
+  const name = unique();
+  const c = await started(['sleep', '100'], name, { blockIO: { weight: 500 } });
+  assert.equal(read(c.cg, 'io.weight'), 'default 4950');
+});
+
+check('cpuset: cpus and mems land in cpuset.cpus/mems; the affinity inside is that CPU', async () => {
+  const name = unique();
+  const out = path.join(tmp, `affinity-${serial}`);
+  fs.mkdirSync(out);
+  const c = await started(['sh', '-c', 'grep Cpus_allowed_list /proc/self/status > /out/a; exec sleep 100'], name, { cpu: { cpus: '1', mems: '0' } }, {
+    mounts: [{ destination: '/out', type: 'bind', source: out, options: ['rbind', 'rw'] }],
+  });
+  assert.equal(read(c.cg, 'cpuset.cpus'), '1');
+  assert.equal(read(c.cg, 'cpuset.mems'), '0');
+  await waitUntil('the affinity', () => fs.existsSync(path.join(out, 'a')) && fs.readFileSync(path.join(out, 'a'), 'utf8').includes('\n'));
+  assert.match(fs.readFileSync(path.join(out, 'a'), 'utf8'), /Cpus_allowed_list:\s+1\n/);
+});
+
+check('pause/resume: cgroup.freeze and cgroup.events "frozen 1"; a counter stops, and moves on after resume', async () => {
+  const name = unique();
+  const out = path.join(tmp, `count-${serial}`);
+  fs.mkdirSync(out);
+  const c = await started(['sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i > /out/n; sleep 0.05; done'], name, { pids: { limit: 50 } }, {
+    mounts: [{ destination: '/out', type: 'bind', source: out, options: ['rbind', 'rw'] }],
+  });
+  const n = () => Number(fs.readFileSync(path.join(out, 'n'), 'utf8')) || 0;
+  await waitUntil('the counter', () => fs.existsSync(path.join(out, 'n')) && n() > 2);
+  await rt.pause(c.id);
+  assert.equal(rt.state(c.id).status, 'paused');
+  assert.equal(read(c.cg, 'cgroup.freeze'), '1');
+  assert.match(read(c.cg, 'cgroup.events'), /frozen 1/);
+  const at = n();
+  await sleep(500);
+  assert.equal(n(), at);
+  await rt.resume(c.id);
+  assert.match(read(c.cg, 'cgroup.events'), /frozen 0/);
+  await waitUntil('the counter to move on', () => n() > at + 1);
+});
+
+const FORKER = 'for i in $(seq 1 20); do sleep 1000 & done; (setsid sh -c "sleep 1000 & exec sleep 1001" &); while :; do sleep 1000 & sleep 0.05; done';
+const noPidNs = { linux: { namespaces: [{ type: 'mount' }, { type: 'ipc' }, { type: 'uts' }] } };
+
+for (const signal of ['SIGKILL', 'SIGTERM']) {
+  check(`kill --all ${signal} (${signal === 'SIGKILL' ? 'cgroup.kill' : 'freeze, signal, thaw'}): no process left, a setsid daemon included`, async () => {
+    const name = unique();
+    const c = await started(['sh', '-c', FORKER], name, undefined, noPidNs);
+    await waitUntil('the forks', () => procs(c.cg).length > 22);
+    const before = procs(c.cg);
+    await rt.kill(c.id, signal, { all: true });
+    await waitUntil('the cgroup to empty', () => procs(c.cg).length === 0);
+    assert.deepEqual(before.filter(alive), []);
+    assert.match(read(c.cg, 'cgroup.events'), /frozen 0/);
+    await rt.delete(c.id);
+    assert.equal(fs.existsSync(c.cg), false);
+  });
+}
+
+check('devices: the eBPF program is attached on create; after a deny-all, a node of another device gets EPERM, the defaults work; update replaces it', async () => {
+  const name = unique();
+  const c = await started(['sleep', '1000'], name, { devices: [{ allow: false, access: 'rwm' }] });
+  const ids = native.deviceProgramIds(c.cg);
+  assert.equal(ids.length, 1);
+  const execOut = async (args) => {
+    const p = await rt.exec(c.id, { args, env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } }, { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    p.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+    await p.exited;
+    await sleep(20);
+    return out.trim();
+  };
+  assert.equal(await execOut(['sh', '-c', 'mknod /dev/k c 1 11 && /bin/probe open /dev/k w']), '{"ok":false,"errno":1,"error":"Operation not permitted"}');
+  assert.equal(await execOut(['sh', '-c', 'mknod /dev/nul c 1 3 && /bin/probe open /dev/nul rw']), '{"ok":true}');
+  await rt.update(c.id, { devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 11, access: 'w' }] });
+  const after = native.deviceProgramIds(c.cg);
+  assert.equal(after.length, 1);
+  assert.notEqual(after[0], ids[0]);
+  assert.equal(await execOut(['/bin/probe', 'open', '/dev/k', 'w']), '{"ok":true}');
+  assert.equal(await execOut(['/bin/probe', 'open', '/dev/k', 'r']), '{"ok":false,"errno":1,"error":"Operation not permitted"}');
+});
+
+check('update: memory.max and pids.max change live; what update leaves out stays', async () => {
+  const name = unique();
+  const c = await started(['sleep', '1000'], name, { memory: { limit: 64 * MiB }, pids: { limit: 50 }, cpu: { shares: 2048 } });
+  await rt.update(c.id, { memory: { limit: 32 * MiB }, pids: { limit: 20 } });
+  assert.equal(read(c.cg, 'memory.max'), String(32 * MiB));
+  assert.equal(read(c.cg, 'pids.max'), '20');
+  assert.equal(read(c.cg, 'cpu.weight'), '79');
+});
+
+check('delete removes exactly the directories tsbox made: a parent that existed stays; a nested new path gets its controllers delegated', async () => {
+  const parent = unique();
+  fs.mkdirSync(path.join(CG, parent));
+  fs.writeFileSync(path.join(CG, parent, 'cgroup.subtree_control'), '+memory +pids +cpu');
+  const c = await started(['sleep', '1000'], `${parent}/mid/leaf`, { memory: { limit: 64 * MiB }, pids: { limit: 10 } });
+  assert.equal(read(path.join(CG, parent, 'mid', 'leaf'), 'pids.max'), '10');
+  assert.deepEqual(procs(path.join(CG, parent, 'mid', 'leaf')), [c.pid]);
+  await rt.delete(c.id, { force: true });
+  assert.equal(fs.existsSync(path.join(CG, parent, 'mid')), false);
+  assert.equal(fs.existsSync(path.join(CG, parent)), true);
+  fs.rmdirSync(path.join(CG, parent));
+});
+
+check('a 512 KiB memory limit: run() of /bin/true exits 0 (the init is cloned into the cgroup)', async () => {
+  const name = unique();
+  const dir = bundle(['/bin/true'], { cgroupsPath: name, resources: { memory: { limit: 524288 } } });
+  const c = await lib.run(dir, { stdio: 'ignore' });
+  const exit = await c.exited;
+  assert.deepEqual([exit.status, exit.signal], [0, null]);
+  assert.equal(fs.existsSync(path.join(CG, name)), false);
+});
+
+check('the init is cloned into its cgroup2 cgroup; with a cgroup namespace it sees itself at "/"', async () => {
+  const name = unique();
+  const out = path.join(tmp, `cg-${serial}`);
+  fs.mkdirSync(out);
+  const mounts = [{ destination: '/out', type: 'bind', source: out, options: ['rbind', 'rw'] }];
+  const c = await started(['sh', '-c', 'cat /proc/self/cgroup > /out/c; exec sleep 100'], name, { pids: { limit: 10 } }, {
+    mounts,
+    linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'uts' }, { type: 'cgroup' }] },
+  });
+  assert.equal(fs.readFileSync(`/proc/${c.pid}/cgroup`, 'utf8'), `0::/${name}\n`);
+  await waitUntil('the output', () => fs.existsSync(path.join(out, 'c')) && fs.readFileSync(path.join(out, 'c'), 'utf8').length > 0);
+  assert.equal(fs.readFileSync(path.join(out, 'c'), 'utf8'), '0::/\n');
+});
+
+// ---- main -----------------------------------------------------------------------------------
+
+async function main() {
+  const resultsFile = process.argv[2];
+  if (!fs.existsSync(path.join(CG, 'cgroup.controllers')) || fs.existsSync(path.join(CG, 'memory', 'memory.limit_in_bytes'))) {
+    throw new Error('not a pure cgroup2 host (cgroup2 at /sys/fs/cgroup)');
+  }
+  lib = require(path.join(ROOT, 'dist', 'index.js'));
+  native = require(path.join(ROOT, 'dist', 'native', 'binding.js')).native();
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsbox-v2-'));
+  rt = new lib.Runtime({ root: path.join(tmp, 'state') });
+  const only = process.env.V2_ONLY;
+  const results = [];
+  for (const c of checks) {
+    if (only && !c.name.includes(only)) continue;
+    const t = Date.now();
+    const report = (r) => {
+      results.push(r);
+      console.log(`V2RESULT ${JSON.stringify(r)}`);
+    };
+    try {
+      await c.fn();
+      report({ name: c.name, ok: true, ms: Date.now() - t });
+    } catch (err) {
+      report({ name: c.name, ok: false, ms: Date.now() - t, error: String(err && err.stack ? err.stack : err) });
+    }
+    await cleanUp();
+    const left = fs.readdirSync(CG).filter((d) => d.startsWith(`tsbox-v2-${process.pid}-`));
+    if (left.length > 0) report({ name: `${c.name}: clean-up`, ok: false, error: `left: ${left.join(', ')}` });
+    if (resultsFile) fs.writeFileSync(resultsFile, JSON.stringify(results, null, 2));
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+  return results.every((r) => r.ok) ? 0 : 1;
+}
+
+module.exports = { checks: checks.map((c) => c.name) };
+
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (err) => {
+      console.error(`v2 checks: ${err && err.stack ? err.stack : err}`);
+      process.exit(2);
+    },
+  );
+}
