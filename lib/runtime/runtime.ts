@@ -1,5 +1,4 @@
 import { readdirSync, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
-import { open as openFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadBundle, type Bundle } from '../bundle.js';
@@ -217,6 +216,9 @@ export class Runtime {
         // for that, and open the other end ourselves to stop waiting.
         // (A timer, not a poll of the pidfd: that would hold this process
         // open for as long as the container runs.)
+        // Loaded here, not at the top: it costs ~1 ms, which every other
+        // command would pay.
+        const { open: openFile } = require('node:fs/promises') as typeof import('node:fs/promises');
         const opening = openFile(fifo, 'r');
         let timer: NodeJS.Timeout | undefined;
         const died = new Promise<'died'>((resolve) => {

@@ -1,0 +1,192 @@
+'use strict';
+// Packs the compiled CLI (dist/**/*.js, from tsc) into one file plus a V8
+// code cache, so that a CLI call reads and compiles one script instead of
+// resolving, reading and compiling ~30 modules (see bin/tsbox, which loads
+// it, and falls back to dist/cli/main.js whenever the pack is missing,
+// stale or its cache is refused).
+//
+//   node scripts/pack-cli.js        (run by `npm run build`, `prepare`)
+//
+// Output, inside the package (never a shared writable directory: root runs
+// this code):
+//   dist/packed/cli.js     every dist module wrapped in a function, with
+//                          a header naming the files it was made from
+//   dist/packed/cli.cache  V8's code cache for cli.js, made by this Node
+//
+// The module system inside the pack is CommonJS as tsc emits it: require()
+// of a relative path inside dist/ gets the packed module, anything else
+// (node:*, node-gyp-build, package.json, the addon) goes to Node's require.
+
+const fs = require('node:fs');
+const path = require('node:path');
+const crypto = require('node:crypto');
+const { spawnSync } = require('node:child_process');
+
+const ROOT = path.resolve(__dirname, '..');
+const DIST = path.join(ROOT, 'dist');
+const OUT = path.join(DIST, 'packed');
+// The cache starts with this and the pack's build id: V8 itself checks only
+// that the source has the length it was made from, not its text.
+const CACHE_MAGIC = 'tsbox-cache ';
+
+/** Every .js file under dist/ (but the pack itself), sorted: relative path with '/'. */
+function modules() {
+  const out = [];
+  const walk = (dir) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) {
+        if (p !== OUT && !e.name.startsWith('.')) walk(p);
+      } else if (e.name.endsWith('.js')) {
+        out.push(path.relative(DIST, p).split(path.sep).join('/'));
+      }
+    }
+  };
+  walk(DIST);
+  return out.sort();
+}
+
+function pack() {
+  if (!fs.existsSync(path.join(DIST, 'cli', 'main.js'))) throw new Error('dist/cli/main.js is missing: run tsc first');
+  const keys = modules();
+  // What the loader checks before trusting the pack: each file's size and
+  // mtime (the pack is stale once tsc rewrote any of them).
+  const files = keys.map((k) => {
+    const st = fs.statSync(path.join(DIST, k));
+    return [k, st.size, st.mtimeMs];
+  });
+  const build = crypto.randomBytes(8).toString('hex');
+  const parts = [];
+  // Line 1: the header, read by bin/tsbox without compiling anything.
+  parts.push(`// tsbox-packed ${JSON.stringify({ build, files })}\n`);
+  parts.push('(function (nodeRequire, dist) {\n');
+  parts.push('const defs = {\n');
+  for (const k of keys) {
+    const src = fs.readFileSync(path.join(DIST, k), 'utf8').replace(/^#!.*/, '');
+    parts.push(`${JSON.stringify(k)}: function (exports, require, module, __filename, __dirname) {\n${src}\n},\n`);
+  }
+  parts.push('};\n');
+  parts.push(LOADER);
+  parts.push('})\n');
+  return { source: parts.join(''), build, count: keys.length };
+}
+
+// The module system of the pack (runs inside the wrapper above).
+const LOADER = `
+const loaded = Object.create(null);
+function load(key) {
+  const cached = loaded[key];
+  if (cached !== undefined) return cached.exports;
+  const filename = dist + '/' + key;
+  const dirname = filename.slice(0, filename.lastIndexOf('/'));
+  const module = { exports: {}, filename, id: filename, loaded: false };
+  loaded[key] = module;
+  defs[key].call(module.exports, module.exports, requireFrom(dirname), module, filename, dirname);
+  module.loaded = true;
+  return module.exports;
+}
+function requireFrom(dir) {
+  return function require(spec) {
+    if (spec.startsWith('./') || spec.startsWith('../') || spec.startsWith('/')) {
+      const abs = resolve(dir, spec);
+      if (abs.startsWith(dist + '/')) {
+        const key = abs.slice(dist.length + 1);
+        if (key in defs) return load(key);
+      }
+      return nodeRequire(abs);
+    }
+    return nodeRequire(spec);
+  };
+}
+/** path.resolve for '/'-separated paths, without loading node:path. */
+function resolve(dir, spec) {
+  const out = spec.startsWith('/') ? [] : dir.split('/');
+  for (const part of spec.split('/')) {
+    if (part === '..') out.pop();
+    else if (part !== '.' && part !== '') out.push(part);
+  }
+  return '/' + out.filter(Boolean).join('/');
+}
+return load;
+`;
+
+/**
+ * V8's code cache for the pack, made in a fresh Node so that it matches
+ * what bin/tsbox sees: the script is compiled, every module is loaded and a
+ * few commands that touch no system state are run (so the functions on the
+ * common path are compiled too), then the cache is taken.
+ */
+function makeCache(file, cacheFile) {
+  const r = spawnSync(process.execPath, [__filename, '--make-cache', file, cacheFile], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  if (r.status !== 0) throw new Error(`making the code cache failed: ${r.stderr || r.error?.message || `exit ${r.status}`}`);
+}
+
+function writeAtomic(file, data) {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, data, { mode: 0o644 });
+  fs.renameSync(tmp, file);
+}
+
+/** In the child: compile, exercise, write the cache. */
+async function cacheChild(file, cacheFile) {
+  const vm = require('node:vm');
+  const os = require('node:os');
+  const source = fs.readFileSync(file, 'utf8');
+  const script = new vm.Script(source, { filename: file });
+  const load = script.runInThisContext()(require, DIST);
+  for (const k of modules()) {
+    // The addon is loaded lazily by native(); module top levels touch nothing.
+    load(k);
+  }
+  const { main } = load('cli/main.js');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsbox-pack-'));
+  try {
+    for (const argv of [
+      ['--version'],
+      ['--help'],
+      ['--root', tmp, 'list'],
+      ['--root', tmp, 'list', '--format', 'json'],
+      ['--root', tmp, 'state', 'none'],
+      ['--root', tmp, 'start', 'none'],
+      ['--root', tmp, 'kill', 'none', 'KILL'],
+      ['--root', tmp, 'delete', '--force', 'none'],
+    ]) {
+      await main(argv);
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  const build = JSON.parse(source.slice(source.indexOf('{'), source.indexOf('\n'))).build;
+  writeAtomic(cacheFile, Buffer.concat([Buffer.from(`${CACHE_MAGIC}${build}\n`), script.createCachedData()]));
+}
+
+if (process.argv[2] === '--make-cache') {
+  cacheChild(process.argv[3], process.argv[4]).then(
+    () => (process.exitCode = 0),
+    (err) => {
+      process.stderr.write(`${err.stack || err}\n`);
+      process.exitCode = 1;
+    },
+  );
+} else {
+  try {
+    const { source, count } = pack();
+    fs.mkdirSync(OUT, { recursive: true });
+    const file = path.join(OUT, 'cli.js');
+    const cacheFile = path.join(OUT, 'cli.cache');
+    // The old cache first: a new pack with an old cache of the same length
+    // would be taken by V8 (it checks the source's length, not its text).
+    fs.rmSync(cacheFile, { force: true });
+    writeAtomic(file, source);
+    makeCache(file, cacheFile);
+    const size = fs.statSync(cacheFile).size;
+    process.stderr.write(`pack-cli: ${count} modules -> dist/packed/cli.js (${source.length} bytes), cli.cache (${size} bytes, node ${process.version})\n`);
+  } catch (err) {
+    process.stderr.write(`pack-cli: ${err.message}\n`);
+    process.exitCode = 1;
+  }
+}
