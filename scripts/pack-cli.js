@@ -5,7 +5,7 @@
 // it, and falls back to dist/cli/main.js whenever the pack is missing,
 // stale or its cache is refused).
 //
-//   node scripts/pack-cli.js        (run by `npm run build`, `prepare`)
+//   node scripts/pack-cli.js [--if-built]   (run by npm's install and prepare steps, `npm run build`)
 //
 // Output, inside the package (never a shared writable directory: root runs
 // this code):
@@ -25,8 +25,10 @@ const { spawnSync } = require('node:child_process');
 const ROOT = path.resolve(__dirname, '..');
 const DIST = path.join(ROOT, 'dist');
 const OUT = path.join(DIST, 'packed');
-// The cache starts with this and the pack's build id: V8 itself checks only
-// that the source has the length it was made from, not its text.
+// The cache's first line: this, the pack's build id and the sha256 of the
+// rest. V8 checks that the cache was made by the same V8 with the same flags
+// for a source of the same length, but neither the source's text nor (on
+// Node 20) its own payload: a damaged cache aborts the process.
 const CACHE_MAGIC = 'tsbox-cache ';
 
 /** Every .js file under dist/ (but the pack itself), sorted: relative path with '/'. */
@@ -161,7 +163,32 @@ async function cacheChild(file, cacheFile) {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
   const build = JSON.parse(source.slice(source.indexOf('{'), source.indexOf('\n'))).build;
-  writeAtomic(cacheFile, Buffer.concat([Buffer.from(`${CACHE_MAGIC}${build}\n`), script.createCachedData()]));
+  const data = script.createCachedData();
+  const sum = crypto.createHash('sha256').update(data).digest('base64');
+  writeAtomic(cacheFile, Buffer.concat([Buffer.from(`${CACHE_MAGIC}${build} ${sum}\n`), data]));
+}
+
+/** The command: the pack, then its cache. */
+function packCommand(ifBuilt) {
+  // --if-built (npm's install step): nothing to do before prepare has
+  // compiled dist/ in a fresh checkout; in an installed package, it remakes
+  // the pack for this machine's Node. A failure only warns there: the CLI
+  // works without the pack, just slower.
+  if (ifBuilt && !fs.existsSync(path.join(DIST, 'cli', 'main.js'))) return 0;
+  try {
+    const { source, count } = pack();
+    fs.mkdirSync(OUT, { recursive: true });
+    const file = path.join(OUT, 'cli.js');
+    const cacheFile = path.join(OUT, 'cli.cache');
+    writeAtomic(file, source);
+    makeCache(file, cacheFile);
+    const size = fs.statSync(cacheFile).size;
+    process.stderr.write(`pack-cli: ${count} modules -> dist/packed/cli.js (${source.length} bytes), cli.cache (${size} bytes, node ${process.version})\n`);
+    return 0;
+  } catch (err) {
+    process.stderr.write(`pack-cli: ${ifBuilt ? 'warning: ' : ''}${err.message}\n`);
+    return ifBuilt ? 0 : 1;
+  }
 }
 
 if (process.argv[2] === '--make-cache') {
@@ -173,20 +200,5 @@ if (process.argv[2] === '--make-cache') {
     },
   );
 } else {
-  try {
-    const { source, count } = pack();
-    fs.mkdirSync(OUT, { recursive: true });
-    const file = path.join(OUT, 'cli.js');
-    const cacheFile = path.join(OUT, 'cli.cache');
-    // The old cache first: a new pack with an old cache of the same length
-    // would be taken by V8 (it checks the source's length, not its text).
-    fs.rmSync(cacheFile, { force: true });
-    writeAtomic(file, source);
-    makeCache(file, cacheFile);
-    const size = fs.statSync(cacheFile).size;
-    process.stderr.write(`pack-cli: ${count} modules -> dist/packed/cli.js (${source.length} bytes), cli.cache (${size} bytes, node ${process.version})\n`);
-  } catch (err) {
-    process.stderr.write(`pack-cli: ${err.message}\n`);
-    process.exitCode = 1;
-  }
+  process.exitCode = packCommand(process.argv.includes('--if-built'));
 }
