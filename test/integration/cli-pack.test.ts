@@ -106,18 +106,15 @@ function expectSameAsUnpacked(expected: Observed): void {
   }
 }
 
-/** The cache file's header line and V8's payload. */
-function splitCache(data: Buffer): { header: string; payload: Buffer } {
+/** The cache file's header line and V8's cache (the file holds it twice). */
+function splitCache(data: Buffer): { header: string; cache: Buffer } {
   const nl = data.indexOf(10);
-  return { header: data.toString('latin1', 0, nl), payload: Buffer.from(data.subarray(nl + 1)) };
+  const length = Number(data.toString('latin1', 0, nl).split(' ')[2]);
+  return { header: data.toString('latin1', 0, nl), cache: Buffer.from(data.subarray(nl + 1, nl + 1 + length)) };
 }
 
-function writeCache(header: string, payload: Buffer): void {
-  fs.writeFileSync(cacheFile(), Buffer.concat([Buffer.from(`${header}\n`, 'latin1'), payload]));
-}
-
-function sha256(data: Buffer): string {
-  return (require('node:crypto') as typeof import('node:crypto')).createHash('sha256').update(data).digest('base64');
+function writeCache(header: string, first: Buffer, second: Buffer = first): void {
+  fs.writeFileSync(cacheFile(), Buffer.concat([Buffer.from(`${header}\n`, 'latin1'), first, second]));
 }
 
 describe('packed CLI (scripts/pack-cli.js, bin/tsbox)', () => {
@@ -155,31 +152,33 @@ describe('packed CLI (scripts/pack-cli.js, bin/tsbox)', () => {
     expectSameAsUnpacked({ cache: 'accepted', unpacked: false });
   }, 120_000);
 
-  it('compiles the pack without a cache that is damaged (checksum), instead of letting V8 abort', () => {
-    const { header, payload } = splitCache(pristine.cache);
-    for (let i = 0; i < 256; i++) payload[(payload.length >> 1) + i]! ^= 0x5a;
-    writeCache(header, payload);
+  it('compiles the pack without a cache that is damaged (its two copies differ), instead of letting V8 abort', () => {
+    const { header, cache } = splitCache(pristine.cache);
+    const damaged = Buffer.from(cache);
+    for (let i = 0; i < 256; i++) damaged[(damaged.length >> 1) + i]! ^= 0x5a;
+    writeCache(header, damaged, cache);
     expectSameAsUnpacked({ cache: 'none', unpacked: false });
   }, 120_000);
 
   it('lets V8 refuse a cache made by another Node (its version hash differs), and runs without it', () => {
-    const { header, payload } = splitCache(pristine.cache);
-    // V8's header: magic number, then the version hash (bytes 4-7). The
-    // checksum is made right, so that only V8's own check can catch it.
-    payload[4]! ^= 0xff;
-    const [magic, build] = header.split(' ');
-    writeCache(`${magic} ${build} ${sha256(payload)}`, payload);
+    const { header, cache } = splitCache(pristine.cache);
+    // V8's header: magic number, then the version hash (bytes 4-7); both
+    // copies alike, so that only V8's own check can catch it.
+    cache[4]! ^= 0xff;
+    writeCache(header, cache);
     expectSameAsUnpacked({ cache: 'rejected', unpacked: false });
   }, 120_000);
 
   it('ignores a cache made for another pack, a truncated, empty or missing one', () => {
-    const { header, payload } = splitCache(pristine.cache);
-    const [magic, , sum] = header.split(' ');
+    const { header, cache } = splitCache(pristine.cache);
+    const [magic, , length] = header.split(' ');
     const variants: Array<[string, () => void]> = [
-      ['another build', () => writeCache(`${magic} 0123456789abcdef ${sum}`, payload)],
-      ['truncated', () => fs.writeFileSync(cacheFile(), pristine.cache.subarray(0, pristine.cache.length >> 1))],
+      ['another build', () => writeCache(`${magic} 0123456789abcdef ${length}`, cache)],
+      ['wrong length', () => writeCache(`${magic} ${header.split(' ')[1]} ${Number(length) - 1}`, cache)],
+      ['one copy', () => fs.writeFileSync(cacheFile(), Buffer.concat([Buffer.from(`${header}\n`), cache]))],
+      ['truncated', () => fs.writeFileSync(cacheFile(), pristine.cache.subarray(0, pristine.cache.length - 1))],
       ['empty', () => fs.writeFileSync(cacheFile(), '')],
-      ['no header', () => fs.writeFileSync(cacheFile(), payload)],
+      ['no header', () => fs.writeFileSync(cacheFile(), Buffer.concat([cache, cache]))],
       ['missing', () => fs.rmSync(cacheFile())],
     ];
     for (const [name, damage] of variants) {
