@@ -116,10 +116,8 @@ return load;
 `;
 
 /**
- * V8's code cache for the pack, made in a fresh Node so that it matches
- * what bin/tsbox sees: the script is compiled, every module is loaded and a
- * few commands that touch no system state are run (so the functions on the
- * common path are compiled too), then the cache is taken.
+ * V8's code cache for the pack, made in a fresh Node (the cache records the
+ * V8 flags in force, which must be the defaults bin/tsbox runs with).
  */
 function makeCache(file, cacheFile) {
   const r = spawnSync(process.execPath, [__filename, '--make-cache', file, cacheFile], {
@@ -136,35 +134,21 @@ function writeAtomic(file, data) {
   fs.renameSync(tmp, file);
 }
 
-/** In the child: compile, exercise, write the cache. */
-async function cacheChild(file, cacheFile) {
+/**
+ * In the child: compiles the pack with every function compiled eagerly, so
+ * that the cache holds all of them. V8 compiles a function when it is first
+ * called otherwise, and on the create/start path that costs more than
+ * reading the bigger cache (measured: ~10 ms less for `tsbox run`, ~0.5 ms
+ * more for `tsbox state`). The flag is set back before the cache is taken:
+ * V8 refuses a cache made under other flags.
+ */
+function cacheChild(file, cacheFile) {
+  const v8 = require('node:v8');
   const vm = require('node:vm');
-  const os = require('node:os');
   const source = fs.readFileSync(file, 'utf8');
+  v8.setFlagsFromString('--no-lazy');
   const script = new vm.Script(source, { filename: file });
-  const load = script.runInThisContext()(require, DIST);
-  for (const k of modules()) {
-    // The addon is loaded lazily by native(); module top levels touch nothing.
-    load(k);
-  }
-  const { main } = load('cli/main.js');
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsbox-pack-'));
-  try {
-    for (const argv of [
-      ['--version'],
-      ['--help'],
-      ['--root', tmp, 'list'],
-      ['--root', tmp, 'list', '--format', 'json'],
-      ['--root', tmp, 'state', 'none'],
-      ['--root', tmp, 'start', 'none'],
-      ['--root', tmp, 'kill', 'none', 'KILL'],
-      ['--root', tmp, 'delete', '--force', 'none'],
-    ]) {
-      await main(argv);
-    }
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
+  v8.setFlagsFromString('--lazy');
   const build = JSON.parse(source.slice(source.indexOf('{'), source.indexOf('\n'))).build;
   const data = script.createCachedData();
   writeAtomic(cacheFile, Buffer.concat([Buffer.from(`${CACHE_MAGIC}${build} ${data.length}\n`), data, data]));
@@ -194,13 +178,7 @@ function packCommand(ifBuilt) {
 }
 
 if (process.argv[2] === '--make-cache') {
-  cacheChild(process.argv[3], process.argv[4]).then(
-    () => (process.exitCode = 0),
-    (err) => {
-      process.stderr.write(`${err.stack || err}\n`);
-      process.exitCode = 1;
-    },
-  );
+  cacheChild(process.argv[3], process.argv[4]);
 } else {
   process.exitCode = packCommand(process.argv.includes('--if-built'));
 }
