@@ -103,8 +103,8 @@ export class Runtime {
         pidfd = l.pidfd;
         cgroups = l.cgroups;
         if (l.master >= 0) sendConsole(options.consoleSocket!, l.master);
-        // delete runs the poststop hooks of a created container.
-        const record = newRecord(id, bundle, l.pid, l.cgroups, bundle.spec.hooks?.poststop);
+        // delete runs the poststop hooks of a created container, start its poststart hooks.
+        const record = { ...newRecord(id, bundle, l.pid, l.cgroups, bundle.spec.hooks?.poststop), poststart: bundle.spec.hooks?.poststart ?? [] };
         store.write(record);
         if (options.pidFile) writePidFile(options.pidFile, l.pid);
         return store.state(record);
@@ -246,8 +246,8 @@ export class Runtime {
       }
     });
     const warnings: string[] = [];
-    const hooks = loadBundle(record.bundle).spec.hooks;
-    await runHooks(hooks, 'poststart', { ...recordState(record), status: 'running' }).catch((err: Error) =>
+    const poststart = record.poststart ?? loadBundle(record.bundle).spec.hooks?.poststart ?? [];
+    await runHooks({ poststart }, 'poststart', { ...recordState(record), status: 'running' }).catch((err: Error) =>
       warnings.push(err.message),
     );
     return warnings;

@@ -28,6 +28,12 @@ export interface ContainerRecord {
   annotations: Record<string, string>;
   /** The config's poststop hooks, kept for delete: the bundle may be gone by then. */
   poststop?: Hook[];
+  /**
+   * A created container's poststart hooks, kept for start, which need not
+   * read the bundle again (runc, too, runs the config it created with).
+   * Absent in a record written by an older tsbox.
+   */
+  poststart?: Hook[];
   /** The container's cgroups, when it has its own. */
   cgroups?: Cgroups;
 }
