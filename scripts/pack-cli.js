@@ -68,6 +68,9 @@ function pack() {
   parts.push('const defs = {\n');
   for (const k of keys) {
     const src = fs.readFileSync(path.join(DIST, k), 'utf8').replace(/^#!.*/, '');
+    // A script compiled by vm has no loader for import(): it would fail
+    // only when packed. Refused here, where someone will see it.
+    if (/\bimport\s*\(/.test(src)) throw new Error(`dist/${k} uses import(), which the pack cannot load: use require()`);
     parts.push(`${JSON.stringify(k)}: function (exports, require, module, __filename, __dirname) {\n${src}\n},\n`);
   }
   parts.push('};\n');
@@ -91,19 +94,25 @@ function load(key) {
   return module.exports;
 }
 function requireFrom(dir) {
-  return function require(spec) {
-    if (spec.startsWith('./') || spec.startsWith('../') || spec.startsWith('/')) {
-      const abs = resolve(dir, spec);
-      if (abs.startsWith(dist + '/')) {
-        const key = abs.slice(dist.length + 1);
-        if (key in defs) return load(key);
-      }
-      return nodeRequire(abs);
-    }
-    return nodeRequire(spec);
+  /** The pack's key for a path inside dist/, or undefined for anything else. */
+  const keyOf = (spec) => {
+    if (!spec.startsWith('./') && !spec.startsWith('../') && !spec.startsWith('/')) return undefined;
+    const abs = resolve(dir, spec);
+    const key = abs.startsWith(dist + '/') ? abs.slice(dist.length + 1) : undefined;
+    return key !== undefined && key in defs ? key : undefined;
   };
+  const local = (spec) => (spec.startsWith('.') ? resolve(dir, spec) : spec);
+  function require(spec) {
+    const key = keyOf(spec);
+    return key !== undefined ? load(key) : nodeRequire(local(spec));
+  }
+  require.resolve = (spec) => {
+    const key = keyOf(spec);
+    return key !== undefined ? dist + '/' + key : nodeRequire.resolve(local(spec));
+  };
+  return require;
 }
-/** path.resolve for '/'-separated paths, without loading node:path. */
+/** path.resolve for '/'-separated paths. */
 function resolve(dir, spec) {
   const out = spec.startsWith('/') ? [] : dir.split('/');
   for (const part of spec.split('/')) {

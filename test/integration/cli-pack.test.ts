@@ -9,8 +9,10 @@
 
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as vm from 'node:vm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -228,6 +230,79 @@ describe('packed CLI (scripts/pack-cli.js, bin/tsbox)', () => {
       expect(r.stderr).toMatch(/dist\/cli\/main\.js is missing/);
     } finally {
       fs.rmSync(bare, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the pack\'s module system (scripts/pack-cli.js on a small dist/)', () => {
+  let dir: string;
+
+  function write(file: string, text: string): void {
+    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    fs.writeFileSync(path.join(dir, file), text);
+  }
+
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsbox-pack-modules-'));
+    fs.mkdirSync(path.join(dir, 'scripts'));
+    fs.copyFileSync(path.join(ROOT, 'scripts', 'pack-cli.js'), path.join(dir, 'scripts', 'pack-cli.js'));
+    write('package.json', JSON.stringify({ name: 'fake-tsbox' }));
+    write('outside.js', 'exports.loads = (globalThis.outsideLoads = (globalThis.outsideLoads || 0) + 1);\n');
+    write('dist/a.js', '"use strict";\nexports.loads = (globalThis.aLoads = (globalThis.aLoads || 0) + 1);\n');
+    write('dist/sub/b.js', '"use strict";\nexports.a = require("../a.js");\nexports.again = require("./../a.js") === exports.a;\n');
+    write(
+      'dist/cli/main.js',
+      [
+        '"use strict";',
+        'exports.filename = __filename;',
+        'exports.dirname = __dirname;',
+        'exports.b = require("../sub/b.js");',
+        'exports.a = require("../a.js");',
+        'exports.pkg = require("../../package.json").name;',
+        'exports.outside = require("../../outside.js");',
+        'exports.resolvedInside = require.resolve("../sub/b.js");',
+        'exports.resolvedOutside = require.resolve("../../outside.js");',
+        'exports.builtin = require("node:path") === require("path");',
+        'exports.thisModule = module.exports === exports && module.filename === __filename;',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  afterAll(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('loads each module once, with its own __filename, and leaves the rest to Node', () => {
+    expect(pack(dir)).toMatchObject({ status: 0 });
+    const dist = path.join(dir, 'dist');
+    const source = fs.readFileSync(path.join(dist, 'packed', 'cli.js'), 'utf8');
+    const load = new vm.Script(source).runInThisContext()(createRequire(path.join(dir, 'bin', 'tsbox')), dist);
+    const main = load('cli/main.js');
+    expect(main).toMatchObject({
+      filename: path.join(dist, 'cli', 'main.js'),
+      dirname: path.join(dist, 'cli'),
+      pkg: 'fake-tsbox',
+      resolvedInside: path.join(dist, 'sub', 'b.js'),
+      resolvedOutside: path.join(dir, 'outside.js'),
+      builtin: true,
+      thisModule: true,
+    });
+    expect(main.a).toBe(main.b.a);
+    expect(main.b.again).toBe(true);
+    expect(main.a.loads).toBe(1);
+    expect(load('a.js')).toBe(main.a);
+    expect(main.outside).toEqual({ loads: 1 });
+  });
+
+  it('refuses a module that uses import(), which a vm script cannot load', () => {
+    write('dist/lazy.js', '"use strict";\nexports.later = () => import("node:fs");\n');
+    try {
+      const r = pack(dir);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/dist\/lazy\.js uses import\(\)/);
+    } finally {
+      fs.rmSync(path.join(dir, 'dist', 'lazy.js'));
     }
   });
 });
