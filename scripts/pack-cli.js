@@ -1,9 +1,10 @@
 'use strict';
-// Packs the compiled CLI (dist/**/*.js, from tsc) into one file plus a V8
-// code cache, so that a CLI call reads and compiles one script instead of
-// resolving, reading and compiling ~30 modules (see bin/tsbox, which loads
-// it, and falls back to dist/cli/main.js whenever the pack is missing,
-// stale or its cache is refused).
+// Packs the compiled CLI (dist/**/*.js, from tsc) into one file plus V8's
+// code cache for it, so that a CLI call reads two files and compiles nothing,
+// instead of resolving, reading and compiling ~30 modules one by one (see
+// bin/tsbox, which loads it, and falls back to dist/cli/main.js whenever the
+// pack is missing or stale, or compiles it without the cache when that is
+// damaged or made by another Node).
 //
 //   node scripts/pack-cli.js [--if-built]   (run by npm's install and prepare steps, `npm run build`)
 //
