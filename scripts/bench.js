@@ -100,6 +100,11 @@ function cleanup() {
   // A container left behind by an interrupted run, in our own --root only.
   const runcRoot = path.join(tmp, 'runc');
   if (fs.existsSync(path.join(runcRoot, id))) spawnSync('runc', ['--root', runcRoot, 'delete', '-f', id], quiet);
+  for (const other of Object.values(stateIds(id))) {
+    if (fs.existsSync(path.join(runcRoot, other))) spawnSync('runc', ['--root', runcRoot, 'delete', '-f', other], quiet);
+    const tsboxRoot = path.join(tmp, 'tsbox');
+    if (fs.existsSync(path.join(tsboxRoot, other))) spawnSync(process.execPath, [TSBOX_BIN, '--root', tsboxRoot, 'delete', '-f', other], quiet);
+  }
   const crunRoot = path.join(tmp, 'crun');
   if (fs.existsSync(path.join(crunRoot, id))) {
     const [cmd, ...args] = crunWrapped(`crun --root ${sq(crunRoot)} delete -f ${id}`);
@@ -244,15 +249,58 @@ function commands(tmp, bundle, id) {
   const runcRoot = path.join(tmp, 'runc');
   const crunRoot = path.join(tmp, 'crun');
   const crunScript = `crun --root ${sq(crunRoot)} run -b ${sq(bundle)} ${id}`;
+  const tsbox = (...args) => [node, TSBOX_BIN, '--root', tsboxRoot, ...args];
+  const runc = (...args) => ['runc', '--root', runcRoot, ...args];
+  // What an engine does per container: three calls (create's stdio is the
+  // container's, so it gets /dev/null, not hyperfine's pipe).
+  const lifecycle = (cli) => {
+    const c = `${stateIds(id).lifecycle}`;
+    const script = `${cli('create', '-b', bundle, c).map(sq).join(' ')} </dev/null >/dev/null && ${cli('start', c).map(sq).join(' ')} && ${cli('delete', '-f', c).map(sq).join(' ')}`;
+    return ['sh', '-c', script];
+  };
+  const created = stateIds(id).created;
   return [
     { key: 'node', name: 'node -e 0 (Node start-up floor)', argv: [node, '-e', '0'] },
     { key: 'tsbox-version', name: 'tsbox --version', argv: [node, TSBOX_BIN, '--version'] },
-    { key: 'tsbox', name: 'tsbox run', argv: [node, TSBOX_BIN, '--root', tsboxRoot, 'run', '-b', bundle, id], required: true },
-    { key: 'runc', name: 'runc run', argv: ['runc', '--root', runcRoot, 'run', '-b', bundle, id] },
+    // The same without the pack (dist/ module by module, as before
+    // scripts/pack-cli.js), for comparison; `env` adds ~1 ms.
+    { key: 'tsbox-version-unpacked', name: 'tsbox --version (unpacked, via env)', argv: ['env', 'TSBOX_UNPACKED=1', node, TSBOX_BIN, '--version'] },
+    { key: 'tsbox', name: 'tsbox run', argv: tsbox('run', '-b', bundle, id), required: true },
+    { key: 'runc', name: 'runc run', argv: runc('run', '-b', bundle, id) },
     { key: 'crun', name: 'crun run (in wrapper)', argv: crunWrapped(crunScript) },
     { key: 'crun-wrapper', name: 'crun wrapper alone', argv: crunWrapped('true') },
     { key: 'unshare', name: 'unshare -fpmiun --mount-proc true', argv: ['unshare', '-fpmiun', '--mount-proc', '/bin/true'] },
+    { key: 'tsbox-state', name: 'tsbox state (created container)', argv: tsbox('state', created), vs: 'runc-state', needs: 'tsbox-created' },
+    { key: 'tsbox-state-unpacked', name: 'tsbox state (unpacked, via env)', argv: ['env', 'TSBOX_UNPACKED=1', ...tsbox('state', created)], vs: 'runc-state', needs: 'tsbox-created' },
+    { key: 'runc-state', name: 'runc state (created container)', argv: runc('state', created), vs: 'runc-state', needs: 'runc-created' },
+    { key: 'tsbox-list', name: 'tsbox list (1 container)', argv: tsbox('list'), vs: 'runc-list' },
+    { key: 'runc-list', name: 'runc list (1 container)', argv: runc('list'), vs: 'runc-list' },
+    { key: 'tsbox-lifecycle', name: 'tsbox create+start+delete', argv: lifecycle(tsbox), vs: 'runc-lifecycle' },
+    { key: 'runc-lifecycle', name: 'runc create+start+delete', argv: lifecycle(runc), vs: 'runc-lifecycle' },
   ];
+}
+
+/** Ids of the containers the per-command rows use, beside the run's id. */
+function stateIds(id) {
+  return { created: `${id}-created`, lifecycle: `${id}-lifecycle` };
+}
+
+/**
+ * A created container (init waiting for start) under each runtime's root,
+ * for `state` to look at; removed by cleanup(). Returns what failed.
+ */
+function createForState(tmp, bundle, id) {
+  const failed = {};
+  const { created } = stateIds(id);
+  for (const [key, argv] of [
+    ['tsbox-created', [process.execPath, TSBOX_BIN, '--root', path.join(tmp, 'tsbox'), 'create', '-b', bundle, created]],
+    ['runc-created', ['runc', '--root', path.join(tmp, 'runc'), 'create', '-b', bundle, created]],
+  ]) {
+    // stdio ignored: the container keeps it, and spawnSync would wait for its end.
+    const r = spawnSync(argv[0], argv.slice(1), { stdio: 'ignore', timeout: 30000 });
+    if (r.error || r.status !== 0) failed[key] = `creating the container for state failed: ${r.error ? r.error.message : `exit ${r.status}`}`;
+  }
+  return failed;
 }
 
 /** Runs a command once; returns null if it worked, else why not. */
@@ -483,7 +531,9 @@ async function main() {
 
   // ---- CLI, under hyperfine
   const cmds = commands(tmp, bundle, id);
-  const notes = preflight(cmds, tmp, id);
+  const notCreated = createForState(tmp, bundle, id);
+  for (const c of cmds) if (c.needs && notCreated[c.needs]) c.failure = notCreated[c.needs];
+  const notes = preflight(cmds.filter((c) => !c.failure), tmp, id);
   checkInterrupted();
   let hyperfineError = null;
   if (!versions.hyperfine) {
@@ -530,9 +580,14 @@ async function main() {
   const runcMedian = by.runc.stats ? by.runc.stats.median : NaN;
   const ratio = (m) => (Number.isFinite(runcMedian) && Number.isFinite(m) ? `${(m / runcMedian).toFixed(2)}x` : '-');
   const rows = [['runtime', 'median ms', 'mean ± sd ms', 'p10–p90 ms', 'vs runc (median)']];
-  const row = (name, s) => rows.push([name, f(s.median), `${f(s.mean)} ± ${f(s.sd)}`, `${f(s.p10)}–${f(s.p90)}`, ratio(s.median)]);
+  const row = (name, s, r = ratio) => rows.push([name, f(s.median), `${f(s.mean)} ± ${f(s.sd)}`, `${f(s.p10)}–${f(s.p90)}`, r(s.median)]);
+  // Per-command rows compare with runc doing the same command.
+  const ratioTo = (key) => (m) => {
+    const base = by[key] && by[key].stats ? by[key].stats.median : NaN;
+    return Number.isFinite(base) && Number.isFinite(m) ? `${(m / base).toFixed(2)}x` : '-';
+  };
   for (const c of cmds) {
-    if (c.stats) row(c.name, c.stats);
+    if (c.stats) row(c.name, c.stats, c.vs ? ratioTo(c.vs) : ratio);
     else rows.push([c.name, 'n/a', '', '', '']);
   }
   let crunNet = null;
@@ -573,6 +628,10 @@ async function main() {
         `(none ${f(iso.none.median)} ms, resources ${f(iso.resources.median)} ms)`,
     );
   }
+  const packed = [['--version', 'tsbox-version'], ['state', 'tsbox-state']]
+    .filter(([, key]) => by[key].stats && by[`${key}-unpacked`].stats)
+    .map(([what, key]) => `${what} ${f(by[key].stats.median)} ms vs ${f(by[`${key}-unpacked`].stats.median)} ms unpacked`);
+  if (packed.length > 0) console.log(`tsbox CLI start-up from the pack (dist/packed, medians; unpacked rows include ~1 ms for env): ${packed.join('; ')}`);
   const unmeasured = cmds.filter((c) => !c.stats);
   for (const c of unmeasured) console.log(`not measurable: ${c.name}: ${c.failure}`);
   if (by.crun.stats) notes.push(`crun 1.8 refuses hybrid cgroups, so it runs in a wrapper (new mount ns, cgroup2 unmounted); "crun run minus wrapper" subtracts the wrapper's median`);

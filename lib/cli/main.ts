@@ -3,6 +3,7 @@ import { findCommand, GLOBAL_FLAGS } from './commands.js';
 import type { CommandHandler } from './context.js';
 import { Logger } from './log.js';
 import { parseFlags, UsageError } from './parse.js';
+import { writeStdout } from './output.js';
 
 function version(): string {
   const { version } = require('../../package.json') as { version: string };
@@ -24,12 +25,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (format !== 'text' && format !== 'json') throw new UsageError(`--log-format must be text or json, got "${format}"`);
     log = new Logger(g.log as string | undefined, format, g.debug === true);
     if (g.version) {
-      process.stdout.write(version());
+      writeStdout(version());
       return 0;
     }
     const [name, ...rest] = globals.rest;
     if (g.help || name === undefined || name === 'help') {
-      process.stdout.write((require('./help.js') as typeof import('./help.js')).mainHelp());
+      writeStdout((require('./help.js') as typeof import('./help.js')).mainHelp());
       return name === undefined && !g.help ? 1 : 0;
     }
     const spec = findCommand(name);
@@ -37,7 +38,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (g['systemd-cgroup']) throw new TsboxError('--systemd-cgroup is not supported by tsbox: it manages cgroups through cgroupfs');
     const parsed = parseFlags(rest, [...spec.flags, { name: 'help', short: 'h', kind: 'bool', help: '' }], name);
     if (parsed.flags.help) {
-      process.stdout.write((require('./help.js') as typeof import('./help.js')).commandHelp(spec));
+      writeStdout((require('./help.js') as typeof import('./help.js')).commandHelp(spec));
       return 0;
     }
     const { command } = require(`./commands/${name}.js`) as { command: CommandHandler };

@@ -1,5 +1,4 @@
 import { readdirSync, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
-import { open as openFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadBundle, type Bundle } from '../bundle.js';
@@ -117,8 +116,8 @@ export class Runtime {
         pidfd = l.pidfd;
         cgroups = l.cgroups;
         if (l.master >= 0) sendConsole(options.consoleSocket!, l.master);
-        // delete runs the poststop hooks of a created container.
-        const record = newRecord(id, bundle, l.pid, l.cgroups, bundle.spec.hooks?.poststop);
+        // delete runs the poststop hooks of a created container, start its poststart hooks.
+        const record = { ...newRecord(id, bundle, l.pid, l.cgroups, bundle.spec.hooks?.poststop), poststart: bundle.spec.hooks?.poststart ?? [] };
         store.write(record);
         if (options.pidFile) writePidFile(options.pidFile, l.pid);
         return { ...store.state(record), warnings: l.warnings };
@@ -251,6 +250,9 @@ export class Runtime {
         // for that, and open the other end ourselves to stop waiting.
         // (A timer, not a poll of the pidfd: that would hold this process
         // open for as long as the container runs.)
+        // Loaded here, not at the top: it costs ~1 ms, which every other
+        // command would pay.
+        const { open: openFile } = require('node:fs/promises') as typeof import('node:fs/promises');
         const opening = openFile(fifo, 'r');
         let timer: NodeJS.Timeout | undefined;
         const died = new Promise<'died'>((resolve) => {
@@ -278,8 +280,8 @@ export class Runtime {
       }
     });
     const warnings: string[] = [];
-    const hooks = loadBundle(record.bundle).spec.hooks;
-    await runHooks(hooks, 'poststart', { ...recordState(record), status: 'running' }).catch((err: Error) =>
+    const poststart = record.poststart ?? loadBundle(record.bundle).spec.hooks?.poststart ?? [];
+    await runHooks({ poststart }, 'poststart', { ...recordState(record), status: 'running' }).catch((err: Error) =>
       warnings.push(err.message),
     );
     return warnings;

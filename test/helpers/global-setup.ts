@@ -3,7 +3,9 @@ import * as path from 'node:path';
 
 /**
  * Compiles lib/ into dist/ once per test run, so that tests of bin/tsbox run
- * the code under test and not a stale build.
+ * the code under test and not a stale build, and packs it as `npm run
+ * build` does (scripts/pack-cli.js), so that they run it the way bin/tsbox
+ * loads it.
  */
 export default function setup(): void {
   const root = path.resolve(__dirname, '..', '..');
@@ -11,4 +13,5 @@ export default function setup(): void {
     cwd: root,
     stdio: 'inherit',
   });
+  execFileSync(process.execPath, [path.join(root, 'scripts/pack-cli.js')], { cwd: root, stdio: 'inherit' });
 }

@@ -75,6 +75,17 @@ describe.skipIf(!isRoot)('hooks', () => {
     expect(entries(log).map((x) => x.phase).slice(5)).toEqual(['poststop']);
   });
 
+  it('start runs the poststart hooks the container was created with, without reading the bundle again', async () => {
+    const { b, log } = hooked(['sleep', '100']);
+    lc.track('h2b');
+    expect((await lc.cli(['create', '--bundle', b.dir, 'h2b'])).status).toBe(0);
+    fs.rmSync(path.join(b.dir, 'config.json'));
+    expect(await lc.cli(['start', 'h2b'])).toMatchObject({ status: 0, stderr: '' });
+    expect(entries(log).map((x) => x.phase).slice(3)).toEqual(['startContainer', 'poststart']);
+    expect((await lc.cli(['delete', '--force', 'h2b'])).status).toBe(0);
+    expect(entries(log).map((x) => x.phase).slice(5)).toEqual(['poststop']);
+  });
+
   it('a failing prestart hook fails the run with its status and last words, and leaves nothing', async () => {
     const { b } = hooked(['true'], (c) => {
       c.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', 'echo no good >&2; exit 3'] }] };

@@ -7,6 +7,7 @@ import { PROPAGATION_OPTIONS } from '../../plan/mount-options.js';
 import { OCI_VERSION } from '../../oci/default-spec.js';
 import type { CommandContext } from '../context.js';
 import { UsageError } from '../parse.js';
+import { writeStdout } from '../output.js';
 
 /**
  * What tsbox supports, in the shape of runc's `features` (the OCI
@@ -56,6 +57,6 @@ export async function command(ctx: CommandContext): Promise<number> {
       'org.tsbox.version': (require('../../../package.json') as { version: string }).version,
     },
   };
-  process.stdout.write(`${JSON.stringify(features, null, 2)}\n`);
+  writeStdout(`${JSON.stringify(features, null, 2)}\n`);
   return 0;
 }

@@ -3,6 +3,7 @@ import type { CommandContext } from '../context.js';
 import { formatOf } from '../format.js';
 import { runtimeOf, theId } from '../runtime.js';
 import { table } from '../table.js';
+import { writeStdout } from '../output.js';
 
 /** A process's command line, as ps shows it ([name] for kernel-style empty ones). */
 function commandLine(pid: number): string {
@@ -20,9 +21,9 @@ export async function command(ctx: CommandContext): Promise<number> {
   const format = formatOf(ctx, 'ps');
   const pids = runtimeOf(ctx).pids(id);
   if (format === 'json') {
-    process.stdout.write(`${JSON.stringify(pids)}\n`);
+    writeStdout(`${JSON.stringify(pids)}\n`);
   } else {
-    process.stdout.write(table(['PID', 'CMD'], pids.map((pid) => [String(pid), commandLine(pid)])));
+    writeStdout(table(['PID', 'CMD'], pids.map((pid) => [String(pid), commandLine(pid)])));
   }
   return 0;
 }

@@ -1,0 +1,308 @@
+// bin/tsbox's fast start: dist/ packed into one file with a V8 code cache
+// (scripts/pack-cli.js). The packed CLI must behave exactly like dist/
+// loaded module by module, and anything wrong with the pack or its cache
+// must mean the slow start, never a crash or stale code.
+//
+// Each test works on its own copy of the package (bin/, dist/, the pack
+// script; node_modules and build/ linked), so that it can damage the pack
+// without touching the one the other test files use.
+
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vm from 'node:vm';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+/**
+ * Preloaded into each tsbox run: records whether the pack's code cache was
+ * given to V8 and taken, and whether dist/cli/main.js was loaded as a module
+ * (the unpacked start). Written to a file, so stdout and stderr stay tsbox's.
+ */
+const OBSERVER = `
+const fs = require('node:fs');
+const vm = require('node:vm');
+let cache = null;
+const Script = vm.Script;
+vm.Script = class extends Script {
+  constructor(source, options) {
+    super(source, options);
+    cache = options && options.cachedData ? (this.cachedDataRejected ? 'rejected' : 'accepted') : 'none';
+  }
+};
+process.on('exit', () => {
+  const unpacked = Object.keys(require.cache).some((k) => k.endsWith('/dist/cli/main.js'));
+  fs.writeFileSync(process.env.TSBOX_TEST_OBSERVE, JSON.stringify({ cache, unpacked }));
+});
+`;
+
+interface Outcome {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface Observed {
+  /** null: the pack was not compiled; none: compiled without a cache. */
+  cache: 'accepted' | 'rejected' | 'none' | null;
+  unpacked: boolean;
+}
+
+let pkg: string;
+let stateRoot: string;
+let pristine: { pack: Buffer; cache: Buffer };
+
+/** Commands that touch no container: output and status must not depend on how the CLI was loaded. */
+function commands(): string[][] {
+  return [
+    ['--version'],
+    ['--help'],
+    [],
+    ['state', '--help'],
+    ['run', '--help'],
+    ['--root', stateRoot, 'state', 'nope'],
+    ['--root', stateRoot, 'state'],
+    ['--root', stateRoot, 'list'],
+    ['--root', stateRoot, 'list', '--format', 'json'],
+    ['--root', stateRoot, 'kill', 'nope', 'KILL'],
+    ['--root', stateRoot, 'delete', 'nope'],
+    ['--root', stateRoot, 'bogus'],
+    ['--log-format', 'xml', 'list'],
+    ['features'],
+  ];
+}
+
+function tsboxIn(dir: string, args: string[], env: NodeJS.ProcessEnv = {}): { outcome: Outcome; observed: Observed } {
+  const observe = path.join(dir, 'observed.json');
+  fs.rmSync(observe, { force: true });
+  const env2: NodeJS.ProcessEnv = { ...process.env, ...env, TSBOX_TEST_OBSERVE: observe };
+  if (!('TSBOX_UNPACKED' in env)) delete env2.TSBOX_UNPACKED;
+  const r = spawnSync(process.execPath, ['-r', path.join(dir, 'observer.js'), path.join(dir, 'bin', 'tsbox'), ...args], {
+    encoding: 'utf8',
+    env: env2,
+    timeout: 20_000,
+  });
+  const observed = JSON.parse(fs.readFileSync(observe, 'utf8')) as Observed;
+  return { outcome: { status: r.status, stdout: r.stdout, stderr: r.stderr }, observed };
+}
+
+const packFile = () => path.join(pkg, 'dist', 'packed', 'cli.js');
+const cacheFile = () => path.join(pkg, 'dist', 'packed', 'cli.cache');
+
+function pack(dir: string, ...args: string[]): { status: number | null; stderr: string } {
+  const r = spawnSync(process.execPath, [path.join(dir, 'scripts', 'pack-cli.js'), ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stderr: r.stderr };
+}
+
+/** Every command's outcome matches the unpacked CLI's, and each run started the expected way. */
+function expectSameAsUnpacked(expected: Observed): void {
+  for (const args of commands()) {
+    const unpacked = tsboxIn(pkg, args, { TSBOX_UNPACKED: '1' });
+    expect(unpacked.observed, `TSBOX_UNPACKED=1 tsbox ${args.join(' ')}`).toEqual({ cache: null, unpacked: true });
+    const packed = tsboxIn(pkg, args);
+    expect(packed.observed, `how tsbox ${args.join(' ')} started`).toEqual(expected);
+    expect(packed.outcome, `tsbox ${args.join(' ')}`).toEqual(unpacked.outcome);
+  }
+}
+
+/** The cache file's header line and V8's cache (the file holds it twice). */
+function splitCache(data: Buffer): { header: string; cache: Buffer } {
+  const nl = data.indexOf(10);
+  const length = Number(data.toString('latin1', 0, nl).split(' ')[2]);
+  return { header: data.toString('latin1', 0, nl), cache: Buffer.from(data.subarray(nl + 1, nl + 1 + length)) };
+}
+
+function writeCache(header: string, first: Buffer, second: Buffer = first): void {
+  fs.writeFileSync(cacheFile(), Buffer.concat([Buffer.from(`${header}\n`, 'latin1'), first, second]));
+}
+
+describe('packed CLI (scripts/pack-cli.js, bin/tsbox)', () => {
+  beforeAll(() => {
+    pkg = fs.mkdtempSync(path.join(os.tmpdir(), 'tsbox-pack-test-'));
+    stateRoot = path.join(pkg, 'state');
+    fs.cpSync(path.join(ROOT, 'bin'), path.join(pkg, 'bin'), { recursive: true });
+    fs.cpSync(path.join(ROOT, 'dist'), path.join(pkg, 'dist'), {
+      recursive: true,
+      filter: (src) => !src.includes(`${path.sep}packed`) && !src.includes('.compile-cache'),
+    });
+    fs.mkdirSync(path.join(pkg, 'scripts'));
+    fs.copyFileSync(path.join(ROOT, 'scripts', 'pack-cli.js'), path.join(pkg, 'scripts', 'pack-cli.js'));
+    fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(pkg, 'package.json'));
+    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(pkg, 'node_modules'));
+    if (fs.existsSync(path.join(ROOT, 'build'))) fs.symlinkSync(path.join(ROOT, 'build'), path.join(pkg, 'build'));
+    fs.writeFileSync(path.join(pkg, 'observer.js'), OBSERVER);
+    const r = pack(pkg);
+    expect(r, 'scripts/pack-cli.js').toMatchObject({ status: 0 });
+    pristine = { pack: fs.readFileSync(packFile()), cache: fs.readFileSync(cacheFile()) };
+  }, 120_000);
+
+  afterAll(() => {
+    if (pkg) fs.rmSync(pkg, { recursive: true, force: true });
+  });
+
+  beforeEach(() => {
+    // Content only: rewriting the files keeps dist/'s own mtimes, which is
+    // what tells the loader whether the pack is stale.
+    fs.writeFileSync(packFile(), pristine.pack);
+    fs.writeFileSync(cacheFile(), pristine.cache);
+  });
+
+  it('gives the same output and status as the modules of dist/, with its code cache taken', () => {
+    expectSameAsUnpacked({ cache: 'accepted', unpacked: false });
+  }, 120_000);
+
+  it('compiles the pack without a cache that is damaged (its two copies differ), instead of letting V8 abort', () => {
+    const { header, cache } = splitCache(pristine.cache);
+    const damaged = Buffer.from(cache);
+    for (let i = 0; i < 256; i++) damaged[(damaged.length >> 1) + i]! ^= 0x5a;
+    writeCache(header, damaged, cache);
+    expectSameAsUnpacked({ cache: 'none', unpacked: false });
+  }, 120_000);
+
+  it('lets V8 refuse a cache made by another Node (its version hash differs), and runs without it', () => {
+    const { header, cache } = splitCache(pristine.cache);
+    // V8's header: magic number, then the version hash (bytes 4-7); both
+    // copies alike, so that only V8's own check can catch it.
+    cache[4]! ^= 0xff;
+    writeCache(header, cache);
+    expectSameAsUnpacked({ cache: 'rejected', unpacked: false });
+  }, 120_000);
+
+  it('ignores a cache made for another pack, a truncated, empty or missing one', () => {
+    const { header, cache } = splitCache(pristine.cache);
+    const [magic, , length] = header.split(' ');
+    const variants: Array<[string, () => void]> = [
+      ['another build', () => writeCache(`${magic} 0123456789abcdef ${length}`, cache)],
+      ['wrong length', () => writeCache(`${magic} ${header.split(' ')[1]} ${Number(length) - 1}`, cache)],
+      ['one copy', () => fs.writeFileSync(cacheFile(), Buffer.concat([Buffer.from(`${header}\n`), cache]))],
+      ['truncated', () => fs.writeFileSync(cacheFile(), pristine.cache.subarray(0, pristine.cache.length - 1))],
+      ['empty', () => fs.writeFileSync(cacheFile(), '')],
+      ['no header', () => fs.writeFileSync(cacheFile(), Buffer.concat([cache, cache]))],
+      ['missing', () => fs.rmSync(cacheFile())],
+    ];
+    for (const [name, damage] of variants) {
+      damage();
+      for (const args of [['--version'], ['--root', stateRoot, 'state', 'nope']]) {
+        const unpacked = tsboxIn(pkg, args, { TSBOX_UNPACKED: '1' });
+        const packed = tsboxIn(pkg, args);
+        expect(packed.observed, `${name} cache: how tsbox ${args.join(' ')} started`).toEqual({ cache: 'none', unpacked: false });
+        expect(packed.outcome, `${name} cache: tsbox ${args.join(' ')}`).toEqual(unpacked.outcome);
+      }
+    }
+  }, 120_000);
+
+  it('falls back to dist/ when the pack does not load', () => {
+    // Compiles, but throws instead of returning its loader (and its length
+    // is no longer the one the cache was made for).
+    const broken = pristine.pack.toString('utf8').replace(/\nreturn load;\n/, '\nthrow load;\n');
+    expect(broken).not.toEqual(pristine.pack.toString('utf8'));
+    fs.writeFileSync(packFile(), broken);
+    expectSameAsUnpacked({ cache: 'rejected', unpacked: true });
+  }, 120_000);
+
+  it('is not used once tsc has rewritten a file of dist/ (stale), until it is made again', () => {
+    const parse = path.join(pkg, 'dist', 'cli', 'parse.js');
+    fs.writeFileSync(parse, `${fs.readFileSync(parse, 'utf8')}\n`);
+    try {
+      const r = tsboxIn(pkg, ['--version']);
+      expect(r.observed).toEqual({ cache: null, unpacked: true });
+      expect(r.outcome.stdout).toMatch(/^tsbox version /);
+      expect(pack(pkg)).toMatchObject({ status: 0 });
+      expect(tsboxIn(pkg, ['--version']).observed).toEqual({ cache: 'accepted', unpacked: false });
+    } finally {
+      pristine = { pack: fs.readFileSync(packFile()), cache: fs.readFileSync(cacheFile()) };
+    }
+  }, 120_000);
+
+  it('--if-built (npm install) does nothing before dist/ exists, and succeeds', () => {
+    const bare = fs.mkdtempSync(path.join(os.tmpdir(), 'tsbox-pack-bare-'));
+    try {
+      fs.mkdirSync(path.join(bare, 'scripts'));
+      fs.copyFileSync(path.join(ROOT, 'scripts', 'pack-cli.js'), path.join(bare, 'scripts', 'pack-cli.js'));
+      expect(pack(bare, '--if-built')).toEqual({ status: 0, stderr: '' });
+      expect(fs.readdirSync(bare)).toEqual(['scripts']);
+      // Without --if-built, a missing dist/ is an error.
+      const r = pack(bare);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/dist\/cli\/main\.js is missing/);
+    } finally {
+      fs.rmSync(bare, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the pack\'s module system (scripts/pack-cli.js on a small dist/)', () => {
+  let dir: string;
+
+  function write(file: string, text: string): void {
+    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    fs.writeFileSync(path.join(dir, file), text);
+  }
+
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsbox-pack-modules-'));
+    fs.mkdirSync(path.join(dir, 'scripts'));
+    fs.copyFileSync(path.join(ROOT, 'scripts', 'pack-cli.js'), path.join(dir, 'scripts', 'pack-cli.js'));
+    write('package.json', JSON.stringify({ name: 'fake-tsbox' }));
+    write('outside.js', 'exports.loads = (globalThis.outsideLoads = (globalThis.outsideLoads || 0) + 1);\n');
+    write('dist/a.js', '"use strict";\nexports.loads = (globalThis.aLoads = (globalThis.aLoads || 0) + 1);\n');
+    write('dist/sub/b.js', '"use strict";\nexports.a = require("../a.js");\nexports.again = require("./../a.js") === exports.a;\n');
+    write(
+      'dist/cli/main.js',
+      [
+        '"use strict";',
+        'exports.filename = __filename;',
+        'exports.dirname = __dirname;',
+        'exports.b = require("../sub/b.js");',
+        'exports.a = require("../a.js");',
+        'exports.pkg = require("../../package.json").name;',
+        'exports.outside = require("../../outside.js");',
+        'exports.resolvedInside = require.resolve("../sub/b.js");',
+        'exports.resolvedOutside = require.resolve("../../outside.js");',
+        'exports.builtin = require("node:path") === require("path");',
+        'exports.thisModule = module.exports === exports && module.filename === __filename;',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  afterAll(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('loads each module once, with its own __filename, and leaves the rest to Node', () => {
+    expect(pack(dir)).toMatchObject({ status: 0 });
+    const dist = path.join(dir, 'dist');
+    const source = fs.readFileSync(path.join(dist, 'packed', 'cli.js'), 'utf8');
+    const load = new vm.Script(source).runInThisContext()(createRequire(path.join(dir, 'bin', 'tsbox')), dist);
+    const main = load('cli/main.js');
+    expect(main).toMatchObject({
+      filename: path.join(dist, 'cli', 'main.js'),
+      dirname: path.join(dist, 'cli'),
+      pkg: 'fake-tsbox',
+      resolvedInside: path.join(dist, 'sub', 'b.js'),
+      resolvedOutside: path.join(dir, 'outside.js'),
+      builtin: true,
+      thisModule: true,
+    });
+    expect(main.a).toBe(main.b.a);
+    expect(main.b.again).toBe(true);
+    expect(main.a.loads).toBe(1);
+    expect(load('a.js')).toBe(main.a);
+    expect(main.outside).toEqual({ loads: 1 });
+  });
+
+  it('refuses a module that uses import(), which a vm script cannot load', () => {
+    write('dist/lazy.js', '"use strict";\nexports.later = () => import("node:fs");\n');
+    try {
+      const r = pack(dir);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/dist\/lazy\.js uses import\(\)/);
+    } finally {
+      fs.rmSync(path.join(dir, 'dist', 'lazy.js'));
+    }
+  });
+});
