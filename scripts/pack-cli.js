@@ -68,10 +68,16 @@ function pack() {
   parts.push('(function (nodeRequire, dist) {\n');
   parts.push('const defs = {\n');
   for (const k of keys) {
-    const src = fs.readFileSync(path.join(DIST, k), 'utf8').replace(/^#!.*/, '');
-    // A script compiled by vm has no loader for import(): it would fail
-    // only when packed. Refused here, where someone will see it.
-    if (/\bimport\s*\(/.test(src)) throw new Error(`dist/${k} uses import(), which the pack cannot load: use require()`);
+    // A script compiled by vm has no loader for import(). A lazy import()
+    // of one of our own modules (lib/ uses it where vitest, running the
+    // TypeScript sources, could not require() them) becomes a require of
+    // the packed module; any other import() would fail only when packed,
+    // so it is refused here, where someone will see it.
+    const src = fs
+      .readFileSync(path.join(DIST, k), 'utf8')
+      .replace(/^#!.*/, '')
+      .replace(/\bimport\(\s*(['"])(\.{1,2}\/[^'"]+)\1\s*\)/g, (_, q, spec) => `Promise.resolve().then(() => require(${q}${spec}${q}))`);
+    if (/\bimport\s*\(/.test(src)) throw new Error(`dist/${k} uses import() of something not in dist/, which the pack cannot load: use require()`);
     parts.push(`${JSON.stringify(k)}: function (exports, require, module, __filename, __dirname) {\n${src}\n},\n`);
   }
   parts.push('};\n');

@@ -295,12 +295,25 @@ describe('the pack\'s module system (scripts/pack-cli.js on a small dist/)', () 
     expect(main.outside).toEqual({ loads: 1 });
   });
 
-  it('refuses a module that uses import(), which a vm script cannot load', () => {
+  it('refuses a module that uses import() of something outside dist/, which a vm script cannot load', () => {
     write('dist/lazy.js', '"use strict";\nexports.later = () => import("node:fs");\n');
     try {
       const r = pack(dir);
       expect(r.status).toBe(1);
-      expect(r.stderr).toMatch(/dist\/lazy\.js uses import\(\)/);
+      expect(r.stderr).toMatch(/dist\/lazy\.js uses import\(\) of something not in dist\//);
+    } finally {
+      fs.rmSync(path.join(dir, 'dist', 'lazy.js'));
+    }
+  });
+
+  it('turns a lazy import() of a module of its own into a require of the packed module', () => {
+    write('dist/lazy.js', '"use strict";\nexports.later = () => import("./a.js");\n');
+    try {
+      const r = pack(dir);
+      expect(r.status).toBe(0);
+      const packed = fs.readFileSync(path.join(dir, 'dist', 'packed', 'cli.js'), 'utf8');
+      expect(packed).toContain('Promise.resolve().then(() => require("./a.js"))');
+      expect(packed).not.toMatch(/\bimport\(/);
     } finally {
       fs.rmSync(path.join(dir, 'dist', 'lazy.js'));
     }
