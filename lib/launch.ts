@@ -265,9 +265,20 @@ function skippedCgroups(cgroupsPath: string | undefined, resources: LinuxResourc
   return `rootless: ${skipped.join(', ')} not applied: the container runs without cgroups of its own (uid ${process.geteuid?.()} cannot create them; delegate a cgroup to this user to use them): ${err.message}`;
 }
 
-/** The host's cgroup layout, from this process's mount table and cgroups. */
+let lastLayout: { mountinfo: string; ownCgroups: string; layout: Layout } | undefined;
+
+/**
+ * The host's cgroup layout, from this process's mount table and cgroups.
+ * Both are read for every launch, but they rarely change: a process that
+ * starts many containers (the library) parses them again only when they do.
+ */
 export function hostLayout(host: HostFacts = liveHost): Layout {
-  return detectLayout(host.mountinfo(), host.ownCgroups());
+  const mountinfo = host.mountinfo();
+  const ownCgroups = host.ownCgroups();
+  if (lastLayout?.mountinfo !== mountinfo || lastLayout.ownCgroups !== ownCgroups) {
+    lastLayout = { mountinfo, ownCgroups, layout: detectLayout(mountinfo, ownCgroups) };
+  }
+  return lastLayout.layout;
 }
 
 /** The OCI state of a container as its hooks read it (status to be filled in). */
