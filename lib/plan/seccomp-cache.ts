@@ -95,7 +95,7 @@ export async function compiledSeccomp(
     seccompCacheStats.fromMemory++;
     return held.compiled;
   }
-  let compiled = cacheDir !== undefined ? readCached(cacheFile(cacheDir, key), keyText) : undefined;
+  let compiled = cacheDir !== undefined && isOwnDir(cacheDir) ? readCached(cacheFile(cacheDir, key), keyText) : undefined;
   if (compiled) {
     seccompCacheStats.fromDisk++;
   } else {
@@ -178,6 +178,12 @@ export function decodeCacheFile(buf: Buffer, keyText: string): CompiledSeccomp |
 
 const uid = () => process.geteuid?.() ?? 0;
 
+/** The cache directory is used only if it is a directory of ours, not a symlink to one. */
+function isOwnDir(dir: string): boolean {
+  const st = lstatSync(dir, { throwIfNoEntry: false });
+  return st !== undefined && st.isDirectory() && st.uid === uid();
+}
+
 /**
  * Reads a cache file, never through a symlink (O_NOFOLLOW), and only a
  * regular file of ours; anything else counts as absent and is replaced.
@@ -219,8 +225,7 @@ function writeCached(cacheDir: string, key: string, keyText: string, c: Compiled
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return;
   }
-  const dir = lstatSync(cacheDir, { throwIfNoEntry: false });
-  if (!dir?.isDirectory() || dir.uid !== uid()) return;
+  if (!isOwnDir(cacheDir)) return;
   const file = cacheFile(cacheDir, key);
   const tmp = `${file}.${process.pid}.${Math.floor(Math.random() * 0xffffff).toString(16)}.tmp`;
   let fd = -1;

@@ -148,7 +148,7 @@ export class Runtime {
     store.claim(id);
     let c: RunningContainer;
     try {
-      c = await run(bundle, { ...options, id });
+      c = await run(bundle, { ...options, id, seccompCacheDir: seccompCacheDir(store.root) });
       // run() itself runs the poststop hooks when the process exits.
       store.write(newRecord(id, bundle, c.pid, c.cgroups, undefined));
       if (options.pidFile) writePidFile(options.pidFile, c.pid);
