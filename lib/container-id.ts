@@ -7,7 +7,14 @@ import { TsboxError } from './errors.js';
  */
 const ID_PATTERN = /^[\w+.-]+$/;
 
+/**
+ * Names in the state root that are tsbox's own, not containers'
+ * (lib/plan/seccomp-cache.ts). Dot names in general stay valid ids, as in runc.
+ */
+const RESERVED = new Set(['.seccomp']);
+
 export function validateId(id: string): string {
+  if (RESERVED.has(id)) throw new TsboxError(`invalid container id ${JSON.stringify(id)}: the name is reserved for tsbox's own files in the state root`);
   if (id.length === 0 || id.length > 1024 || !ID_PATTERN.test(id) || id === '.' || id === '..') {
     // Quoted as JSON and cut short: the id may hold newlines or control
     // characters, and the error must stay one short line.

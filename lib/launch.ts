@@ -15,8 +15,9 @@ import { helperPath, native, type ExitInfo, type ReceivedRecord } from './native
 import { buildPlan } from './plan/build.js';
 import { hostSnapshot, liveHost, type HostFacts } from './plan/host.js';
 import { OCI_VERSION } from './oci/default-spec.js';
-import { encodePlan } from './plan/encode.js';
-import type { IdRange, LaunchPlan, PlannedUserNamespace } from './plan/plan.js';
+import { encodePlan, encodeSeccompCompile } from './plan/encode.js';
+import type { CompiledSeccomp, IdRange, LaunchPlan, PlannedSeccomp, PlannedUserNamespace } from './plan/plan.js';
+import { compiledSeccomp } from './plan/seccomp-cache.js';
 import type { LinuxResources } from './oci/types.js';
 
 /** Where one of the container's stdin/stdout/stderr goes. */
@@ -36,6 +37,11 @@ export interface LaunchOptions {
    * opens this FIFO (create); without it the process is executed at once.
    */
   startFifo?: string;
+  /**
+   * Where compiled seccomp programs are kept across processes (a state
+   * root's .seccomp); without it, only in this process's memory.
+   */
+  seccompCacheDir?: string;
 }
 
 /** A launched container init: running its process, or (startFifo) ready to. */
@@ -73,6 +79,39 @@ async function receive(sock: number): Promise<ReceivedRecord | null> {
     const r = await native().recv(sock);
     if (r !== 'again') return r;
   }
+}
+
+/**
+ * libseccomp's program for a profile, from the helper's compile mode
+ * (native/helper/main.cc); lib/plan/seccomp-cache.ts keeps it. The helper
+ * gets /dev/null as stdio: it answers on the sync socket only.
+ */
+async function compileSeccomp(seccomp: PlannedSeccomp): Promise<CompiledSeccomp> {
+  const n = native();
+  const devNull = openSync('/dev/null', 'r+');
+  let spawned;
+  try {
+    spawned = n.spawnHelper(helperPath(), encodeSeccompCompile(seccomp), [devNull, devNull, devNull], []);
+  } catch (err) {
+    throw err instanceof Error && 'code' in err ? new TsboxError(err.message) : err;
+  } finally {
+    closeSync(devNull);
+  }
+  const exited = reap(spawned.pidfd);
+  let answer: ReceivedRecord | null;
+  try {
+    answer = await receive(spawned.sock);
+  } finally {
+    n.close(spawned.sock);
+    await exited;
+  }
+  const [kind = '', flags = '', hex = '', ...unknown] = answer?.fields ?? [];
+  if (kind === 'error') throw setupError(answer!.fields);
+  const program = Buffer.from(hex, 'hex');
+  if (kind !== 'seccomp-program' || program.length === 0 || program.length % 8 !== 0 || program.length * 2 !== hex.length) {
+    throw new TsboxError(`compile linux.seccomp: unexpected answer ${JSON.stringify(kind)} from tsbox-helper`);
+  }
+  return { program, loadFlags: Number(flags), unknown };
 }
 
 /** An "error" record from the helper or init, as a one-line error. */
@@ -295,6 +334,11 @@ export async function launchPlan(
     seccompState?: (pid: number) => HookState;
   } = {},
 ): Promise<Launched> {
+  if (plan.seccomp && !plan.seccompProgram) {
+    plan.seccompProgram = await compiledSeccomp(plan.seccomp, helperPath(), compileSeccomp, options.seccompCacheDir);
+    const unknown = plan.seccompProgram.unknown;
+    if (unknown.length > 0) plan.warnings.push(`linux.seccomp: rules for system calls unknown to libseccomp skipped: ${unknown.join(', ')}`);
+  }
   const encoded = encodePlan(plan);
   const n = native();
   const image = n.helperImage(helperPath());

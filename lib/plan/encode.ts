@@ -1,5 +1,5 @@
 import { wire } from '../wire.js';
-import type { IdRange, LaunchPlan } from './plan.js';
+import type { IdRange, LaunchPlan, PlannedSeccomp } from './plan.js';
 
 /** Map lines as flat fields: containerID hostID size, ... */
 function idRanges(ranges: IdRange[]): number[] {
@@ -44,12 +44,10 @@ export function encodePlan(plan: LaunchPlan): Buffer {
   const sched = plan.scheduler;
   if (sched) add('scheduler', sched.policy, sched.flags, sched.nice, sched.priority, sched.runtime, sched.deadline, sched.period);
   if (plan.personality !== undefined) add('personality', plan.personality);
-  const seccomp = plan.seccomp;
-  if (seccomp) {
-    add('seccomp', seccomp.defaultAction, seccomp.defaultErrno, seccomp.architectures.length, ...seccomp.architectures, ...seccomp.flags);
-    for (const r of seccomp.rules) {
-      add('seccomp-rule', r.where, r.name, r.action, r.errno, r.args.length, ...r.args.flatMap((a) => [a.index, a.op, a.value, a.valueTwo]));
-    }
+  if (plan.seccomp) {
+    const compiled = plan.seccompProgram;
+    if (!compiled) throw new Error('encodePlan: linux.seccomp has not been compiled');
+    add('seccomp-program', compiled.loadFlags, compiled.program.toString('hex'));
   }
   const caps = plan.capabilities;
   if (caps) add('capabilities', caps.lastCap, caps.bounding, caps.effective, caps.permitted, caps.inheritable, caps.ambient);
@@ -70,5 +68,16 @@ export function encodePlan(plan: LaunchPlan): Buffer {
     if (u.tools) add('idmap-tools', u.tools.newuidmap, u.tools.newgidmap);
   }
 
+  return wire.encodeRecords(records);
+}
+
+/** A plan for the helper's compile mode (native/helper/main.cc): only the rules of linux.seccomp. */
+export function encodeSeccompCompile(seccomp: PlannedSeccomp): Buffer {
+  const records: string[][] = [['seccomp-compile']];
+  const add = (...fields: Array<string | number>) => records.push(fields.map(String));
+  add('seccomp', seccomp.defaultAction, seccomp.defaultErrno, seccomp.architectures.length, ...seccomp.architectures, ...seccomp.flags);
+  for (const r of seccomp.rules) {
+    add('seccomp-rule', r.where, r.name, r.action, r.errno, r.args.length, ...r.args.flatMap((a) => [a.index, a.op, a.value, a.valueTwo]));
+  }
   return wire.encodeRecords(records);
 }

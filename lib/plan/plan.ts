@@ -121,6 +121,16 @@ export interface PlannedSeccomp {
   listener?: { path: string; metadata: string };
 }
 
+/** libseccomp's program for a PlannedSeccomp (./seccomp-cache.ts). */
+export interface CompiledSeccomp {
+  /** struct sock_filter[]. */
+  program: Buffer;
+  /** The seccomp(2) SECCOMP_FILTER_FLAG_* to load it with. */
+  loadFlags: number;
+  /** Syscall names libseccomp does not know: their rules were skipped. */
+  unknown: string[];
+}
+
 /** sched_setattr(2) arguments. */
 export interface PlannedScheduler {
   policy: number;
@@ -170,6 +180,8 @@ export interface LaunchPlan {
   /** personality(2) value; only for a container's first process. */
   personality?: number;
   seccomp?: PlannedSeccomp;
+  /** The compiled `seccomp`, what the init loads (set by launchPlan). */
+  seccompProgram?: CompiledSeccomp;
   capabilities?: PlannedCapabilities;
   user: { uid: number; gid: number; groups: number[] };
   umask?: number;

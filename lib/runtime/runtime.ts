@@ -19,6 +19,7 @@ import { OCI_VERSION } from '../oci/default-spec.js';
 import { signalNumber } from '../signals.js';
 import { wire } from '../wire.js';
 import { defaultStateRoot } from './root.js';
+import { seccompCacheDir } from '../plan/seccomp-cache.js';
 import { notFound, processStat, StateStore, writeFileAtomic, type ContainerRecord, type ContainerState } from './state.js';
 
 export interface RuntimeOptions {
@@ -112,6 +113,7 @@ export class Runtime {
           stdio: options.stdio ?? 'inherit',
           startFifo: fifo,
           extraFds: preservedFds(options.preserveFds),
+          seccompCacheDir: seccompCacheDir(store.root),
         });
         pidfd = l.pidfd;
         cgroups = l.cgroups;
@@ -146,7 +148,7 @@ export class Runtime {
     store.claim(id);
     let c: RunningContainer;
     try {
-      c = await run(bundle, { ...options, id });
+      c = await run(bundle, { ...options, id, seccompCacheDir: seccompCacheDir(store.root) });
       // run() itself runs the poststop hooks when the process exits.
       store.write(newRecord(id, bundle, c.pid, c.cgroups, undefined));
       if (options.pidFile) writePidFile(options.pidFile, c.pid);
@@ -217,6 +219,7 @@ export class Runtime {
       launched = await launchPlan(plan, {
         stdio: options.stdio ?? 'inherit',
         extraFds: preservedFds(options.preserveFds),
+        seccompCacheDir: seccompCacheDir(this.store.root),
         seccompState: () => ({
           ociVersion: OCI_VERSION, id, status: 'running', pid: record.pid, bundle: record.bundle, annotations: record.annotations,
         }),

@@ -341,28 +341,11 @@ std::string find_executable(const plan::Plan& p) {
 }
 
 
-// linux.seccomp, built (syscall names resolved, rules checked) while every
-// system call is still allowed. Names libseccomp does not know are skipped
-// with a warning for the runtime to show.
-seccomp::Filter prepare_seccomp(const plan::Plan& p) {
-  if (!p.seccomp.set) return seccomp::Filter{};
-  std::vector<std::string> unknown;
-  seccomp::Filter f = seccomp::build(p.seccomp, unknown);
-  if (!unknown.empty()) {
-    std::string names;
-    for (const auto& n : unknown) names += (names.empty() ? "" : ", ") + n;
-    int err = wire::send_record(report::sync_fd(),
-                                {"warning", "linux.seccomp: rules for system calls unknown to libseccomp skipped: " + names});
-    if (err != 0) fail("send warning", err);
-  }
-  return f;
-}
-
 // Loads the filter; a listener fd (SCMP_ACT_NOTIFY) goes to the runtime,
 // which hands it to linux.seccomp.listenerPath. Every system call from here
 // on is filtered, these two sends included.
-void install_seccomp(const seccomp::Filter& f) {
-  int listener = seccomp::load(f);
+void install_seccomp(const plan::Seccomp& s) {
+  int listener = seccomp::load(s);
   if (listener < 0) return;
   int err = wire::send_record(report::sync_fd(), {"seccomp"}, listener);
   if (err != 0) fail("send seccomp listener fd", err);
@@ -377,11 +360,10 @@ void install_seccomp(const seccomp::Filter& f) {
   set_rlimits(p);
   process_attrs::set_priorities(p);
   process_attrs::set_apparmor_profile(p);
-  const seccomp::Filter filter = prepare_seccomp(p);
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
   // while the init still has it, before the capabilities are dropped (as
   // runc does); otherwise as late as possible, below.
-  if (p.seccomp.set && !p.no_new_privileges) install_seccomp(filter);
+  if (p.seccomp.set && !p.no_new_privileges) install_seccomp(p.seccomp);
   set_identity(p);
   enter_cwd(p);
   if (console >= 0) attach_terminal(console);
@@ -396,7 +378,7 @@ void install_seccomp(const seccomp::Filter& f) {
   // Before "ready": `tsbox create` must still be there to hand a listener
   // fd on, and after "ready" it is gone. The few system calls left (the
   // wait for start, startContainer hooks, execve) are filtered, as in runc.
-  if (p.seccomp.set && p.no_new_privileges) install_seccomp(filter);
+  if (p.seccomp.set && p.no_new_privileges) install_seccomp(p.seccomp);
   process_attrs::set_personality(p);
   if (p.pause) wait_for_go(fifo);
   run_hooks(p, "startContainer", states.created);

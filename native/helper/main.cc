@@ -42,11 +42,9 @@
 //                                                                                hostname, rlimits,
 //                                                                                ioprio, scheduler,
 //                                                                                user, caps, cwd
-//   <------------------------------------------------------------------------- "warning" <text>
-//                                                                               (seccomp rules skipped)
 //   <------------------------------------------------------------------------- "seccomp" + listener fd
 //                                                                               (SCMP_ACT_NOTIFY rules;
-//                                                                                filter loaded: before
+//                                                                                compiled filter loaded: before
 //                                                                                user and caps without
 //                                                                                noNewPrivileges)
 //                                                                                personality
@@ -54,6 +52,12 @@
 //   "go" -------------------------------------------------------------------->
 //                                                                                execve(process)
 //   <--------------------------------- end of stream (fd 3 closed by execve) --
+//
+// Compile mode: a plan with a "seccomp-compile" record carries only
+// linux.seccomp's rules. The helper builds them with libseccomp and answers
+// "seccomp-program" <load flags> <program in hex> <skipped syscall names...>
+// and exits; no container is made. The runtime caches that program per
+// profile and puts it into the plans of the containers that use it.
 //
 // Any step that fails sends "error" <step> <errno> [<detail>] instead and the
 // sender exits; the runtime prints it as one line. Messages reach the runtime
@@ -188,6 +192,23 @@ uint64_t enter_namespaces(const plan::Plan& p) {
   return create;
 }
 
+// The compile mode (see the protocol above).
+[[noreturn]] void send_compiled_seccomp(int sync_fd, const plan::Plan& p) {
+  seccomp::Compiled c = seccomp::compile(p.seccomp);
+  static const char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(c.program.size() * 2);
+  for (unsigned char b : c.program) {
+    hex += kHex[b >> 4];
+    hex += kHex[b & 15];
+  }
+  wire::Record rec = {"seccomp-program", std::to_string(c.load_flags), hex};
+  rec.insert(rec.end(), c.unknown.begin(), c.unknown.end());
+  int err = wire::send_record(sync_fd, rec);
+  if (err != 0) report::fail("send seccomp program", err);
+  _exit(0);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -215,6 +236,7 @@ int main(int argc, char** argv) {
 
   plan::Plan p;
   receive_plan(sync_fd, p);
+  if (p.seccomp_compile) send_compiled_seccomp(sync_fd, p);
   const int cgroup2 = join_cgroups(p);
   // Both need the helper's standing in the host's user (and mount)
   // namespace, which joining or creating a user namespace gives up.

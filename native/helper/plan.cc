@@ -24,6 +24,24 @@ bool id_ranges(const Record& r, size_t from, size_t n, std::vector<IdRange>& out
   return true;
 }
 
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// Lower-case hex (records are UTF-8 text) to bytes.
+bool from_hex(const std::string& hex, std::string& out) {
+  if (hex.size() % 2 != 0) return false;
+  out.resize(hex.size() / 2);
+  for (size_t i = 0; i < out.size(); i++) {
+    int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<char>(hi << 4 | lo);
+  }
+  return true;
+}
+
 // The user namespace records (new in the plan for user namespaces and
 // idmapped mounts); false if `r` is none of them or is malformed.
 bool apply_userns(const Record& r, Plan& p) {
@@ -134,10 +152,16 @@ bool apply(const Record& r, Plan& p) {
   } else if (kind == "personality" && n == 2) {
     p.has_personality = true;
     p.personality = u64_at(r, 1);
+  } else if (kind == "seccomp-program" && n == 3) {
+    // load flags, the program in hex
+    p.seccomp.set = true;
+    p.seccomp.load_flags = static_cast<uint32_t>(u64_at(r, 1));
+    return from_hex(r[2], p.seccomp.program) && !p.seccomp.program.empty() && p.seccomp.program.size() % 8 == 0;
+  } else if (kind == "seccomp-compile" && n == 1) {
+    p.seccomp_compile = true;
   } else if (kind == "seccomp" && n >= 4) {
     // action, errno, number of architectures, the architectures, the flags
     Seccomp& s = p.seccomp;
-    s.set = true;
     s.default_action = r[1];
     s.default_errno = static_cast<uint32_t>(u64_at(r, 2));
     size_t narches = u64_at(r, 3);
@@ -218,7 +242,7 @@ bool decode(const char* data, size_t len, Plan& out, std::string& error) {
       return false;
     }
   }
-  if ((out.rootfs.empty() && !out.exec) || out.args.empty()) {
+  if (!out.seccomp_compile && ((out.rootfs.empty() && !out.exec) || out.args.empty())) {
     error = "launch plan lacks rootfs or args";
     return false;
   }

@@ -88,8 +88,13 @@ struct SeccompRule {
   std::vector<SeccompArg> args;
 };
 
+// linux.seccomp. To compile (the helper's compile mode): the rules as
+// libseccomp takes them. To load (the init): the program libseccomp made of
+// them in the compile mode, cached by the runtime (lib/plan/seccomp-cache.ts).
 struct Seccomp {
-  bool set = false;
+  bool set = false;  // a program to load
+  std::string program;  // struct sock_filter[]
+  uint32_t load_flags = 0;  // SECCOMP_FILTER_FLAG_*
   std::string default_action;
   uint32_t default_errno = 0;
   std::vector<std::string> arches, flags;
@@ -140,6 +145,8 @@ struct Plan {
   bool has_personality = false;
   unsigned long personality = 0;
   Seccomp seccomp;
+  // Only compile `seccomp` and send the program back (no container).
+  bool seccomp_compile = false;
   Capabilities caps;
   uid_t uid = 0;
   gid_t gid = 0;

@@ -1,6 +1,11 @@
 #include "seccomp.h"
 
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
@@ -130,7 +135,11 @@ void add_rule(scmp_filter_ctx ctx, const plan::SeccompRule& r, std::vector<std::
   if (err != 0) fail(step, -err);
 }
 
-}  // namespace
+// A context built from the plan, not loaded.
+struct Filter {
+  scmp_filter_ctx ctx = nullptr;
+  bool notify = false;  // some rule uses SCMP_ACT_NOTIFY: the load asks for a listener fd
+};
 
 Filter build(const plan::Seccomp& s, std::vector<std::string>& unknown) {
   uint32_t default_action;
@@ -168,15 +177,64 @@ Filter build(const plan::Seccomp& s, std::vector<std::string>& unknown) {
   return f;
 }
 
-int load(const Filter& f) {
-  int err = seccomp_load(static_cast<scmp_filter_ctx>(f.ctx));
-  if (err != 0) fail("load seccomp filter", -err);
-  // The context is not released: freeing memory could need system calls
-  // the filter now refuses, and execve discards it anyway.
-  if (!f.notify) return -1;
-  int fd = seccomp_notify_fd(static_cast<scmp_filter_ctx>(f.ctx));
-  if (fd < 0) fail("seccomp listener fd", -fd);
-  return fd;
+bool attr_on(scmp_filter_ctx ctx, scmp_filter_attr attr) {
+  uint32_t value = 0;
+  return seccomp_attr_get(ctx, attr, &value) == 0 && value != 0;
+}
+
+// The seccomp(2) flags seccomp_load would use for this context.
+uint32_t load_flags(const Filter& f) {
+  uint32_t flags = 0;
+  if (attr_on(f.ctx, SCMP_FLTATR_CTL_TSYNC)) flags |= SECCOMP_FILTER_FLAG_TSYNC;
+  if (attr_on(f.ctx, SCMP_FLTATR_CTL_LOG)) flags |= SECCOMP_FILTER_FLAG_LOG;
+  if (attr_on(f.ctx, SCMP_FLTATR_CTL_SSB)) flags |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+  if (f.notify) {
+    flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    // The kernel takes TSYNC with a listener only if a thread that cannot
+    // be synchronized is reported as ESRCH rather than by its id.
+    if (flags & SECCOMP_FILTER_FLAG_TSYNC) flags |= SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
+  }
+  return flags;
+}
+
+}  // namespace
+
+// The program is libseccomp's own output (the rule: link libseccomp,
+// do not hand-roll BPF); only where it is made moves, from every start to
+// once per profile. libseccomp 2.5 exports to a descriptor only.
+Compiled compile(const plan::Seccomp& s) {
+  Compiled c;
+  Filter f = build(s, c.unknown);
+  c.load_flags = load_flags(f);
+  int fd = memfd_create("seccomp-bpf", MFD_CLOEXEC);
+  if (fd < 0) fail("memfd_create", errno);
+  int err = seccomp_export_bpf(f.ctx, fd);
+  if (err != 0) fail("export seccomp filter", -err);
+  off_t size = lseek(fd, 0, SEEK_END);
+  if (size <= 0 || size % sizeof(sock_filter) != 0) fail("export seccomp filter", EINVAL, "a program of " + std::to_string(size) + " bytes");
+  c.program.resize(static_cast<size_t>(size));
+  if (pread(fd, &c.program[0], c.program.size(), 0) != size) fail("read seccomp filter", errno);
+  close(fd);
+  seccomp_release(f.ctx);
+  return c;
+}
+
+int load(const plan::Seccomp& s) {
+  // The kernel's limit, checked here since prog.len would wrap beyond it.
+  if (s.program.size() / sizeof(sock_filter) > BPF_MAXINSNS) {
+    fail("load seccomp filter", EINVAL, "a program of " + std::to_string(s.program.size() / sizeof(sock_filter)) +
+                                            " instructions (the kernel takes up to " + std::to_string(BPF_MAXINSNS) + ")");
+  }
+  sock_fprog prog = {};
+  prog.len = static_cast<unsigned short>(s.program.size() / sizeof(sock_filter));
+  prog.filter = reinterpret_cast<sock_filter*>(const_cast<char*>(s.program.data()));
+  long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, s.load_flags, &prog);
+  if (rc < 0) fail("load seccomp filter", errno);
+  if (s.load_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) return static_cast<int>(rc);
+  // TSYNC without a listener: a positive value names a thread that could
+  // not be synchronized (the init has no other threads).
+  if (rc > 0) fail("load seccomp filter", ESRCH, "thread " + std::to_string(rc) + " could not be synchronized");
+  return -1;
 }
 
 std::string features_json() {

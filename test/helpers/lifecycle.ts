@@ -299,7 +299,8 @@ export function lifecycleSession(): Lifecycle {
     }
     let left: string[] = [];
     try {
-      left = fs.readdirSync(root);
+      // .seccomp is tsbox's cache of compiled seccomp programs, not a container.
+      left = fs.readdirSync(root).filter((n) => n !== '.seccomp');
     } catch {
       // never created
     }

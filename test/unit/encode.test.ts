@@ -1,6 +1,6 @@
 import { endianness } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { encodePlan } from '../../lib/plan/encode.js';
+import { encodePlan, encodeSeccompCompile } from '../../lib/plan/encode.js';
 import { wire } from '../../lib/wire.js';
 
 const { encodeRecords } = wire;
@@ -124,6 +124,11 @@ function fullPlan(): LaunchPlan {
       ],
       listener: { path: '/run/agent.sock', metadata: 'not encoded' },
     },
+    seccompProgram: {
+      program: Buffer.from('0600000000000000060000000000ff7f', 'hex'),
+      loadFlags: 2,
+      unknown: ['not encoded either'],
+    },
     capabilities: {
       lastCap: 40,
       bounding: (1n << 5n) | (1n << 40n),
@@ -208,13 +213,8 @@ describe('encodePlan', () => {
       ['ioprio', '8195'],
       ['scheduler', '6', '65', '-5', '0', '1000', '2000', '18446744073709551615'],
       ['personality', '8'],
-      ['seccomp', 'SCMP_ACT_ERRNO', '38', '2', 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SECCOMP_FILTER_FLAG_LOG'],
-      ['seccomp-rule', 'linux.seccomp.syscalls[0].names[0]', 'read', 'SCMP_ACT_ALLOW', '0', '0'],
-      [
-        'seccomp-rule', 'linux.seccomp.syscalls[1].names[0]', 'kill', 'SCMP_ACT_ERRNO', '1', '2',
-        '1', 'SCMP_CMP_EQ', '9', '0',
-        '0', 'SCMP_CMP_MASKED_EQ', '18446744073709551615', '1',
-      ],
+      // The init loads the compiled program; the rules went to the compile mode.
+      ['seccomp-program', '2', '0600000000000000060000000000ff7f'],
       ['capabilities', '40', '1099511627808', '32', '9223372036854775808', '0', '1'],
       ['user', '1000', '100', '5', '6'],
       ['umask', '18'],
@@ -255,6 +255,7 @@ describe('encodePlan', () => {
       ioprio: 2,
       scheduler: 8,
       personality: 2,
+      'seccomp-program': 3,
       capabilities: 7,
       'hooks-pause': 1,
       hook: 8,
@@ -262,6 +263,25 @@ describe('encodePlan', () => {
       cwd: 2,
       pause: 1,
     });
+  });
+
+  it('a plan with linux.seccomp not compiled yet is refused', () => {
+    const plan = fullPlan();
+    delete plan.seccompProgram;
+    expect(() => encodePlan(plan)).toThrow('linux.seccomp has not been compiled');
+  });
+
+  it("the compile mode's plan: only the rules, with their JSON paths for messages", () => {
+    expect(decode(encodeSeccompCompile(fullPlan().seccomp!))).toStrictEqual([
+      ['seccomp-compile'],
+      ['seccomp', 'SCMP_ACT_ERRNO', '38', '2', 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SECCOMP_FILTER_FLAG_LOG'],
+      ['seccomp-rule', 'linux.seccomp.syscalls[0].names[0]', 'read', 'SCMP_ACT_ALLOW', '0', '0'],
+      [
+        'seccomp-rule', 'linux.seccomp.syscalls[1].names[0]', 'kill', 'SCMP_ACT_ERRNO', '1', '2',
+        '1', 'SCMP_CMP_EQ', '9', '0',
+        '0', 'SCMP_CMP_MASKED_EQ', '18446744073709551615', '1',
+      ],
+    ]);
   });
 
   it('optional records are left out when unset, present when zero', () => {
