@@ -16,7 +16,7 @@
 // afterwards, pass or fail.
 
 const assert = require('node:assert/strict');
-const { execFileSync } = require('node:child_process');
+const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -379,18 +379,24 @@ check('stats on cgroup2: cpu.stat usec -> ns (usage, throttling under cpu.max), 
   assert.ok(e.data.cpu.throttling.throttledPeriods >= s.cpu.throttling.throttledPeriods);
 });
 
-check('events on cgroup2: stats every interval, then {"type":"oom"} when a hog is OOM-killed under memory.max (inotify on memory.events); the container lives on', async () => {
+check('events on cgroup2 (Runtime.events and `tsbox events`): stats every interval, then {"type":"oom"} when a hog is OOM-killed under memory.max (inotify on memory.events); the container lives on', async () => {
   const name = unique();
   const { out, mounts } = outDir();
   // The hog is a child shell (the biggest process, so the one killed); the init waits for the go.
   fs.writeFileSync(path.join(out, 'hog.sh'), 'x=$(head -c 32000000 /dev/zero | tr "\\0" a)\n');
   const c = await started(['sh', '-c', 'while [ ! -e /out/go ]; do sleep 0.05; done; sh /out/hog.sh; echo $? > /out/status; exec sleep 1000'], name, { memory: { limit: 16 * MiB, swap: 16 * MiB } }, { mounts });
   const events = rt.events(c.id, { interval: 300 });
+  // The CLI's stream too: one JSON line per event.
+  const cli = spawn(process.execPath, [path.join(ROOT, 'bin', 'tsbox'), '--root', stateRoot, 'events', '--interval', '300ms', c.id], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let cliOut = '';
+  cli.stdout.setEncoding('utf8').on('data', (d) => (cliOut += d));
+  const cliLines = () => cliOut.split('\n').slice(0, -1).map((l) => JSON.parse(l));
   try {
-    // The first stats event: the OOM watch is set up by then.
+    // The first stats event: the OOM watch is set up by then (the CLI's too).
     const first = await within(20000, 'the first stats event', events.next());
     assert.equal(first.value.type, 'stats');
     assert.equal(first.value.data.memory.usage.limit, 16 * MiB);
+    await waitUntil('the CLI\'s first stats line', () => cliLines().some((e) => e.type === 'stats'));
     fs.writeFileSync(path.join(out, 'go'), '');
     const types = [];
     for (;;) {
@@ -403,8 +409,12 @@ check('events on cgroup2: stats every interval, then {"type":"oom"} when a hog i
       }
       assert.equal(e.value.type, 'stats');
     }
+    await waitUntil('the CLI\'s oom line', () => cliLines().some((e) => e.type === 'oom'));
+    assert.deepEqual(cliLines().find((e) => e.type === 'oom'), { type: 'oom', id: c.id });
+    assert.deepEqual(cliLines().find((e) => e.type === 'stats').data.memory.usage.limit, 16 * MiB);
   } finally {
     await events.return();
+    cli.kill('SIGKILL');
   }
   assert.equal(counters(c.cg, 'memory.events').oom_kill, 1);
   await waitUntil('the hog\'s status', () => fs.existsSync(path.join(out, 'status')) && read(out, 'status') !== '');
