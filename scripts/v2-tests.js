@@ -16,6 +16,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
+const NULL_DISK = '-drive file=null-co://,format=raw,if=none,id=nb -device virtio-blk-device,drive=nb';
 
 function v2vmDir() {
   for (const d of [path.resolve(ROOT, '..', 'shared', 'tools', 'v2vm'), '/work/shared/tools/v2vm']) {
@@ -54,7 +55,9 @@ async function main() {
     const results = [];
     let console_ = '';
     const status = await new Promise((resolve) => {
-      const child = spawn(path.join(tools, 'run.sh'), [cmd], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, V2VM_TIMEOUT: process.env.V2VM_TIMEOUT || '900' } });
+      // A null disk (guest /dev/vda) for the io.max checks: reads return zeros, writes vanish.
+      const env = { ...process.env, V2VM_TIMEOUT: process.env.V2VM_TIMEOUT || '900', V2VM_QEMU_EXTRA: process.env.V2VM_QEMU_EXTRA ?? NULL_DISK };
+      const child = spawn(path.join(tools, 'run.sh'), [cmd], { stdio: ['ignore', 'pipe', 'pipe'], env });
       const onData = (d) => {
         console_ += d;
         let nl;
@@ -67,7 +70,7 @@ async function main() {
             results.push(r);
             console.log(`${r.ok ? 'ok' : 'not ok'} - ${r.name}${r.ms !== undefined ? ` (${r.ms} ms in the VM)` : ''}`);
             if (!r.ok) console.log(`  ${String(r.error).split('\n').join('\n  ')}`);
-          } else if (/^(v2 checks|V2VM|node:|Error)/.test(line)) {
+          } else if (/^(v2 checks|V2VM|V2INFO|node:|Error)/.test(line)) {
             console.log(`vm: ${line}`);
           }
         }

@@ -88,6 +88,8 @@ function watchV1(dir: string): OomWatch {
 
 function watchV2(dir: string): OomWatch {
   const file = path.join(dir, 'memory.events');
+  // Declared before kills() first runs: an unreadable file reads as the count seen so far.
+  let seen = 0;
   const kills = (): number => {
     try {
       return Number(/^oom_kill (\d+)$/m.exec(readFileSync(file, 'utf8'))?.[1] ?? 0);
@@ -95,7 +97,7 @@ function watchV2(dir: string): OomWatch {
       return seen;
     }
   };
-  let seen = kills();
+  seen = kills();
   let wake: (() => void) | undefined;
   let stopped = false;
   const watcher: FSWatcher = watch(file, () => wake?.());

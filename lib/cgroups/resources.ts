@@ -180,6 +180,12 @@ export function resourceWrites(
   const c = r.cpu;
   if (c) {
     if (c.shares !== undefined && c.shares > 0) put('cpu', 'cpu.shares', 'cpu.shares', String(c.shares), 'cpu.weight', String(cpuWeight(c.shares)));
+    // cgroup2 refuses a burst above the quota in force (EINVAL), and a quota
+    // below the burst in force: a burst that fits the current quota goes
+    // first (so a quota lowered with its burst works), else after the quota.
+    const burst = () => put('cpu', 'cpu.burst', 'cpu.cfs_burst_us', String(c.burst), 'cpu.max.burst', String(c.burst));
+    const burstFirst = set(c.burst) && v1('cpu') === undefined && v2 !== undefined && fitsQuota(c.burst, files.read(v2, 'cpu.max'));
+    if (burstFirst) burst();
     if (v1('cpu') !== undefined) {
       if (set(c.period)) put('cpu', 'cpu.period', 'cpu.cfs_period_us', String(c.period));
       if (set(c.quota)) put('cpu', 'cpu.quota', 'cpu.cfs_quota_us', String(c.quota));
@@ -187,7 +193,7 @@ export function resourceWrites(
       const quota = set(c.quota) && c.quota > 0 ? String(c.quota) : 'max';
       put('cpu', set(c.quota) ? 'cpu.quota' : 'cpu.period', 'cpu.cfs_quota_us', String(c.quota ?? 0), 'cpu.max', `${quota} ${set(c.period) ? c.period : 100000}`);
     }
-    if (set(c.burst)) put('cpu', 'cpu.burst', 'cpu.cfs_burst_us', String(c.burst), 'cpu.max.burst', String(c.burst));
+    if (set(c.burst) && !burstFirst) burst();
     // The period first: the runtime must fit in it.
     if (set(c.realtimePeriod)) put('cpu', 'cpu.realtimePeriod', 'cpu.rt_period_us', String(c.realtimePeriod));
     if (set(c.realtimeRuntime)) put('cpu', 'cpu.realtimeRuntime', 'cpu.rt_runtime_us', String(c.realtimeRuntime));
@@ -246,6 +252,12 @@ export function resourceWrites(
   return { writes: out, warnings };
 }
 
+/** Whether a cpu.max.burst fits under the quota of cpu.max ("max 100000", "20000 100000"; unknown: a new cgroup's "max"). */
+function fitsQuota(burst: number, cpuMax: string | undefined): boolean {
+  const quota = (cpuMax ?? 'max').trim().split(/\s+/)[0];
+  return quota === 'max' || burst <= Number(quota);
+}
+
 type Put = (controller: string, resource: string, v1File: string, v1Value: string, v2File?: string, v2Value?: string) => void;
 
 /**
@@ -265,12 +277,14 @@ function blockIOWrites(b: NonNullable<LinuxResources['blockIO']>, blkio: string 
     }
     if (b.leafWeight) put('blkio', 'blockIO.leafWeight', 'blkio.leaf_weight', String(b.leafWeight));
     for (const [i, d] of (b.weightDevice ?? []).entries()) {
-      if (d.weight) out.push({ key: v2, file: 'io.bfq.weight', value: `${d.major}:${d.minor} ${d.weight}`, resource: `blockIO.weightDevice[${i}]` });
+      // Per-device weights are BFQ's alone: without it (no io.bfq.weight) runc leaves them out, and so does this.
+      if (d.weight) out.push({ key: v2, file: 'io.bfq.weight', value: `${d.major}:${d.minor} ${d.weight}`, resource: `blockIO.weightDevice[${i}]`, skipIfMissing: true });
       if (d.leafWeight) put('blkio', `blockIO.weightDevice[${i}].leafWeight`, 'blkio.leaf_weight_device', `${d.major}:${d.minor} ${d.leafWeight}`);
     }
     for (const [key, , io] of throttles) {
       for (const [i, d] of (b[key] ?? []).entries()) {
-        out.push({ key: v2, file: 'io.max', value: `${d.major}:${d.minor} ${io}=${d.rate}`, resource: `blockIO.${key}[${i}]` });
+        // io.max refuses a 0 rate (ERANGE); runc skips it, as "not set".
+        if (d.rate) out.push({ key: v2, file: 'io.max', value: `${d.major}:${d.minor} ${io}=${d.rate}`, resource: `blockIO.${key}[${i}]` });
       }
     }
     return;

@@ -254,6 +254,8 @@ function memoryStats(v1: Dir | undefined, v2: Dir): Stats['memory'] {
     ? omitEntry({
         limit: swapLimit === MAX_U64 || usage.limit === MAX_U64 ? MAX_U64 : add(swapLimit, usage.limit),
         usage: add(v2.num('memory.swap.current'), usage.usage ?? 0),
+        // memory.swap.peak (kernels since 6.5) as it is, as runc reports it.
+        max: v2.num('memory.swap.peak'),
         failcnt: 0,
       })
     : none;

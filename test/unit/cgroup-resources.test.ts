@@ -116,12 +116,21 @@ describe('runc\'s v1 -> v2 conversions', () => {
       '/memory.swap.max=0',
       '/memory.max=100',
       '/memory.low=50',
-      '/cpu.max=max 50000',
       '/cpu.max.burst=1000',
+      '/cpu.max=max 50000',
       '/cpuset.cpus=0-1',
       '/cpuset.mems=0',
       '/cpu.idle=1',
     ]);
+  });
+
+  it('v2: cpu.max.burst before cpu.max when it fits the quota in force (a quota lowered with its burst), else after', () => {
+    const at = (cpuMax: string) => fakeFiles({ '/cpu.max': cpuMax });
+    const lower = { cpu: { quota: 10000, burst: 5000 } };
+    expect(files(resourceWrites(V2, lower, [], at('50000 100000')))).toEqual(['/cpu.max.burst=5000', '/cpu.max=10000 100000']);
+    expect(files(resourceWrites(V2, lower, [], at('max 100000')))).toEqual(['/cpu.max.burst=5000', '/cpu.max=10000 100000']);
+    const raise = { cpu: { quota: 50000, burst: 40000 } };
+    expect(files(resourceWrites(V2, raise, [], at('10000 100000')))).toEqual(['/cpu.max=50000 100000', '/cpu.max.burst=40000']);
   });
 
   it('v2: the swap alone is worked out against the memory.max in force', () => {
@@ -210,12 +219,13 @@ describe('runc\'s v1 -> v2 conversions', () => {
       ['blkio.throttle.read_bps_device', '8:0 1000', undefined, 'blockIO.throttleReadBpsDevice[0]'],
       ['blkio.throttle.write_iops_device', '8:16 20', undefined, 'blockIO.throttleWriteIOPSDevice[0]'],
     ]);
-    const v2 = resourceWrites(V2, b).writes;
-    expect(v2.map((w) => [w.file, w.value, w.orElse && `${w.orElse.file}=${w.orElse.value}`])).toEqual([
-      ['io.bfq.weight', '500', 'io.weight=default 4950'],
-      ['io.bfq.weight', '8:0 300', undefined],
-      ['io.max', '8:0 rbps=1000', undefined],
-      ['io.max', '8:16 wiops=20', undefined],
+    const v2 = resourceWrites(V2, { blockIO: { ...b.blockIO, throttleWriteBpsDevice: [{ major: 8, minor: 0, rate: 0 }] } }).writes;
+    // A device weight needs BFQ (skipped without it, as runc); a 0 rate is "not set" (io.max would refuse it).
+    expect(v2.map((w) => [w.file, w.value, w.orElse && `${w.orElse.file}=${w.orElse.value}`, !!w.skipIfMissing])).toEqual([
+      ['io.bfq.weight', '500', 'io.weight=default 4950', false],
+      ['io.bfq.weight', '8:0 300', undefined, true],
+      ['io.max', '8:0 rbps=1000', undefined, false],
+      ['io.max', '8:16 wiops=20', undefined, false],
     ]);
   });
 

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Layout } from '../../lib/cgroups/layout.js';
+import { watchOom } from '../../lib/cgroups/oom.js';
 import { counter, cpuList, hugePageSizes, readStats, toJson } from '../../lib/cgroups/stats.js';
 import { parseDuration } from '../../lib/cli/commands/events.js';
 
@@ -102,6 +103,7 @@ describe('stats', () => {
         'memory.peak': '400\n',
         'memory.swap.current': '10\n',
         'memory.swap.max': '1000\n',
+        'memory.swap.peak': '50\n',
         'memory.events': 'low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n',
         'pids.current': '2\n',
         'pids.max': '50\n',
@@ -116,7 +118,8 @@ describe('stats', () => {
     expect(s.cpu).toEqual({ usage: { total: 5000, kernel: 2000, user: 3000 }, throttling: { periods: 7 } });
     expect(s.memory.usage).toEqual({ limit: 18446744073709551615n, usage: 300, max: 400, failcnt: 0 });
     // No memory limit: no memory-plus-swap limit either.
-    expect(s.memory.swap).toEqual({ limit: 18446744073709551615n, usage: 310, failcnt: 0 });
+    // max: memory.swap.peak alone (runc's), not plus memory.
+    expect(s.memory.swap).toEqual({ limit: 18446744073709551615n, usage: 310, max: 50, failcnt: 0 });
     expect(s.memory.cache).toBe(200);
     expect(s.pids).toEqual({ current: 2, limit: 50 });
     expect(s.blkio).toEqual({
@@ -125,6 +128,28 @@ describe('stats', () => {
     });
     expect(s.hugetlb['2MB']).toEqual({ failcnt: 1 });
     expect(s.cpuset.cpus).toEqual([0, 1]);
+  });
+});
+
+describe('watchOom on cgroup2 (inotify on memory.events)', () => {
+  it('counts new oom_kill since the start; a memory.events it cannot read counts none', async () => {
+    const { layout, dirs: d } = fakeCgroups({ '': { 'memory.events': 'oom 1\noom_kill 1\n' } });
+    const events = path.join(d['']!, 'memory.events');
+    const w = watchOom(layout, { dirs: d, created: [] })!;
+    try {
+      expect(w.pending()).toBe(0);
+      const next = w.next();
+      fs.writeFileSync(events, 'oom 3\noom_kill 3\n');
+      expect(await next).toBe(2);
+    } finally {
+      await w.stop();
+    }
+    // Not a file (as when the cgroup goes away): no kills, and no error.
+    fs.rmSync(events);
+    fs.mkdirSync(events);
+    const w2 = watchOom(layout, { dirs: d, created: [] })!;
+    expect(w2.pending()).toBe(0);
+    await w2.stop();
   });
 });
 

@@ -16,7 +16,7 @@
 // afterwards, pass or fail.
 
 const assert = require('node:assert/strict');
-const { execFileSync } = require('node:child_process');
+const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -34,6 +34,7 @@ let lib;
 let native;
 let tmp;
 let rt;
+let stateRoot;
 let serial = 0;
 
 function sleep(ms) {
@@ -76,7 +77,7 @@ function bundle(args, linux = {}, more = {}) {
   for (const d of ['bin', 'proc', 'dev', 'sys', 'tmp']) fs.mkdirSync(path.join(rootfs, d), { recursive: true });
   fs.copyFileSync('/bin/busybox', path.join(rootfs, 'bin', 'busybox'));
   fs.chmodSync(path.join(rootfs, 'bin', 'busybox'), 0o755);
-  for (const a of ['sh', 'sleep', 'true', 'cat', 'echo', 'seq', 'head', 'tr', 'mknod', 'setsid', 'grep']) {
+  for (const a of ['sh', 'sleep', 'true', 'cat', 'echo', 'seq', 'head', 'tr', 'mknod', 'setsid', 'grep', 'dd']) {
     fs.symlinkSync('busybox', path.join(rootfs, 'bin', a));
   }
   fs.copyFileSync(process.env.TSBOX_PROBE, path.join(rootfs, 'bin', 'probe'));
@@ -110,6 +111,39 @@ async function started(args, name, resources, more = {}) {
 
 async function waitStopped(id) {
   await waitUntil(`${id} to stop`, () => rt.state(id).status === 'stopped');
+}
+
+/** Runs `args` in the container: its stdout, exit status and how long it took (ms, from here). */
+async function execIn(id, args) {
+  const t = Date.now();
+  const p = await rt.exec(id, { args, env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } }, { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  p.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+  const exit = await p.exited;
+  const ms = Date.now() - t;
+  await sleep(20);
+  return { out: out.trim(), status: exit.status, ms };
+}
+
+/** A host directory for a check's files, bound at /out in its container. */
+function outDir() {
+  const out = path.join(tmp, `out-${++serial}`);
+  fs.mkdirSync(out);
+  return { out, mounts: [{ destination: '/out', type: 'bind', source: out, options: ['rbind', 'rw'] }] };
+}
+
+/** The key paths of a JSON value ("memory.usage.limit"), arrays as one level: its shape. */
+function shape(v, at = '') {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return [at];
+  return Object.keys(v).flatMap((k) => shape(v[k], at ? `${at}.${k}` : k));
+}
+
+/** Rejects when `promise` takes longer than `ms`. */
+function within(ms, what, promise) {
+  let timer;
+  return Promise.race([promise, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
 }
 
 /** Removes what a check left: its containers (delete --force) and cgroups with its names. */
@@ -227,14 +261,7 @@ check('devices: the eBPF program is attached on create; after a deny-all, a node
   const c = await started(['sleep', '1000'], name, { devices: [{ allow: false, access: 'rwm' }] });
   const ids = native.deviceProgramIds(c.cg);
   assert.equal(ids.length, 1);
-  const execOut = async (args) => {
-    const p = await rt.exec(c.id, { args, env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } }, { stdio: ['ignore', 'pipe', 'ignore'] });
-    let out = '';
-    p.stdout.setEncoding('utf8').on('data', (d) => (out += d));
-    await p.exited;
-    await sleep(20);
-    return out.trim();
-  };
+  const execOut = async (args) => (await execIn(c.id, args)).out;
   assert.equal(await execOut(['sh', '-c', 'mknod /dev/k c 1 11 && /bin/probe open /dev/k w']), '{"ok":false,"errno":1,"error":"Operation not permitted"}');
   assert.equal(await execOut(['sh', '-c', 'mknod /dev/nul c 1 3 && /bin/probe open /dev/nul rw']), '{"ok":true}');
   await rt.update(c.id, { devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 11, access: 'w' }] });
@@ -290,6 +317,202 @@ check('the init is cloned into its cgroup2 cgroup; with a cgroup namespace it se
   assert.equal(fs.readFileSync(path.join(out, 'c'), 'utf8'), '0::/\n');
 });
 
+check('stats on cgroup2: cpu.stat usec -> ns (usage, throttling under cpu.max), memory.current/max/peak/stat, pids, in runc\'s field names; `tsbox events --stats` the same shape', async () => {
+  const name = unique();
+  const c = await started(['sh', '-c', 'sleep 1000 & while :; do :; done'], name, {
+    cpu: { quota: 20000, period: 100000 },
+    memory: { limit: 64 * MiB, swap: 96 * MiB },
+    pids: { limit: 20 },
+  });
+  await waitUntil('throttling', () => counters(c.cg, 'cpu.stat').nr_throttled > 1);
+  const before = counters(c.cg, 'cpu.stat');
+  const s = await rt.stats(c.id);
+  const after = counters(c.cg, 'cpu.stat');
+  // Each value lies between the file's reads just before and after, scaled as runc scales it.
+  const between = (value, key, scale) => {
+    assert.ok(value >= before[key] * scale && value <= after[key] * scale, `${key}: ${value} not in [${before[key] * scale}, ${after[key] * scale}]`);
+  };
+  between(s.cpu.usage.total, 'usage_usec', 1000);
+  between(s.cpu.usage.user, 'user_usec', 1000);
+  between(s.cpu.usage.kernel, 'system_usec', 1000);
+  between(s.cpu.throttling.periods, 'nr_periods', 1);
+  between(s.cpu.throttling.throttledPeriods, 'nr_throttled', 1);
+  between(s.cpu.throttling.throttledTime, 'throttled_usec', 1000);
+  assert.ok(s.cpu.throttling.throttledTime > 0);
+
+  const stat = counters(c.cg, 'memory.stat');
+  assert.deepEqual(Object.keys(s.memory.raw).sort(), Object.keys(stat).sort());
+  assert.equal(s.memory.cache, s.memory.raw.file || undefined);
+  assert.equal(s.memory.usage.limit, 64 * MiB);
+  assert.ok(s.memory.usage.usage > 0 && s.memory.usage.usage <= 64 * MiB, `usage ${s.memory.usage.usage}`);
+  assert.ok(s.memory.usage.max >= s.memory.usage.usage, 'max (memory.peak) below usage');
+  // cgroup2 has no failcnt (its equivalent is memory.events "max"): 0, as runc reports it.
+  assert.equal(s.memory.usage.failcnt, 0);
+  assert.equal(counters(c.cg, 'memory.events').max, 0);
+  // v1's memsw: memory plus swap.
+  assert.equal(read(c.cg, 'memory.swap.max'), String(32 * MiB));
+  assert.equal(s.memory.swap.limit, 96 * MiB);
+  assert.ok(s.memory.swap.usage >= s.memory.usage.usage - MiB);
+  assert.deepEqual([s.pids.current, s.pids.limit], [Number(read(c.cg, 'pids.current')), 20]);
+  assert.equal(s.pids.current, 2);
+  assert.deepEqual(s.cpuset.cpus, [0, 1]);
+  assert.deepEqual(s.cpuset.mems, [0]);
+
+  // runc's field names (types.Stats), the zero ones it omits left out.
+  assert.deepEqual(Object.keys(s), ['cpu', 'cpuset', 'memory', 'pids', 'blkio', 'hugetlb', 'intel_rdt', 'network_interfaces']);
+  assert.deepEqual(Object.keys(s.cpu.usage).sort(), ['kernel', 'total', 'user']);
+  assert.deepEqual(Object.keys(s.cpu.throttling).sort(), ['periods', 'throttledPeriods', 'throttledTime']);
+  assert.deepEqual(Object.keys(s.memory).sort(), ['cache', 'kernel', 'kernelTCP', 'raw', 'swap', 'usage'].filter((k) => k !== 'cache' || s.memory.cache));
+  assert.deepEqual(Object.keys(s.memory.usage).sort(), ['failcnt', 'limit', 'max', 'usage']);
+  assert.deepEqual(s.memory.kernel, { limit: 0, failcnt: 0 });
+  assert.deepEqual(Object.keys(s.hugetlb).sort(), ['1GB', '2MB']);
+  assert.deepEqual(s.hugetlb['2MB'], { failcnt: 0 });
+  assert.deepEqual([s.intel_rdt, s.network_interfaces], [{}, null]);
+
+  // The CLI: one line, {"type":"stats","id":...,"data":...}, the same shape.
+  const line = execFileSync(process.execPath, [path.join(ROOT, 'bin', 'tsbox'), '--root', stateRoot, 'events', '--stats', c.id], { encoding: 'utf8' });
+  assert.equal(line.split('\n').length, 2, line);
+  const e = JSON.parse(line);
+  assert.deepEqual([e.type, e.id], ['stats', c.id]);
+  assert.deepEqual(shape(e.data), shape(s));
+  assert.deepEqual([e.data.memory.usage.limit, e.data.pids.limit, e.data.memory.swap.limit], [64 * MiB, 20, 96 * MiB]);
+  assert.ok(e.data.cpu.throttling.throttledPeriods >= s.cpu.throttling.throttledPeriods);
+});
+
+check('events on cgroup2 (Runtime.events and `tsbox events`): stats every interval, then {"type":"oom"} when a hog is OOM-killed under memory.max (inotify on memory.events); the container lives on', async () => {
+  const name = unique();
+  const { out, mounts } = outDir();
+  // The hog is a child shell (the biggest process, so the one killed); the init waits for the go.
+  fs.writeFileSync(path.join(out, 'hog.sh'), 'x=$(head -c 32000000 /dev/zero | tr "\\0" a)\n');
+  const c = await started(['sh', '-c', 'while [ ! -e /out/go ]; do sleep 0.05; done; sh /out/hog.sh; echo $? > /out/status; exec sleep 1000'], name, { memory: { limit: 16 * MiB, swap: 16 * MiB } }, { mounts });
+  const events = rt.events(c.id, { interval: 300 });
+  // The CLI's stream too: one JSON line per event.
+  const cli = spawn(process.execPath, [path.join(ROOT, 'bin', 'tsbox'), '--root', stateRoot, 'events', '--interval', '300ms', c.id], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let cliOut = '';
+  cli.stdout.setEncoding('utf8').on('data', (d) => (cliOut += d));
+  const cliLines = () => cliOut.split('\n').slice(0, -1).map((l) => JSON.parse(l));
+  try {
+    // The first stats event: the OOM watch is set up by then (the CLI's too).
+    const first = await within(20000, 'the first stats event', events.next());
+    assert.equal(first.value.type, 'stats');
+    assert.equal(first.value.data.memory.usage.limit, 16 * MiB);
+    await waitUntil('the CLI\'s first stats line', () => cliLines().some((e) => e.type === 'stats'));
+    fs.writeFileSync(path.join(out, 'go'), '');
+    const types = [];
+    for (;;) {
+      const e = await within(30000, `an oom event (got ${types.join(' ')})`, events.next());
+      assert.equal(e.done, false);
+      types.push(e.value.type);
+      if (e.value.type === 'oom') {
+        assert.deepEqual(e.value, { type: 'oom', id: c.id });
+        break;
+      }
+      assert.equal(e.value.type, 'stats');
+    }
+    await waitUntil('the CLI\'s oom line', () => cliLines().some((e) => e.type === 'oom'));
+    assert.deepEqual(cliLines().find((e) => e.type === 'oom'), { type: 'oom', id: c.id });
+    assert.deepEqual(cliLines().find((e) => e.type === 'stats').data.memory.usage.limit, 16 * MiB);
+  } finally {
+    await events.return();
+    cli.kill('SIGKILL');
+  }
+  assert.equal(counters(c.cg, 'memory.events').oom_kill, 1);
+  await waitUntil('the hog\'s status', () => fs.existsSync(path.join(out, 'status')) && read(out, 'status') !== '');
+  assert.equal(read(out, 'status'), '137');
+  assert.equal(rt.state(c.id).status, 'running');
+});
+
+check('blockIO on a disk (vda): io.max holds rbps/wbps/riops/wiops; reads of /dev/vda inside are throttled until update raises rbps; io.stat in stats; weightDevice needs BFQ', async () => {
+  if (!fs.existsSync('/sys/block/vda')) throw new Error('no /dev/vda here: scripts/v2-tests.js gives the VM a null-co disk (V2VM_QEMU_EXTRA)');
+  const [major, minor] = read('/sys/block/vda', 'dev').split(':').map(Number);
+  const dev = { major, minor };
+  const name = unique();
+  const c = await started(['sleep', '1000'], name, {
+    blockIO: {
+      weightDevice: [{ ...dev, weight: 300 }],
+      throttleReadBpsDevice: [{ ...dev, rate: MiB }],
+      throttleWriteBpsDevice: [{ ...dev, rate: 2 * MiB }],
+      throttleReadIOPSDevice: [{ ...dev, rate: 1000 }],
+      throttleWriteIOPSDevice: [{ ...dev, rate: 500 }, { ...dev, rate: 0 }],
+    },
+  }, { linux: { devices: [{ path: '/dev/vda', type: 'b', ...dev, fileMode: 0o600 }] } });
+  assert.equal(read(c.cg, 'io.max'), `${major}:${minor} rbps=${MiB} wbps=${2 * MiB} riops=1000 wiops=500`);
+  if (fs.existsSync(path.join(c.cg, 'io.bfq.weight'))) assert.match(read(c.cg, 'io.bfq.weight'), new RegExp(`^${major}:${minor} 300$`, 'm'));
+  else assert.doesNotMatch(read(c.cg, 'io.weight'), new RegExp(`^${major}:${minor} `, 'm'));
+
+  // 2 MiB at 1 MiB/s, from 100 MiB in (nothing there is in the page cache).
+  const dd = (skip) => execIn(c.id, ['dd', 'if=/dev/vda', 'of=/dev/null', 'bs=64k', 'count=32', `skip=${skip}`]);
+  const slow = await dd(1600);
+  assert.equal(slow.status, 0);
+  assert.ok(slow.ms >= 1500, `2 MiB read in ${slow.ms} ms at 1 MiB/s`);
+  const rbytes = () => Number(/\brbytes=(\d+)/.exec(read(c.cg, 'io.stat').split('\n').find((l) => l.startsWith(`${major}:${minor} `)) ?? '')?.[1] ?? 0);
+  assert.ok(rbytes() >= 2 * MiB, `io.stat rbytes ${rbytes()}`);
+  const s = await rt.stats(c.id);
+  // runc omits zero fields of an entry (minor 0 too).
+  const entry = (table) => (s.blkio[table] ?? []).find((e) => e.major === major && (e.minor ?? 0) === minor && e.op === 'Read');
+  assert.ok(entry('ioServiceBytesRecursive')?.value >= 2 * MiB, JSON.stringify(s.blkio));
+  assert.ok(entry('ioServicedRecursive')?.value > 0, JSON.stringify(s.blkio));
+  if (minor === 0) assert.equal('minor' in entry('ioServicedRecursive'), false);
+
+  await rt.update(c.id, { blockIO: { throttleReadBpsDevice: [{ ...dev, rate: 1024 * MiB }] } });
+  assert.equal(read(c.cg, 'io.max'), `${major}:${minor} rbps=${1024 * MiB} wbps=${2 * MiB} riops=1000 wiops=500`);
+  const fast = await dd(3200);
+  assert.equal(fast.status, 0);
+  assert.ok(fast.ms < slow.ms / 2, `after the update: ${fast.ms} ms, before ${slow.ms} ms`);
+  console.log(`V2INFO dd of 2 MiB: ${slow.ms} ms at rbps=1MiB, ${fast.ms} ms at rbps=1GiB`);
+});
+
+check('cgroup2 conversions: swap - limit -> memory.swap.max, reservation -> memory.low, cpu.max.burst, cpu.idle, hugetlb.2MB.max, unified; update changes each and keeps the rest', async () => {
+  const name = unique();
+  const c = await started(['sleep', '1000'], name, {
+    memory: { limit: 32 * MiB, swap: 48 * MiB, reservation: 8 * MiB },
+    cpu: { quota: 50000, period: 100000, burst: 10000, idle: 1 },
+    hugepageLimits: [{ pageSize: '2MB', limit: 4 * MiB }],
+    unified: { 'memory.high': String(24 * MiB), 'pids.max': '30' },
+  });
+  const files = () =>
+    Object.fromEntries(
+      ['memory.max', 'memory.swap.max', 'memory.low', 'memory.high', 'cpu.max', 'cpu.max.burst', 'cpu.idle', 'hugetlb.2MB.max', 'pids.max'].map((f) => [f, read(c.cg, f)]),
+    );
+  assert.deepEqual(files(), {
+    'memory.max': String(32 * MiB),
+    'memory.swap.max': String(16 * MiB),
+    'memory.low': String(8 * MiB),
+    'memory.high': String(24 * MiB),
+    'cpu.max': '50000 100000',
+    'cpu.max.burst': '10000',
+    'cpu.idle': '1',
+    'hugetlb.2MB.max': String(4 * MiB),
+    'pids.max': '30',
+  });
+  // The swap alone: worked out against the memory limit in force.
+  await rt.update(c.id, {
+    memory: { swap: 40 * MiB, reservation: 4 * MiB },
+    cpu: { burst: 20000, idle: 0 },
+    hugepageLimits: [{ pageSize: '2MB', limit: 2 * MiB }],
+    unified: { 'memory.high': String(20 * MiB) },
+  });
+  assert.deepEqual(files(), {
+    'memory.max': String(32 * MiB),
+    'memory.swap.max': String(8 * MiB),
+    'memory.low': String(4 * MiB),
+    'memory.high': String(20 * MiB),
+    'cpu.max': '50000 100000',
+    'cpu.max.burst': '20000',
+    'cpu.idle': '0',
+    'hugetlb.2MB.max': String(2 * MiB),
+    'pids.max': '30',
+  });
+  // A quota lowered below the burst in force, with a burst that fits it (the burst goes first).
+  await rt.update(c.id, { cpu: { quota: 10000, burst: 5000 } });
+  assert.deepEqual([read(c.cg, 'cpu.max'), read(c.cg, 'cpu.max.burst')], ['10000 100000', '5000']);
+  // Limit and swap together, swap equal to the limit: no swap; -1 is "max".
+  await rt.update(c.id, { memory: { limit: 64 * MiB, swap: 64 * MiB }, cpu: { quota: -1 } });
+  assert.deepEqual([read(c.cg, 'memory.max'), read(c.cg, 'memory.swap.max'), read(c.cg, 'cpu.max')], [String(64 * MiB), '0', 'max 100000']);
+  await rt.update(c.id, { memory: { limit: -1 } });
+  assert.deepEqual([read(c.cg, 'memory.max'), read(c.cg, 'memory.swap.max')], ['max', 'max']);
+});
+
 // ---- main -----------------------------------------------------------------------------------
 
 async function main() {
@@ -300,7 +523,8 @@ async function main() {
   lib = require(path.join(ROOT, 'dist', 'index.js'));
   native = require(path.join(ROOT, 'dist', 'native', 'binding.js')).native();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsbox-v2-'));
-  rt = new lib.Runtime({ root: path.join(tmp, 'state') });
+  stateRoot = path.join(tmp, 'state');
+  rt = new lib.Runtime({ root: stateRoot });
   const only = process.env.V2_ONLY;
   const results = [];
   for (const c of checks) {
