@@ -6,6 +6,7 @@
 // (the helper clones it with CLONE_PARENT), not pid 1's: see the last test.
 
 import * as fs from 'node:fs';
+import { finished } from 'node:stream/promises';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TsboxError } from '../../lib/errors.js';
@@ -147,7 +148,9 @@ describe.skipIf(!isRoot)('lifecycle through the library (Runtime)', () => {
       let text = '';
       c.stdout!.setEncoding('utf8').on('data', (d: string) => (text += d));
       const status = await c.exited;
-      await new Promise((r) => c.stdout!.once('close', r).resume());
+      // finished() also resolves for a stream that closed already (while
+      // exited was awaited): a 'close' listener added now would never fire.
+      await finished(c.stdout!.resume());
       return { status, text };
     };
     let seen: unknown;
