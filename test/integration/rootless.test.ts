@@ -303,6 +303,47 @@ describe.skipIf(!isRoot || !hasTools)('rootless' + (isRoot && hasTools ? '' : ' 
     }
   });
 
+  it('refuses an idmapped mount in one line naming it, before anything exists', () => {
+    const u = user();
+    u.tsbox(['spec', '--rootless']);
+    const source = path.join(u.home, 'shared');
+    fs.mkdirSync(source);
+    fs.chownSync(source, u.uid, u.uid);
+    u.config((c) => {
+      c.process.terminal = false;
+      c.mounts.push({ destination: '/idmapped', type: 'bind', source, options: ['bind', 'idmap'] });
+    });
+    const index = JSON.parse(fs.readFileSync(path.join(u.bundle, 'config.json'), 'utf8')).mounts.length - 1;
+    const r = u.tsbox(['run', 'rl-idmap']);
+    expect(r).toMatchObject({ status: 1, stdout: '' });
+    expect(r.stderr).toBe(
+      `tsbox: ${path.join(u.bundle, 'config.json')}: mounts[${index}]: an idmapped mount needs root (CAP_SYS_ADMIN over the filesystem of "${source}"); uid ${u.uid} cannot make one\n`,
+    );
+    expect(fs.readdirSync(path.join(u.xdg, 'tsbox'))).toEqual([]);
+    expect(fs.existsSync(path.join(u.bundle, 'rootfs', 'idmapped'))).toBe(false);
+    expect(pidsOf(u.uid)).toEqual([]);
+  });
+
+  it('raises process.oomScoreAdj, and says in one line that lowering it below its own needs CAP_SYS_RESOURCE', () => {
+    const own = Number(fs.readFileSync('/proc/self/oom_score_adj', 'utf8'));
+    const u = user();
+    u.tsbox(['spec', '--rootless']);
+    u.config((c) => {
+      c.process.terminal = false;
+      c.process.args = ['/bin/cat', '/proc/self/oom_score_adj'];
+      c.process.oomScoreAdj = own + 100;
+    });
+    expect(u.tsbox(['run', 'rl-oom-up'])).toMatchObject({ status: 0, stdout: `${own + 100}\n`, stderr: '' });
+    u.config((c) => (c.process.oomScoreAdj = own - 100));
+    const r = u.tsbox(['run', 'rl-oom-down']);
+    expect(r).toMatchObject({ status: 1, stdout: '' });
+    expect(r.stderr).toBe(
+      `tsbox: process.oomScoreAdj: write ${own - 100} to /proc/self/oom_score_adj: lowering it this far (the runtime's own is ${own}) needs CAP_SYS_RESOURCE in the host's user namespace, which uid ${u.uid} does not have\n`,
+    );
+    expect(fs.readdirSync(path.join(u.xdg, 'tsbox'))).toEqual([]);
+    expect(pidsOf(u.uid)).toEqual([]);
+  });
+
   it('maps a range of subordinate ids through newuidmap and newgidmap', () => {
     const u = user();
     u.withSubids();
