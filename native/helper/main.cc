@@ -165,8 +165,8 @@ void set_oom_score_adj(const plan::Plan& p) {
   const std::string value = std::to_string(p.oom_score_adj);
   const std::string step = "process.oomScoreAdj: write " + value + " to /proc/self/oom_score_adj";
   // /proc/self of a non-dumpable process is root's: an unprivileged
-  // helper opens its own file while dumpable (nothing of the container
-  // exists yet, and it runs as the caller, who could trace the caller).
+  // helper opens its own file while dumpable, for two calls (nothing of the
+  // container exists yet, and only the caller itself could trace it).
   const bool unprivileged = geteuid() != 0;
   if (unprivileged) prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
   int fd = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
