@@ -1,5 +1,6 @@
 import { chmodSync, chownSync, closeSync, fstatSync, openSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
+import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { getSystemErrorName } from 'node:util';
 import type { Bundle } from './bundle.js';
@@ -259,8 +260,29 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
     return cgroups ? { ...launched, cgroups } : launched;
   } catch (err) {
     if (cgroups) await killAndRemove(cgroups);
-    throw err;
+    throw cgroups && layout ? unjoinableCgroup2(err, layout, cgroups) : err;
   }
+}
+
+/**
+ * cgroup2 moves a process (CLONE_INTO_CGROUP included) only for a writer
+ * of the cgroup.procs of the common ancestor of where it is and where it
+ * goes: for an unprivileged caller, that means running inside the cgroup
+ * delegated to it. Says so, naming the file, instead of a bare EACCES.
+ */
+function unjoinableCgroup2(err: unknown, layout: Layout, cgroups: Cgroups): unknown {
+  const v2 = layout.hierarchies.find((h) => h.mount.fstype === 'cgroup2');
+  const target = cgroups.dirs[v2?.key ?? ''];
+  if (!v2 || target === undefined || !(err instanceof SystemError) || err.code !== 'EACCES' || !err.step.startsWith('clone into')) return err;
+  const own = path.resolve(v2.mount.mountPoint, `.${v2.own}`);
+  let ancestor = own;
+  while (ancestor !== v2.mount.mountPoint && !`${target}/`.startsWith(`${ancestor}/`)) ancestor = path.dirname(ancestor);
+  return new SystemError(
+    `${err.step} "${target}"`,
+    err.errno,
+    err.code,
+    `uid ${process.geteuid?.()} may not write ${path.join(ancestor, 'cgroup.procs')}, of the nearest cgroup holding both its own cgroup2 cgroup "${own}" and the container's (the kernel's rule for moving a process): run tsbox from inside the cgroup delegated to it, or give it that file`,
+  );
 }
 
 /**

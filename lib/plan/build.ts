@@ -145,6 +145,12 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
       return;
     }
     const idmap = planMountIdmap(m, at, parsed, mappings);
+    // The kernel idmaps a mount only for CAP_SYS_ADMIN over its filesystem
+    // (the host's user namespace for the host's files), which no
+    // unprivileged caller has: said here, before anything exists.
+    if (idmap && caller.uid !== 0) {
+      throw new ConfigError(at, `an idmapped mount needs root (CAP_SYS_ADMIN over the filesystem of "${m.source ?? ''}"); uid ${caller.uid} cannot make one`);
+    }
     let source = m.source ?? '';
     if (parsed.bind) {
       if (!source) throw new ConfigError(`${at}.source`, 'is required for a bind mount');

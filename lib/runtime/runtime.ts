@@ -9,7 +9,7 @@ import { applyDevicePolicy, deviceNodes } from '../cgroups/devices-bpf.js';
 import { killAndRemove, signalAll } from '../cgroups/kill.js';
 import { applyResources, cgroupPids, procsFiles, setFrozen, type Cgroups } from '../cgroups/manager.js';
 import { hostLayout, launch, launchPlan, setupError, type Launched, type StdioOption } from '../launch.js';
-import type { Hook, LinuxResources, Process } from '../oci/types.js';
+import type { Hook, LinuxResources, Process, Spec } from '../oci/types.js';
 import type { ContainerEvent, Stats } from '../cgroups/stats.js';
 import { buildExecPlan } from '../plan/build.js';
 import type { KernelNamespace, PlannedNamespace } from '../plan/plan.js';
@@ -20,7 +20,7 @@ import { signalNumber } from '../signals.js';
 import { wire } from '../wire.js';
 import { defaultStateRoot } from './root.js';
 import { seccompCacheDir } from '../plan/seccomp-cache.js';
-import { notFound, processStat, StateStore, writeFileAtomic, type ContainerRecord, type ContainerState } from './state.js';
+import { notFound, processStat, StateStore, writeFileAtomic, type ContainerRecord, type ContainerState, type ExecDefaults } from './state.js';
 
 export interface RuntimeOptions {
   /** Directory for container state (default /run/tsbox; for an unprivileged user $XDG_RUNTIME_DIR/tsbox: see ./root.ts). */
@@ -186,8 +186,9 @@ export class Runtime {
   }
 
   /**
-   * The bundle is read at most once: for a process made from the
-   * container's own, and for exec()'s handle (execDetached needs neither).
+   * The container's process and seccomp filter come from its record, as
+   * they were at create; a record of an older tsbox has them read from the
+   * bundle, at most once.
    */
   private async launchExec(
     id: string,
@@ -198,17 +199,17 @@ export class Runtime {
     const record = this.store.read(id);
     const status = this.store.status(record);
     if (status !== 'running') throw new TsboxError(`cannot exec in container "${id}": it is ${status}, not running`);
-    // Read once: the process may be made from the container's own, and the
+    // The process may be made from the container's own, and the
     // container's seccomp filter applies to this process too.
-    const loaded = loadBundle(record.bundle);
-    const bundle = () => loaded;
-    const process = typeof exec === 'function' ? exec(loaded.spec.process!) : exec;
+    const defaults = record.exec ?? execDefaults(loadBundle(record.bundle).spec);
+    const bundle = () => execBundle(record, defaults);
+    const process = typeof exec === 'function' ? exec(defaults.process) : exec;
     check?.(process);
     const pidfd = openPidfd(record);
     if (pidfd < 0) throw new TsboxError(`cannot exec in container "${id}": its init is gone`);
     let launched: Launched;
     try {
-      const seccomp = loaded.spec.linux?.seccomp;
+      const seccomp = defaults.seccomp;
       const plan = buildExecPlan({
         process,
         namespaces: namespacesOf(record.pid),
@@ -539,8 +540,30 @@ function newRecord(id: string, bundle: Bundle, pid: number, cgroups: Cgroups | u
     owner: ownerName(),
     annotations: bundle.spec.annotations ?? {},
     ...(poststop && { poststop }),
+    exec: execDefaults(bundle.spec),
     ...(cgroups && { cgroups }),
   };
+}
+
+/** What exec uses of a config (ContainerRecord.exec). */
+function execDefaults(spec: Spec): ExecDefaults {
+  const seccomp = spec.linux?.seccomp;
+  return { process: spec.process!, ...(seccomp && { seccomp }) };
+}
+
+/**
+ * The bundle an exec'd process's handle names: the container's, with the
+ * config parts the exec used (the file itself may have changed since create).
+ */
+function execBundle(record: ContainerRecord, defaults: ExecDefaults): Bundle {
+  const spec: Spec = {
+    ociVersion: OCI_VERSION,
+    process: defaults.process,
+    root: { path: record.rootfs },
+    annotations: record.annotations,
+    ...(defaults.seccomp && { linux: { seccomp: defaults.seccomp } }),
+  };
+  return { dir: record.bundle, configPath: path.join(record.bundle, 'config.json'), rootfs: record.rootfs, spec };
 }
 
 /** The user's name, or its uid when it has none (a rootless user missing from /etc/passwd). */

@@ -4,7 +4,7 @@ import { validateId } from '../container-id.js';
 import { TsboxError } from '../errors.js';
 import { native } from '../native/binding.js';
 import { OCI_VERSION } from '../oci/default-spec.js';
-import type { Hook } from '../oci/types.js';
+import type { Hook, LinuxSeccomp, Process } from '../oci/types.js';
 import { isFrozen, type Cgroups } from '../cgroups/manager.js';
 
 export type Status = 'created' | 'running' | 'paused' | 'stopped';
@@ -34,8 +34,21 @@ export interface ContainerRecord {
    * Absent in a record written by an older tsbox.
    */
   poststart?: Hook[];
+  /**
+   * What exec takes from the config, as it was at create: the process an
+   * exec'd one is made from, and the seccomp filter it gets too. Changing
+   * or removing config.json later does not change them (as in runc).
+   * Absent in a record written by an older tsbox: exec reads the bundle.
+   */
+  exec?: ExecDefaults;
   /** The container's cgroups, when it has its own. */
   cgroups?: Cgroups;
+}
+
+/** The parts of a container's config that exec uses (see ContainerRecord.exec). */
+export interface ExecDefaults {
+  process: Process;
+  seccomp?: LinuxSeccomp;
 }
 
 /** The state as `tsbox state` prints it: the OCI state plus runc's extra fields. */

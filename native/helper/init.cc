@@ -70,15 +70,6 @@ int open_console(int root, const plan::Plan& p, bool bind_console) {
   return slave;
 }
 
-// Through a /proc verified to be procfs (native/helper/procfs.h): in an
-// exec, /proc is the container's, which it may have mounted over.
-void write_oom_score_adj(int value) {
-  const std::string step = "write oom_score_adj";
-  int proc = procfs::open_root(step);
-  procfs::write_file(procfs::open_self(proc, "/proc", "oom_score_adj", O_WRONLY, step), std::to_string(value), step);
-  close(proc);
-}
-
 void set_hostnames(const plan::Plan& p) {
   if (p.has_hostname && sethostname(p.hostname.data(), p.hostname.size()) != 0) {
     fail("sethostname " + quote(p.hostname), errno);
@@ -397,7 +388,6 @@ void install_seccomp(const plan::Seccomp& s) {
     console = open_console(root, p, false);
     close(root);
   }
-  if (p.has_oom_score_adj) write_oom_score_adj(p.oom_score_adj);
   start_process(p, console, StartFifo{}, HookStates{});
 }
 
@@ -418,9 +408,7 @@ void run(const plan::Plan& p) {
   if (userns::enters(p)) userns::become_root();
   rootfs::populate(root, p);
   int console = p.terminal ? open_console(root, p, true) : -1;
-  // While the host's /proc is still mounted: its /proc/self is this process.
-  if (p.has_oom_score_adj) write_oom_score_adj(p.oom_score_adj);
-  // Dumpable only for the writes above in a new user namespace (main.cc).
+  // Dumpable only for the maps written above in a new user namespace (main.cc).
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   rootfs::finish(root, p);
   // The spec's order: the runtime's prestart and createRuntime hooks, then

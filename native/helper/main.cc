@@ -158,6 +158,41 @@ int join_cgroups(const plan::Plan& p) {
   return into;
 }
 
+// process.oomScoreAdj, written (as runc does) by the helper for itself
+// before it joins or creates any namespace: the init and the container's
+// process inherit it. Lowering the value takes CAP_SYS_RESOURCE in the
+// host's user namespace, which root keeps here and the init of a new user
+// namespace would not have; the host's /proc is the one written, so the
+// container's mounts cannot come into it (exec).
+void set_oom_score_adj(const plan::Plan& p) {
+  if (!p.has_oom_score_adj) return;
+  const std::string value = std::to_string(p.oom_score_adj);
+  const std::string step = "process.oomScoreAdj: write " + value + " to /proc/self/oom_score_adj";
+  // /proc/self of a non-dumpable process is root's: an unprivileged
+  // helper opens its own file while dumpable, for two calls (nothing of the
+  // container exists yet, and only the caller itself could trace it).
+  const bool unprivileged = geteuid() != 0;
+  if (unprivileged) prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+  int fd = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
+  int open_err = errno;
+  if (unprivileged) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  if (fd < 0) report::fail(step, open_err);
+  char now[16] = {};
+  ssize_t n = read(fd, now, sizeof now - 1);
+  if (n > 0 && now[n - 1] == '\n') now[n - 1] = 0;
+  if (pwrite(fd, value.data(), value.size(), 0) != static_cast<ssize_t>(value.size())) {
+    int err = errno;
+    if (err == EACCES) {
+      report::fail(step, err,
+                   std::string("lowering it this far (the runtime's own is ") + now +
+                       ") needs CAP_SYS_RESOURCE in the host's user namespace, which uid " + std::to_string(geteuid()) +
+                       " does not have");
+    }
+    report::fail(step, err);
+  }
+  close(fd);
+}
+
 // Joins the namespaces named by path and returns the clone flags for the ones
 // to create.
 uint64_t enter_namespaces(const plan::Plan& p) {
@@ -237,6 +272,7 @@ int main(int argc, char** argv) {
   plan::Plan p;
   receive_plan(sync_fd, p);
   if (p.seccomp_compile) send_compiled_seccomp(sync_fd, p);
+  set_oom_score_adj(p);
   const int cgroup2 = join_cgroups(p);
   // Both need the helper's standing in the host's user (and mount)
   // namespace, which joining or creating a user namespace gives up.
@@ -252,10 +288,8 @@ int main(int argc, char** argv) {
   // In a new user namespace /proc/<pid> of a non-dumpable init belongs to
   // the host's root, which the namespace does not map: an unprivileged
   // runtime could not write the maps (nor newuidmap, which checks who owns
-  // /proc/<pid>), and the init, root of its namespace only, could not write
-  // its own oom_score_adj. So the init starts dumpable; it is alone in its
-  // new pid namespace then, and turns that off once those writes are done
-  // (init.cc).
+  // /proc/<pid>). So the init starts dumpable; it is alone in its new pid
+  // namespace then, and turns that off once the maps are written (init.cc).
   if (flags & CLONE_NEWUSER) prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 
   int pidfd = -1;

@@ -5,6 +5,7 @@
 // where temp files are bound over /etc/subuid, /etc/subgid and /etc/passwd.
 
 import { spawnSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -12,6 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { defaultConfig, hostMounts, isRoot, makeBundle } from '../helpers/bundle.js';
 import { TSBOX } from '../helpers/cli.js';
 import { eventually } from '../helpers/containers.js';
+import { findCgroupDirs, hostHierarchies, makeOwnParent, procCgroup, removeCgroupDirs } from '../helpers/cgroups.js';
 
 const hasTools = ['/usr/bin/setpriv', '/usr/bin/unshare', '/usr/bin/newuidmap', '/usr/bin/newgidmap'].every((f) => fs.existsSync(f));
 const SUB_START = 600000;
@@ -87,6 +89,13 @@ class RootlessUser {
   }
 
   /** Runs bin/tsbox as the user; output goes to files, so a container left running does not hold it up. */
+  /**
+   * Cgroups (one per hierarchy) the user's commands start in, put there as
+   * root before setpriv: like a systemd user session inside the cgroup
+   * delegated to it.
+   */
+  session: string[] = [];
+
   tsbox(args: string[], env: Record<string, string> = { XDG_RUNTIME_DIR: this.xdg }): Result {
     const out = path.join(this.home, 'out');
     const err = path.join(this.home, 'err');
@@ -94,11 +103,14 @@ class RootlessUser {
     const envArgs = Object.entries({ PATH: '/usr/bin:/bin', ...env }).map(([k, v]) => `${k}=${v}`);
     const asUser = ['setpriv', `--reuid=${this.uid}`, `--regid=${this.uid}`, '--clear-groups', 'env', '-i', ...envArgs, process.execPath, TSBOX, ...args];
     // newuidmap reads the subid files of its mount namespace: a private one.
+    const inSession = this.session.length > 0
+      ? ['sh', '-c', 'for d in $0; do echo $$ > "$d/cgroup.procs" || exit 1; done; exec "$@"', this.session.join(' '), ...asUser]
+      : asUser;
     const command = this.etc
       ? ['unshare', '-m', '--propagation', 'private', 'sh', '-c',
          `mount --bind "$0" /etc/subuid && mount --bind "$1" /etc/subgid && mount --bind "$2" /etc/passwd && shift 2 && exec "$@"`,
-         this.etc.subuid, this.etc.subgid, this.etc.passwd, ...asUser]
-      : asUser;
+         this.etc.subuid, this.etc.subgid, this.etc.passwd, ...inSession]
+      : inSession;
     try {
       const r = spawnSync(command[0]!, command.slice(1), { cwd: this.bundle, stdio: ['ignore', fds[0]!, fds[1]!], timeout: 20_000 });
       return { status: r.status, stdout: fs.readFileSync(out, 'utf8'), stderr: fs.readFileSync(err, 'utf8') };
@@ -199,6 +211,137 @@ describe.skipIf(!isRoot || !hasTools)('rootless' + (isRoot && hasTools ? '' : ' 
     expect(r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '))).toEqual([`0 ${u.uid} 1`, '0']);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/rootless: linux\.resources\.memory, linux\.resources\.pids not applied: the container runs without cgroups of its own/);
+  });
+
+  /**
+   * Delegation as runc documents it (and systemd does for Delegate=yes): a
+   * cgroup named `name` under this process's own in every hierarchy, the
+   * directory and its interface files given to the user, who then makes
+   * and manages the cgroups below it. Returns the directories.
+   */
+  function delegate(u: RootlessUser, name: string): string[] {
+    const made = makeOwnParent(name);
+    for (const dir of made) {
+      fs.chownSync(dir, u.uid, u.uid);
+      for (const file of ['cgroup.procs', 'tasks', 'cgroup.threads', 'cgroup.subtree_control', 'memory.limit_in_bytes', 'pids.max']) {
+        if (fs.existsSync(path.join(dir, file))) fs.chownSync(path.join(dir, file), u.uid, u.uid);
+      }
+    }
+    return made;
+  }
+
+  /** A container of the user with a memory and a pids limit in cgroupsPath. */
+  function limitedContainer(u: RootlessUser, cgroupsPath: string): void {
+    u.tsbox(['spec', '--rootless']);
+    u.config((c) => {
+      c.process.terminal = false;
+      c.process.args = ['/bin/sleep', '60'];
+      c.linux.cgroupsPath = cgroupsPath;
+      c.linux.resources = { memory: { limit: 64 * 1024 * 1024 }, pids: { limit: 100 } };
+    });
+  }
+
+  it('uses a cgroup delegated to the user: limits written, the init inside, no warning; delete removes only what it made', async () => {
+    const u = user();
+    const name = `tsbox-test-${crypto.randomBytes(6).toString('hex')}`;
+    try {
+      const made = delegate(u, name);
+      // The user's own processes live in the delegated cgroups (as a
+      // systemd user session does): cgroup2 moves a process, by
+      // CLONE_INTO_CGROUP too, only for a writer of the common ancestor's
+      // cgroup.procs, which then is the delegated one. A relative
+      // linux.cgroupsPath goes below the caller's own cgroups.
+      u.session = made;
+      limitedContainer(u, 'ctr');
+      const id = 'rl-cgroup';
+      expect(u.tsbox(['create', id])).toMatchObject({ status: 0, stderr: '' });
+      const pid = JSON.parse(u.tsbox(['state', id]).stdout).pid as number;
+      const hierarchies = hostHierarchies();
+      expect(hierarchies.map((h) => h.fstype)).toContain('cgroup2');
+      const child = (h: { own: string }) => path.join(h.own, name, 'ctr');
+      for (const h of hierarchies) {
+        expect(fs.statSync(child(h)).uid, h.key).toBe(u.uid);
+        expect(procCgroup(pid).get(h.key), h.key).toBe(path.posix.join(h.ownPath, name, 'ctr'));
+      }
+      const dirOf = (controller: string) => child(hierarchies.find((h) => h.key.split(',').includes(controller))!);
+      expect(fs.readFileSync(path.join(dirOf('memory'), 'memory.limit_in_bytes'), 'utf8').trim()).toBe(String(64 * 1024 * 1024));
+      expect(fs.readFileSync(path.join(dirOf('pids'), 'pids.max'), 'utf8').trim()).toBe('100');
+      expect(fs.readFileSync(path.join(dirOf('pids'), 'cgroup.procs'), 'utf8').trim()).toBe(String(pid));
+      expect(u.tsbox(['start', id])).toMatchObject({ status: 0, stderr: '' });
+      expect(u.tsbox(['kill', id, 'KILL'])).toMatchObject({ status: 0 });
+      await eventually(() => expect(JSON.parse(u.tsbox(['state', id]).stdout).status).toBe('stopped'));
+      expect(u.tsbox(['delete', id])).toMatchObject({ status: 0, stderr: '' });
+      // Exactly the container's cgroups are gone; the delegated ones stay.
+      expect(findCgroupDirs(name).sort()).toEqual([...made].sort());
+    } finally {
+      // The test's own cgroups (and anything left below them), deepest first.
+      expect(await removeCgroupDirs(findCgroupDirs(name))).toEqual([]);
+    }
+  });
+
+  it('says in one line why a delegated cgroup2 cgroup cannot be joined from outside it, and leaves nothing behind', async () => {
+    const u = user();
+    const name = `tsbox-test-${crypto.randomBytes(6).toString('hex')}`;
+    try {
+      const made = delegate(u, name);
+      // The user runs in this process's cgroups (cgroup2: the root), not in
+      // the delegated ones: v1 lets it join (tasks is its own), cgroup2 not.
+      limitedContainer(u, `${name}/ctr`);
+      const v2 = hostHierarchies().find((h) => h.fstype === 'cgroup2')!;
+      const r = u.tsbox(['create', 'rl-outside']);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toBe(
+        `tsbox: clone into the container's cgroup2 cgroup "${path.join(v2.own, name, 'ctr')}": uid ${u.uid} may not write ${path.join(v2.own, 'cgroup.procs')}, ` +
+          `of the nearest cgroup holding both its own cgroup2 cgroup "${v2.own}" and the container's (the kernel's rule for moving a process): ` +
+          'run tsbox from inside the cgroup delegated to it, or give it that file\n',
+      );
+      expect(findCgroupDirs(name).sort()).toEqual([...made].sort());
+      expect(fs.readdirSync(path.join(u.xdg, 'tsbox'))).toEqual([]);
+      expect(pidsOf(u.uid)).toEqual([]);
+    } finally {
+      expect(await removeCgroupDirs(findCgroupDirs(name))).toEqual([]);
+    }
+  });
+
+  it('refuses an idmapped mount in one line naming it, before anything exists', () => {
+    const u = user();
+    u.tsbox(['spec', '--rootless']);
+    const source = path.join(u.home, 'shared');
+    fs.mkdirSync(source);
+    fs.chownSync(source, u.uid, u.uid);
+    u.config((c) => {
+      c.process.terminal = false;
+      c.mounts.push({ destination: '/idmapped', type: 'bind', source, options: ['bind', 'idmap'] });
+    });
+    const index = JSON.parse(fs.readFileSync(path.join(u.bundle, 'config.json'), 'utf8')).mounts.length - 1;
+    const r = u.tsbox(['run', 'rl-idmap']);
+    expect(r).toMatchObject({ status: 1, stdout: '' });
+    expect(r.stderr).toBe(
+      `tsbox: ${path.join(u.bundle, 'config.json')}: mounts[${index}]: an idmapped mount needs root (CAP_SYS_ADMIN over the filesystem of "${source}"); uid ${u.uid} cannot make one\n`,
+    );
+    expect(fs.readdirSync(path.join(u.xdg, 'tsbox'))).toEqual([]);
+    expect(fs.existsSync(path.join(u.bundle, 'rootfs', 'idmapped'))).toBe(false);
+    expect(pidsOf(u.uid)).toEqual([]);
+  });
+
+  it('raises process.oomScoreAdj, and says in one line that lowering it below its own needs CAP_SYS_RESOURCE', () => {
+    const own = Number(fs.readFileSync('/proc/self/oom_score_adj', 'utf8'));
+    const u = user();
+    u.tsbox(['spec', '--rootless']);
+    u.config((c) => {
+      c.process.terminal = false;
+      c.process.args = ['/bin/cat', '/proc/self/oom_score_adj'];
+      c.process.oomScoreAdj = own + 100;
+    });
+    expect(u.tsbox(['run', 'rl-oom-up'])).toMatchObject({ status: 0, stdout: `${own + 100}\n`, stderr: '' });
+    u.config((c) => (c.process.oomScoreAdj = own - 100));
+    const r = u.tsbox(['run', 'rl-oom-down']);
+    expect(r).toMatchObject({ status: 1, stdout: '' });
+    expect(r.stderr).toBe(
+      `tsbox: process.oomScoreAdj: write ${own - 100} to /proc/self/oom_score_adj: lowering it this far (the runtime's own is ${own}) needs CAP_SYS_RESOURCE in the host's user namespace, which uid ${u.uid} does not have\n`,
+    );
+    expect(fs.readdirSync(path.join(u.xdg, 'tsbox'))).toEqual([]);
+    expect(pidsOf(u.uid)).toEqual([]);
   });
 
   it('maps a range of subordinate ids through newuidmap and newgidmap', () => {

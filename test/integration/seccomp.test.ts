@@ -244,6 +244,46 @@ describe.skipIf(!isRoot)('linux.seccomp through the CLI', () => {
     expect(mk.stderr).toContain(ENOMSG_TEXT);
   });
 
+  it('exec uses the filter and process the container was created with, whatever config.json says later; an older record reads the bundle', async () => {
+    const b = lc.bundle({
+      args: ['sleep', '100'],
+      mutate: (c) => {
+        c.linux.seccomp = allowBut({ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOMSG });
+        c.process.env.push('MARK=created');
+      },
+    });
+    const id = lc.track('sc-create');
+    const configPath = path.join(b.dir, 'config.json');
+    expect(await lc.cli(['create', '--bundle', b.dir, id])).toMatchObject({ status: 0, stderr: '' });
+    expect(await lc.cli(['start', id])).toMatchObject({ status: 0, stderr: '' });
+    const underOriginal = async () => {
+      const probe = await lc.cli(['exec', id, '/bin/probe']);
+      expect(JSON.parse(probe.stdout).status).toMatchObject({ Seccomp: '2', Seccomp_filters: '1' });
+      const mk = await lc.cli(['exec', id, 'sh', '-c', 'echo $MARK; mkdir /tmp/x']);
+      expect(mk.status).toBe(1);
+      expect(mk.stdout).toBe('created\n');
+      expect(mk.stderr).toContain(ENOMSG_TEXT);
+    };
+    // A config without the filter, and with another environment.
+    const changed = JSON.parse(fs.readFileSync(configPath, 'utf8'));
+    delete changed.linux.seccomp;
+    changed.process.env = changed.process.env.map((e: string) => (e === 'MARK=created' ? 'MARK=changed' : e));
+    fs.writeFileSync(configPath, JSON.stringify(changed));
+    await underOriginal();
+    fs.rmSync(configPath);
+    await underOriginal();
+    // A record written before tsbox kept these: exec reads the bundle.
+    fs.writeFileSync(configPath, JSON.stringify(changed));
+    const stateFile = path.join(lc.root, id, 'state.json');
+    const record = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
+    expect(record.exec.seccomp.defaultAction).toBe('SCMP_ACT_ALLOW');
+    delete record.exec;
+    fs.writeFileSync(stateFile, JSON.stringify(record));
+    const old = await lc.cli(['exec', id, 'sh', '-c', 'echo $MARK; grep ^Seccomp: /proc/self/status; mkdir /tmp/y && echo made']);
+    expect(old).toMatchObject({ status: 0, stderr: '' });
+    expect(old.stdout.split('\n').map((l) => l.replace(/\s+/g, ' '))).toEqual(['changed', 'Seccomp: 0', 'made', '']);
+  });
+
   it('create hands the listener to the agent; the process started later is answered by it', async () => {
     const dir = lc.scratch();
     const sock = path.join(dir, 'agent.sock');

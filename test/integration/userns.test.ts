@@ -63,6 +63,25 @@ describe.skipIf(!isRoot)('user namespaces' + (isRoot ? '' : ' (skipped: needs ro
     expect(await err).toBe('');
   });
 
+  it('lowers process.oomScoreAdj below the runtime\'s own in a new user namespace (written before it exists, as runc does)', async () => {
+    const own = Number(fs.readFileSync('/proc/self/oom_score_adj', 'utf8'));
+    const b = s.bundle({
+      args: ['/bin/cat', '/proc/self/oom_score_adj'],
+      mutate: (c) => {
+        withUserns(c);
+        c.process.oomScoreAdj = own - 100;
+      },
+    });
+    if (hasCapSysResource) {
+      expect(await s.collect(b)).toMatchObject({ status: 0, stdout: `${own - 100}\n`, stderr: '' });
+    } else {
+      // Root without CAP_SYS_RESOURCE (a container): the clear error.
+      await expect(s.collect(b)).rejects.toThrow(
+        `process.oomScoreAdj: write ${own - 100} to /proc/self/oom_score_adj: lowering it this far (the runtime's own is ${own}) needs CAP_SYS_RESOURCE in the host's user namespace, which uid 0 does not have`,
+      );
+    }
+  });
+
   it('binds the host\'s device nodes and /sys: /dev/null works, sysfs is read-only', async () => {
     const b = s.bundle({
       args: ['/bin/sh', '-c', 'echo x > /dev/null && head -c 4 /dev/zero | wc -c && ls -ln /dev/null && touch /sys/x 2>/dev/null || echo ro-sys; grep " /sys " /proc/self/mountinfo | cut -d" " -f5,6; ls -lnd /dev /dev/shm | cut -c1-30'],

@@ -263,17 +263,23 @@ describe('buildPlan: idmapped mounts', () => {
 
 describe('encodePlan: user namespace records', () => {
   it('writes the maps, setgroups, the tools, and each mount\'s idmap right after it', () => {
+    const idmapped = spec((s) => {
+      withUserns(s);
+      s.mounts.push({ destination: '/data', type: 'bind', source: '/d', options: ['bind'], uidMappings: [{ containerID: 1, hostID: 2, size: 3 }], gidMappings: MAP });
+    });
+    const mounts = records(plan(idmapped, ROOT));
+    const at = mounts.findIndex((r) => r[0] === 'mount' && r[2] === '/data');
+    expect(mounts[at + 1]).toEqual(['mount-idmap', '0', '1', '1', '2', '3', '0', '100000', '65536']);
+    // The kernel idmaps host files only for root: refused in the plan.
+    expect(() => plan(idmapped, USER, host(['/usr/bin/newuidmap', '/usr/bin/newgidmap']))).toThrow(
+      new ConfigError('mounts[2]', 'an idmapped mount needs root (CAP_SYS_ADMIN over the filesystem of "/d"); uid 1234 cannot make one'),
+    );
     const p = plan(
-      spec((s) => {
-        withUserns(s, { gidMappings: [{ containerID: 0, hostID: 1235, size: 1 }, { containerID: 1, hostID: 200000, size: 10 }] });
-        s.mounts.push({ destination: '/data', type: 'bind', source: '/d', options: ['bind'], uidMappings: [{ containerID: 1, hostID: 2, size: 3 }], gidMappings: MAP });
-      }),
+      spec((s) => withUserns(s, { gidMappings: [{ containerID: 0, hostID: 1235, size: 1 }, { containerID: 1, hostID: 200000, size: 10 }] })),
       USER,
       host(['/usr/bin/newuidmap', '/usr/bin/newgidmap']),
     );
     const recs = records(p);
-    const at = recs.findIndex((r) => r[0] === 'mount' && r[2] === '/data');
-    expect(recs[at + 1]).toEqual(['mount-idmap', '0', '1', '1', '2', '3', '0', '100000', '65536']);
     expect(recs.filter((r) => ['uid-map', 'gid-map', 'setgroups-deny', 'idmap-tools'].includes(r[0]!))).toEqual([
       ['uid-map', '0', '100000', '65536'],
       ['gid-map', '0', '1235', '1'],
