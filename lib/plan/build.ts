@@ -267,6 +267,7 @@ type ProcessPlan = Pick<
   | 'oomScoreAdj'
   | 'noNewPrivileges'
   | 'apparmorProfile'
+  | 'selinuxLabel'
   | 'ioPriority'
   | 'scheduler'
   | 'seccomp'
@@ -289,7 +290,7 @@ function planProcess(
   terminalSize: { rows: number; cols: number } | undefined,
   seccomp: LinuxSeccomp | undefined,
 ): ProcessPlan {
-  const apparmorProfile = planSecurityLabels(process, host);
+  const { apparmorProfile, selinuxLabel } = planSecurityLabels(process, host);
   const user = process.user ?? { uid: 0, gid: 0 };
   const terminal = process.terminal
     ? process.consoleSize
@@ -302,6 +303,7 @@ function planProcess(
     ...(process.oomScoreAdj !== undefined && { oomScoreAdj: process.oomScoreAdj }),
     noNewPrivileges: process.noNewPrivileges === true,
     ...(apparmorProfile && { apparmorProfile }),
+    ...(selinuxLabel && { selinuxLabel }),
     ...(process.ioPriority && { ioPriority: planIoPriority(process.ioPriority) }),
     ...(process.scheduler && { scheduler: planScheduler(process.scheduler) }),
     ...(seccomp && { seccomp: planSeccomp(seccomp) }),

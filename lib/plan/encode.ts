@@ -40,6 +40,7 @@ export function encodePlan(plan: LaunchPlan): Buffer {
   if (plan.oomScoreAdj !== undefined) add('oom-score-adj', plan.oomScoreAdj);
   if (plan.noNewPrivileges) add('no-new-privileges');
   if (plan.apparmorProfile !== undefined) add('apparmor-profile', plan.apparmorProfile);
+  if (plan.selinuxLabel !== undefined) add('selinux-label', plan.selinuxLabel);
   if (plan.ioPriority !== undefined) add('ioprio', plan.ioPriority);
   const sched = plan.scheduler;
   if (sched) add('scheduler', sched.policy, sched.flags, sched.nice, sched.priority, sched.runtime, sched.deadline, sched.period);

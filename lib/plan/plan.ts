@@ -174,6 +174,8 @@ export interface LaunchPlan {
   noNewPrivileges: boolean;
   /** AppArmor profile the process is executed under (the host has AppArmor). */
   apparmorProfile?: string;
+  /** SELinux label the process is executed under (the host has SELinux). */
+  selinuxLabel?: string;
   /** ioprio_set(2) value (class and level). */
   ioPriority?: number;
   scheduler?: PlannedScheduler;

@@ -62,21 +62,19 @@ export function planPersonality(p: LinuxPersonality, warnings: string[]): number
 }
 
 /**
- * AppArmor and SELinux. An AppArmor profile is applied (by the init, for
- * the process's execve) when the host has AppArmor; without it, asking for
- * one is an error rather than running unconfined (runc fails too, when it
- * cannot write the profile). SELinux labels are not applied by tsbox: a
- * label is refused, saying whether the host lacks SELinux or tsbox does.
- * Returns the AppArmor profile to apply, if any.
+ * AppArmor and SELinux: applied (by the init, for the process's execve)
+ * where the host has them; without them, asking for one is an error rather
+ * than running unconfined (runc fails too, when it cannot write the label).
  */
-export function planSecurityLabels(process: Process, host: HostFacts, at = 'process'): string | undefined {
-  if (process.selinuxLabel) {
-    const why = host.exists('/sys/fs/selinux/enforce') ? 'tsbox does not apply SELinux labels' : 'SELinux is not enabled on this host';
-    throw new ConfigError(`${at}.selinuxLabel`, `cannot be applied: ${why}`);
+export function planSecurityLabels(process: Process, host: HostFacts, at = 'process'): { apparmorProfile?: string; selinuxLabel?: string } {
+  if (process.selinuxLabel && !host.exists('/sys/fs/selinux/enforce')) {
+    throw new ConfigError(`${at}.selinuxLabel`, 'cannot be applied: SELinux is not enabled on this host');
   }
-  if (!process.apparmorProfile) return undefined;
-  if (!host.exists('/sys/kernel/security/apparmor')) {
+  if (process.apparmorProfile && !host.exists('/sys/kernel/security/apparmor')) {
     throw new ConfigError(`${at}.apparmorProfile`, 'cannot be applied: AppArmor is not enabled on this host');
   }
-  return process.apparmorProfile;
+  return {
+    ...(process.apparmorProfile && { apparmorProfile: process.apparmorProfile }),
+    ...(process.selinuxLabel && { selinuxLabel: process.selinuxLabel }),
+  };
 }

@@ -350,7 +350,7 @@ void install_seccomp(const plan::Seccomp& s) {
                                 const HookStates& states) {
   set_rlimits(p);
   process_attrs::set_priorities(p);
-  process_attrs::set_apparmor_profile(p);
+  process_attrs::set_security_labels(p);
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
   // while the init still has it, before the capabilities are dropped (as
   // runc does); otherwise as late as possible, below.

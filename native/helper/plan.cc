@@ -136,6 +136,8 @@ bool apply(const Record& r, Plan& p) {
     p.no_new_privileges = true;
   } else if (kind == "apparmor-profile" && n == 2) {
     p.apparmor_profile = r[1];
+  } else if (kind == "selinux-label" && n == 2) {
+    p.selinux_label = r[1];
   } else if (kind == "ioprio" && n == 2) {
     p.has_ioprio = true;
     p.ioprio = static_cast<int>(u64_at(r, 1));

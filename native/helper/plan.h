@@ -139,6 +139,7 @@ struct Plan {
   int oom_score_adj = 0;
   bool no_new_privileges = false;
   std::string apparmor_profile;  // empty: none
+  std::string selinux_label;     // empty: none
   bool has_ioprio = false;
   int ioprio = 0;  // IOPRIO_PRIO_VALUE(class, level)
   Scheduler scheduler;

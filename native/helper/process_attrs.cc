@@ -1,6 +1,7 @@
 #include "process_attrs.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/personality.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <cstdint>
 #include <string>
 
+#include "procfs.h"
 #include "report.h"
 
 namespace process_attrs {
@@ -52,16 +54,33 @@ void set_priorities(const plan::Plan& p) {
   }
 }
 
-void set_apparmor_profile(const plan::Plan& p) {
-  if (p.apparmor_profile.empty()) return;
-  const std::string step = "apply AppArmor profile " + report::quote(p.apparmor_profile) + " (process.apparmorProfile)";
-  // The per-LSM file of newer kernels, else the shared one.
-  int fd = open("/proc/thread-self/attr/apparmor/exec", O_WRONLY | O_CLOEXEC);
-  if (fd < 0 && errno == ENOENT) fd = open("/proc/thread-self/attr/exec", O_WRONLY | O_CLOEXEC);
-  if (fd < 0) report::fail(step, errno);
-  const std::string command = "exec " + p.apparmor_profile;
-  if (write(fd, command.data(), command.size()) != static_cast<ssize_t>(command.size())) report::fail(step, errno);
+namespace {
+
+// Writes an LSM's exec attribute of this process: the per-LSM file of newer
+// kernels (attr/<lsm>/exec), else the shared attr/exec. Through a /proc
+// verified to be procfs: a config that mounts over /proc/self/attr would
+// otherwise have the label written elsewhere and the process run unconfined.
+void write_exec_attr(const std::string& lsm, const std::string& value, const std::string& step) {
+  int proc = procfs::open_root(step);
+  struct stat st;
+  const bool per_lsm = fstatat(proc, ("self/attr/" + lsm).c_str(), &st, 0) == 0;
+  int fd = procfs::open_self(proc, "/proc", per_lsm ? "attr/" + lsm + "/exec" : "attr/exec", O_WRONLY, step);
+  procfs::write_file(fd, value, step);
   close(fd);
+  close(proc);
+}
+
+}  // namespace
+
+void set_security_labels(const plan::Plan& p) {
+  if (!p.apparmor_profile.empty()) {
+    write_exec_attr("apparmor", "exec " + p.apparmor_profile,
+                    "apply AppArmor profile " + report::quote(p.apparmor_profile) + " (process.apparmorProfile)");
+  }
+  if (!p.selinux_label.empty()) {
+    write_exec_attr("selinux", p.selinux_label,
+                    "apply SELinux label " + report::quote(p.selinux_label) + " (process.selinuxLabel)");
+  }
 }
 
 void set_personality(const plan::Plan& p) {

@@ -202,21 +202,22 @@ describe('process attributes', () => {
     expect(configError(() => planSecurityLabels(aa, host())).message).toBe(
       'process.apparmorProfile: cannot be applied: AppArmor is not enabled on this host',
     );
-    expect(planSecurityLabels(aa, host(['/sys/kernel/security/apparmor']))).toBe('p');
+    expect(planSecurityLabels(aa, host(['/sys/kernel/security/apparmor']))).toStrictEqual({ apparmorProfile: 'p' });
     // Empty means unset.
-    expect(planSecurityLabels(validateProcess({ args: ['sh'], cwd: '/', apparmorProfile: '' }), host())).toBeUndefined();
+    expect(planSecurityLabels(validateProcess({ args: ['sh'], cwd: '/', apparmorProfile: '' }), host())).toStrictEqual({});
     const p = buildPlan({ spec: spec((s) => (s.process.apparmorProfile = 'p')), bundleDir: '/b', rootfs: '/b/rootfs' }, host(['/sys/kernel/security/apparmor']));
     expect(p.apparmorProfile).toBe('p');
   });
 
-  it('SELinux: refused naming the field and whether the host or tsbox lacks it', () => {
+  it('SELinux: applied where the host has it (a record for the init), refused naming the field where not', () => {
     const se = validateProcess({ args: ['sh'], cwd: '/', selinuxLabel: 'l' });
     expect(configError(() => planSecurityLabels(se, host())).message).toBe(
       'process.selinuxLabel: cannot be applied: SELinux is not enabled on this host',
     );
-    expect(configError(() => planSecurityLabels(se, host(['/sys/fs/selinux/enforce']))).message).toBe(
-      'process.selinuxLabel: cannot be applied: tsbox does not apply SELinux labels',
-    );
+    expect(planSecurityLabels(se, host(['/sys/fs/selinux/enforce']))).toStrictEqual({ selinuxLabel: 'l' });
+    const label = 'system_u:system_r:container_t:s0:c1,c2';
+    const p = buildPlan({ spec: spec((s) => (s.process.selinuxLabel = label)), bundleDir: '/b', rootfs: '/b/rootfs' }, host(['/sys/fs/selinux/enforce']));
+    expect(p.selinuxLabel).toBe(label);
   });
 });
 
