@@ -17,7 +17,9 @@ export interface Cgroups {
  * Where the container's cgroup is in each hierarchy, as runc resolves
  * linux.cgroupsPath with cgroupfs: absolute paths from each hierarchy's
  * root; relative ones (and the default, the container id) under the
- * runtime's own cgroup.
+ * runtime's own cgroup, except on a pure cgroup2 host, where they go under
+ * its parent: the runtime's own cgroup holds processes (ours), and cgroup2
+ * lets no cgroup with processes pass controllers on to children.
  */
 export function cgroupDirs(layout: Layout, cgroupsPath: string | undefined, id: string): Record<string, string> {
   const wanted = cgroupsPath || id;
@@ -26,9 +28,10 @@ export function cgroupDirs(layout: Layout, cgroupsPath: string | undefined, id: 
   }
   const dirs: Record<string, string> = {};
   for (const h of layout.hierarchies) {
+    const base = layout.kind === 'v2' ? path.posix.dirname(h.own) : h.own;
     const inMount = wanted.startsWith('/')
       ? path.posix.relative(h.mount.root, path.posix.resolve(wanted))
-      : path.posix.join(h.own, wanted);
+      : path.posix.join(base, wanted);
     if (inMount.startsWith('..')) {
       throw new TsboxError(`linux.cgroupsPath "${wanted}" is outside the part of the ${h.key || 'cgroup2'} hierarchy mounted here`);
     }

@@ -294,6 +294,29 @@ check('delete removes exactly the directories tsbox made: a parent that existed 
   fs.rmdirSync(path.join(CG, parent));
 });
 
+check('a relative cgroupsPath, with the runtime in a leaf cgroup that holds processes: the container goes under its parent (as runc), and its limits apply', async () => {
+  const top = unique();
+  const runner = path.join(CG, top, 'runner');
+  fs.mkdirSync(runner, { recursive: true });
+  // This process (the runtime) into the leaf: the leaf now holds processes,
+  // so no controller could be enabled for a child of it.
+  fs.writeFileSync(path.join(runner, 'cgroup.procs'), String(process.pid));
+  try {
+    const id = unique();
+    const dir = bundle(['sleep', '1000'], { cgroupsPath: 'rel', resources: { memory: { limit: 64 * MiB }, pids: { limit: 10 } } });
+    const s = await rt.create(id, dir, { stdio: 'ignore' });
+    const cg = path.join(CG, top, 'rel');
+    assert.deepEqual(procs(cg), [s.pid]);
+    assert.equal(read(cg, 'memory.max'), String(64 * MiB));
+    assert.equal(read(cg, 'pids.max'), '10');
+    assert.equal(fs.existsSync(path.join(runner, 'rel')), false);
+    await rt.delete(id, { force: true });
+    assert.equal(fs.existsSync(cg), false);
+  } finally {
+    fs.writeFileSync(path.join(CG, 'cgroup.procs'), String(process.pid));
+  }
+});
+
 check('a 512 KiB memory limit: run() of /bin/true exits 0 (the init is cloned into the cgroup)', async () => {
   const name = unique();
   const dir = bundle(['/bin/true'], { cgroupsPath: name, resources: { memory: { limit: 524288 } } });
