@@ -113,9 +113,16 @@ export class StateStore {
    * it is read or written.
    */
   private checkedDir(id: string): string {
+    const dir = this.realDir(id);
+    if (dir === undefined) throw notFound(id);
+    return dir;
+  }
+
+  /** As checkedDir, but undefined when there is no such directory. */
+  private realDir(id: string): string | undefined {
     const dir = this.dir(id);
     const st = lstatOrUndefined(dir);
-    if (st === undefined) throw notFound(id);
+    if (st === undefined) return undefined;
     if (!st.isDirectory()) throw new TsboxError(`state of container "${id}": "${dir}" is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; refusing to follow it`);
     return dir;
   }
@@ -190,11 +197,9 @@ export class StateStore {
     // The files tsbox put there, then the directory. rmSync's recursive
     // removal loads a module of its own on Node 20 (~1 ms of every delete
     // and run): it is only for the unexpected (a subdirectory, a race).
-    const dir = this.dir(id);
     // Never through a symlink planted in its place (readdir would follow it).
-    const st = lstatOrUndefined(dir);
-    if (st === undefined) return;
-    if (!st.isDirectory()) throw new TsboxError(`state of container "${id}": "${dir}" is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; refusing to follow it`);
+    const dir = this.realDir(id);
+    if (dir === undefined) return;
     try {
       for (const name of readdirSync(dir)) unlinkSync(path.join(dir, name));
       rmdirSync(dir);
