@@ -1,8 +1,8 @@
-import { closeSync, constants as fsConstants, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
 import { TsboxError } from '../errors.js';
-import { isFrozen, removeCreated, setFrozen, type Cgroups } from './manager.js';
+import { isFrozen, pidsIn, removeCreated, setFrozen, writeExisting, type Cgroups } from './manager.js';
 
 /**
  * Signalling every process of a container through its cgroup (kill --all,
@@ -25,38 +25,21 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Pids listed in one cgroup directory ([] once it is gone). */
-function procsOf(dir: string): number[] {
-  try {
-    return readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
 /** Every pid in any of the container's cgroup directories. */
 function allPids(cg: Cgroups): number[] {
-  return [...new Set(Object.values(cg.dirs).flatMap(procsOf))].sort((a, b) => a - b);
+  return [...new Set(Object.values(cg.dirs).flatMap(pidsIn))].sort((a, b) => a - b);
 }
 
 /** Writes "1" to cgroup.kill; false where the file does not exist. */
 function cgroupKill(dir: string | undefined): boolean {
   if (dir === undefined) return false;
-  let fd: number;
   try {
-    fd = openSync(path.join(dir, 'cgroup.kill'), fsConstants.O_WRONLY);
+    writeExisting(path.join(dir, 'cgroup.kill'), '1');
+    return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw new TsboxError(`kill cgroup ${dir}: ${(err as NodeJS.ErrnoException).code ?? err}`);
   }
-  try {
-    writeSync(fd, '1');
-  } catch (err) {
-    throw new TsboxError(`kill cgroup ${dir}: ${(err as NodeJS.ErrnoException).code ?? err}`);
-  } finally {
-    closeSync(fd);
-  }
-  return true;
 }
 
 function hasFreezer(cg: Cgroups): boolean {
@@ -109,11 +92,11 @@ export async function killAndRemove(cg: Cgroups, timeoutMs = EMPTY_TIMEOUT_MS): 
       const busy = removeCreated(cg);
       if (busy === undefined) return;
       // Emptied, yet busy: a child cgroup tsbox did not make, or (briefly) an exiting process.
-      if (procsOf(busy).length === 0 && Date.now() > deadline) {
+      if (pidsIn(busy).length === 0 && Date.now() > deadline) {
         throw new TsboxError(`remove cgroup ${busy}: it is still busy (a cgroup tsbox did not make inside it?)`);
       }
     } else if (Date.now() > deadline) {
-      const dir = Object.values(cg.dirs).find((d) => procsOf(d).length > 0) ?? cg.created[0];
+      const dir = Object.values(cg.dirs).find((d) => pidsIn(d).length > 0) ?? cg.created[0];
       throw new TsboxError(`cgroup ${dir} still has processes ${left.join(', ')} ${timeoutMs / 1000} s after SIGKILL`);
     }
     // Again now and then: a process that was forking when the first signal

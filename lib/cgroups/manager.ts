@@ -208,7 +208,7 @@ function enableControllers(layout: Layout, cg: Cgroups, writes: readonly CgroupW
  * without O_CREAT (cgroupfs refuses creating files with EACCES, which would
  * hide that the file is simply not there; some files are write-only).
  */
-function writeExisting(file: string, value: string): void {
+export function writeExisting(file: string, value: string): void {
   const fd = openSync(file, constants.O_WRONLY);
   try {
     writeSync(fd, value);
@@ -277,13 +277,13 @@ export function procsFiles(cg: Cgroups): string[] {
 /** The pids in the container's cgroup (from one hierarchy: every process is in all). */
 export function cgroupPids(cg: Cgroups): number[] {
   const dir = cg.dirs.pids ?? cg.dirs[''] ?? Object.values(cg.dirs)[0];
-  if (!dir) return [];
+  return dir ? pidsIn(dir).sort((a, b) => a - b) : [];
+}
+
+/** Pids listed in one cgroup directory ([] once it is gone). */
+export function pidsIn(dir: string): number[] {
   try {
-    return readFileSync(path.join(dir, 'cgroup.procs'), 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map(Number)
-      .sort((a, b) => a - b);
+    return readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
   } catch {
     return [];
   }
