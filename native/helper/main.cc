@@ -82,6 +82,7 @@
 #include "../wire.h"
 #include "init.h"
 #include "plan.h"
+#include "procfs.h"
 #include "report.h"
 #include "seccomp.h"
 #include "userns.h"
@@ -171,12 +172,14 @@ void set_oom_score_adj(const plan::Plan& p) {
   // /proc/self of a non-dumpable process is root's: an unprivileged
   // helper opens its own file while dumpable, for two calls (nothing of the
   // container exists yet, and only the caller itself could trace it).
+  // Through a /proc verified to be procfs, as every security-relevant
+  // /proc write (procfs.h); a failure there ends the helper.
   const bool unprivileged = geteuid() != 0;
+  int proc = procfs::open_root(step);
   if (unprivileged) prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-  int fd = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
-  int open_err = errno;
+  int fd = procfs::open_self(proc, "/proc", "oom_score_adj", O_RDWR, step);
   if (unprivileged) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  if (fd < 0) report::fail(step, open_err);
+  close(proc);
   char now[16] = {};
   ssize_t n = read(fd, now, sizeof now - 1);
   if (n > 0 && now[n - 1] == '\n') now[n - 1] = 0;
