@@ -6,12 +6,11 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { run } from '../../lib/run.js';
 import { isRoot, makeBundle, type TestBundle } from '../helpers/bundle.js';
+import { leakSession } from '../helpers/leak-session.js';
 import {
-  checkAndClean,
-  hostState,
   killProcessesUnder,
   killStarted,
   listTree,
@@ -19,7 +18,6 @@ import {
   settledProcessesUnder,
   tempDir,
   tsbox,
-  type HostState,
 } from '../helpers/cli.js';
 
 const NAMESPACE_TYPES = 'pid, network, mount, ipc, uts, user, cgroup, time';
@@ -269,45 +267,11 @@ const CASES: Case[] = [
 ];
 
 describe.skipIf(!isRoot)('errors leave nothing behind', () => {
-  let baseline: HostState;
-  let dirs: string[] = [];
-  let bundles: TestBundle[] = [];
-
-  beforeAll(async () => {
-    // Load the addon and warm the rootfs template before the baseline, so
-    // neither counts as a change.
-    const b = makeBundle({ args: ['/bin/true'] });
-    try {
-      await (await run(b.dir, { stdio: 'ignore' })).exited;
-    } finally {
-      b.cleanup();
-    }
-    baseline = hostState();
-  });
-
-  afterEach(async () => {
-    const [b, d] = [bundles, dirs];
-    bundles = [];
-    dirs = [];
-    await checkAndClean(b, d, baseline);
-  });
-
-  afterAll(() => {
-    expect(hostState()).toEqual(baseline);
-  });
+  const leaks = leakSession();
 
   function prepare(c: Case): Prepared & { before: string[] } {
-    const scratch = () => {
-      const d = tempDir('tsbox-errors-');
-      dirs.push(d);
-      return d;
-    };
-    const keep = (b: TestBundle) => {
-      bundles.push(b);
-      dirs.push(b.dir);
-      return b;
-    };
-    const p = c.prepare(scratch, keep);
+    const scratch = () => leaks.scratch(tempDir('tsbox-errors-'));
+    const p = c.prepare(scratch, leaks.keep);
     return { ...p, before: listTree(p.watch) };
   }
 
@@ -369,8 +333,7 @@ describe.skipIf(!isRoot)('errors leave nothing behind', () => {
         c.process.cwd = '/work/dir';
       },
     });
-    bundles.push(b);
-    dirs.push(b.dir);
+    leaks.keep(b);
     const before = listTree(b.dir);
     const r = await tsbox(['run', b.dir]);
     expect(r.status).toBe(0);

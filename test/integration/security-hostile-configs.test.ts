@@ -6,11 +6,12 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { run } from '../../lib/run.js';
 import { isRoot, makeBundle, type TestBundle } from '../helpers/bundle.js';
 import { findCgroupDirs, removeCgroupDirs } from '../helpers/cgroups.js';
-import { checkAndClean, hostState, listTree, settledProcessesUnder, testStateRoot, tsbox, type HostState } from '../helpers/cli.js';
+import { listTree, settledProcessesUnder, testStateRoot, tsbox } from '../helpers/cli.js';
+import { leakSession } from '../helpers/leak-session.js';
 
 interface Case {
   name: string;
@@ -151,30 +152,7 @@ function escape(s: string): string {
 const MB = 1024 * 1024;
 
 describe.skipIf(!isRoot)('a corpus of hostile configs: one-line errors, nothing left behind', () => {
-  let baseline: HostState;
-  let dirs: string[] = [];
-  let bundles: TestBundle[] = [];
-
-  beforeAll(async () => {
-    const b = makeBundle({ args: ['/bin/true'] });
-    try {
-      await (await run(b.dir, { stdio: 'ignore' })).exited;
-    } finally {
-      b.cleanup();
-    }
-    baseline = hostState();
-  });
-
-  afterEach(async () => {
-    const [b, d] = [bundles, dirs];
-    bundles = [];
-    dirs = [];
-    await checkAndClean(b, d, baseline);
-  });
-
-  afterAll(() => {
-    expect(hostState()).toEqual(baseline);
-  });
+  const leaks = leakSession();
 
   it('has at least 50 cases', () => {
     expect(CASES.length + 1).toBeGreaterThanOrEqual(50);
@@ -182,8 +160,7 @@ describe.skipIf(!isRoot)('a corpus of hostile configs: one-line errors, nothing 
 
   function prepare(k: Case): { b: TestBundle; message: string | RegExp; before: string[] } {
     const b = makeBundle({ args: ['/bin/true'] });
-    bundles.push(b);
-    dirs.push(b.dir);
+    leaks.keep(b);
     if (k.name === 'config an array') {
       fs.writeFileSync(b.configPath, '[]');
     } else if (k.text) {
@@ -235,8 +212,7 @@ describe.skipIf(!isRoot)('a corpus of hostile configs: one-line errors, nothing 
 
   it('a hostile config that fails after its cgroups were made (an unknown setrlimit): no cgroup is left', async () => {
     const b = makeBundle({ args: ['/bin/true'] });
-    bundles.push(b);
-    dirs.push(b.dir);
+    leaks.keep(b);
     const token = `tsbox-hostile-${process.pid}-${Date.now()}`;
     b.config.linux.cgroupsPath = `/${token}`;
     b.config.linux.resources = { pids: { limit: 10 } };
@@ -256,8 +232,7 @@ describe.skipIf(!isRoot)('a corpus of hostile configs: one-line errors, nothing 
 
   it('a 100 MB config.json: refused before it is read, by size', async () => {
     const b = makeBundle({ args: ['/bin/true'] });
-    bundles.push(b);
-    dirs.push(b.dir);
+    leaks.keep(b);
     const text = JSON.stringify(b.config);
     // Valid JSON, padded with whitespace to 100 MB (a sparse-free file, written in chunks).
     const fd = fs.openSync(b.configPath, 'w');
