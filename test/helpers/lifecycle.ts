@@ -250,6 +250,14 @@ export interface Lifecycle {
   cli(args: readonly string[]): Promise<CliResult>;
   /** `tsbox --root ROOT ...args` through spawnProc: for create and run -d, whose stdio the container keeps. */
   spawn(args: readonly string[], stdio?: StdioOptions): Proc;
+  /**
+   * `tsbox create --bundle DIR [...flags] ID`, which must succeed and print
+   * nothing (or exactly the line `tsbox: warning: WARNING`); the returned
+   * process's pipes are the container's stdio. The id is not tracked.
+   */
+  create(id: string, b: TestBundle, opts?: { flags?: string[]; stdio?: StdioOptions; warning?: string }): Promise<Proc>;
+  /** `tsbox ARGS`, which must succeed and print nothing. */
+  ok(args: readonly string[]): Promise<void>;
   /** `tsbox state ID`, which must succeed, parsed. */
   state(id: string): Promise<StateJson>;
   /** The status from `tsbox state`, polled until it is `status`. */
@@ -351,6 +359,20 @@ export function lifecycleSession(): Lifecycle {
     },
     spawn(args, stdio) {
       return spawnProc(process.execPath, [TSBOX, '--root', root, ...args], stdio);
+    },
+    async create(id, b, { flags = [], stdio, warning } = {}) {
+      const p = lc.spawn(['create', '--bundle', b.dir, ...flags, id], stdio);
+      const exit = await p.exited;
+      if (exit.status !== 0) await Promise.race([p.stderr.end, new Promise((r) => setTimeout(r, 2000))]);
+      // The init keeps create's stderr (the container's), so it never ends:
+      // wait for the warning's line instead.
+      if (warning !== undefined) await waitUntil('the warning', () => p.stderr.text.includes('\n'));
+      const stderr = warning === undefined ? '' : `tsbox: warning: ${warning}\n`;
+      expect({ ...exit, stderr: p.stderr.text }, `tsbox create ${id}`).toEqual({ status: 0, signal: null, stderr });
+      return p;
+    },
+    async ok(args) {
+      expect(await lc.cli(args), `tsbox ${args.join(' ')}`).toMatchObject({ status: 0, stdout: '', stderr: '' });
     },
     async state(id) {
       const r = await lc.cli(['state', id]);

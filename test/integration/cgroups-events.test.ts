@@ -24,15 +24,7 @@ describe.skipIf(!isRoot)('cgroups: events and stats', () => {
 
   async function create(id: string, b: TestBundle): Promise<Proc> {
     cg.track(id);
-    const p = lc.spawn(['create', '--bundle', b.dir, id]);
-    const exit = await p.exited;
-    if (exit.status !== 0) await Promise.race([p.stderr.end, new Promise((r) => setTimeout(r, 2000))]);
-    expect({ ...exit, stderr: p.stderr.text }, `tsbox create ${id}`).toEqual({ status: 0, signal: null, stderr: '' });
-    return p;
-  }
-
-  async function ok(args: string[]): Promise<void> {
-    expect(await lc.cli(args), `tsbox ${args.join(' ')}`).toMatchObject({ status: 0, stdout: '', stderr: '' });
+    return lc.create(id, b);
   }
 
   function cgBundle(args: string[], cgroupsPath: string, resources?: object, scripts: Record<string, string> = {}, tmp?: string): TestBundle {
@@ -67,7 +59,7 @@ describe.skipIf(!isRoot)('cgroups: events and stats', () => {
       hugepageLimits: [{ pageSize: '2MB', limit: 4 * MiB }],
     });
     await create('st', b);
-    await ok(['start', 'st']);
+    await lc.ok(['start', 'st']);
     const [memory, pids] = ['memory', 'pids'].map((c) => dirOf(name, c)) as [string, string];
     await waitUntil('three processes', () => cgroupFile(pids, 'pids.current') === '3');
     const s = await statsOf('st');
@@ -99,7 +91,7 @@ describe.skipIf(!isRoot)('cgroups: events and stats', () => {
       'forks.sh': 'for i in $(seq 1 100); do sleep 100 & done\necho "all forked"\nwait\n',
     });
     const p = await create('forks', b);
-    await ok(['start', 'forks']);
+    await lc.ok(['start', 'forks']);
     await p.stdout.waitFor(/loop exit \d+\n/);
     expect(p.stdout.text).not.toContain('all forked');
     const s = await statsOf('forks');
@@ -114,7 +106,7 @@ describe.skipIf(!isRoot)('cgroups: events and stats', () => {
     const name = cg.name();
     const b = cgBundle(['sh', '-c', 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; echo spun; exec sleep 100'], name, { cpu: { quota: 10000, period: 100000 } });
     const p = await create('busy', b);
-    await ok(['start', 'busy']);
+    await lc.ok(['start', 'busy']);
     await p.stdout.waitFor('spun\n', 30_000);
     // The counters can still move (a period ends while sleep starts): the
     // stats must lie between two reads of the file around them.
@@ -139,7 +131,7 @@ describe.skipIf(!isRoot)('cgroups: events and stats', () => {
     // Waits for /tmp/go, runs the hog (killed at 32 MB), then lingers a little and ends.
     const b = cgBundle(['sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.05; done; sh /hog.sh; echo "hog exit $?"; sleep 0.5'], name, { memory: { limit: 32 * MiB, swap: 32 * MiB } }, hog, tmp);
     const p = await create('oom', b);
-    await ok(['start', 'oom']);
+    await lc.ok(['start', 'oom']);
     const events = lc.spawn(['events', '--interval', '200ms', 'oom']);
     // A couple of stats first, then the hog.
     await events.stdout.waitFor((t) => t.split('\n').filter((l) => l.includes('"type":"stats"')).length >= 2, 5000);
@@ -168,7 +160,7 @@ describe.skipIf(!isRoot)('cgroups: events and stats', () => {
     await fails(['events', '--stats', 'nope'], 'container "nope" does not exist');
     const name = cg.name();
     await create('done', cgBundle(['true'], name, { pids: { limit: 10 } }));
-    await ok(['start', 'done']);
+    await lc.ok(['start', 'done']);
     await lc.waitForStatus('done', 'stopped');
     await fails(['events', 'done'], 'cannot get stats of container "done": container not running');
     await fails(['events', '--stats', 'done'], 'cannot get stats of container "done": container not running');

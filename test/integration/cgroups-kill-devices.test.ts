@@ -52,15 +52,11 @@ describe.skipIf(!isRoot)('cgroups: the device program, kill --all, delete, a 512
     return b;
   }
 
-  async function ok(args: string[]): Promise<void> {
-    expect(await lc.cli(args), `tsbox ${args.join(' ')}`).toMatchObject({ status: 0, stdout: '', stderr: '' });
-  }
-
   async function createAndStart(id: string, b: TestBundle): Promise<number> {
     cg.track(id);
     const p = lc.spawn(['create', '--bundle', b.dir, id], 'ignore');
     expect(await p.exited).toMatchObject({ status: 0 });
-    await ok(['start', id]);
+    await lc.ok(['start', id]);
     return (await lc.state(id)).pid;
   }
 
@@ -146,12 +142,12 @@ describe.skipIf(!isRoot)('cgroups: the device program, kill --all, delete, a 512
         const name = cg.name();
         const { b } = await forker(`ka-${signal}`, name);
         const before = cgroupProcs(dirOf(name, 'pids'));
-        await ok(['kill', '--all', `ka-${signal}`, signal]);
+        await lc.ok(['kill', '--all', `ka-${signal}`, signal]);
         await waitUntil('the cgroup to empty', () => cgroupProcs(dirOf(name, 'pids')).length === 0);
         expect(before.filter(isAlive)).toEqual([]);
         expect(cgroupFile(dirOf(name, 'freezer'), 'freezer.state')).toBe('THAWED');
         await lc.waitForStatus(`ka-${signal}`, 'stopped');
-        await ok(['delete', `ka-${signal}`]);
+        await lc.ok(['delete', `ka-${signal}`]);
         expect(findCgroupDirs(name)).toEqual([]);
         expect(await settledProcessesUnder(b.dir)).toEqual([]);
       });
@@ -180,7 +176,7 @@ describe.skipIf(!isRoot)('cgroups: the device program, kill --all, delete, a 512
         const name = `${parent}/child`;
         const { b } = await forker('df', name);
         const procs = cgroupProcs(dirOf(name, 'pids'));
-        await ok(['delete', '--force', 'df']);
+        await lc.ok(['delete', '--force', 'df']);
         expect(procs.filter(isAlive)).toEqual([]);
         expect(findCgroupDirs(parent).sort()).toEqual([...own].sort());
         expect(await settledProcessesUnder(b.dir)).toEqual([]);
@@ -247,7 +243,7 @@ describe.skipIf(!isRoot)('cgroups: the device program, kill --all, delete, a 512
       expect(cgroupFile(memory, 'memory.limit_in_bytes')).toBe(String(LIMIT));
       expect(cgroupProcs(memory)).toEqual([pid]);
       expect(Number(cgroupFile(memory, 'memory.max_usage_in_bytes'))).toBeLessThanOrEqual(LIMIT);
-      await ok(['start', 'small2']);
+      await lc.ok(['start', 'small2']);
       await lc.waitForStatus('small2', 'stopped');
       // Reaching the limit (failcnt) is allowed: page cache is reclaimed; being OOM-killed is not.
       const oom = cgroupFile(memory, 'memory.oom_control');

@@ -30,26 +30,17 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
 
   async function create(id: string, b: TestBundle, stdio?: StdioOptions): Promise<Proc> {
     cg.track(id);
-    const p = lc.spawn(['create', '--bundle', b.dir, id], stdio);
-    const exit = await p.exited;
-    if (exit.status !== 0) await Promise.race([p.stderr.end, new Promise((r) => setTimeout(r, 2000))]);
-    expect({ ...exit, stderr: p.stderr.text }, `tsbox create ${id}`).toEqual({ status: 0, signal: null, stderr: '' });
-    return p;
+    return lc.create(id, b, { stdio });
   }
 
   async function start(id: string): Promise<void> {
-    expect(await lc.cli(['start', id]), `tsbox start ${id}`).toMatchObject({ status: 0, stdout: '', stderr: '' });
+    await lc.ok(['start', id]);
   }
 
   async function createAndStart(id: string, b: TestBundle): Promise<{ proc: Proc; pid: number }> {
     const proc = await create(id, b);
     await start(id);
     return { proc, pid: (await lc.state(id)).pid };
-  }
-
-  /** `tsbox ARGS` must succeed silently. */
-  async function ok(args: string[]): Promise<void> {
-    expect(await lc.cli(args), `tsbox ${args.join(' ')}`).toMatchObject({ status: 0, stdout: '', stderr: '' });
   }
 
   /** `tsbox ARGS` must fail with exit 1 and exactly this message. */
@@ -118,7 +109,7 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
       await waitUntil('the counter to pass 3', async () => (await count(file)) > 3);
       expect(cgroupFile(freezer, 'freezer.state')).toBe('THAWED');
 
-      await ok(['pause', 'frz']);
+      await lc.ok(['pause', 'frz']);
       expect(await status('frz')).toBe('paused');
       expect(cgroupFile(freezer, 'freezer.state')).toBe('FROZEN');
       const list = JSON.parse((await lc.cli(['list', '--format', 'json'])).stdout) as { id: string; status: string }[];
@@ -136,7 +127,7 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
       await sleep(300);
       expect(await count(file)).toBe(frozenAt);
 
-      await ok(['resume', 'frz']);
+      await lc.ok(['resume', 'frz']);
       expect(await status('frz')).toBe('running');
       expect(cgroupFile(freezer, 'freezer.state')).toBe('THAWED');
       await waitUntil('the counter to move on', async () => (await count(file)) > frozenAt + 2);
@@ -151,9 +142,9 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
         const p = await psJson('pd');
         return p.length === 3 && p;
       });
-      await ok(['pause', 'pd']);
+      await lc.ok(['pause', 'pd']);
       expect(await status('pd')).toBe('paused');
-      await ok(['delete', '--force', 'pd']);
+      await lc.ok(['delete', '--force', 'pd']);
       expect(isAlive(pid)).toBe(false);
       await allGone(pids);
       expect(findCgroupDirs(name)).toEqual([]);
@@ -165,7 +156,7 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
       const name = cg.name();
       const b = cgBundle(['sleep', '100'], name);
       const { pid } = await createAndStart('pnf', b);
-      await ok(['pause', 'pnf']);
+      await lc.ok(['pause', 'pnf']);
       await fails(['delete', 'pnf'], 'cannot delete container "pnf" that is not stopped: it is paused (use --force)');
       expect(isAlive(pid)).toBe(true);
       expect(await status('pnf')).toBe('paused');
@@ -175,11 +166,11 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
       const name = cg.name();
       const b = cgBundle(['sleep', '100'], name);
       const { pid } = await createAndStart('pk', b);
-      await ok(['pause', 'pk']);
-      await ok(['kill', 'pk', 'KILL']);
+      await lc.ok(['pause', 'pk']);
+      await lc.ok(['kill', 'pk', 'KILL']);
       await sleep(200);
       expect(isAlive(pid)).toBe(true);
-      await ok(['resume', 'pk']);
+      await lc.ok(['resume', 'pk']);
       await lc.waitForStatus('pk', 'stopped');
     });
   });
@@ -202,7 +193,7 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
       expect(cgroupFile(cpu, 'cpu.cfs_quota_us')).toBe('50000');
       expect(cgroupFile(cpu, 'cpu.cfs_period_us')).toBe('50000');
 
-      await ok(['update', '--memory', '64m', '--pids-limit', '30', '--cpu-quota', '20000', '--cpu-period', '100000', 'upd']);
+      await lc.ok(['update', '--memory', '64m', '--pids-limit', '30', '--cpu-quota', '20000', '--cpu-period', '100000', 'upd']);
       expect(cgroupFile(memory, 'memory.limit_in_bytes')).toBe(String(64 * MiB));
       expect(cgroupFile(pids, 'pids.max')).toBe('30');
       expect(cgroupFile(cpu, 'cpu.cfs_quota_us')).toBe('20000');
@@ -211,7 +202,7 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
       expect(cgroupFile(cpu, 'cpu.shares')).toBe('1024');
 
       // Inside: with the limit lowered to 8 the loop stops there.
-      await ok(['update', '--pids-limit', '8', 'upd']);
+      await lc.ok(['update', '--pids-limit', '8', 'upd']);
       expect(cgroupFile(pids, 'pids.max')).toBe('8');
       fs.writeFileSync(path.join(tmp, 'go'), '');
       await p.stdout.waitFor(/loop exit \d+\n/);
@@ -236,13 +227,13 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
       expect(cgroupFile(cpu, 'cpu.shares')).toBe('256');
       expect(cgroupFile(cpu, 'cpu.cfs_quota_us')).toBe('30000');
 
-      await ok(['pause', 'json']);
-      await ok(['update', '--pids-limit', '20', 'json']);
+      await lc.ok(['pause', 'json']);
+      await lc.ok(['update', '--pids-limit', '20', 'json']);
       expect(cgroupFile(pids, 'pids.max')).toBe('20');
       expect(await status('json')).toBe('paused');
-      await ok(['resume', 'json']);
+      await lc.ok(['resume', 'json']);
       // -1: no limit.
-      await ok(['update', '--pids-limit', '-1', 'json']);
+      await lc.ok(['update', '--pids-limit', '-1', 'json']);
       expect(cgroupFile(pids, 'pids.max')).toBe('max');
     });
 
@@ -345,11 +336,11 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
     it('kill -a ID 9 kills every process in the cgroup; ps is empty afterwards', async () => {
       const name = cg.name();
       const { b, pids } = await three('ka', name);
-      await ok(['kill', '-a', 'ka', '9']);
+      await lc.ok(['kill', '-a', 'ka', '9']);
       await allGone(pids);
       await lc.waitForStatus('ka', 'stopped');
       expect(await psJson('ka')).toEqual([]);
-      await ok(['delete', 'ka']);
+      await lc.ok(['delete', 'ka']);
       expect(findCgroupDirs(name)).toEqual([]);
       expect(await settledProcessesUnder(b.dir)).toEqual([]);
     });
@@ -357,13 +348,13 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
     it('kill of the init alone leaves its children (still in the cgroup, listed by ps); delete empties the cgroup and removes it', async () => {
       const name = cg.name();
       const { b, pid, pids } = await three('orph', name);
-      await ok(['kill', 'orph', 'KILL']);
+      await lc.ok(['kill', 'orph', 'KILL']);
       await lc.waitForStatus('orph', 'stopped');
       expect(isAlive(pid)).toBe(false);
       const orphans = pids.filter((p) => p !== pid);
       expect(orphans.every(isAlive)).toBe(true);
       expect(await psJson('orph')).toEqual(orphans);
-      await ok(['delete', 'orph']);
+      await lc.ok(['delete', 'orph']);
       await allGone(orphans);
       expect(findCgroupDirs(name)).toEqual([]);
       expect(await settledProcessesUnder(b.dir)).toEqual([]);
@@ -372,7 +363,7 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
     it('delete --force of the running container leaves no process and no cgroup', async () => {
       const name = cg.name();
       const { b, pids } = await three('df', name);
-      await ok(['delete', '--force', 'df']);
+      await lc.ok(['delete', '--force', 'df']);
       await allGone(pids);
       expect(findCgroupDirs(name)).toEqual([]);
       expect(await settledProcessesUnder(b.dir)).toEqual([]);

@@ -34,24 +34,12 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
   /** `tsbox create`, which must succeed, printing nothing or (`warning`) that warning. */
   async function create(id: string, b: TestBundle, stdio?: StdioOptions, warning?: string): Promise<Proc> {
     cg.track(id);
-    const p = lc.spawn(['create', '--bundle', b.dir, id], stdio);
-    const exit = await p.exited;
-    if (exit.status !== 0) await Promise.race([p.stderr.end, new Promise((r) => setTimeout(r, 2000))]);
-    // The init keeps create's stderr (the container's), so it never ends:
-    // wait for the warning's line instead.
-    if (warning !== undefined) await waitUntil('the warning', () => p.stderr.text.includes('\n'));
-    const stderr = warning === undefined ? '' : `tsbox: warning: ${warning}\n`;
-    expect({ ...exit, stderr: p.stderr.text }, `tsbox create ${id}`).toEqual({ status: 0, signal: null, stderr });
-    return p;
-  }
-
-  async function ok(args: string[]): Promise<void> {
-    expect(await lc.cli(args), `tsbox ${args.join(' ')}`).toMatchObject({ status: 0, stdout: '', stderr: '' });
+    return lc.create(id, b, { stdio, warning });
   }
 
   async function createAndStart(id: string, b: TestBundle, warning?: string): Promise<{ proc: Proc; pid: number }> {
     const proc = await create(id, b, undefined, warning);
-    await ok(['start', id]);
+    await lc.ok(['start', id]);
     return { proc, pid: (await lc.state(id)).pid };
   }
 
@@ -115,13 +103,13 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
       const dir = dirOf(name, 'memory');
       const p = await create('nooom', b);
       expect(cgroupCounters(dir, 'memory.oom_control').oom_kill_disable).toBe(1);
-      await ok(['start', 'nooom']);
+      await lc.ok(['start', 'nooom']);
       await p.stdout.waitFor('start\n');
       await waitUntil('the hog to be under OOM', () => cgroupCounters(dir, 'memory.oom_control').under_oom === 1, 10_000);
       expect(cgroupCounters(dir, 'memory.oom_control').oom_kill).toBe(0);
       expect((await lc.state('nooom')).status).toBe('running');
       expect(p.stdout.text).toBe('start\n');
-      await ok(['delete', '--force', 'nooom']);
+      await lc.ok(['delete', '--force', 'nooom']);
       expect(findCgroupDirs(name)).toEqual([]);
     }, 30_000);
 
@@ -193,7 +181,7 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
       expect(cgroupFile(dir, 'blkio.throttle.write_bps_device')).toBe(`${dev} ${5 * MiB}`);
       expect(cgroupFile(dir, 'blkio.throttle.read_iops_device')).toBe(`${dev} 1000`);
       expect(cgroupFile(dir, 'blkio.throttle.write_iops_device')).toBe(`${dev} 500`);
-      await ok(['update', '--blkio-weight', '700', 'blk']);
+      await lc.ok(['update', '--blkio-weight', '700', 'blk']);
       expect(cgroupFile(dir, 'blkio.bfq.weight')).toMatch(/(^|\s)700$/);
     });
 
@@ -236,14 +224,14 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
         [['--blkio-weight', '250'], blkio!, 'blkio.bfq.weight', '250'],
       ];
       for (const [args, dir, file, value] of flags) {
-        await ok(['update', ...args, 'upd']);
+        await lc.ok(['update', ...args, 'upd']);
         expect(cgroupFile(dir, file), `${args.join(' ')}: ${file}`).toMatch(new RegExp(`(^|\\s)${value}$`));
       }
       // Inside: the init now runs on CPU 0 only.
       expect(fs.readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(/^Cpus_allowed_list:\s+0$/m);
       const inside = await lc.cli(['exec', 'upd', 'grep', 'Cpus_allowed_list', '/proc/self/status']);
       expect(inside.stdout).toMatch(/^Cpus_allowed_list:\s+0\n$/);
-      await ok(['update', '--cpuset-cpus', '0-1', 'upd']);
+      await lc.ok(['update', '--cpuset-cpus', '0-1', 'upd']);
       expect(fs.readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(/^Cpus_allowed_list:\s+0-1$/m);
 
       for (const flag of ['--kernel-memory', '--kernel-memory-tcp']) {
@@ -260,7 +248,7 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
         });
       }
       // -1: no limit.
-      await ok(['update', '--memory', '-1', '--pids-limit', '-1', '--cpu-quota', '-1', 'upd']);
+      await lc.ok(['update', '--memory', '-1', '--pids-limit', '-1', '--cpu-quota', '-1', 'upd']);
       expect(cgroupFile(memory!, 'memory.limit_in_bytes')).toBe(cgroupFile(path.dirname(memory!), 'memory.limit_in_bytes'));
       expect(cgroupFile(pids!, 'pids.max')).toBe('max');
       expect(cgroupFile(cpu!, 'cpu.cfs_quota_us')).toBe('-1');
