@@ -9,7 +9,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { defaultConfig, hostMounts, isRoot, makeBundle } from '../helpers/bundle.js';
 import { TSBOX } from '../helpers/cli.js';
 import { eventually } from '../helpers/containers.js';
@@ -38,6 +38,33 @@ function pidsOf(uid: number): number[] {
   }
   return pids;
 }
+
+/**
+ * The package as an unprivileged user can reach it. The checkout may sit
+ * under a directory closed to other users (a mkdtemp dir, /root), so the
+ * files tsbox runs from (bin, the packed and plain dist, the addon and the
+ * helper) are copied once, mtimes kept (bin/tsbox checks the pack against
+ * dist/ by them), into a temp dir open to all; removed after the file.
+ */
+let userPackage: string | undefined;
+
+function tsboxForUsers(): string {
+  if (userPackage === undefined) {
+    const repo = path.resolve(path.dirname(TSBOX), '..');
+    userPackage = fs.mkdtempSync(path.join(os.tmpdir(), 'tsbox-rootless-pkg-'));
+    fs.chmodSync(userPackage, 0o755);
+    fs.mkdirSync(path.join(userPackage, 'build'));
+    for (const part of ['package.json', 'bin', 'dist', 'build/Release']) {
+      const r = spawnSync('cp', ['-a', path.join(repo, part), path.join(userPackage, part)], { stdio: 'pipe' });
+      if (r.status !== 0) throw new Error(`copy ${part} for the rootless user: ${r.stderr}`);
+    }
+  }
+  return path.join(userPackage, 'bin', 'tsbox');
+}
+
+afterAll(() => {
+  if (userPackage !== undefined) fs.rmSync(userPackage, { recursive: true, force: true });
+});
 
 /** An unprivileged user for one test: its uid, a home it owns, and a way to run tsbox as it. */
 class RootlessUser {
@@ -101,7 +128,7 @@ class RootlessUser {
     const err = path.join(this.home, 'err');
     const fds = [fs.openSync(out, 'w'), fs.openSync(err, 'w')];
     const envArgs = Object.entries({ PATH: '/usr/bin:/bin', ...env }).map(([k, v]) => `${k}=${v}`);
-    const asUser = ['setpriv', `--reuid=${this.uid}`, `--regid=${this.uid}`, '--clear-groups', 'env', '-i', ...envArgs, process.execPath, TSBOX, ...args];
+    const asUser = ['setpriv', `--reuid=${this.uid}`, `--regid=${this.uid}`, '--clear-groups', 'env', '-i', ...envArgs, process.execPath, tsboxForUsers(), ...args];
     // newuidmap reads the subid files of its mount namespace: a private one.
     const inSession = this.session.length > 0
       ? ['sh', '-c', 'for d in $0; do echo $$ > "$d/cgroup.procs" || exit 1; done; exec "$@"', this.session.join(' '), ...asUser]
