@@ -6,7 +6,7 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, expect } from 'vitest';
 import { childPids, hostMounts, processesUnder, type TestBundle } from './bundle.js';
 
 export const TSBOX = path.resolve(__dirname, '..', '..', 'bin', 'tsbox');
@@ -113,19 +113,24 @@ export function start(command: string, args: readonly string[], options: SpawnOp
 }
 
 /**
- * The state root of the CLI tests of this process, under a temp dir:
+ * The state root of the CLI tests of this test file, under a temp dir:
  * commands that take the default (/run/tsbox) would otherwise leave their
- * traces in the host's /run. Removed when the process exits.
+ * traces in the host's /run. Removed after the file's tests (vitest ends
+ * its workers without running their 'exit' handlers).
  */
 let stateRoot: string | undefined;
 export function testStateRoot(): string {
   if (!stateRoot) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsbox-cli-root-'));
     stateRoot = path.join(dir, 'state');
-    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   }
   return stateRoot;
 }
+
+afterAll(() => {
+  if (stateRoot !== undefined) fs.rmSync(path.dirname(stateRoot), { recursive: true, force: true });
+  stateRoot = undefined;
+});
 
 /** Starts bin/tsbox with `args`, with the tests' own --root unless args give one. */
 export function startTsbox(args: readonly string[], options: CliOptions = {}): Started {
