@@ -19,12 +19,18 @@ import { OCI_VERSION } from './oci/default-spec.js';
 import { encodePlan, encodeSeccompCompile } from './plan/encode.js';
 import type { CompiledSeccomp, IdRange, LaunchPlan, PlannedSeccomp, PlannedUserNamespace } from './plan/plan.js';
 import { compiledSeccomp } from './plan/seccomp-cache.js';
+import type { ScopeLaunch } from './systemd/scope.js';
 import type { LinuxResources } from './oci/types.js';
 
 /** Where one of the container's stdin/stdout/stderr goes. */
 export type StdioOption = 'pipe' | 'inherit' | 'ignore' | number;
 
+/** Who makes the container's cgroups: tsbox itself, or systemd (a transient scope). */
+export type CgroupDriver = 'cgroupfs' | 'systemd';
+
 export interface LaunchOptions {
+  /** 'cgroupfs' (default) or 'systemd' (--systemd-cgroup: lib/systemd/scope.ts). */
+  cgroupDriver?: CgroupDriver;
   /** 'pipe' (default) gives streams; 'inherit' passes this process's. */
   stdio?: StdioOption | [StdioOption, StdioOption, StdioOption];
   /** Size of the terminal for process.terminal when the config sets no consoleSize. */
@@ -226,7 +232,14 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
   const linux = bundle.spec.linux;
   let cgroups: Cgroups | undefined;
   let layout: Layout | undefined;
-  if (linux?.cgroupsPath !== undefined || linux?.resources !== undefined) {
+  let scope: ScopeLaunch | undefined;
+  if (options.cgroupDriver === 'systemd') {
+    // systemd makes the cgroup around the helper once it runs (cgroup-pending).
+    layout = hostLayout(host);
+    const { prepareScope } = await import('./systemd/scope.js');
+    scope = await prepareScope(layout, linux, id, plan.warnings);
+    plan.awaitCgroup = true;
+  } else if (linux?.cgroupsPath !== undefined || linux?.resources !== undefined) {
     layout = hostLayout(host);
     try {
       cgroups = createCgroups(layout, cgroupDirs(layout, linux.cgroupsPath, id));
@@ -246,6 +259,12 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
   if (cgroups && layout) {
     plan.cgroupProcs = procsFiles(cgroups);
   }
+  const joinCgroup = scope
+    ? async (helperPid: number): Promise<string[]> => {
+        cgroups = await scope.join(helperPid);
+        return procsFiles(cgroups);
+      }
+    : undefined;
   // At the init's stop before pivot_root: the runtime's hooks, then the
   // state for the init's own (createContainer, startContainer).
   const beforePivot = async (pid: number): Promise<[string, string]> => {
@@ -256,11 +275,13 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
   };
   const seccompState = (pid: number): HookState => ({ ...hookState(bundle, id, pid), status: 'creating' });
   try {
-    const launched = await launchPlan(plan, { ...options, beforePivot, seccompState });
+    const launched = await launchPlan(plan, { ...options, beforePivot, seccompState, ...(joinCgroup && { joinCgroup }) });
     return cgroups ? { ...launched, cgroups } : launched;
   } catch (err) {
     if (cgroups) await killAndRemove(cgroups);
     throw cgroups && layout ? unjoinableCgroup2(err, layout, cgroups) : err;
+  } finally {
+    scope?.close();
   }
 }
 
@@ -354,6 +375,8 @@ export async function launchPlan(
     beforePivot?: (pid: number) => Promise<[creating: string, created: string]>;
     /** The container's state for a seccomp agent (linux.seccomp.listenerPath), given the new process's pid. */
     seccompState?: (pid: number) => HookState;
+    /** plan.awaitCgroup: puts the waiting helper (its pid) into the container's cgroup; the cgroup.procs files to join. */
+    joinCgroup?: (helperPid: number) => Promise<string[]>;
   } = {},
 ): Promise<Launched> {
   if (plan.seccomp && !plan.seccompProgram) {
@@ -410,6 +433,14 @@ export async function launchPlan(
           sendSeccompListener(listener, msg.fd, pid, options.seccompState(pid));
         } catch (err) {
           failure = err as Error;
+          break;
+        }
+      } else if (kind === 'cgroup-pending') {
+        try {
+          n.send(spawned.sock, ['go', ...(await options.joinCgroup!(Number(msg.fields[1])))]);
+        } catch (err) {
+          failure = err as Error;
+          n.send(spawned.sock, ['abort']);
           break;
         }
       } else if (kind === 'ready') {

@@ -83,6 +83,17 @@ export async function signalAll(cg: Cgroups, signal: number): Promise<void> {
  * busy whenever any is, so nothing is removed from under a live process.
  */
 export async function killAndRemove(cg: Cgroups, timeoutMs = EMPTY_TIMEOUT_MS): Promise<void> {
+  await emptyAndRemove(cg, timeoutMs);
+  if (cg.systemd) {
+    // The systemd driver: the scope goes once it is empty anyway; stopping
+    // it waits until systemd has removed its cgroup. Loaded only here: the
+    // D-Bus client is of no use to cgroupfs containers.
+    const { stopScope } = await import('../systemd/scope.js');
+    await stopScope(cg.systemd.unit);
+  }
+}
+
+async function emptyAndRemove(cg: Cgroups, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   // Directories that existed before cannot tell us by EBUSY: look into them.
   const kept = Object.values(cg.dirs).some((d) => !cg.created.includes(d));

@@ -11,6 +11,8 @@ export interface Cgroups {
   dirs: Record<string, string>;
   /** The directories tsbox made for it, deepest first: delete removes exactly these. */
   created: string[];
+  /** With the systemd driver: the transient scope systemd made (and removes) for it. */
+  systemd?: { unit: string };
 }
 
 /**
@@ -24,7 +26,7 @@ export interface Cgroups {
 export function cgroupDirs(layout: Layout, cgroupsPath: string | undefined, id: string): Record<string, string> {
   const wanted = cgroupsPath || id;
   if (/^[^/]*:[^/]*:/.test(wanted)) {
-    throw new TsboxError(`linux.cgroupsPath "${wanted}" is a systemd slice: tsbox manages cgroups through cgroupfs only`);
+    throw new TsboxError(`linux.cgroupsPath "${wanted}" is in the systemd form "slice:prefix:name": add --systemd-cgroup to use systemd's driver, or give a cgroupfs path`);
   }
   const dirs: Record<string, string> = {};
   for (const h of layout.hierarchies) {

@@ -33,7 +33,7 @@ export const GLOBAL_FLAGS: FlagSpec[] = [
   { name: 'log', kind: 'string', value: 'FILE', help: 'also write log messages (errors, warnings) to FILE' },
   { name: 'log-format', kind: 'string', value: 'text|json', default: 'text', help: 'format of the messages written to --log' },
   { name: 'debug', kind: 'bool', help: 'log debug messages' },
-  { name: 'systemd-cgroup', kind: 'bool', help: 'manage cgroups through systemd (not supported by tsbox)' },
+  { name: 'systemd-cgroup', kind: 'bool', help: 'cgroups as systemd transient scopes (cgroupsPath "slice:prefix:name"; pure cgroup v2 hosts)' },
   { name: 'rootless', kind: 'string', value: 'true|false|auto', default: 'auto', help: 'ignore cgroup permission errors' },
   { name: 'help', short: 'h', kind: 'bool', help: 'show help' },
   { name: 'version', short: 'v', kind: 'bool', help: 'print the version' },

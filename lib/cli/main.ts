@@ -35,7 +35,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     const spec = findCommand(name);
     if (!spec) throw new UsageError(`unknown command "${name}"`);
-    if (g['systemd-cgroup']) throw new TsboxError('--systemd-cgroup is not supported by tsbox: it manages cgroups through cgroupfs');
     const parsed = parseFlags(rest, [...spec.flags, { name: 'help', short: 'h', kind: 'bool', help: '' }], name);
     if (parsed.flags.help) {
       writeStdout((require('./help.js') as typeof import('./help.js')).commandHelp(spec));

@@ -12,7 +12,7 @@ export function runtimeOf(ctx: CommandContext): Runtime {
   // --root's default is root's; an unprivileged user gets its own (as runc).
   const given = ctx.globals.root as string;
   const root = given === DEFAULT_ROOT && (process.geteuid?.() ?? 0) !== 0 ? defaultStateRoot() : given;
-  return new Runtime({ root, reapChildren: false });
+  return new Runtime({ root, reapChildren: false, cgroupDriver: ctx.globals['systemd-cgroup'] === true ? 'systemd' : 'cgroupfs' });
 }
 
 /** The container id argument of commands that take exactly one. */

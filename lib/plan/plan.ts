@@ -152,6 +152,12 @@ export interface LaunchPlan {
   namespaces: PlannedNamespace[];
   /** cgroup.procs files the container's init joins before it is created. */
   cgroupProcs: string[];
+  /**
+   * The cgroup is made around the helper by someone else (the systemd
+   * driver): the helper sends "cgroup-pending" with its pid and joins the
+   * cgroup.procs files the runtime's "go" names.
+   */
+  awaitCgroup?: boolean;
   rootfs: string;
   /** Propagation applied to "/" before mounting (MS_REC | MS_SLAVE or MS_PRIVATE). */
   rootPropagation: number;

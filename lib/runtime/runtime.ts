@@ -8,7 +8,7 @@ import { TsboxError } from '../errors.js';
 import { applyDevicePolicy, deviceNodes } from '../cgroups/devices-bpf.js';
 import { killAndRemove, signalAll } from '../cgroups/kill.js';
 import { applyResources, cgroupPids, procsFiles, setFrozen, type Cgroups } from '../cgroups/manager.js';
-import { hostLayout, launch, launchPlan, setupError, type Launched, type StdioOption } from '../launch.js';
+import { hostLayout, launch, launchPlan, setupError, type CgroupDriver, type Launched, type StdioOption } from '../launch.js';
 import type { Hook, LinuxResources, Process, Spec } from '../oci/types.js';
 import type { ContainerEvent, Stats } from '../cgroups/stats.js';
 import { buildExecPlan } from '../plan/build.js';
@@ -33,6 +33,12 @@ export interface RuntimeOptions {
    * reap them itself to learn their exit status.
    */
   reapChildren?: boolean;
+  /**
+   * Who makes the cgroups of the containers this runtime creates and runs:
+   * 'cgroupfs' (default), or 'systemd' (--systemd-cgroup: a transient scope
+   * per container, pure cgroup v2 hosts only; lib/systemd/scope.ts).
+   */
+  cgroupDriver?: CgroupDriver;
 }
 
 export interface CreateOptions {
@@ -76,10 +82,12 @@ export { DEFAULT_ROOT } from './root.js';
 export class Runtime {
   readonly store: StateStore;
   private readonly reapChildren: boolean;
+  private readonly cgroupDriver: CgroupDriver;
 
   constructor(options: RuntimeOptions = {}) {
     this.store = new StateStore(options.root ?? defaultStateRoot());
     this.reapChildren = options.reapChildren ?? true;
+    this.cgroupDriver = options.cgroupDriver ?? 'cgroupfs';
   }
 
   /** Lets go of a child this process does not wait for (see reapChildren). */
@@ -114,6 +122,7 @@ export class Runtime {
           startFifo: fifo,
           extraFds: preservedFds(options.preserveFds),
           seccompCacheDir: seccompCacheDir(store.root),
+          cgroupDriver: this.cgroupDriver,
         });
         pidfd = l.pidfd;
         cgroups = l.cgroups;
@@ -148,7 +157,7 @@ export class Runtime {
     store.claim(id);
     let c: RunningContainer;
     try {
-      c = await run(bundle, { ...options, id, seccompCacheDir: seccompCacheDir(store.root) });
+      c = await run(bundle, { cgroupDriver: this.cgroupDriver, ...options, id, seccompCacheDir: seccompCacheDir(store.root) });
       // run() itself runs the poststop hooks when the process exits.
       store.write(newRecord(id, bundle, c.pid, c.cgroups, undefined));
       if (options.pidFile) writePidFile(options.pidFile, c.pid);
@@ -419,6 +428,11 @@ export class Runtime {
       const layout = hostLayout();
       const cgroups = this.cgroupsOf(record, 'update');
       const nodes = resources.devices ? bundleDeviceNodes(record) : [];
+      if (cgroups.systemd) {
+        // systemd first: it writes the unit's limits itself when they change.
+        const { updateScope } = await import('../systemd/scope.js');
+        await updateScope(layout, cgroups.systemd.unit, undefined, resources);
+      }
       const warnings = applyResources(layout, cgroups, resources, nodes);
       if (resources.devices) {
         const warning = applyDevicePolicy(layout, cgroups, resources, nodes, true);

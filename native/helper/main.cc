@@ -27,6 +27,10 @@
 //   ---------------                ------                    ----
 //   socketpair, queue the plan
 //   posix_spawn(helper) -------->  recv plan
+//   <------------------------------ "cgroup-pending" pid   (plan.await_cgroup:
+//   systemd starts a scope holding                          systemd driver)
+//   the helper's pid
+//   "go" cgroup.procs files ------>
 //                                  join v1 cgroups (tasks)
 //                                  idmapped mount trees (userns.h)
 //                                  setns() namespaces given by path
@@ -159,6 +163,25 @@ int join_cgroups(const plan::Plan& p) {
   return into;
 }
 
+// The systemd driver (lib/systemd/): systemd makes the container's cgroup,
+// a transient scope, and a scope must be started with a process in it. The
+// helper is that process: it says who it is and waits until the runtime has
+// the scope and sends "go" with the cgroup.procs files to join; "abort" (the
+// scope failed, the runtime reports why) ends it quietly.
+void await_cgroup(int sync_fd, plan::Plan& p) {
+  if (!p.await_cgroup) return;
+  int err = wire::send_record(sync_fd, {"cgroup-pending", std::to_string(getpid())});
+  if (err != 0) report::fail("send cgroup-pending", err);
+  wire::Record rec;
+  int fd = -1;
+  err = wire::recv_record(sync_fd, rec, fd);
+  if (fd >= 0) close(fd);
+  if (err != 0) report::fail("wait for the container's cgroup", err < 0 ? EPIPE : err);
+  if (!rec.empty() && rec[0] == "abort") _exit(1);
+  if (rec.empty() || rec[0] != "go") report::fail("wait for the container's cgroup", EPROTO, "expected \"go\"");
+  p.cgroup_procs.insert(p.cgroup_procs.end(), rec.begin() + 1, rec.end());
+}
+
 // process.oomScoreAdj, written (as runc does) by the helper for itself
 // before it joins or creates any namespace: the init and the container's
 // process inherit it. Lowering the value takes CAP_SYS_RESOURCE in the
@@ -276,6 +299,7 @@ int main(int argc, char** argv) {
   receive_plan(sync_fd, p);
   if (p.seccomp_compile) send_compiled_seccomp(sync_fd, p);
   set_oom_score_adj(p);
+  await_cgroup(sync_fd, p);
   const int cgroup2 = join_cgroups(p);
   // Both need the helper's standing in the host's user (and mount)
   // namespace, which joining or creating a user namespace gives up.

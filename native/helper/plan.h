@@ -116,6 +116,9 @@ struct Plan {
   bool exec = false;
   std::vector<Namespace> namespaces;
   std::vector<std::string> cgroup_procs;  // cgroup.procs files to join
+  // The cgroup is made by someone else (systemd) around the helper itself:
+  // report our pid and wait for "go" with the cgroup.procs files to join.
+  bool await_cgroup = false;
 
   std::string rootfs;                 // absolute host path
   unsigned long root_propagation = 0; // applied to "/" before any mount

@@ -35,7 +35,7 @@ describe('cgroupDirs', () => {
   });
 
   it('refuses a systemd slice path and a path outside what is mounted here', () => {
-    expect(() => cgroupDirs(V2, 'system.slice:tsbox:abc', 'x')).toThrow('is a systemd slice: tsbox manages cgroups through cgroupfs only');
+    expect(() => cgroupDirs(V2, 'system.slice:tsbox:abc', 'x')).toThrow('is in the systemd form "slice:prefix:name": add --systemd-cgroup');
     const partial: Layout = { kind: 'v1', hierarchies: [hierarchy('pids', '/sys/fs/cgroup/pids', '/', 'cgroup', '/sub')] };
     expect(() => cgroupDirs(partial, '/elsewhere', 'x')).toThrow('outside the part of the pids hierarchy mounted here');
   });

@@ -38,7 +38,7 @@ export async function command(ctx: CommandContext): Promise<number> {
     linux: {
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'user', 'uts'],
       capabilities: Array.from({ length: lastCap + 1 }, (_, i) => capabilityName(i)),
-      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: false, rdma: false },
       seccomp: {
         enabled: true,
         actions: [...SECCOMP_ACTIONS].sort(),
