@@ -108,7 +108,12 @@ export class DbusConnection {
       try {
         await once(socket, 'connect');
       } catch (e) {
-        throw new TsboxError(`cannot connect to D-Bus socket ${where}: ${(e as Error).message}`);
+        // Node 20's libuv pads an abstract name to the whole sun_path, so it
+        // misses sockets bound with the exact name (as dbus-daemon does).
+        const hint = socketPath.startsWith('\0')
+          ? ` (Node.js ${process.version} may pad abstract socket names and miss sockets bound by other programs; use a unix:path= address)`
+          : '';
+        throw new TsboxError(`cannot connect to D-Bus socket ${where}: ${(e as Error).message}${hint}`);
       }
       phase = 'authenticating';
       const { guid, rest } = await authenticate(socket, where);
