@@ -359,7 +359,7 @@ function writeAll(w: Writer, signature: string, values: readonly unknown[]): voi
   const types = parseSignature(signature);
   if (!Array.isArray(values) || values.length !== types.length) {
     throw new DbusWireError(
-      `signature '${signature}' has ${types.length} complete types but ${describe(values)} values were given`,
+      `signature '${signature}' has ${types.length} complete types but ${Array.isArray(values) ? values.length : describe(values)} values were given`,
     );
   }
   types.forEach((t, i) => writeValue(w, t, values[i], signature, [i], 0));

@@ -214,7 +214,7 @@ describe('bad input', () => {
     ['(ss)', [['only one']], /expected an array of 2 struct members/],
     ['ay', ['text'], /expected a Buffer or an array of numbers/],
     ['ay', [[1, 300]], /value at \[0\]\[1\] .* 0\.\.255/],
-    ['ss', ['one'] as DbusValue[], /signature 'ss' has 2 complete types but an array of 1 values/],
+    ['ss', ['one'] as DbusValue[], /signature 'ss' has 2 complete types but 1 values were given/],
   ])('marshal %s (case %#)', (signature, values, problem) => {
     expect(() => marshal(signature, values)).toThrow(problem);
   });
