@@ -34,6 +34,13 @@ const OUT = path.join(DIST, 'packed');
 // there is (a hash costs more than the cache saves: node:crypto alone takes
 // ~3 ms to load); a damaged copy no longer matches the other.
 const CACHE_MAGIC = 'tsbox-cache ';
+// Modules only some calls need (the systemd driver's D-Bus client): only
+// named in the pack, and read from dist/ and compiled when first required.
+// Every module in the code cache is paid for by every CLI call (V8 reads
+// the whole cache), and these would grow it by a fifth for a flag most
+// callers never give. They may not use import() (the rewrite below is not
+// applied to them).
+const COLD = /^systemd\//;
 
 /** Every .js file under dist/ (but the pack itself), sorted: relative path with '/'. */
 function modules() {
@@ -78,7 +85,10 @@ function pack() {
       .replace(/^#!.*/, '')
       .replace(/\bimport\(\s*(['"])(\.{1,2}\/[^'"]+)\1\s*\)/g, (_, q, spec) => `Promise.resolve().then(() => require(${q}${spec}${q}))`);
     if (/\bimport\s*\(/.test(src)) throw new Error(`dist/${k} uses import() of something not in dist/, which the pack cannot load: use require()`);
-    parts.push(`${JSON.stringify(k)}: function (exports, require, module, __filename, __dirname) {\n${src}\n},\n`);
+    if (COLD.test(k)) {
+      if (/\bimport\s*\(/.test(fs.readFileSync(path.join(DIST, k), 'utf8'))) throw new Error(`dist/${k} is loaded unpacked and may not use import(): use require()`);
+      parts.push(`${JSON.stringify(k)}: 0,\n`);
+    } else parts.push(`${JSON.stringify(k)}: function (exports, require, module, __filename, __dirname) {\n${src}\n},\n`);
   }
   parts.push('};\n');
   parts.push(LOADER);
@@ -96,6 +106,10 @@ function load(key) {
   const dirname = filename.slice(0, filename.lastIndexOf('/'));
   const module = { exports: {}, filename, id: filename, loaded: false };
   loaded[key] = module;
+  if (defs[key] === 0) {
+    const source = nodeRequire('node:fs').readFileSync(filename, 'utf8');
+    defs[key] = nodeRequire('node:vm').compileFunction(source, ['exports', 'require', 'module', '__filename', '__dirname'], { filename });
+  }
   defs[key].call(module.exports, module.exports, requireFrom(dirname), module, filename, dirname);
   module.loaded = true;
   return module.exports;

@@ -113,7 +113,9 @@ export class DbusConnection {
         const hint = socketPath.startsWith('\0')
           ? ` (Node.js ${process.version} may pad abstract socket names and miss sockets bound by other programs; use a unix:path= address)`
           : '';
-        throw new TsboxError(`cannot connect to D-Bus socket ${where}: ${(e as Error).message}${hint}`);
+        // Node's text repeats the path: the errno's name says it all.
+        const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+        throw new TsboxError(`cannot connect to D-Bus socket ${where}: ${why}${hint}`);
       }
       phase = 'authenticating';
       const { guid, rest } = await authenticate(socket, where);

@@ -168,14 +168,14 @@ async function connectToManager(): Promise<DbusConnection> {
     try {
       return await DbusConnection.connect(PRIVATE_SOCKET, { hello: false });
     } catch (err) {
-      failures.push(`${PRIVATE_SOCKET}: ${(err as Error).message}`);
+      failures.push((err as Error).message);
     }
   }
   const address = process.env.DBUS_SYSTEM_BUS_ADDRESS || SYSTEM_BUS;
   try {
     return await DbusConnection.connect(socketPathOf(address), { hello: true });
   } catch (err) {
-    failures.push(`system bus ${address}: ${(err as Error).message}`);
+    failures.push(`(the system bus) ${(err as Error).message}`);
   }
   throw new TsboxError(`--systemd-cgroup: cannot reach systemd (is it the init here?): ${failures.join('; ')}`);
 }
