@@ -81,7 +81,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const checks = [];
 const check = (name, fn) => checks.push({ name, fn });
 
-check('systemd driver: create makes the scope (slice, limits as files and unit properties); the init is born in it', async () => {
+check('systemd driver: create makes the scope (slice, limits as files and unit properties), the init born in it; start, exec, update, daemon-reload, pause, events, delete stops it', async () => {
   const b = bundle(['sleep', '1000'], {
     cgroupsPath: 'system.slice:sdt:one',
     resources: { memory: { limit: 64 * MiB }, pids: { limit: 50 }, cpu: { quota: 50000, period: 100000, shares: 512 } },
@@ -104,15 +104,13 @@ check('systemd driver: create makes the scope (slice, limits as files and unit p
   // Only the init: the helper that held the scope open is gone.
   assert.deepEqual(read(dir, 'cgroup.procs').split('\n'), [String(state.pid)]);
   assert.equal(fs.readFileSync(`/proc/${state.pid}/cgroup`, 'utf8').trim(), '0::/system.slice/sdt-one.scope');
-});
 
-check('systemd driver: start, exec, update (files and properties), pause/resume, events --stats, delete stops the scope', async () => {
+  // start, exec, update (files and properties), pause/resume, events --stats, delete.
   ok(['start', 'one']);
   // Inside: the container's own cgroup namespace is rooted at the scope.
   const exec = ok(['exec', 'one', 'cat', '/proc/self/cgroup']).trim();
   assert.equal(exec, '0::/');
   ok(['update', '--memory', '128M', '--pids-limit', '60', '--cpu-quota', '20000', 'one']);
-  const dir = path.join(CG, 'system.slice', 'sdt-one.scope');
   assert.deepEqual([read(dir, 'memory.max'), read(dir, 'pids.max'), read(dir, 'cpu.max')], [String(128 * MiB), '60', '20000 100000']);
   assert.deepEqual(show('sdt-one.scope', 'MemoryMax', 'TasksMax', 'CPUQuotaPerSecUSec'), { MemoryMax: String(128 * MiB), TasksMax: '60', CPUQuotaPerSecUSec: '200ms' });
   // A reload makes systemd write the unit's limits again: they must stay.
