@@ -220,8 +220,13 @@ void set_oom_score_adj(const plan::Plan& p) {
 }
 
 // Joins the namespaces named by path and returns the clone flags for the ones
-// to create.
-uint64_t enter_namespaces(const plan::Plan& p) {
+// to create. A cgroup namespace given by path is not joined here but
+// returned open in `cgroupns`, for the child to join once it is inside the
+// container's cgroup: where cgroup2 is mounted with nsdelegate (systemd
+// does that), a process may be moved or cloned only between cgroups its
+// cgroup namespace can see, and the helper, still outside the container's
+// cgroup, is not below that namespace's root (clone3 fails with ENOENT).
+uint64_t enter_namespaces(const plan::Plan& p, int& cgroupns) {
   int fds[sizeof kNamespaceOrder / sizeof kNamespaceOrder[0]];
   uint64_t create = 0;
   size_t i = 0;
@@ -241,8 +246,13 @@ uint64_t enter_namespaces(const plan::Plan& p) {
     i++;
   }
   i = 0;
+  cgroupns = -1;
   for (const auto& kind : kNamespaceOrder) {
-    if (fds[i] >= 0) {
+    // Unless the clone makes a user namespace: in it the child would no
+    // longer have the capabilities over this one that setns needs.
+    if (fds[i] >= 0 && kind.flag == CLONE_NEWCGROUP && !(create & CLONE_NEWUSER)) {
+      cgroupns = fds[i];
+    } else if (fds[i] >= 0) {
       if (setns(fds[i], kind.flag) != 0) {
         report::fail(std::string("join ") + kind.type + " namespace", errno);
       }
@@ -305,7 +315,8 @@ int main(int argc, char** argv) {
   // namespace, which joining or creating a user namespace gives up.
   if (userns::enters(p)) userns::raise_rlimit_ceilings(p);
   userns::prepare_idmapped_mounts(p);
-  uint64_t flags = enter_namespaces(p);
+  int cgroupns = -1;
+  uint64_t flags = enter_namespaces(p, cgroupns);
   for (const auto& ns : p.namespaces) {
     if (namespace_flag(ns.type) == 0) report::fail("namespace \"" + ns.type + "\"", EINVAL, "unknown namespace type");
   }
@@ -339,6 +350,10 @@ int main(int argc, char** argv) {
     while (read(gate[0], &byte, 1) < 0 && errno == EINTR) {
     }
     close(gate[0]);
+    if (cgroupns >= 0) {
+      if (setns(cgroupns, CLONE_NEWCGROUP) != 0) report::fail("join cgroup namespace", errno);
+      close(cgroupns);
+    }
     init::run(p);  // never returns
   }
 
