@@ -163,7 +163,7 @@ check('systemd driver: a failed create and a cgroupfs path leave no unit, cgroup
 check('systemd driver: the library (new Runtime({ cgroupDriver: "systemd" })) runs a container in a scope', async () => {
   const lib = require(path.join(ROOT, 'dist', 'index.js'));
   const rt = new lib.Runtime({ root: stateRoot, cgroupDriver: 'systemd' });
-  const b = bundle(['cat', '/proc/self/cgroup'], { cgroupsPath: 'system.slice:sdt:lib', namespaces: [{ type: 'pid' }, { type: 'mount' }] });
+  const b = bundle(['cat', '/proc/self/cgroup'], { cgroupsPath: 'system.slice:sdt:lib', namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'uts' }] });
   const c = await rt.run('lib', lib.loadBundle(b), { stdio: ['ignore', 'pipe', 'ignore'] });
   let out = '';
   c.stdout.setEncoding('utf8').on('data', (d) => (out += d));
