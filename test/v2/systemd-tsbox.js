@@ -167,7 +167,7 @@ check('systemd driver: the library (new Runtime({ cgroupDriver: "systemd" })) ru
   const c = await rt.run('lib', lib.loadBundle(b), { stdio: ['ignore', 'pipe', 'ignore'] });
   let out = '';
   c.stdout.setEncoding('utf8').on('data', (d) => (out += d));
-  assert.deepEqual(await c.exited, { status: 0, signal: null });
+  assert.equal((await c.exited).status, 0);
   await sleep(50);
   assert.equal(out.trim(), '0::/system.slice/sdt-lib.scope');
   assert.deepEqual(tsboxUnits(), []);
