@@ -1069,7 +1069,7 @@ export interface DockerOptions {
 /**
  * dockerd 20.10 with data, exec root, socket and pid file in the sandbox, in
  * a private mount namespace (it creates /run/docker/plugins; its containerd's
- * shims use /run/containerd/s), with a daemon.json of its own (the trust key
+ * shims use /run/containerd/s, and it makes /opt/containerd), with a daemon.json of its own (the trust key
  * otherwise goes to /etc/docker/key.json) naming tsbox as the runtime
  * "tsbox" under "runtimes" (as the README says); containers pick it with
  * --runtime tsbox. Networking: see DockerOptions.
@@ -1105,7 +1105,8 @@ export async function startDockerd(sb: EngineSandbox, { network = 'none' }: Dock
       '--cgroup-parent', cgroupParent,
       ...(network === 'none' ? noNetworking : []),
     ],
-    { '/run': sb.mkdir('docker', 'run-bind'), '/var/lib': sb.mkdir('docker', 'var-lib-bind') },
+    // /opt too: the containerd dockerd starts makes /opt/containerd (its "opt" plugin).
+    { '/run': sb.mkdir('docker', 'run-bind'), '/var/lib': sb.mkdir('docker', 'var-lib-bind'), '/opt': sb.mkdir('docker', 'opt-bind') },
     {},
     async () => fs.existsSync(sock) && (await docker(['version'], { timeoutMs: 5000 })).status === 0,
     { network: network === 'bridge' },
