@@ -8,8 +8,9 @@
 // /init.scope and its units under /system.slice, all of which show in the
 // machine's tree below that directory. Its mount namespace gets a fresh
 // tmpfs /run (its sockets, units, the D-Bus socket) and /var, its own
-// /etc/machine-id, and /dev/console bound to a log file (systemd in a
-// container logs to /dev/console); /tmp and everything else are the
+// /etc/machine-id, and /dev/console bound to a terminal whose output goes
+// to a log file (systemd as PID 1 logs to /dev/console and insists on a
+// terminal there: script(1) provides one); /tmp and everything else are the
 // machine's, so bundles and state under os.tmpdir() are the same paths
 // inside. SYSTEMD_UNIT_PATH keeps it to our units: a default target,
 // dbus.socket and dbus.service (dbus-daemon with a config that lets root
@@ -29,7 +30,7 @@ const CG = '/sys/fs/cgroup';
 const SYSTEMD_CANDIDATES = ['/lib/systemd/systemd', '/usr/lib/systemd/systemd'];
 const DBUS_DAEMON_CANDIDATES = ['/usr/bin/dbus-daemon', '/bin/dbus-daemon'];
 /** The other programs the harness and its callers run. */
-const TOOLS = ['unshare', 'nsenter', 'busctl', 'systemctl', 'systemd-run'];
+const TOOLS = ['unshare', 'nsenter', 'script', 'tty', 'busctl', 'systemctl', 'systemd-run'];
 // SIGRTMIN+14: "immediate poweroff" to systemd, which as a container's PID 1
 // means exit. glibc's SIGRTMIN is 34 (the kernel's 32, two kept for threads);
 // systemd reads the signal through glibc, so 48. Node has no name for it.
@@ -91,7 +92,8 @@ const DBUS_CONF = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Con
 `;
 
 // PID 1 of the new pid + mount + UTS namespaces, first as this shell:
-// $1 the harness directory, $2 the cgroup made for systemd, $3 systemd.
+// $1 the harness directory, $2 the cgroup made for systemd, $3 systemd,
+// $4 its log level; its stdio is script(1)'s terminal.
 // It moves itself into that cgroup and only then unshares the cgroup
 // namespace (so the namespace's root is that cgroup, and unshare's parent
 // process stays where it was, outside), sets up the mounts, and becomes
@@ -108,31 +110,41 @@ mkdir -p /var/tmp /var/lib /var/log
 ln -s ../run /var/run
 # The machine's /etc/machine-id, where it has one, stays untouched.
 if [ -e /etc/machine-id ]; then mount --bind "$H/machine-id" /etc/machine-id; fi
-mount --bind "$H/console.log" /dev/console
+console=$(tty) || { echo "pid1.sh: stdin is no terminal for /dev/console (script(1) gives one)" >&2; exit 1; }
+mount --bind "$console" /dev/console
 umount -l /sys/fs/cgroup
 exec unshare --cgroup /bin/sh -c 'mount -t cgroup2 cgroup2 /sys/fs/cgroup && exec "$@"' sh \\
   env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin container=tsbox-test \\
     SYSTEMD_UNIT_PATH=/run/systemd/transient:/run/systemd/system \\
     SYSTEMD_GENERATOR_PATH=/run/tsbox-sd/empty SYSTEMD_ENVIRONMENT_GENERATOR_PATH=/run/tsbox-sd/empty \\
   "$SYSTEMD" --log-target=console --log-level="$4" --show-status=false \\
-    --default-standard-output=inherit --default-standard-error=inherit
+    --default-standard-output=tty --default-standard-error=tty
 `;
 
 /** The last `n` lines of a file ("" where it is missing). */
 function tail(file, n) {
   try {
-    return fs.readFileSync(file, 'utf8').split('\n').slice(-n).join('\n');
+    return fs.readFileSync(file, 'utf8').replace(/\r/g, '').split('\n').slice(-n).join('\n');
   } catch {
     return '';
   }
 }
 
+/** Kills every process in a cgroup tree we made (cgroup.kill) and waits, at most `ms`, for it to empty. */
+async function killCgroup(dir, ms = 5000) {
+  try {
+    fs.writeFileSync(path.join(dir, 'cgroup.kill'), '1');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline && /^populated 1$/m.test(fs.readFileSync(path.join(dir, 'cgroup.events'), 'utf8'))) await sleep(20);
+}
+
 /** Removes a cgroup directory we made and everything below it: kill, then rmdir bottom-up (retrying while the kernel reaps). */
 async function removeCgroupTree(dir, ms = 10000) {
   if (!fs.existsSync(dir)) return;
-  try {
-    fs.writeFileSync(path.join(dir, 'cgroup.kill'), '1');
-  } catch {}
+  await killCgroup(dir);
   const deadline = Date.now() + ms;
   const rm = async (d) => {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) await rm(path.join(d, e.name));
@@ -198,9 +210,12 @@ async function startSystemd(tmpDir, opts = {}) {
   fs.mkdirSync(harnessCgroup);
 
   const out = fs.openSync(outputLog, 'a');
-  const outer = spawn('unshare', ['--pid', '--fork', '--mount', '--uts', '--mount-proc', '--propagation', 'private', '/bin/sh', path.join(dir, 'pid1.sh'), dir, cgroup, systemd, logLevel], {
-    stdio: ['ignore', out, out],
-    env: { PATH: process.env.PATH || '/usr/sbin:/usr/bin:/sbin:/bin' },
+  const q = (a) => `'${a.replace(/'/g, `'\\''`)}'`;
+  const unshare = ['unshare', '--pid', '--fork', '--mount', '--uts', '--mount-proc', '--propagation', 'private', '/bin/sh', path.join(dir, 'pid1.sh'), dir, cgroup, systemd, logLevel];
+  // script(1): a terminal for systemd's /dev/console, its output into console.log.
+  const outer = spawn('script', ['--quiet', '--flush', '--return', '--command', unshare.map(q).join(' '), consoleLog], {
+    stdio: ['ignore', 'ignore', out],
+    env: { PATH: process.env.PATH || '/usr/sbin:/usr/bin:/sbin:/bin', SHELL: '/bin/sh' },
   });
   fs.closeSync(out);
   let exited = null;
@@ -208,7 +223,7 @@ async function startSystemd(tmpDir, opts = {}) {
     outer.on('exit', (code, signal) => resolve((exited = { code, signal })));
     outer.on('error', (err) => resolve((exited = { code: null, signal: null, error: err })));
   });
-  const logs = () => `--- systemd's log (${consoleLog}):\n${tail(consoleLog, 60)}\n--- its output and its services' (${outputLog}):\n${tail(outputLog, 30)}`;
+  const logs = () => `--- systemd's log and its services' output (${consoleLog}):\n${tail(consoleLog, 60)}${tail(outputLog, 30) ? `\n--- script(1)'s errors (${outputLog}):\n${tail(outputLog, 30)}` : ''}`;
 
   let pid;
   let stopped;
@@ -222,7 +237,7 @@ async function startSystemd(tmpDir, opts = {}) {
     cgroup,
     /** The leaf cgroup sd.exec/sd.spawn run in: <cgroup>/harness ("/harness" inside). */
     harnessCgroup,
-    /** The harness's files: units/, dbus.conf, console.log, output.log. */
+    /** The harness's files: units/, dbus.conf, pid1.sh, console.log (systemd's log, its services' output), output.log (script(1)'s errors). */
     dir,
     logs,
     spawn: (argv, o) => spawnIn(pid, harnessCgroup, argv, o),
@@ -239,13 +254,19 @@ async function startSystemd(tmpDir, opts = {}) {
     /**
      * Stops systemd: SIGRTMIN+14 (exit, for systemd in a container), SIGKILL
      * to it after `timeoutMs` (its pid namespace goes with it); then removes
-     * its cgroup tree. Resolves to { forced, ms, exit }; a second call gets
-     * the first's result.
+     * its cgroup tree. Resolves to { forced, ms, exit } (exit: script(1)'s
+     * { code, signal }); a second call gets the first's result.
      */
     stop(o = {}) {
       stopped ??= (async () => {
         const t = Date.now();
         let forced = false;
+        // First what sd.spawn started and left running. Its nsenter parents
+        // (outside systemd's pid namespace) must go before systemd-shutdown's
+        // SIGSTOP round: nsenter stops itself when its child stops, and then
+        // nothing outside would continue it, nor reap the child's zombie
+        // that systemd-shutdown waits for.
+        await killCgroup(harnessCgroup);
         if (pid && !exited) {
           try {
             process.kill(pid, SIGRTMIN_PLUS_14);
@@ -256,6 +277,7 @@ async function startSystemd(tmpDir, opts = {}) {
             try {
               process.kill(pid, 'SIGKILL');
             } catch {}
+            await killCgroup(cgroup);
           }
         } else if (!exited) {
           forced = true;
@@ -272,13 +294,19 @@ async function startSystemd(tmpDir, opts = {}) {
   try {
     const deadline = Date.now() + timeoutMs;
     const notUp = (why) => new Error(`startSystemd: systemd ${why}\n${logs()}`);
-    // systemd's pid: unshare's only child (PID 1 inside).
+    // systemd's pid: PID 1 inside is the one process in its cgroup (until
+    // systemd moves itself to init.scope).
+    const cgroupProcs = (d) => {
+      try {
+        return fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+      } catch {
+        return [];
+      }
+    };
     while (!pid) {
       if (exited) throw notUp(`exited at once (${JSON.stringify(exited)})`);
       if (Date.now() > deadline) throw notUp(`did not start in ${timeoutMs} ms`);
-      try {
-        pid = Number(fs.readFileSync(`/proc/${outer.pid}/task/${outer.pid}/children`, 'utf8').trim().split(' ')[0]) || undefined;
-      } catch {}
+      pid = [...cgroupProcs(cgroup), ...cgroupProcs(path.join(cgroup, 'init.scope'))][0];
       if (!pid) await sleep(20);
     }
     // Up: both sockets there, and the manager answering on the bus.
