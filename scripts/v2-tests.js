@@ -1,5 +1,7 @@
 'use strict';
-// The pure cgroup v2 checks (test/v2/checks.js) in a throwaway VM whose
+// The pure cgroup v2 checks (test/v2/checks.js), then the systemd ones
+// (test/v2/systemd-checks.js: a real systemd in namespaces of its own, and
+// the tsbox systemd driver's checks it loads), in a throwaway VM whose
 // cgroup2 root has every controller (../shared/tools/v2vm: this machine
 // and CI's are hybrid hosts). One VM boots for all the checks; each prints
 // a "V2RESULT {json}" line on the VM's console, read here.
@@ -8,7 +10,9 @@
 //
 // Needs root, gcc (for the probe), dist/ and build/ built, and the VM set
 // up once (sh ../shared/tools/v2vm/setup.sh). Skips, with a message and
-// exit status 0, where the v2vm tools or their artifacts are absent.
+// exit status 0, where the v2vm tools or their artifacts are absent; skips
+// the systemd part, with a message, where systemd or dbus-daemon is not
+// installed (the VM runs this machine's).
 
 const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -16,6 +20,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
+const { systemdMissing } = require('../test/v2/systemd');
 const NULL_DISK = '-drive file=null-co://,format=raw,if=none,id=nb -device virtio-blk-device,drive=nb';
 
 function v2vmDir() {
@@ -48,9 +53,14 @@ async function main() {
     const probe = path.join(tmp, 'probe');
     execFileSync('gcc', ['-static', '-O2', '-o', probe, path.join(ROOT, 'test', 'fixtures', 'probe.c')], { stdio: 'inherit' });
     const q = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
+    const noSystemd = systemdMissing();
+    if (noSystemd) console.log(`v2 tests: the systemd part is SKIPPED: ${noSystemd} (apt-get install systemd dbus-daemon)`);
+    // Both suites in the one boot; the status is nonzero if either fails.
     const cmd =
-      `cd ${q(ROOT)} && TSBOX_PROBE=${q(probe)} ${only ? `V2_ONLY=${q(only)} ` : ''}` +
-      `${q(process.execPath)} test/v2/checks.js /v2vm-job/results.json`;
+      `cd ${q(ROOT)} && export TSBOX_PROBE=${q(probe)} ${only ? `V2_ONLY=${q(only)} ` : ''}&& ` +
+      `${q(process.execPath)} test/v2/checks.js /v2vm-job/results.json; a=$?; ` +
+      (noSystemd ? 'b=0; ' : `${q(process.execPath)} test/v2/systemd-checks.js /v2vm-job/systemd-results.json; b=$?; `) +
+      '[ $a -eq 0 ] && [ $b -eq 0 ]';
     const t0 = Date.now();
     const results = [];
     let console_ = '';
@@ -68,9 +78,9 @@ async function main() {
           if (m) {
             const r = JSON.parse(m[1]);
             results.push(r);
-            console.log(`${r.ok ? 'ok' : 'not ok'} - ${r.name}${r.ms !== undefined ? ` (${r.ms} ms in the VM)` : ''}`);
+            console.log(`${r.ok ? 'ok' : 'not ok'} - ${r.suite ? `[${r.suite}] ` : ''}${r.name}${r.ms !== undefined ? ` (${r.ms} ms in the VM)` : ''}`);
             if (!r.ok) console.log(`  ${String(r.error).split('\n').join('\n  ')}`);
-          } else if (/^(v2 checks|V2VM|V2INFO|node:|Error)/.test(line)) {
+          } else if (/^(v2 checks|v2 systemd checks|V2VM|V2INFO|node:|Error)/.test(line)) {
             console.log(`vm: ${line}`);
           }
         }
@@ -80,6 +90,8 @@ async function main() {
       child.on('close', (code) => resolve(code));
     });
     const failed = results.filter((r) => !r.ok);
+    const sd = results.filter((r) => r.suite === 'systemd');
+    if (sd.length > 0) console.log(`v2 tests: of which systemd: ${sd.filter((r) => r.ok).length} passed, ${sd.filter((r) => !r.ok).length} failed`);
     console.log(
       `v2 tests: ${results.length - failed.length} passed, ${failed.length} failed, in ${((Date.now() - t0) / 1000).toFixed(0)} s (VM exit status ${status})`,
     );

@@ -20,6 +20,7 @@ const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { busyboxBundle } = require('./bundle');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const MiB = 1024 * 1024;
@@ -70,32 +71,9 @@ const alive = (pid) => {
   }
 };
 
-/** A bundle: busybox rootfs with /bin/probe, the test config's shape, under tmp. */
+/** A bundle under tmp: busybox rootfs with /bin/probe, the test config's shape. */
 function bundle(args, linux = {}, more = {}) {
-  const dir = path.join(tmp, `b${++serial}`);
-  const rootfs = path.join(dir, 'rootfs');
-  for (const d of ['bin', 'proc', 'dev', 'sys', 'tmp']) fs.mkdirSync(path.join(rootfs, d), { recursive: true });
-  fs.copyFileSync('/bin/busybox', path.join(rootfs, 'bin', 'busybox'));
-  fs.chmodSync(path.join(rootfs, 'bin', 'busybox'), 0o755);
-  for (const a of ['sh', 'sleep', 'true', 'cat', 'echo', 'seq', 'head', 'tr', 'mknod', 'setsid', 'grep', 'dd']) {
-    fs.symlinkSync('busybox', path.join(rootfs, 'bin', a));
-  }
-  fs.copyFileSync(process.env.TSBOX_PROBE, path.join(rootfs, 'bin', 'probe'));
-  fs.chmodSync(path.join(rootfs, 'bin', 'probe'), 0o755);
-  const config = {
-    ociVersion: '1.2.0',
-    process: { terminal: false, user: { uid: 0, gid: 0 }, args, env: ['PATH=/bin'], cwd: '/' },
-    root: { path: 'rootfs' },
-    hostname: 'v2',
-    mounts: [
-      { destination: '/proc', type: 'proc', source: 'proc' },
-      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'mode=755', 'size=1024k'] },
-      ...(more.mounts ?? []),
-    ],
-    linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }], ...linux },
-  };
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-  return dir;
+  return busyboxBundle(path.join(tmp, `b${++serial}`), args, { linux, mounts: more.mounts });
 }
 
 const unique = () => `tsbox-v2-${process.pid}-${++serial}`;
