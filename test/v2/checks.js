@@ -151,8 +151,10 @@ async function cleanUp() {
 
 check('memory.max: the file has the limit; a hog inside is OOM-killed (memory.events oom_kill)', async () => {
   const name = unique();
-  // The shell gathers 32 MB in a variable against a 16 MiB limit without swap.
-  const c = await started(['sh', '-c', 'x=$(head -c 32000000 /dev/zero | tr "\\0" a); echo "survived ${#x}"'], name, { memory: { limit: 16 * MiB, swap: 16 * MiB } });
+  // The shell doubles a variable against a 16 MiB limit without swap: one
+  // process, so one OOM kill (a pipeline's second member was at times
+  // killed in a second episode).
+  const c = await started(['sh', '-c', 'x=a; while :; do x=$x$x; done'], name, { memory: { limit: 16 * MiB, swap: 16 * MiB } });
   assert.equal(read(c.cg, 'memory.max'), String(16 * MiB));
   assert.equal(read(c.cg, 'memory.swap.max'), '0');
   await waitUntil('an OOM kill', () => counters(c.cg, 'memory.events').oom_kill >= 1);
@@ -384,7 +386,7 @@ check('events on cgroup2 (Runtime.events and `tsbox events`): stats every interv
   const name = unique();
   const { out, mounts } = outDir();
   // The hog is a child shell (the biggest process, so the one killed); the init waits for the go.
-  fs.writeFileSync(path.join(out, 'hog.sh'), 'x=$(head -c 32000000 /dev/zero | tr "\\0" a)\n');
+  fs.writeFileSync(path.join(out, 'hog.sh'), 'x=a; while :; do x=$x$x; done\n');
   const c = await started(['sh', '-c', 'while [ ! -e /out/go ]; do sleep 0.05; done; sh /out/hog.sh; echo $? > /out/status; exec sleep 1000'], name, { memory: { limit: 16 * MiB, swap: 16 * MiB } }, { mounts });
   const events = rt.events(c.id, { interval: 300 });
   // The CLI's stream too: one JSON line per event.
