@@ -257,7 +257,9 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
     }
   }
   if (cgroups && layout) {
-    plan.cgroupProcs = procsFiles(cgroups);
+    const late = v1MemoryKeys(layout);
+    plan.cgroupProcs = procsFiles(cgroups, (key) => !late.includes(key));
+    plan.lateCgroupProcs = procsFiles(cgroups, (key) => late.includes(key));
   }
   const joinCgroup = scope
     ? async (helperPid: number): Promise<string[]> => {
@@ -326,6 +328,11 @@ function giveFifoToMappedRoot(fifo: string, userns: PlannedUserNamespace): void 
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw new TsboxError(`chown exec fifo "${fifo}": ${(err as Error).message}`);
     chmodSync(fifo, 0o622);
   }
+}
+
+/** The hierarchy keys of v1 memory controllers (see LaunchPlan.lateCgroupProcs). */
+function v1MemoryKeys(layout: Layout): string[] {
+  return layout.hierarchies.filter((h) => h.mount.fstype === 'cgroup' && h.key.split(',').includes('memory')).map((h) => h.key);
 }
 
 function isRootless(): boolean {

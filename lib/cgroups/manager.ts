@@ -271,9 +271,11 @@ function missingReason(w: CgroupWrite, dir: string): string {
   return 'this host has no such file';
 }
 
-/** The cgroup.procs files the container's init joins. */
-export function procsFiles(cg: Cgroups): string[] {
-  return Object.values(cg.dirs).map((d) => path.join(d, 'cgroup.procs'));
+/** The cgroup.procs files the container's init joins (of the hierarchies `which` picks). */
+export function procsFiles(cg: Cgroups, which: (key: string) => boolean = () => true): string[] {
+  return Object.entries(cg.dirs)
+    .filter(([key]) => which(key))
+    .map(([, d]) => path.join(d, 'cgroup.procs'));
 }
 
 /** The pids in the container's cgroup (from one hierarchy: every process is in all). */

@@ -17,6 +17,7 @@ export function encodePlan(plan: LaunchPlan): Buffer {
   if (plan.exec) add('exec');
   for (const ns of plan.namespaces) add('ns', ns.type, ns.path);
   for (const procs of plan.cgroupProcs) add('cgroup-procs', procs);
+  for (const procs of plan.lateCgroupProcs ?? []) add('late-cgroup-procs', procs);
   if (plan.awaitCgroup) add('await-cgroup');
   if (!plan.exec) {
     add('rootfs', plan.rootfs);

@@ -343,11 +343,22 @@ void install_seccomp(const plan::Seccomp& s) {
   close(listener);
 }
 
+// The v1 memory cgroups, joined now that the container is set up (see
+// join_cgroups in main.cc): "0" moves the calling thread, the whole init.
+void join_late_cgroups(const plan::Plan& p) {
+  for (size_t i = 0; i < p.late_cgroup_fds.size(); i++) {
+    const std::string& procs = p.late_cgroup_procs[i];
+    if (write(p.late_cgroup_fds[i], "0", 1) != 1) fail("join cgroup \"" + procs.substr(0, procs.rfind('/')) + "/tasks\"", errno);
+    close(p.late_cgroup_fds[i]);
+  }
+}
+
 // The process itself: limits, priorities, identity, cwd, terminal, seccomp
 // and execve. The same for a container's first process and for one joining
 // it (exec).
 [[noreturn]] void start_process(const plan::Plan& p, int console, const StartFifo& fifo,
                                 const HookStates& states) {
+  join_late_cgroups(p);
   set_rlimits(p);
   process_attrs::set_priorities(p);
   process_attrs::set_security_labels(p);

@@ -141,8 +141,17 @@ void receive_plan(int sync_fd, plan::Plan& p) {
 //   clone3 (CLONE_INTO_CGROUP), which puts the init there at birth; the
 //   helper itself is then never charged to it. A new cgroup namespace is
 //   rooted there too.
+// v1 memory cgroups are only opened here (late_cgroup_fds): the init joins
+// them once it is set up (init.cc), so that the kernel memory of its
+// namespaces and mounts is not charged to the container's limit.
 // Returns the cgroup2 directory's descriptor, or -1.
-int join_cgroups(const plan::Plan& p) {
+int join_cgroups(plan::Plan& p) {
+  for (const auto& procs : p.late_cgroup_procs) {
+    std::string tasks = procs.substr(0, procs.rfind('/')) + "/tasks";
+    int fd = open(tasks.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) report::fail("open cgroup \"" + tasks + "\"", errno);
+    p.late_cgroup_fds.push_back(fd);
+  }
   int into = -1;
   for (const auto& procs : p.cgroup_procs) {
     std::string dir = procs.substr(0, procs.rfind('/'));

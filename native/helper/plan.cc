@@ -80,6 +80,8 @@ bool apply(const Record& r, Plan& p) {
     p.namespaces.push_back({r[1], r[2]});
   } else if (kind == "cgroup-procs" && n == 2) {
     p.cgroup_procs.push_back(r[1]);
+  } else if (kind == "late-cgroup-procs" && n == 2) {
+    p.late_cgroup_procs.push_back(r[1]);
   } else if (kind == "await-cgroup" && n == 1) {
     p.await_cgroup = true;
   } else if (kind == "rootfs" && n == 2) {

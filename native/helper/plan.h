@@ -116,6 +116,10 @@ struct Plan {
   bool exec = false;
   std::vector<Namespace> namespaces;
   std::vector<std::string> cgroup_procs;  // cgroup.procs files to join
+  // v1 cgroups (memory) the init joins itself once set up, through the
+  // `tasks` descriptors the helper opens for it (late_cgroup_fds).
+  std::vector<std::string> late_cgroup_procs;
+  std::vector<int> late_cgroup_fds;
   // The cgroup is made by someone else (systemd) around the helper itself:
   // report our pid and wait for "go" with the cgroup.procs files to join.
   bool await_cgroup = false;
