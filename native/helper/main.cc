@@ -43,6 +43,7 @@
 //                                                                                console, pivot_root,
 //   <------------------------------------------------------------------------- "pty" + master fd
 //                                                                               (process.terminal)
+//                                                                                join v1 memory cgroup,
 //                                                                                hostname, rlimits,
 //                                                                                ioprio, scheduler,
 //                                                                                user, caps, cwd
