@@ -131,8 +131,15 @@ describe.skipIf(!isRoot)('cgroups: the device program, kill --all, delete, a 512
       const pids = dirOf(name, 'pids');
       await waitUntil('more than 42 processes', () => cgroupProcs(pids).length > 42);
       // The daemon's parent is no longer in the container's process tree.
-      const daemon = cgroupProcs(pids).find((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep\0' + '1001'));
-      expect(daemon).toBeDefined();
+      // Waited for: its shell may not have executed sleep yet, on a busy machine.
+      const isDaemon = (p: number) => {
+        try {
+          return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep\0' + '1001');
+        } catch {
+          return false;
+        }
+      };
+      const daemon = await waitUntil('the daemon (sleep 1001)', () => cgroupProcs(pids).find(isDaemon));
       expect(Number(/PPid:\s+(\d+)/.exec(fs.readFileSync(`/proc/${daemon}/status`, 'utf8'))![1])).not.toBe(pid);
       return { b, pid, tmp };
     }
