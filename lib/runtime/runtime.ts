@@ -1,26 +1,27 @@
-import { readdirSync, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
+import { closeSync, open, readdirSync, readFile, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadBundle, type Bundle } from '../bundle.js';
-import { run, started, type RunningContainer, type RunOptions } from '../run.js';
+import type { Bundle } from '../bundle.js';
+import type { RunningContainer, RunOptions } from '../run.js';
 import { validateId } from '../container-id.js';
 import { TsboxError } from '../errors.js';
-import { applyDevicePolicy, deviceNodes } from '../cgroups/devices-bpf.js';
 import { killAndRemove, signalAll } from '../cgroups/kill.js';
 import { applyResources, cgroupPids, procsFiles, setFrozen, type Cgroups } from '../cgroups/manager.js';
-import { hostLayout, launch, launchPlan, setupError, type CgroupDriver, type Launched, type StdioOption } from '../launch.js';
+import type { CgroupDriver, Launched, StdioOption } from '../launch.js';
 import type { Hook, LinuxResources, Process, Spec } from '../oci/types.js';
 import type { ContainerEvent, Stats } from '../cgroups/stats.js';
-import { buildExecPlan } from '../plan/build.js';
 import type { KernelNamespace, PlannedNamespace } from '../plan/plan.js';
 import { native } from '../native/binding.js';
 import { runHooks, type HookState } from '../hooks.js';
 import { OCI_VERSION } from '../oci/default-spec.js';
 import { signalNumber } from '../signals.js';
-import { wire } from '../wire.js';
 import { defaultStateRoot } from './root.js';
-import { seccompCacheDir } from '../plan/seccomp-cache.js';
 import { notFound, processStat, StateStore, writeFileAtomic, type ContainerRecord, type ContainerState, type ExecDefaults } from './state.js';
+
+// Only what state, list, kill and delete need is imported above: every CLI
+// call is a new process that loads its command's modules, and the set-up
+// path (bundle validation, plans, launch, seccomp) is most of tsbox. The
+// operations that set containers up import it where they need it.
 
 export interface RuntimeOptions {
   /** Directory for container state (default /run/tsbox; for an unprivileged user $XDG_RUNTIME_DIR/tsbox: see ./root.ts). */
@@ -104,6 +105,9 @@ export class Runtime {
    */
   async create(id: string, bundleDir: string, options: CreateOptions = {}): Promise<Created> {
     validateId(id);
+    const { loadBundle } = await import('../bundle.js');
+    const { launch } = await import('../launch.js');
+    const { seccompCacheDir } = await import('../plan/seccomp-cache.js');
     const bundle = loadBundle(bundleDir);
     if (bundle.spec.process?.terminal && !options.consoleSocket) {
       throw new TsboxError('process.terminal needs --console-socket to create a container (the terminal has to go somewhere)');
@@ -153,6 +157,8 @@ export class Runtime {
    * see it. The record is removed when it exits, unless `keep`.
    */
   async run(id: string, bundle: Bundle, options: RunOptions & { keep?: boolean; pidFile?: string } = {}): Promise<RunningContainer> {
+    const { run } = await import('../run.js');
+    const { seccompCacheDir } = await import('../plan/seccomp-cache.js');
     const store = this.store;
     store.claim(id);
     let c: RunningContainer;
@@ -177,6 +183,7 @@ export class Runtime {
    */
   async exec(id: string, process: ExecProcess, options: ExecOptions = {}): Promise<RunningContainer> {
     const { launched, bundle } = await this.launchExec(id, process, options);
+    const { started } = await import('../run.js');
     return started(bundle(), launched);
   }
 
@@ -208,6 +215,10 @@ export class Runtime {
     const record = this.store.read(id);
     const status = this.store.status(record);
     if (status !== 'running') throw new TsboxError(`cannot exec in container "${id}": it is ${status}, not running`);
+    const { loadBundle } = await import('../bundle.js');
+    const { buildExecPlan } = await import('../plan/build.js');
+    const { launchPlan } = await import('../launch.js');
+    const { seccompCacheDir } = await import('../plan/seccomp-cache.js');
     // The process may be made from the container's own, and the
     // container's seccomp filter applies to this process too.
     const defaults = record.exec ?? execDefaults(loadBundle(record.bundle).spec);
@@ -263,27 +274,26 @@ export class Runtime {
         // for that, and open the other end ourselves to stop waiting.
         // (A timer, not a poll of the pidfd: that would hold this process
         // open for as long as the container runs.)
-        // Loaded here, not at the top: it costs ~1 ms, which every other
-        // command would pay.
-        const { open: openFile } = require('node:fs/promises') as typeof import('node:fs/promises');
-        const opening = openFile(fifo, 'r');
+        const opening = openFd(fifo, 'r');
         let timer: NodeJS.Timeout | undefined;
         const died = new Promise<'died'>((resolve) => {
           timer = setInterval(() => store.status(record) === 'stopped' && resolve('died'), 20);
         });
         const first = await Promise.race([opening, died]).finally(() => clearInterval(timer));
         if (first === 'died') {
-          const unblock = await openFile(fifo, 'w').catch(() => undefined);
-          await unblock?.close();
-          await (await opening.catch(() => undefined))?.close();
+          const unblock = await openFd(fifo, 'w').catch(() => undefined);
+          if (unblock !== undefined) closeSync(unblock);
+          const reader = await opening.catch(() => undefined);
+          if (reader !== undefined) closeSync(reader);
           throw new TsboxError(`cannot start container "${id}": its init exited before it was started`);
         }
         // The init's execve closes its end (end of file, success), or the
         // init writes why it failed and exits.
-        const report = await first.readFile();
-        await first.close();
+        const report = await readFd(first).finally(() => closeSync(first));
         unlinkSync(fifo);
         if (report.length > 0) {
+          const { wire } = await import('../wire.js');
+          const { setupError } = await import('../launch.js');
           const fields = wire.decodeRecord(report);
           throw fields[0] === 'error' ? setupError(fields) : new TsboxError(`cannot start container "${id}": unexpected report`);
         }
@@ -293,7 +303,8 @@ export class Runtime {
       }
     });
     const warnings: string[] = [];
-    const poststart = record.poststart ?? loadBundle(record.bundle).spec.hooks?.poststart ?? [];
+    // A record of an older tsbox has no poststart: read the bundle.
+    const poststart = record.poststart ?? (await import('../bundle.js')).loadBundle(record.bundle).spec.hooks?.poststart ?? [];
     await runHooks({ poststart }, 'poststart', { ...recordState(record), status: 'running' }).catch((err: Error) =>
       warnings.push(err.message),
     );
@@ -425,9 +436,11 @@ export class Runtime {
     return this.store.locked(id, async () => {
       const record = this.store.read(id);
       if (this.store.status(record) === 'stopped') throw new TsboxError(`cannot update container "${id}": it is stopped`);
+      const { hostLayout } = await import('../launch.js');
+      const { applyDevicePolicy } = await import('../cgroups/devices-bpf.js');
       const layout = hostLayout();
       const cgroups = this.cgroupsOf(record, 'update');
-      const nodes = resources.devices ? bundleDeviceNodes(record) : [];
+      const nodes = resources.devices ? await bundleDeviceNodes(record) : [];
       if (cgroups.systemd) {
         // systemd first: it writes the unit's limits itself when they change.
         const { updateScope } = await import('../systemd/scope.js');
@@ -450,6 +463,7 @@ export class Runtime {
     const cg = this.runningCgroups(id);
     // Loaded here: every other command does without them.
     const { readStats } = await import('../cgroups/stats.js');
+    const { hostLayout } = await import('../launch.js');
     return readStats(hostLayout(), cg);
   }
 
@@ -466,6 +480,7 @@ export class Runtime {
     const record = this.store.read(id);
     const { readStats } = await import('../cgroups/stats.js');
     const { watchOom } = await import('../cgroups/oom.js');
+    const { hostLayout } = await import('../launch.js');
     const layout = hostLayout();
     const oom = watchOom(layout, cg);
     const queue: ContainerEvent[] = [];
@@ -590,7 +605,9 @@ function ownerName(): string {
 }
 
 /** The container's linux.devices nodes (still allowed after an update of its device rules). */
-function bundleDeviceNodes(record: ContainerRecord) {
+async function bundleDeviceNodes(record: ContainerRecord) {
+  const { loadBundle } = await import('../bundle.js');
+  const { deviceNodes } = await import('../cgroups/devices-bpf.js');
   try {
     return deviceNodes(loadBundle(record.bundle).spec.linux?.devices);
   } catch {
@@ -642,6 +659,17 @@ function openPidfd(record: ContainerRecord): number {
     return -1;
   }
   return pidfd;
+}
+
+// fs's callbacks as promises, for start: node:fs/promises would do, but
+// loading it (it pulls in readline and the file watchers) costs more than
+// the rest of start.
+function openFd(file: string, flags: 'r' | 'w'): Promise<number> {
+  return new Promise((resolve, reject) => open(file, flags, (err, fd) => (err ? reject(err) : resolve(fd))));
+}
+
+function readFd(fd: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => readFile(fd, (err, data) => (err ? reject(err) : resolve(data))));
 }
 
 function readlinkOr(p: string): string | undefined {
