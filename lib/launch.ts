@@ -4,17 +4,18 @@ import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { getSystemErrorName } from 'node:util';
 import type { Bundle } from './bundle.js';
-import { detectLayout, type Layout } from './cgroups/layout.js';
+import { hostLayout, type Layout } from './cgroups/layout.js';
 import { killAndRemove } from './cgroups/kill.js';
-import { applyResources, cgroupDirs, createCgroups, procsFiles, type Cgroups } from './cgroups/manager.js';
-import { applyDevicePolicy, deviceNodes } from './cgroups/devices-bpf.js';
+import { cgroupDirs, createCgroups, procsFiles, type Cgroups } from './cgroups/manager.js';
+import { deviceNodes } from './cgroups/devices-bpf.js';
+import { applyLimits } from './cgroups/limits.js';
 import { generateId } from './container-id.js';
 import { ConfigError, SystemError, TsboxError } from './errors.js';
 import { runHooks, type HookState } from './hooks.js';
 import { sendSeccompListener } from './seccomp-listener.js';
 import { helperPath, native, type ExitInfo, type ReceivedRecord } from './native/binding.js';
 import { buildPlan } from './plan/build.js';
-import { hostSnapshot, liveHost, type HostFacts } from './plan/host.js';
+import { hostSnapshot } from './plan/host.js';
 import { OCI_VERSION } from './oci/default-spec.js';
 import { encodePlan, encodeSeccompCompile } from './plan/encode.js';
 import type { CompiledSeccomp, IdRange, LaunchPlan, PlannedSeccomp, PlannedUserNamespace } from './plan/plan.js';
@@ -244,9 +245,7 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
     try {
       cgroups = createCgroups(layout, cgroupDirs(layout, linux.cgroupsPath, id));
       const nodes = deviceNodes(linux.devices);
-      plan.warnings.push(...applyResources(layout, cgroups, linux.resources ?? {}, nodes, { fresh: true }));
-      const warning = applyDevicePolicy(layout, cgroups, linux.resources ?? {}, nodes, false);
-      if (warning) plan.warnings.push(warning);
+      plan.warnings.push(...applyLimits(layout, cgroups, linux.resources ?? {}, nodes, { fresh: true }));
     } catch (err) {
       if (cgroups) await killAndRemove(cgroups);
       cgroups = undefined;
@@ -352,22 +351,6 @@ function skippedCgroups(cgroupsPath: string | undefined, resources: LinuxResourc
       .map(([k]) => `linux.resources.${k}`),
   ];
   return `rootless: ${skipped.join(', ')} not applied: the container runs without cgroups of its own (uid ${process.geteuid?.()} cannot create them; delegate a cgroup to this user to use them): ${err.message}`;
-}
-
-let lastLayout: { mountinfo: string; ownCgroups: string; layout: Layout } | undefined;
-
-/**
- * The host's cgroup layout, from this process's mount table and cgroups.
- * Both are read for every launch, but they rarely change: a process that
- * starts many containers (the library) parses them again only when they do.
- */
-export function hostLayout(host: HostFacts = liveHost): Layout {
-  const mountinfo = host.mountinfo();
-  const ownCgroups = host.ownCgroups();
-  if (lastLayout?.mountinfo !== mountinfo || lastLayout.ownCgroups !== ownCgroups) {
-    lastLayout = { mountinfo, ownCgroups, layout: detectLayout(mountinfo, ownCgroups) };
-  }
-  return lastLayout.layout;
 }
 
 /** The OCI state of a container as its hooks read it (status to be filled in). */

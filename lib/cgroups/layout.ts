@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { hostCgroupMounts, parseProcCgroup, type HostCgroupMount } from '../plan/cgroup-mount.js';
+import { liveHost, type HostFacts } from '../plan/host.js';
 
 /**
  * One cgroup hierarchy a container gets a directory in: a v1 hierarchy
@@ -41,4 +42,20 @@ export function detectLayout(mountinfo: string, procCgroup: string): Layout {
   const v2 = hierarchies.some((h) => h.mount.fstype === 'cgroup2');
   const v1 = hierarchies.some((h) => h.mount.fstype === 'cgroup');
   return { kind: v1 && v2 ? 'hybrid' : v2 ? 'v2' : 'v1', hierarchies };
+}
+
+let lastLayout: { mountinfo: string; ownCgroups: string; layout: Layout } | undefined;
+
+/**
+ * The host's cgroup layout, from this process's mount table and cgroups.
+ * Both are read for every launch, but they rarely change: a process that
+ * starts many containers (the library) parses them again only when they do.
+ */
+export function hostLayout(host: HostFacts = liveHost): Layout {
+  const mountinfo = host.mountinfo();
+  const ownCgroups = host.ownCgroups();
+  if (lastLayout?.mountinfo !== mountinfo || lastLayout.ownCgroups !== ownCgroups) {
+    lastLayout = { mountinfo, ownCgroups, layout: detectLayout(mountinfo, ownCgroups) };
+  }
+  return lastLayout.layout;
 }

@@ -6,8 +6,9 @@ import type { RunningContainer, RunOptions } from '../run.js';
 import { validateId } from '../container-id.js';
 import { TsboxError } from '../errors.js';
 import { killAndRemove, signalAll } from '../cgroups/kill.js';
-import { applyResources, cgroupPids, procsFiles, setFrozen, type Cgroups } from '../cgroups/manager.js';
+import { cgroupPids, procsFiles, setFrozen, type Cgroups } from '../cgroups/manager.js';
 import type { CgroupDriver, Launched, StdioOption } from '../launch.js';
+import { hostLayout } from '../cgroups/layout.js';
 import type { Hook, LinuxResources, Process, Spec } from '../oci/types.js';
 import type { ContainerEvent, Stats } from '../cgroups/stats.js';
 import type { KernelNamespace, PlannedNamespace } from '../plan/plan.js';
@@ -436,22 +437,16 @@ export class Runtime {
     return this.store.locked(id, async () => {
       const record = this.store.read(id);
       if (this.store.status(record) === 'stopped') throw new TsboxError(`cannot update container "${id}": it is stopped`);
-      const { hostLayout } = await import('../launch.js');
-      const { applyDevicePolicy } = await import('../cgroups/devices-bpf.js');
       const layout = hostLayout();
       const cgroups = this.cgroupsOf(record, 'update');
       const nodes = resources.devices ? await bundleDeviceNodes(record) : [];
       if (cgroups.systemd) {
         // systemd first: it writes the unit's limits itself when they change.
         const { updateScope } = await import('../systemd/scope.js');
-        await updateScope(layout, cgroups.systemd.unit, undefined, resources);
+        await updateScope(layout, cgroups.systemd.unit, resources);
       }
-      const warnings = applyResources(layout, cgroups, resources, nodes);
-      if (resources.devices) {
-        const warning = applyDevicePolicy(layout, cgroups, resources, nodes, true);
-        if (warning) warnings.push(warning);
-      }
-      return warnings;
+      const { applyLimits } = await import('../cgroups/limits.js');
+      return applyLimits(layout, cgroups, resources, nodes, { update: true });
     });
   }
 
@@ -463,7 +458,6 @@ export class Runtime {
     const cg = this.runningCgroups(id);
     // Loaded here: every other command does without them.
     const { readStats } = await import('../cgroups/stats.js');
-    const { hostLayout } = await import('../launch.js');
     return readStats(hostLayout(), cg);
   }
 
@@ -480,7 +474,6 @@ export class Runtime {
     const record = this.store.read(id);
     const { readStats } = await import('../cgroups/stats.js');
     const { watchOom } = await import('../cgroups/oom.js');
-    const { hostLayout } = await import('../launch.js');
     const layout = hostLayout();
     const oom = watchOom(layout, cg);
     const queue: ContainerEvent[] = [];

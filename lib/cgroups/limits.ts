@@ -1,0 +1,26 @@
+import type { LinuxResources } from '../oci/types.js';
+import { applyDevicePolicy } from './devices-bpf.js';
+import type { Layout } from './layout.js';
+import { applyResources, type Cgroups } from './manager.js';
+import type { DeviceNode } from './resources.js';
+
+/**
+ * Puts linux.resources in place in a container's cgroups: the values into
+ * the cgroup files, and the device rules (v1 files or a cgroup2 program).
+ * Returns the warnings of both. `fresh`: the cgroups were made just now
+ * (see applyResources). `update`: an update, which keeps the device policy
+ * in place unless it brings device rules of its own.
+ */
+export function applyLimits(
+  layout: Layout,
+  cg: Cgroups,
+  resources: LinuxResources,
+  nodes: readonly DeviceNode[],
+  { fresh = false, update = false }: { fresh?: boolean; update?: boolean } = {},
+): string[] {
+  const warnings = applyResources(layout, cg, resources, nodes, { fresh });
+  if (update && !resources.devices) return warnings;
+  const warning = applyDevicePolicy(layout, cg, resources, nodes, update);
+  if (warning) warnings.push(warning);
+  return warnings;
+}
