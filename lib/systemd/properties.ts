@@ -33,6 +33,16 @@ export function cpuMask(list: string): Buffer {
   return mask;
 }
 
+/** cgroup2 files holding a count or "max", and the property for each. */
+const COUNTERS: Record<string, string> = {
+  'memory.max': 'MemoryMax',
+  'memory.high': 'MemoryHigh',
+  'memory.low': 'MemoryLow',
+  'memory.min': 'MemoryMin',
+  'memory.swap.max': 'MemorySwapMax',
+  'pids.max': 'TasksMax',
+};
+
 /**
  * The properties for cgroup2 writes (resourceWrites on a v2 layout).
  * `systemdVersion` leaves out those the manager does not know yet.
@@ -42,25 +52,12 @@ export function unitProperties(writes: readonly CgroupWrite[], systemdVersion: n
   const t = (name: string, value: bigint) => out.push([name, new Variant('t', value)]);
   for (const w of writes) {
     if (w.key !== '' || w.unavailable) continue;
+    const counter = COUNTERS[w.file];
+    if (counter) {
+      t(counter, bytesOrMax(w.value));
+      continue;
+    }
     switch (w.file) {
-      case 'memory.max':
-        t('MemoryMax', bytesOrMax(w.value));
-        break;
-      case 'memory.high':
-        t('MemoryHigh', bytesOrMax(w.value));
-        break;
-      case 'memory.low':
-        t('MemoryLow', bytesOrMax(w.value));
-        break;
-      case 'memory.min':
-        t('MemoryMin', bytesOrMax(w.value));
-        break;
-      case 'memory.swap.max':
-        t('MemorySwapMax', bytesOrMax(w.value));
-        break;
-      case 'pids.max':
-        t('TasksMax', bytesOrMax(w.value));
-        break;
       case 'cpu.weight':
         t('CPUWeight', BigInt(w.value));
         break;

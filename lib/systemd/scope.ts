@@ -1,14 +1,15 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { applyDevicePolicy, deviceNodes } from '../cgroups/devices-bpf.js';
+import { deviceNodes } from '../cgroups/devices-bpf.js';
 import { killAndRemove } from '../cgroups/kill.js';
 import type { Layout } from '../cgroups/layout.js';
-import { applyResources, type Cgroups } from '../cgroups/manager.js';
+import { applyLimits } from '../cgroups/limits.js';
+import type { Cgroups } from '../cgroups/manager.js';
 import { EMPTY_CGROUP, resourceWrites } from '../cgroups/resources.js';
 import { TsboxError } from '../errors.js';
-import type { Linux } from '../oci/types.js';
+import type { Linux, LinuxResources } from '../oci/types.js';
 import { parseProcCgroup } from '../plan/cgroup-mount.js';
-import { Systemd } from './manager.js';
+import { Systemd, withSystemd } from './manager.js';
 import { unitProperties } from './properties.js';
 import { systemdUnitFor, type SystemdUnit } from './unit-name.js';
 
@@ -52,9 +53,7 @@ export async function prepareScope(layout: Layout, linux: Linux | undefined, id:
       await systemd.startScope(unit, pid, properties, `tsbox container ${id}`);
       const cgroups: Cgroups = { dirs: { '': cgroupOf(pid, v2.mount.mountPoint, v2.mount.root) }, created: [], systemd: { unit: unit.unit } };
       try {
-        warnings.push(...applyResources(layout, cgroups, resources, nodes));
-        const warning = applyDevicePolicy(layout, cgroups, resources, nodes, false);
-        if (warning) warnings.push(warning);
+        warnings.push(...applyLimits(layout, cgroups, resources, nodes));
       } catch (err) {
         await killAndRemove(cgroups).catch(() => undefined);
         throw err;
@@ -76,22 +75,15 @@ function cgroupOf(pid: number, mountPoint: string, mountRoot: string): string {
 }
 
 /** Stops a container's scope (delete): systemd removes its cgroup. */
-export async function stopScope(unit: string): Promise<void> {
-  const systemd = await Systemd.connect();
-  try {
-    await systemd.stopUnit(unit);
-  } finally {
-    systemd.close();
-  }
+export function stopScope(unit: string): Promise<void> {
+  return withSystemd((systemd) => systemd.stopUnit(unit));
 }
 
-/** Gives a running container's scope its new limits (update), beside the cgroup files. */
-export async function updateScope(layout: Layout, unit: string, linux: Linux | undefined, resources: NonNullable<Linux['resources']>): Promise<void> {
-  const systemd = await Systemd.connect();
-  try {
-    const writes = resourceWrites(layout, resources, deviceNodes(linux?.devices), EMPTY_CGROUP).writes;
-    await systemd.setProperties(unit, unitProperties(writes, systemd.version));
-  } finally {
-    systemd.close();
-  }
+/**
+ * Gives a running container's scope its new limits (update), beside the
+ * cgroup files. No device nodes: device rules have no unit property.
+ */
+export function updateScope(layout: Layout, unit: string, resources: LinuxResources): Promise<void> {
+  const { writes } = resourceWrites(layout, resources, [], EMPTY_CGROUP);
+  return withSystemd((systemd) => systemd.setProperties(unit, unitProperties(writes, systemd.version)));
 }
