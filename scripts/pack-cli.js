@@ -84,15 +84,17 @@ function pack() {
     // TypeScript sources, could not require() them) becomes a require of
     // the packed module; any other import() would fail only when packed,
     // so it is refused here, where someone will see it.
-    const src = fs
-      .readFileSync(path.join(DIST, k), 'utf8')
+    const source = fs.readFileSync(path.join(DIST, k), 'utf8');
+    if (COLD.test(k)) {
+      if (/\bimport\s*\(/.test(source)) throw new Error(`dist/${k} is loaded unpacked and may not use import(): use require()`);
+      parts.push(`${JSON.stringify(k)}: 0,\n`);
+      continue;
+    }
+    const src = source
       .replace(/^#!.*/, '')
       .replace(/\bimport\(\s*(['"])(\.{1,2}\/[^'"]+)\1\s*\)/g, (_, q, spec) => `Promise.resolve().then(() => require(${q}${spec}${q}))`);
     if (/\bimport\s*\(/.test(src)) throw new Error(`dist/${k} uses import() of something not in dist/, which the pack cannot load: use require()`);
-    if (COLD.test(k)) {
-      if (/\bimport\s*\(/.test(fs.readFileSync(path.join(DIST, k), 'utf8'))) throw new Error(`dist/${k} is loaded unpacked and may not use import(): use require()`);
-      parts.push(`${JSON.stringify(k)}: 0,\n`);
-    } else parts.push(`${JSON.stringify(k)}: function (exports, require, module, __filename, __dirname) {\n${src}\n},\n`);
+    parts.push(`${JSON.stringify(k)}: function (exports, require, module, __filename, __dirname) {\n${src}\n},\n`);
   }
   parts.push('};\n');
   parts.push(LOADER);
