@@ -21,6 +21,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { busyboxBundle } = require('./bundle');
+const { runAsScript, runCheck } = require('./run-checks');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const MiB = 1024 * 1024;
@@ -530,19 +531,13 @@ async function main() {
   rt = new lib.Runtime({ root: stateRoot });
   const only = process.env.V2_ONLY;
   const results = [];
+  const report = (r) => {
+    results.push(r);
+    console.log(`V2RESULT ${JSON.stringify(r)}`);
+  };
   for (const c of checks) {
     if (only && !c.name.includes(only)) continue;
-    const t = Date.now();
-    const report = (r) => {
-      results.push(r);
-      console.log(`V2RESULT ${JSON.stringify(r)}`);
-    };
-    try {
-      await c.fn();
-      report({ name: c.name, ok: true, ms: Date.now() - t });
-    } catch (err) {
-      report({ name: c.name, ok: false, ms: Date.now() - t, error: String(err && err.stack ? err.stack : err) });
-    }
+    await runCheck(c.name, c.fn, report);
     await cleanUp();
     const left = fs.readdirSync(CG).filter((d) => d.startsWith(`tsbox-v2-${process.pid}-`));
     if (left.length > 0) report({ name: `${c.name}: clean-up`, ok: false, error: `left: ${left.join(', ')}` });
@@ -554,12 +549,4 @@ async function main() {
 
 module.exports = { checks: checks.map((c) => c.name) };
 
-if (require.main === module) {
-  main().then(
-    (code) => process.exit(code),
-    (err) => {
-      console.error(`v2 checks: ${err && err.stack ? err.stack : err}`);
-      process.exit(2);
-    },
-  );
-}
+if (require.main === module) runAsScript(main, 'v2 checks');

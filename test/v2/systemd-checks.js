@@ -25,6 +25,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { startSystemd, systemdMissing } = require('./systemd');
 const { busyboxBundle } = require('./bundle');
+const { errorText, runAsScript, runCheck } = require('./run-checks');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const TSBOX = path.join(ROOT, 'bin', 'tsbox');
@@ -195,24 +196,12 @@ async function main() {
     const stopPicked = !only || stopName.includes(only);
     if (picked.length === 0 && !stopPicked) return 0;
 
-    const t0 = Date.now();
     const startName = 'startSystemd: systemd up in its namespaces, its manager answering over D-Bus';
-    try {
-      sd = await startSystemd(tmp, { timeoutMs: 180000 });
-      report({ name: startName, ok: true, ms: Date.now() - t0 });
-    } catch (err) {
-      report({ name: startName, ok: false, ms: Date.now() - t0, error: String(err && err.stack ? err.stack : err) });
-      return 1;
-    }
+    await runCheck(startName, async () => (sd = await startSystemd(tmp, { timeoutMs: 180000 })), report);
+    if (!sd) return 1;
     try {
       for (const c of picked) {
-        const t = Date.now();
-        try {
-          await c.fn();
-          report({ name: c.name, ok: true, ms: Date.now() - t });
-        } catch (err) {
-          report({ name: c.name, ok: false, ms: Date.now() - t, error: `${err && err.stack ? err.stack : err}\n${sd.logs()}` });
-        }
+        await runCheck(c.name, c.fn, report, () => sd.logs());
         const left = await leftoverScopes();
         if (left.length > 0) report({ name: `${c.name}: clean-up`, ok: false, error: `scopes left running: ${left.join(', ')}` });
       }
@@ -230,7 +219,7 @@ async function main() {
           report({ name: stopName, ok: true, ms: Date.now() - t });
         }
       } catch (err) {
-        report({ name: stopName, ok: false, ms: Date.now() - t, error: String(err && err.stack ? err.stack : err) });
+        report({ name: stopName, ok: false, ms: Date.now() - t, error: errorText(err) });
       }
     }
   } finally {
@@ -241,12 +230,4 @@ async function main() {
 
 module.exports = { checks: checks.map((c) => c.name) };
 
-if (require.main === module) {
-  main().then(
-    (code) => process.exit(code),
-    (err) => {
-      console.error(`v2 systemd checks: ${err && err.stack ? err.stack : err}`);
-      process.exit(2);
-    },
-  );
-}
+if (require.main === module) runAsScript(main, 'v2 systemd checks');

@@ -21,6 +21,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const { busyboxBundle } = require('./bundle');
+const { errorText } = require('./run-checks');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const TSBOX = path.join(ROOT, 'bin', 'tsbox');
@@ -226,7 +227,7 @@ if (require.main === module) {
   inner(process.argv[2], process.argv[3]).then(
     () => process.exit(0),
     (err) => {
-      console.error(err && err.stack ? err.stack : String(err));
+      console.error(errorText(err));
       process.exit(1);
     },
   );
