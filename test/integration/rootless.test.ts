@@ -351,6 +351,21 @@ describe.skipIf(!isRoot || !hasTools)('rootless' + (isRoot && hasTools ? '' : ' 
     expect(pidsOf(u.uid)).toEqual([]);
   });
 
+  it('refuses --systemd-cgroup for a rootless container in one line, before anything exists', () => {
+    const u = user();
+    u.tsbox(['spec', '--rootless']);
+    u.config((c) => {
+      c.process.terminal = false;
+    });
+    const r = u.tsbox(['--systemd-cgroup', 'run', 'rl-sd']);
+    expect(r).toMatchObject({ status: 1, stdout: '' });
+    expect(r.stderr).toBe(
+      "tsbox: --systemd-cgroup: rootless containers under the user's systemd manager are not supported; use cgroupfs (leave out --systemd-cgroup)\n",
+    );
+    expect(fs.readdirSync(path.join(u.xdg, 'tsbox'))).toEqual([]);
+    expect(pidsOf(u.uid)).toEqual([]);
+  });
+
   it('raises process.oomScoreAdj, and says in one line that lowering it below its own needs CAP_SYS_RESOURCE', () => {
     const own = Number(fs.readFileSync('/proc/self/oom_score_adj', 'utf8'));
     const u = user();
