@@ -810,6 +810,8 @@ describe('buildPlan: warnings', () => {
 });
 
 describe('buildPlan: real client configs', () => {
+  // Engines run tsbox as root (an unprivileged caller would get a user namespace of its own).
+  const ENGINE = { uid: 0, gid: 0 };
   const names = fs.readdirSync(CLIENT_CONFIGS).filter((f) => f.endsWith('.json'));
   const load = (name: string) => validateSpec(JSON.parse(fs.readFileSync(path.join(CLIENT_CONFIGS, name), 'utf8')));
   const hybrid = () => fakeHost({ mountinfo: fixture('mountinfo-hybrid.txt'), cgroup: fixture('cgroup-hybrid.txt'), lastCap: 40 }).host;
@@ -823,7 +825,7 @@ describe('buildPlan: real client configs', () => {
   it.each(names)('%s gives a sensible plan on a hybrid and a v2 host', (name) => {
     const s = load(name);
     for (const host of [hybrid(), fakeHost().host]) {
-      const p = buildPlan({ spec: s, bundleDir: BUNDLE, rootfs: ROOTFS }, host);
+      const p = buildPlan({ spec: s, bundleDir: BUNDLE, rootfs: ROOTFS, caller: ENGINE }, host);
       expect(p.namespaces.map((n) => n.type).sort()).toStrictEqual(['ipc', 'mnt', 'net', 'pid', 'uts']);
       expect(p.namespaces.every((n) => n.path === '')).toBe(true);
       expect(p.rootPropagation).toBe(MS.SLAVE | MS.REC);
@@ -860,7 +862,7 @@ describe('buildPlan: real client configs', () => {
 
   it('docker.json in detail', () => {
     const s = load('docker.json');
-    const p = buildPlan({ spec: s, bundleDir: BUNDLE, rootfs: ROOTFS }, hybrid());
+    const p = buildPlan({ spec: s, bundleDir: BUNDLE, rootfs: ROOTFS, caller: ENGINE }, hybrid());
     const containerDir = '/var/lib/example/docker/root/containers/63fa61a99ce5a8a2f6cb322bb1cce7590e76cb6c4dec563eb5726bd053094246';
     for (const file of ['resolv.conf', 'hostname', 'hosts']) {
       expect(p.mounts.find((m) => m.destination === `/etc/${file}`)).toStrictEqual({
@@ -909,7 +911,7 @@ describe('buildPlan: real client configs', () => {
 
   it('podman.json in detail', () => {
     const s = load('podman.json');
-    const p = buildPlan({ spec: s, bundleDir: BUNDLE, rootfs: ROOTFS }, fakeHost().host);
+    const p = buildPlan({ spec: s, bundleDir: BUNDLE, rootfs: ROOTFS, caller: ENGINE }, fakeHost().host);
     expect(p.mounts.find((m) => m.destination === '/dev/shm')).toMatchObject({
       type: 'bind',
       flags: MS.BIND | MS.NOSUID | MS.NOEXEC | MS.NODEV,
@@ -939,7 +941,7 @@ describe('buildPlan: real client configs', () => {
 
   it('ctr.json in detail', () => {
     const s = load('ctr.json');
-    const p = buildPlan({ spec: s, bundleDir: BUNDLE, rootfs: ROOTFS }, fakeHost().host);
+    const p = buildPlan({ spec: s, bundleDir: BUNDLE, rootfs: ROOTFS, caller: ENGINE }, fakeHost().host);
     expect(p.mounts.map((m) => m.destination)).toStrictEqual([
       '/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys', '/run',
     ]);
