@@ -13,7 +13,7 @@ import { generateId } from './container-id.js';
 import { ConfigError, SystemError, TsboxError } from './errors.js';
 import { runHooks, type HookState } from './hooks.js';
 import { sendSeccompListener } from './seccomp-listener.js';
-import { helperPath, native, type ExitInfo, type ReceivedRecord } from './native/binding.js';
+import type { Binding, ExitInfo, ReceivedRecord } from './native/binding.js';
 import { buildPlan } from './plan/build.js';
 import { hostSnapshot } from './plan/host.js';
 import { OCI_VERSION } from './oci/default-spec.js';
@@ -66,25 +66,25 @@ export interface Launched {
 }
 
 /** Waits for the process behind a pidfd to exit and reaps it. */
-export async function waitFor(pidfd: number): Promise<ExitInfo> {
+export async function waitFor(native: Binding, pidfd: number): Promise<ExitInfo> {
   for (;;) {
-    const r = await native().waitExit(pidfd);
+    const r = await native.waitExit(pidfd);
     if (r !== 'again') return r;
   }
 }
 
 /** waitFor, then closes the pidfd: for processes nobody signals any more. */
-async function reap(pidfd: number): Promise<ExitInfo> {
+async function reap(native: Binding, pidfd: number): Promise<ExitInfo> {
   try {
-    return await waitFor(pidfd);
+    return await waitFor(native, pidfd);
   } finally {
-    native().close(pidfd);
+    native.close(pidfd);
   }
 }
 
-async function receive(sock: number): Promise<ReceivedRecord | null> {
+async function receive(native: Binding, sock: number): Promise<ReceivedRecord | null> {
   for (;;) {
-    const r = await native().recv(sock);
+    const r = await native.recv(sock);
     if (r !== 'again') return r;
   }
 }
@@ -94,27 +94,26 @@ async function receive(sock: number): Promise<ReceivedRecord | null> {
  * (native/helper/main.cc); lib/plan/seccomp-cache.ts keeps it. The helper
  * gets /dev/null as stdio: it answers on the sync socket only.
  */
-async function compileSeccomp(seccomp: PlannedSeccomp): Promise<CompiledSeccomp> {
-  const n = native();
+async function compileSeccomp(n: Binding, seccomp: PlannedSeccomp): Promise<CompiledSeccomp> {
   const devNull = openSync('/dev/null', 'r+');
   let spawned;
   try {
-    spawned = n.spawnHelper(helperPath(), encodeSeccompCompile(seccomp), [devNull, devNull, devNull], []);
+    spawned = n.spawnHelper(n.helperPath, encodeSeccompCompile(seccomp), [devNull, devNull, devNull], []);
   } catch (err) {
     throw err instanceof Error && 'code' in err ? new TsboxError(err.message) : err;
   } finally {
     closeSync(devNull);
   }
-  const exited = reap(spawned.pidfd);
+  const exited = reap(n, spawned.pidfd);
   let answer: ReceivedRecord | null;
   try {
-    answer = await receive(spawned.sock);
+    answer = await receive(n, spawned.sock);
   } finally {
     n.close(spawned.sock);
     await exited;
   }
   const [kind = '', flags = '', hex = '', ...unknown] = answer?.fields ?? [];
-  if (kind === 'error') throw setupError(answer!.fields);
+  if (kind === 'error') throw setupError(n, answer!.fields);
   const program = Buffer.from(hex, 'hex');
   if (kind !== 'seccomp-program' || program.length === 0 || program.length % 8 !== 0 || program.length * 2 !== hex.length) {
     throw new TsboxError(`compile linux.seccomp: unexpected answer ${JSON.stringify(kind)} from tsbox-helper`);
@@ -123,11 +122,11 @@ async function compileSeccomp(seccomp: PlannedSeccomp): Promise<CompiledSeccomp>
 }
 
 /** An "error" record from the helper or init, as a one-line error. */
-export function setupError(fields: string[]): SystemError {
+export function setupError(native: Binding, fields: string[]): SystemError {
   const [, step = 'container setup', errnoText = '0', detail = ''] = fields;
   const errno = Number(errnoText);
   const code = errno > 0 ? getSystemErrorName(-errno) : 'EUNKNOWN';
-  const description = native().strerror(errno);
+  const description = native.strerror(errno);
   const explanation = detail || `${description.charAt(0).toLowerCase()}${description.slice(1)} (${code})`;
   return new SystemError(step, errno, code, explanation);
 }
@@ -154,7 +153,7 @@ function isOpen(fd: number): boolean {
  * The container's stdio. With a terminal the init replaces all three with
  * the pty, so no pipes are made for it.
  */
-function openStdio(option: LaunchOptions['stdio'], terminal: boolean): Stdio {
+function openStdio(native: Binding, option: LaunchOptions['stdio'], terminal: boolean): Stdio {
   const options = Array.isArray(option) ? option : [option ?? 'pipe', option ?? 'pipe', option ?? 'pipe'];
   const stdio: Stdio = { childFds: [-1, -1, -1], closeAfterSpawn: [], parentFds: [-1, -1, -1] };
   const devNull = (i: number) => {
@@ -164,7 +163,7 @@ function openStdio(option: LaunchOptions['stdio'], terminal: boolean): Stdio {
   };
   options.forEach((o, i) => {
     if (o === 'pipe' && !terminal) {
-      const [r, w] = native().pipe();
+      const [r, w] = native.pipe();
       stdio.parentFds[i] = i === 0 ? w : r;
       stdio.childFds[i] = i === 0 ? r : w;
       stdio.closeAfterSpawn.push(stdio.childFds[i]!);
@@ -180,8 +179,8 @@ function openStdio(option: LaunchOptions['stdio'], terminal: boolean): Stdio {
   return stdio;
 }
 
-function closeParentFds(stdio: Stdio): void {
-  for (const fd of stdio.parentFds) if (fd >= 0) native().close(fd);
+function closeParentFds(native: Binding, stdio: Stdio): void {
+  for (const fd of stdio.parentFds) if (fd >= 0) native.close(fd);
 }
 
 /**
@@ -204,7 +203,7 @@ export function pipeStreams(stdio: Stdio): [Writable | null, Readable | null, Re
  * `startFifo` until the init is ready and waits for `tsbox start`. Fails
  * with a one-line TsboxError, leaving no process, mount or file behind.
  */
-export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promise<Launched> {
+export async function launch(native: Binding, bundle: Bundle, options: LaunchOptions = {}): Promise<Launched> {
   const id = options.id ?? generateId();
   const host = hostSnapshot();
   let plan;
@@ -276,7 +275,7 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
   };
   const seccompState = (pid: number): HookState => ({ ...hookState(bundle, id, pid), status: 'creating' });
   try {
-    const launched = await launchPlan(plan, { ...options, beforePivot, seccompState, ...(joinCgroup && { joinCgroup }) });
+    const launched = await launchPlan(native, plan, { ...options, beforePivot, seccompState, ...(joinCgroup && { joinCgroup }) });
     return cgroups ? { ...launched, cgroups } : launched;
   } catch (err) {
     if (cgroups) await killAndRemove(cgroups);
@@ -360,6 +359,7 @@ export function hookState(bundle: Bundle, id: string, pid: number): Omit<HookSta
 
 /** launch() for a plan made already (exec's, from buildExecPlan). */
 export async function launchPlan(
+  native: Binding,
   plan: LaunchPlan,
   options: Omit<LaunchOptions, 'startFifo' | 'terminalSize' | 'id'> & {
     beforePivot?: (pid: number) => Promise<[creating: string, created: string]>;
@@ -370,31 +370,31 @@ export async function launchPlan(
   } = {},
 ): Promise<Launched> {
   if (plan.seccomp && !plan.seccompProgram) {
-    plan.seccompProgram = await compiledSeccomp(plan.seccomp, helperPath(), compileSeccomp, options.seccompCacheDir);
+    plan.seccompProgram = await compiledSeccomp(plan.seccomp, native.helperPath, (s) => compileSeccomp(native, s), options.seccompCacheDir);
     const unknown = plan.seccompProgram.unknown;
     if (unknown.length > 0) plan.warnings.push(`linux.seccomp: rules for system calls unknown to libseccomp skipped: ${unknown.join(', ')}`);
   }
   const encoded = encodePlan(plan);
-  const n = native();
-  const image = n.helperImage(helperPath());
+  const n = native;
+  const image = n.helperImage(n.helperPath);
   // Unprivileged, open_tree is refused, and it is not needed: the helper's
   // file is either the user's own (a rootless container's root is that
   // user, who could write it anyway) or not writable by the user at all.
   if (!image.readOnly && process.geteuid?.() === 0) {
     plan.warnings.push(`tsbox-helper is executed from its own (writable) mount: ${image.reason}; a container process could reach it through /proc/<pid>/exe while it runs`);
   }
-  const stdio = openStdio(options.stdio, plan.terminal !== undefined);
+  const stdio = openStdio(n, options.stdio, plan.terminal !== undefined);
   let spawned;
   try {
-    spawned = n.spawnHelper(helperPath(), encoded, stdio.childFds, options.extraFds ?? []);
+    spawned = n.spawnHelper(n.helperPath, encoded, stdio.childFds, options.extraFds ?? []);
   } catch (err) {
-    closeParentFds(stdio);
+    closeParentFds(n, stdio);
     throw err instanceof Error && 'code' in err ? new TsboxError(err.message) : err;
   } finally {
     for (const fd of stdio.closeAfterSpawn) closeSync(fd);
   }
   // The helper exits as soon as it has cloned the init.
-  void reap(spawned.pidfd);
+  void reap(n, spawned.pidfd);
 
   let pid = 0;
   let pidfd = -1;
@@ -402,7 +402,7 @@ export async function launchPlan(
   let failure: Error | undefined;
   try {
     for (;;) {
-      const msg = await receive(spawned.sock);
+      const msg = await receive(n, spawned.sock);
       if (msg === null) break; // the init executed the process: success
       const [kind = ''] = msg.fields;
       if (kind === 'spawned') {
@@ -420,7 +420,7 @@ export async function launchPlan(
           if (!listener || !options.seccompState) {
             throw new TsboxError('container setup: a seccomp listener fd came, but no linux.seccomp.listenerPath is known');
           }
-          sendSeccompListener(listener, msg.fd, pid, options.seccompState(pid));
+          sendSeccompListener(n, listener, msg.fd, pid, options.seccompState(pid));
         } catch (err) {
           failure = err as Error;
           break;
@@ -448,7 +448,7 @@ export async function launchPlan(
       } else if (kind === 'error') {
         // The first failure is the one to report (after a failed hook, the
         // init's own "stopped by the runtime" follows).
-        failure ??= setupError(msg.fields);
+        failure ??= setupError(n, msg.fields);
         // The sender exits right after an error; wait for the end of stream.
       } else {
         failure = new TsboxError(`container setup: unexpected message "${kind}" from the init`);
@@ -462,10 +462,10 @@ export async function launchPlan(
 
   if (failure) {
     if (master >= 0) n.close(master);
-    closeParentFds(stdio);
+    closeParentFds(n, stdio);
     if (pidfd >= 0) {
       n.signal(pidfd, osConstants.signals.SIGKILL);
-      await reap(pidfd);
+      await reap(n, pidfd);
     }
     throw failure;
   }

@@ -6,12 +6,15 @@ import type { Cgroups } from './cgroups/manager.js';
 import { generateId } from './container-id.js';
 import { runHooks } from './hooks.js';
 import { hookState, launch, pipeStreams, waitFor, type Launched, type LaunchOptions } from './launch.js';
-import { native, type ExitInfo } from './native/binding.js';
+import { native, type Binding, type ExitInfo } from './native/binding.js';
 import { signalName, signalNumber } from './signals.js';
 
 export type { StdioOption } from './launch.js';
 
-export type RunOptions = Pick<LaunchOptions, 'stdio' | 'terminalSize' | 'extraFds' | 'id' | 'seccompCacheDir' | 'cgroupDriver'>;
+export type RunOptions = Pick<LaunchOptions, 'stdio' | 'terminalSize' | 'extraFds' | 'id' | 'seccompCacheDir' | 'cgroupDriver'> & {
+  /** The native layer (default: the addon); tests give a fake (test/helpers/fake-native.ts). */
+  native?: Binding;
+};
 
 export interface ExitStatus {
   /** Exit code, or null when the process was killed by a signal. */
@@ -58,9 +61,11 @@ function exitStatus(info: ExitInfo): ExitStatus {
  */
 export async function run(source: string | Bundle, options: RunOptions = {}): Promise<RunningContainer> {
   const bundle = typeof source === 'string' ? loadBundle(source) : source;
+  const { native: given, ...launchOptions } = options;
+  const binding = given ?? native();
   const id = options.id ?? generateId();
-  const launched = await launch(bundle, { ...options, id });
-  const c = started(bundle, launched);
+  const launched = await launch(binding, bundle, { ...launchOptions, id });
+  const c = started(binding, bundle, launched);
   // poststart and poststop failures are warnings, as the OCI spec says: the
   // process runs (and has run) either way; so is a cgroup that will not go.
   const warn = (err: unknown) => c.warnings.push((err as Error).message);
@@ -80,7 +85,7 @@ export async function run(source: string | Bundle, options: RunOptions = {}): Pr
 }
 
 /** The handle for a launched process: the container's first, or one exec'd into it. */
-export function started(bundle: Bundle, { pid, pidfd, master, stdio, warnings, cgroups }: Launched): RunningContainer {
+export function started(native: Binding, bundle: Bundle, { pid, pidfd, master, stdio, warnings, cgroups }: Launched): RunningContainer {
   let alive = true;
   const [stdin, stdout, stderr] = pipeStreams(stdio);
   const terminal = master >= 0 ? new (require('node:tty') as typeof import('node:tty')).ReadStream(master) : null;
@@ -91,11 +96,11 @@ export function started(bundle: Bundle, { pid, pidfd, master, stdio, warnings, c
       if (err.code !== 'EIO') throw err;
     });
   }
-  const exited = waitFor(pidfd).then((info) => {
+  const exited = waitFor(native, pidfd).then((info) => {
     // Together, so that kill() never uses the descriptor after it is closed
     // (its number could by then belong to another container's pidfd).
     alive = false;
-    native().close(pidfd);
+    native.close(pidfd);
     // Nobody reads the container's stdin any more (child_process does the
     // same); stdout and stderr stay readable until drained.
     stdin?.destroy();
@@ -114,10 +119,10 @@ export function started(bundle: Bundle, { pid, pidfd, master, stdio, warnings, c
     kill(signal: NodeJS.Signals | number = 'SIGTERM') {
       // The pidfd stays open until the process is reaped, so this can never
       // signal a process that reused the pid.
-      return alive && native().signal(pidfd, signalNumber(signal)) === 0;
+      return alive && native.signal(pidfd, signalNumber(signal)) === 0;
     },
     resize(rows: number, cols: number) {
-      if (terminal && !terminal.destroyed) native().setWindowSize(master, rows, cols);
+      if (terminal && !terminal.destroyed) native.setWindowSize(master, rows, cols);
     },
   };
 }

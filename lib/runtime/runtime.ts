@@ -12,7 +12,7 @@ import { hostLayout } from '../cgroups/layout.js';
 import type { Hook, LinuxResources, Process, Spec } from '../oci/types.js';
 import type { ContainerEvent, Stats } from '../cgroups/stats.js';
 import type { KernelNamespace, PlannedNamespace } from '../plan/plan.js';
-import { native } from '../native/binding.js';
+import { native, type Binding } from '../native/binding.js';
 import { runHooks, type HookState } from '../hooks.js';
 import { OCI_VERSION } from '../oci/default-spec.js';
 import { signalNumber } from '../signals.js';
@@ -41,6 +41,11 @@ export interface RuntimeOptions {
    * per container, pure cgroup v2 hosts only; lib/systemd/scope.ts).
    */
   cgroupDriver?: CgroupDriver;
+  /**
+   * The native layer: the addon (default), or a fake that plays the
+   * helper's part without root (test/helpers/fake-native.ts).
+   */
+  native?: Binding;
 }
 
 export interface CreateOptions {
@@ -83,19 +88,21 @@ export { DEFAULT_ROOT } from './root.js';
  */
 export class Runtime {
   readonly store: StateStore;
+  readonly native: Binding;
   private readonly reapChildren: boolean;
   private readonly cgroupDriver: CgroupDriver;
 
   constructor(options: RuntimeOptions = {}) {
-    this.store = new StateStore(options.root ?? defaultStateRoot());
+    this.native = options.native ?? native();
+    this.store = new StateStore(options.root ?? defaultStateRoot(), this.native);
     this.reapChildren = options.reapChildren ?? true;
     this.cgroupDriver = options.cgroupDriver ?? 'cgroupfs';
   }
 
   /** Lets go of a child this process does not wait for (see reapChildren). */
   private release(pidfd: number): void {
-    if (this.reapChildren) native().reapInBackground(pidfd);
-    else native().close(pidfd);
+    if (this.reapChildren) this.native.reapInBackground(pidfd);
+    else this.native.close(pidfd);
   }
 
   /**
@@ -120,8 +127,8 @@ export class Runtime {
     try {
       return await store.locked(id, async () => {
         const fifo = store.fifo(id);
-        native().mkfifo(fifo, 0o622);
-        const l = await launch(bundle, {
+        this.native.mkfifo(fifo, 0o622);
+        const l = await launch(this.native, bundle, {
           id,
           stdio: options.stdio ?? 'inherit',
           startFifo: fifo,
@@ -131,7 +138,7 @@ export class Runtime {
         });
         pidfd = l.pidfd;
         cgroups = l.cgroups;
-        if (l.master >= 0) sendConsole(options.consoleSocket!, l.master);
+        if (l.master >= 0) sendConsole(this.native, options.consoleSocket!, l.master);
         // delete runs the poststop hooks of a created container, start its poststart hooks.
         const record = { ...newRecord(id, bundle, l.pid, l.cgroups, bundle.spec.hooks?.poststop), poststart: bundle.spec.hooks?.poststart ?? [] };
         store.write(record);
@@ -140,8 +147,8 @@ export class Runtime {
       });
     } catch (err) {
       if (pidfd >= 0) {
-        native().signal(pidfd, os.constants.signals.SIGKILL);
-        await native().readable(pidfd);
+        this.native.signal(pidfd, os.constants.signals.SIGKILL);
+        await this.native.readable(pidfd);
       }
       if (cgroups) await killAndRemove(cgroups).catch(() => undefined);
       store.remove(id);
@@ -164,7 +171,7 @@ export class Runtime {
     store.claim(id);
     let c: RunningContainer;
     try {
-      c = await run(bundle, { cgroupDriver: this.cgroupDriver, ...options, id, seccompCacheDir: seccompCacheDir(store.root) });
+      c = await run(bundle, { cgroupDriver: this.cgroupDriver, ...options, id, seccompCacheDir: seccompCacheDir(store.root), native: this.native });
       // run() itself runs the poststop hooks when the process exits.
       store.write(newRecord(id, bundle, c.pid, c.cgroups, undefined));
       if (options.pidFile) writePidFile(options.pidFile, c.pid);
@@ -185,7 +192,7 @@ export class Runtime {
   async exec(id: string, process: ExecProcess, options: ExecOptions = {}): Promise<RunningContainer> {
     const { launched, bundle } = await this.launchExec(id, process, options);
     const { started } = await import('../run.js');
-    return started(bundle(), launched);
+    return started(this.native, bundle(), launched);
   }
 
   /**
@@ -226,7 +233,7 @@ export class Runtime {
     const bundle = () => execBundle(record, defaults);
     const process = typeof exec === 'function' ? exec(defaults.process) : exec;
     check?.(process);
-    const pidfd = openPidfd(record);
+    const pidfd = openPidfd(this.native, record);
     if (pidfd < 0) throw new TsboxError(`cannot exec in container "${id}": its init is gone`);
     let launched: Launched;
     try {
@@ -238,7 +245,7 @@ export class Runtime {
         ...(options.terminalSize && { terminalSize: options.terminalSize }),
         ...(seccomp && { seccomp }),
       });
-      launched = await launchPlan(plan, {
+      launched = await launchPlan(this.native, plan, {
         stdio: options.stdio ?? 'inherit',
         extraFds: preservedFds(options.preserveFds),
         seccompCacheDir: seccompCacheDir(this.store.root),
@@ -247,10 +254,10 @@ export class Runtime {
         }),
       });
     } finally {
-      native().close(pidfd);
+      this.native.close(pidfd);
     }
     if (launched.master >= 0 && options.consoleSocket) {
-      sendConsole(options.consoleSocket, launched.master);
+      sendConsole(this.native, options.consoleSocket, launched.master);
       launched.master = -1;
     }
     if (options.pidFile) writePidFile(options.pidFile, launched.pid);
@@ -267,7 +274,7 @@ export class Runtime {
       const record = store.read(id);
       const status = store.status(record);
       if (status !== 'created') throw new TsboxError(`cannot start container "${id}": it is ${status}, not created`);
-      const pidfd = openPidfd(record);
+      const pidfd = openPidfd(this.native, record);
       try {
         const fifo = store.fifo(id);
         // Opening the FIFO for reading is what the init waits for. If the
@@ -296,11 +303,11 @@ export class Runtime {
           const { wire } = await import('../wire.js');
           const { setupError } = await import('../launch.js');
           const fields = wire.decodeRecord(report);
-          throw fields[0] === 'error' ? setupError(fields) : new TsboxError(`cannot start container "${id}": unexpected report`);
+          throw fields[0] === 'error' ? setupError(this.native, fields) : new TsboxError(`cannot start container "${id}": unexpected report`);
         }
         return record;
       } finally {
-        native().close(pidfd);
+        this.native.close(pidfd);
       }
     });
     const warnings: string[] = [];
@@ -342,11 +349,11 @@ export class Runtime {
     if (options.all && record.cgroups) return signalAll(record.cgroups, sig);
     const pids = options.all ? this.pids(id) : [record.pid];
     for (const pid of pids) {
-      const pidfd = pid === record.pid ? openPidfd(record) : native().pidfdOpen(pid);
+      const pidfd = pid === record.pid ? openPidfd(this.native, record) : this.native.pidfdOpen(pid);
       if (pidfd < 0) continue; // gone meanwhile
-      const err = native().signal(pidfd, sig);
-      native().close(pidfd);
-      if (err !== 0 && pid === record.pid) throw new TsboxError(`kill container "${id}": ${native().strerror(err)}`);
+      const err = this.native.signal(pidfd, sig);
+      this.native.close(pidfd);
+      if (err !== 0 && pid === record.pid) throw new TsboxError(`kill container "${id}": ${this.native.strerror(err)}`);
     }
     return Promise.resolve();
   }
@@ -378,15 +385,15 @@ export class Runtime {
       }
       if (status === 'paused') await setFrozen(record.cgroups!, false);
       if (status !== 'stopped') {
-        const pidfd = openPidfd(record);
+        const pidfd = openPidfd(this.native, record);
         if (pidfd >= 0) {
-          native().signal(pidfd, os.constants.signals.SIGKILL);
-          await native().readable(pidfd);
+          this.native.signal(pidfd, os.constants.signals.SIGKILL);
+          await this.native.readable(pidfd);
           // If the init is our child (created by this process), reap it now
           // rather than leave a zombie for the background reaper; anyone
           // else's child gives ECHILD, and is its parent's to reap.
-          await native().waitExit(pidfd).catch(() => undefined);
-          native().close(pidfd);
+          await this.native.waitExit(pidfd).catch(() => undefined);
+          this.native.close(pidfd);
         }
       }
       // Processes that outlived the init (no pid namespace of its own)
@@ -475,7 +482,7 @@ export class Runtime {
     const { readStats } = await import('../cgroups/stats.js');
     const { watchOom } = await import('../cgroups/oom.js');
     const layout = hostLayout();
-    const oom = watchOom(layout, cg);
+    const oom = watchOom(this.native, layout, cg);
     const queue: ContainerEvent[] = [];
     let wake: (() => void) | undefined;
     let ended = false;
@@ -614,11 +621,11 @@ export function preservedFds(n: number | undefined): number[] {
 }
 
 /** Hands a terminal's master to a --console-socket listener, and lets go of it. */
-function sendConsole(socket: string, master: number): void {
+function sendConsole(native: Binding, socket: string, master: number): void {
   try {
-    native().sendFd(socket, master, '/dev/ptmx', 'console socket');
+    native.sendFd(socket, master, '/dev/ptmx', 'console socket');
   } finally {
-    native().close(master);
+    native.close(master);
   }
 }
 
@@ -642,13 +649,13 @@ function namespacesOf(pid: number): PlannedNamespace[] {
 }
 
 /** A pidfd for the container's init, checked to be that very process. */
-function openPidfd(record: ContainerRecord): number {
-  const pidfd = native().pidfdOpen(record.pid);
+function openPidfd(native: Binding, record: ContainerRecord): number {
+  const pidfd = native.pidfdOpen(record.pid);
   if (pidfd < 0) return pidfd;
   // Checked after opening: from here on the pidfd pins the process, so a
   // matching start time means it is the init and not a reused pid.
   if (processStat(record.pid)?.startTime !== record.pidStartTime) {
-    native().close(pidfd);
+    native.close(pidfd);
     return -1;
   }
   return pidfd;

@@ -2,7 +2,7 @@ import { closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readd
 import * as path from 'node:path';
 import { validateId } from '../container-id.js';
 import { TsboxError } from '../errors.js';
-import { native } from '../native/binding.js';
+import type { Binding } from '../native/binding.js';
 import { OCI_VERSION } from '../oci/default-spec.js';
 import type { Hook, LinuxSeccomp, Process } from '../oci/types.js';
 import { isFrozen, type Cgroups } from '../cgroups/manager.js';
@@ -89,9 +89,12 @@ export function processStat(pid: number): { startTime: string; state: string } |
  */
 export class StateStore {
   readonly root: string;
+  /** For the container's lock (an flock). */
+  private readonly native: Binding;
 
-  constructor(root: string) {
+  constructor(root: string, native: Binding) {
     this.root = path.resolve(root);
+    this.native = native;
   }
 
   dir(id: string): string {
@@ -159,7 +162,7 @@ export class StateStore {
       throw err;
     }
     try {
-      native().lock(fd);
+      this.native.lock(fd);
       return await fn();
     } finally {
       closeSync(fd);

@@ -96,5 +96,5 @@ export async function command(ctx: CommandContext): Promise<number> {
     return 0;
   }
   const size = callerTerminalSize(terminal);
-  return supervise(() => runtime.exec(id, process, { ...options, ...(size && { terminalSize: size }) }), ctx.log);
+  return supervise(runtime.native, () => runtime.exec(id, process, { ...options, ...(size && { terminalSize: size }) }), ctx.log);
 }

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { helperPath } from '../../native/binding.js';
+import { native } from '../../native/binding.js';
 import { SECCOMP_ACTIONS, SECCOMP_FLAGS, SECCOMP_OPERATORS } from '../../oci/types.js';
 import { capabilityName } from '../../plan/capabilities.js';
 import { PROPAGATION_OPTIONS } from '../../plan/mount-options.js';
@@ -20,7 +20,7 @@ export async function command(ctx: CommandContext): Promise<number> {
   // libseccomp is linked into the helper, which builds the filters: it says
   // what it supports (its version, architectures, and the flags this kernel
   // and it can set).
-  const libseccomp = JSON.parse(execFileSync(helperPath(), ['--seccomp-features'], { encoding: 'utf8' })) as {
+  const libseccomp = JSON.parse(execFileSync(native().helperPath, ['--seccomp-features'], { encoding: 'utf8' })) as {
     version: string;
     archs: string[];
     supportedFlags: string[];
