@@ -17,6 +17,7 @@
       "sources": [
         "native/helper/main.cc",
         "native/helper/plan.cc",
+        "native/helper/dump.cc",
         "native/helper/procfs.cc",
         "native/helper/rootfs.cc",
         "native/helper/init.cc",

@@ -14,6 +14,7 @@ import { ConfigError, SystemError, TsboxError } from './errors.js';
 import { runHooks, type HookState } from './hooks.js';
 import { sendSeccompListener } from './seccomp-listener.js';
 import type { Binding, ExitInfo, ReceivedRecord } from './native/binding.js';
+import type { HelperMessage } from './native/protocol.js';
 import { buildPlan } from './plan/build.js';
 import { hostSnapshot } from './plan/host.js';
 import { OCI_VERSION } from './oci/default-spec.js';
@@ -357,18 +358,90 @@ export function hookState(bundle: Bundle, id: string, pid: number): Omit<HookSta
   return { ociVersion: OCI_VERSION, id, pid, bundle: bundle.dir, annotations: bundle.spec.annotations ?? {} };
 }
 
+/** What launchPlan takes beyond launch()'s options. */
+type LaunchPlanOptions = Omit<LaunchOptions, 'startFifo' | 'terminalSize' | 'id'> & {
+  beforePivot?: (pid: number) => Promise<[creating: string, created: string]>;
+  /** The container's state for a seccomp agent (linux.seccomp.listenerPath), given the new process's pid. */
+  seccompState?: (pid: number) => HookState;
+  /** plan.awaitCgroup: puts the waiting helper (its pid) into the container's cgroup; the cgroup.procs files to join. */
+  joinCgroup?: (helperPid: number) => Promise<string[]>;
+};
+
+/** A launch while the helper and then the init talk to the runtime. */
+interface Talk {
+  native: Binding;
+  sock: number;
+  plan: LaunchPlan;
+  options: LaunchPlanOptions;
+  pid: number;
+  pidfd: number;
+  master: number;
+  /** The first thing that went wrong. */
+  failure?: Error;
+  /** Set by a handler when nothing more is to be read. */
+  done?: boolean;
+}
+
+/**
+ * What the runtime does at each message of the sync protocol
+ * (native/helper/main.cc). The compile mode's answer (seccomp-program) is
+ * compileSeccomp's alone.
+ */
+const HANDLERS: Record<Exclude<HelperMessage, 'seccomp-program'>, (talk: Talk, msg: ReceivedRecord) => void | Promise<void>> = {
+  spawned(talk, msg) {
+    talk.pid = Number(msg.fields[1]);
+    talk.pidfd = msg.fd;
+  },
+  pty(talk, msg) {
+    talk.master = msg.fd;
+  },
+  seccomp(talk, msg) {
+    // The filter is loaded; its listener goes to the agent now, while
+    // `create` is still here (the init goes on meanwhile).
+    try {
+      const listener = talk.plan.seccomp?.listener;
+      if (!listener || !talk.options.seccompState) {
+        throw new TsboxError('container setup: a seccomp listener fd came, but no linux.seccomp.listenerPath is known');
+      }
+      sendSeccompListener(talk.native, listener, msg.fd, talk.pid, talk.options.seccompState(talk.pid));
+    } catch (err) {
+      talk.failure = err as Error;
+      talk.done = true;
+    }
+  },
+  async 'cgroup-pending'(talk, msg) {
+    try {
+      talk.native.send(talk.sock, ['go', ...(await talk.options.joinCgroup!(Number(msg.fields[1])))]);
+    } catch (err) {
+      talk.failure = err as Error;
+      talk.native.send(talk.sock, ['abort']);
+      talk.done = true;
+    }
+  },
+  ready(talk) {
+    // With a start FIFO the init now waits for `tsbox start`.
+    if (talk.plan.startFifo !== undefined) talk.done = true;
+    else talk.native.send(talk.sock, ['go']);
+  },
+  async hooks(talk) {
+    try {
+      const [creating, created] = await talk.options.beforePivot!(talk.pid);
+      talk.native.send(talk.sock, ['go', creating, created]);
+    } catch (err) {
+      talk.failure = err as Error;
+      talk.native.send(talk.sock, ['abort']);
+    }
+  },
+  error(talk, msg) {
+    // The first failure is the one to report (after a failed hook, the
+    // init's own "stopped by the runtime" follows). The sender exits right
+    // after an error; the end of the stream follows.
+    talk.failure ??= setupError(talk.native, msg.fields);
+  },
+};
+
 /** launch() for a plan made already (exec's, from buildExecPlan). */
-export async function launchPlan(
-  native: Binding,
-  plan: LaunchPlan,
-  options: Omit<LaunchOptions, 'startFifo' | 'terminalSize' | 'id'> & {
-    beforePivot?: (pid: number) => Promise<[creating: string, created: string]>;
-    /** The container's state for a seccomp agent (linux.seccomp.listenerPath), given the new process's pid. */
-    seccompState?: (pid: number) => HookState;
-    /** plan.awaitCgroup: puts the waiting helper (its pid) into the container's cgroup; the cgroup.procs files to join. */
-    joinCgroup?: (helperPid: number) => Promise<string[]>;
-  } = {},
-): Promise<Launched> {
+export async function launchPlan(native: Binding, plan: LaunchPlan, options: LaunchPlanOptions = {}): Promise<Launched> {
   if (plan.seccomp && !plan.seccompProgram) {
     plan.seccompProgram = await compiledSeccomp(plan.seccomp, native.helperPath, (s) => compileSeccomp(native, s), options.seccompCacheDir);
     const unknown = plan.seccompProgram.unknown;
@@ -396,70 +469,25 @@ export async function launchPlan(
   // The helper exits as soon as it has cloned the init.
   void reap(n, spawned.pidfd);
 
-  let pid = 0;
-  let pidfd = -1;
-  let master = -1;
-  let failure: Error | undefined;
+  const talk: Talk = { native: n, sock: spawned.sock, plan, options, pid: 0, pidfd: -1, master: -1 };
   try {
-    for (;;) {
+    while (!talk.done) {
       const msg = await receive(n, spawned.sock);
       if (msg === null) break; // the init executed the process: success
-      const [kind = ''] = msg.fields;
-      if (kind === 'spawned') {
-        pid = Number(msg.fields[1]);
-        pidfd = msg.fd;
-      } else if (kind === 'pty') {
-        master = msg.fd;
-      } else if (kind === 'warning') {
-        plan.warnings.push(msg.fields[1] ?? '');
-      } else if (kind === 'seccomp') {
-        // The filter is loaded; its listener goes to the agent now, while
-        // `create` is still here (the init goes on meanwhile).
-        try {
-          const listener = plan.seccomp?.listener;
-          if (!listener || !options.seccompState) {
-            throw new TsboxError('container setup: a seccomp listener fd came, but no linux.seccomp.listenerPath is known');
-          }
-          sendSeccompListener(n, listener, msg.fd, pid, options.seccompState(pid));
-        } catch (err) {
-          failure = err as Error;
-          break;
-        }
-      } else if (kind === 'cgroup-pending') {
-        try {
-          n.send(spawned.sock, ['go', ...(await options.joinCgroup!(Number(msg.fields[1])))]);
-        } catch (err) {
-          failure = err as Error;
-          n.send(spawned.sock, ['abort']);
-          break;
-        }
-      } else if (kind === 'ready') {
-        // With a start FIFO the init now waits for `tsbox start`.
-        if (plan.startFifo !== undefined) break;
-        n.send(spawned.sock, ['go']);
-      } else if (kind === 'hooks') {
-        try {
-          const [creating, created] = await options.beforePivot!(pid);
-          n.send(spawned.sock, ['go', creating, created]);
-        } catch (err) {
-          failure = err as Error;
-          n.send(spawned.sock, ['abort']);
-        }
-      } else if (kind === 'error') {
-        // The first failure is the one to report (after a failed hook, the
-        // init's own "stopped by the runtime" follows).
-        failure ??= setupError(n, msg.fields);
-        // The sender exits right after an error; wait for the end of stream.
-      } else {
-        failure = new TsboxError(`container setup: unexpected message "${kind}" from the init`);
+      const kind = msg.fields[0] ?? '';
+      const handle = Object.hasOwn(HANDLERS, kind) ? HANDLERS[kind as keyof typeof HANDLERS] : undefined;
+      if (!handle) {
+        talk.failure = new TsboxError(`container setup: unexpected message "${kind}" from the init`);
         break;
       }
+      await handle(talk, msg);
     }
-    if (!failure && pidfd < 0) failure = new TsboxError('container setup: the helper exited without starting the init');
+    if (!talk.failure && talk.pidfd < 0) talk.failure = new TsboxError('container setup: the helper exited without starting the init');
   } finally {
     n.close(spawned.sock);
   }
 
+  const { pid, pidfd, master, failure } = talk;
   if (failure) {
     if (master >= 0) n.close(master);
     closeParentFds(n, stdio);

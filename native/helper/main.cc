@@ -85,6 +85,7 @@
 #include <string>
 
 #include "../wire.h"
+#include "dump.h"
 #include "init.h"
 #include "plan.h"
 #include "procfs.h"
@@ -290,6 +291,32 @@ uint64_t enter_namespaces(const plan::Plan& p, int& cgroupns) {
   _exit(0);
 }
 
+// The inspection modes (dump.cc): no container, no privileges needed.
+int inspect(const char* mode) {
+  std::string out;
+  if (strcmp(mode, "--protocol") == 0) {
+    out = dump::protocol_json();
+  } else {
+    std::string in;
+    char buf[65536];
+    for (ssize_t n; (n = read(0, buf, sizeof buf)) != 0;) {
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return 1;
+      in.append(buf, static_cast<size_t>(n));
+    }
+    plan::Plan p;
+    std::string error;
+    if (!plan::decode(in.data(), in.size(), p, error)) {
+      std::string line = "tsbox-helper: decode launch plan: " + error + "\n";
+      ssize_t ignored = write(2, line.data(), line.size());
+      (void)ignored;  // the exit status says it failed either way
+      return 1;
+    }
+    out = dump::plan_json(p);
+  }
+  return write(1, out.data(), out.size()) == static_cast<ssize_t>(out.size()) ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -299,6 +326,7 @@ int main(int argc, char** argv) {
     std::string json = seccomp::features_json() + "\n";
     return write(1, json.data(), json.size()) == static_cast<ssize_t>(json.size()) ? 0 : 1;
   }
+  if (strcmp(argv[1], "--dump-plan") == 0 || strcmp(argv[1], "--protocol") == 0) return inspect(argv[1]);
   const int sync_fd = atoi(argv[1]);
   // Non-dumpable until the container's process is executed (execve makes
   // it dumpable again): /proc/<pid>/ of the helper and of the init it

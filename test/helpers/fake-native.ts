@@ -23,6 +23,7 @@ import type { Writable } from 'node:stream';
 import { constants as osConstants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 import type { Binding, ExitInfo, ReceivedRecord } from '../../lib/native/binding.js';
+import type { HelperMessage } from '../../lib/native/protocol.js';
 import { wire } from '../../lib/wire.js';
 
 /** A message the helper or init sends, at which a scripted failure happens instead. */
@@ -76,7 +77,7 @@ class Conversation {
   constructor(readonly run: HelperRun) {}
 
   /** helper/init -> runtime; null: the end of the stream. */
-  say(fields: string[] | null, fd = -1): void {
+  say(fields: [HelperMessage, ...string[]] | null, fd = -1): void {
     this.inbox.push(fields && { fields, fd });
     this.wakeRuntime?.();
   }
