@@ -22,6 +22,7 @@
 
 #include "process_attrs.h"
 #include "procfs.h"
+#include "protocol.h"
 #include "report.h"
 #include "rootfs.h"
 #include "seccomp.h"
@@ -64,7 +65,7 @@ int open_console(int root, const plan::Plan& p, bool bind_console) {
     }
     close(console);
   }
-  int err = wire::send_record(report::sync_fd(), {"pty"}, master);
+  int err = wire::send_record(report::sync_fd(), {protocol::kPty}, master);
   if (err != 0) fail("send pty master", err);
   close(master);
   return slave;
@@ -171,7 +172,7 @@ StartFifo reach_start_fifo(const plan::Plan& p) {
 }
 
 void wait_for_go(const StartFifo& fifo) {
-  int err = wire::send_record(report::sync_fd(), {"ready"});
+  int err = wire::send_record(report::sync_fd(), {protocol::kReady});
   if (err != 0) fail("send ready", err);
   if (fifo.path >= 0) {
     // Blocks until `tsbox start` opens the FIFO for reading. CLOEXEC: the
@@ -190,7 +191,7 @@ void wait_for_go(const StartFifo& fifo) {
   int fd;
   err = wire::recv_record(report::sync_fd(), rec, fd);
   if (err != 0) fail("wait for start", err < 0 ? EPIPE : err);
-  if (rec.empty() || rec[0] != "go") fail("wait for start", EPROTO, "expected \"go\"");
+  if (rec.empty() || rec[0] != protocol::kGo) fail("wait for start", EPROTO, "expected \"go\"");
 }
 
 std::vector<char*> c_strings(const std::vector<std::string>& v) {
@@ -262,7 +263,7 @@ void run_hooks(const plan::Plan& p, const std::string& phase, const std::string&
 HookStates wait_for_hooks(const plan::Plan& p) {
   HookStates states;
   if (!p.hooks_pause) return states;
-  int err = wire::send_record(report::sync_fd(), {"hooks"});
+  int err = wire::send_record(report::sync_fd(), {protocol::kHooks});
   if (err != 0) fail("send hooks", err);
   wire::Record rec;
   int fd;
@@ -270,8 +271,8 @@ HookStates wait_for_hooks(const plan::Plan& p) {
   if (err != 0) fail("wait for hooks", err < 0 ? EPIPE : err);
   // "abort": a runtime hook failed; the runtime reports that, and the
   // failure here only makes the init undo its work and exit.
-  if (!rec.empty() && rec[0] == "abort") fail("container setup", ECANCELED, "stopped by the runtime");
-  if (rec.size() != 3 || rec[0] != "go") fail("wait for hooks", EPROTO, "expected \"go\" with the state");
+  if (!rec.empty() && rec[0] == protocol::kAbort) fail("container setup", ECANCELED, "stopped by the runtime");
+  if (rec.size() != 3 || rec[0] != protocol::kGo) fail("wait for hooks", EPROTO, "expected \"go\" with the state");
   states.creating = rec[1];
   states.created = rec[2];
   return states;
@@ -338,7 +339,7 @@ std::string find_executable(const plan::Plan& p) {
 void install_seccomp(const plan::Seccomp& s) {
   int listener = seccomp::load(s);
   if (listener < 0) return;
-  int err = wire::send_record(report::sync_fd(), {"seccomp"}, listener);
+  int err = wire::send_record(report::sync_fd(), {protocol::kSeccomp}, listener);
   if (err != 0) fail("send seccomp listener fd", err);
   close(listener);
 }

@@ -89,6 +89,7 @@
 #include "init.h"
 #include "plan.h"
 #include "procfs.h"
+#include "protocol.h"
 #include "report.h"
 #include "seccomp.h"
 #include "userns.h"
@@ -181,15 +182,15 @@ int join_cgroups(plan::Plan& p) {
 // scope failed, the runtime reports why) ends it quietly.
 void await_cgroup(int sync_fd, plan::Plan& p) {
   if (!p.await_cgroup) return;
-  int err = wire::send_record(sync_fd, {"cgroup-pending", std::to_string(getpid())});
+  int err = wire::send_record(sync_fd, {protocol::kCgroupPending, std::to_string(getpid())});
   if (err != 0) report::fail("send cgroup-pending", err);
   wire::Record rec;
   int fd = -1;
   err = wire::recv_record(sync_fd, rec, fd);
   if (fd >= 0) close(fd);
   if (err != 0) report::fail("wait for the container's cgroup", err < 0 ? EPIPE : err);
-  if (!rec.empty() && rec[0] == "abort") _exit(1);
-  if (rec.empty() || rec[0] != "go") report::fail("wait for the container's cgroup", EPROTO, "expected \"go\"");
+  if (!rec.empty() && rec[0] == protocol::kAbort) _exit(1);
+  if (rec.empty() || rec[0] != protocol::kGo) report::fail("wait for the container's cgroup", EPROTO, "expected \"go\"");
   p.cgroup_procs.insert(p.cgroup_procs.end(), rec.begin() + 1, rec.end());
 }
 
@@ -284,7 +285,7 @@ uint64_t enter_namespaces(const plan::Plan& p, int& cgroupns) {
     hex += kHex[b >> 4];
     hex += kHex[b & 15];
   }
-  wire::Record rec = {"seccomp-program", std::to_string(c.load_flags), hex};
+  wire::Record rec = {protocol::kSeccompProgram, std::to_string(c.load_flags), hex};
   rec.insert(rec.end(), c.unknown.begin(), c.unknown.end());
   int err = wire::send_record(sync_fd, rec);
   if (err != 0) report::fail("send seccomp program", err);
@@ -402,7 +403,7 @@ int main(int argc, char** argv) {
   std::string map_step, map_detail;
   int map_err = (flags & CLONE_NEWUSER) ? userns::write_maps(pid, p, map_step, map_detail) : 0;
   if (map_err != 0) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-  int err = wire::send_record(sync_fd, {"spawned", std::to_string(pid)}, pidfd);
+  int err = wire::send_record(sync_fd, {protocol::kSpawned, std::to_string(pid)}, pidfd);
   if (map_err != 0) report::fail(map_step, map_err, map_detail);
   // If the runtime is gone there is nobody to set the container up for; the
   // init sees the gate close and will fail at its first message.
