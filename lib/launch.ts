@@ -10,7 +10,7 @@ import { cgroupDirs, createCgroups, procsFiles, type Cgroups } from './cgroups/m
 import { deviceNodes } from './cgroups/devices-bpf.js';
 import { applyLimits } from './cgroups/limits.js';
 import { generateId } from './container-id.js';
-import { ConfigError, SystemError, TsboxError } from './errors.js';
+import { ConfigError, isSystemCallError, SystemError, TsboxError } from './errors.js';
 import { runHooks, type HookState } from './hooks.js';
 import { sendSeccompListener } from './seccomp-listener.js';
 import type { Binding, ExitInfo, ReceivedRecord } from './native/binding.js';
@@ -101,7 +101,7 @@ async function compileSeccomp(n: Binding, seccomp: PlannedSeccomp): Promise<Comp
   try {
     spawned = n.spawnHelper(n.helperPath, encodeSeccompCompile(seccomp), [devNull, devNull, devNull], []);
   } catch (err) {
-    throw err instanceof Error && 'code' in err ? new TsboxError(err.message) : err;
+    throw isSystemCallError(err) ? new TsboxError(err.message, { cause: err }) : err;
   } finally {
     closeSync(devNull);
   }
@@ -324,7 +324,7 @@ function giveFifoToMappedRoot(fifo: string, userns: PlannedUserNamespace): void 
     // An unprivileged caller cannot give files away (ids from
     // /etc/subuid): open the FIFO's write side to all instead; the state
     // directory keeps everyone else from reaching it by name.
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw new TsboxError(`chown exec fifo "${fifo}": ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw new TsboxError(`chown exec fifo "${fifo}": ${(err as Error).message}`, { cause: err });
     chmodSync(fifo, 0o622);
   }
 }
@@ -462,7 +462,7 @@ export async function launchPlan(native: Binding, plan: LaunchPlan, options: Lau
     spawned = n.spawnHelper(n.helperPath, encoded, stdio.childFds, options.extraFds ?? []);
   } catch (err) {
     closeParentFds(n, stdio);
-    throw err instanceof Error && 'code' in err ? new TsboxError(err.message) : err;
+    throw isSystemCallError(err) ? new TsboxError(err.message, { cause: err }) : err;
   } finally {
     for (const fd of stdio.closeAfterSpawn) closeSync(fd);
   }

@@ -1,4 +1,4 @@
-import { TsboxError } from './errors.js';
+import { isSystemCallError, TsboxError } from './errors.js';
 import type { Binding } from './native/binding.js';
 import type { HookState } from './hooks.js';
 import { OCI_VERSION } from './oci/default-spec.js';
@@ -31,7 +31,7 @@ export function sendSeccompListener(native: Binding, listener: { path: string; m
     const message = JSON.stringify(containerProcessState(pid, listener.metadata, state));
     native.sendFd(listener.path, fd, message, 'seccomp listener (linux.seccomp.listenerPath)');
   } catch (err) {
-    throw err instanceof Error && 'code' in err ? new TsboxError(err.message) : err;
+    throw isSystemCallError(err) ? new TsboxError(err.message, { cause: err }) : err;
   } finally {
     native.close(fd);
   }

@@ -1,6 +1,7 @@
 import { closeSync, open, readdirSync, readFile, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { getSystemErrorName } from 'node:util';
 import type { Bundle } from '../bundle.js';
 import type { RunningContainer, RunOptions } from '../run.js';
 import { validateId } from '../container-id.js';
@@ -353,7 +354,9 @@ export class Runtime {
       if (pidfd < 0) continue; // gone meanwhile
       const err = this.native.signal(pidfd, sig);
       this.native.close(pidfd);
-      if (err !== 0 && pid === record.pid) throw new TsboxError(`kill container "${id}": ${this.native.strerror(err)}`);
+      if (err !== 0 && pid === record.pid) {
+        throw new TsboxError(`kill container "${id}": ${this.native.strerror(err)}`, { code: getSystemErrorName(-err), errno: err, syscall: 'pidfd_send_signal' });
+      }
     }
     return Promise.resolve();
   }
