@@ -3,32 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { encodePlan, encodeSeccompCompile } from '../../lib/plan/encode.js';
 import { wire } from '../../lib/wire.js';
 
-const { encodeRecords } = wire;
 import { MS } from '../../lib/plan/mount-options.js';
 import type { LaunchPlan } from '../../lib/plan/plan.js';
 
-/** Reads the wire format back: u32 count, then u32 length + UTF-8 bytes per field. */
-function decode(buf: Buffer): string[][] {
-  const le = endianness() === 'LE';
-  const u32 = (at: number) => (le ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
-  const records: string[][] = [];
-  let at = 0;
-  while (at < buf.length) {
-    const count = u32(at);
-    at += 4;
-    const record: string[] = [];
-    for (let i = 0; i < count; i++) {
-      const len = u32(at);
-      at += 4;
-      if (at + len > buf.length) throw new Error('truncated');
-      record.push(buf.subarray(at, at + len).toString('utf8'));
-      at += len;
-    }
-    records.push(record);
-  }
-  expect(at).toBe(buf.length);
-  return records;
-}
+const { encodeRecords } = wire;
+
+// The format itself is pinned byte by byte below ('writes u32 count, ...').
+const decode = wire.decodeRecords;
 
 function minimalPlan(): LaunchPlan {
   return {
@@ -280,7 +261,8 @@ describe('decodeRecord', () => {
     }
   });
 
-  it('refuses a buffer with more than one record', () => {
+  it('refuses a buffer with more than one record, or a truncated one', () => {
     expect(() => wire.decodeRecord(encodeRecords([['a'], ['b']]))).toThrow(RangeError);
+    expect(() => wire.decodeRecords(encodeRecords([['abc']]).subarray(0, 9))).toThrow(RangeError);
   });
 });
