@@ -6,7 +6,7 @@
 // up again (a read-only remount, masking, read-only paths) can then land on
 // another mount. Each race is run many times; from inside, the container
 // checks what it got, without ever writing where a write could reach the
-// host (test/fixtures/openw.c only opens).
+// host (`probe open PATH w` opens for writing and writes nothing).
 
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -16,10 +16,12 @@ import { run } from '../../lib/run.js';
 import { isRoot, type TestBundle } from '../helpers/bundle.js';
 import { tsbox } from '../helpers/cli.js';
 import { containerSession, readAll } from '../helpers/containers.js';
-import { buildFixture, installFixture, snapshot } from '../helpers/security.js';
+import { buildFixture, snapshot } from '../helpers/security.js';
 
 // More with TSBOX_RACE_TRIES (to see a race lost on a build without the fix).
 const TRIES = Number(process.env.TSBOX_RACE_TRIES ?? 200);
+/** What `probe write` and `probe open ... w` print when the mount is read-only. */
+const EROFS = '{"ok":false,"errno":30,"error":"Read-only file system"}';
 
 interface MountLine {
   root: string;
@@ -96,7 +98,6 @@ describe.skipIf(!isRoot)('attacks by a racing sibling sharing a directory with t
     fs.writeFileSync(path.join(source, 'marker'), 'source\n');
     const sourceBefore = snapshot(source);
     const b = s.bundle();
-    installFixture(b.rootfs, 'openw');
     b.config.mounts.push(
       { destination: '/other', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] },
       { destination: '/vol', type: 'bind', source: volume, options: ['rbind'] },
@@ -105,7 +106,7 @@ describe.skipIf(!isRoot)('attacks by a racing sibling sharing a directory with t
     // Every mount of the source, wherever it ended up, is tried for a write.
     const base = path.basename(source);
     b.config.process.args = ['sh', '-c', `read go; cat /proc/self/mountinfo; echo ---
-      for t in $(awk '{ if ($4 ~ /\\/${base}$/) print $5 }' /proc/self/mountinfo); do /bin/openw -c "$t/written"; done`];
+      for t in $(awk '{ if ($4 ~ /\\/${base}$/) print $5 }' /proc/self/mountinfo); do echo "$t $(/bin/probe write "$t/written" x)"; done`];
     b.write();
 
     // The mounts that are read-only without the racer (/sys, ...), the bind aside.
@@ -115,7 +116,7 @@ describe.skipIf(!isRoot)('attacks by a racing sibling sharing a directory with t
     expect(calm.stderr).toBe('');
     const calmMounts = parseMountinfo(calm.stdout);
     expect(calmMounts.filter(isSource).map((m) => m.target)).toEqual(['/vol/d']);
-    expect(calm.stdout.split('---\n')[1]).toBe('/vol/d/written EROFS\n');
+    expect(calm.stdout.split('---\n')[1]).toBe(`/vol/d ${EROFS}\n`);
     const baseline = readOnly(calmMounts);
 
     const tally = { atDestination: 0, elsewhere: 0, swaps: 0 };
@@ -137,7 +138,7 @@ describe.skipIf(!isRoot)('attacks by a racing sibling sharing a directory with t
       }
       if (binds.length === 0) failures.push(`try ${i}: the bind is missing`);
       for (const line of writes.trim().split('\n').filter(Boolean)) {
-        if (!line.endsWith(' EROFS')) failures.push(`try ${i}: write into the bind: ${line}`);
+        if (!line.endsWith(` ${EROFS}`)) failures.push(`try ${i}: write into the bind at ${line}`);
       }
       const ro = readOnly(mounts);
       if (JSON.stringify(ro) !== JSON.stringify(baseline)) failures.push(`try ${i}: read-only mounts ${ro.join(' ')} (without the race: ${baseline.join(' ')})`);
@@ -175,7 +176,6 @@ describe.skipIf(!isRoot)('attacks by a racing sibling sharing a directory with t
   it(`the rootfs's /proc swapped for a symlink while the container starts (${TRIES} tries): procfs is masked and /proc/sys read-only, or the start is refused`, async () => {
     const corePattern = fs.readFileSync('/proc/sys/kernel/core_pattern', 'utf8');
     const b = s.bundle();
-    installFixture(b.rootfs, 'openw');
     // The sibling's view: /proc.link leads to an empty directory, where no
     // masked or read-only path exists. (This host's kernel has no /proc/kcore.)
     fs.mkdirSync(path.join(b.rootfs, 'fake'));
@@ -188,10 +188,10 @@ describe.skipIf(!isRoot)('attacks by a racing sibling sharing a directory with t
         [ "$(stat -f -c %T $p)" = proc ] || continue
         echo "procfs at $p"; stat -c "%n %t:%T" $p/keys $p/timer_list; stat -f -c "%n %T" $p/acpi
         awk -v p=$p '$5 == p "/sys" || $5 == p "/fs" { print $5, substr($6, 1, 2) }' $p/self/mountinfo
-        /bin/openw $p/sys/kernel/core_pattern
+        echo "$p/sys/kernel/core_pattern $(/bin/probe open $p/sys/kernel/core_pattern w)"
       done`];
     b.write();
-    const good = '/proc/keys 1:3\n/proc/timer_list 1:3\n/proc/acpi tmpfs\n/proc/sys ro\n/proc/fs ro\n/proc/sys/kernel/core_pattern EROFS\n';
+    const good = `/proc/keys 1:3\n/proc/timer_list 1:3\n/proc/acpi tmpfs\n/proc/sys ro\n/proc/fs ro\n/proc/sys/kernel/core_pattern ${EROFS}\n`;
     const calm = await s.collect(b, { input: 'go\n' });
     expect(calm).toMatchObject({ status: 0, stderr: '', stdout: `procfs at /proc\n${good}` });
 
