@@ -36,16 +36,14 @@ struct Created {
 std::vector<Created> created;
 int created_root = -1;  // the rootfs until pivot_root, then -1
 bool pivoted = false;
-// The procfs and sysfs mounts made (by destination), each with a descriptor
-// of the mount itself: masked and read-only paths below them are looked up
-// from there, never by a fresh walk from the root. Other mounts are listed
-// (fd -1) so that a path under a mount inside /proc or /sys is not taken for
-// procfs or sysfs.
-struct Made {
+// The procfs and sysfs mounts made, by destination, each with a descriptor
+// of the mount itself: sysctls, masked and read-only paths below them are
+// looked up from there, never by a fresh walk from the root.
+struct PseudoMount {
   std::string destination;
   int fd;
 };
-std::vector<Made> made;
+std::vector<PseudoMount> pseudo_mounts;
 
 void note_created(const std::string& path, bool directory) { created.push_back({path, directory}); }
 
@@ -295,12 +293,12 @@ void mount_one(int root, const plan::Mount& m) {
     }
   }
   if (pseudo) {
-    made.push_back({m.destination, tree});
+    pseudo_mounts.push_back({m.destination, tree});
   } else {
-    made.push_back({m.destination, -1});
     close(tree);
   }
 }
+
 void make_device(int root, const plan::Device& d) {
   const std::string step = "create device " + quote(d.path);
   std::string base;
@@ -326,36 +324,39 @@ void make_symlink(int root, const plan::Symlink& s) {
   close(dir);
 }
 
-// The procfs or sysfs mount `path` is under, if its nearest mount is one:
-// the mount's descriptor, and the rest of the path in `relative`. -1 if
-// the nearest mount is another filesystem, or the rootfs itself.
+// The procfs or sysfs mount `path` is under (the deepest, the last of
+// equal ones): its descriptor, and the rest of the path in `relative`. -1
+// if there is none.
 int pseudo_mount_of(const std::string& path, std::string& relative) {
-  const Made* nearest = nullptr;
-  for (const auto& m : made) {
-    bool under = m.destination == "/" || path == m.destination ||
+  const PseudoMount* nearest = nullptr;
+  for (const auto& m : pseudo_mounts) {
+    bool under = path == m.destination ||
                  (path.compare(0, m.destination.size(), m.destination) == 0 && path[m.destination.size()] == '/');
-    // The longest wins; of equal ones the last, which is on top.
     if (under && (!nearest || m.destination.size() >= nearest->destination.size())) nearest = &m;
   }
-  if (!nearest || nearest->fd < 0) return -1;
-  relative = path.substr(nearest->destination == "/" ? 1 : nearest->destination.size());
+  if (!nearest) return -1;
+  relative = path.substr(nearest->destination.size());
   while (!relative.empty() && relative[0] == '/') relative.erase(0, 1);
+  if (relative.empty()) relative = ".";
   return nearest->fd;
 }
 
 // Opens `path` (inside the container) as O_PATH without following a final
-// symlink. Under a procfs or sysfs mount, from that mount's descriptor,
-// staying beneath it and on it (no symlink, no mount crossed): what is
-// found is that procfs's or sysfs's own file, or nothing. Elsewhere, inside
-// the root as any path. Returns -1/errno.
+// symlink. Under a procfs or sysfs mount: from that mount's descriptor,
+// beneath it and through no symlink, so that what is found is that
+// procfs's or sysfs's own file (or what a mount the config or the host's
+// bound /sys has below it holds), or nothing. Mounts may be crossed: only
+// this process makes mounts in the container's namespace, while a sibling
+// sharing a directory can only rename entries and plant symlinks, which
+// the walk never meets. Elsewhere, inside the root as any path. Returns
+// -1/errno.
 int open_masked(int root, const std::string& path, int flags) {
   std::string relative;
   int mount_fd = pseudo_mount_of(path, relative);
   if (mount_fd < 0) return open_in_root(root, path, flags);
-  if (relative.empty()) relative = ".";
   struct open_how how = {};
   how.flags = static_cast<uint64_t>(flags | O_NOFOLLOW | O_CLOEXEC);
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
   long fd;
   do {
     fd = syscall(SYS_openat2, mount_fd, relative.c_str(), &how, sizeof how);
@@ -365,7 +366,7 @@ int open_masked(int root, const std::string& path, int flags) {
 
 // What a failed open_masked() means, for the error message.
 [[noreturn]] void fail_open(const std::string& step, const std::string& path, int err) {
-  if (err == EXDEV || err == ELOOP) fail(step, err, quote(path) + " is not the mount's own file (something is mounted or linked over it)");
+  if (err == ELOOP) fail(step, err, quote(path) + " is or passes through a symlink below procfs or sysfs");
   fail(step, err);
 }
 
@@ -384,6 +385,7 @@ void write_sysctl(int root, const plan::Sysctl& s) {
   procfs::write_file(procfs::open_file(proc, "/proc", relative, O_WRONLY, step), s.value, step);
   close(proc);
 }
+
 // The host's /dev/null, checked to really be the null device: masking with
 // anything else (a symlink or a file swapped in) would expose it instead.
 int open_dev_null() {
@@ -553,10 +555,8 @@ void finish(int root, const plan::Plan& p) {
     close(dev_null);
   }
   for (const auto& path : p.readonly_paths) make_readonly(root, path);
-  for (auto& m : made) {
-    if (m.fd >= 0) close(m.fd);
-  }
-  made.clear();
+  for (const auto& m : pseudo_mounts) close(m.fd);
+  pseudo_mounts.clear();
 }
 
 void pivot(int root, const plan::Plan& p) {
