@@ -71,8 +71,9 @@ const FLAG_OPTIONS: Record<string, [set: number, clear: number]> = {
   loud: [0, MS.SILENT],
   nosymfollow: [MS.NOSYMFOLLOW, 0],
   symfollow: [0, MS.NOSYMFOLLOW],
-  // A superblock flag: the kernel ignores it on a bind, and since Linux 6.2
-  // most filesystems keep i_version whatever it says (runc passes it too).
+  // A superblock flag, accepted as runc does. It means nothing on a bind,
+  // and fsconfig has no key for it: since Linux 6.2 the filesystem decides
+  // (ext4, xfs, btrfs, tmpfs keep i_version always).
   iversion: [MS.I_VERSION, 0],
   noiversion: [0, MS.I_VERSION],
   bind: [MS.BIND, 0],

@@ -131,8 +131,12 @@ int reopen(int root, const std::string& path, const std::string& step) {
 #define ST_NOSYMFOLLOW 0x2000  // <linux/statfs.h>; glibc's statvfs.h lacks it
 #endif
 
-// A filesystem as a detached mount. Superblock flags go to fsconfig; the
-// per-mount flags are left to set_attrs, as for a bind.
+// A filesystem as a detached mount. Superblock flags go to fsconfig (of
+// mount(2)'s, MS_SILENT and MS_I_VERSION have no fsconfig key: the first
+// only quietens the kernel log, the second is the filesystem's choice since
+// Linux 6.2); the per-mount flags are left to set_attrs, as for a bind. The
+// data is split at commas as the kernel's generic parser splits it (an
+// overlay lowerdir with an escaped comma is not supported).
 int new_filesystem(const plan::Mount& m, const std::string& step) {
   int fs = fsopen(m.type.c_str(), FSOPEN_CLOEXEC);
   if (fs < 0) fail(step, errno);
