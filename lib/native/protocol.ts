@@ -53,6 +53,8 @@ export const PLAN_RECORDS = {
   'root-propagation': { fields: 1 },
   /** source, destination, type, flags, data, propagation */
   mount: { fields: 6 },
+  /** MOUNT_ATTR_* set, cleared, on the mount before and every mount below it */
+  'mount-recursive': { fields: 2 },
   /** recursive, number of uid ranges, the uid ranges, the gid ranges (3 fields each) */
   'mount-idmap': { fields: 2, more: true },
   /** path, type, major, minor, mode, uid, gid */

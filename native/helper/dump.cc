@@ -131,6 +131,7 @@ std::string plan_json(const plan::Plan& p) {
     j.open('{');
     j.key("source").str(m.source).key("destination").str(m.destination).key("type").str(m.type);
     j.key("flags").num(m.flags).key("data").str(m.data).key("propagation").num(m.propagation);
+    j.key("recursiveSet").num(m.recursive_set).key("recursiveClear").num(m.recursive_clr);
     j.key("idmapUids");
     id_ranges(j, m.idmap_uids);
     j.key("idmapGids");

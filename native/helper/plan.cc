@@ -82,6 +82,12 @@ bool apply(protocol::Record kind, const Record& r, Plan& p) {
       p.mounts.push_back(m);
       return true;
     }
+    case Record::MountRecursive:
+      // Applies to the mount record just before it.
+      if (p.mounts.empty()) return false;
+      p.mounts.back().recursive_set = u64_at(r, 1);
+      p.mounts.back().recursive_clr = u64_at(r, 2);
+      return true;
     case Record::MountIdmap: {
       // Applies to the mount record just before it.
       if (p.mounts.empty()) return false;

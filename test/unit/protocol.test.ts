@@ -52,6 +52,8 @@ function helperView(p: LaunchPlan): unknown {
       flags: s(m.flags),
       data: m.data,
       propagation: s(m.propagation),
+      recursiveSet: s(m.recursive?.set ?? 0),
+      recursiveClear: s(m.recursive?.clear ?? 0),
       idmapUids: ranges(m.idmap?.uids ?? []),
       idmapGids: ranges(m.idmap?.gids ?? []),
       idmapRecursive: m.idmap?.recursive ?? false,
@@ -122,6 +124,7 @@ function richSpec(): Spec {
   s.domainname = 'example.org';
   s.mounts!.push(
     { destination: '/data', type: 'bind', source: '/srv/data', options: ['rbind', 'ro', 'rprivate'] },
+    { destination: '/data/all', type: 'bind', source: '/srv/data', options: ['rbind', 'rro', 'rnosuid', 'rrw', 'rexec'] },
     { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['mode=1777', 'size=1k'] },
   );
   s.linux.sysctl = { 'net.ipv4.ip_forward': '1' };
