@@ -152,6 +152,8 @@ export class FakeNative implements Binding {
   readonly runs: HelperRun[] = [];
   /** Fails the next launches at this point (until unset). */
   failAt: ScriptedFailure | undefined;
+  /** A message the init sends right after "spawned" (one the runtime does not expect, say). */
+  strayMessage: string[] | undefined;
   /** spawnHelper itself fails with this errno (until unset). */
   spawnErrno: number | undefined;
   /** How often the state lock was taken. */
@@ -193,7 +195,7 @@ export class FakeNative implements Binding {
     const helperProc: Proc = { pid: this.nextHelperPid++, exited: new Promise((resolve) => (finish = resolve)), reaped: false };
     helperProc.exited.then((info) => (helperProc.info = info));
     this.procs.set(helperProc.pid, helperProc);
-    void this.playHelper(run, conversation, helperProc.pid, stdio, extra, this.failAt).then(
+    void this.playHelper(run, conversation, helperProc.pid, stdio, extra, this.failAt, this.strayMessage).then(
       (code) => finish({ code, signal: null }),
       (err: Error) => {
         conversation.say(['error', 'fake helper', '5', err.message]);
@@ -212,6 +214,7 @@ export class FakeNative implements Binding {
     stdio: [number, number, number],
     extra: number[],
     failure: ScriptedFailure | undefined,
+    stray: string[] | undefined,
   ): Promise<number> {
     const plan = run.plan;
     const has = (kind: string) => plan.some((r) => r[0] === kind);
@@ -248,6 +251,12 @@ export class FakeNative implements Binding {
     const gate = (word: string) => (child.stdio[3] as Writable).end(`${word}\n`);
     c.say(['spawned', String(init.pid)], this.open({ kind: 'pidfd', proc: init }));
     // The helper is gone from here on: what follows is the init's.
+    if (stray) {
+      c.say(stray as [HelperMessage, ...string[]]);
+      // Whatever the runtime makes of it, it closes its end or kills the init.
+      await Promise.race([c.hear(), init.exited]);
+      return 1;
+    }
 
     if (has('hooks-pause')) {
       if (failure?.at === 'hooks') return fail(failure, init);

@@ -184,6 +184,12 @@ describe('failures over the fake native layer leave nothing behind', () => {
     expectNothingLeft();
   });
 
+  it('a message the runtime does not expect ends the launch, naming it', async () => {
+    fake.strayMessage = ['seccomp-program', '0', '00'];
+    await expect(create('f6', bundle('exit 0'))).rejects.toThrow('container setup: unexpected message "seccomp-program" from the init');
+    expectNothingLeft();
+  });
+
   it('a container id that exists already is refused without starting anything', async () => {
     await create('d1', bundle('exit 0'));
     await expect(create('d1', bundle('exit 0'))).rejects.toThrow(TsboxError);
