@@ -95,26 +95,26 @@ async function receive(native: Binding, sock: number): Promise<ReceivedRecord | 
  * (native/helper/main.cc); lib/plan/seccomp-cache.ts keeps it. The helper
  * gets /dev/null as stdio: it answers on the sync socket only.
  */
-async function compileSeccomp(n: Binding, seccomp: PlannedSeccomp): Promise<CompiledSeccomp> {
+async function compileSeccomp(native: Binding, seccomp: PlannedSeccomp): Promise<CompiledSeccomp> {
   const devNull = openSync('/dev/null', 'r+');
   let spawned;
   try {
-    spawned = n.spawnHelper(n.helperPath, encodeSeccompCompile(seccomp), [devNull, devNull, devNull], []);
+    spawned = native.spawnHelper(native.helperPath, encodeSeccompCompile(seccomp), [devNull, devNull, devNull], []);
   } catch (err) {
     throw isSystemCallError(err) ? new TsboxError(err.message, { cause: err }) : err;
   } finally {
     closeSync(devNull);
   }
-  const exited = reap(n, spawned.pidfd);
+  const exited = reap(native, spawned.pidfd);
   let answer: ReceivedRecord | null;
   try {
-    answer = await receive(n, spawned.sock);
+    answer = await receive(native, spawned.sock);
   } finally {
-    n.close(spawned.sock);
+    native.close(spawned.sock);
     await exited;
   }
   const [kind = '', flags = '', hex = '', ...unknown] = answer?.fields ?? [];
-  if (kind === 'error') throw setupError(n, answer!.fields);
+  if (kind === 'error') throw setupError(native, answer!.fields);
   const program = Buffer.from(hex, 'hex');
   if (kind !== 'seccomp-program' || program.length === 0 || program.length % 8 !== 0 || program.length * 2 !== hex.length) {
     throw new TsboxError(`compile linux.seccomp: unexpected answer ${JSON.stringify(kind)} from tsbox-helper`);
@@ -448,31 +448,30 @@ export async function launchPlan(native: Binding, plan: LaunchPlan, options: Lau
     if (unknown.length > 0) plan.warnings.push(`linux.seccomp: rules for system calls unknown to libseccomp skipped: ${unknown.join(', ')}`);
   }
   const encoded = encodePlan(plan);
-  const n = native;
-  const image = n.helperImage(n.helperPath);
+  const image = native.helperImage(native.helperPath);
   // Unprivileged, open_tree is refused, and it is not needed: the helper's
   // file is either the user's own (a rootless container's root is that
   // user, who could write it anyway) or not writable by the user at all.
   if (!image.readOnly && process.geteuid?.() === 0) {
     plan.warnings.push(`tsbox-helper is executed from its own (writable) mount: ${image.reason}; a container process could reach it through /proc/<pid>/exe while it runs`);
   }
-  const stdio = openStdio(n, options.stdio, plan.terminal !== undefined);
+  const stdio = openStdio(native, options.stdio, plan.terminal !== undefined);
   let spawned;
   try {
-    spawned = n.spawnHelper(n.helperPath, encoded, stdio.childFds, options.extraFds ?? []);
+    spawned = native.spawnHelper(native.helperPath, encoded, stdio.childFds, options.extraFds ?? []);
   } catch (err) {
-    closeParentFds(n, stdio);
+    closeParentFds(native, stdio);
     throw isSystemCallError(err) ? new TsboxError(err.message, { cause: err }) : err;
   } finally {
     for (const fd of stdio.closeAfterSpawn) closeSync(fd);
   }
   // The helper exits as soon as it has cloned the init.
-  void reap(n, spawned.pidfd);
+  void reap(native, spawned.pidfd);
 
-  const talk: Talk = { native: n, sock: spawned.sock, plan, options, pid: 0, pidfd: -1, master: -1 };
+  const talk: Talk = { native, sock: spawned.sock, plan, options, pid: 0, pidfd: -1, master: -1 };
   try {
     while (!talk.done) {
-      const msg = await receive(n, spawned.sock);
+      const msg = await receive(native, spawned.sock);
       if (msg === null) break; // the init executed the process: success
       const kind = msg.fields[0] ?? '';
       const handle = Object.hasOwn(HANDLERS, kind) ? HANDLERS[kind as keyof typeof HANDLERS] : undefined;
@@ -484,16 +483,16 @@ export async function launchPlan(native: Binding, plan: LaunchPlan, options: Lau
     }
     if (!talk.failure && talk.pidfd < 0) talk.failure = new TsboxError('container setup: the helper exited without starting the init');
   } finally {
-    n.close(spawned.sock);
+    native.close(spawned.sock);
   }
 
   const { pid, pidfd, master, failure } = talk;
   if (failure) {
-    if (master >= 0) n.close(master);
-    closeParentFds(n, stdio);
+    if (master >= 0) native.close(master);
+    closeParentFds(native, stdio);
     if (pidfd >= 0) {
-      n.signal(pidfd, osConstants.signals.SIGKILL);
-      await reap(n, pidfd);
+      native.signal(pidfd, osConstants.signals.SIGKILL);
+      await reap(native, pidfd);
     }
     throw failure;
   }
