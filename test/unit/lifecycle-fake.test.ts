@@ -190,6 +190,18 @@ describe('failures over the fake native layer leave nothing behind', () => {
     expectNothingLeft();
   });
 
+  it('an exec that fails leaves the container running and nothing of the exec behind', async () => {
+    await create('f7', bundle('exec sleep 100'));
+    await runtime.start('f7');
+    fake.failAt = { at: 'exec', step: 'exec "nope"', errno: 2, detail: 'executable file not found in $PATH' };
+    await expect(runtime.exec('f7', (p) => ({ ...p, args: ['nope'] }), { stdio: 'ignore' })).rejects.toThrow('exec "nope": executable file not found in $PATH');
+    expect(runtime.state('f7').status).toBe('running');
+    expect(fake.livePids()).toStrictEqual([runtime.state('f7').pid]);
+    expect(fake.openFds()).toStrictEqual([]);
+    await runtime.delete('f7', { force: true });
+    expectNothingLeft();
+  });
+
   it('a container id that exists already is refused without starting anything', async () => {
     await create('d1', bundle('exit 0'));
     await expect(create('d1', bundle('exit 0'))).rejects.toThrow(TsboxError);
