@@ -16,6 +16,7 @@ import { native } from '../native/binding.js';
 import { runHooks, type HookState } from '../hooks.js';
 import { OCI_VERSION } from '../oci/default-spec.js';
 import { signalNumber } from '../signals.js';
+import { sendPidfd } from '../pidfd-socket.js';
 import { defaultStateRoot } from './root.js';
 import { notFound, processStat, StateStore, writeFileAtomic, type ContainerRecord, type ContainerState, type ExecDefaults } from './state.js';
 
@@ -52,6 +53,8 @@ export interface CreateOptions {
   consoleSocket?: string;
   /** Pass descriptors 3 .. 3+N-1 of this process on to the container. */
   preserveFds?: number;
+  /** A unix socket to send a pidfd of the container's init to (runc's --pidfd-socket). */
+  pidfdSocket?: string;
 }
 
 /** A created container's state, and what its set-up could not apply (warnings). */
@@ -66,6 +69,12 @@ export interface ExecOptions {
   /** Send the terminal's master to this unix socket instead of keeping it. */
   consoleSocket?: string;
   preserveFds?: number;
+  /** A unix socket to send a pidfd of the new process to (runc's --pidfd-socket). */
+  pidfdSocket?: string;
+  /** Exec into a paused container too: the process runs once it is resumed (runc's --ignore-paused). */
+  ignorePaused?: boolean;
+  /** Existing sub-cgroups of the container's to run the process in, as runc's --cgroup takes them (lib/cgroups/sub-cgroups.ts). */
+  subCgroups?: string[];
 }
 
 /**
@@ -132,6 +141,7 @@ export class Runtime {
         pidfd = l.pidfd;
         cgroups = l.cgroups;
         if (l.master >= 0) sendConsole(options.consoleSocket!, l.master);
+        if (options.pidfdSocket !== undefined) sendPidfd(options.pidfdSocket, l.pidfd, 'standard');
         // delete runs the poststop hooks of a created container, start its poststart hooks.
         const record = { ...newRecord(id, bundle, l.pid, l.cgroups, bundle.spec.hooks?.poststop), poststart: bundle.spec.hooks?.poststart ?? [] };
         store.write(record);
@@ -215,7 +225,10 @@ export class Runtime {
   ): Promise<{ launched: Launched; bundle: () => Bundle }> {
     const record = this.store.read(id);
     const status = this.store.status(record);
-    if (status !== 'running') throw new TsboxError(`cannot exec in container "${id}": it is ${status}, not running`);
+    if (status === 'paused' && !options.ignorePaused) {
+      throw new TsboxError(`cannot exec in container "${id}": it is paused (use --ignore-paused to override)`);
+    }
+    if (status !== 'running' && status !== 'paused') throw new TsboxError(`cannot exec in container "${id}": it is ${status}, not running`);
     const { loadBundle } = await import('../bundle.js');
     const { buildExecPlan } = await import('../plan/build.js');
     const { launchPlan } = await import('../launch.js');
@@ -226,6 +239,11 @@ export class Runtime {
     const bundle = () => execBundle(record, defaults);
     const process = typeof exec === 'function' ? exec(defaults.process) : exec;
     check?.(process);
+    let cgroupProcs = record.cgroups && procsFiles(record.cgroups);
+    if (options.subCgroups?.length) {
+      const { subCgroupProcs } = await import('../cgroups/sub-cgroups.js');
+      cgroupProcs = subCgroupProcs(record.cgroups, options.subCgroups);
+    }
     const pidfd = openPidfd(record);
     if (pidfd < 0) throw new TsboxError(`cannot exec in container "${id}": its init is gone`);
     let launched: Launched;
@@ -234,7 +252,7 @@ export class Runtime {
       const plan = buildExecPlan({
         process,
         namespaces: namespacesOf(record.pid),
-        ...(record.cgroups && { cgroupProcs: procsFiles(record.cgroups) }),
+        ...(cgroupProcs && { cgroupProcs }),
         ...(options.terminalSize && { terminalSize: options.terminalSize }),
         ...(seccomp && { seccomp }),
       });
@@ -248,6 +266,20 @@ export class Runtime {
       });
     } finally {
       native().close(pidfd);
+    }
+    if (options.pidfdSocket !== undefined) {
+      try {
+        sendPidfd(options.pidfdSocket, launched.pidfd, 'setns');
+      } catch (err) {
+        // Not handed over: the process is undone, as runc's exec fails.
+        native().signal(launched.pidfd, os.constants.signals.SIGKILL);
+        await native().readable(launched.pidfd);
+        await native().waitExit(launched.pidfd).catch(() => undefined);
+        native().close(launched.pidfd);
+        if (launched.master >= 0) native().close(launched.master);
+        for (const fd of launched.stdio.parentFds) if (fd >= 0) native().close(fd);
+        throw err;
+      }
     }
     if (launched.master >= 0 && options.consoleSocket) {
       sendConsole(options.consoleSocket, launched.master);

@@ -123,7 +123,7 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
       for (const pid of cgroupProcs(freezer)) expect(isAlive(pid)).toBe(true);
 
       await fails(['pause', 'frz'], 'cannot pause container "frz": it is paused, not running');
-      await fails(['exec', 'frz', 'true'], 'cannot exec in container "frz": it is paused, not running');
+      await fails(['exec', 'frz', 'true'], 'cannot exec in container "frz": it is paused (use --ignore-paused to override)');
       await sleep(300);
       expect(await count(file)).toBe(frozenAt);
 
