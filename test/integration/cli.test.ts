@@ -381,11 +381,13 @@ describe.skipIf(!isRoot)('tsbox command line', () => {
       expect(f.hooks).toContain('createRuntime');
       expect(f.mountOptions).toContain('rbind');
       expect(f.linux.capabilities).toContain('CAP_SYS_ADMIN');
-      expect(f.linux.cgroup).toMatchObject({ v1: true, v2: true, systemd: true, systemdUser: false });
+      expect(f.linux.cgroup).toEqual({ v1: true, v2: true, systemd: true, systemdUser: false, rdma: true });
       // Details in seccomp.test.ts.
       expect(f.linux.seccomp.enabled).toBe(true);
-      expect(f.linux.apparmor.enabled).toBe(false);
-      expect(f.linux.selinux.enabled).toBe(false);
+      // What tsbox implements (applied where the host has the LSM), as the spec defines these.
+      expect(f.linux.apparmor.enabled).toBe(true);
+      expect(f.linux.selinux.enabled).toBe(true);
+      expect(f.linux.intelRdt.enabled).toBe(false);
       expect(f.linux.namespaces).toContain('user');
       expect(f.mountOptions).toEqual(expect.arrayContaining(['idmap', 'ridmap']));
       expect(f.linux.mountExtensions.idmap.enabled).toBe(true);

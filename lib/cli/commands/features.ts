@@ -38,7 +38,8 @@ export async function command(ctx: CommandContext): Promise<number> {
     linux: {
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'user', 'uts'],
       capabilities: Array.from({ length: lastCap + 1 }, (_, i) => capabilityName(i)),
-      cgroup: { v1: true, v2: true, systemd: true, systemdUser: false, rdma: false },
+      // rdma: linux.resources.rdma is written to rdma.max (lib/cgroups/resources.ts).
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: false, rdma: true },
       seccomp: {
         enabled: true,
         actions: [...SECCOMP_ACTIONS].sort(),
@@ -47,8 +48,11 @@ export async function command(ctx: CommandContext): Promise<number> {
         knownFlags: [...SECCOMP_FLAGS],
         supportedFlags: libseccomp.supportedFlags,
       },
-      apparmor: { enabled: false },
-      selinux: { enabled: false },
+      // As the spec defines them, whether tsbox implements them, not whether
+      // this host has the LSM: the profile and label are applied where it
+      // does, and refused in one line where it does not.
+      apparmor: { enabled: true },
+      selinux: { enabled: true },
       intelRdt: { enabled: false },
       mountExtensions: { idmap: { enabled: true } },
     },
