@@ -254,7 +254,8 @@ function checkUtsName(field: Checker): void {
 
 function checkMount(field: Checker): void {
   const mount = field.object();
-  mount.required('destination').absolutePath();
+  // Relative since spec 1.2: resolved against the container's "/" (lib/plan/build.ts).
+  mount.required('destination').nonEmptyString();
   mount.optional('source')?.cString();
   mount.optional('type')?.cString();
   mount.optional('options')?.items().forEach(checkMountOption);

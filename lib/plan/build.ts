@@ -121,6 +121,8 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
   (spec.mounts ?? []).forEach((m, i) => {
     const at = `mounts[${i}]`;
     const destination = containerPath(m.destination);
+    // Allowed since spec 1.2 and taken from "/", with a warning, as runc does.
+    if (!m.destination.startsWith('/')) warnings.push(`${at}.destination "${m.destination}" is relative: mounted at "${destination}"`);
     const parsed = parseMountOptions(m.type ?? '', m.options ?? [], `${at}.options`);
     if (parsed.flags & MS.REMOUNT) {
       throw new ConfigError(`${at}.options`, 'remount is not allowed in a mount list');

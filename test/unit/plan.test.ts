@@ -776,6 +776,12 @@ describe('buildPlan: warnings', () => {
     expect(plan(spec(edit)).warnings).toStrictEqual([warning]);
   });
 
+  it('a relative mount destination (spec 1.2) is resolved against "/", with a warning, as runc does', () => {
+    const p = plan(spec((s) => (s.mounts = [{ destination: 'data/../scratch', type: 'tmpfs', source: 'tmpfs' }])));
+    expect(p.mounts).toMatchObject([{ destination: '/scratch', type: 'tmpfs' }]);
+    expect(p.warnings).toStrictEqual(['mounts[0].destination "data/../scratch" is relative: mounted at "/scratch"']);
+  });
+
   it('none for linux.resources, linux.cgroupsPath and linux.seccomp: they are applied', () => {
     const p = plan(
       spec((s) => {

@@ -340,12 +340,7 @@ const MALFORMED: [string, (c: Json) => Json, string, string][] = [
   ['mounts an object', (c) => void (c.mounts = {}), 'mounts', 'must be an array, got an object'],
   ['mounts[1] null', (c) => void (c.mounts[1] = null), 'mounts[1]', 'must be an object, got null'],
   ['mount destination missing', (c) => void delete c.mounts[1].destination, 'mounts[1].destination', 'is required'],
-  [
-    'mount destination relative',
-    (c) => void (c.mounts[2].destination = 'data'),
-    'mounts[2].destination',
-    'must be an absolute path, got "data"',
-  ],
+  ['mount destination empty', (c) => void (c.mounts[2].destination = ''), 'mounts[2].destination', 'must be a non-empty string, got ""'],
   [
     'mount option empty',
     (c) => void (c.mounts[1].options[0] = ''),
