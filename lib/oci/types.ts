@@ -433,8 +433,8 @@ export interface LinuxCPU {
 }
 
 export interface LinuxPids {
-  /** Maximum number of tasks; -1 (or 0) means unlimited. */
-  limit: number;
+  /** Maximum number of tasks; negative means unlimited, 0 no new task (spec 1.3); absent: pids.max is left alone. */
+  limit?: number;
 }
 
 export interface LinuxBlockIO {

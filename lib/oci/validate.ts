@@ -477,7 +477,8 @@ function checkResources(field: Checker): void {
   if (memory) checkMemory(memory);
   const cpu = resources.optional('cpu');
   if (cpu) checkCPU(cpu);
-  resources.optional('pids')?.object().required('limit').integer(I64);
+  // Optional since spec 1.3: a pids object without a limit leaves pids.max alone.
+  resources.optional('pids')?.object().optional('limit')?.integer(I64);
   const blockIO = resources.optional('blockIO');
   if (blockIO) checkBlockIO(blockIO);
   resources.optional('hugepageLimits')?.items().forEach(checkHugepageLimit);

@@ -492,7 +492,7 @@ const MALFORMED: [string, (c: Json) => Json, string, string][] = [
     `${U64_RANGE}, got -1`,
   ],
   ['cpu.cpus a number', (c) => void (c.linux.resources.cpu.cpus = 3), 'linux.resources.cpu.cpus', 'must be a string, got 3'],
-  ['pids.limit missing', (c) => void (c.linux.resources.pids = {}), 'linux.resources.pids.limit', 'is required'],
+  ['pids.limit a string', (c) => void (c.linux.resources.pids = { limit: '5' }), 'linux.resources.pids.limit', 'must be an integer from -9223372036854775808 to 9223372036854775807, got "5"'],
   [
     'device rule allow missing',
     (c) => void delete c.linux.resources.devices[1].allow,
