@@ -14,6 +14,8 @@ import {
   DEVICE_TYPES,
   HOOK_PHASES,
   IOPRIO_CLASSES,
+  MEMORY_POLICY_FLAGS,
+  MEMORY_POLICY_MODES,
   NAMESPACE_TYPES,
   PERSONALITY_DOMAINS,
   RLIMIT_TYPES,
@@ -424,6 +426,16 @@ function checkLinux(field: Checker): void {
   if (intelRdt) checkIntelRdt(intelRdt);
   const personality = linux.optional('personality');
   if (personality) checkPersonality(personality);
+  const memoryPolicy = linux.optional('memoryPolicy');
+  if (memoryPolicy) checkMemoryPolicy(memoryPolicy);
+}
+
+function checkMemoryPolicy(field: Checker): void {
+  const policy = field.object();
+  policy.required('mode').oneOf(MEMORY_POLICY_MODES, 'memory policy mode');
+  policy.optional('nodes')?.matching(/^[0-9, -]*$/, 'a node list like "0-3,7"');
+  const seen = new Set<string>();
+  for (const flag of policy.optional('flags')?.items() ?? []) rejectDuplicate(seen, flag, flag.oneOf(MEMORY_POLICY_FLAGS, 'memory policy flag'), 'memory policy flag');
 }
 
 function checkNamespaces(field: Checker): void {

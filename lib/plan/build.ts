@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
-import type { LinuxNamespace, LinuxSeccomp, Process, Spec } from '../oci/types.js';
+import type { Linux, LinuxNamespace, LinuxSeccomp, Process, Spec } from '../oci/types.js';
 import { planCapabilities } from './capabilities.js';
 import { hostCgroupMounts, parseProcCgroup, planCgroupMount } from './cgroup-mount.js';
 import { liveHost, type HostFacts } from './host.js';
@@ -13,7 +13,10 @@ import type {
   PlannedHook,
   PlannedNamespace,
   PlannedSymlink,
+  PlannedTimeOffset,
 } from './plan.js';
+import { parseCpuList } from './cpu-list.js';
+import { planMemoryPolicy } from './memory-policy.js';
 import { planIoPriority, planPersonality, planScheduler, planSecurityLabels } from './process-attrs.js';
 import { planRlimits } from './rlimits.js';
 import { planSeccomp } from './seccomp.js';
@@ -210,7 +213,7 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
     if (!has(owner)) throw new ConfigError(`linux.sysctl.${key}`, `needs the container to have its own ${owner} namespace`);
   }
 
-  if (linux.timeOffsets) warnings.push('linux.timeOffsets is not applied yet');
+  const timeOffsets = planTimeOffsets(linux.timeOffsets, namespaces);
   // Without SELinux a mount label means nothing (runc drops it likewise).
   if (linux.mountLabel) warnings.push('linux.mountLabel is not applied (tsbox does not apply SELinux labels)');
 
@@ -242,7 +245,23 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
     ...planHooks(spec),
     warnings,
     ...(userns && { userns }),
+    ...(timeOffsets.length > 0 && { timeOffsets }),
+    ...(linux.memoryPolicy && { memoryPolicy: planMemoryPolicy(linux.memoryPolicy, host) }),
   };
+}
+
+/**
+ * linux.timeOffsets, for a new time namespace only: a joined one has its
+ * offsets already, and without one the host's clocks would be changed.
+ * Applied by the helper before the init enters the namespace.
+ */
+function planTimeOffsets(offsets: Linux['timeOffsets'], namespaces: PlannedNamespace[]): PlannedTimeOffset[] {
+  const entries = Object.entries(offsets ?? {}) as Array<[PlannedTimeOffset['clock'], { secs?: number; nanosecs?: number }]>;
+  if (entries.length === 0) return [];
+  const time = namespaces.find((ns) => ns.type === 'time');
+  if (!time) throw new ConfigError('linux.timeOffsets', 'needs a time namespace in linux.namespaces');
+  if (time.path !== '') throw new ConfigError('linux.timeOffsets', `needs a new time namespace, not the one joined at "${time.path}" (its offsets are set already)`);
+  return entries.map(([clock, o]) => ({ clock, secs: o.secs ?? 0, nanosecs: o.nanosecs ?? 0 }));
 }
 
 /**
@@ -353,10 +372,19 @@ export function buildExecPlan(input: ExecPlanInput, host: HostFacts = liveHost):
     rootfsPropagation: 0,
     sysctls: [],
     ...planProcess(input.process, host, warnings, input.terminalSize, input.seccomp),
+    ...(input.process.execCPUAffinity && { execCpuAffinity: planExecCpuAffinity(input.process.execCPUAffinity) }),
     pause: false,
     hooksPause: false,
     hooks: [],
     warnings,
+  };
+}
+
+/** process.execCPUAffinity as CPU numbers; CPU_SETSIZE (1024) bounds them. */
+function planExecCpuAffinity(affinity: NonNullable<Process['execCPUAffinity']>): { initial: number[]; final: number[] } {
+  return {
+    initial: parseCpuList(affinity.initial ?? '', 'process.execCPUAffinity.initial'),
+    final: parseCpuList(affinity.final ?? '', 'process.execCPUAffinity.final'),
   };
 }
 

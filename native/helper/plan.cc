@@ -69,6 +69,36 @@ bool apply_userns(const Record& r, Plan& p) {
   return false;
 }
 
+// Fields [from, n) as numbers (CPUs, memory nodes).
+std::vector<unsigned> numbers(const Record& r, size_t from) {
+  std::vector<unsigned> out;
+  for (size_t i = from; i < r.size(); i++) out.push_back(static_cast<unsigned>(u64_at(r, i)));
+  return out;
+}
+
+// The records of runtime-spec 1.2/1.3 fields (CPU affinity of exec, time
+// offsets, memory policy); false if `r` is none of them or is malformed.
+bool apply_spec_extras(const Record& r, Plan& p) {
+  const std::string& kind = r[0];
+  const size_t n = r.size();
+  if (kind == "exec-cpu-affinity" && n >= 3 && (r[1] == "initial" || r[1] == "final")) {
+    (r[1] == "initial" ? p.cpus_initial : p.cpus_final) = numbers(r, 2);
+    return true;
+  }
+  if (kind == "time-offset" && n == 4) {
+    p.time_offsets.push_back({r[1], to_i64(r[2]), to_i64(r[3])});
+    return true;
+  }
+  if (kind == "memory-policy" && n >= 3) {
+    p.memory_policy.set = true;
+    p.memory_policy.text = r[1];
+    p.memory_policy.mode = static_cast<int>(u64_at(r, 2));
+    p.memory_policy.nodes = numbers(r, 3);
+    return true;
+  }
+  return false;
+}
+
 // Applies one record to the plan; false if the record is unknown or has the
 // wrong number of fields.
 bool apply(const Record& r, Plan& p) {
@@ -227,7 +257,7 @@ bool apply(const Record& r, Plan& p) {
     p.pause = true;
     p.start_fifo = r[1];
   } else {
-    return apply_userns(r, p);
+    return apply_userns(r, p) || apply_spec_extras(r, p);
   }
   return true;
 }
