@@ -214,6 +214,11 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
   }
 
   const timeOffsets = planTimeOffsets(linux.timeOffsets, namespaces);
+  // Spec 1.3's network devices to move into the container: not done yet,
+  // and the spec wants an error rather than a container without them.
+  if ((linux as { netDevices?: unknown }).netDevices !== undefined) {
+    throw new ConfigError('linux.netDevices', 'is not supported by tsbox yet (moving host network devices into the container)');
+  }
   // Without SELinux a mount label means nothing (runc drops it likewise).
   if (linux.mountLabel) warnings.push('linux.mountLabel is not applied (tsbox does not apply SELinux labels)');
 
@@ -346,6 +351,8 @@ export interface ExecPlanInput {
   cgroupProcs?: string[];
   /** The container's linux.seccomp: an exec'd process is filtered like the container's (as in runc). */
   seccomp?: LinuxSeccomp;
+  /** The container's linux.memoryPolicy: an exec'd process allocates like the container's. */
+  memoryPolicy?: Linux['memoryPolicy'];
   terminalSize?: { rows: number; cols: number };
 }
 
@@ -373,6 +380,7 @@ export function buildExecPlan(input: ExecPlanInput, host: HostFacts = liveHost):
     sysctls: [],
     ...planProcess(input.process, host, warnings, input.terminalSize, input.seccomp),
     ...(input.process.execCPUAffinity && { execCpuAffinity: planExecCpuAffinity(input.process.execCPUAffinity) }),
+    ...(input.memoryPolicy && { memoryPolicy: planMemoryPolicy(input.memoryPolicy, host) }),
     pause: false,
     hooksPause: false,
     hooks: [],

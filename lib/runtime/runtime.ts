@@ -255,6 +255,7 @@ export class Runtime {
         ...(cgroupProcs && { cgroupProcs }),
         ...(options.terminalSize && { terminalSize: options.terminalSize }),
         ...(seccomp && { seccomp }),
+        ...(defaults.memoryPolicy && { memoryPolicy: defaults.memoryPolicy }),
       });
       launched = await launchPlan(plan, {
         stdio: options.stdio ?? 'inherit',
@@ -601,8 +602,8 @@ function newRecord(id: string, bundle: Bundle, pid: number, cgroups: Cgroups | u
 
 /** What exec uses of a config (ContainerRecord.exec). */
 function execDefaults(spec: Spec): ExecDefaults {
-  const seccomp = spec.linux?.seccomp;
-  return { process: spec.process!, ...(seccomp && { seccomp }) };
+  const { seccomp, memoryPolicy } = spec.linux ?? {};
+  return { process: spec.process!, ...(seccomp && { seccomp }), ...(memoryPolicy && { memoryPolicy }) };
 }
 
 /**

@@ -377,7 +377,12 @@ describe.skipIf(!isRoot)('tsbox command line', () => {
       const r = await tsbox(['features']);
       expect(r.status).toBe(0);
       const f = JSON.parse(r.stdout);
-      expect(f.ociVersionMax).toBe('1.2.0');
+      expect(f.ociVersionMax).toBe('1.3.0');
+      expect(f.linux.memoryPolicy).toEqual({
+        modes: ['MPOL_DEFAULT', 'MPOL_BIND', 'MPOL_INTERLEAVE', 'MPOL_WEIGHTED_INTERLEAVE', 'MPOL_PREFERRED', 'MPOL_PREFERRED_MANY', 'MPOL_LOCAL'],
+        flags: ['MPOL_F_NUMA_BALANCING', 'MPOL_F_RELATIVE_NODES', 'MPOL_F_STATIC_NODES'],
+      });
+      expect(f.linux.netDevices).toEqual({ enabled: false });
       expect(f.hooks).toContain('createRuntime');
       expect(f.mountOptions).toContain('rbind');
       expect(f.linux.capabilities).toContain('CAP_SYS_ADMIN');

@@ -174,6 +174,12 @@ describe.skipIf(!isRoot)('runtime-spec 1.2/1.3 fields', () => {
     });
   });
 
+  it('linux.netDevices (spec 1.3, not done yet): refused in one line rather than ignored, nothing left behind', async () => {
+    const b = lc.bundle({ mutate: (c) => (c.linux.netDevices = { eth0: { name: 'ctr0' } }) });
+    await fails(['run', '--bundle', b.dir, 'nd'], `${path.join(b.dir, 'config.json')}: linux.netDevices: is not supported by tsbox yet (moving host network devices into the container)`);
+    expect((await lc.cli(['list', '-q'])).stdout).toBe('');
+  });
+
   describe('linux.memoryPolicy (spec 1.3)', () => {
     const node0 = fs.existsSync('/sys/devices/system/node/node0');
 
@@ -183,6 +189,8 @@ describe.skipIf(!isRoot)('runtime-spec 1.2/1.3 fields', () => {
       expect(inside).toMatchObject({ status: 0, stderr: '' });
       expect(numaPolicy(inside.stdout)).toBe('bind:0');
       expect(numaPolicy(fs.readFileSync(`/proc/${pid}/numa_maps`, 'utf8'))).toBe('bind:0');
+      // An exec'd process allocates like the container's.
+      expect(numaPolicy((await lc.cli(['exec', 'mpb', 'cat', '/proc/self/numa_maps'])).stdout)).toBe('bind:0');
 
       const b = lc.bundle({
         args: ['cat', '/proc/self/numa_maps'],
