@@ -259,7 +259,8 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
       expect(r1.stderr).toMatch(new RegExp(`^tsbox: ${types.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: memory\\.limit: .+\\n$`));
       expect(r1.stderr.split('\n')).toHaveLength(2);
 
-      const noLimit = file('nolimit.json', JSON.stringify({ pids: { max: 5 } }));
+      // (A pids object without a limit is valid since spec 1.3: it changes nothing.)
+      const noLimit = file('nolimit.json', JSON.stringify({ pids: { limit: 'five' } }));
       const r2 = await lc.cli(['update', '--resources', noLimit, 'bad']);
       expect(r2).toMatchObject({ status: 1, stdout: '' });
       expect(r2.stderr).toMatch(/^tsbox: .*nolimit\.json: pids\.limit: .+\n$/);
