@@ -146,7 +146,15 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
     }
     if (!parsed.bind && !m.type) throw new ConfigError(`${at}.type`, 'is required for a mount that is not a bind mount');
     if (m.type === 'sysfs' && !parsed.bind && sysfsByBind) {
-      mounts.push({ source: '/sys', destination, type: 'bind', flags: parsed.flags | MS.BIND | MS.REC, data: '', propagation: parsed.propagation });
+      mounts.push({
+        source: '/sys',
+        destination,
+        type: 'bind',
+        flags: parsed.flags | MS.BIND | MS.REC,
+        data: '',
+        propagation: parsed.propagation,
+        ...(parsed.recursive && { recursive: parsed.recursive }),
+      });
       return;
     }
     const idmap = planMountIdmap(m, at, parsed, mappings);
@@ -170,6 +178,7 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
       flags: parsed.flags,
       data: parsed.data,
       propagation: parsed.propagation,
+      ...(parsed.recursive && { recursive: parsed.recursive }),
       ...(idmap && { idmap }),
     });
   });

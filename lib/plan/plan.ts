@@ -26,6 +26,8 @@ export interface PlannedMount {
   data: string;
   /** MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE, with MS_REC; 0: leave as is. */
   propagation: number;
+  /** MOUNT_ATTR_* set and cleared on the mount and every mount below it (rro, rnosuid, ...). */
+  recursive?: { set: number; clear: number };
   /** An idmapped bind mount: the ids of the source as seen through the mount. */
   idmap?: { uids: IdRange[]; gids: IdRange[]; recursive: boolean };
 }

@@ -118,6 +118,10 @@ bool apply(const Record& r, Plan& p) {
     p.rootfs = r[1];
   } else if (kind == "root-propagation" && n == 2) {
     p.root_propagation = u64_at(r, 1);
+  } else if (kind == "mount-recursive" && n == 3 && !p.mounts.empty()) {
+    // Applies to the mount record just before it.
+    p.mounts.back().recursive_set = u64_at(r, 1);
+    p.mounts.back().recursive_clr = u64_at(r, 2);
   } else if (kind == "mount" && n == 7) {
     Mount m;
     m.source = r[1];

@@ -29,6 +29,9 @@ struct Mount {
   std::string source, destination, type, data;
   unsigned long flags = 0;        // MS_* flags for the mount itself
   unsigned long propagation = 0;  // MS_SHARED/SLAVE/PRIVATE/UNBINDABLE [|MS_REC]
+  // rro, rnosuid, ...: MOUNT_ATTR_* set and cleared on every mount of the
+  // tree (mount_setattr(AT_RECURSIVE)).
+  uint64_t recursive_set = 0, recursive_clr = 0;
   // An idmapped bind mount (mounts[].uidMappings/gidMappings): the helper
   // prepares it as a detached tree (tree_fd) that the init moves into place.
   std::vector<IdRange> idmap_uids, idmap_gids;

@@ -395,6 +395,14 @@ describe.skipIf(!isRoot)('tsbox command line', () => {
       expect(f.linux.intelRdt.enabled).toBe(false);
       expect(f.linux.namespaces).toContain('user');
       expect(f.mountOptions).toEqual(expect.arrayContaining(['idmap', 'ridmap']));
+      // The recursive options (mount_setattr(AT_RECURSIVE)), and the others runc lists beside them.
+      expect(f.mountOptions).toEqual(expect.arrayContaining([
+        'rro', 'rrw', 'rnosuid', 'rsuid', 'rnodev', 'rdev', 'rnoexec', 'rexec', 'rnoatime', 'ratime', 'rrelatime',
+        'rnorelatime', 'rnodiratime', 'rdiratime', 'rstrictatime', 'rnostrictatime', 'rnosymfollow', 'rsymfollow',
+        'iversion', 'noiversion', 'symfollow', 'nosymfollow',
+      ]));
+      expect(new Set(f.mountOptions).size).toBe(f.mountOptions.length);
+      expect(f.mountOptions).not.toContain('tmpcopyup');
       expect(f.linux.mountExtensions.idmap.enabled).toBe(true);
     });
 

@@ -4,7 +4,7 @@ import { encodePlan, encodeSeccompCompile } from '../../lib/plan/encode.js';
 import { wire } from '../../lib/wire.js';
 
 const { encodeRecords } = wire;
-import { MS } from '../../lib/plan/mount-options.js';
+import { MOUNT_ATTR, MS } from '../../lib/plan/mount-options.js';
 import type { LaunchPlan } from '../../lib/plan/plan.js';
 
 /** Reads the wire format back: u32 count, then u32 length + UTF-8 bytes per field. */
@@ -80,6 +80,7 @@ function fullPlan(): LaunchPlan {
         flags: MS.BIND | MS.REC | MS.RDONLY,
         data: '',
         propagation: MS.PRIVATE | MS.REC,
+        recursive: { set: MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOEXEC, clear: MOUNT_ATTR.ATIME_MASK },
       },
       { source: 'tmpfs', destination: '/tmp', type: 'tmpfs', flags: 0, data: 'mode=1777,size=1k', propagation: 0 },
     ],
@@ -193,6 +194,8 @@ describe('encodePlan', () => {
       ['root-propagation', String(MS.PRIVATE | MS.REC)],
       ['mount', 'proc', '/proc', 'proc', String(MS.NOSUID | MS.NODEV), '', '0'],
       ['mount', '/host/dir', '/data', 'bind', String(MS.BIND | MS.REC | MS.RDONLY), '', String(MS.PRIVATE | MS.REC)],
+      // Applies to the mount before it.
+      ['mount-recursive', String(MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOEXEC), String(MOUNT_ATTR.ATIME_MASK)],
       ['mount', 'tmpfs', '/tmp', 'tmpfs', '0', 'mode=1777,size=1k', '0'],
       ['device', '/dev/null', 'c', '1', '3', '438', '0', '0'],
       ['device', '/dev/sda', 'b', '8', '0', '432', '5', '6'],
@@ -239,6 +242,7 @@ describe('encodePlan', () => {
       rootfs: 2,
       'root-propagation': 2,
       mount: 7,
+      'mount-recursive': 3,
       device: 8,
       symlink: 3,
       mkdir: 2,

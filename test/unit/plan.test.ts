@@ -7,7 +7,7 @@ import { validateSpec } from '../../lib/oci/validate.js';
 import { buildPlan, type PlanInput } from '../../lib/plan/build.js';
 import { capabilityName, capabilityNumber, planCapabilities } from '../../lib/plan/capabilities.js';
 import type { HostFacts } from '../../lib/plan/host.js';
-import { MS } from '../../lib/plan/mount-options.js';
+import { MOUNT_ATTR, MS } from '../../lib/plan/mount-options.js';
 import type { LaunchPlan, PlannedMount } from '../../lib/plan/plan.js';
 import { planRlimits } from '../../lib/plan/rlimits.js';
 
@@ -347,9 +347,22 @@ describe('buildPlan: mounts', () => {
     );
     expect(err.jsonPath).toBe('mounts[1].options[1]');
     expect(err.problem).toBe('unknown option "bogus" for a tmpfs mount');
-    err = planError((s) => (s.mounts = [{ destination: '/x', type: 'bind', source: '/x', options: ['rbind', 'rro'] }]));
+    err = planError((s) => (s.mounts = [{ destination: '/x', type: 'bind', source: '/x', options: ['rbind', 'tmpcopyup'] }]));
     expect(err.jsonPath).toBe('mounts[0].options[1]');
-    expect(err.problem).toBe('mount option "rro" is not supported by tsbox yet');
+    expect(err.problem).toBe('mount option "tmpcopyup" is not supported by tsbox yet');
+  });
+
+  it('recursive options go to the mount as mount_setattr attributes, beside its own flags', () => {
+    const p = plan(spec((s) => (s.mounts = [
+      { destination: '/x', type: 'bind', source: '/x', options: ['rbind', 'ro', 'rnosuid', 'rnoexec'] },
+      { destination: '/t', type: 'tmpfs', source: 'tmpfs', options: ['rro'] },
+      { destination: '/y', type: 'bind', source: '/y', options: ['rbind'] },
+    ])));
+    expect(p.mounts.map((m) => [m.destination, m.flags, m.recursive])).toEqual([
+      ['/x', MS.BIND | MS.REC | MS.RDONLY, { set: MOUNT_ATTR.NOSUID | MOUNT_ATTR.NOEXEC, clear: 0 }],
+      ['/t', 0, { set: MOUNT_ATTR.RDONLY, clear: 0 }],
+      ['/y', MS.BIND | MS.REC, undefined],
+    ]);
   });
 });
 

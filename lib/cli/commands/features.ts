@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { helperPath } from '../../native/binding.js';
 import { MEMORY_POLICY_FLAGS, MEMORY_POLICY_MODES, SECCOMP_ACTIONS, SECCOMP_FLAGS, SECCOMP_OPERATORS } from '../../oci/types.js';
 import { capabilityName } from '../../plan/capabilities.js';
-import { PROPAGATION_OPTIONS } from '../../plan/mount-options.js';
+import { PROPAGATION_OPTIONS, RECURSIVE_OPTIONS } from '../../plan/mount-options.js';
 import { OCI_VERSION_MAX } from '../../oci/default-spec.js';
 import type { CommandContext } from '../context.js';
 import { UsageError } from '../parse.js';
@@ -34,8 +34,10 @@ export async function command(ctx: CommandContext): Promise<number> {
     mountOptions: [
       'async', 'atime', 'bind', 'defaults', 'dev', 'diratime', 'dirsync', 'exec', 'lazytime', 'loud', 'mand',
       'noatime', 'nodev', 'nodiratime', 'noexec', 'nolazytime', 'nomand', 'norelatime', 'nostrictatime', 'nosuid',
-      'idmap', 'nosymfollow', 'rbind', 'relatime', 'remount', 'ridmap', 'ro', 'rw', 'silent', 'strictatime', 'suid', 'sync',
+      'idmap', 'iversion', 'noiversion', 'nosymfollow', 'rbind', 'relatime', 'remount', 'ridmap', 'ro', 'rw', 'silent',
+      'strictatime', 'suid', 'symfollow', 'sync',
       ...Object.keys(PROPAGATION_OPTIONS),
+      ...Object.keys(RECURSIVE_OPTIONS),
     ].sort(),
     linux: {
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'user', 'uts'],
