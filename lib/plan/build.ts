@@ -228,6 +228,8 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
   if ((linux as { netDevices?: unknown }).netDevices !== undefined) {
     throw new ConfigError('linux.netDevices', 'is not supported by tsbox yet (moving host network devices into the container)');
   }
+  // Likewise Intel RDT (it was validated and then ignored).
+  if (linux.intelRdt) throw new ConfigError('linux.intelRdt', 'cannot be applied: tsbox does not manage resctrl (Intel RDT) yet');
   // Without SELinux a mount label means nothing (runc drops it likewise).
   if (linux.mountLabel) warnings.push('linux.mountLabel is not applied (tsbox does not apply SELinux labels)');
 
