@@ -22,6 +22,9 @@
         "native/helper/rootfs.cc",
         "native/helper/init.cc",
         "native/helper/process_attrs.cc",
+        "native/helper/cpu_affinity.cc",
+        "native/helper/time_ns.cc",
+        "native/helper/mempolicy.cc",
         "native/helper/seccomp.cc",
         "native/helper/userns.cc"
       ],

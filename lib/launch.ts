@@ -6,7 +6,8 @@ import { getSystemErrorName } from 'node:util';
 import type { Bundle } from './bundle.js';
 import { hostLayout, type Layout } from './cgroups/layout.js';
 import { killAndRemove } from './cgroups/kill.js';
-import { cgroupDirs, createCgroups, procsFiles, type Cgroups } from './cgroups/manager.js';
+import { applyResources, cgroupDirs, createCgroups, procsFiles, type Cgroups } from './cgroups/manager.js';
+import { deferZeroPidsLimit } from './cgroups/resources.js';
 import { deviceNodes } from './cgroups/devices-bpf.js';
 import { applyLimits } from './cgroups/limits.js';
 import { generateId } from './container-id.js';
@@ -234,6 +235,7 @@ export async function launch(native: Binding, bundle: Bundle, options: LaunchOpt
   let cgroups: Cgroups | undefined;
   let layout: Layout | undefined;
   let scope: ScopeLaunch | undefined;
+  let ready: (() => Promise<void>) | undefined;
   if (options.cgroupDriver === 'systemd') {
     // systemd makes the cgroup around the helper once it runs (cgroup-pending).
     layout = hostLayout(host);
@@ -245,7 +247,14 @@ export async function launch(native: Binding, bundle: Bundle, options: LaunchOpt
     try {
       cgroups = createCgroups(layout, cgroupDirs(layout, linux.cgroupsPath, id));
       const nodes = deviceNodes(linux.devices);
-      plan.warnings.push(...applyLimits(layout, cgroups, linux.resources ?? {}, nodes, { fresh: true }));
+      const { now, atReady } = deferZeroPidsLimit(linux.resources ?? {});
+      plan.warnings.push(...applyLimits(layout, cgroups, now, nodes, { fresh: true }));
+      if (atReady) {
+        const [l, cg] = [layout, cgroups];
+        // The init stops before its process runs (as for create) for it.
+        plan.pause = true;
+        ready = async () => void plan.warnings.push(...applyResources(l, cg, atReady));
+      }
     } catch (err) {
       if (cgroups) await killAndRemove(cgroups);
       cgroups = undefined;
@@ -276,7 +285,7 @@ export async function launch(native: Binding, bundle: Bundle, options: LaunchOpt
   };
   const seccompState = (pid: number): HookState => ({ ...hookState(bundle, id, pid), status: 'creating' });
   try {
-    const launched = await launchPlan(native, plan, { ...options, beforePivot, seccompState, ...(joinCgroup && { joinCgroup }) });
+    const launched = await launchPlan(native, plan, { ...options, beforePivot, seccompState, ...(joinCgroup && { joinCgroup }), ...(ready && { ready }) });
     return cgroups ? { ...launched, cgroups } : launched;
   } catch (err) {
     if (cgroups) await killAndRemove(cgroups);
@@ -365,6 +374,8 @@ type LaunchPlanOptions = Omit<LaunchOptions, 'startFifo' | 'terminalSize' | 'id'
   seccompState?: (pid: number) => HookState;
   /** plan.awaitCgroup: puts the waiting helper (its pid) into the container's cgroup; the cgroup.procs files to join. */
   joinCgroup?: (helperPid: number) => Promise<string[]>;
+  /** plan.pause: runs when the init is set up, before its process may run (limits that would have stopped its birth). */
+  ready?: () => Promise<void>;
 };
 
 /** A launch while the helper and then the init talk to the runtime. */
@@ -418,7 +429,14 @@ const HANDLERS: Record<Exclude<HelperMessage, 'seccomp-program'>, (talk: Talk, m
       talk.done = true;
     }
   },
-  ready(talk) {
+  async ready(talk) {
+    try {
+      await talk.options.ready?.();
+    } catch (err) {
+      talk.failure = err as Error;
+      talk.done = true;
+      return;
+    }
     // With a start FIFO the init now waits for `tsbox start`.
     if (talk.plan.startFifo !== undefined) talk.done = true;
     else talk.native.send(talk.sock, ['go']);

@@ -1,3 +1,4 @@
+import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { ReadStream as TtyStream } from 'node:tty';
 import { loadBundle, type Bundle } from './bundle.js';
@@ -7,6 +8,7 @@ import { generateId } from './container-id.js';
 import { runHooks } from './hooks.js';
 import { hookState, launch, pipeStreams, waitFor, type Launched, type LaunchOptions } from './launch.js';
 import { native, type Binding, type ExitInfo } from './native/binding.js';
+import { sendPidfd } from './pidfd-socket.js';
 import { signalName, signalNumber } from './signals.js';
 
 export type { StdioOption } from './launch.js';
@@ -14,6 +16,8 @@ export type { StdioOption } from './launch.js';
 export type RunOptions = Pick<LaunchOptions, 'stdio' | 'terminalSize' | 'extraFds' | 'id' | 'seccompCacheDir' | 'cgroupDriver'> & {
   /** The native layer (default: the addon); tests give a fake (test/helpers/fake-native.ts). */
   native?: Binding;
+  /** A unix socket to send a pidfd of the container's process to (runc's --pidfd-socket). */
+  pidfdSocket?: string;
 };
 
 export interface ExitStatus {
@@ -61,10 +65,11 @@ function exitStatus(info: ExitInfo): ExitStatus {
  */
 export async function run(source: string | Bundle, options: RunOptions = {}): Promise<RunningContainer> {
   const bundle = typeof source === 'string' ? loadBundle(source) : source;
-  const { native: given, ...launchOptions } = options;
+  const { native: given, pidfdSocket, ...launchOptions } = options;
   const binding = given ?? native();
   const id = options.id ?? generateId();
   const launched = await launch(binding, bundle, { ...launchOptions, id });
+  if (pidfdSocket !== undefined) await handOverPidfd(binding, pidfdSocket, launched);
   const c = started(binding, bundle, launched);
   // poststart and poststop failures are warnings, as the OCI spec says: the
   // process runs (and has run) either way; so is a cgroup that will not go.
@@ -82,6 +87,21 @@ export async function run(source: string | Bundle, options: RunOptions = {}): Pr
     return status;
   });
   return { ...c, exited };
+}
+
+/** sendPidfd for a launched init; if it cannot be sent, the container is undone (nothing stays behind). */
+async function handOverPidfd(native: Binding, socket: string, launched: Launched): Promise<void> {
+  try {
+    sendPidfd(native, socket, launched.pidfd, 'standard');
+  } catch (err) {
+    native.signal(launched.pidfd, osConstants.signals.SIGKILL);
+    await waitFor(native, launched.pidfd).catch(() => undefined);
+    native.close(launched.pidfd);
+    if (launched.master >= 0) native.close(launched.master);
+    for (const fd of launched.stdio.parentFds) if (fd >= 0) native.close(fd);
+    if (launched.cgroups) await killAndRemove(launched.cgroups).catch(() => undefined);
+    throw err;
+  }
 }
 
 /** The handle for a launched process: the container's first, or one exec'd into it. */

@@ -107,6 +107,12 @@ export const PLAN_RECORDS = {
   'setgroups-deny': { fields: 0 },
   /** newuidmap, newgidmap */
   'idmap-tools': { fields: 2 },
+  /** 'initial' or 'final', the CPUs (process.execCPUAffinity) */
+  'exec-cpu-affinity': { fields: 1, more: true },
+  /** clock, seconds, nanoseconds (linux.timeOffsets) */
+  'time-offset': { fields: 3 },
+  /** as configured (for messages), mode with its flags, the nodes (linux.memoryPolicy) */
+  'memory-policy': { fields: 2, more: true },
 } as const satisfies Record<string, { fields: number; more?: true }>;
 
 export type PlanRecord = keyof typeof PLAN_RECORDS;

@@ -80,6 +80,13 @@ export function encodePlan(plan: LaunchPlan): Buffer {
     if (u.tools) add('idmap-tools', u.tools.newuidmap, u.tools.newgidmap);
   }
 
+  const affinity = plan.execCpuAffinity;
+  if (affinity?.initial.length) add('exec-cpu-affinity', 'initial', ...affinity.initial);
+  if (affinity?.final.length) add('exec-cpu-affinity', 'final', ...affinity.final);
+  for (const t of plan.timeOffsets ?? []) add('time-offset', t.clock, t.secs, t.nanosecs);
+  const mp = plan.memoryPolicy;
+  if (mp) add('memory-policy', mp.text, mp.mode, ...mp.nodes);
+
   return wire.encodeRecords(records);
 }
 

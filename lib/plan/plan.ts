@@ -144,6 +144,22 @@ export interface PlannedScheduler {
   period: bigint;
 }
 
+/** linux.timeOffsets, one clock (./build.ts). */
+export interface PlannedTimeOffset {
+  clock: 'monotonic' | 'boottime';
+  secs: number;
+  nanosecs: number;
+}
+
+/** set_mempolicy(2)'s arguments (./memory-policy.ts). */
+export interface PlannedMemoryPolicy {
+  /** The mode with its MPOL_F_* flags. */
+  mode: number;
+  nodes: number[];
+  /** As the config has it, for messages. */
+  text: string;
+}
+
 export interface LaunchPlan {
   /**
    * A process joining a running container (exec): its namespaces, root
@@ -225,4 +241,9 @@ export interface LaunchPlan {
   warnings: string[];
   /** A new user namespace's maps; absent when none is created. */
   userns?: PlannedUserNamespace;
+  /** process.execCPUAffinity of an exec'd process: CPUs while joining the cgroups, and after. */
+  execCpuAffinity?: { initial: number[]; final: number[] };
+  /** Offsets of the new time namespace, written before anything enters it. */
+  timeOffsets?: PlannedTimeOffset[];
+  memoryPolicy?: PlannedMemoryPolicy;
 }

@@ -17,6 +17,7 @@ import { native, type Binding } from '../native/binding.js';
 import { runHooks, type HookState } from '../hooks.js';
 import { OCI_VERSION } from '../oci/default-spec.js';
 import { signalNumber } from '../signals.js';
+import { sendPidfd } from '../pidfd-socket.js';
 import { defaultStateRoot } from './root.js';
 import { notFound, processStat, StateStore, writeFileAtomic, type ContainerRecord, type ContainerState, type ExecDefaults } from './state.js';
 
@@ -58,6 +59,8 @@ export interface CreateOptions {
   consoleSocket?: string;
   /** Pass descriptors 3 .. 3+N-1 of this process on to the container. */
   preserveFds?: number;
+  /** A unix socket to send a pidfd of the container's init to (runc's --pidfd-socket). */
+  pidfdSocket?: string;
 }
 
 /** A created container's state, and what its set-up could not apply (warnings). */
@@ -72,6 +75,12 @@ export interface ExecOptions {
   /** Send the terminal's master to this unix socket instead of keeping it. */
   consoleSocket?: string;
   preserveFds?: number;
+  /** A unix socket to send a pidfd of the new process to (runc's --pidfd-socket). */
+  pidfdSocket?: string;
+  /** Exec into a paused container too: the process runs once it is resumed (runc's --ignore-paused). */
+  ignorePaused?: boolean;
+  /** Existing sub-cgroups of the container's to run the process in, as runc's --cgroup takes them (lib/cgroups/sub-cgroups.ts). */
+  subCgroups?: string[];
 }
 
 /**
@@ -140,6 +149,7 @@ export class Runtime {
         pidfd = l.pidfd;
         cgroups = l.cgroups;
         if (l.master >= 0) sendConsole(this.native, options.consoleSocket!, l.master);
+        if (options.pidfdSocket !== undefined) sendPidfd(this.native, options.pidfdSocket, l.pidfd, 'standard');
         // delete runs the poststop hooks of a created container, start its poststart hooks.
         const record = { ...newRecord(id, bundle, l.pid, l.cgroups, bundle.spec.hooks?.poststop), poststart: bundle.spec.hooks?.poststart ?? [] };
         store.write(record);
@@ -223,7 +233,10 @@ export class Runtime {
   ): Promise<{ launched: Launched; bundle: () => Bundle }> {
     const record = this.store.read(id);
     const status = this.store.status(record);
-    if (status !== 'running') throw new TsboxError(`cannot exec in container "${id}": it is ${status}, not running`);
+    if (status === 'paused' && !options.ignorePaused) {
+      throw new TsboxError(`cannot exec in container "${id}": it is paused (use --ignore-paused to override)`);
+    }
+    if (status !== 'running' && status !== 'paused') throw new TsboxError(`cannot exec in container "${id}": it is ${status}, not running`);
     const { loadBundle } = await import('../bundle.js');
     const { buildExecPlan } = await import('../plan/build.js');
     const { launchPlan } = await import('../launch.js');
@@ -234,6 +247,11 @@ export class Runtime {
     const bundle = () => execBundle(record, defaults);
     const process = typeof exec === 'function' ? exec(defaults.process) : exec;
     check?.(process);
+    let cgroupProcs = record.cgroups && procsFiles(record.cgroups);
+    if (options.subCgroups?.length) {
+      const { subCgroupProcs } = await import('../cgroups/sub-cgroups.js');
+      cgroupProcs = subCgroupProcs(record.cgroups, options.subCgroups);
+    }
     const pidfd = openPidfd(this.native, record);
     if (pidfd < 0) throw new TsboxError(`cannot exec in container "${id}": its init is gone`);
     let launched: Launched;
@@ -242,9 +260,10 @@ export class Runtime {
       const plan = buildExecPlan({
         process,
         namespaces: namespacesOf(record.pid),
-        ...(record.cgroups && { cgroupProcs: procsFiles(record.cgroups) }),
+        ...(cgroupProcs && { cgroupProcs }),
         ...(options.terminalSize && { terminalSize: options.terminalSize }),
         ...(seccomp && { seccomp }),
+        ...(defaults.memoryPolicy && { memoryPolicy: defaults.memoryPolicy }),
       });
       launched = await launchPlan(this.native, plan, {
         stdio: options.stdio ?? 'inherit',
@@ -256,6 +275,20 @@ export class Runtime {
       });
     } finally {
       this.native.close(pidfd);
+    }
+    if (options.pidfdSocket !== undefined) {
+      try {
+        sendPidfd(this.native, options.pidfdSocket, launched.pidfd, 'setns');
+      } catch (err) {
+        // Not handed over: the process is undone, as runc's exec fails.
+        this.native.signal(launched.pidfd, os.constants.signals.SIGKILL);
+        await this.native.readable(launched.pidfd);
+        await this.native.waitExit(launched.pidfd).catch(() => undefined);
+        this.native.close(launched.pidfd);
+        if (launched.master >= 0) this.native.close(launched.master);
+        for (const fd of launched.stdio.parentFds) if (fd >= 0) this.native.close(fd);
+        throw err;
+      }
     }
     if (launched.master >= 0 && options.consoleSocket) {
       sendConsole(this.native, options.consoleSocket, launched.master);
@@ -579,8 +612,8 @@ function newRecord(id: string, bundle: Bundle, pid: number, cgroups: Cgroups | u
 
 /** What exec uses of a config (ContainerRecord.exec). */
 function execDefaults(spec: Spec): ExecDefaults {
-  const seccomp = spec.linux?.seccomp;
-  return { process: spec.process!, ...(seccomp && { seccomp }) };
+  const { seccomp, memoryPolicy } = spec.linux ?? {};
+  return { process: spec.process!, ...(seccomp && { seccomp }), ...(memoryPolicy && { memoryPolicy }) };
 }
 
 /**

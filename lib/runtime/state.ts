@@ -4,7 +4,7 @@ import { validateId } from '../container-id.js';
 import { TsboxError } from '../errors.js';
 import type { Binding } from '../native/binding.js';
 import { OCI_VERSION } from '../oci/default-spec.js';
-import type { Hook, LinuxSeccomp, Process } from '../oci/types.js';
+import type { Hook, LinuxMemoryPolicy, LinuxSeccomp, Process } from '../oci/types.js';
 import { isFrozen, type Cgroups } from '../cgroups/manager.js';
 
 export type Status = 'created' | 'running' | 'paused' | 'stopped';
@@ -49,6 +49,8 @@ export interface ContainerRecord {
 export interface ExecDefaults {
   process: Process;
   seccomp?: LinuxSeccomp;
+  /** linux.memoryPolicy: an exec'd process gets the container's, as its cgroups. */
+  memoryPolicy?: LinuxMemoryPolicy;
 }
 
 /** The state as `tsbox state` prints it: the OCI state plus runc's extra fields. */

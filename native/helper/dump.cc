@@ -228,6 +228,18 @@ std::string plan_json(const plan::Plan& p) {
     j.close('}');
   }
   j.close(']');
+  if (!p.cpus_initial.empty() || !p.cpus_final.empty()) {
+    j.key("execCpuAffinity").open('{').key("initial").nums(p.cpus_initial).key("final").nums(p.cpus_final).close('}');
+  }
+  j.key("timeOffsets").open('[');
+  for (const auto& t : p.time_offsets) {
+    j.open('{').key("clock").str(t.clock).key("secs").num(t.secs).key("nanosecs").num(t.nanosecs).close('}');
+  }
+  j.close(']');
+  if (p.memory_policy.set) {
+    const plan::MemoryPolicy& m = p.memory_policy;
+    j.key("memoryPolicy").open('{').key("text").str(m.text).key("mode").num(m.mode).key("nodes").nums(m.nodes).close('}');
+  }
   if (!p.uid_map.empty() || !p.gid_map.empty()) {
     j.key("userns").open('{');
     j.key("uidMappings");

@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "cpu_affinity.h"
+#include "mempolicy.h"
 #include "process_attrs.h"
 #include "procfs.h"
 #include "protocol.h"
@@ -360,6 +362,8 @@ void join_late_cgroups(const plan::Plan& p) {
 [[noreturn]] void start_process(const plan::Plan& p, int console, const StartFifo& fifo,
                                 const HookStates& states) {
   join_late_cgroups(p);
+  // In its cgroups (cpuset.mems bounds the nodes) and inherited across execve.
+  mempolicy::apply(p);
   set_rlimits(p);
   process_attrs::set_priorities(p);
   process_attrs::set_security_labels(p);
@@ -392,6 +396,8 @@ void join_late_cgroups(const plan::Plan& p) {
 // A process joining a running container: the helper has joined the
 // container's namespaces, and the mount namespace brought its root and cwd.
 [[noreturn]] void run_exec(const plan::Plan& p) {
+  // Now inside the container's cgroups (the helper joined them).
+  cpu_affinity::set_final(p);
   if (userns::enters(p)) userns::note_setgroups();
   int console = -1;
   if (p.terminal) {

@@ -85,6 +85,7 @@
 #include <string>
 
 #include "../wire.h"
+#include "cpu_affinity.h"
 #include "dump.h"
 #include "init.h"
 #include "plan.h"
@@ -92,6 +93,7 @@
 #include "protocol.h"
 #include "report.h"
 #include "seccomp.h"
+#include "time_ns.h"
 #include "userns.h"
 
 namespace {
@@ -349,6 +351,7 @@ int main(int argc, char** argv) {
   if (p.seccomp_compile) send_compiled_seccomp(sync_fd, p);
   set_oom_score_adj(p);
   await_cgroup(sync_fd, p);
+  cpu_affinity::set_initial(p);
   const int cgroup2 = join_cgroups(p);
   // Both need the helper's standing in the host's user (and mount)
   // namespace, which joining or creating a user namespace gives up.
@@ -359,6 +362,7 @@ int main(int argc, char** argv) {
   for (const auto& ns : p.namespaces) {
     if (namespace_flag(ns.type) == 0) report::fail("namespace \"" + ns.type + "\"", EINVAL, "unknown namespace type");
   }
+  time_ns::prepare(p, flags);
   int gate[2];
   if (pipe2(gate, O_CLOEXEC) != 0) report::fail("pipe2", errno);
 

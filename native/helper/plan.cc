@@ -26,6 +26,13 @@ bool id_ranges(const Record& r, size_t from, size_t n, std::vector<IdRange>& out
   return true;
 }
 
+// Fields [from, n) as numbers (CPUs, memory nodes).
+std::vector<unsigned> numbers(const Record& r, size_t from) {
+  std::vector<unsigned> out;
+  for (size_t i = from; i < r.size(); i++) out.push_back(static_cast<unsigned>(u64_at(r, i)));
+  return out;
+}
+
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -270,6 +277,19 @@ bool apply(protocol::Record kind, const Record& r, Plan& p) {
     case Record::IdmapTools:
       p.newuidmap = r[1];
       p.newgidmap = r[2];
+      return true;
+    case Record::ExecCpuAffinity:
+      if (r[1] != "initial" && r[1] != "final") return false;
+      (r[1] == "initial" ? p.cpus_initial : p.cpus_final) = numbers(r, 2);
+      return true;
+    case Record::TimeOffset:
+      p.time_offsets.push_back({r[1], to_i64(r[2]), to_i64(r[3])});
+      return true;
+    case Record::MemoryPolicy:
+      p.memory_policy.set = true;
+      p.memory_policy.text = r[1];
+      p.memory_policy.mode = static_cast<int>(u64_at(r, 2));
+      p.memory_policy.nodes = numbers(r, 3);
       return true;
   }
   return false;

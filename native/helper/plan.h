@@ -114,6 +114,22 @@ struct Scheduler {
   uint64_t runtime = 0, deadline = 0, period = 0;
 };
 
+// linux.timeOffsets: one clock of a new time namespace (timens_offsets).
+struct TimeOffset {
+  std::string clock;  // monotonic, boottime
+  int64_t secs = 0;
+  int64_t nanosecs = 0;
+};
+
+// linux.memoryPolicy: set_mempolicy(2)'s mode (with its MPOL_F_* flags)
+// and nodes.
+struct MemoryPolicy {
+  bool set = false;
+  int mode = 0;
+  std::vector<unsigned> nodes;
+  std::string text;  // as the config said it, for messages
+};
+
 struct Plan {
   // A process joining a running container: no filesystem setup at all.
   bool exec = false;
@@ -179,6 +195,13 @@ struct Plan {
   // carries the state JSON the hooks below read.
   bool hooks_pause = false;
   std::vector<Hook> hooks;
+
+  // process.execCPUAffinity (exec): the CPUs of the helper while it joins
+  // the container's cgroups, and of the process from then on; empty: as
+  // inherited (and as joining a cpuset cgroup leaves it).
+  std::vector<unsigned> cpus_initial, cpus_final;
+  std::vector<TimeOffset> time_offsets;
+  MemoryPolicy memory_policy;
 
   // A new user namespace (a "user" namespace without a path): the maps the
   // helper writes, from the parent namespace, before the init goes on.

@@ -36,6 +36,7 @@ enum class Record {
   Domainname, Terminal, Rlimit, OomScoreAdj, NoNewPrivileges, ApparmorProfile, SelinuxLabel, Ioprio,
   Scheduler, Personality, SeccompProgram, SeccompCompile, Seccomp, SeccompRule, Capabilities, User,
   Umask, Cwd, Env, Args, HooksPause, Hook, StartFifo, Pause, UidMap, GidMap, SetgroupsDeny, IdmapTools,
+  ExecCpuAffinity, TimeOffset, MemoryPolicy,
 };
 
 struct RecordShape {
@@ -97,6 +98,9 @@ constexpr RecordShape kPlanRecords[] = {
     {Record::GidMap, "gid-map", 3, false},
     {Record::SetgroupsDeny, "setgroups-deny", 0, false},
     {Record::IdmapTools, "idmap-tools", 2, false},  // newuidmap, newgidmap
+    {Record::ExecCpuAffinity, "exec-cpu-affinity", 1, true},  // "initial" or "final", the CPUs
+    {Record::TimeOffset, "time-offset", 3, false},  // clock, seconds, nanoseconds
+    {Record::MemoryPolicy, "memory-policy", 2, true},  // as configured, mode with its flags, the nodes
 };
 
 }  // namespace protocol

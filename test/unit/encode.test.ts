@@ -215,6 +215,21 @@ describe('encodePlan', () => {
 
   // That the helper decodes these records as meant: test/unit/protocol.test.ts.
 
+  it('exec CPU affinity, time offsets and the memory policy: the records native/helper/plan.cc decodes (apply_spec_extras)', () => {
+    const plan: LaunchPlan = {
+      ...minimalPlan(),
+      execCpuAffinity: { initial: [0, 2], final: [] },
+      timeOffsets: [{ clock: 'boottime', secs: -86400, nanosecs: 5 }],
+      memoryPolicy: { mode: 2 | (1 << 15), nodes: [0, 1], text: 'MPOL_BIND|MPOL_F_STATIC_NODES nodes "0-1"' },
+    };
+    const records = decode(encodePlan(plan)).filter((r) => ['exec-cpu-affinity', 'time-offset', 'memory-policy'].includes(r[0]!));
+    expect(records).toEqual([
+      ['exec-cpu-affinity', 'initial', '0', '2'],
+      ['time-offset', 'boottime', '-86400', '5'],
+      ['memory-policy', 'MPOL_BIND|MPOL_F_STATIC_NODES nodes "0-1"', String(2 | (1 << 15)), '0', '1'],
+    ]);
+  });
+
   it('a plan with linux.seccomp not compiled yet is refused', () => {
     const plan = fullPlan();
     delete plan.seccompProgram;

@@ -88,6 +88,11 @@ function helperView(p: LaunchPlan): unknown {
     ...(p.startFifo !== undefined && { startFifo: p.startFifo }),
     hooksPause: p.hooksPause,
     hooks: p.hooks.map((h) => ({ phase: h.phase, path: h.path, args: h.args, env: h.env, timeout: s(h.timeout) })),
+    ...((p.execCpuAffinity?.initial.length || p.execCpuAffinity?.final.length) && {
+      execCpuAffinity: { initial: p.execCpuAffinity.initial.map(s), final: p.execCpuAffinity.final.map(s) },
+    }),
+    timeOffsets: (p.timeOffsets ?? []).map((t) => ({ clock: t.clock, secs: s(t.secs), nanosecs: s(t.nanosecs) })),
+    ...(p.memoryPolicy && { memoryPolicy: { text: p.memoryPolicy.text, mode: s(p.memoryPolicy.mode), nodes: p.memoryPolicy.nodes.map(s) } }),
     ...(p.userns && {
       userns: {
         uidMappings: ranges(p.userns.uidMappings),
@@ -131,6 +136,9 @@ function richSpec(): Spec {
   s.linux.devices = [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 }];
   s.linux.personality = { domain: 'LINUX32' };
   s.linux.rootfsPropagation = 'shared';
+  s.linux.namespaces!.push({ type: 'time' });
+  s.linux.timeOffsets = { monotonic: { secs: 86400 }, boottime: { secs: -5, nanosecs: 7 } };
+  s.linux.memoryPolicy = { mode: 'MPOL_BIND', nodes: '0', flags: ['MPOL_F_STATIC_NODES'] };
   s.linux.seccomp = {
     defaultAction: 'SCMP_ACT_ERRNO',
     defaultErrnoRet: 38,
@@ -229,7 +237,7 @@ const plans: Array<[string, () => LaunchPlan]> = [
       withProgram(
         buildExecPlan(
           {
-            process: { ...richSpec().process!, terminal: false },
+            process: { ...richSpec().process!, terminal: false, execCPUAffinity: { initial: '0', final: '0-1' } },
             namespaces: [{ type: 'mnt', path: '/proc/42/ns/mnt' }, { type: 'pid', path: '/proc/42/ns/pid' }],
             cgroupProcs: ['/sys/fs/cgroup/unified/c1/cgroup.procs'],
             seccomp: richSpec().linux!.seccomp!,

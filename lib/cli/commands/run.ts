@@ -44,6 +44,7 @@ export async function command(ctx: CommandContext): Promise<number> {
         extraFds: preservedFds(options.preserveFds),
         keep: flags.keep === true,
         ...(options.pidFile !== undefined && { pidFile: options.pidFile }),
+        ...(options.pidfdSocket !== undefined && { pidfdSocket: options.pidfdSocket }),
       }),
     log,
   );
