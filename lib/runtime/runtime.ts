@@ -13,7 +13,7 @@ import type { Hook, LinuxResources, Process, Spec } from '../oci/types.js';
 import type { ContainerEvent, Stats } from '../cgroups/stats.js';
 import type { KernelNamespace, PlannedNamespace } from '../plan/plan.js';
 import { native } from '../native/binding.js';
-import { runHooks, type HookState } from '../hooks.js';
+import { runHooksWarning, type HookState } from '../hooks.js';
 import { OCI_VERSION } from '../oci/default-spec.js';
 import { signalNumber } from '../signals.js';
 import { defaultStateRoot } from './root.js';
@@ -303,13 +303,9 @@ export class Runtime {
         native().close(pidfd);
       }
     });
-    const warnings: string[] = [];
     // A record of an older tsbox has no poststart: read the bundle.
     const poststart = record.poststart ?? (await import('../bundle.js')).loadBundle(record.bundle).spec.hooks?.poststart ?? [];
-    await runHooks({ poststart }, 'poststart', { ...recordState(record), status: 'running' }).catch((err: Error) =>
-      warnings.push(err.message),
-    );
-    return warnings;
+    return runHooksWarning({ poststart }, 'poststart', { ...recordState(record), status: 'running' });
   }
 
   state(id: string): ContainerState {
@@ -402,11 +398,7 @@ export class Runtime {
     if (!record) return [];
     // After the container is gone and before delete returns, as the spec
     // has it; failures are warnings.
-    const warnings: string[] = [];
-    await runHooks({ poststop: record.poststop ?? [] }, 'poststop', { ...recordState(record), status: 'stopped' }).catch(
-      (err: Error) => warnings.push(err.message),
-    );
-    return warnings;
+    return runHooksWarning({ poststop: record.poststop ?? [] }, 'poststop', { ...recordState(record), status: 'stopped' });
   }
 
   /** Freezes every process of the container (its cgroup's freezer). */
