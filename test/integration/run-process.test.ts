@@ -133,6 +133,34 @@ describe.skipIf(!isRoot)('run(): the container process' + (isRoot ? '' : ' (skip
     await expect(s.start(unknown)).rejects.toThrow(/unknown capability "CAP_NOPE"/);
   });
 
+  it('leaves ambient capabilities that are not also inheritable unraised, with a warning (`runc spec`\'s config has them)', async () => {
+    const runcSpec = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
+    const none = s.bundle({
+      mutate: (c) => {
+        c.process.user = { uid: 1000, gid: 1000 };
+        c.process.capabilities = { bounding: runcSpec, effective: runcSpec, permitted: runcSpec, ambient: runcSpec };
+      },
+    });
+    const partly = variant(none, (spec) => (spec.process.capabilities.inheritable = ['CAP_KILL']));
+    const seen = async (b: typeof partly | typeof none) => {
+      const c = await s.start(b, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const [out, status] = await Promise.all([readAll(c.stdout), c.exited]);
+      expect(status.status).toBe(0);
+      return { status: JSON.parse(out).status as Record<string, string>, warnings: c.warnings };
+    };
+    const [n, p] = [await seen(none), await seen(partly)];
+    // Not raised: a uid 1000 process then keeps none past execve.
+    expect(n.status).toMatchObject({ CapBnd: '0000000020000420', CapInh: '0000000000000000', CapAmb: '0000000000000000', CapPrm: '0000000000000000' });
+    expect(n.warnings).toContain(
+      'process.capabilities.ambient: CAP_KILL, CAP_NET_BIND_SERVICE, CAP_AUDIT_WRITE not raised: an ambient capability must also be permitted and inheritable',
+    );
+    // CAP_KILL is inheritable there: raised, and kept by the uid 1000 process.
+    expect(p.status).toMatchObject({ CapInh: '0000000000000020', CapAmb: '0000000000000020', CapEff: '0000000000000020' });
+    expect(p.warnings).toContain(
+      'process.capabilities.ambient: CAP_NET_BIND_SERVICE, CAP_AUDIT_WRITE not raised: an ambient capability must also be permitted and inheritable',
+    );
+  });
+
   it('keeps the full capability set without process.capabilities', async () => {
     const seen = await s.probe(s.bundle());
     expect(seen.status.CapBnd).toBe(hostStatus('CapBnd'));
