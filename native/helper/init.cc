@@ -359,6 +359,10 @@ void join_late_cgroups(const plan::Plan& p) {
 [[noreturn]] void start_process(const plan::Plan& p, int console, const StartFifo& fifo,
                                 const HookStates& states) {
   join_late_cgroups(p);
+  // Inside the container's cpuset now (joined or cloned into), which
+  // bounds the new affinity; before the scheduler policy, which
+  // SCHED_DEADLINE ties to the CPUs allowed.
+  process_attrs::reset_cpu_affinity();
   set_rlimits(p);
   process_attrs::set_priorities(p);
   process_attrs::set_security_labels(p);
