@@ -1,4 +1,4 @@
-import { closeSync, open, readdirSync, readFile, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
+import { chmodSync, closeSync, open, readdirSync, readFile, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Bundle } from '../bundle.js';
@@ -121,6 +121,10 @@ export class Runtime {
       return await store.locked(id, async () => {
         const fifo = store.fifo(id);
         native().mkfifo(fifo, 0o622);
+        // The init opens it for writing as the container's user, after the
+        // change of uid (as runc's 0622); mkfifo's mode went through the
+        // umask. The state directory (0700) keeps everyone else from it.
+        chmodSync(fifo, 0o622);
         const l = await launch(bundle, {
           id,
           stdio: options.stdio ?? 'inherit',
