@@ -20,6 +20,7 @@
         "native/helper/procfs.cc",
         "native/helper/rootfs.cc",
         "native/helper/init.cc",
+        "native/helper/passwd.cc",
         "native/helper/process_attrs.cc",
         "native/helper/seccomp.cc",
         "native/helper/userns.cc"

@@ -5,7 +5,9 @@
 // and engines start it. Each test has its own state root; containers are
 // removed after it, pass or fail (see test/helpers/lifecycle.ts).
 
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isRoot } from '../helpers/bundle.js';
 import { TSBOX } from '../helpers/cli.js';
@@ -48,5 +50,77 @@ describe.skipIf(!isRoot)('what the container process inherits', () => {
     const inSet = pinned(['run', '-d', '--bundle', limited.dir, 'aff-cpuset']);
     expect(await inSet.exited).toEqual({ status: 0, signal: null });
     expect(await inSet.stdout.waitFor('\n')).toMatch(new RegExp(`^Cpus_allowed_list:\\s*${last}\\n$`));
+  });
+
+  /** A bundle whose image's passwd has user u (uid 1234) with home /home/u, running `args`. */
+  function withUser(args: string[], mutate?: (c: any) => void) {
+    return lc.bundle({
+      args,
+      mutate: (c) => {
+        c.process.user = { uid: 1234, gid: 1234 };
+        mutate?.(c);
+      },
+    });
+  }
+
+  function addUser(rootfs: string): void {
+    fs.appendFileSync(path.join(rootfs, 'etc/passwd'), 'u:x:1234:1234:A user:/home/u:/bin/sh\n');
+  }
+
+  async function homeSeen(b: { dir: string }, id: string): Promise<string> {
+    lc.track(id);
+    const r = await lc.cli(['run', '--bundle', b.dir, id]);
+    expect(r, `run ${id}`).toMatchObject({ status: 0, stderr: '' });
+    return r.stdout;
+  }
+
+  const ECHO_HOME = ['sh', '-c', 'echo "$HOME"'];
+
+  it('HOME, when the config sets none, is the user\'s home in the image\'s /etc/passwd (init and exec), else "/"', async () => {
+    const b = withUser(['sh', '-c', 'echo "$HOME"; exec sleep 100']);
+    addUser(b.rootfs);
+    lc.track('home');
+    const run = lc.spawn(['run', '-d', '--bundle', b.dir, 'home']);
+    expect(await run.exited).toEqual({ status: 0, signal: null });
+    expect(await run.stdout.waitFor('\n')).toBe('/home/u\n');
+    // Outside: the environment the host sees the process start with.
+    const pid = (await lc.state('home')).pid;
+    expect(fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain('HOME=/home/u');
+    // exec: the container's user, another one, and one the image lacks.
+    expect((await lc.cli(['exec', 'home', ...ECHO_HOME])).stdout).toBe('/home/u\n');
+    expect((await lc.cli(['exec', '--user', '0', 'home', ...ECHO_HOME])).stdout).toBe('/root\n');
+    expect((await lc.cli(['exec', '--user', '4321', 'home', ...ECHO_HOME])).stdout).toBe('/\n');
+    // A HOME of the exec's own stays.
+    expect((await lc.cli(['exec', '--env', 'HOME=/mine', 'home', ...ECHO_HOME])).stdout).toBe('/mine\n');
+
+    // The config's HOME stays; an empty one counts as none (as runc: getenv).
+    const own = withUser(ECHO_HOME, (c) => c.process.env.push('HOME=/configured'));
+    addUser(own.rootfs);
+    expect(await homeSeen(own, 'home-own')).toBe('/configured\n');
+    const empty = withUser(ECHO_HOME, (c) => c.process.env.push('HOME='));
+    addUser(empty.rootfs);
+    expect(await homeSeen(empty, 'home-empty')).toBe('/home/u\n');
+    // No passwd at all: "/".
+    const bare = withUser(ECHO_HOME);
+    fs.rmSync(path.join(bare.rootfs, 'etc/passwd'));
+    expect(await homeSeen(bare, 'home-bare')).toBe('/\n');
+  });
+
+  it('HOME: an image\'s /etc/passwd is read inside the container: symlinks out of it and a FIFO lead nowhere', async () => {
+    // A passwd on the host that would give the user a home, were it read.
+    const host = lc.scratch();
+    fs.writeFileSync(path.join(host, 'passwd'), 'u:x:1234:1234::/escaped:/bin/sh\n');
+    const targets = [path.join(host, 'passwd'), `../../../../../../../../..${path.join(host, 'passwd')}`];
+    for (const [i, target] of targets.entries()) {
+      const b = withUser(ECHO_HOME);
+      fs.rmSync(path.join(b.rootfs, 'etc/passwd'));
+      fs.symlinkSync(target, path.join(b.rootfs, 'etc/passwd'));
+      expect(await homeSeen(b, `home-link${i}`), `/etc/passwd -> ${target}`).toBe('/\n');
+    }
+    // A FIFO nobody writes: the process starts all the same.
+    const fifo = withUser(ECHO_HOME);
+    fs.rmSync(path.join(fifo.rootfs, 'etc/passwd'));
+    execFileSync('mkfifo', [path.join(fifo.rootfs, 'etc/passwd')]);
+    expect(await homeSeen(fifo, 'home-fifo')).toBe('/\n');
   });
 });

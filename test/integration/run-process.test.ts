@@ -72,7 +72,7 @@ describe.skipIf(!isRoot)('run(): the container process' + (isRoot ? '' : ' (skip
     await expect(s.start(denied)).rejects.toThrow(/chdir "\/root".*permission denied/i);
   });
 
-  it('passes env exactly as configured', async () => {
+  it('passes env exactly as configured, plus HOME', async () => {
     const env = ['PATH=/bin', 'A=1', 'SPACES=two words', 'EMPTY=', 'EQ=a=b', 'UNICODE=héllo'];
     const b = s.bundle({ mutate: (c) => (c.process.env = env) });
     const noEnv = s.bundle({
@@ -82,9 +82,10 @@ describe.skipIf(!isRoot)('run(): the container process' + (isRoot ? '' : ' (skip
       },
     });
     const [seen, none] = await Promise.all([s.probe(b), s.probe(noEnv)]);
-    expect(seen.env).toEqual(env);
+    // HOME from the image's /etc/passwd is the one addition, as runc makes it.
+    expect(seen.env).toEqual([...env, 'HOME=/root']);
     // Found through the default PATH, which is not added to the environment.
-    expect(none.env).toEqual([]);
+    expect(none.env).toEqual(['HOME=/root']);
   });
 
   it('sets capabilities, noNewPrivileges and oomScoreAdj', async () => {
