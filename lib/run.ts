@@ -11,7 +11,7 @@ import { signalName, signalNumber } from './signals.js';
 
 export type { StdioOption } from './launch.js';
 
-export type RunOptions = Pick<LaunchOptions, 'stdio' | 'terminalSize' | 'extraFds' | 'id' | 'seccompCacheDir' | 'cgroupDriver'>;
+export type RunOptions = Pick<LaunchOptions, 'stdio' | 'terminalSize' | 'extraFds' | 'extraEnv' | 'id' | 'seccompCacheDir' | 'cgroupDriver'>;
 
 export interface ExitStatus {
   /** Exit code, or null when the process was killed by a signal. */

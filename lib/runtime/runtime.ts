@@ -52,6 +52,11 @@ export interface CreateOptions {
   consoleSocket?: string;
   /** Pass descriptors 3 .. 3+N-1 of this process on to the container. */
   preserveFds?: number;
+  /**
+   * systemd's socket activation (see passedFds): this many descriptors from
+   * 3 on are the sockets systemd passed, given to the container first.
+   */
+  listenFds?: number;
 }
 
 /** A created container's state, and what its set-up could not apply (warnings). */
@@ -129,7 +134,7 @@ export class Runtime {
           id,
           stdio: options.stdio ?? 'inherit',
           startFifo: fifo,
-          extraFds: preservedFds(options.preserveFds),
+          ...passedFds(options),
           seccompCacheDir: seccompCacheDir(store.root),
           cgroupDriver: this.cgroupDriver,
         });
@@ -607,6 +612,19 @@ async function bundleDeviceNodes(record: ContainerRecord) {
 /** Descriptors 3 .. 3+n-1 of this process, for --preserve-fds. */
 export function preservedFds(n: number | undefined): number[] {
   return Array.from({ length: n ?? 0 }, (_, i) => 3 + i);
+}
+
+/**
+ * The descriptors a new container gets from 3 on, as runc passes them:
+ * systemd's socket-activation sockets first (listenFds of them, with
+ * LISTEN_FDS=N and LISTEN_PID=1 in the process's environment: the
+ * container's process is pid 1 of its namespace, and the one to take them),
+ * then --preserve-fds more.
+ */
+export function passedFds(options: { listenFds?: number; preserveFds?: number }): { extraFds: number[]; extraEnv?: string[] } {
+  const listen = options.listenFds ?? 0;
+  const extraFds = preservedFds(listen + (options.preserveFds ?? 0));
+  return listen > 0 ? { extraFds, extraEnv: [`LISTEN_FDS=${listen}`, 'LISTEN_PID=1'] } : { extraFds };
 }
 
 /** Hands a terminal's master to a --console-socket listener, and lets go of it. */

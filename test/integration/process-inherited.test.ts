@@ -7,11 +7,13 @@
 
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isRoot } from '../helpers/bundle.js';
 import { TSBOX } from '../helpers/cli.js';
-import { lifecycleSession, spawnProc } from '../helpers/lifecycle.js';
+import { lifecycleSession, spawnProc, waitUntil } from '../helpers/lifecycle.js';
+import { installFixture } from '../helpers/security.js';
 
 /** A line of /proc/<pid>/status, its value. */
 function statusOf(pid: number | 'self', key: string): string {
@@ -122,5 +124,64 @@ describe.skipIf(!isRoot)('what the container process inherits', () => {
     fs.rmSync(path.join(fifo.rootfs, 'etc/passwd'));
     execFileSync('mkfifo', [path.join(fifo.rootfs, 'etc/passwd')]);
     expect(await homeSeen(fifo, 'home-fifo')).toBe('/\n');
+  });
+
+  /**
+   * What systemd does for a socket-activated unit running `tsbox ARGS`: a
+   * listening unix socket at `socketPath` as fd 3, LISTEN_FDS=1 and
+   * LISTEN_PID (of the very process that then executes tsbox; `listenPid`
+   * overrides it); `fd4` (a file written to) as fd 4 for --preserve-fds.
+   */
+  function socketActivated(socketPath: string, fd4: string, args: string[], listenPid?: string) {
+    const script = [
+      'import os, socket, sys',
+      's = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)',
+      's.bind(sys.argv[1]); s.listen(4)',
+      'os.dup2(s.fileno(), 3)',
+      'os.dup2(os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644), 4)',
+      // dup2 onto itself (the socket may be 3 already) keeps close-on-exec.
+      'os.set_inheritable(3, True); os.set_inheritable(4, True)',
+      'os.environ["LISTEN_FDS"] = "1"',
+      `os.environ["LISTEN_PID"] = ${listenPid === undefined ? 'str(os.getpid())' : JSON.stringify(listenPid)}`,
+      'os.execv(sys.argv[3], sys.argv[3:])',
+    ].join('\n');
+    return spawnProc('python3', ['-c', script, socketPath, fd4, process.execPath, TSBOX, '--root', lc.root, ...args]);
+  }
+
+  /** The text the container's process writes to the first connection to a unix socket. */
+  function answerOf(socketPath: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      let text = '';
+      net
+        .connect(socketPath)
+        .setEncoding('utf8')
+        .on('data', (d: string) => (text += d))
+        .on('end', () => resolve(text))
+        .on('error', reject);
+    });
+  }
+
+  it('socket activation: LISTEN_FDS=1 and --preserve-fds 1 give the container the socket as 3 (LISTEN_PID=1) and the preserved fd as 4', async () => {
+    const dir = lc.scratch();
+    const b = lc.bundle({
+      args: ['sh', '-c', 'echo "LISTEN_FDS=$LISTEN_FDS LISTEN_PID=$LISTEN_PID" >&4; exec sd-peer accept 3 hello-from-inside'],
+    });
+    installFixture(b.rootfs, 'sd-peer');
+    lc.track('activated');
+    const sock = path.join(dir, 'activation.sock');
+    const tsbox = socketActivated(sock, path.join(dir, 'fd4'), ['run', '-d', '--preserve-fds', '1', '--bundle', b.dir, 'activated']);
+    expect(await tsbox.exited).toEqual({ status: 0, signal: null });
+    // From the host, through the socket tsbox was handed: the container accepts.
+    expect(await answerOf(sock)).toBe('hello-from-inside');
+    expect(fs.readFileSync(path.join(dir, 'fd4'), 'utf8')).toBe('LISTEN_FDS=1 LISTEN_PID=1\n');
+    await lc.waitForStatus('activated', 'stopped');
+
+    // LISTEN_PID naming another process: its sockets are not tsbox's to pass on.
+    const other = lc.bundle({ args: ['sh', '-c', 'echo "LISTEN_FDS=$LISTEN_FDS"; ls /proc/self/fd/3 2>&1'] });
+    lc.track('not-ours');
+    const sock2 = path.join(dir, 'other.sock');
+    const ignored = socketActivated(sock2, path.join(dir, 'fd4-other'), ['run', '--bundle', other.dir, 'not-ours'], '1');
+    expect(await ignored.exited).toEqual({ status: 1, signal: null });
+    expect(await ignored.stdout.end).toMatch(/^LISTEN_FDS=\nls: \/proc\/self\/fd\/3: No such file or directory\n$/);
   });
 });

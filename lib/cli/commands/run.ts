@@ -5,7 +5,7 @@ import { generateId, validateId } from '../../container-id.js';
 import type { CommandContext } from '../context.js';
 import { createOptions } from '../create-options.js';
 import { UsageError } from '../parse.js';
-import { preservedFds } from '../../runtime/runtime.js';
+import { passedFds } from '../../runtime/runtime.js';
 import { runtimeOf } from '../runtime.js';
 import { callerTerminalSize, supervise } from '../supervise.js';
 
@@ -40,7 +40,7 @@ export async function command(ctx: CommandContext): Promise<number> {
       runtime.run(id, bundle, {
         stdio: 'inherit',
         ...(size && { terminalSize: size }),
-        extraFds: preservedFds(options.preserveFds),
+        ...passedFds(options),
         keep: flags.keep === true,
         ...(options.pidFile !== undefined && { pidFile: options.pidFile }),
       }),
