@@ -10,6 +10,7 @@ export function createOptions({ flags }: CommandContext): CreateOptions {
     ...(flags['console-socket'] !== undefined && { consoleSocket: flags['console-socket'] as string }),
     preserveFds: flags['preserve-fds'] as number,
     listenFds: socketActivationFds(),
+    ...(process.env.NOTIFY_SOCKET && { notifySocket: process.env.NOTIFY_SOCKET }),
   };
 }
 

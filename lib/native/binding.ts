@@ -75,6 +75,12 @@ export interface Binding {
   attachDeviceProgram(cgroupDir: string, insns: Buffer, replace: boolean): void;
   /** Ids of tsbox's device programs attached to a cgroup2 directory. */
   deviceProgramIds(cgroupDir: string): number[];
+  /** A non-blocking unix datagram socket bound at path, the file given mode (a notify socket). */
+  bindDatagram(path: string, mode: number): number;
+  /** The next datagram waiting on fd, or null. */
+  recvDatagram(fd: number): Buffer | null;
+  /** One datagram to the unix socket at path ("@name": abstract), e.g. systemd's NOTIFY_SOCKET. */
+  sendDatagram(path: string, data: string): void;
 }
 
 interface Loaded {

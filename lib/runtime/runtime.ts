@@ -14,6 +14,7 @@ import type { ContainerEvent, Stats } from '../cgroups/stats.js';
 import type { KernelNamespace, PlannedNamespace } from '../plan/plan.js';
 import { native } from '../native/binding.js';
 import { runHooksWarning, type HookState } from '../hooks.js';
+import type { NotifyRelay } from '../notify-socket.js';
 import { OCI_VERSION } from '../oci/default-spec.js';
 import { signalNumber } from '../signals.js';
 import { defaultStateRoot } from './root.js';
@@ -57,6 +58,17 @@ export interface CreateOptions {
    * 3 on are the sockets systemd passed, given to the container first.
    */
   listenFds?: number;
+  /**
+   * The caller's NOTIFY_SOCKET (systemd's, for a Type=notify unit): the
+   * container gets a notify socket of its own, whose READY start() (or
+   * run()) passes on to this one (lib/notify-socket.ts).
+   */
+  notifySocket?: string;
+}
+
+/** What start() takes: the caller's NOTIFY_SOCKET, to relay the container's READY to. */
+export interface StartOptions {
+  notifySocket?: string;
 }
 
 /** A created container's state, and what its set-up could not apply (warnings). */
@@ -125,6 +137,7 @@ export class Runtime {
     try {
       return await store.locked(id, async () => {
         const fifo = store.fifo(id);
+        const notify = await notifySetup(bundle, store.dir(id), options.notifySocket);
         native().mkfifo(fifo, 0o622);
         // The init opens it for writing as the container's user, after the
         // change of uid (as runc's 0622); mkfifo's mode went through the
@@ -134,7 +147,7 @@ export class Runtime {
           id,
           stdio: options.stdio ?? 'inherit',
           startFifo: fifo,
-          ...passedFds(options),
+          ...passedFds(options, notify),
           seccompCacheDir: seccompCacheDir(store.root),
           cgroupDriver: this.cgroupDriver,
         });
@@ -166,20 +179,40 @@ export class Runtime {
    * it under the state root while it runs, so that state, list, kill and ps
    * see it. The record is removed when it exits, unless `keep`.
    */
-  async run(id: string, bundle: Bundle, options: RunOptions & { keep?: boolean; pidFile?: string } = {}): Promise<RunningContainer> {
+  async run(
+    id: string,
+    bundle: Bundle,
+    options: RunOptions & { keep?: boolean; pidFile?: string; notifySocket?: string } = {},
+  ): Promise<RunningContainer> {
     const { run } = await import('../run.js');
     const { seccompCacheDir } = await import('../plan/seccomp-cache.js');
     const store = this.store;
     store.claim(id);
     let c: RunningContainer;
+    let relay: NotifyRelay | undefined;
     try {
-      c = await run(bundle, { cgroupDriver: this.cgroupDriver, ...options, id, seccompCacheDir: seccompCacheDir(store.root) });
+      const notify = await notifySetup(bundle, store.dir(id), options.notifySocket);
+      if (notify) relay = notify.relay.bind(store.dir(id));
+      const extraEnv = [...(options.extraEnv ?? []), ...(notify ? [notify.env] : [])];
+      c = await run(bundle, { cgroupDriver: this.cgroupDriver, ...options, extraEnv, id, seccompCacheDir: seccompCacheDir(store.root) });
       // run() itself runs the poststop hooks when the process exits.
       store.write(newRecord(id, bundle, c.pid, c.cgroups, undefined));
       if (options.pidFile) writePidFile(options.pidFile, c.pid);
     } catch (err) {
+      relay?.close();
       store.remove(id);
       throw err;
+    }
+    if (relay) {
+      // tsbox stays, waiting for the process: it is the main process systemd
+      // watches (as runc's run tells it).
+      let alive = true;
+      void c.exited.then(() => (alive = false));
+      const r = relay;
+      void r
+        .relayReady(options.notifySocket!, process.pid, () => alive)
+        .catch((err: Error) => c.warnings.push(err.message))
+        .finally(() => r.close());
     }
     if (!options.keep) void c.exited.then(() => store.remove(id));
     return c;
@@ -270,14 +303,17 @@ export class Runtime {
    * Lets a created container's init execute its process, then runs the
    * poststart hooks. Returns warnings (failed poststart hooks).
    */
-  async start(id: string): Promise<string[]> {
+  async start(id: string, options: StartOptions = {}): Promise<string[]> {
     const store = this.store;
+    let relay: NotifyRelay | undefined;
     const record = await store.locked(id, async () => {
       const record = store.read(id);
       const status = store.status(record);
       if (status !== 'created') throw new TsboxError(`cannot start container "${id}": it is ${status}, not created`);
       const pidfd = openPidfd(record);
       try {
+        // Bound before the process runs, so that nothing it says is lost.
+        if (options.notifySocket !== undefined) relay = (await import('../notify-socket.js')).NotifyRelay.bind(store.dir(id));
         const fifo = store.fifo(id);
         // Opening the FIFO for reading is what the init waits for. If the
         // init dies instead, nothing would ever open the other end: watch
@@ -311,10 +347,25 @@ export class Runtime {
       } finally {
         native().close(pidfd);
       }
+    }).catch((err: unknown) => {
+      relay?.close();
+      throw err;
     });
     // A record of an older tsbox has no poststart: read the bundle.
     const poststart = record.poststart ?? (await import('../bundle.js')).loadBundle(record.bundle).spec.hooks?.poststart ?? [];
-    return runHooksWarning({ poststart }, 'poststart', { ...recordState(record), status: 'running' });
+    const warnings = await runHooksWarning({ poststart }, 'poststart', { ...recordState(record), status: 'running' });
+    if (relay) {
+      // As runc's start: returns once the container is ready (or gone),
+      // having told systemd which process to watch from now on, its init.
+      try {
+        await relay.relayReady(options.notifySocket!, record.pid, () => store.status(record) !== 'stopped');
+      } catch (err) {
+        warnings.push((err as Error).message);
+      } finally {
+        relay.close();
+      }
+    }
+    return warnings;
   }
 
   state(id: string): ContainerState {
@@ -621,10 +672,31 @@ export function preservedFds(n: number | undefined): number[] {
  * container's process is pid 1 of its namespace, and the one to take them),
  * then --preserve-fds more.
  */
-export function passedFds(options: { listenFds?: number; preserveFds?: number }): { extraFds: number[]; extraEnv?: string[] } {
+export function passedFds(
+  options: { listenFds?: number; preserveFds?: number },
+  notify?: { env: string },
+): { extraFds: number[]; extraEnv?: string[] } {
   const listen = options.listenFds ?? 0;
   const extraFds = preservedFds(listen + (options.preserveFds ?? 0));
-  return listen > 0 ? { extraFds, extraEnv: [`LISTEN_FDS=${listen}`, 'LISTEN_PID=1'] } : { extraFds };
+  const extraEnv = [...(listen > 0 ? [`LISTEN_FDS=${listen}`, 'LISTEN_PID=1'] : []), ...(notify ? [notify.env] : [])];
+  return extraEnv.length > 0 ? { extraFds, extraEnv } : { extraFds };
+}
+
+/**
+ * With the caller's NOTIFY_SOCKET: the container's notify socket directory
+ * made in its state directory and bound into `bundle`'s config (see
+ * lib/notify-socket.ts); the NOTIFY_SOCKET entry for its process.
+ */
+async function notifySetup(
+  bundle: Bundle,
+  stateDir: string,
+  notifySocket: string | undefined,
+): Promise<{ env: string; relay: typeof NotifyRelay } | undefined> {
+  if (notifySocket === undefined) return undefined;
+  const { prepareNotify, NotifyRelay: relay } = await import('../notify-socket.js');
+  const { mount, env } = prepareNotify(stateDir);
+  bundle.spec.mounts = [...(bundle.spec.mounts ?? []), mount];
+  return { env, relay };
 }
 
 /** Hands a terminal's master to a --console-socket listener, and lets go of it. */

@@ -184,4 +184,79 @@ describe.skipIf(!isRoot)('what the container process inherits', () => {
     expect(await ignored.exited).toEqual({ status: 1, signal: null });
     expect(await ignored.stdout.end).toMatch(/^LISTEN_FDS=\nls: \/proc\/self\/fd\/3: No such file or directory\n$/);
   });
+
+  /** A notify socket on the host, as systemd has for a Type=notify unit: what it receives, one datagram per line of JSON. */
+  function notifyListener(socketPath: string) {
+    const script = [
+      'import json, socket, sys',
+      's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+      's.bind(sys.argv[1])',
+      'print("listening", flush=True)',
+      'while True: print(json.dumps(s.recv(4096).decode()), flush=True)',
+    ].join('\n');
+    const p = spawnProc('python3', ['-c', script, socketPath]);
+    return { ready: p.stdout.waitFor('listening\n'), received: async (n: number) => {
+      const text = await p.stdout.waitFor((t) => t.split('\n').length >= n + 2);
+      return text.split('\n').slice(1, n + 1).map((l) => JSON.parse(l) as string);
+    }, stop: () => {
+      p.child.kill('SIGKILL');
+      return p.stdout.end;
+    } };
+  }
+
+  /** bin/tsbox with NOTIFY_SOCKET set, as a Type=notify unit starts it. */
+  function notified(socketPath: string, args: string[]) {
+    return spawnProc('env', [`NOTIFY_SOCKET=${socketPath}`, process.execPath, TSBOX, '--root', lc.root, ...args]);
+  }
+
+  it('NOTIFY_SOCKET: the container\'s READY=1 reaches the caller\'s socket with MAINPID (create + start: the init; run: tsbox)', async () => {
+    const dir = lc.scratch();
+    const host = path.join(dir, 'systemd-notify.sock');
+    const listener = notifyListener(host);
+    await listener.ready;
+    const b = lc.bundle({
+      args: ['sh', '-c', 'echo "$NOTIFY_SOCKET"; touch /run/notify/x 2>&1; sleep 1; sd-peer notify "STATUS=starting"; sd-peer notify "READY=1"; exec sleep 100'],
+    });
+    installFixture(b.rootfs, 'sd-peer');
+    lc.track('sd');
+    const create = notified(host, ['create', '--bundle', b.dir, 'sd']);
+    expect(await create.exited).toEqual({ status: 0, signal: null });
+    const started = Date.now();
+    const start = notified(host, ['start', 'sd']);
+    expect(await start.exited).toEqual({ status: 0, signal: null });
+    // start waited for the container to be ready, as runc's does.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    const pid = (await lc.state('sd')).pid;
+    expect(await listener.received(1)).toEqual([`READY=1\nMAINPID=${pid}\n`]);
+    // Inside: where the socket is, and that its directory is read-only.
+    expect(await create.stdout.waitFor('Read-only')).toMatch(/^\/run\/notify\/notify\.sock\ntouch: \/run\/notify\/x: Read-only file system\n$/);
+
+    // run in the foreground: tsbox stays, the process systemd watches.
+    const once = lc.bundle({ args: ['sd-peer', 'notify', 'READY=1'] });
+    installFixture(once.rootfs, 'sd-peer');
+    lc.track('sd-run');
+    const run = notified(host, ['run', '--bundle', once.dir, 'sd-run']);
+    expect(await run.exited).toEqual({ status: 0, signal: null });
+    expect((await listener.received(2))[1]).toBe(`READY=1\nMAINPID=${run.child.pid}\n`);
+    listener.stop();
+  });
+
+  it('NOTIFY_SOCKET: a container that exits without READY lets start return, and nothing is sent', async () => {
+    const dir = lc.scratch();
+    const host = path.join(dir, 'systemd-notify.sock');
+    const listener = notifyListener(host);
+    await listener.ready;
+    const b = lc.bundle({ args: ['true'] });
+    lc.track('sd-quiet');
+    expect(await notified(host, ['create', '--bundle', b.dir, 'sd-quiet']).exited).toEqual({ status: 0, signal: null });
+    expect(await notified(host, ['start', 'sd-quiet']).exited).toEqual({ status: 0, signal: null });
+    await lc.waitForStatus('sd-quiet', 'stopped');
+    // A container created without NOTIFY_SOCKET: start with it has nothing to relay.
+    const plain = lc.bundle({ args: ['true'] });
+    lc.track('sd-plain');
+    await lc.create('sd-plain', plain);
+    expect(await notified(host, ['start', 'sd-plain']).exited).toEqual({ status: 0, signal: null });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await listener.stop()).toBe('listening\n');
+  });
 });

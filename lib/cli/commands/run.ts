@@ -30,7 +30,7 @@ export async function command(ctx: CommandContext): Promise<number> {
   const options = createOptions(ctx);
   if (flags.detach) {
     for (const w of (await runtime.create(id, dir, options)).warnings) log.warn(w);
-    for (const w of await runtime.start(id)) log.warn(w);
+    for (const w of await runtime.start(id, options.notifySocket !== undefined ? { notifySocket: options.notifySocket } : {})) log.warn(w);
     return 0;
   }
   const bundle = loadBundle(dir);
@@ -42,6 +42,7 @@ export async function command(ctx: CommandContext): Promise<number> {
         ...(size && { terminalSize: size }),
         ...passedFds(options),
         keep: flags.keep === true,
+        ...(options.notifySocket !== undefined && { notifySocket: options.notifySocket }),
         ...(options.pidFile !== undefined && { pidFile: options.pidFile }),
       }),
     log,
