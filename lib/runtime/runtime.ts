@@ -137,7 +137,8 @@ export class Runtime {
     try {
       return await store.locked(id, async () => {
         const fifo = store.fifo(id);
-        const notify = await notifySetup(bundle, store.dir(id), options.notifySocket);
+        const notifyWarnings: string[] = [];
+        const notify = await notifySetup(bundle, store.dir(id), options.notifySocket, notifyWarnings);
         native().mkfifo(fifo, 0o622);
         // The init opens it for writing as the container's user, after the
         // change of uid (as runc's 0622); mkfifo's mode went through the
@@ -158,7 +159,7 @@ export class Runtime {
         const record = { ...newRecord(id, bundle, l.pid, l.cgroups, bundle.spec.hooks?.poststop), poststart: bundle.spec.hooks?.poststart ?? [] };
         store.write(record);
         if (options.pidFile) writePidFile(options.pidFile, l.pid);
-        return { ...store.state(record), warnings: l.warnings };
+        return { ...store.state(record), warnings: [...notifyWarnings, ...l.warnings] };
       });
     } catch (err) {
       if (pidfd >= 0) {
@@ -191,10 +192,12 @@ export class Runtime {
     let c: RunningContainer;
     let relay: NotifyRelay | undefined;
     try {
-      const notify = await notifySetup(bundle, store.dir(id), options.notifySocket);
+      const notifyWarnings: string[] = [];
+      const notify = await notifySetup(bundle, store.dir(id), options.notifySocket, notifyWarnings);
       if (notify) relay = notify.relay.bind(store.dir(id));
       const extraEnv = [...(options.extraEnv ?? []), ...(notify ? [notify.env] : [])];
       c = await run(bundle, { cgroupDriver: this.cgroupDriver, ...options, extraEnv, id, seccompCacheDir: seccompCacheDir(store.root) });
+      c.warnings.unshift(...notifyWarnings);
       // run() itself runs the poststop hooks when the process exits.
       store.write(newRecord(id, bundle, c.pid, c.cgroups, undefined));
       if (options.pidFile) writePidFile(options.pidFile, c.pid);
@@ -685,14 +688,22 @@ export function passedFds(
 /**
  * With the caller's NOTIFY_SOCKET: the container's notify socket directory
  * made in its state directory and bound into `bundle`'s config (see
- * lib/notify-socket.ts); the NOTIFY_SOCKET entry for its process.
+ * lib/notify-socket.ts); the NOTIFY_SOCKET entry for its process. Not for
+ * a container in a user namespace of root's making: its root, another uid
+ * on the host, cannot reach into root's state directory (0700) to mount
+ * it; said in a warning.
  */
 async function notifySetup(
   bundle: Bundle,
   stateDir: string,
   notifySocket: string | undefined,
+  warnings: string[],
 ): Promise<{ env: string; relay: typeof NotifyRelay } | undefined> {
   if (notifySocket === undefined) return undefined;
+  if ((process.geteuid?.() ?? 0) === 0 && bundle.spec.linux?.namespaces?.some((ns) => ns.type === 'user')) {
+    warnings.push('NOTIFY_SOCKET is not passed on to a container with a user namespace (its root cannot reach the state directory); it will not report READY');
+    return undefined;
+  }
   const { prepareNotify, NotifyRelay: relay } = await import('../notify-socket.js');
   const { mount, env } = prepareNotify(stateDir);
   bundle.spec.mounts = [...(bundle.spec.mounts ?? []), mount];

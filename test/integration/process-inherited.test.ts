@@ -256,6 +256,23 @@ describe.skipIf(!isRoot)('what the container process inherits', () => {
     lc.track('sd-plain');
     await lc.create('sd-plain', plain);
     expect(await notified(host, ['start', 'sd-plain']).exited).toEqual({ status: 0, signal: null });
+    // A user namespace of root's making: not passed on (its root cannot
+    // reach root's state directory), with a warning; the container runs.
+    const userns = lc.bundle({
+      args: ['sh', '-c', 'echo "[$NOTIFY_SOCKET]"'],
+      mutate: (c) => {
+        c.linux.namespaces.push({ type: 'user' });
+        c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      },
+    });
+    lc.track('sd-userns');
+    const run = notified(host, ['run', '--bundle', userns.dir, 'sd-userns']);
+    expect(await run.exited).toEqual({ status: 0, signal: null });
+    expect(await run.stdout.end).toBe('[]\n');
+    expect(await run.stderr.end).toBe(
+      'tsbox: warning: NOTIFY_SOCKET is not passed on to a container with a user namespace (its root cannot reach the state directory); it will not report READY\n',
+    );
     await new Promise((r) => setTimeout(r, 200));
     expect(await listener.stop()).toBe('listening\n');
   });
