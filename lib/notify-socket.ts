@@ -52,25 +52,49 @@ export class NotifyRelay {
 
   /**
    * Waits for the container's READY=... and sends it to `host` (tsbox's own
-   * NOTIFY_SOCKET) with MAINPID=mainPid, in one datagram; gives up, sending
-   * nothing, once `alive()` says the container is gone. Polled on a timer
-   * (as runc does): nothing stays pending in the event loop after it.
+   * NOTIFY_SOCKET) with MAINPID=mainPid, in one datagram, then waits (at
+   * most 30 s, as runc) for systemd to have processed it (BARRIER=1): tsbox
+   * may exit right after, and systemd attributes a message to a unit
+   * through its sender. Gives up, sending nothing, once `alive()` says the
+   * container is gone. Polled on a timer (as runc does): nothing stays
+   * pending in the event loop after it. Returns warnings.
    */
-  async relayReady(host: string, mainPid: number, alive: () => boolean): Promise<void> {
+  async relayReady(host: string, mainPid: number, alive: () => boolean): Promise<string[]> {
     for (;;) {
       for (let d = native().recvDatagram(this.fd); d !== null; d = native().recvDatagram(this.fd)) {
         const ready = d.toString('utf8').split('\n').find((line) => line.startsWith('READY='));
         if (ready !== undefined) {
           native().sendDatagram(host, `${ready}\nMAINPID=${mainPid}\n`);
-          return;
+          return barrier(host);
         }
       }
-      if (!alive()) return;
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (!alive()) return [];
+      await sleep(POLL_MS);
     }
   }
 
   close(): void {
     native().close(this.fd);
+  }
+}
+
+const POLL_MS = 20;
+const BARRIER_MS = 30_000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** sd_notify_barrier against `host`: a warning if it is not answered in time. */
+async function barrier(host: string): Promise<string[]> {
+  const fd = native().notifyBarrier(host);
+  try {
+    for (let waited = 0; !native().pipeEnded(fd); waited += POLL_MS) {
+      if (waited >= BARRIER_MS) return [`NOTIFY_SOCKET "${host}" did not answer BARRIER=1 within ${BARRIER_MS / 1000} s; going on`];
+      await sleep(POLL_MS);
+    }
+    return [];
+  } finally {
+    native().close(fd);
   }
 }

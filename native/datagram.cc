@@ -6,6 +6,7 @@
 // anything leaves no pending poll behind.
 #include "datagram.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -105,10 +106,74 @@ Napi::Value SendDatagram(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// notifyBarrier(path) -> fd: systemd's sd_notify_barrier: "BARRIER=1" to the
+// socket at path with the write end of a new pipe, which the receiver
+// closes once it has processed everything sent before (a receiver that
+// reads the datagram without taking descriptors closes it too). Returns the
+// read end, non-blocking: it reads end of file then (pipeEnded).
+Napi::Value NotifyBarrier(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>();
+  const std::string what = "send BARRIER=1 to NOTIFY_SOCKET \"" + path + "\"";
+  struct sockaddr_un addr;
+  socklen_t len;
+  if (!address_of(path, addr, len)) return throw_error(env, "sendmsg", what, ENAMETOOLONG);
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) != 0) return throw_error(env, "pipe2", what, errno);
+  int sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) {
+    int err = errno;
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    return throw_error(env, "socket", what, err);
+  }
+  static const char kBarrier[] = "BARRIER=1";
+  struct iovec iov = {const_cast<char*>(kBarrier), sizeof kBarrier - 1};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } control = {};
+  struct msghdr msg = {};
+  msg.msg_name = &addr;
+  msg.msg_namelen = len;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cmsg), &pipe_fds[1], sizeof(int));
+  ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  int err = errno;
+  close(sock);
+  close(pipe_fds[1]);  // the receiver holds the only write end now
+  if (n < 0) {
+    close(pipe_fds[0]);
+    return throw_error(env, "sendmsg", what, err);
+  }
+  return Napi::Number::New(env, pipe_fds[0]);
+}
+
+// pipeEnded(fd) -> boolean: the non-blocking read end of a pipe reads end of
+// file (or anything at all: a barrier's receiver only ever closes it).
+Napi::Value PipeEnded(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  char byte;
+  ssize_t n;
+  do {
+    n = read(fd, &byte, 1);
+  } while (n < 0 && errno == EINTR);
+  return Napi::Boolean::New(info.Env(), !(n < 0 && errno == EAGAIN));
+}
+
 }  // namespace
 
 void RegisterDatagram(Napi::Env env, Napi::Object exports) {
   exports.Set("bindDatagram", Napi::Function::New(env, BindDatagram));
   exports.Set("recvDatagram", Napi::Function::New(env, RecvDatagram));
   exports.Set("sendDatagram", Napi::Function::New(env, SendDatagram));
+  exports.Set("notifyBarrier", Napi::Function::New(env, NotifyBarrier));
+  exports.Set("pipeEnded", Napi::Function::New(env, PipeEnded));
 }

@@ -81,6 +81,10 @@ export interface Binding {
   recvDatagram(fd: number): Buffer | null;
   /** One datagram to the unix socket at path ("@name": abstract), e.g. systemd's NOTIFY_SOCKET. */
   sendDatagram(path: string, data: string): void;
+  /** sd_notify_barrier: BARRIER=1 with a pipe's write end to path; the read end (non-blocking), for pipeEnded. */
+  notifyBarrier(path: string): number;
+  /** Whether the non-blocking read end of a pipe reads end of file (its writers are gone). */
+  pipeEnded(fd: number): boolean;
 }
 
 interface Loaded {

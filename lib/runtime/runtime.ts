@@ -214,7 +214,7 @@ export class Runtime {
       const r = relay;
       void r
         .relayReady(options.notifySocket!, process.pid, () => alive)
-        .catch((err: Error) => c.warnings.push(err.message))
+        .then((warnings) => c.warnings.push(...warnings), (err: Error) => c.warnings.push(err.message))
         .finally(() => r.close());
     }
     if (!options.keep) void c.exited.then(() => store.remove(id));
@@ -361,7 +361,7 @@ export class Runtime {
       // As runc's start: returns once the container is ready (or gone),
       // having told systemd which process to watch from now on, its init.
       try {
-        await relay.relayReady(options.notifySocket!, record.pid, () => store.status(record) !== 'stopped');
+        warnings.push(...(await relay.relayReady(options.notifySocket!, record.pid, () => store.status(record) !== 'stopped')));
       } catch (err) {
         warnings.push((err as Error).message);
       } finally {

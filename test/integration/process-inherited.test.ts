@@ -185,23 +185,37 @@ describe.skipIf(!isRoot)('what the container process inherits', () => {
     expect(await ignored.stdout.end).toMatch(/^LISTEN_FDS=\nls: \/proc\/self\/fd\/3: No such file or directory\n$/);
   });
 
-  /** A notify socket on the host, as systemd has for a Type=notify unit: what it receives, one datagram per line of JSON. */
-  function notifyListener(socketPath: string) {
+  /**
+   * A notify socket on the host, as systemd has for a Type=notify unit:
+   * what it receives, one datagram per line of JSON. A descriptor that comes
+   * with one (BARRIER=1's pipe) is held `holdMs`, then closed: systemd's
+   * answer to the barrier.
+   */
+  function notifyListener(socketPath: string, holdMs = 0) {
     const script = [
-      'import json, socket, sys',
+      'import array, json, socket, sys, time',
       's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
       's.bind(sys.argv[1])',
       'print("listening", flush=True)',
-      'while True: print(json.dumps(s.recv(4096).decode()), flush=True)',
+      'while True:',
+      '  data, anc, _, _ = s.recvmsg(4096, socket.CMSG_SPACE(16))',
+      '  print(json.dumps(data.decode()), flush=True)',
+      '  fds = [fd for lvl, typ, raw in anc for fd in array.array("i", raw[: len(raw) - len(raw) % 4])]',
+      `  if fds: time.sleep(${holdMs / 1000})`,
+      '  for fd in fds: socket.close(fd)',
     ].join('\n');
     const p = spawnProc('python3', ['-c', script, socketPath]);
-    return { ready: p.stdout.waitFor('listening\n'), received: async (n: number) => {
-      const text = await p.stdout.waitFor((t) => t.split('\n').length >= n + 2);
-      return text.split('\n').slice(1, n + 1).map((l) => JSON.parse(l) as string);
-    }, stop: () => {
-      p.child.kill('SIGKILL');
-      return p.stdout.end;
-    } };
+    return {
+      ready: p.stdout.waitFor('listening\n'),
+      received: async (n: number) => {
+        const text = await p.stdout.waitFor((t) => t.split('\n').length >= n + 2);
+        return text.split('\n').slice(1, n + 1).map((l) => JSON.parse(l) as string);
+      },
+      stop: () => {
+        p.child.kill('SIGKILL');
+        return p.stdout.end;
+      },
+    };
   }
 
   /** bin/tsbox with NOTIFY_SOCKET set, as a Type=notify unit starts it. */
@@ -212,7 +226,8 @@ describe.skipIf(!isRoot)('what the container process inherits', () => {
   it('NOTIFY_SOCKET: the container\'s READY=1 reaches the caller\'s socket with MAINPID (create + start: the init; run: tsbox)', async () => {
     const dir = lc.scratch();
     const host = path.join(dir, 'systemd-notify.sock');
-    const listener = notifyListener(host);
+    // systemd answers the barrier after 1 s here.
+    const listener = notifyListener(host, 1000);
     await listener.ready;
     const b = lc.bundle({
       args: ['sh', '-c', 'echo "$NOTIFY_SOCKET"; touch /run/notify/x 2>&1; sleep 1; sd-peer notify "STATUS=starting"; sd-peer notify "READY=1"; exec sleep 100'],
@@ -224,10 +239,11 @@ describe.skipIf(!isRoot)('what the container process inherits', () => {
     const started = Date.now();
     const start = notified(host, ['start', 'sd']);
     expect(await start.exited).toEqual({ status: 0, signal: null });
-    // start waited for the container to be ready, as runc's does.
-    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    // start waited for the container to be ready (1 s), then for systemd to
+    // have taken the message (the barrier, 1 s), as runc's does.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
     const pid = (await lc.state('sd')).pid;
-    expect(await listener.received(1)).toEqual([`READY=1\nMAINPID=${pid}\n`]);
+    expect(await listener.received(2)).toEqual([`READY=1\nMAINPID=${pid}\n`, 'BARRIER=1']);
     // Inside: where the socket is, and that its directory is read-only.
     expect(await create.stdout.waitFor('Read-only')).toMatch(/^\/run\/notify\/notify\.sock\ntouch: \/run\/notify\/x: Read-only file system\n$/);
 
@@ -237,7 +253,7 @@ describe.skipIf(!isRoot)('what the container process inherits', () => {
     lc.track('sd-run');
     const run = notified(host, ['run', '--bundle', once.dir, 'sd-run']);
     expect(await run.exited).toEqual({ status: 0, signal: null });
-    expect((await listener.received(2))[1]).toBe(`READY=1\nMAINPID=${run.child.pid}\n`);
+    expect((await listener.received(4)).slice(2)).toEqual([`READY=1\nMAINPID=${run.child.pid}\n`, 'BARRIER=1']);
     listener.stop();
   });
 
