@@ -43,6 +43,12 @@ export interface LaunchOptions {
   /** Descriptors of this process the container gets as 3, 4, ... (--preserve-fds). */
   extraFds?: number[];
   /**
+   * KEY=VALUE entries the runtime adds to the process's environment (in
+   * place of the config's own for the same key): LISTEN_FDS for socket
+   * activation, NOTIFY_SOCKET.
+   */
+  extraEnv?: string[];
+  /**
    * Stop the init just before it executes the process, until `tsbox start`
    * opens this FIFO (create); without it the process is executed at once.
    */
@@ -223,6 +229,7 @@ export async function launch(native: Binding, bundle: Bundle, options: LaunchOpt
   } catch (err) {
     throw err instanceof ConfigError ? err.inFile(bundle.configPath) : err;
   }
+  if (options.extraEnv) plan.env = withEnv(plan.env, options.extraEnv);
   if (options.startFifo !== undefined && plan.namespaces.some((ns) => ns.type === 'user')) {
     // A joined user namespace has maps of its own: open the FIFO's write side.
     if (plan.userns) giveFifoToMappedRoot(options.startFifo, plan.userns);
@@ -293,6 +300,13 @@ export async function launch(native: Binding, bundle: Bundle, options: LaunchOpt
   } finally {
     scope?.close();
   }
+}
+
+/** `env` with `extra`'s entries in place of those of the same keys, or added. */
+function withEnv(env: string[], extra: string[]): string[] {
+  const key = (e: string) => e.slice(0, e.indexOf('=') + 1);
+  const replaced = new Set(extra.map(key));
+  return [...env.filter((e) => !replaced.has(key(e))), ...extra];
 }
 
 /**
@@ -449,6 +463,9 @@ const HANDLERS: Record<Exclude<HelperMessage, 'seccomp-program'>, (talk: Talk, m
       talk.failure = err as Error;
       talk.native.send(talk.sock, ['abort']);
     }
+  },
+  warning(talk, msg) {
+    talk.plan.warnings.push(msg.fields[1] ?? '');
   },
   error(talk, msg) {
     // The first failure is the one to report (after a failed hook, the

@@ -5,7 +5,7 @@ import { loadBundle, type Bundle } from './bundle.js';
 import { killAndRemove } from './cgroups/kill.js';
 import type { Cgroups } from './cgroups/manager.js';
 import { generateId } from './container-id.js';
-import { runHooks } from './hooks.js';
+import { runHooksWarning } from './hooks.js';
 import { hookState, launch, pipeStreams, waitFor, type Launched, type LaunchOptions } from './launch.js';
 import { native, type Binding, type ExitInfo } from './native/binding.js';
 import { sendPidfd } from './pidfd-socket.js';
@@ -13,7 +13,7 @@ import { signalName, signalNumber } from './signals.js';
 
 export type { StdioOption } from './launch.js';
 
-export type RunOptions = Pick<LaunchOptions, 'stdio' | 'terminalSize' | 'extraFds' | 'id' | 'seccompCacheDir' | 'cgroupDriver'> & {
+export type RunOptions = Pick<LaunchOptions, 'stdio' | 'terminalSize' | 'extraFds' | 'extraEnv' | 'id' | 'seccompCacheDir' | 'cgroupDriver'> & {
   /** The native layer (default: the addon); tests give a fake (test/helpers/fake-native.ts). */
   native?: Binding;
   /** A unix socket to send a pidfd of the container's process to (runc's --pidfd-socket). */
@@ -76,14 +76,14 @@ export async function run(source: string | Bundle, options: RunOptions = {}): Pr
   const warn = (err: unknown) => c.warnings.push((err as Error).message);
   const hooks = bundle.spec.hooks;
   const state = hookState(bundle, id, c.pid);
-  if (hooks?.poststart) await runHooks(hooks, 'poststart', { ...state, status: 'running' }).catch(warn);
+  if (hooks?.poststart) c.warnings.push(...(await runHooksWarning(hooks, 'poststart', { ...state, status: 'running' })));
   const { cgroups } = launched;
   if (!cgroups && !hooks?.poststop) return c;
   const exited = c.exited.then(async (status) => {
     // The container's cgroups go with it, and so does what is left in
     // them (processes that outlived an init without a pid namespace), as runc.
     if (cgroups) await killAndRemove(cgroups).catch(warn);
-    if (hooks?.poststop) await runHooks(hooks, 'poststop', { ...state, status: 'stopped' }).catch(warn);
+    if (hooks?.poststop) c.warnings.push(...(await runHooksWarning(hooks, 'poststop', { ...state, status: 'stopped' })));
     return status;
   });
   return { ...c, exited };

@@ -78,6 +78,16 @@ export interface Addon {
   attachDeviceProgram(cgroupDir: string, insns: Buffer, replace: boolean): void;
   /** Ids of tsbox's device programs attached to a cgroup2 directory. */
   deviceProgramIds(cgroupDir: string): number[];
+  /** A non-blocking unix datagram socket bound at path, the file given mode (a notify socket). */
+  bindDatagram(path: string, mode: number): number;
+  /** The next datagram waiting on fd, or null. */
+  recvDatagram(fd: number): Buffer | null;
+  /** One datagram to the unix socket at path ("@name": abstract), e.g. systemd's NOTIFY_SOCKET. */
+  sendDatagram(path: string, data: string): void;
+  /** sd_notify_barrier: BARRIER=1 with a pipe's write end to path; the read end (non-blocking), for pipeEnded. */
+  notifyBarrier(path: string): number;
+  /** Whether the non-blocking read end of a pipe reads end of file (its writers are gone). */
+  pipeEnded(fd: number): boolean;
 }
 
 /** What tsbox uses of the native layer: the addon, and the helper executable it starts. */

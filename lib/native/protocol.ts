@@ -21,6 +21,8 @@ export const HELPER_MESSAGES = [
   'seccomp',
   /** The init stopped before execve; answered by go (or the start FIFO). */
   'ready',
+  /** `<text>`: something the init could not apply; the runtime passes it on as a warning. */
+  'warning',
   /** `<step> <errno> <detail>`: the sender exits. */
   'error',
   /** The compile mode's answer: `<load flags> <program in hex> <unknown syscalls...>`. */

@@ -1,4 +1,4 @@
-import { closeSync, open, readdirSync, readFile, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
+import { chmodSync, closeSync, open, readdirSync, readFile, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { getSystemErrorName } from 'node:util';
@@ -14,7 +14,8 @@ import type { Hook, LinuxResources, Process, Spec } from '../oci/types.js';
 import type { ContainerEvent, Stats } from '../cgroups/stats.js';
 import type { KernelNamespace, PlannedNamespace } from '../plan/plan.js';
 import { native, type Binding } from '../native/binding.js';
-import { runHooks, type HookState } from '../hooks.js';
+import { runHooksWarning, type HookState } from '../hooks.js';
+import type { NotifyRelay } from '../notify-socket.js';
 import { OCI_VERSION } from '../oci/default-spec.js';
 import { signalNumber } from '../signals.js';
 import { sendPidfd } from '../pidfd-socket.js';
@@ -61,6 +62,22 @@ export interface CreateOptions {
   preserveFds?: number;
   /** A unix socket to send a pidfd of the container's init to (runc's --pidfd-socket). */
   pidfdSocket?: string;
+  /**
+   * systemd's socket activation (see passedFds): this many descriptors from
+   * 3 on are the sockets systemd passed, given to the container first.
+   */
+  listenFds?: number;
+  /**
+   * The caller's NOTIFY_SOCKET (systemd's, for a Type=notify unit): the
+   * container gets a notify socket of its own, whose READY start() (or
+   * run()) passes on to this one (lib/notify-socket.ts).
+   */
+  notifySocket?: string;
+}
+
+/** What start() takes: the caller's NOTIFY_SOCKET, to relay the container's READY to. */
+export interface StartOptions {
+  notifySocket?: string;
 }
 
 /** A created container's state, and what its set-up could not apply (warnings). */
@@ -137,12 +154,18 @@ export class Runtime {
     try {
       return await store.locked(id, async () => {
         const fifo = store.fifo(id);
+        const notifyWarnings: string[] = [];
+        const notify = await notifySetup(bundle, store.dir(id), options.notifySocket, notifyWarnings);
         this.native.mkfifo(fifo, 0o622);
+        // The init opens it for writing as the container's user, after the
+        // change of uid (as runc's 0622); mkfifo's mode went through the
+        // umask. The state directory (0700) keeps everyone else from it.
+        chmodSync(fifo, 0o622);
         const l = await launch(this.native, bundle, {
           id,
           stdio: options.stdio ?? 'inherit',
           startFifo: fifo,
-          extraFds: preservedFds(options.preserveFds),
+          ...passedFds(options, notify),
           seccompCacheDir: seccompCacheDir(store.root),
           cgroupDriver: this.cgroupDriver,
         });
@@ -154,7 +177,7 @@ export class Runtime {
         const record = { ...newRecord(id, bundle, l.pid, l.cgroups, bundle.spec.hooks?.poststop), poststart: bundle.spec.hooks?.poststart ?? [] };
         store.write(record);
         if (options.pidFile) writePidFile(options.pidFile, l.pid);
-        return { ...store.state(record), warnings: l.warnings };
+        return { ...store.state(record), warnings: [...notifyWarnings, ...l.warnings] };
       });
     } catch (err) {
       if (pidfd >= 0) {
@@ -175,20 +198,42 @@ export class Runtime {
    * it under the state root while it runs, so that state, list, kill and ps
    * see it. The record is removed when it exits, unless `keep`.
    */
-  async run(id: string, bundle: Bundle, options: RunOptions & { keep?: boolean; pidFile?: string } = {}): Promise<RunningContainer> {
+  async run(
+    id: string,
+    bundle: Bundle,
+    options: RunOptions & { keep?: boolean; pidFile?: string; notifySocket?: string } = {},
+  ): Promise<RunningContainer> {
     const { run } = await import('../run.js');
     const { seccompCacheDir } = await import('../plan/seccomp-cache.js');
     const store = this.store;
     store.claim(id);
     let c: RunningContainer;
+    let relay: NotifyRelay | undefined;
     try {
-      c = await run(bundle, { cgroupDriver: this.cgroupDriver, ...options, id, seccompCacheDir: seccompCacheDir(store.root), native: this.native });
+      const notifyWarnings: string[] = [];
+      const notify = await notifySetup(bundle, store.dir(id), options.notifySocket, notifyWarnings);
+      if (notify) relay = notify.relay.bind(store.dir(id));
+      const extraEnv = [...(options.extraEnv ?? []), ...(notify ? [notify.env] : [])];
+      c = await run(bundle, { cgroupDriver: this.cgroupDriver, ...options, extraEnv, id, seccompCacheDir: seccompCacheDir(store.root), native: this.native });
+      c.warnings.unshift(...notifyWarnings);
       // run() itself runs the poststop hooks when the process exits.
       store.write(newRecord(id, bundle, c.pid, c.cgroups, undefined));
       if (options.pidFile) writePidFile(options.pidFile, c.pid);
     } catch (err) {
+      relay?.close();
       store.remove(id);
       throw err;
+    }
+    if (relay) {
+      // tsbox stays, waiting for the process: it is the main process systemd
+      // watches (as runc's run tells it).
+      let alive = true;
+      void c.exited.then(() => (alive = false));
+      const r = relay;
+      void r
+        .relayReady(options.notifySocket!, process.pid, () => alive)
+        .then((warnings) => c.warnings.push(...warnings), (err: Error) => c.warnings.push(err.message))
+        .finally(() => r.close());
     }
     if (!options.keep) void c.exited.then(() => store.remove(id));
     return c;
@@ -302,14 +347,17 @@ export class Runtime {
    * Lets a created container's init execute its process, then runs the
    * poststart hooks. Returns warnings (failed poststart hooks).
    */
-  async start(id: string): Promise<string[]> {
+  async start(id: string, options: StartOptions = {}): Promise<string[]> {
     const store = this.store;
+    let relay: NotifyRelay | undefined;
     const record = await store.locked(id, async () => {
       const record = store.read(id);
       const status = store.status(record);
       if (status !== 'created') throw new TsboxError(`cannot start container "${id}": it is ${status}, not created`);
       const pidfd = openPidfd(this.native, record);
       try {
+        // Bound before the process runs, so that nothing it says is lost.
+        if (options.notifySocket !== undefined) relay = (await import('../notify-socket.js')).NotifyRelay.bind(store.dir(id));
         const fifo = store.fifo(id);
         // Opening the FIFO for reading is what the init waits for. If the
         // init dies instead, nothing would ever open the other end: watch
@@ -343,13 +391,24 @@ export class Runtime {
       } finally {
         this.native.close(pidfd);
       }
+    }).catch((err: unknown) => {
+      relay?.close();
+      throw err;
     });
-    const warnings: string[] = [];
     // A record of an older tsbox has no poststart: read the bundle.
     const poststart = record.poststart ?? (await import('../bundle.js')).loadBundle(record.bundle).spec.hooks?.poststart ?? [];
-    await runHooks({ poststart }, 'poststart', { ...recordState(record), status: 'running' }).catch((err: Error) =>
-      warnings.push(err.message),
-    );
+    const warnings = await runHooksWarning({ poststart }, 'poststart', { ...recordState(record), status: 'running' });
+    if (relay) {
+      // As runc's start: returns once the container is ready (or gone),
+      // having told systemd which process to watch from now on, its init.
+      try {
+        warnings.push(...(await relay.relayReady(options.notifySocket!, record.pid, () => store.status(record) !== 'stopped')));
+      } catch (err) {
+        warnings.push((err as Error).message);
+      } finally {
+        relay.close();
+      }
+    }
     return warnings;
   }
 
@@ -445,11 +504,7 @@ export class Runtime {
     if (!record) return [];
     // After the container is gone and before delete returns, as the spec
     // has it; failures are warnings.
-    const warnings: string[] = [];
-    await runHooks({ poststop: record.poststop ?? [] }, 'poststop', { ...recordState(record), status: 'stopped' }).catch(
-      (err: Error) => warnings.push(err.message),
-    );
-    return warnings;
+    return runHooksWarning({ poststop: record.poststop ?? [] }, 'poststop', { ...recordState(record), status: 'stopped' });
   }
 
   /** Freezes every process of the container (its cgroup's freezer). */
@@ -654,6 +709,48 @@ async function bundleDeviceNodes(record: ContainerRecord) {
 /** Descriptors 3 .. 3+n-1 of this process, for --preserve-fds. */
 export function preservedFds(n: number | undefined): number[] {
   return Array.from({ length: n ?? 0 }, (_, i) => 3 + i);
+}
+
+/**
+ * The descriptors a new container gets from 3 on, as runc passes them:
+ * systemd's socket-activation sockets first (listenFds of them, with
+ * LISTEN_FDS=N and LISTEN_PID=1 in the process's environment: the
+ * container's process is pid 1 of its namespace, and the one to take them),
+ * then --preserve-fds more.
+ */
+export function passedFds(
+  options: { listenFds?: number; preserveFds?: number },
+  notify?: { env: string },
+): { extraFds: number[]; extraEnv?: string[] } {
+  const listen = options.listenFds ?? 0;
+  const extraFds = preservedFds(listen + (options.preserveFds ?? 0));
+  const extraEnv = [...(listen > 0 ? [`LISTEN_FDS=${listen}`, 'LISTEN_PID=1'] : []), ...(notify ? [notify.env] : [])];
+  return extraEnv.length > 0 ? { extraFds, extraEnv } : { extraFds };
+}
+
+/**
+ * With the caller's NOTIFY_SOCKET: the container's notify socket directory
+ * made in its state directory and bound into `bundle`'s config (see
+ * lib/notify-socket.ts); the NOTIFY_SOCKET entry for its process. Not for
+ * a container in a user namespace of root's making: its root, another uid
+ * on the host, cannot reach into root's state directory (0700) to mount
+ * it; said in a warning.
+ */
+async function notifySetup(
+  bundle: Bundle,
+  stateDir: string,
+  notifySocket: string | undefined,
+  warnings: string[],
+): Promise<{ env: string; relay: typeof NotifyRelay } | undefined> {
+  if (notifySocket === undefined) return undefined;
+  if ((process.geteuid?.() ?? 0) === 0 && bundle.spec.linux?.namespaces?.some((ns) => ns.type === 'user')) {
+    warnings.push('NOTIFY_SOCKET is not passed on to a container with a user namespace (its root cannot reach the state directory); it will not report READY');
+    return undefined;
+  }
+  const { prepareNotify, NotifyRelay: relay } = await import('../notify-socket.js');
+  const { mount, env } = prepareNotify(stateDir);
+  bundle.spec.mounts = [...(bundle.spec.mounts ?? []), mount];
+  return { env, relay };
 }
 
 /** Hands a terminal's master to a --console-socket listener, and lets go of it. */

@@ -22,6 +22,7 @@
 
 #include "cpu_affinity.h"
 #include "mempolicy.h"
+#include "passwd.h"
 #include "process_attrs.h"
 #include "procfs.h"
 #include "protocol.h"
@@ -327,9 +328,9 @@ std::string find_executable(const plan::Plan& p) {
   fail(step, ENOENT, "executable file not found in $PATH");
 }
 
-[[noreturn]] void exec_process(const plan::Plan& p, const std::string& file) {
+[[noreturn]] void exec_process(const plan::Plan& p, const std::string& file, const std::vector<std::string>& env) {
   std::vector<char*> argv = c_strings(p.args);
-  std::vector<char*> envp = c_strings(p.env);
+  std::vector<char*> envp = c_strings(env);
   execve(file.c_str(), argv.data(), envp.data());
   fail("exec " + quote(p.args[0]), errno);
 }
@@ -362,11 +363,19 @@ void join_late_cgroups(const plan::Plan& p) {
 [[noreturn]] void start_process(const plan::Plan& p, int console, const StartFifo& fifo,
                                 const HookStates& states) {
   join_late_cgroups(p);
+  // Inside the container's cpuset now (joined or cloned into), which
+  // bounds the new affinity; before the scheduler policy, which
+  // SCHED_DEADLINE ties to the CPUs allowed. An exec with
+  // execCPUAffinity.initial keeps that one (runc): set_final below, if any.
+  if (p.cpus_initial.empty()) process_attrs::reset_cpu_affinity();
   // In its cgroups (cpuset.mems bounds the nodes) and inherited across execve.
   mempolicy::apply(p);
   set_rlimits(p);
   process_attrs::set_priorities(p);
   process_attrs::set_security_labels(p);
+  // Inside the container's root already, and still root in it: a
+  // passwd the container's user may not read still gives its HOME.
+  const std::vector<std::string> env = passwd::with_home(p.env, p.uid);
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
   // while the init still has it, before the capabilities are dropped (as
   // runc does); otherwise as late as possible, below.
@@ -390,7 +399,7 @@ void join_late_cgroups(const plan::Plan& p) {
   if (p.pause) wait_for_go(fifo);
   run_hooks(p, "startContainer", states.created);
   reset_signals();
-  exec_process(p, file);
+  exec_process(p, file, env);
 }
 
 // A process joining a running container: the helper has joined the

@@ -17,6 +17,7 @@ constexpr char kPty[] = "pty";                       // + the terminal's master
 constexpr char kHooks[] = "hooks";                   // stopped before pivot_root for the runtime's hooks
 constexpr char kSeccomp[] = "seccomp";               // + the seccomp listener
 constexpr char kReady[] = "ready";                   // stopped before execve
+constexpr char kWarning[] = "warning";               // <text>: something not applied, said by the runtime
 constexpr char kError[] = "error";                   // <step> <errno> <detail>; the sender exits
 constexpr char kSeccompProgram[] = "seccomp-program";  // compile mode: <load flags> <hex> <unknown names...>
 // From the runtime:
@@ -24,7 +25,7 @@ constexpr char kGo[] = "go";        // go on (with cgroup.procs files, or the ho
 constexpr char kAbort[] = "abort";  // stop: the runtime failed and reports why
 
 constexpr const char* kHelperMessages[] = {kCgroupPending, kSpawned, kPty,   kHooks,
-                                           kSeccomp,       kReady,   kError, kSeccompProgram};
+                                           kSeccomp,       kReady,   kWarning, kError, kSeccompProgram};
 constexpr const char* kRuntimeMessages[] = {kGo, kAbort};
 
 // The records of a launch plan (lib/plan/encode.ts writes them, plan.cc
