@@ -1,4 +1,4 @@
-import { closeSync, open, readdirSync, readFile, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, openSync, readdirSync, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Bundle } from '../bundle.js';
@@ -119,12 +119,10 @@ export class Runtime {
     let cgroups: Cgroups | undefined;
     try {
       return await store.locked(id, async () => {
-        const fifo = store.fifo(id);
-        native().mkfifo(fifo, 0o622);
         const l = await launch(bundle, {
           id,
           stdio: options.stdio ?? 'inherit',
-          startFifo: fifo,
+          startSocket: store.startSocket(id),
           extraFds: preservedFds(options.preserveFds),
           seccompCacheDir: seccompCacheDir(store.root),
           cgroupDriver: this.cgroupDriver,
@@ -269,29 +267,14 @@ export class Runtime {
       if (status !== 'created') throw new TsboxError(`cannot start container "${id}": it is ${status}, not created`);
       const pidfd = openPidfd(record);
       try {
-        const fifo = store.fifo(id);
-        // Opening the FIFO for reading is what the init waits for. If the
-        // init dies instead, nothing would ever open the other end: watch
-        // for that, and open the other end ourselves to stop waiting.
-        // (A timer, not a poll of the pidfd: that would hold this process
-        // open for as long as the container runs.)
-        const opening = openFd(fifo, 'r');
-        let timer: NodeJS.Timeout | undefined;
-        const died = new Promise<'died'>((resolve) => {
-          timer = setInterval(() => store.status(record) === 'stopped' && resolve('died'), 20);
-        });
-        const first = await Promise.race([opening, died]).finally(() => clearInterval(timer));
-        if (first === 'died') {
-          const unblock = await openFd(fifo, 'w').catch(() => undefined);
-          if (unblock !== undefined) closeSync(unblock);
-          const reader = await opening.catch(() => undefined);
-          if (reader !== undefined) closeSync(reader);
+        const socket = store.startSocket(id);
+        // Connecting is what the init waits for. Refused: its init has died
+        // (the socket is closed with it).
+        const report = await startThrough(socket).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'ECONNREFUSED') throw new TsboxError(`cannot start container "${id}": connect to "${socket}": ${err.message}`);
           throw new TsboxError(`cannot start container "${id}": its init exited before it was started`);
-        }
-        // The init's execve closes its end (end of file, success), or the
-        // init writes why it failed and exits.
-        const report = await readFd(first).finally(() => closeSync(first));
-        unlinkSync(fifo);
+        });
+        unlinkSync(socket);
         if (report.length > 0) {
           const { wire } = await import('../wire.js');
           const { setupError } = await import('../launch.js');
@@ -657,12 +640,29 @@ function openPidfd(record: ContainerRecord): number {
 // fs's callbacks as promises, for start: node:fs/promises would do, but
 // loading it (it pulls in readline and the file watchers) costs more than
 // the rest of start.
-function openFd(file: string, flags: 'r' | 'w'): Promise<number> {
-  return new Promise((resolve, reject) => open(file, flags, (err, fd) => (err ? reject(err) : resolve(fd))));
-}
-
-function readFd(fd: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => readFile(fd, (err, data) => (err ? reject(err) : resolve(data))));
+/**
+ * Connects to a created container's start socket, which lets its init go
+ * on, and reads until the init closes the connection: nothing once it has
+ * executed the process (CLOEXEC), else its error report. The socket is
+ * reached through its directory's descriptor: a unix socket's path may be
+ * at most 107 bytes, and the state root is the caller's choice.
+ */
+function startThrough(socket: string): Promise<Buffer> {
+  const { createConnection } = require('node:net') as typeof import('node:net');
+  const dir = openSync(path.dirname(socket), constants.O_RDONLY | constants.O_DIRECTORY);
+  let dirOpen = true;
+  const closeDir = () => {
+    if (dirOpen) closeSync(dir);
+    dirOpen = false;
+  };
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const conn = createConnection(`/proc/self/fd/${dir}/${path.basename(socket)}`);
+    conn.once('connect', closeDir);
+    conn.on('data', (chunk: Buffer) => chunks.push(chunk));
+    conn.once('end', () => resolve(Buffer.concat(chunks)));
+    conn.once('error', reject);
+  }).finally(closeDir);
 }
 
 function readlinkOr(p: string): string | undefined {

@@ -223,9 +223,9 @@ bool apply(const Record& r, Plan& p) {
     h.args.assign(r.begin() + 5, r.begin() + 5 + nargs);
     h.env.assign(r.begin() + 5 + nargs, r.end());
     p.hooks.push_back(h);
-  } else if (kind == "start-fifo" && n == 2) {
+  } else if (kind == "start-socket" && n == 2) {
     p.pause = true;
-    p.start_fifo = r[1];
+    p.start_socket = r[1];
   } else {
     return apply_userns(r, p);
   }
