@@ -215,11 +215,12 @@ describe.skipIf(!isRoot)('host descriptors while the container\'s process is exe
     // A cwd the config names is made in the rootfs, resolved there
     // (RESOLVE_IN_ROOT: ".." stops at its root, and /proc is not mounted
     // yet): the climbing form then is a directory of the container's, and
-    // the process runs there. Anything else is refused.
+    // the process runs there. exec --cwd is taken as a path and normalized
+    // (no ".." is left to climb). Anything else is refused.
     const escaped = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
     const allowed = (cwd: string) =>
       new RegExp(
-        `^((create directory|chdir) "${escaped(cwd)}": (no such file or directory \\(ENOENT\\)|not a directory \\(ENOTDIR\\)|too many levels of symbolic links \\(ELOOP\\)|working directory is outside the container)|(ran (\\(status 0\\) ?)?: )?${escaped(hostDir)})$`,
+        `^((create directory|chdir) "(${escaped(cwd)}|${escaped(path.posix.normalize(cwd))})": (no such file or directory \\(ENOENT\\)|not a directory \\(ENOTDIR\\)|too many levels of symbolic links \\(ELOOP\\)|working directory is outside the container)|(ran( \\(status 0\\))?: )?${escaped(hostDir)})$`,
       );
     const b = escapeBundle(['sh', '-c', script]);
     const outcomes: { cwd: string; how: string; outcome: string }[] = [];
