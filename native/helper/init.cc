@@ -336,8 +336,8 @@ void reset_signals() {
 
 
 // The executable for args[0], looked up in the PATH of the container's
-// environment as a shell would: a name with a slash is taken as it is,
-// otherwise each PATH entry is tried in order, and a file found but not
+// environment as a shell would: a name with a slash is taken as it is (and
+// must be executable), otherwise each PATH entry is tried in order, and a file found but not
 // executable is skipped (remembered, so that the error says "permission
 // denied" rather than "not found"). Done before the process waits for
 // start, so that `create` reports a missing executable as runc does (and
@@ -345,7 +345,10 @@ void reset_signals() {
 std::string find_executable(const plan::Plan& p) {
   const std::string& name = p.args[0];
   const std::string step = "exec " + quote(name);
-  if (name.find('/') != std::string::npos) return name;
+  if (name.find('/') != std::string::npos) {
+    if (access(name.c_str(), X_OK) != 0) fail(step, errno);
+    return name;
+  }
   std::string path = kDefaultPath;
   for (const auto& e : p.env) {
     if (e.compare(0, 5, "PATH=") == 0) path = e.substr(5);

@@ -183,6 +183,22 @@ describe.skipIf(!isRoot)('host descriptors while the container\'s process is exe
     }, 300_000);
   }
 
+  it('a startContainer hook through /proc/self/fd/N (N = 3..64), library run and CLI create+start: refused, the host binary never runs', async () => {
+    // Run by the init inside the container just before the process, after
+    // `start` has connected: its path is resolved there too.
+    const marker = hostMarker();
+    const b = escapeBundle();
+    const withHook = (c: any, hook: string) => (c.hooks = { startContainer: [{ path: hook, args: ['marker', 'marker'] }] });
+    const refusedHook = (hook: string) => new RegExp(`^startContainer hook "${hook.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}": could not be executed$`);
+    const tried = attacks(marker.file);
+    const library: string[] = [];
+    for (const a of tried) library.push(await libraryRun(libraryVariant(b, (spec) => withHook(spec, a.path))));
+    const cli = await pool(tried, 4, (a, i) => cliRun('create+start', cliVariant(b, (c) => withHook(c, a.path)), `hook-${i}`));
+    marker.unchanged();
+    for (const [i, o] of library.entries()) expect(o, 'library run').toMatch(refusedHook(tried[i]!.path));
+    for (const [i, o] of cli.entries()) expect(o, 'create+start').toMatch(refusedHook(tried[i]!.path));
+  }, 300_000);
+
   it('an exec\'d command through /proc/self/fd/N (N = 3..64), `tsbox exec` and Runtime.exec: refused, the host binary never runs', async () => {
     const marker = hostMarker();
     const b = escapeBundle(['sleep', '100']);
@@ -249,6 +265,14 @@ describe.skipIf(!isRoot)('host descriptors while the container\'s process is exe
     const inside = path.join(b.rootfs, hostDir, 'marker');
     expect(ran === 0 ? '' : fs.readFileSync(inside, 'utf8')).toBe('pwned\n'.repeat(ran));
   }, 300_000);
+
+  it('an executable named by path is looked up (after the descriptors are closed) before the init waits: `create` reports a missing one in one line and leaves nothing', async () => {
+    const b = escapeBundle(['/bin/nope']);
+    const create = lc.spawn(['create', '--bundle', b.dir, 'nope']);
+    expect(await create.exited).toEqual({ status: 1, signal: null });
+    expect(await create.stderr.end).toBe('tsbox: exec "/bin/nope": no such file or directory (ENOENT)\n');
+    expect(fs.existsSync(path.join(lc.root, 'nope'))).toBe(false);
+  });
 
   /** What the escape fixture's "fds" mode saw. */
   interface FdReport {
