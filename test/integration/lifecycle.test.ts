@@ -141,11 +141,12 @@ describe.skipIf(!isRoot)('lifecycle through the command line', () => {
         annotations: {},
       });
       expect(Math.abs(Date.now() - Date.parse(created.created))).toBeLessThan(60_000);
-      // The init is alive, still tsbox's helper, asleep opening the exec FIFO;
-      // the container's process has not run.
+      // The init is alive, still tsbox's helper, asleep accepting on its
+      // start socket; the container's process has not run.
       expect(procState(pid)).toBe('S');
       expect(readProc(pid, 'comm')).toBe('tsbox-helper\n');
-      expect(readProc(pid, 'wchan')).toBe('wait_for_partner');
+      expect(readProc(pid, 'wchan')).toBe('__skb_wait_for_more_packets');
+      expect(fs.lstatSync(path.join(lc.root, 'life', 'start.sock')).isSocket()).toBe(true);
       expect(fs.existsSync(marker)).toBe(false);
       expect(p.stdout.text).toBe('');
       await expectListed([
