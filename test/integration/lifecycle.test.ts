@@ -201,11 +201,10 @@ describe.skipIf(!isRoot)('lifecycle through the command line', () => {
       await lc.waitForStatus('stdio', 'stopped');
     });
 
-    it('create and start a process of a non-root user under a umask of 022 (the exec FIFO is opened after the change of uid)', async () => {
+    it('create and start a process of a non-root user under a umask of 022 (the init waits on its start socket after the change of uid)', async () => {
       const b = lc.bundle({ args: ['id', '-u'], mutate: (c) => (c.process.user = { uid: 1000, gid: 1000 }) });
       const p = await create('user', b);
-      const fifo = path.join(lc.root, 'user', 'exec.fifo');
-      expect((fs.statSync(fifo).mode & 0o777).toString(8)).toBe('622');
+      expect(fs.statSync(path.join(lc.root, 'user', 'start.sock')).isSocket()).toBe(true);
       await start('user');
       expect(await p.stdout.end).toBe('1000\n');
       await lc.waitForStatus('user', 'stopped');
