@@ -115,6 +115,14 @@ function main() {
     console.log(`install --ignore-scripts: ${((Date.now() - t0) / 1000).toFixed(1)} s, node_modules ${(Number(du) / 1024).toFixed(1)} MiB (${installed.join(', ')})`);
     if (fs.existsSync(path.join(consumer, 'node_modules', 'tsbox', 'build'))) throw new Error('the install built the addon: it should have used the prebuild');
 
+    // npm install -g, into a prefix of its own: the command lands in
+    // PREFIX/bin and runs (the README's "Installing").
+    const prefix = path.join(tmp, 'global');
+    npm(['install', '-g', '--prefix', prefix, '--ignore-scripts', '--no-audit', '--no-fund', tarball], tmp);
+    const version = execFileSync(path.join(prefix, 'bin', 'tsbox'), ['--version'], { encoding: 'utf8' });
+    if (!/^tsbox version /.test(version)) throw new Error(`PREFIX/bin/tsbox --version printed ${JSON.stringify(version)}`);
+    console.log(`ok - npm install -g: the command is PREFIX/bin/tsbox, a link to ${path.relative(prefix, fs.realpathSync(path.join(prefix, 'bin', 'tsbox')))}`);
+
     for (const node of nodes) {
       const r = spawnSync(node, [path.join(__dirname, 'round-trip.js'), '--from', consumer], { stdio: 'inherit' });
       if (r.status !== 0) failed++;
