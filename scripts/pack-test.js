@@ -80,7 +80,12 @@ function main() {
     let tarball = given;
     if (!tarball) {
       const t0 = Date.now();
+      // The local build the tests use must outlive the prebuilds being made.
+      const local = path.join(ROOT, 'build', 'Release', 'tsbox.node');
+      const before = fs.statSync(local, { throwIfNoEntry: false });
       npm(['pack', '--pack-destination', tmp], ROOT);
+      const after = fs.statSync(local, { throwIfNoEntry: false });
+      if (before && (!after || after.ino !== before.ino || after.mtimeMs !== before.mtimeMs)) throw new Error(`npm pack changed or removed ${local}`);
       const file = fs.readdirSync(tmp).find((f) => f.endsWith('.tgz'));
       if (!file) throw new Error('npm pack made no tarball');
       tarball = path.join(tmp, file);
