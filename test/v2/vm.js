@@ -74,7 +74,8 @@ function setup() {
     // Debian's current kernel package, unpacked (never installed).
     const pkg = /Depends: (linux-image-\S+)/.exec(sh('apt-cache', ['depends', 'linux-image-amd64']))?.[1];
     if (!pkg) throw new Error('apt-cache depends linux-image-amd64 names no kernel package');
-    sh('apt-get', ['download', '-qq', pkg], { cwd: tmp });
+    // Into our private temp dir: apt's _apt sandbox user could not write there.
+    sh('apt-get', ['download', '-qq', '-o', 'APT::Sandbox::User=root', pkg], { cwd: tmp });
     const deb = fs.readdirSync(tmp).find((f) => f.endsWith('.deb'));
     const unpacked = path.join(tmp, 'kernel');
     sh('dpkg-deb', ['-x', path.join(tmp, deb), unpacked]);
