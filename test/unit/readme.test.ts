@@ -197,8 +197,15 @@ describe.skipIf(!canRunContainers)('README: what a user pastes runs as written',
     const globalRoot = path.join(project, 'node_modules');
     const target = path.join(project, 'tsbox-wrapper');
     const script = wrapper!.replaceAll('/usr/local/bin/tsbox', target).replaceAll('$(npm root -g)', globalRoot);
+    // Where npm had linked the command: the wrapper must replace the link,
+    // not what it points to (here a copy, so a broken README harms nothing).
+    const linked = path.join(project, 'linked-tsbox');
+    fs.copyFileSync(path.join(ROOT, 'bin', 'tsbox'), linked);
+    fs.symlinkSync(linked, target);
     execFileSync('sh', ['-ec', script], { cwd: project, env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` } });
     const out = execFileSync(target, ['--version'], { encoding: 'utf8', env: { PATH: '/nonexistent' } });
     expect(out).toMatch(/^tsbox version \d+\.\d+\.\d+\n/);
+    expect(fs.lstatSync(target).isSymbolicLink()).toBe(false);
+    expect(fs.readFileSync(linked, 'utf8')).toBe(fs.readFileSync(path.join(ROOT, 'bin', 'tsbox'), 'utf8'));
   });
 });
