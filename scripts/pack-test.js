@@ -96,13 +96,15 @@ function main() {
     const entries = listing.map((l) => ({ size: Number(l.split(/\s+/)[2]), name: l.split(/\s+/).slice(5).join(' ').replace(/^package\//, '') }));
     const unpacked = entries.reduce((n, e) => n + e.size, 0);
     console.log(`tarball: ${kib(fs.statSync(tarball).size)} (${kib(unpacked)} unpacked, ${entries.length} files)`);
+    // By top directory; prebuilds by platform folder.
     const groups = new Map();
     for (const e of entries) {
-      const group = e.name.startsWith('prebuilds/') ? e.name : e.name.split('/').slice(0, e.name.includes('/') ? 1 : 0).join('/') || e.name;
+      const parts = e.name.split('/');
+      const group = parts.length === 1 ? e.name : `${parts.slice(0, parts[0] === 'prebuilds' && parts.length > 2 ? 2 : 1).join('/')}/`;
       const g = groups.get(group) ?? { files: 0, size: 0 };
       groups.set(group, { files: g.files + 1, size: g.size + e.size });
     }
-    for (const [group, g] of groups) console.log(`  ${group}${g.files > 1 ? '/' : ''}: ${g.files} file${g.files > 1 ? 's' : ''}, ${kib(g.size)}`);
+    for (const [group, g] of [...groups].sort()) console.log(`  ${group}: ${g.files} file${g.files > 1 ? 's' : ''}, ${kib(g.size)}`);
     for (const needed of ['prebuilds/linux-x64/tsbox.glibc.node', 'prebuilds/linux-x64/tsbox-helper', 'dist/index.js', 'dist/index.d.ts', 'bin/tsbox', 'LICENSE']) {
       if (!entries.some((e) => e.name === needed)) throw new Error(`the tarball has no ${needed}`);
     }
