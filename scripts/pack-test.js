@@ -122,6 +122,18 @@ function main() {
     console.log(`install --ignore-scripts: ${((Date.now() - t0) / 1000).toFixed(1)} s, node_modules ${(Number(du) / 1024).toFixed(1)} MiB (${installed.join(', ')})`);
     if (fs.existsSync(path.join(consumer, 'node_modules', 'tsbox', 'build'))) throw new Error('the install built the addon: it should have used the prebuild');
 
+    // With install scripts (npm before 12), on a matching platform: the
+    // install script finds the prebuild and compiles nothing (a compiler
+    // that always fails would fail the install otherwise).
+    const withScripts = path.join(tmp, 'with-scripts');
+    fs.mkdirSync(withScripts);
+    fs.writeFileSync(path.join(withScripts, 'package.json'), JSON.stringify({ name: 'with-scripts', version: '1.0.0', private: true }));
+    execFileSync(fs.existsSync(path.join(path.dirname(process.execPath), 'npm')) ? path.join(path.dirname(process.execPath), 'npm') : 'npm',
+      ['install', '--foreground-scripts', '--no-audit', '--no-fund', tarball],
+      { cwd: withScripts, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, CC: '/bin/false', CXX: '/bin/false', LINK: '/bin/false' } });
+    if (fs.existsSync(path.join(withScripts, 'node_modules', 'tsbox', 'build'))) throw new Error('the install script built the addon: it should have found the prebuild');
+    console.log('ok - npm install with its install script: the prebuild is found, nothing is compiled (CC and CXX were /bin/false)');
+
     // npm install -g, into a prefix of its own: the command lands in
     // PREFIX/bin and runs (the README's "Installing").
     const prefix = path.join(tmp, 'global');
