@@ -42,7 +42,7 @@ function skippedLine(report) {
     for (const t of file.assertionResults ?? []) {
       if (t.status !== 'skipped' && t.status !== 'pending' && t.status !== 'todo') continue;
       const titles = [...(t.ancestorTitles ?? []), t.title].join(' ');
-      const reason = /\(skipped: ([^)]*)\)/.exec(titles)?.[1] ?? `no reason given (${path.basename(file.name)})`;
+      const reason = (/\(skipped: ([^)]*)\)/.exec(titles) ?? /\bskipped[:,] (.*)$/.exec(titles))?.[1] ?? `no reason given (${path.basename(file.name)})`;
       byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
     }
   }

@@ -22,10 +22,11 @@ describe('test summary: the skipped line', () => {
         { name: '/x/test/integration/dbus.test.ts', assertionResults: [test('skipped', ['D-Bus client against a real dbus-daemon (skipped: not installed: dbus-daemon)'])] },
         { name: '/x/test/integration/userns.test.ts', assertionResults: [test('skipped', ['userns'], 'raises rlimits (skipped: no CAP_SYS_RESOURCE here)')] },
         { name: '/x/test/unit/other.test.ts', assertionResults: [test('skipped', ['other'])] },
+        { name: '/x/test/unit/said.test.ts', assertionResults: [test('skipped', ['ctr'], 'task update: skipped, ctr 1.6 has no task update command')] },
       ],
     };
     expect(skippedLine(report)).toBe(
-      'skipped: 2 need podman, conmon; 1 need dockerd, containerd; 1 need dbus-daemon; 1: no CAP_SYS_RESOURCE here; 1: no reason given (other.test.ts)' +
+      'skipped: 2 need podman, conmon; 1 need dockerd, containerd; 1 need dbus-daemon; 1: no CAP_SYS_RESOURCE here; 1: no reason given (other.test.ts); 1: ctr 1.6 has no task update command' +
         ' (to run them: apt-get install podman conmon docker.io containerd dbus-daemon)',
     );
   });
