@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { TsboxError } from '../errors.js';
 
 export interface ExitInfo {
   /** Exit code, or null when killed by a signal. */
@@ -105,7 +106,16 @@ function addonFile(): string {
   // which every CLI call would pay.
   if (existsSync(local)) return local;
   const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
-  return nodeGypBuild.resolve(root);
+  try {
+    return nodeGypBuild.resolve(root);
+  } catch {
+    // No prebuild for this machine, and the install built none (no compiler,
+    // or npm skipped install scripts): say what would make one.
+    const libc = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header?.glibcVersionRuntime ? 'glibc' : 'not glibc';
+    throw new TsboxError(
+      `no native build of tsbox for ${process.platform}-${process.arch} (${libc}) in ${root}: install a C++ compiler and libseccomp (Debian: apt-get install build-essential libseccomp-dev), then run npm rebuild tsbox`,
+    );
+  }
 }
 
 function load(): Binding {

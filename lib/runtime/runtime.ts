@@ -410,10 +410,10 @@ export class Runtime {
   /**
    * Signals the container's init, or with `all` every process in it: for a
    * container with cgroups, through them (lib/cgroups/kill.ts), which
-   * reaches processes that left its process tree too. Throws at once for a
-   * stopped container or an unknown signal; resolves once all are signalled.
+   * reaches processes that left its process tree too. Rejects for a stopped
+   * container or an unknown signal; resolves once all are signalled.
    */
-  kill(id: string, signal: string | number = 'SIGTERM', options: { all?: boolean } = {}): Promise<void> {
+  async kill(id: string, signal: string | number = 'SIGTERM', options: { all?: boolean } = {}): Promise<void> {
     const record = this.store.read(id);
     // "container not running": the words containerd's shim looks for.
     if (this.store.status(record) === 'stopped') throw new TsboxError(`cannot kill container "${id}": container not running`);
@@ -429,7 +429,6 @@ export class Runtime {
         throw new TsboxError(`kill container "${id}": ${this.native.strerror(err)}`, { code: getSystemErrorName(-err), errno: err, syscall: 'pidfd_send_signal' });
       }
     }
-    return Promise.resolve();
   }
 
   /**

@@ -272,6 +272,25 @@ describe.skipIf(!isRoot)('tsbox command line', () => {
       expect(r.stdout).toMatch(/^42\r*$/m);
       expect(r.status).toBe(5);
     });
+
+    it('with stdin not a terminal (a pipe held open), fails at once in one line and starts nothing', async () => {
+      // runc fails too where it finds no terminal; waiting would hang: the
+      // shell reads a pty nobody types into.
+      const b = bundle({ args: ['sh'], mutate: (c) => (c.process.terminal = true) });
+      const t0 = Date.now();
+      const s = startTsbox(['run', b.dir], { timeoutMs: 10_000 });
+      const r = await s.done;
+      s.child.stdin!.destroy();
+      expect(r).toEqual({
+        status: 1,
+        signal: null,
+        stdout: '',
+        stderr:
+          'tsbox: process.terminal is true but stdin is not a terminal: run from a terminal, set process.terminal to false in config.json, or use --detach with --console-socket\n',
+      });
+      expect(Date.now() - t0).toBeLessThan(5_000);
+      expect(fs.existsSync(testStateRoot()) ? fs.readdirSync(testStateRoot()) : []).toEqual([]);
+    });
   });
 
   describe('spec', () => {

@@ -83,7 +83,7 @@ describe('the lifecycle over the fake native layer', () => {
     await until('the container to stop', () => runtime.state('c1').status === 'stopped');
     expect(runtime.state('c1').pid).toBe(0);
     // Refused at once, as engines expect.
-    expect(() => runtime.kill('c1')).toThrow('container not running');
+    await expect(runtime.kill('c1')).rejects.toThrow('container not running');
 
     expect(await runtime.delete('c1')).toStrictEqual([]);
     expect(() => runtime.state('c1')).toThrow('container "c1" does not exist');

@@ -17,7 +17,7 @@ type Json = any;
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/unit');
 const fixture = (name: string) => fs.readFileSync(path.join(FIXTURES, name), 'utf8');
-const CLIENT_CONFIGS = path.resolve(__dirname, '../../../shared/fixtures/client-configs');
+const CLIENT_CONFIGS = path.resolve(__dirname, '../fixtures/client-configs');
 
 const BUNDLE = '/bundles/b1';
 const ROOTFS = '/bundles/b1/rootfs';

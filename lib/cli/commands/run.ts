@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { isatty } from 'node:tty';
 import { loadBundle } from '../../bundle.js';
 import { generateId, validateId } from '../../container-id.js';
+import { TsboxError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 import { createOptions } from '../create-options.js';
 import { UsageError } from '../parse.js';
@@ -34,7 +36,16 @@ export async function command(ctx: CommandContext): Promise<number> {
     return 0;
   }
   const bundle = loadBundle(dir);
-  const size = callerTerminalSize(bundle.spec.process?.terminal === true);
+  const wantsTerminal = bundle.spec.process?.terminal === true;
+  // Our stdin is what would be typed into the container's terminal: without
+  // a terminal there, an interactive process waits for input that never
+  // comes (runc, too, refuses to run without one).
+  if (wantsTerminal && !isatty(0)) {
+    throw new TsboxError(
+      'process.terminal is true but stdin is not a terminal: run from a terminal, set process.terminal to false in config.json, or use --detach with --console-socket',
+    );
+  }
+  const size = callerTerminalSize(wantsTerminal);
   return supervise(
     runtime.native,
     () =>
