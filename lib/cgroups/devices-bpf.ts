@@ -319,9 +319,15 @@ export function attachDeviceProgram(dir: string, devices: readonly LinuxDeviceCg
   }
 }
 
-/** The device nodes a config gives the container (linux.devices), which it may always use. */
+/**
+ * The device nodes a config gives the container (linux.devices), which it
+ * may always use. FIFOs are nodes but not devices: no rule names them (v1's
+ * devices.allow refuses "p", with EINVAL), and no rule is needed to open one.
+ */
 export function deviceNodes(devices: readonly LinuxDevice[] | undefined): DeviceNode[] {
-  return (devices ?? []).map((d) => ({ type: d.type === 'u' ? 'c' : d.type, major: d.major ?? 0, minor: d.minor ?? 0 }));
+  return (devices ?? [])
+    .filter((d) => d.type !== 'p')
+    .map((d) => ({ type: d.type === 'u' ? 'c' : d.type, major: d.major ?? 0, minor: d.minor ?? 0 }));
 }
 
 /**

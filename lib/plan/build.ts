@@ -195,8 +195,10 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
   if (inUserns) {
     // Each node bound from the host's at the same path, onto a file the
     // init creates: after every configured mount, so over the /dev tmpfs.
+    // A FIFO is made as it is (mknod of a FIFO needs no capability).
     for (const d of devices.splice(0)) {
-      mounts.push({ source: d.path, destination: d.path, type: 'bind', flags: MS.BIND, data: '', propagation: 0 });
+      if (d.type === 'p') devices.push(d);
+      else mounts.push({ source: d.path, destination: d.path, type: 'bind', flags: MS.BIND, data: '', propagation: 0 });
     }
   }
 

@@ -92,3 +92,28 @@ describe.skipIf(!isRoot)('no linux.resources.devices: runc\'s default device pol
     expect(cgroupFile(v1Devices!.own, 'devices.list')).toBe('a *:* rwm');
   });
 });
+
+describe.skipIf(!isRoot)('a FIFO in linux.devices (type "p")', () => {
+  const cg = cgroupSession();
+  const lc = cg.lc;
+
+  it('is made (mode and owner as configured) and works, with no device rule for it: devices.list has only the policy', async () => {
+    const name = cg.name();
+    const id = cg.track('fifo');
+    const b = lc.bundle({
+      args: ['sleep', '1000'],
+      mutate: (c) => {
+        c.linux.cgroupsPath = name;
+        c.linux.devices = [{ path: '/dev/myfifo', type: 'p', fileMode: 0o620, uid: 5, gid: 6 }];
+      },
+    });
+    await lc.create(id, b);
+    await lc.ok(['start', id]);
+    const r = await lc.cli(['exec', id, 'sh', '-c', "stat -c '%F %a %u:%g' /dev/myfifo && (echo through > /dev/myfifo &) && cat /dev/myfifo"]);
+    expect(r).toMatchObject({ status: 0, stdout: 'fifo 620 5:6\nthrough\n', stderr: '' });
+    if (v1Devices) {
+      const list = cgroupFile(dirOf(name, 'devices'), 'devices.list').split('\n').sort();
+      expect(list).toEqual(DEFAULT_LIST);
+    }
+  });
+});
