@@ -121,7 +121,7 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
   (spec.mounts ?? []).forEach((m, i) => {
     const at = `mounts[${i}]`;
     const destination = containerPath(m.destination);
-    const parsed = parseMountOptions(m.type ?? '', m.options ?? [], `${at}.options`);
+    const parsed = parseMountOptions(m.type ?? '', m.options ?? [], `${at}.options`, warnings);
     if (parsed.flags & MS.REMOUNT) {
       throw new ConfigError(`${at}.options`, 'remount is not allowed in a mount list');
     }

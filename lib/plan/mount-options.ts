@@ -109,11 +109,20 @@ export interface ParsedOptions {
   idmapOption?: { recursive: boolean; index: number };
 }
 
+/** Whether an option reads as some filesystem's data option ("mode=755", "size=1k", "newinstance"). */
+function isDataOption(option: string): boolean {
+  const key = option.split('=', 1)[0]!;
+  return option.includes('=') || Object.values(DATA_OPTIONS).some((keys) => keys.includes(key));
+}
+
 /**
  * Turns a mount's fstab-style options into mount(2) flags, propagation and
  * data, as runc does. `path` is the JSON path of the options array.
+ * Filesystem options beside bind (engines copy a volume's "mode=755" or
+ * "size=1k" onto its bind) are left out with a warning: runc passes them
+ * and the kernel ignores data for a bind mount.
  */
-export function parseMountOptions(type: string, options: readonly string[], path: string): ParsedOptions {
+export function parseMountOptions(type: string, options: readonly string[], path: string, warnings: string[] = []): ParsedOptions {
   let flags = 0;
   let propagation = 0;
   let idmapOption: ParsedOptions['idmapOption'];
@@ -139,6 +148,13 @@ export function parseMountOptions(type: string, options: readonly string[], path
     data.push(option);
   });
   const bind = (flags & MS.BIND) !== 0;
+  if (bind) {
+    const ignored = data.filter(isDataOption);
+    for (const option of ignored) {
+      warnings.push(`${path}[${options.indexOf(option)}]: "${option}" is ignored: a bind mount takes no filesystem options`);
+    }
+    data.splice(0, data.length, ...data.filter((option) => !ignored.includes(option)));
+  }
   const known = DATA_OPTIONS[bind ? 'bind' : type];
   if (known) {
     data.forEach((option) => {

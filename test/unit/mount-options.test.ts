@@ -120,17 +120,34 @@ describe('parseMountOptions bind and rbind', () => {
     });
     expect(parseMountOptions('none', ['bind'], 'o').bind).toBe(true);
     // A known fs type with bind: its data options no longer apply.
-    expect(() => parseMountOptions('tmpfs', ['bind', 'mode=755'], 'o')).toThrow(ConfigError);
+    const warnings: string[] = [];
+    expect(parseMountOptions('tmpfs', ['bind', 'mode=755'], 'o', warnings)).toStrictEqual({ flags: MS.BIND, propagation: 0, data: '', bind: true });
+    expect(warnings).toEqual(['o[1]: "mode=755" is ignored: a bind mount takes no filesystem options']);
   });
 
   it('type "bind" without a bind option is not a bind mount (as in runc)', () => {
     expect(parseMountOptions('bind', ['ro'], 'o')).toStrictEqual({ flags: MS.RDONLY, propagation: 0, data: '', bind: false });
   });
 
-  it('refuses data options on a bind mount', () => {
-    const err = configError(() => parseMountOptions('bind', ['rbind', 'ro', 'size=1k'], 'mounts[3].options'));
+  it('leaves filesystem options on a bind mount out, with a warning each (runc passes them; the kernel ignores them)', () => {
+    const warnings: string[] = [];
+    expect(parseMountOptions('bind', ['rbind', 'ro', 'size=1k', 'mode=755', 'newinstance'], 'mounts[3].options', warnings)).toStrictEqual({
+      flags: MS.BIND | MS.REC | MS.RDONLY,
+      propagation: 0,
+      data: '',
+      bind: true,
+    });
+    expect(warnings).toEqual([
+      'mounts[3].options[2]: "size=1k" is ignored: a bind mount takes no filesystem options',
+      'mounts[3].options[3]: "mode=755" is ignored: a bind mount takes no filesystem options',
+      'mounts[3].options[4]: "newinstance" is ignored: a bind mount takes no filesystem options',
+    ]);
+  });
+
+  it('still refuses a word that is no option of any kind on a bind mount (a typo of a flag)', () => {
+    const err = configError(() => parseMountOptions('bind', ['rbind', 'ro', 'rprivat'], 'mounts[3].options'));
     expect(err.jsonPath).toBe('mounts[3].options[2]');
-    expect(err.problem).toBe('unknown option "size=1k" for a bind mount');
+    expect(err.problem).toBe('unknown option "rprivat" for a bind mount');
   });
 });
 

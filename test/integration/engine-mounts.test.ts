@@ -1,0 +1,43 @@
+// Mounts and root filesystems as engines write them (issue 13), through
+// tsbox directly: configs that Docker, Podman and Kubernetes produce and
+// runc accepts. Each runs a real container and checks what its process
+// sees and what the host is left with.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { isRoot } from '../helpers/bundle.js';
+import { lifecycleSession } from '../helpers/lifecycle.js';
+
+/** The messages of one level in a --log-format json log. */
+function logged(file: string, level: string): string[] {
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { level: string; msg: string })
+    .filter((m) => m.level === level)
+    .map((m) => m.msg);
+}
+
+describe.skipIf(!isRoot)('mounts as engines write them', () => {
+  const lc = lifecycleSession();
+
+  it('a bind mount with filesystem options beside bind (mode=755, size=1k): mounted as asked, each option left out with a warning in the log', async () => {
+    const host = lc.scratch();
+    fs.writeFileSync(path.join(host, 'file'), 'from the host\n');
+    const b = lc.bundle({
+      args: ['sh', '-c', 'cat /mnt/file; touch /mnt/new 2>&1 | grep -c "Read-only file system"'],
+      mutate: (c) => c.mounts.push({ destination: '/mnt', type: 'bind', source: host, options: ['rbind', 'ro', 'mode=755', 'size=1k'] }),
+    });
+    const log = path.join(lc.scratch(), 'log');
+    const i = b.config.mounts.length - 1;
+    const r = await lc.cli(['--log', log, '--log-format', 'json', 'run', '--bundle', b.dir, 'bindopts']);
+    expect(r).toMatchObject({ status: 0, stdout: 'from the host\n1\n' });
+    expect(logged(log, 'warning')).toEqual([
+      `warning: mounts[${i}].options[2]: "mode=755" is ignored: a bind mount takes no filesystem options`,
+      `warning: mounts[${i}].options[3]: "size=1k" is ignored: a bind mount takes no filesystem options`,
+    ]);
+    expect(fs.readdirSync(host)).toEqual(['file']);
+  });
+});
