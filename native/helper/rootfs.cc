@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <vector>
 
 #include "procfs.h"
@@ -55,12 +56,55 @@ void split(const std::string& path, std::string& dir, std::string& base) {
   base = path.substr(slash + 1);
 }
 
+// Where `path` leads inside the root: its symlinks followed as far as they
+// exist (absolute targets and ".." kept inside the root, as RESOLVE_IN_ROOT
+// does), the missing rest taken as it is, as runc's SecureJoin has it. What
+// is created for a path is created there: a mount destination that is a
+// dangling symlink (an image's /etc/localtime to a zone file it lacks) gets
+// the file it names, inside the root, instead of failing with ENOENT.
+std::string resolve_in_root(int root, const std::string& path) {
+  std::vector<std::string> done;  // existing components, none a symlink
+  std::vector<std::string> todo;  // what is left, the next component last
+  const auto push_all = [&todo](const std::string& p) {
+    auto parts = strings::split_on(p, '/');
+    for (auto it = parts.rbegin(); it != parts.rend(); ++it) todo.push_back(*it);
+  };
+  const auto joined = [&done]() {
+    std::string out;
+    for (const auto& c : done) out += "/" + c;
+    return out.empty() ? std::string("/") : out;
+  };
+  push_all(path);
+  int links = 0;
+  while (!todo.empty()) {
+    std::string component = todo.back();
+    todo.pop_back();
+    if (component.empty() || component == ".") continue;
+    if (component == "..") {
+      if (!done.empty()) done.pop_back();
+      continue;
+    }
+    int dir = open_in_root(root, joined(), O_PATH | O_DIRECTORY);
+    char target[PATH_MAX];
+    ssize_t n = dir < 0 ? -1 : readlinkat(dir, component.c_str(), target, sizeof target);
+    if (dir >= 0) close(dir);
+    // Not a symlink, missing, or too many links (the lookup that follows fails with ELOOP).
+    if (n <= 0 || n == static_cast<ssize_t>(sizeof target) || ++links > 40) {
+      done.push_back(component);
+      continue;
+    }
+    if (target[0] == '/') done.clear();
+    push_all(std::string(target, n));
+  }
+  return joined();
+}
+
 // mkdir -p inside the root. Each component is created relative to a
 // descriptor of its parent that was itself resolved inside the root, so a
 // symlinked component cannot redirect creation onto the host.
 int mkdir_all(int root, const std::string& path, mode_t mode) {
   std::string prefix;
-  for (const auto& component : strings::split_on(path, '/')) {
+  for (const auto& component : strings::split_on(resolve_in_root(root, path), '/')) {
     if (component.empty()) continue;
     std::string parent = prefix.empty() ? "/" : prefix;
     prefix += "/" + component;
@@ -309,13 +353,15 @@ int ensure_file(int root, const std::string& path, const std::string& step) {
   int fd = open_in_root(root, path, O_PATH);
   if (fd >= 0) return fd;
   if (errno != ENOENT) fail(step, errno);
+  // Made where the path leads (see resolve_in_root), then reached through it.
+  const std::string real = resolve_in_root(root, path);
   std::string base;
-  int dir = open_parent(root, path, base, step);
+  int dir = open_parent(root, real, base, step);
   int file = openat(dir, base.c_str(), O_CREAT | O_EXCL | O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (file < 0 && errno != EEXIST) fail(step, errno);
   if (file >= 0) {
     close(file);
-    note_created(path, false);
+    note_created(real, false);
   }
   close(dir);
   return reopen(root, path, step);

@@ -40,4 +40,36 @@ describe.skipIf(!isRoot)('mounts as engines write them', () => {
     ]);
     expect(fs.readdirSync(host)).toEqual(['file']);
   });
+
+  it('a destination that is a dangling symlink in the image (/etc/localtime to a zone file it lacks, a directory link): made where the link points, inside the rootfs', async () => {
+    const host = lc.scratch();
+    fs.writeFileSync(path.join(host, 'zone'), 'TZif host zone\n');
+    fs.mkdirSync(path.join(host, 'dir'));
+    fs.writeFileSync(path.join(host, 'dir', 'inside'), 'dir content\n');
+    // Where an absolute link would lead on the host: it must stay untouched.
+    const hostTarget = path.join(lc.scratch(), 'not-here');
+    const b = lc.bundle({
+      args: ['sh', '-c', 'cat /etc/localtime /data/inside /etc/abs; for l in /etc/localtime /data /etc/abs; do readlink $l; done'],
+      mutate: (c) =>
+        c.mounts.push(
+          { destination: '/etc/localtime', type: 'bind', source: path.join(host, 'zone'), options: ['rbind', 'ro'] },
+          { destination: '/data', type: 'bind', source: path.join(host, 'dir'), options: ['rbind', 'ro'] },
+          { destination: '/etc/abs', type: 'bind', source: path.join(host, 'zone'), options: ['rbind', 'ro'] },
+        ),
+    });
+    fs.symlinkSync('/usr/share/zoneinfo/Etc/UTC', path.join(b.rootfs, 'etc', 'localtime'));
+    fs.symlinkSync('../srv/./data', path.join(b.rootfs, 'data'));
+    fs.symlinkSync(`../../../../../../..${hostTarget}`, path.join(b.rootfs, 'etc', 'abs'));
+    const r = await lc.cli(['run', '--bundle', b.dir, 'dangling']);
+    expect(r).toMatchObject({ status: 0, stderr: '' });
+    expect(r.stdout).toBe(
+      ['TZif host zone', 'dir content', 'TZif host zone', '/usr/share/zoneinfo/Etc/UTC', '../srv/./data', `../../../../../../..${hostTarget}`, ''].join('\n'),
+    );
+    // The links are still links, now to what was made inside the rootfs (as runc leaves it).
+    expect(fs.readlinkSync(path.join(b.rootfs, 'etc', 'localtime'))).toBe('/usr/share/zoneinfo/Etc/UTC');
+    expect(fs.statSync(path.join(b.rootfs, 'usr/share/zoneinfo/Etc/UTC')).isFile()).toBe(true);
+    expect(fs.statSync(path.join(b.rootfs, 'srv/data')).isDirectory()).toBe(true);
+    expect(fs.statSync(path.join(b.rootfs, hostTarget)).isFile()).toBe(true);
+    expect(fs.existsSync(hostTarget)).toBe(false);
+  });
 });
