@@ -34,6 +34,12 @@ export interface PlanInput {
   startFifo?: string;
   /** cgroup.procs files of the container's cgroups (made by lib/cgroups), for the init to join. */
   cgroupProcs?: string[];
+  /**
+   * The container's own cgroup directory in each hierarchy, by hierarchy key
+   * (lib/cgroups cgroupDirs): what a cgroup mount without a cgroup namespace
+   * shows. Absent: the container stays in the runtime's cgroups.
+   */
+  cgroupDirs?: Record<string, string>;
   /** Who runs the container (default: this process's effective ids); not root means rootless. */
   caller?: Caller;
 }
@@ -133,6 +139,7 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
         hostCgroupMounts(host.mountinfo()),
         parseProcCgroup(host.ownCgroups()),
         has('cgroup'),
+        input.cgroupDirs,
       );
       mounts.push(...cg.mounts);
       symlinks.push(...cg.symlinks);

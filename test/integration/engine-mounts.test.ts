@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isRoot } from '../helpers/bundle.js';
+import { cgroupSession, hostHierarchies } from '../helpers/cgroups.js';
 import { lifecycleSession } from '../helpers/lifecycle.js';
 
 /** The messages of one level in a --log-format json log. */
@@ -72,4 +73,33 @@ describe.skipIf(!isRoot)('mounts as engines write them', () => {
     expect(fs.statSync(path.join(b.rootfs, hostTarget)).isFile()).toBe(true);
     expect(fs.existsSync(hostTarget)).toBe(false);
   });
+});
+
+describe.skipIf(!isRoot)('the cgroup mount under cgroup v1 (docker and podman run -m 64m)', () => {
+  const cg = cgroupSession();
+  const lc = cg.lc;
+  const memory = isRoot ? hostHierarchies().find((h) => h.key.split(',').includes('memory') && h.fstype === 'cgroup') : undefined;
+
+  function limited(name: string, args: string[], cgroupNs: boolean) {
+    return lc.bundle({
+      args,
+      mutate: (c) => {
+        c.linux.cgroupsPath = name;
+        c.linux.resources = { memory: { limit: 64 * 1024 * 1024 } };
+        c.mounts.push({ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] });
+        if (cgroupNs) c.linux.namespaces.push({ type: 'cgroup' });
+      },
+    });
+  }
+
+  for (const cgroupNs of [false, true]) {
+    it.skipIf(!memory)(`${cgroupNs ? 'with' : 'without'} a cgroup namespace: the container reads its own limit (67108864) and sees no other container's cgroup`, async () => {
+      const other = cg.name('other');
+      await lc.create(cg.track('other'), limited(other, ['sleep', '1000'], false));
+      const name = cg.name();
+      const b = limited(name, ['sh', '-c', 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes; ls /sys/fs/cgroup/memory /sys/fs/cgroup/pids | grep -c tsbox-test; grep -c "^$$\\$" /sys/fs/cgroup/memory/cgroup.procs'], cgroupNs);
+      const r = await lc.cli(['run', '--bundle', b.dir, cg.track('limited')]);
+      expect(r).toMatchObject({ status: 0, stdout: '67108864\n0\n1\n', stderr: '' });
+    });
+  }
 });
