@@ -11,7 +11,7 @@ import type { DeviceNode } from './resources.js';
  * (see applyResources). `update`: an update, which keeps the device policy
  * in place unless it brings device rules of its own. A new container
  * without device rules gets runc's default policy: every device denied but
- * the standard nodes and its linux.devices.
+ * the standard nodes and its linux.devices (when the runtime runs as root).
  */
 export function applyLimits(
   layout: Layout,
@@ -20,7 +20,11 @@ export function applyLimits(
   nodes: readonly DeviceNode[],
   { fresh = false, update = false }: { fresh?: boolean; update?: boolean } = {},
 ): string[] {
-  const withPolicy = update ? resources : { ...resources, devices: resources.devices ?? [] };
+  // Only a runtime running as root can set that policy (devices.deny, a
+  // device program); a rootless one leaves it, as runc does, and its
+  // container cannot make device nodes anyway.
+  const defaultPolicy = !update && resources.devices === undefined && (process.geteuid?.() ?? 0) === 0;
+  const withPolicy = defaultPolicy ? { ...resources, devices: [] } : resources;
   const warnings = applyResources(layout, cg, withPolicy, nodes, { fresh });
   if (!withPolicy.devices) return warnings;
   const warning = applyDevicePolicy(layout, cg, withPolicy, nodes, update);
