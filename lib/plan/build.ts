@@ -173,6 +173,7 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
       data: parsed.data,
       propagation: parsed.propagation,
       ...(idmap && { idmap }),
+      ...(parsed.copyUp && { copyUp: true as const }),
     });
   });
 

@@ -77,7 +77,6 @@ export const PROPAGATION_OPTIONS: Record<string, number> = {
 const NOT_YET = new Set([
   'rro', 'rrw', 'rnosuid', 'rsuid', 'rnodev', 'rdev', 'rnoexec', 'rexec', 'rnoatime', 'ratime',
   'rnodiratime', 'rdiratime', 'rrelatime', 'rnorelatime', 'rstrictatime', 'rnostrictatime',
-  'tmpcopyup',
 ]);
 
 /**
@@ -107,6 +106,8 @@ export interface ParsedOptions {
   bind: boolean;
   /** The idmap or ridmap option (an idmapped bind mount, recursive with ridmap), and its index. */
   idmapOption?: { recursive: boolean; index: number };
+  /** tmpcopyup (runc's and crun's): a tmpfs gets a copy of the image's content at its destination. */
+  copyUp?: true;
 }
 
 /** Whether an option reads as some filesystem's data option ("mode=755", "size=1k", "newinstance"). */
@@ -126,10 +127,15 @@ export function parseMountOptions(type: string, options: readonly string[], path
   let flags = 0;
   let propagation = 0;
   let idmapOption: ParsedOptions['idmapOption'];
+  let copyUp = false;
   const data: string[] = [];
   options.forEach((option, i) => {
     if (option === 'idmap' || option === 'ridmap') {
       idmapOption = { recursive: option === 'ridmap', index: i };
+      return;
+    }
+    if (option === 'tmpcopyup') {
+      copyUp = true;
       return;
     }
     const flag = FLAG_OPTIONS[option];
@@ -165,5 +171,10 @@ export function parseMountOptions(type: string, options: readonly string[], path
       }
     });
   }
-  return { flags, propagation, data: data.join(','), bind, ...(idmapOption && { idmapOption }) };
+  if (copyUp && (bind || type !== 'tmpfs')) {
+    // As runc: the option means something for a tmpfs only.
+    warnings.push(`${path}[${options.indexOf('tmpcopyup')}]: "tmpcopyup" is ignored: it applies to tmpfs mounts only`);
+    copyUp = false;
+  }
+  return { flags, propagation, data: data.join(','), bind, ...(idmapOption && { idmapOption }), ...(copyUp ? { copyUp: true as const } : {}) };
 }

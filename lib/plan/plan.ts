@@ -28,6 +28,8 @@ export interface PlannedMount {
   propagation: number;
   /** An idmapped bind mount: the ids of the source as seen through the mount. */
   idmap?: { uids: IdRange[]; gids: IdRange[]; recursive: boolean };
+  /** tmpcopyup: the image's content at the destination is copied into the new tmpfs. */
+  copyUp?: true;
 }
 
 /** One line of a uid_map or gid_map (the OCI LinuxIDMapping). */

@@ -97,6 +97,8 @@ bool apply(const Record& r, Plan& p) {
     m.data = r[5];
     m.propagation = u64_at(r, 6);
     p.mounts.push_back(m);
+  } else if (kind == "mount-copy-up" && n == 1 && !p.mounts.empty()) {
+    p.mounts.back().copy_up = true;  // of the mount record just before it
   } else if (kind == "device" && n == 8) {
     Device d;
     d.path = r[1];

@@ -13,6 +13,7 @@
 #include <climits>
 #include <vector>
 
+#include "copyup.h"
 #include "procfs.h"
 #include "report.h"
 #include "strings.h"
@@ -385,9 +386,38 @@ int enter(const plan::Plan& p) {
   return root;
 }
 
+namespace {
+
+// A tmpfs with tmpcopyup: mounted writable, given a copy of what the image
+// has at its destination (read through a descriptor opened before the tmpfs
+// covered it), then made read-only if it is to be.
+void mount_copied_up(int root, const plan::Mount& m) {
+  const std::string step = "copy up " + quote(m.destination);
+  int below = open_in_root(root, m.destination, O_RDONLY | O_DIRECTORY);
+  if (below < 0 && errno != ENOENT) fail(step, errno);
+  plan::Mount writable = m;
+  writable.flags &= ~MS_RDONLY;
+  mount_one(root, writable);
+  if (below < 0) return;  // nothing in the image there
+  int top = open_in_root(root, m.destination, O_RDONLY | O_DIRECTORY);
+  if (top < 0) fail(step, errno);
+  copyup::copy_tree(below, top, m.destination);
+  close(below);
+  if (m.flags & MS_RDONLY) {
+    const char* data = m.data.empty() ? nullptr : m.data.c_str();
+    if (mount(nullptr, fd_path(top).c_str(), nullptr, MS_REMOUNT | m.flags, data) != 0) fail(step, errno);
+  }
+  close(top);
+}
+
+}  // namespace
+
 void populate(int root, const plan::Plan& p) {
   keep_locked_flags = userns::enters(p);
-  for (const auto& m : p.mounts) mount_one(root, m);
+  for (const auto& m : p.mounts) {
+    if (m.copy_up) mount_copied_up(root, m);
+    else mount_one(root, m);
+  }
   for (const auto& dir : p.mkdirs) {
     int err = mkdir_all(root, dir, 0755);
     if (err != 0) fail("create directory " + quote(dir), err);

@@ -3,11 +3,13 @@
 // runc accepts. Each runs a real container and checks what its process
 // sees and what the host is left with.
 
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isRoot } from '../helpers/bundle.js';
 import { cgroupSession, hostHierarchies } from '../helpers/cgroups.js';
+import { listTree } from '../helpers/cli.js';
 import { lifecycleSession } from '../helpers/lifecycle.js';
 
 /** The messages of one level in a --log-format json log. */
@@ -72,6 +74,76 @@ describe.skipIf(!isRoot)('mounts as engines write them', () => {
     expect(fs.statSync(path.join(b.rootfs, 'srv/data')).isDirectory()).toBe(true);
     expect(fs.statSync(path.join(b.rootfs, hostTarget)).isFile()).toBe(true);
     expect(fs.existsSync(hostTarget)).toBe(false);
+  });
+});
+
+describe.skipIf(!isRoot)('tmpcopyup (podman run --read-only, --tmpfs)', () => {
+  const lc = lifecycleSession();
+
+  /** An image directory /data: files with modes and owners, a subdirectory, links (one absolute, one climbing out), a FIFO. */
+  function imageData(rootfs: string): string {
+    const data = path.join(rootfs, 'data');
+    fs.mkdirSync(path.join(data, 'sub'), { recursive: true });
+    fs.writeFileSync(path.join(data, 'file'), 'image content\n', { mode: 0o640 });
+    fs.chownSync(path.join(data, 'file'), 5, 6);
+    fs.chmodSync(path.join(data, 'file'), 0o4750);
+    fs.writeFileSync(path.join(data, 'sub', 'deep'), 'deeper\n');
+    fs.chmodSync(path.join(data, 'sub'), 0o701);
+    fs.symlinkSync('/etc/passwd', path.join(data, 'abs-link'));
+    fs.symlinkSync('../../../../../../../../tmp', path.join(data, 'out-link'));
+    fs.lchownSync(path.join(data, 'out-link'), 7, 8);
+    execFileSync('mkfifo', [path.join(data, 'fifo')]);
+    fs.utimesSync(path.join(data, 'file'), 1_000_000, 1_000_000);
+    return data;
+  }
+
+  const LIST = "cd /data && for f in file sub sub/deep abs-link out-link fifo; do stat -c '%n %F %a %u:%g' $f; done; stat -c '%Y' file; cat file sub/deep; readlink abs-link; readlink out-link; stat -f -c %T /data";
+
+  it('a tmpfs over an image directory of a read-only root: the image content inside (modes, owners, links as links), writes go to the tmpfs, the image is unchanged', async () => {
+    const b = lc.bundle({
+      args: ['sh', '-c', `${LIST}; echo new > /data/new && echo changed > /data/file && cat /data/new /data/file`],
+      mutate: (c) => {
+        c.root.readonly = true;
+        c.mounts.push({ destination: '/data', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'tmpcopyup', 'size=1m'] });
+      },
+    });
+    const data = imageData(b.rootfs);
+    const before = listTree(data);
+    const r = await lc.cli(['run', '--bundle', b.dir, 'copyup']);
+    expect(r).toMatchObject({ status: 0, stderr: '' });
+    expect(r.stdout.split('\n')).toEqual([
+      'file regular file 4750 5:6',
+      'sub directory 701 0:0',
+      'sub/deep regular file 644 0:0',
+      'abs-link symbolic link 777 0:0',
+      'out-link symbolic link 777 7:8',
+      'fifo fifo 644 0:0',
+      '1000000',
+      'image content',
+      'deeper',
+      '/etc/passwd',
+      '../../../../../../../../tmp',
+      'tmpfs',
+      'new',
+      'changed',
+      '',
+    ]);
+    expect(listTree(data)).toEqual(before);
+    expect(fs.readFileSync(path.join(data, 'file'), 'utf8')).toBe('image content\n');
+  });
+
+  it('with ro: the copy is made, then the tmpfs is read-only; a tmpfs over a path the image lacks is empty', async () => {
+    const b = lc.bundle({
+      args: ['sh', '-c', 'cat /data/file; touch /data/x 2>&1 | grep -c "Read-only file system"; ls -A /none | wc -l'],
+      mutate: (c) =>
+        c.mounts.push(
+          { destination: '/data', type: 'tmpfs', source: 'tmpfs', options: ['ro', 'tmpcopyup'] },
+          { destination: '/none', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup'] },
+        ),
+    });
+    imageData(b.rootfs);
+    const r = await lc.cli(['run', '--bundle', b.dir, 'copyup-ro']);
+    expect(r).toMatchObject({ status: 0, stdout: 'image content\n1\n0\n', stderr: '' });
   });
 });
 

@@ -81,7 +81,7 @@ function fullPlan(): LaunchPlan {
         data: '',
         propagation: MS.PRIVATE | MS.REC,
       },
-      { source: 'tmpfs', destination: '/tmp', type: 'tmpfs', flags: 0, data: 'mode=1777,size=1k', propagation: 0 },
+      { source: 'tmpfs', destination: '/tmp', type: 'tmpfs', flags: 0, data: 'mode=1777,size=1k', propagation: 0, copyUp: true },
     ],
     devices: [
       { path: '/dev/null', type: 'c', major: 1, minor: 3, mode: 0o666, uid: 0, gid: 0 },
@@ -194,6 +194,7 @@ describe('encodePlan', () => {
       ['mount', 'proc', '/proc', 'proc', String(MS.NOSUID | MS.NODEV), '', '0'],
       ['mount', '/host/dir', '/data', 'bind', String(MS.BIND | MS.REC | MS.RDONLY), '', String(MS.PRIVATE | MS.REC)],
       ['mount', 'tmpfs', '/tmp', 'tmpfs', '0', 'mode=1777,size=1k', '0'],
+      ['mount-copy-up'],
       ['device', '/dev/null', 'c', '1', '3', '438', '0', '0'],
       ['device', '/dev/sda', 'b', '8', '0', '432', '5', '6'],
       ['symlink', '/proc/self/fd', '/dev/fd'],

@@ -256,12 +256,33 @@ describe('parseMountOptions data', () => {
 describe('parseMountOptions options not supported yet', () => {
   it.each([
     'rro', 'rrw', 'rnosuid', 'rsuid', 'rnodev', 'rdev', 'rnoexec', 'rexec', 'rnoatime', 'ratime', 'rnodiratime',
-    'rdiratime', 'rrelatime', 'rnorelatime', 'rstrictatime', 'rnostrictatime', 'tmpcopyup',
+    'rdiratime', 'rrelatime', 'rnorelatime', 'rstrictatime', 'rnostrictatime',
   ])('%s is refused by name', (option) => {
     for (const type of ['bind', 'overlay', 'tmpfs']) {
       const err = configError(() => parseMountOptions(type, ['rbind', option], 'mounts[7].options'));
       expect(err.jsonPath).toBe('mounts[7].options[1]');
       expect(err.problem).toBe(`mount option "${option}" is not supported by tsbox yet`);
+    }
+  });
+});
+
+describe('parseMountOptions tmpcopyup', () => {
+  it('marks a tmpfs to get the image content, and passes nothing to the kernel for it', () => {
+    expect(parseMountOptions('tmpfs', ['nosuid', 'tmpcopyup', 'size=1m'], 'o')).toStrictEqual({
+      flags: MS.NOSUID,
+      propagation: 0,
+      data: 'size=1m',
+      bind: false,
+      copyUp: true,
+    });
+  });
+
+  it('means nothing on other mounts: ignored with a warning, as runc ignores it', () => {
+    for (const [type, options] of [['bind', ['rbind', 'tmpcopyup']], ['proc', ['tmpcopyup']]] as const) {
+      const warnings: string[] = [];
+      const parsed = parseMountOptions(type, options, 'mounts[2].options', warnings);
+      expect(parsed.copyUp).toBeUndefined();
+      expect(warnings).toEqual([`mounts[2].options[${options.length - 1}]: "tmpcopyup" is ignored: it applies to tmpfs mounts only`]);
     }
   });
 });

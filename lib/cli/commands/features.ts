@@ -32,7 +32,7 @@ export async function command(ctx: CommandContext): Promise<number> {
     mountOptions: [
       'async', 'atime', 'bind', 'defaults', 'dev', 'diratime', 'dirsync', 'exec', 'lazytime', 'loud', 'mand',
       'noatime', 'nodev', 'nodiratime', 'noexec', 'nolazytime', 'nomand', 'norelatime', 'nostrictatime', 'nosuid',
-      'idmap', 'nosymfollow', 'rbind', 'relatime', 'remount', 'ridmap', 'ro', 'rw', 'silent', 'strictatime', 'suid', 'sync',
+      'idmap', 'nosymfollow', 'rbind', 'relatime', 'remount', 'ridmap', 'ro', 'rw', 'silent', 'strictatime', 'suid', 'sync', 'tmpcopyup',
       ...Object.keys(PROPAGATION_OPTIONS),
     ].sort(),
     linux: {
