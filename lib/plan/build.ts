@@ -228,10 +228,12 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
     namespaces,
     cgroupProcs: input.cgroupProcs ?? [],
     rootfs: input.rootfs,
-    // Mount events must not flow from the container to the host: start from
-    // a slave (or private) copy of the host's mounts whatever the config asks
-    // for the rootfs; its own propagation is set after pivot_root.
-    rootPropagation: rootPropagation & MS.PRIVATE ? MS.PRIVATE | MS.REC : MS.SLAVE | MS.REC,
+    // As runc: "/" of the container's mount namespace gets the config's
+    // rootfsPropagation before anything is mounted, else rslave, so that
+    // the host's mounts reach the container but not the other way. Only a
+    // shared one lets the container's mounts reach the host, through binds
+    // of shared host mounts (Kubernetes' Bidirectional propagation).
+    rootPropagation: rootPropagation || MS.SLAVE | MS.REC,
     mounts,
     devices,
     symlinks,

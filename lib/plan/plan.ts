@@ -170,7 +170,7 @@ export interface LaunchPlan {
    */
   awaitCgroup?: boolean;
   rootfs: string;
-  /** Propagation applied to "/" before mounting (MS_REC | MS_SLAVE or MS_PRIVATE). */
+  /** Propagation applied to "/" before mounting: rootfsPropagation's, else MS_REC | MS_SLAVE. */
   rootPropagation: number;
   mounts: PlannedMount[];
   devices: PlannedDevice[];

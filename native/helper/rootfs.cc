@@ -368,12 +368,33 @@ int ensure_file(int root, const std::string& path, const std::string& step) {
   return reopen(root, path, step);
 }
 
+namespace {
+
+// The mount the rootfs is on (the rootfs itself, or the nearest mount above
+// it) made private, as runc does, when "/" was made shared or unbindable:
+// the rootfs bound onto itself (and all mounted inside it) then stays in
+// this namespace, and an unbindable one can still be bound.
+void make_rootfs_parent_private(const std::string& rootfs) {
+  std::string path = rootfs;
+  for (;;) {
+    if (mount(nullptr, path.c_str(), nullptr, MS_PRIVATE, nullptr) == 0) return;
+    // EINVAL: not a mount point; look further up.
+    if (errno != EINVAL || path == "/") fail("make the mount of " + quote(rootfs) + " private", errno);
+    size_t slash = path.rfind('/');
+    path = slash == 0 ? "/" : path.substr(0, slash);
+  }
+}
+
+}  // namespace
+
 int enter(const plan::Plan& p) {
-  // Stop mount events from flowing back to the host before mounting
-  // anything (default rslave: the container still sees host unmounts).
+  // The container's "/" gets rootfsPropagation (default rslave, which stops
+  // mount events from flowing back to the host; the container still sees
+  // host unmounts) before anything is mounted.
   if (mount(nullptr, "/", nullptr, p.root_propagation, nullptr) != 0) {
     fail("set propagation of \"/\"", errno);
   }
+  if (p.root_propagation & (MS_SHARED | MS_UNBINDABLE)) make_rootfs_parent_private(p.rootfs);
   // pivot_root needs the new root to be a mount point.
   const std::string step = "bind rootfs " + quote(p.rootfs);
   if (mount(p.rootfs.c_str(), p.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {

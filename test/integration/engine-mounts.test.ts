@@ -9,8 +9,8 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isRoot } from '../helpers/bundle.js';
 import { cgroupSession, hostHierarchies } from '../helpers/cgroups.js';
-import { listTree } from '../helpers/cli.js';
-import { lifecycleSession } from '../helpers/lifecycle.js';
+import { listTree, TSBOX } from '../helpers/cli.js';
+import { lifecycleSession, spawnProc } from '../helpers/lifecycle.js';
 
 /** The messages of one level in a --log-format json log. */
 function logged(file: string, level: string): string[] {
@@ -144,6 +144,53 @@ describe.skipIf(!isRoot)('tmpcopyup (podman run --read-only, --tmpfs)', () => {
     imageData(b.rootfs);
     const r = await lc.cli(['run', '--bundle', b.dir, 'copyup-ro']);
     expect(r).toMatchObject({ status: 0, stdout: 'image content\n1\n0\n', stderr: '' });
+  });
+});
+
+describe.skipIf(!isRoot)('rootfsPropagation rshared with an rshared bind (Kubernetes Bidirectional)', () => {
+  const lc = lifecycleSession();
+
+  it('a mount made inside reaches the host\'s shared mount; with the default propagation it does not', async () => {
+    // The "host" side is a private mount namespace of the test's own, whose
+    // mounts are then all made shared (as systemd has a host's), with a temp
+    // directory bound onto itself as the volume: the real host's mounts and
+    // propagation are never touched.
+    const vol = lc.scratch();
+    const bundle = (id: string, propagation?: string) => {
+      fs.mkdirSync(path.join(vol, id));
+      return lc.bundle({
+        args: ['sh', '-c', `mount -t tmpfs tmpfs /vol/${id} && echo made > /vol/${id}/inside${propagation ? ' && exec sleep 100' : ''}`],
+        mutate: (c) => {
+          c.mounts.push({ destination: '/vol', type: 'bind', source: vol, options: ['rbind', 'rshared'] });
+          if (propagation) c.linux.rootfsPropagation = propagation;
+        },
+      });
+    };
+    const shared = bundle('bidi', 'rshared');
+    const plain = bundle('plain');
+    const tsbox = `"${process.execPath}" "${TSBOX}" --root "${lc.root}"`;
+    const script = [
+      'set -e',
+      'mount --make-rshared /',
+      // A peer group of its own (bound under a shared "/", it would be a peer of it).
+      `mount --bind "${vol}" "${vol}" && mount --make-private "${vol}" && mount --make-shared "${vol}"`,
+      `${tsbox} run -d --bundle "${shared.dir}" bidi >/dev/null 2>&1 </dev/null`,
+      `for i in $(seq 200); do [ -e "${vol}/bidi/inside" ] && break; sleep 0.05; done`,
+      // While it runs: its rootfs and the mounts in it stayed in its namespace.
+      `grep -c " ${shared.rootfs}" /proc/self/mountinfo || true`,
+      `${tsbox} delete -f bidi`,
+      `${tsbox} run --bundle "${plain.dir}" plain`,
+      // What this namespace (the "host") sees after both containers are gone.
+      `cat "${vol}/bidi/inside"`,
+      `grep -c " ${vol}/bidi " /proc/self/mountinfo`,
+      `test ! -e "${vol}/plain/inside" && echo plain-not-seen`,
+    ].join('\n');
+    const p = spawnProc('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script]);
+    const exit = await p.exited;
+    expect({ ...exit, stdout: p.stdout.text, stderr: p.stderr.text }).toEqual({ status: 0, signal: null, stdout: '0\nmade\n1\nplain-not-seen\n', stderr: '' });
+    // The test's own namespace never saw any of it.
+    expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(vol);
+    expect(fs.readdirSync(path.join(vol, 'bidi'))).toEqual([]);
   });
 });
 

@@ -748,14 +748,14 @@ describe('buildPlan: process details', () => {
 describe('buildPlan: root propagation', () => {
   it.each([
     [undefined, MS.SLAVE | MS.REC, 0],
-    ['private', MS.PRIVATE | MS.REC, MS.PRIVATE],
+    ['private', MS.PRIVATE, MS.PRIVATE],
     ['rprivate', MS.PRIVATE | MS.REC, MS.PRIVATE | MS.REC],
-    ['slave', MS.SLAVE | MS.REC, MS.SLAVE],
+    ['slave', MS.SLAVE, MS.SLAVE],
     ['rslave', MS.SLAVE | MS.REC, MS.SLAVE | MS.REC],
-    ['shared', MS.SLAVE | MS.REC, MS.SHARED],
-    ['rshared', MS.SLAVE | MS.REC, MS.SHARED | MS.REC],
-    ['unbindable', MS.SLAVE | MS.REC, MS.UNBINDABLE],
-    ['runbindable', MS.SLAVE | MS.REC, MS.UNBINDABLE | MS.REC],
+    ['shared', MS.SHARED, MS.SHARED],
+    ['rshared', MS.SHARED | MS.REC, MS.SHARED | MS.REC],
+    ['unbindable', MS.UNBINDABLE, MS.UNBINDABLE],
+    ['runbindable', MS.UNBINDABLE | MS.REC, MS.UNBINDABLE | MS.REC],
   ])('rootfsPropagation %s', (value, root, rootfs) => {
     const p = plan(spec((s) => value !== undefined && (s.linux.rootfsPropagation = value)));
     expect(p.rootPropagation).toBe(root);
