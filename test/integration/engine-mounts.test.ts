@@ -132,6 +132,25 @@ describe.skipIf(!isRoot)('tmpcopyup (podman run --read-only, --tmpfs)', () => {
     expect(fs.readFileSync(path.join(data, 'file'), 'utf8')).toBe('image content\n');
   });
 
+  it('a destination that is a symlink to a host directory (absolute and climbing): what is copied is the rootfs\'s, never the host\'s', async () => {
+    const secret = lc.scratch();
+    fs.writeFileSync(path.join(secret, 'secret'), 'host secret\n');
+    const b = lc.bundle({
+      args: ['sh', '-c', 'ls -A /abs /climb | sort; cat /abs/secret /climb/secret 2>&1 | grep -c "No such file"'],
+      mutate: (c) =>
+        c.mounts.push(
+          { destination: '/abs', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup'] },
+          { destination: '/climb', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup'] },
+        ),
+    });
+    fs.symlinkSync(secret, path.join(b.rootfs, 'abs'));
+    fs.symlinkSync(`../../../../../../../..${secret}`, path.join(b.rootfs, 'climb'));
+    const r = await lc.cli(['run', '--bundle', b.dir, 'copyup-links']);
+    // Both lead to the same missing directory inside the rootfs, made there, empty.
+    expect(r).toMatchObject({ status: 0, stdout: '\n/abs:\n/climb:\n2\n', stderr: '' });
+    expect(fs.readdirSync(secret)).toEqual(['secret']);
+  });
+
   it('with ro: the copy is made, then the tmpfs is read-only; a tmpfs over a path the image lacks is empty', async () => {
     const b = lc.bundle({
       args: ['sh', '-c', 'cat /data/file; touch /data/x 2>&1 | grep -c "Read-only file system"; ls -A /none | wc -l'],
