@@ -371,9 +371,10 @@ int ensure_file(int root, const std::string& path, const std::string& step) {
 namespace {
 
 // The mount the rootfs is on (the rootfs itself, or the nearest mount above
-// it) made private, as runc does, when "/" was made shared or unbindable:
-// the rootfs bound onto itself (and all mounted inside it) then stays in
-// this namespace, and an unbindable one can still be bound.
+// it) made private, as runc does: whatever rootfsPropagation made of "/"
+// (a non-recursive "slave" leaves the host's shared submounts shared), the
+// rootfs bound onto itself and all mounted inside it stay in this
+// namespace, and an unbindable one can still be bound.
 void make_rootfs_parent_private(const std::string& rootfs) {
   std::string path = rootfs;
   for (;;) {
@@ -394,7 +395,7 @@ int enter(const plan::Plan& p) {
   if (mount(nullptr, "/", nullptr, p.root_propagation, nullptr) != 0) {
     fail("set propagation of \"/\"", errno);
   }
-  if (p.root_propagation & (MS_SHARED | MS_UNBINDABLE)) make_rootfs_parent_private(p.rootfs);
+  make_rootfs_parent_private(p.rootfs);
   // pivot_root needs the new root to be a mount point.
   const std::string step = "bind rootfs " + quote(p.rootfs);
   if (mount(p.rootfs.c_str(), p.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {

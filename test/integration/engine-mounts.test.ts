@@ -169,7 +169,7 @@ describe.skipIf(!isRoot)('tmpcopyup (podman run --read-only, --tmpfs)', () => {
 describe.skipIf(!isRoot)('rootfsPropagation rshared with an rshared bind (Kubernetes Bidirectional)', () => {
   const lc = lifecycleSession();
 
-  it('a mount made inside reaches the host\'s shared mount; with the default propagation it does not', async () => {
+  it('a mount made inside reaches the host\'s shared mount; with the default propagation it does not; the rootfs never shows on the host', async () => {
     // The "host" side is a private mount namespace of the test's own, whose
     // mounts are then all made shared (as systemd has a host's), with a temp
     // directory bound onto itself as the volume: the real host's mounts and
@@ -187,6 +187,8 @@ describe.skipIf(!isRoot)('rootfsPropagation rshared with an rshared bind (Kubern
     };
     const shared = bundle('bidi', 'rshared');
     const plain = bundle('plain');
+    // "slave" alone leaves the host's shared submounts shared in the container.
+    const slave = lc.bundle({ args: ['sleep', '100'], mutate: (c) => (c.linux.rootfsPropagation = 'slave') });
     const tsbox = `"${process.execPath}" "${TSBOX}" --root "${lc.root}"`;
     const script = [
       'set -e',
@@ -198,6 +200,11 @@ describe.skipIf(!isRoot)('rootfsPropagation rshared with an rshared bind (Kubern
       // While it runs: its rootfs and the mounts in it stayed in its namespace.
       `grep -c " ${shared.rootfs}" /proc/self/mountinfo || true`,
       `${tsbox} delete -f bidi`,
+      // Its bundle on a shared mount of its own, below "/".
+      `mount --bind "${slave.dir}" "${slave.dir}" && mount --make-private "${slave.dir}" && mount --make-shared "${slave.dir}"`,
+      `${tsbox} run -d --bundle "${slave.dir}" slave >/dev/null 2>&1 </dev/null`,
+      `grep -c " ${slave.rootfs}" /proc/self/mountinfo || true`,
+      `${tsbox} delete -f slave`,
       `${tsbox} run --bundle "${plain.dir}" plain`,
       // What this namespace (the "host") sees after both containers are gone.
       `cat "${vol}/bidi/inside"`,
@@ -206,7 +213,7 @@ describe.skipIf(!isRoot)('rootfsPropagation rshared with an rshared bind (Kubern
     ].join('\n');
     const p = spawnProc('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script]);
     const exit = await p.exited;
-    expect({ ...exit, stdout: p.stdout.text, stderr: p.stderr.text }).toEqual({ status: 0, signal: null, stdout: '0\nmade\n1\nplain-not-seen\n', stderr: '' });
+    expect({ ...exit, stdout: p.stdout.text, stderr: p.stderr.text }).toEqual({ status: 0, signal: null, stdout: '0\n0\nmade\n1\nplain-not-seen\n', stderr: '' });
     // The test's own namespace never saw any of it.
     expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(vol);
     expect(fs.readdirSync(path.join(vol, 'bidi'))).toEqual([]);
