@@ -32,6 +32,7 @@
 #include <napi.h>
 
 #include "bpf.h"
+#include "datagram.h"
 #include "wire.h"
 
 extern char** environ;
@@ -579,6 +580,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("strerror", Napi::Function::New(env, Strerror));
   exports.Set("setWindowSize", Napi::Function::New(env, SetWindowSize));
   RegisterBpf(env, exports);
+  RegisterDatagram(env, exports);
   return exports;
 }
 

@@ -315,7 +315,7 @@ export function attachDeviceProgram(dir: string, devices: readonly LinuxDeviceCg
   try {
     native().attachDeviceProgram(dir, program, replace);
   } catch (err) {
-    throw new TsboxError(`linux.resources.devices: ${(err as Error).message}`);
+    throw new TsboxError(`linux.resources.devices: ${(err as Error).message}`, { cause: err });
   }
 }
 

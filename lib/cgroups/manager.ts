@@ -82,7 +82,7 @@ export function createCgroups(layout: Layout, dirs: Record<string, string>): Cgr
     }
   } catch (err) {
     removeCreated(cg);
-    throw new TsboxError(`create cgroup: ${(err as Error).message}`);
+    throw new TsboxError(`create cgroup: ${(err as Error).message}`, { cause: err });
   }
   return cg;
 }

@@ -1,6 +1,7 @@
-import { closeSync, open, readdirSync, readFile, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
+import { chmodSync, closeSync, open, readdirSync, readFile, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { getSystemErrorName } from 'node:util';
 import type { Bundle } from '../bundle.js';
 import type { RunningContainer, RunOptions } from '../run.js';
 import { validateId } from '../container-id.js';
@@ -12,10 +13,12 @@ import { hostLayout } from '../cgroups/layout.js';
 import type { Hook, LinuxResources, Process, Spec } from '../oci/types.js';
 import type { ContainerEvent, Stats } from '../cgroups/stats.js';
 import type { KernelNamespace, PlannedNamespace } from '../plan/plan.js';
-import { native } from '../native/binding.js';
-import { runHooks, type HookState } from '../hooks.js';
+import { native, type Binding } from '../native/binding.js';
+import { runHooksWarning, type HookState } from '../hooks.js';
+import type { NotifyRelay } from '../notify-socket.js';
 import { OCI_VERSION } from '../oci/default-spec.js';
 import { signalNumber } from '../signals.js';
+import { sendPidfd } from '../pidfd-socket.js';
 import { defaultStateRoot } from './root.js';
 import { notFound, processStat, StateStore, writeFileAtomic, type ContainerRecord, type ContainerState, type ExecDefaults } from './state.js';
 
@@ -41,6 +44,11 @@ export interface RuntimeOptions {
    * per container, pure cgroup v2 hosts only; lib/systemd/scope.ts).
    */
   cgroupDriver?: CgroupDriver;
+  /**
+   * The native layer: the addon (default), or a fake that plays the
+   * helper's part without root (test/helpers/fake-native.ts).
+   */
+  native?: Binding;
 }
 
 export interface CreateOptions {
@@ -52,6 +60,24 @@ export interface CreateOptions {
   consoleSocket?: string;
   /** Pass descriptors 3 .. 3+N-1 of this process on to the container. */
   preserveFds?: number;
+  /** A unix socket to send a pidfd of the container's init to (runc's --pidfd-socket). */
+  pidfdSocket?: string;
+  /**
+   * systemd's socket activation (see passedFds): this many descriptors from
+   * 3 on are the sockets systemd passed, given to the container first.
+   */
+  listenFds?: number;
+  /**
+   * The caller's NOTIFY_SOCKET (systemd's, for a Type=notify unit): the
+   * container gets a notify socket of its own, whose READY start() (or
+   * run()) passes on to this one (lib/notify-socket.ts).
+   */
+  notifySocket?: string;
+}
+
+/** What start() takes: the caller's NOTIFY_SOCKET, to relay the container's READY to. */
+export interface StartOptions {
+  notifySocket?: string;
 }
 
 /** A created container's state, and what its set-up could not apply (warnings). */
@@ -66,6 +92,12 @@ export interface ExecOptions {
   /** Send the terminal's master to this unix socket instead of keeping it. */
   consoleSocket?: string;
   preserveFds?: number;
+  /** A unix socket to send a pidfd of the new process to (runc's --pidfd-socket). */
+  pidfdSocket?: string;
+  /** Exec into a paused container too: the process runs once it is resumed (runc's --ignore-paused). */
+  ignorePaused?: boolean;
+  /** Existing sub-cgroups of the container's to run the process in, as runc's --cgroup takes them (lib/cgroups/sub-cgroups.ts). */
+  subCgroups?: string[];
 }
 
 /**
@@ -83,19 +115,21 @@ export { DEFAULT_ROOT } from './root.js';
  */
 export class Runtime {
   readonly store: StateStore;
+  readonly native: Binding;
   private readonly reapChildren: boolean;
   private readonly cgroupDriver: CgroupDriver;
 
   constructor(options: RuntimeOptions = {}) {
-    this.store = new StateStore(options.root ?? defaultStateRoot());
+    this.native = options.native ?? native();
+    this.store = new StateStore(options.root ?? defaultStateRoot(), this.native);
     this.reapChildren = options.reapChildren ?? true;
     this.cgroupDriver = options.cgroupDriver ?? 'cgroupfs';
   }
 
   /** Lets go of a child this process does not wait for (see reapChildren). */
   private release(pidfd: number): void {
-    if (this.reapChildren) native().reapInBackground(pidfd);
-    else native().close(pidfd);
+    if (this.reapChildren) this.native.reapInBackground(pidfd);
+    else this.native.close(pidfd);
   }
 
   /**
@@ -120,28 +154,35 @@ export class Runtime {
     try {
       return await store.locked(id, async () => {
         const fifo = store.fifo(id);
-        native().mkfifo(fifo, 0o622);
-        const l = await launch(bundle, {
+        const notifyWarnings: string[] = [];
+        const notify = await notifySetup(bundle, store.dir(id), options.notifySocket, notifyWarnings);
+        this.native.mkfifo(fifo, 0o622);
+        // The init opens it for writing as the container's user, after the
+        // change of uid (as runc's 0622); mkfifo's mode went through the
+        // umask. The state directory (0700) keeps everyone else from it.
+        chmodSync(fifo, 0o622);
+        const l = await launch(this.native, bundle, {
           id,
           stdio: options.stdio ?? 'inherit',
           startFifo: fifo,
-          extraFds: preservedFds(options.preserveFds),
+          ...passedFds(options, notify),
           seccompCacheDir: seccompCacheDir(store.root),
           cgroupDriver: this.cgroupDriver,
         });
         pidfd = l.pidfd;
         cgroups = l.cgroups;
-        if (l.master >= 0) sendConsole(options.consoleSocket!, l.master);
+        if (l.master >= 0) sendConsole(this.native, options.consoleSocket!, l.master);
+        if (options.pidfdSocket !== undefined) sendPidfd(this.native, options.pidfdSocket, l.pidfd, 'standard');
         // delete runs the poststop hooks of a created container, start its poststart hooks.
         const record = { ...newRecord(id, bundle, l.pid, l.cgroups, bundle.spec.hooks?.poststop), poststart: bundle.spec.hooks?.poststart ?? [] };
         store.write(record);
         if (options.pidFile) writePidFile(options.pidFile, l.pid);
-        return { ...store.state(record), warnings: l.warnings };
+        return { ...store.state(record), warnings: [...notifyWarnings, ...l.warnings] };
       });
     } catch (err) {
       if (pidfd >= 0) {
-        native().signal(pidfd, os.constants.signals.SIGKILL);
-        await native().readable(pidfd);
+        this.native.signal(pidfd, os.constants.signals.SIGKILL);
+        await this.native.readable(pidfd);
       }
       if (cgroups) await killAndRemove(cgroups).catch(() => undefined);
       store.remove(id);
@@ -157,20 +198,42 @@ export class Runtime {
    * it under the state root while it runs, so that state, list, kill and ps
    * see it. The record is removed when it exits, unless `keep`.
    */
-  async run(id: string, bundle: Bundle, options: RunOptions & { keep?: boolean; pidFile?: string } = {}): Promise<RunningContainer> {
+  async run(
+    id: string,
+    bundle: Bundle,
+    options: RunOptions & { keep?: boolean; pidFile?: string; notifySocket?: string } = {},
+  ): Promise<RunningContainer> {
     const { run } = await import('../run.js');
     const { seccompCacheDir } = await import('../plan/seccomp-cache.js');
     const store = this.store;
     store.claim(id);
     let c: RunningContainer;
+    let relay: NotifyRelay | undefined;
     try {
-      c = await run(bundle, { cgroupDriver: this.cgroupDriver, ...options, id, seccompCacheDir: seccompCacheDir(store.root) });
+      const notifyWarnings: string[] = [];
+      const notify = await notifySetup(bundle, store.dir(id), options.notifySocket, notifyWarnings);
+      if (notify) relay = notify.relay.bind(store.dir(id));
+      const extraEnv = [...(options.extraEnv ?? []), ...(notify ? [notify.env] : [])];
+      c = await run(bundle, { cgroupDriver: this.cgroupDriver, ...options, extraEnv, id, seccompCacheDir: seccompCacheDir(store.root), native: this.native });
+      c.warnings.unshift(...notifyWarnings);
       // run() itself runs the poststop hooks when the process exits.
       store.write(newRecord(id, bundle, c.pid, c.cgroups, undefined));
       if (options.pidFile) writePidFile(options.pidFile, c.pid);
     } catch (err) {
+      relay?.close();
       store.remove(id);
       throw err;
+    }
+    if (relay) {
+      // tsbox stays, waiting for the process: it is the main process systemd
+      // watches (as runc's run tells it).
+      let alive = true;
+      void c.exited.then(() => (alive = false));
+      const r = relay;
+      void r
+        .relayReady(options.notifySocket!, process.pid, () => alive)
+        .then((warnings) => c.warnings.push(...warnings), (err: Error) => c.warnings.push(err.message))
+        .finally(() => r.close());
     }
     if (!options.keep) void c.exited.then(() => store.remove(id));
     return c;
@@ -185,7 +248,7 @@ export class Runtime {
   async exec(id: string, process: ExecProcess, options: ExecOptions = {}): Promise<RunningContainer> {
     const { launched, bundle } = await this.launchExec(id, process, options);
     const { started } = await import('../run.js');
-    return started(bundle(), launched);
+    return started(this.native, bundle(), launched);
   }
 
   /**
@@ -215,7 +278,10 @@ export class Runtime {
   ): Promise<{ launched: Launched; bundle: () => Bundle }> {
     const record = this.store.read(id);
     const status = this.store.status(record);
-    if (status !== 'running') throw new TsboxError(`cannot exec in container "${id}": it is ${status}, not running`);
+    if (status === 'paused' && !options.ignorePaused) {
+      throw new TsboxError(`cannot exec in container "${id}": it is paused (use --ignore-paused to override)`);
+    }
+    if (status !== 'running' && status !== 'paused') throw new TsboxError(`cannot exec in container "${id}": it is ${status}, not running`);
     const { loadBundle } = await import('../bundle.js');
     const { buildExecPlan } = await import('../plan/build.js');
     const { launchPlan } = await import('../launch.js');
@@ -226,7 +292,12 @@ export class Runtime {
     const bundle = () => execBundle(record, defaults);
     const process = typeof exec === 'function' ? exec(defaults.process) : exec;
     check?.(process);
-    const pidfd = openPidfd(record);
+    let cgroupProcs = record.cgroups && procsFiles(record.cgroups);
+    if (options.subCgroups?.length) {
+      const { subCgroupProcs } = await import('../cgroups/sub-cgroups.js');
+      cgroupProcs = subCgroupProcs(record.cgroups, options.subCgroups);
+    }
+    const pidfd = openPidfd(this.native, record);
     if (pidfd < 0) throw new TsboxError(`cannot exec in container "${id}": its init is gone`);
     let launched: Launched;
     try {
@@ -234,11 +305,12 @@ export class Runtime {
       const plan = buildExecPlan({
         process,
         namespaces: namespacesOf(record.pid),
-        ...(record.cgroups && { cgroupProcs: procsFiles(record.cgroups) }),
+        ...(cgroupProcs && { cgroupProcs }),
         ...(options.terminalSize && { terminalSize: options.terminalSize }),
         ...(seccomp && { seccomp }),
+        ...(defaults.memoryPolicy && { memoryPolicy: defaults.memoryPolicy }),
       });
-      launched = await launchPlan(plan, {
+      launched = await launchPlan(this.native, plan, {
         stdio: options.stdio ?? 'inherit',
         extraFds: preservedFds(options.preserveFds),
         seccompCacheDir: seccompCacheDir(this.store.root),
@@ -247,10 +319,24 @@ export class Runtime {
         }),
       });
     } finally {
-      native().close(pidfd);
+      this.native.close(pidfd);
+    }
+    if (options.pidfdSocket !== undefined) {
+      try {
+        sendPidfd(this.native, options.pidfdSocket, launched.pidfd, 'setns');
+      } catch (err) {
+        // Not handed over: the process is undone, as runc's exec fails.
+        this.native.signal(launched.pidfd, os.constants.signals.SIGKILL);
+        await this.native.readable(launched.pidfd);
+        await this.native.waitExit(launched.pidfd).catch(() => undefined);
+        this.native.close(launched.pidfd);
+        if (launched.master >= 0) this.native.close(launched.master);
+        for (const fd of launched.stdio.parentFds) if (fd >= 0) this.native.close(fd);
+        throw err;
+      }
     }
     if (launched.master >= 0 && options.consoleSocket) {
-      sendConsole(options.consoleSocket, launched.master);
+      sendConsole(this.native, options.consoleSocket, launched.master);
       launched.master = -1;
     }
     if (options.pidFile) writePidFile(options.pidFile, launched.pid);
@@ -261,14 +347,17 @@ export class Runtime {
    * Lets a created container's init execute its process, then runs the
    * poststart hooks. Returns warnings (failed poststart hooks).
    */
-  async start(id: string): Promise<string[]> {
+  async start(id: string, options: StartOptions = {}): Promise<string[]> {
     const store = this.store;
+    let relay: NotifyRelay | undefined;
     const record = await store.locked(id, async () => {
       const record = store.read(id);
       const status = store.status(record);
       if (status !== 'created') throw new TsboxError(`cannot start container "${id}": it is ${status}, not created`);
-      const pidfd = openPidfd(record);
+      const pidfd = openPidfd(this.native, record);
       try {
+        // Bound before the process runs, so that nothing it says is lost.
+        if (options.notifySocket !== undefined) relay = (await import('../notify-socket.js')).NotifyRelay.bind(store.dir(id));
         const fifo = store.fifo(id);
         // Opening the FIFO for reading is what the init waits for. If the
         // init dies instead, nothing would ever open the other end: watch
@@ -296,19 +385,30 @@ export class Runtime {
           const { wire } = await import('../wire.js');
           const { setupError } = await import('../launch.js');
           const fields = wire.decodeRecord(report);
-          throw fields[0] === 'error' ? setupError(fields) : new TsboxError(`cannot start container "${id}": unexpected report`);
+          throw fields[0] === 'error' ? setupError(this.native, fields) : new TsboxError(`cannot start container "${id}": unexpected report`);
         }
         return record;
       } finally {
-        native().close(pidfd);
+        this.native.close(pidfd);
       }
+    }).catch((err: unknown) => {
+      relay?.close();
+      throw err;
     });
-    const warnings: string[] = [];
     // A record of an older tsbox has no poststart: read the bundle.
     const poststart = record.poststart ?? (await import('../bundle.js')).loadBundle(record.bundle).spec.hooks?.poststart ?? [];
-    await runHooks({ poststart }, 'poststart', { ...recordState(record), status: 'running' }).catch((err: Error) =>
-      warnings.push(err.message),
-    );
+    const warnings = await runHooksWarning({ poststart }, 'poststart', { ...recordState(record), status: 'running' });
+    if (relay) {
+      // As runc's start: returns once the container is ready (or gone),
+      // having told systemd which process to watch from now on, its init.
+      try {
+        warnings.push(...(await relay.relayReady(options.notifySocket!, record.pid, () => store.status(record) !== 'stopped')));
+      } catch (err) {
+        warnings.push((err as Error).message);
+      } finally {
+        relay.close();
+      }
+    }
     return warnings;
   }
 
@@ -342,11 +442,13 @@ export class Runtime {
     if (options.all && record.cgroups) return signalAll(record.cgroups, sig);
     const pids = options.all ? this.pids(id) : [record.pid];
     for (const pid of pids) {
-      const pidfd = pid === record.pid ? openPidfd(record) : native().pidfdOpen(pid);
+      const pidfd = pid === record.pid ? openPidfd(this.native, record) : this.native.pidfdOpen(pid);
       if (pidfd < 0) continue; // gone meanwhile
-      const err = native().signal(pidfd, sig);
-      native().close(pidfd);
-      if (err !== 0 && pid === record.pid) throw new TsboxError(`kill container "${id}": ${native().strerror(err)}`);
+      const err = this.native.signal(pidfd, sig);
+      this.native.close(pidfd);
+      if (err !== 0 && pid === record.pid) {
+        throw new TsboxError(`kill container "${id}": ${this.native.strerror(err)}`, { code: getSystemErrorName(-err), errno: err, syscall: 'pidfd_send_signal' });
+      }
     }
     return Promise.resolve();
   }
@@ -378,15 +480,15 @@ export class Runtime {
       }
       if (status === 'paused') await setFrozen(record.cgroups!, false);
       if (status !== 'stopped') {
-        const pidfd = openPidfd(record);
+        const pidfd = openPidfd(this.native, record);
         if (pidfd >= 0) {
-          native().signal(pidfd, os.constants.signals.SIGKILL);
-          await native().readable(pidfd);
+          this.native.signal(pidfd, os.constants.signals.SIGKILL);
+          await this.native.readable(pidfd);
           // If the init is our child (created by this process), reap it now
           // rather than leave a zombie for the background reaper; anyone
           // else's child gives ECHILD, and is its parent's to reap.
-          await native().waitExit(pidfd).catch(() => undefined);
-          native().close(pidfd);
+          await this.native.waitExit(pidfd).catch(() => undefined);
+          this.native.close(pidfd);
         }
       }
       // Processes that outlived the init (no pid namespace of its own)
@@ -402,11 +504,7 @@ export class Runtime {
     if (!record) return [];
     // After the container is gone and before delete returns, as the spec
     // has it; failures are warnings.
-    const warnings: string[] = [];
-    await runHooks({ poststop: record.poststop ?? [] }, 'poststop', { ...recordState(record), status: 'stopped' }).catch(
-      (err: Error) => warnings.push(err.message),
-    );
-    return warnings;
+    return runHooksWarning({ poststop: record.poststop ?? [] }, 'poststop', { ...recordState(record), status: 'stopped' });
   }
 
   /** Freezes every process of the container (its cgroup's freezer). */
@@ -475,7 +573,7 @@ export class Runtime {
     const { readStats } = await import('../cgroups/stats.js');
     const { watchOom } = await import('../cgroups/oom.js');
     const layout = hostLayout();
-    const oom = watchOom(layout, cg);
+    const oom = watchOom(this.native, layout, cg);
     const queue: ContainerEvent[] = [];
     let wake: (() => void) | undefined;
     let ended = false;
@@ -569,8 +667,8 @@ function newRecord(id: string, bundle: Bundle, pid: number, cgroups: Cgroups | u
 
 /** What exec uses of a config (ContainerRecord.exec). */
 function execDefaults(spec: Spec): ExecDefaults {
-  const seccomp = spec.linux?.seccomp;
-  return { process: spec.process!, ...(seccomp && { seccomp }) };
+  const { seccomp, memoryPolicy } = spec.linux ?? {};
+  return { process: spec.process!, ...(seccomp && { seccomp }), ...(memoryPolicy && { memoryPolicy }) };
 }
 
 /**
@@ -613,12 +711,54 @@ export function preservedFds(n: number | undefined): number[] {
   return Array.from({ length: n ?? 0 }, (_, i) => 3 + i);
 }
 
+/**
+ * The descriptors a new container gets from 3 on, as runc passes them:
+ * systemd's socket-activation sockets first (listenFds of them, with
+ * LISTEN_FDS=N and LISTEN_PID=1 in the process's environment: the
+ * container's process is pid 1 of its namespace, and the one to take them),
+ * then --preserve-fds more.
+ */
+export function passedFds(
+  options: { listenFds?: number; preserveFds?: number },
+  notify?: { env: string },
+): { extraFds: number[]; extraEnv?: string[] } {
+  const listen = options.listenFds ?? 0;
+  const extraFds = preservedFds(listen + (options.preserveFds ?? 0));
+  const extraEnv = [...(listen > 0 ? [`LISTEN_FDS=${listen}`, 'LISTEN_PID=1'] : []), ...(notify ? [notify.env] : [])];
+  return extraEnv.length > 0 ? { extraFds, extraEnv } : { extraFds };
+}
+
+/**
+ * With the caller's NOTIFY_SOCKET: the container's notify socket directory
+ * made in its state directory and bound into `bundle`'s config (see
+ * lib/notify-socket.ts); the NOTIFY_SOCKET entry for its process. Not for
+ * a container in a user namespace of root's making: its root, another uid
+ * on the host, cannot reach into root's state directory (0700) to mount
+ * it; said in a warning.
+ */
+async function notifySetup(
+  bundle: Bundle,
+  stateDir: string,
+  notifySocket: string | undefined,
+  warnings: string[],
+): Promise<{ env: string; relay: typeof NotifyRelay } | undefined> {
+  if (notifySocket === undefined) return undefined;
+  if ((process.geteuid?.() ?? 0) === 0 && bundle.spec.linux?.namespaces?.some((ns) => ns.type === 'user')) {
+    warnings.push('NOTIFY_SOCKET is not passed on to a container with a user namespace (its root cannot reach the state directory); it will not report READY');
+    return undefined;
+  }
+  const { prepareNotify, NotifyRelay: relay } = await import('../notify-socket.js');
+  const { mount, env } = prepareNotify(stateDir);
+  bundle.spec.mounts = [...(bundle.spec.mounts ?? []), mount];
+  return { env, relay };
+}
+
 /** Hands a terminal's master to a --console-socket listener, and lets go of it. */
-function sendConsole(socket: string, master: number): void {
+function sendConsole(native: Binding, socket: string, master: number): void {
   try {
-    native().sendFd(socket, master, '/dev/ptmx', 'console socket');
+    native.sendFd(socket, master, '/dev/ptmx', 'console socket');
   } finally {
-    native().close(master);
+    native.close(master);
   }
 }
 
@@ -642,13 +782,13 @@ function namespacesOf(pid: number): PlannedNamespace[] {
 }
 
 /** A pidfd for the container's init, checked to be that very process. */
-function openPidfd(record: ContainerRecord): number {
-  const pidfd = native().pidfdOpen(record.pid);
+function openPidfd(native: Binding, record: ContainerRecord): number {
+  const pidfd = native.pidfdOpen(record.pid);
   if (pidfd < 0) return pidfd;
   // Checked after opening: from here on the pidfd pins the process, so a
   // matching start time means it is the init and not a reused pid.
   if (processStat(record.pid)?.startTime !== record.pidStartTime) {
-    native().close(pidfd);
+    native.close(pidfd);
     return -1;
   }
   return pidfd;

@@ -199,6 +199,16 @@ describe.skipIf(!isRoot)('lifecycle through the command line', () => {
       expect(await p.stderr.end).toBe('err\n');
       await lc.waitForStatus('stdio', 'stopped');
     });
+
+    it('create and start a process of a non-root user under a umask of 022 (the exec FIFO is opened after the change of uid)', async () => {
+      const b = lc.bundle({ args: ['id', '-u'], mutate: (c) => (c.process.user = { uid: 1000, gid: 1000 }) });
+      const p = await create('user', b);
+      const fifo = path.join(lc.root, 'user', 'exec.fifo');
+      expect((fs.statSync(fifo).mode & 0o777).toString(8)).toBe('622');
+      await start('user');
+      expect(await p.stdout.end).toBe('1000\n');
+      await lc.waitForStatus('user', 'stopped');
+    });
   });
 
   describe('errors of start and create', () => {

@@ -5,7 +5,7 @@ import { generateId, validateId } from '../../container-id.js';
 import type { CommandContext } from '../context.js';
 import { createOptions } from '../create-options.js';
 import { UsageError } from '../parse.js';
-import { preservedFds } from '../../runtime/runtime.js';
+import { passedFds } from '../../runtime/runtime.js';
 import { runtimeOf } from '../runtime.js';
 import { callerTerminalSize, supervise } from '../supervise.js';
 
@@ -30,19 +30,22 @@ export async function command(ctx: CommandContext): Promise<number> {
   const options = createOptions(ctx);
   if (flags.detach) {
     for (const w of (await runtime.create(id, dir, options)).warnings) log.warn(w);
-    for (const w of await runtime.start(id)) log.warn(w);
+    for (const w of await runtime.start(id, options.notifySocket !== undefined ? { notifySocket: options.notifySocket } : {})) log.warn(w);
     return 0;
   }
   const bundle = loadBundle(dir);
   const size = callerTerminalSize(bundle.spec.process?.terminal === true);
   return supervise(
+    runtime.native,
     () =>
       runtime.run(id, bundle, {
         stdio: 'inherit',
         ...(size && { terminalSize: size }),
-        extraFds: preservedFds(options.preserveFds),
+        ...passedFds(options),
         keep: flags.keep === true,
+        ...(options.notifySocket !== undefined && { notifySocket: options.notifySocket }),
         ...(options.pidFile !== undefined && { pidFile: options.pidFile }),
+        ...(options.pidfdSocket !== undefined && { pidfdSocket: options.pidfdSocket }),
       }),
     log,
   );
