@@ -366,8 +366,8 @@ void join_late_cgroups(const plan::Plan& p) {
   // Inside the container's cpuset now (joined or cloned into), which
   // bounds the new affinity; before the scheduler policy, which
   // SCHED_DEADLINE ties to the CPUs allowed. An exec with
-  // execCPUAffinity.initial keeps that one (runc): set_final below, if any.
-  if (p.cpus_initial.empty()) process_attrs::reset_cpu_affinity();
+  // process.execCPUAffinity has the CPUs it asked for instead (run_exec).
+  if (p.cpus_initial.empty() && p.cpus_final.empty()) process_attrs::reset_cpu_affinity();
   // In its cgroups (cpuset.mems bounds the nodes) and inherited across execve.
   mempolicy::apply(p);
   set_rlimits(p);

@@ -410,4 +410,24 @@ export class FakeNative implements Binding {
   deviceProgramIds(): number[] {
     return notSimulated('deviceProgramIds');
   }
+
+  bindDatagram(): number {
+    return notSimulated('bindDatagram (NOTIFY_SOCKET)');
+  }
+
+  recvDatagram(): Buffer | null {
+    return notSimulated('recvDatagram (NOTIFY_SOCKET)');
+  }
+
+  sendDatagram(): void {
+    notSimulated('sendDatagram (NOTIFY_SOCKET)');
+  }
+
+  notifyBarrier(): number {
+    return notSimulated('notifyBarrier (NOTIFY_SOCKET)');
+  }
+
+  pipeEnded(): boolean {
+    return notSimulated('pipeEnded (NOTIFY_SOCKET)');
+  }
 }
