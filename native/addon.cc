@@ -501,14 +501,6 @@ Napi::Value RestoreTerminal(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// mkfifo(path, mode)
-Napi::Value Mkfifo(const Napi::CallbackInfo& info) {
-  std::string path = info[0].As<Napi::String>();
-  mode_t mode = info[1].As<Napi::Number>().Uint32Value();
-  if (mkfifo(path.c_str(), mode) != 0) return throw_system_error(info.Env(), "mkfifo \"" + path + "\"", errno);
-  return info.Env().Undefined();
-}
-
 // lock(fd): an exclusive flock, waiting for it. Used by CLI commands, each a
 // process doing one thing, to take turns on one container; released when
 // the descriptor is closed or the process ends.
@@ -560,7 +552,6 @@ Napi::Value SendFd(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("mkfifo", Napi::Function::New(env, Mkfifo));
   exports.Set("lock", Napi::Function::New(env, Lock));
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen));
   exports.Set("sendFd", Napi::Function::New(env, SendFd));

@@ -61,7 +61,6 @@ export interface Addon {
   /** Raw mode without output processing; returns the settings to restore. */
   makeRaw(fd: number): Buffer;
   restoreTerminal(fd: number, saved: Buffer): void;
-  mkfifo(path: string, mode: number): void;
   /** An exclusive flock on fd, waiting for it. */
   lock(fd: number): void;
   /** A pidfd for pid, or -errno. */

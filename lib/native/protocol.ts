@@ -102,7 +102,8 @@ export const PLAN_RECORDS = {
   'hooks-pause': { fields: 0 },
   /** phase, path, timeout, number of args, the args, the env */
   hook: { fields: 4, more: true },
-  'start-fifo': { fields: 1 },
+  /** the socket the init waits on for `tsbox start` */
+  'start-socket': { fields: 1 },
   pause: { fields: 0 },
   /** inside, outside, count */
   'uid-map': { fields: 3 },

@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, open, readdirSync, readFile, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, openSync, readdirSync, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { getSystemErrorName } from 'node:util';
@@ -153,18 +153,12 @@ export class Runtime {
     let cgroups: Cgroups | undefined;
     try {
       return await store.locked(id, async () => {
-        const fifo = store.fifo(id);
         const notifyWarnings: string[] = [];
         const notify = await notifySetup(bundle, store.dir(id), options.notifySocket, notifyWarnings);
-        this.native.mkfifo(fifo, 0o622);
-        // The init opens it for writing as the container's user, after the
-        // change of uid (as runc's 0622); mkfifo's mode went through the
-        // umask. The state directory (0700) keeps everyone else from it.
-        chmodSync(fifo, 0o622);
         const l = await launch(this.native, bundle, {
           id,
           stdio: options.stdio ?? 'inherit',
-          startFifo: fifo,
+          startSocket: store.startSocket(id),
           ...passedFds(options, notify),
           seccompCacheDir: seccompCacheDir(store.root),
           cgroupDriver: this.cgroupDriver,
@@ -358,29 +352,14 @@ export class Runtime {
       try {
         // Bound before the process runs, so that nothing it says is lost.
         if (options.notifySocket !== undefined) relay = (await import('../notify-socket.js')).NotifyRelay.bind(store.dir(id));
-        const fifo = store.fifo(id);
-        // Opening the FIFO for reading is what the init waits for. If the
-        // init dies instead, nothing would ever open the other end: watch
-        // for that, and open the other end ourselves to stop waiting.
-        // (A timer, not a poll of the pidfd: that would hold this process
-        // open for as long as the container runs.)
-        const opening = openFd(fifo, 'r');
-        let timer: NodeJS.Timeout | undefined;
-        const died = new Promise<'died'>((resolve) => {
-          timer = setInterval(() => store.status(record) === 'stopped' && resolve('died'), 20);
-        });
-        const first = await Promise.race([opening, died]).finally(() => clearInterval(timer));
-        if (first === 'died') {
-          const unblock = await openFd(fifo, 'w').catch(() => undefined);
-          if (unblock !== undefined) closeSync(unblock);
-          const reader = await opening.catch(() => undefined);
-          if (reader !== undefined) closeSync(reader);
+        const socket = store.startSocket(id);
+        // Connecting is what the init waits for. Refused: its init has died
+        // (the socket is closed with it).
+        const report = await startThrough(socket).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'ECONNREFUSED') throw new TsboxError(`cannot start container "${id}": connect to "${socket}": ${err.message}`, { cause: err });
           throw new TsboxError(`cannot start container "${id}": its init exited before it was started`);
-        }
-        // The init's execve closes its end (end of file, success), or the
-        // init writes why it failed and exits.
-        const report = await readFd(first).finally(() => closeSync(first));
-        unlinkSync(fifo);
+        });
+        unlinkSync(socket);
         if (report.length > 0) {
           const { wire } = await import('../wire.js');
           const { setupError } = await import('../launch.js');
@@ -797,12 +776,29 @@ function openPidfd(native: Binding, record: ContainerRecord): number {
 // fs's callbacks as promises, for start: node:fs/promises would do, but
 // loading it (it pulls in readline and the file watchers) costs more than
 // the rest of start.
-function openFd(file: string, flags: 'r' | 'w'): Promise<number> {
-  return new Promise((resolve, reject) => open(file, flags, (err, fd) => (err ? reject(err) : resolve(fd))));
-}
-
-function readFd(fd: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => readFile(fd, (err, data) => (err ? reject(err) : resolve(data))));
+/**
+ * Connects to a created container's start socket, which lets its init go
+ * on, and reads until the init closes the connection: nothing once it has
+ * executed the process (CLOEXEC), else its error report. The socket is
+ * reached through its directory's descriptor: a unix socket's path may be
+ * at most 107 bytes, and the state root is the caller's choice.
+ */
+function startThrough(socket: string): Promise<Buffer> {
+  const { createConnection } = require('node:net') as typeof import('node:net');
+  const dir = openSync(path.dirname(socket), constants.O_RDONLY | constants.O_DIRECTORY);
+  let dirOpen = true;
+  const closeDir = () => {
+    if (dirOpen) closeSync(dir);
+    dirOpen = false;
+  };
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const conn = createConnection(`/proc/self/fd/${dir}/${path.basename(socket)}`);
+    conn.once('connect', closeDir);
+    conn.on('data', (chunk: Buffer) => chunks.push(chunk));
+    conn.once('end', () => resolve(Buffer.concat(chunks)));
+    conn.once('error', reject);
+  }).finally(closeDir);
 }
 
 function readlinkOr(p: string): string | undefined {

@@ -103,8 +103,9 @@ export class StateStore {
     return path.join(this.root, validateId(id));
   }
 
-  fifo(id: string): string {
-    return path.join(this.dir(id), 'exec.fifo');
+  /** The unix socket a created container's init listens on until `start` connects. */
+  startSocket(id: string): string {
+    return path.join(this.dir(id), 'start.sock');
   }
 
   exists(id: string): boolean {
@@ -230,9 +231,9 @@ export class StateStore {
   status(record: ContainerRecord): Status {
     const stat = processStat(record.pid);
     if (!stat || stat.startTime !== record.pidStartTime || stat.state === 'Z' || stat.state === 'X') return 'stopped';
-    // The init holds off its execve until `start` has opened the FIFO,
-    // which start removes.
-    if (lstatOrUndefined(this.fifo(record.id))?.isFIFO()) return 'created';
+    // The init holds off its execve until `start` has connected to its
+    // socket, which start removes.
+    if (lstatOrUndefined(this.startSocket(record.id))?.isSocket()) return 'created';
     return record.cgroups && isFrozen(record.cgroups) ? 'paused' : 'running';
   }
 

@@ -36,7 +36,7 @@ enum class Record {
   Device, Symlink, Mkdir, Masked, ReadonlyPath, ReadonlyRoot, RootfsPropagation, Sysctl, Hostname,
   Domainname, Terminal, Rlimit, OomScoreAdj, NoNewPrivileges, ApparmorProfile, SelinuxLabel, Ioprio,
   Scheduler, Personality, SeccompProgram, SeccompCompile, Seccomp, SeccompRule, Capabilities, User,
-  Umask, Cwd, Env, Args, HooksPause, Hook, StartFifo, Pause, UidMap, GidMap, SetgroupsDeny, IdmapTools,
+  Umask, Cwd, Env, Args, HooksPause, Hook, StartSocket, Pause, UidMap, GidMap, SetgroupsDeny, IdmapTools,
   ExecCpuAffinity, TimeOffset, MemoryPolicy,
 };
 
@@ -94,7 +94,7 @@ constexpr RecordShape kPlanRecords[] = {
     {Record::Args, "args", 1, true},
     {Record::HooksPause, "hooks-pause", 0, false},
     {Record::Hook, "hook", 4, true},  // phase, path, timeout, number of args, the args, the env
-    {Record::StartFifo, "start-fifo", 1, false},
+    {Record::StartSocket, "start-socket", 1, false},  // the socket the init waits on for `tsbox start`
     {Record::Pause, "pause", 0, false},
     {Record::UidMap, "uid-map", 3, false},  // inside, outside, count
     {Record::GidMap, "gid-map", 3, false},

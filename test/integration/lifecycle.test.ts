@@ -141,11 +141,12 @@ describe.skipIf(!isRoot)('lifecycle through the command line', () => {
         annotations: {},
       });
       expect(Math.abs(Date.now() - Date.parse(created.created))).toBeLessThan(60_000);
-      // The init is alive, still tsbox's helper, asleep opening the exec FIFO;
-      // the container's process has not run.
+      // The init is alive, still tsbox's helper, asleep accepting on its
+      // start socket; the container's process has not run.
       expect(procState(pid)).toBe('S');
       expect(readProc(pid, 'comm')).toBe('tsbox-helper\n');
-      expect(readProc(pid, 'wchan')).toBe('wait_for_partner');
+      expect(readProc(pid, 'wchan')).toBe('__skb_wait_for_more_packets');
+      expect(fs.lstatSync(path.join(lc.root, 'life', 'start.sock')).isSocket()).toBe(true);
       expect(fs.existsSync(marker)).toBe(false);
       expect(p.stdout.text).toBe('');
       await expectListed([
@@ -200,11 +201,10 @@ describe.skipIf(!isRoot)('lifecycle through the command line', () => {
       await lc.waitForStatus('stdio', 'stopped');
     });
 
-    it('create and start a process of a non-root user under a umask of 022 (the exec FIFO is opened after the change of uid)', async () => {
+    it('create and start a process of a non-root user under a umask of 022 (the init waits on its start socket after the change of uid)', async () => {
       const b = lc.bundle({ args: ['id', '-u'], mutate: (c) => (c.process.user = { uid: 1000, gid: 1000 }) });
       const p = await create('user', b);
-      const fifo = path.join(lc.root, 'user', 'exec.fifo');
-      expect((fs.statSync(fifo).mode & 0o777).toString(8)).toBe('622');
+      expect(fs.statSync(path.join(lc.root, 'user', 'start.sock')).isSocket()).toBe(true);
       await start('user');
       expect(await p.stdout.end).toBe('1000\n');
       await lc.waitForStatus('user', 'stopped');
