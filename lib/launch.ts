@@ -215,26 +215,34 @@ export function pipeStreams(stdio: Stdio): [Writable | null, Readable | null, Re
 export async function launch(native: Binding, bundle: Bundle, options: LaunchOptions = {}): Promise<Launched> {
   const id = options.id ?? generateId();
   const host = hostSnapshot();
-  let plan;
-  try {
-    plan = buildPlan(
-      {
-        spec: bundle.spec,
-        bundleDir: bundle.dir,
-        rootfs: bundle.rootfs,
-        ...(options.terminalSize && { terminalSize: options.terminalSize }),
-        ...(options.startSocket !== undefined && { startSocket: options.startSocket }),
-      },
-      host,
-    );
-  } catch (err) {
-    throw err instanceof ConfigError ? err.inFile(bundle.configPath) : err;
-  }
-  if (options.extraEnv) plan.env = withEnv(plan.env, options.extraEnv);
+  const linux = bundle.spec.linux;
+  // Where the container's cgroups will be (cgroupfs driver): a cgroup mount
+  // without a cgroup namespace shows these, not the runtime's own.
+  const hasCgroups = options.cgroupDriver !== 'systemd' && (linux?.cgroupsPath !== undefined || linux?.resources !== undefined);
+  const dirs = hasCgroups ? cgroupDirs(hostLayout(host), linux?.cgroupsPath, id) : undefined;
+  const planWith = (cgroups: Record<string, string> | undefined) => {
+    try {
+      const built = buildPlan(
+        {
+          spec: bundle.spec,
+          bundleDir: bundle.dir,
+          rootfs: bundle.rootfs,
+          ...(options.terminalSize && { terminalSize: options.terminalSize }),
+          ...(options.startSocket !== undefined && { startSocket: options.startSocket }),
+          ...(cgroups && { cgroupDirs: cgroups }),
+        },
+        host,
+      );
+      if (options.extraEnv) built.env = withEnv(built.env, options.extraEnv);
+      return built;
+    } catch (err) {
+      throw err instanceof ConfigError ? err.inFile(bundle.configPath) : err;
+    }
+  };
+  let plan = planWith(dirs);
   // The container's cgroups, made and limited before its init exists: the
   // helper puts itself in them before it clones the init, so the init is
   // born there and nothing of the runtime is ever charged to them.
-  const linux = bundle.spec.linux;
   let cgroups: Cgroups | undefined;
   let layout: Layout | undefined;
   let scope: ScopeLaunch | undefined;
@@ -245,12 +253,12 @@ export async function launch(native: Binding, bundle: Bundle, options: LaunchOpt
     const { prepareScope } = await import('./systemd/scope.js');
     scope = await prepareScope(layout, linux, id, plan.warnings);
     plan.awaitCgroup = true;
-  } else if (linux?.cgroupsPath !== undefined || linux?.resources !== undefined) {
+  } else if (dirs) {
     layout = hostLayout(host);
     try {
-      cgroups = createCgroups(layout, cgroupDirs(layout, linux.cgroupsPath, id));
-      const nodes = deviceNodes(linux.devices);
-      const { now, atReady } = deferZeroPidsLimit(linux.resources ?? {});
+      cgroups = createCgroups(layout, dirs);
+      const nodes = deviceNodes(linux?.devices);
+      const { now, atReady } = deferZeroPidsLimit(linux?.resources ?? {});
       plan.warnings.push(...applyLimits(layout, cgroups, now, nodes, { fresh: true }));
       if (atReady) {
         const [l, cg] = [layout, cgroups];
@@ -264,7 +272,9 @@ export async function launch(native: Binding, bundle: Bundle, options: LaunchOpt
       // Rootless, as runc: cgroups are used where the user's cgroup is
       // delegated to it, and skipped with a warning where it is not.
       if (!isRootless() || !deniedAccess(err)) throw err;
-      plan.warnings.push(skippedCgroups(linux.cgroupsPath, linux.resources, err as Error));
+      // Without them a cgroup mount shows the runtime's own cgroups.
+      plan = planWith(undefined);
+      plan.warnings.push(skippedCgroups(linux?.cgroupsPath, linux?.resources, err as Error));
     }
   }
   if (cgroups && layout) {

@@ -319,9 +319,15 @@ export function attachDeviceProgram(dir: string, devices: readonly LinuxDeviceCg
   }
 }
 
-/** The device nodes a config gives the container (linux.devices), which it may always use. */
+/**
+ * The device nodes a config gives the container (linux.devices), which it
+ * may always use. FIFOs are nodes but not devices: no rule names them (v1's
+ * devices.allow refuses "p", with EINVAL), and no rule is needed to open one.
+ */
 export function deviceNodes(devices: readonly LinuxDevice[] | undefined): DeviceNode[] {
-  return (devices ?? []).map((d) => ({ type: d.type === 'u' ? 'c' : d.type, major: d.major ?? 0, minor: d.minor ?? 0 }));
+  return (devices ?? [])
+    .filter((d) => d.type !== 'p')
+    .map((d) => ({ type: d.type === 'u' ? 'c' : d.type, major: d.major ?? 0, minor: d.minor ?? 0 }));
 }
 
 /**
@@ -335,7 +341,10 @@ export function deviceNodes(devices: readonly LinuxDevice[] | undefined): Device
 export function applyDevicePolicy(layout: Layout, cg: Cgroups, resources: LinuxResources, nodes: readonly DeviceNode[], update: boolean): string | undefined {
   if (!devicesNeedBpf(layout, resources)) return undefined;
   const dir = cg.dirs[''];
-  if (dir === undefined) return 'linux.resources.devices is not enforced: this host has neither a v1 devices controller nor cgroup2';
+  if (dir === undefined) {
+    const what = resources.devices!.length > 0 ? 'linux.resources.devices is' : 'the default device policy (deny all but the standard nodes) is';
+    return `${what} not enforced: this host has neither a v1 devices controller nor cgroup2`;
+  }
   // A cgroup that existed before may carry tsbox's program from an earlier container.
   attachDeviceProgram(dir, resources.devices!, nodes, update || !cg.created.includes(dir));
   return undefined;

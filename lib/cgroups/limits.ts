@@ -9,7 +9,9 @@ import type { DeviceNode } from './resources.js';
  * the cgroup files, and the device rules (v1 files or a cgroup2 program).
  * Returns the warnings of both. `fresh`: the cgroups were made just now
  * (see applyResources). `update`: an update, which keeps the device policy
- * in place unless it brings device rules of its own.
+ * in place unless it brings device rules of its own. A new container
+ * without device rules gets runc's default policy: every device denied but
+ * the standard nodes and its linux.devices (when the runtime runs as root).
  */
 export function applyLimits(
   layout: Layout,
@@ -18,9 +20,14 @@ export function applyLimits(
   nodes: readonly DeviceNode[],
   { fresh = false, update = false }: { fresh?: boolean; update?: boolean } = {},
 ): string[] {
-  const warnings = applyResources(layout, cg, resources, nodes, { fresh });
-  if (update && !resources.devices) return warnings;
-  const warning = applyDevicePolicy(layout, cg, resources, nodes, update);
+  // Only a runtime running as root can set that policy (devices.deny, a
+  // device program); a rootless one leaves it, as runc does, and its
+  // container cannot make device nodes anyway.
+  const defaultPolicy = !update && resources.devices === undefined && (process.geteuid?.() ?? 0) === 0;
+  const withPolicy = defaultPolicy ? { ...resources, devices: [] } : resources;
+  const warnings = applyResources(layout, cg, withPolicy, nodes, { fresh });
+  if (!withPolicy.devices) return warnings;
+  const warning = applyDevicePolicy(layout, cg, withPolicy, nodes, update);
   if (warning) warnings.push(warning);
   return warnings;
 }

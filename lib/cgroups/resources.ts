@@ -255,13 +255,17 @@ export function resourceWrites(
     if (parts.length > 0) put('rdma', `rdma["${device}"]`, 'rdma.max', `${device} ${parts.join(' ')}`, 'rdma.max');
   }
 
-  // v1 device rules, in order (the config's first is normally a deny-all),
-  // then the devices every container has, as runc allows them whatever the
-  // config says: without them the init could not even create /dev/null.
+  // v1 device rules: a deny-all, the config's rules in order, then the
+  // devices every container has, as runc allows them whatever the config
+  // says (without them the init could not even create /dev/null). runc's
+  // policy starts from "nothing allowed" whatever the config's first rule
+  // is, so a config without rules (r.devices empty: see applyLimits) gets
+  // the defaults alone, never the parent's "a *:* rwm".
   // (cgroup2 needs an eBPF program instead: see devicesNeedBpf.)
   const devices = v1('devices');
   if (devices !== undefined && r.devices) {
     const rules = new V1DeviceRules();
+    if (rules.changes(false, 'a')) out.push({ key: devices, file: 'devices.deny', value: 'a', resource: 'devices' });
     for (const [i, d] of r.devices.entries()) {
       const rule = d.type === 'a' || d.type === undefined ? 'a' : `${d.type} ${d.major ?? '*'}:${d.minor ?? '*'} ${d.access ?? 'rwm'}`;
       if (rules.changes(d.allow, rule)) out.push({ key: devices, file: d.allow ? 'devices.allow' : 'devices.deny', value: rule, resource: `devices[${i}]` });
@@ -336,9 +340,13 @@ function blockIOWrites(b: NonNullable<LinuxResources['blockIO']>, blkio: string 
   }
 }
 
-/** Device rules this host can only enforce with an eBPF program (pure cgroup2), which tsbox does not load yet. */
+/**
+ * Whether this host can only enforce the device policy with an eBPF program
+ * (no v1 devices controller: pure cgroup2). `r.devices` undefined: an update
+ * that leaves the policy as it is.
+ */
 export function devicesNeedBpf(layout: Layout, r: LinuxResources): boolean {
-  return (r.devices?.length ?? 0) > 0 && !layout.hierarchies.some((h) => h.mount.controllers.includes('devices'));
+  return r.devices !== undefined && !layout.hierarchies.some((h) => h.mount.controllers.includes('devices'));
 }
 
 /** The cgroup2 controller a file belongs to ("memory" for memory.max), if it is one. */
@@ -360,8 +368,10 @@ class V1DeviceRules {
 
   changes(allow: boolean, rule: string): boolean {
     if (rule === 'a') {
+      // A second deny-all in a row (runc's and the config's) changes nothing.
+      const unchanged = !allow && this.allowed?.size === 0;
       this.allowed = allow ? undefined : new Set();
-      return true;
+      return !unchanged;
     }
     if (!this.allowed) return true;
     if (allow) {

@@ -57,6 +57,7 @@ export const PLAN_RECORDS = {
   mount: { fields: 6 },
   /** MOUNT_ATTR_* set, cleared, on the mount before and every mount below it */
   'mount-recursive': { fields: 2 },
+  'mount-copy-up': { fields: 0 },
   /** recursive, number of uid ranges, the uid ranges, the gid ranges (3 fields each) */
   'mount-idmap': { fields: 2, more: true },
   /** path, type, major, minor, mode, uid, gid */

@@ -8,6 +8,7 @@
  * depth is bounded no matter how deeply the input nests, and every array or
  * map is capped in size before it is walked.
  */
+import { posix } from 'node:path';
 import { ConfigError } from '../errors.js';
 import {
   DEVICE_CGROUP_TYPES,
@@ -35,6 +36,9 @@ const MAX_STRING_LENGTH = 1024 * 1024;
 const MAX_ENTRIES = 100_000;
 /** HOST_NAME_MAX, also the kernel's limit for the NIS domain name. */
 const MAX_UTS_NAME_BYTES = 64;
+/** SemVer 2.0.0, which the spec requires of ociVersion (semver.org's grammar). */
+const SEMVER =
+  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
 
 interface Range {
   min: number;
@@ -223,7 +227,7 @@ function rejectDuplicate(seen: Set<string>, field: Checker, value: string, what:
 
 function checkSpec(field: Checker): void {
   const spec = field.object();
-  spec.required('ociVersion').string();
+  spec.required('ociVersion').matching(SEMVER, 'a SemVer 2.0.0 version such as "1.2.0"');
   checkRoot(spec.required('root'));
   // The spec makes `process` optional, but tsbox only runs containers that have one.
   checkProcess(spec.required('process'));
@@ -469,7 +473,11 @@ function checkTimeOffsets(field: Checker): void {
 function checkDevice(field: Checker): void {
   const device = field.object();
   const type = device.required('type').oneOf(DEVICE_TYPES, 'device type');
-  device.required('path').absolutePath();
+  const path = device.required('path');
+  // Device nodes belong in the container's /dev (a tmpfs tsbox makes): one
+  // elsewhere would be made in the image, or through ".." beside it.
+  const inside = posix.normalize(path.absolutePath()).replace(/\/+$/, '');
+  if (!inside.startsWith('/dev/')) path.fail(`must be a path under /dev, got ${describe(path.value)}${inside === path.value ? '' : ` (${describe(inside)})`}`);
   for (const key of ['major', 'minor']) {
     // A FIFO has no device number; every other node needs both.
     const number = type === 'p' ? device.optional(key) : device.required(key, `is required for device type "${type}"`);

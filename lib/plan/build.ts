@@ -37,6 +37,12 @@ export interface PlanInput {
   startSocket?: string;
   /** cgroup.procs files of the container's cgroups (made by lib/cgroups), for the init to join. */
   cgroupProcs?: string[];
+  /**
+   * The container's own cgroup directory in each hierarchy, by hierarchy key
+   * (lib/cgroups cgroupDirs): what a cgroup mount without a cgroup namespace
+   * shows. Absent: the container stays in the runtime's cgroups.
+   */
+  cgroupDirs?: Record<string, string>;
   /** Who runs the container (default: this process's effective ids); not root means rootless. */
   caller?: Caller;
 }
@@ -126,7 +132,7 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
     const destination = containerPath(m.destination);
     // Allowed since spec 1.2 and taken from "/", with a warning, as runc does.
     if (!m.destination.startsWith('/')) warnings.push(`${at}.destination "${m.destination}" is relative: mounted at "${destination}"`);
-    const parsed = parseMountOptions(m.type ?? '', m.options ?? [], `${at}.options`);
+    const parsed = parseMountOptions(m.type ?? '', m.options ?? [], `${at}.options`, warnings);
     if (parsed.flags & MS.REMOUNT) {
       throw new ConfigError(`${at}.options`, 'remount is not allowed in a mount list');
     }
@@ -138,6 +144,7 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
         hostCgroupMounts(host.mountinfo()),
         parseProcCgroup(host.ownCgroups()),
         has('cgroup'),
+        input.cgroupDirs,
       );
       mounts.push(...cg.mounts);
       symlinks.push(...cg.symlinks);
@@ -180,6 +187,7 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
       propagation: parsed.propagation,
       ...(parsed.recursive && { recursive: parsed.recursive }),
       ...(idmap && { idmap }),
+      ...(parsed.copyUp && { copyUp: true as const }),
     });
   });
 
@@ -209,8 +217,10 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
   if (inUserns) {
     // Each node bound from the host's at the same path, onto a file the
     // init creates: after every configured mount, so over the /dev tmpfs.
+    // A FIFO is made as it is (mknod of a FIFO needs no capability).
     for (const d of devices.splice(0)) {
-      mounts.push({ source: d.path, destination: d.path, type: 'bind', flags: MS.BIND, data: '', propagation: 0 });
+      if (d.type === 'p') devices.push(d);
+      else mounts.push({ source: d.path, destination: d.path, type: 'bind', flags: MS.BIND, data: '', propagation: 0 });
     }
   }
 
@@ -239,10 +249,12 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
     namespaces,
     cgroupProcs: input.cgroupProcs ?? [],
     rootfs: input.rootfs,
-    // Mount events must not flow from the container to the host: start from
-    // a slave (or private) copy of the host's mounts whatever the config asks
-    // for the rootfs; its own propagation is set after pivot_root.
-    rootPropagation: rootPropagation & MS.PRIVATE ? MS.PRIVATE | MS.REC : MS.SLAVE | MS.REC,
+    // As runc: "/" of the container's mount namespace gets the config's
+    // rootfsPropagation before anything is mounted, else rslave, so that
+    // the host's mounts reach the container but not the other way. Only a
+    // shared one lets the container's mounts reach the host, through binds
+    // of shared host mounts (Kubernetes' Bidirectional propagation).
+    rootPropagation: rootPropagation || MS.SLAVE | MS.REC,
     mounts,
     devices,
     symlinks,

@@ -68,7 +68,9 @@ export interface CgroupMountPlan {
  *
  * With a cgroup namespace each hierarchy is mounted afresh and shows the
  * namespace's root. Without one, a fresh mount would show the host's whole
- * tree, so the container's own cgroup directory is bind-mounted instead.
+ * tree, so the container's own cgroup directory is bind-mounted instead (as
+ * runc does): `containerDirs` (by hierarchy key), else, for a container
+ * without cgroups of its own, the one it shares with the runtime.
  */
 export function planCgroupMount(
   destination: string,
@@ -77,13 +79,19 @@ export function planCgroupMount(
   host: HostCgroupMount[],
   ownCgroups: Map<string, string>,
   cgroupNamespace: boolean,
+  containerDirs: Record<string, string> = {},
 ): CgroupMountPlan {
   const plan: CgroupMountPlan = { mounts: [], symlinks: [], readonlyPaths: [] };
   const readonly = (flags & MS.RDONLY) !== 0;
 
   const one = (dest: string, h: HostCgroupMount) => {
     const key = h.controllers.join(',');
-    if (cgroupNamespace) {
+    // The init joins its v1 memory cgroup only once its namespaces exist
+    // (lib/launch.ts: the late memory join), so there the namespace's root
+    // is the runtime's memory cgroup, with every sibling: bind the
+    // container's own directory instead.
+    const lateJoined = h.fstype === 'cgroup' && h.controllers.includes('memory') && containerDirs[key] !== undefined;
+    if (cgroupNamespace && !lateJoined) {
       const data = h.fstype === 'cgroup2' ? '' : h.controllers.every((c) => c.startsWith('name=')) ? `none,${key}` : key;
       plan.mounts.push({ source: h.fstype, destination: dest, type: h.fstype, flags, data, propagation });
     } else {
@@ -91,7 +99,7 @@ export function planCgroupMount(
       // mount may show only a subtree of it (h.root), so take the path
       // relative to that.
       const own = path.posix.relative(h.root, ownCgroups.get(key) ?? '/');
-      const source = own.startsWith('..') ? h.mountPoint : path.posix.join(h.mountPoint, own).replace(/\/$/, '');
+      const source = containerDirs[key] ?? (own.startsWith('..') ? h.mountPoint : path.posix.join(h.mountPoint, own).replace(/\/$/, ''));
       plan.mounts.push({ source, destination: dest, type: 'bind', flags: flags | MS.BIND | MS.REC, data: '', propagation });
     }
   };

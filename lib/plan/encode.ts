@@ -34,6 +34,7 @@ export function encodePlan(plan: LaunchPlan): Buffer {
   for (const m of plan.mounts) {
     add('mount', m.source, m.destination, m.type, m.flags, m.data, m.propagation);
     if (m.recursive) add('mount-recursive', m.recursive.set, m.recursive.clear);
+    if (m.copyUp) add('mount-copy-up');
     if (m.idmap) add('mount-idmap', m.idmap.recursive ? 1 : 0, m.idmap.uids.length, ...idRanges(m.idmap.uids), ...idRanges(m.idmap.gids));
   }
   for (const d of plan.devices) add('device', d.path, d.type, d.major, d.minor, d.mode, d.uid, d.gid);

@@ -120,12 +120,6 @@ export const RECURSIVE_OPTIONS: Record<string, [set: number, clear: number]> = {
 };
 
 /**
- * Options runc knows that tsbox does not implement yet. Refused by name
- * rather than passed to the kernel as data, where they would mean nothing.
- */
-const NOT_YET = new Set(['tmpcopyup']);
-
-/**
  * The data options each filesystem we know accepts. A filesystem listed
  * here with an option not listed is refused before anything is created;
  * other filesystem types get their options passed through to the kernel.
@@ -154,21 +148,37 @@ export interface ParsedOptions {
   recursive?: { set: number; clear: number };
   /** The idmap or ridmap option (an idmapped bind mount, recursive with ridmap), and its index. */
   idmapOption?: { recursive: boolean; index: number };
+  /** tmpcopyup (runc's and crun's): a tmpfs gets a copy of the image's content at its destination. */
+  copyUp?: true;
+}
+
+/** Whether an option reads as some filesystem's data option ("mode=755", "size=1k", "newinstance"). */
+function isDataOption(option: string): boolean {
+  const key = option.split('=', 1)[0]!;
+  return option.includes('=') || Object.values(DATA_OPTIONS).some((keys) => keys.includes(key));
 }
 
 /**
  * Turns a mount's fstab-style options into mount(2) flags, propagation and
  * data, as runc does. `path` is the JSON path of the options array.
+ * Filesystem options beside bind (engines copy a volume's "mode=755" or
+ * "size=1k" onto its bind) are left out with a warning: runc passes them
+ * and the kernel ignores data for a bind mount.
  */
-export function parseMountOptions(type: string, options: readonly string[], path: string): ParsedOptions {
+export function parseMountOptions(type: string, options: readonly string[], path: string, warnings: string[] = []): ParsedOptions {
   let flags = 0;
   let propagation = 0;
   let idmapOption: ParsedOptions['idmapOption'];
   let recursive: ParsedOptions['recursive'];
+  let copyUp = false;
   const data: string[] = [];
   options.forEach((option, i) => {
     if (option === 'idmap' || option === 'ridmap') {
       idmapOption = { recursive: option === 'ridmap', index: i };
+      return;
+    }
+    if (option === 'tmpcopyup') {
+      copyUp = true;
       return;
     }
     const flag = FLAG_OPTIONS[option];
@@ -190,12 +200,16 @@ export function parseMountOptions(type: string, options: readonly string[], path
       propagation = prop;
       return;
     }
-    if (NOT_YET.has(option)) {
-      throw new ConfigError(`${path}[${i}]`, `mount option "${option}" is not supported by tsbox yet`);
-    }
     data.push(option);
   });
   const bind = (flags & MS.BIND) !== 0;
+  if (bind) {
+    const ignored = data.filter(isDataOption);
+    for (const option of ignored) {
+      warnings.push(`${path}[${options.indexOf(option)}]: "${option}" is ignored: a bind mount takes no filesystem options`);
+    }
+    data.splice(0, data.length, ...data.filter((option) => !ignored.includes(option)));
+  }
   const known = DATA_OPTIONS[bind ? 'bind' : type];
   if (known) {
     data.forEach((option) => {
@@ -206,5 +220,18 @@ export function parseMountOptions(type: string, options: readonly string[], path
       }
     });
   }
-  return { flags, propagation, data: data.join(','), bind, ...(recursive && { recursive }), ...(idmapOption && { idmapOption }) };
+  if (copyUp && (bind || type !== 'tmpfs')) {
+    // As runc: the option means something for a tmpfs only.
+    warnings.push(`${path}[${options.indexOf('tmpcopyup')}]: "tmpcopyup" is ignored: it applies to tmpfs mounts only`);
+    copyUp = false;
+  }
+  return {
+    flags,
+    propagation,
+    data: data.join(','),
+    bind,
+    ...(recursive && { recursive }),
+    ...(idmapOption && { idmapOption }),
+    ...(copyUp ? { copyUp: true as const } : {}),
+  };
 }

@@ -30,6 +30,8 @@ export interface PlannedMount {
   recursive?: { set: number; clear: number };
   /** An idmapped bind mount: the ids of the source as seen through the mount. */
   idmap?: { uids: IdRange[]; gids: IdRange[]; recursive: boolean };
+  /** tmpcopyup: the image's content at the destination is copied into the new tmpfs. */
+  copyUp?: true;
 }
 
 /** One line of a uid_map or gid_map (the OCI LinuxIDMapping). */
@@ -186,7 +188,7 @@ export interface LaunchPlan {
    */
   awaitCgroup?: boolean;
   rootfs: string;
-  /** Propagation applied to "/" before mounting (MS_REC | MS_SLAVE or MS_PRIVATE). */
+  /** Propagation applied to "/" before mounting: rootfsPropagation's, else MS_REC | MS_SLAVE. */
   rootPropagation: number;
   mounts: PlannedMount[];
   devices: PlannedDevice[];

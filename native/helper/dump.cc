@@ -137,6 +137,7 @@ std::string plan_json(const plan::Plan& p) {
     j.key("idmapGids");
     id_ranges(j, m.idmap_gids);
     j.key("idmapRecursive").boolean(m.idmap_recursive);
+    j.key("copyUp").boolean(m.copy_up);
     j.close('}');
   }
   j.close(']');

@@ -95,6 +95,11 @@ bool apply(protocol::Record kind, const Record& r, Plan& p) {
       p.mounts.back().recursive_set = u64_at(r, 1);
       p.mounts.back().recursive_clr = u64_at(r, 2);
       return true;
+    case Record::MountCopyUp:
+      // tmpcopyup, for the mount record just before it.
+      if (p.mounts.empty()) return false;
+      p.mounts.back().copy_up = true;
+      return true;
     case Record::MountIdmap: {
       // Applies to the mount record just before it.
       if (p.mounts.empty()) return false;

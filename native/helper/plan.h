@@ -37,6 +37,7 @@ struct Mount {
   std::vector<IdRange> idmap_uids, idmap_gids;
   bool idmap_recursive = false;  // the idmap applies to the submounts too
   int tree_fd = -1;
+  bool copy_up = false;  // tmpcopyup: the image's content at the destination is copied in
 };
 
 struct Device {

@@ -32,7 +32,7 @@ constexpr const char* kRuntimeMessages[] = {kGo, kAbort};
 // reads them). The decoder switches over Record, so a record added here and
 // not decoded is a compiler warning.
 enum class Record {
-  Exec, Ns, CgroupProcs, LateCgroupProcs, AwaitCgroup, Rootfs, RootPropagation, Mount, MountRecursive, MountIdmap,
+  Exec, Ns, CgroupProcs, LateCgroupProcs, AwaitCgroup, Rootfs, RootPropagation, Mount, MountRecursive, MountCopyUp, MountIdmap,
   Device, Symlink, Mkdir, Masked, ReadonlyPath, ReadonlyRoot, RootfsPropagation, Sysctl, Hostname,
   Domainname, Terminal, Rlimit, OomScoreAdj, NoNewPrivileges, ApparmorProfile, SelinuxLabel, Ioprio,
   Scheduler, Personality, SeccompProgram, SeccompCompile, Seccomp, SeccompRule, Capabilities, User,
@@ -57,6 +57,7 @@ constexpr RecordShape kPlanRecords[] = {
     {Record::RootPropagation, "root-propagation", 1, false},
     {Record::Mount, "mount", 6, false},  // source, destination, type, flags, data, propagation
     {Record::MountRecursive, "mount-recursive", 2, false},  // MOUNT_ATTR_* set, cleared (AT_RECURSIVE)
+    {Record::MountCopyUp, "mount-copy-up", 0, false},  // tmpcopyup: the image's content copied into the tmpfs
     // recursive, number of uid ranges, the uid ranges, the gid ranges (3 fields each)
     {Record::MountIdmap, "mount-idmap", 2, true},
     {Record::Device, "device", 7, false},  // path, type, major, minor, mode, uid, gid

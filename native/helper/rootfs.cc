@@ -12,9 +12,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <vector>
 
+#include "copyup.h"
 #include "procfs.h"
 #include "report.h"
 #include "strings.h"
@@ -55,12 +57,55 @@ void split(const std::string& path, std::string& dir, std::string& base) {
   base = path.substr(slash + 1);
 }
 
+// Where `path` leads inside the root: its symlinks followed as far as they
+// exist (absolute targets and ".." kept inside the root, as RESOLVE_IN_ROOT
+// does), the missing rest taken as it is, as runc's SecureJoin has it. What
+// is created for a path is created there: a mount destination that is a
+// dangling symlink (an image's /etc/localtime to a zone file it lacks) gets
+// the file it names, inside the root, instead of failing with ENOENT.
+std::string resolve_in_root(int root, const std::string& path) {
+  std::vector<std::string> done;  // existing components, none a symlink
+  std::vector<std::string> todo;  // what is left, the next component last
+  const auto push_all = [&todo](const std::string& p) {
+    auto parts = strings::split_on(p, '/');
+    for (auto it = parts.rbegin(); it != parts.rend(); ++it) todo.push_back(*it);
+  };
+  const auto joined = [&done]() {
+    std::string out;
+    for (const auto& c : done) out += "/" + c;
+    return out.empty() ? std::string("/") : out;
+  };
+  push_all(path);
+  int links = 0;
+  while (!todo.empty()) {
+    std::string component = todo.back();
+    todo.pop_back();
+    if (component.empty() || component == ".") continue;
+    if (component == "..") {
+      if (!done.empty()) done.pop_back();
+      continue;
+    }
+    int dir = open_in_root(root, joined(), O_PATH | O_DIRECTORY);
+    char target[PATH_MAX];
+    ssize_t n = dir < 0 ? -1 : readlinkat(dir, component.c_str(), target, sizeof target);
+    if (dir >= 0) close(dir);
+    // Not a symlink, missing, or too many links (the lookup that follows fails with ELOOP).
+    if (n <= 0 || n == static_cast<ssize_t>(sizeof target) || ++links > 40) {
+      done.push_back(component);
+      continue;
+    }
+    if (target[0] == '/') done.clear();
+    push_all(std::string(target, n));
+  }
+  return joined();
+}
+
 // mkdir -p inside the root. Each component is created relative to a
 // descriptor of its parent that was itself resolved inside the root, so a
 // symlinked component cannot redirect creation onto the host.
 int mkdir_all(int root, const std::string& path, mode_t mode) {
   std::string prefix;
-  for (const auto& component : strings::split_on(path, '/')) {
+  for (const auto& component : strings::split_on(resolve_in_root(root, path), '/')) {
     if (component.empty()) continue;
     std::string parent = prefix.empty() ? "/" : prefix;
     prefix += "/" + component;
@@ -511,24 +556,48 @@ int ensure_file(int root, const std::string& path, const std::string& step) {
   int fd = open_in_root(root, path, O_PATH);
   if (fd >= 0) return fd;
   if (errno != ENOENT) fail(step, errno);
+  // Made where the path leads (see resolve_in_root), then reached through it.
+  const std::string real = resolve_in_root(root, path);
   std::string base;
-  int dir = open_parent(root, path, base, step);
+  int dir = open_parent(root, real, base, step);
   int file = openat(dir, base.c_str(), O_CREAT | O_EXCL | O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (file < 0 && errno != EEXIST) fail(step, errno);
   if (file >= 0) {
     close(file);
-    note_created(path, false);
+    note_created(real, false);
   }
   close(dir);
   return reopen(root, path, step);
 }
 
+namespace {
+
+// The mount the rootfs is on (the rootfs itself, or the nearest mount above
+// it) made private, as runc does: whatever rootfsPropagation made of "/"
+// (a non-recursive "slave" leaves the host's shared submounts shared), the
+// rootfs bound onto itself and all mounted inside it stay in this
+// namespace, and an unbindable one can still be bound.
+void make_rootfs_parent_private(const std::string& rootfs) {
+  std::string path = rootfs;
+  for (;;) {
+    if (mount(nullptr, path.c_str(), nullptr, MS_PRIVATE, nullptr) == 0) return;
+    // EINVAL: not a mount point; look further up.
+    if (errno != EINVAL || path == "/") fail("make the mount of " + quote(rootfs) + " private", errno);
+    size_t slash = path.rfind('/');
+    path = slash == 0 ? "/" : path.substr(0, slash);
+  }
+}
+
+}  // namespace
+
 int enter(const plan::Plan& p) {
-  // Stop mount events from flowing back to the host before mounting
-  // anything (default rslave: the container still sees host unmounts).
+  // The container's "/" gets rootfsPropagation (default rslave, which stops
+  // mount events from flowing back to the host; the container still sees
+  // host unmounts) before anything is mounted.
   if (mount(nullptr, "/", nullptr, p.root_propagation, nullptr) != 0) {
     fail("set propagation of \"/\"", errno);
   }
+  make_rootfs_parent_private(p.rootfs);
   // pivot_root needs the new root to be a mount point.
   const std::string step = "bind rootfs " + quote(p.rootfs);
   if (mount(p.rootfs.c_str(), p.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
@@ -541,8 +610,37 @@ int enter(const plan::Plan& p) {
   return root;
 }
 
+namespace {
+
+// A tmpfs with tmpcopyup: mounted writable, given a copy of what the image
+// has at its destination (read through a descriptor opened before the tmpfs
+// covered it), then made read-only if it is to be.
+void mount_copied_up(int root, const plan::Mount& m) {
+  const std::string step = "copy up " + quote(m.destination);
+  int below = open_in_root(root, m.destination, O_RDONLY | O_DIRECTORY);
+  if (below < 0 && errno != ENOENT) fail(step, errno);
+  plan::Mount writable = m;
+  writable.flags &= ~MS_RDONLY;
+  mount_one(root, writable);
+  if (below < 0) return;  // nothing in the image there
+  int top = open_in_root(root, m.destination, O_RDONLY | O_DIRECTORY);
+  if (top < 0) fail(step, errno);
+  copyup::copy_tree(below, top, m.destination);
+  close(below);
+  if (m.flags & MS_RDONLY) {
+    const char* data = m.data.empty() ? nullptr : m.data.c_str();
+    if (mount(nullptr, fd_path(top).c_str(), nullptr, MS_REMOUNT | m.flags, data) != 0) fail(step, errno);
+  }
+  close(top);
+}
+
+}  // namespace
+
 void populate(int root, const plan::Plan& p) {
-  for (const auto& m : p.mounts) mount_one(root, m);
+  for (const auto& m : p.mounts) {
+    if (m.copy_up) mount_copied_up(root, m);
+    else mount_one(root, m);
+  }
   for (const auto& dir : p.mkdirs) {
     int err = mkdir_all(root, dir, 0755);
     if (err != 0) fail("create directory " + quote(dir), err);

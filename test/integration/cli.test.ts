@@ -436,7 +436,7 @@ describe.skipIf(!isRoot)('tsbox command line', () => {
         'iversion', 'noiversion', 'symfollow', 'nosymfollow',
       ]));
       expect(new Set(f.mountOptions).size).toBe(f.mountOptions.length);
-      expect(f.mountOptions).not.toContain('tmpcopyup');
+      expect(f.mountOptions).toContain('tmpcopyup');
       expect(f.linux.mountExtensions.idmap.enabled).toBe(true);
     });
 

@@ -149,28 +149,24 @@ describe.skipIf(!isRoot)('run(): mounts and the root filesystem' + (isRoot ? '' 
     expect(await s.collect(b)).toMatchObject({ status: 0, stdout: 'next to config.json\n', stderr: '' });
   });
 
-  it('keeps mount points, devices and cwd reached through rootfs symlinks inside the rootfs', async () => {
+  it('keeps mount points and cwd reached through rootfs symlinks inside the rootfs, dangling ones too', async () => {
     const hostDir = s.tempDir();
     const b = s.bundle({
-      args: ['sh', '-c', "pwd && stat -c '%t:%T' /escape/devnode && ls -1 /escape"],
+      args: ['sh', '-c', 'pwd && ls -1 /escape'],
       mutate: (c) => {
         c.mounts.push({ destination: '/escape/sub', type: 'tmpfs', source: 'tmpfs' });
-        c.linux.devices = [{ path: '/escape/devnode', type: 'c', major: 1, minor: 5 }];
         c.process.cwd = '/escape/cwd';
       },
     });
     // An absolute symlink to a host directory: inside the container it means
-    // the same path under the rootfs. Dangling there, it is refused.
+    // the same path under the rootfs. Dangling there, what is missing is
+    // made there (as runc does), never on the host.
     fs.symlinkSync(hostDir, path.join(b.rootfs, 'escape'));
-    await expect(s.start(b)).rejects.toThrow(/"\/escape\/sub": no such file or directory/);
-    expect(fs.readdirSync(hostDir)).toEqual([]);
-
-    fs.mkdirSync(path.join(b.rootfs, hostDir), { recursive: true });
     const r = await s.collect(b);
     expect(r.stderr).toBe('');
-    expect(r.stdout).toBe(`${hostDir}/cwd\n1:5\ncwd\ndevnode\nsub\n`);
+    expect(r.stdout).toBe(`${hostDir}/cwd\ncwd\nsub\n`);
     expect(fs.readdirSync(hostDir)).toEqual([]);
-    expect(fs.readdirSync(path.join(b.rootfs, hostDir)).sort()).toEqual(['cwd', 'devnode', 'sub']);
+    expect(fs.readdirSync(path.join(b.rootfs, hostDir)).sort()).toEqual(['cwd', 'sub']);
   });
 
   it('expands a cgroup mount at /sys/fs/cgroup into the host\'s hierarchies, with and without a cgroup namespace', async () => {

@@ -107,6 +107,9 @@ const CASES: Case[] = [
   c('a relative namespace path', (x) => (x.linux.namespaces[0].path = 'proc/1/ns/pid'), 'linux.namespaces[0].path: must be an absolute path, got "proc/1/ns/pid"'),
   c('a relative masked path', (x) => (x.linux.maskedPaths = ['proc/kcore']), 'linux.maskedPaths[0]: must be an absolute path, got "proc/kcore"'),
   c('a relative hook path', (x) => (x.hooks = { poststart: [{ path: 'bin/true' }] }), 'hooks.poststart[0].path: must be an absolute path, got "bin/true"'),
+  // ---- outside what the spec allows
+  c('an ociVersion that is not SemVer', (x) => (x.ociVersion = 'banana'), 'ociVersion: must be a SemVer 2.0.0 version such as "1.2.0", got "banana"'),
+  c('a device path that leaves /dev', (x) => (x.linux.devices = [{ type: 'c', path: '/dev/../../escape', major: 1, minor: 3 }]), 'linux.devices[0].path: must be a path under /dev, got "/dev/../../escape" ("/escape")'),
   c('a relative device path', (x) => (x.linux.devices = [{ type: 'c', path: 'dev/x', major: 1, minor: 3 }]), 'linux.devices[0].path: must be an absolute path, got "dev/x"'),
   // ---- root.path leaving the bundle
   c('root.path a symlink to a directory outside the bundle', (x, b) => {

@@ -2,13 +2,16 @@
 // and symlinks planted in the state root where a container's directory or
 // its state.json should be. State names the processes signals go to and the
 // poststop hooks delete runs, so no command may follow such a link: each
-// must refuse with a one-line error, and the host must be unchanged.
+// must refuse with a one-line error, and the host must be unchanged. And a
+// create that fails at any stage leaves no file of its own beside the
+// compiled-seccomp cache, nor a cgroup.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { processStat } from '../../lib/runtime/state.js';
 import { isRoot } from '../helpers/bundle.js';
+import { findCgroupDirs, removeCgroupDirs } from '../helpers/cgroups.js';
 import { listTree } from '../helpers/cli.js';
 import { isAlive, lifecycleSession, spawnProc } from '../helpers/lifecycle.js';
 import { snapshot } from '../helpers/security.js';
@@ -137,4 +140,57 @@ describe.skipIf(!isRoot)('symlinks planted in the state root', () => {
       await v.stop();
     }
   });
+});
+
+describe.skipIf(!isRoot)('a create that fails leaves nothing under the state root but the seccomp cache', () => {
+  const lc = lifecycleSession();
+  /** Every profile here is the same one, so its compiled program is cached once. */
+  const PROFILE = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }] };
+  const CACHE_ENTRY = /^\.seccomp\/ d 700$|^\.seccomp\/[0-9a-f]{16}\.bpf f 600 \d+$/;
+
+  const FAILURES: [string, (c: any, scratch: string) => void, RegExp][] = [
+    ['a missing executable', (c) => (c.process.args = ['/no/such/program']), /"\/no\/such\/program"/],
+    ['a bind mount whose source is missing', (c, scratch) => c.mounts.push({ destination: '/mnt', type: 'bind', source: path.join(scratch, 'gone'), options: ['rbind'] }), /mounts\[\d+\]|gone/],
+    ['a failing createRuntime hook', (c) => (c.hooks = { createRuntime: [{ path: '/bin/false' }] }), /hooks\.createRuntime\[0\]|createRuntime/],
+    ['a failing createContainer hook', (c) => (c.hooks = { createContainer: [{ path: '/bin/false' }] }), /createContainer/],
+    ['a seccomp profile the helper cannot load (an architecture libseccomp lacks)', (c) => (c.linux.seccomp = { ...PROFILE, architectures: ['SCMP_ARCH_M68K'] }), /SCMP_ARCH_M68K/],
+    ['a seccomp listener that is not there', (c, scratch) => (c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: path.join(scratch, 'nobody.sock'), syscalls: [{ names: ['getpid'], action: 'SCMP_ACT_NOTIFY' }] }), /listenerPath/],
+  ];
+
+  it('each failure (create and run): one line, then only .seccomp and its programs remain (the start socket too is gone)', async () => {
+    // A good container first, so the cache exists with a program in it.
+    const good = lc.bundle({ args: ['/bin/true'], mutate: (c) => (c.linux.seccomp = PROFILE) });
+    expect(await lc.cli(['run', '--bundle', good.dir, 'good'])).toMatchObject({ status: 0, stderr: '' });
+    const cached = listTree(lc.root);
+    expect(cached.length).toBe(2);
+    for (const entry of cached) expect(entry).toMatch(CACHE_ENTRY);
+
+    const token = `tsbox-test-failed-${process.pid}-${Date.now()}`;
+    try {
+      await failEach(token);
+    } finally {
+      const left = findCgroupDirs(token);
+      await removeCgroupDirs(left);
+      expect(left, 'cgroups of the failed creates').toEqual([]);
+    }
+  }, 60_000);
+
+  async function failEach(token: string): Promise<void> {
+    for (const [what, mutate, message] of FAILURES) {
+      const scratch = lc.scratch();
+      const b = lc.bundle({ args: ['/bin/true'], mutate: (c) => {
+        c.linux.seccomp = PROFILE;
+        c.linux.cgroupsPath = token;
+        mutate(c, scratch);
+      } });
+      for (const command of [['create', '--bundle', b.dir, 'bad'], ['run', '--bundle', b.dir, 'bad']]) {
+        const r = await lc.cli(command);
+        expect(r.status, `${command[0]}, ${what}: ${r.stderr}`).toBe(1);
+        expect(r.stderr, `${command[0]}, ${what}`).toMatch(/^tsbox: [^\n]+\n$/);
+        expect(r.stderr, `${command[0]}, ${what}`).toMatch(message);
+        const left = listTree(lc.root).filter((entry) => !CACHE_ENTRY.test(entry));
+        expect(left, `${command[0]}, ${what}: under the state root`).toEqual([]);
+      }
+    }
+  }
 });

@@ -1,7 +1,7 @@
 // v1 device rule writes (lib/cgroups/resources.ts): after a deny-all the
 // cgroup's list is known, so rules that would change nothing are not
-// written (Docker's list and the defaults every container gets overlap);
-// before one, the list is the parent's and every rule is written.
+// written (Docker's list and the defaults every container gets overlap).
+// A deny-all always goes first, as runc's policy starts from nothing allowed.
 
 import { describe, expect, it } from 'vitest';
 import type { Layout } from '../../lib/cgroups/layout.js';
@@ -44,11 +44,19 @@ describe('v1 device rule writes', () => {
     ]);
   });
 
-  it("without a deny-all first, the list is the parent's: every rule is written, repeats included", () => {
+  it('without a deny-all in the config, one goes first (runc starts from nothing allowed): the rules apply on top of it', () => {
     const out = rules([c(1, 3), { allow: false, type: 'c', major: 4, access: 'w' }]);
-    expect(out.slice(0, 2)).toEqual(['allow c 1:3 rwm', 'deny c 4:* w']);
-    expect(out).toContain('allow c 1:3 rwm');
-    expect(out.filter((r) => r === 'allow c 1:3 rwm')).toHaveLength(2);
+    // The deny of 4:* overlaps nothing allowed any more: not written.
+    expect(out.slice(0, 3)).toEqual(['deny a', 'allow c 1:3 rwm', 'allow c *:* m']);
+    expect(out.filter((r) => r === 'allow c 1:3 rwm')).toHaveLength(1);
+  });
+
+  it("no rules at all (a new container without linux.resources.devices): runc's default policy, never the parent's list", () => {
+    expect(rules([], [{ type: 'c', major: 1, minor: 11 }])).toEqual([
+      'deny a',
+      'allow c *:* m', 'allow b *:* m', 'allow c 1:3 rwm', 'allow c 1:5 rwm', 'allow c 1:7 rwm', 'allow c 1:8 rwm', 'allow c 1:9 rwm',
+      'allow c 5:0 rwm', 'allow c 5:1 rwm', 'allow c 5:2 rwm', 'allow c 136:* rwm', 'allow c 10:200 rwm', 'allow c 1:11 rwm',
+    ]);
   });
 
   it('linux.devices nodes are allowed after the rules (once)', () => {

@@ -180,6 +180,23 @@ describe('planCgroupMount on a hybrid host (this machine\'s layout)', () => {
     expect(plan.symlinks).toStrictEqual([]);
   });
 
+  it("a container with cgroups of its own: without a namespace, binds of its directories (not the runtime's); with one, memory too (joined late)", () => {
+    const dirs = Object.fromEntries(
+      hostCgroupMounts(HYBRID).map((h) => [h.controllers.join(','), `${h.mountPoint}/ctr`]),
+    );
+    const bound = planCgroupMount('/sys/fs/cgroup', FLAGS, 0, host, own, false, dirs);
+    expect(bound.mounts.slice(1).map((m) => `${m.type} ${m.source}`)).toStrictEqual(
+      names.map((name) => `bind /sys/fs/cgroup/${name}/ctr`),
+    );
+    // With a namespace: fresh mounts show the namespace's root, the
+    // container's own cgroup, except memory, which the init joins after its
+    // namespaces are made.
+    const fresh = planCgroupMount('/sys/fs/cgroup', FLAGS, 0, host, own, true, dirs);
+    expect(fresh.mounts.slice(1).map((m) => `${m.type} ${m.source}`)).toStrictEqual(
+      names.map((name) => (name === 'memory' ? 'bind /sys/fs/cgroup/memory/ctr' : name === 'unified' ? 'cgroup2 cgroup2' : 'cgroup cgroup')),
+    );
+  });
+
   it('ro: the tmpfs is mounted writable, the hierarchies read-only, and the destination made read-only last', () => {
     for (const ns of [true, false]) {
       const plan = planCgroupMount('/sys/fs/cgroup', FLAGS | MS.RDONLY, 0, host, own, ns);

@@ -92,6 +92,17 @@ describe('cgroup2 device program', () => {
     expect(allows(rules, 'c', 1, 12, 'rw')).toBe(false);
   });
 
+  it("no rules (a container without linux.resources.devices): runc's default policy, the standard nodes and nothing else", () => {
+    const rules = deviceRules([], []);
+    for (const [major, minor] of [[1, 3], [1, 5], [1, 7], [1, 8], [1, 9], [5, 0], [5, 1], [5, 2], [136, 4], [10, 200]] as const) {
+      expect(allows(rules, 'c', major, minor, 'rw')).toBe(true);
+    }
+    expect(allows(rules, 'c', 1, 2, 'r')).toBe(false); // /dev/kmem
+    expect(allows(rules, 'c', 1, 1, 'w')).toBe(false); // /dev/mem
+    expect(allows(rules, 'b', 8, 0, 'r')).toBe(false);
+    expect(allows(rules, 'b', 8, 0, 'm')).toBe(true);
+  });
+
   it('random rule lists: the program decides every access as the plain reading does', () => {
     let seed = 12345;
     const rand = (n: number) => {

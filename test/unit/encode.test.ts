@@ -63,7 +63,7 @@ function fullPlan(): LaunchPlan {
         propagation: MS.PRIVATE | MS.REC,
         recursive: { set: MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOEXEC, clear: MOUNT_ATTR.ATIME_MASK },
       },
-      { source: 'tmpfs', destination: '/tmp', type: 'tmpfs', flags: 0, data: 'mode=1777,size=1k', propagation: 0 },
+      { source: 'tmpfs', destination: '/tmp', type: 'tmpfs', flags: 0, data: 'mode=1777,size=1k', propagation: 0, copyUp: true },
     ],
     devices: [
       { path: '/dev/null', type: 'c', major: 1, minor: 3, mode: 0o666, uid: 0, gid: 0 },
@@ -178,6 +178,7 @@ describe('encodePlan', () => {
       // Applies to the mount before it.
       ['mount-recursive', String(MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOEXEC), String(MOUNT_ATTR.ATIME_MASK)],
       ['mount', 'tmpfs', '/tmp', 'tmpfs', '0', 'mode=1777,size=1k', '0'],
+      ['mount-copy-up'],
       ['device', '/dev/null', 'c', '1', '3', '438', '0', '0'],
       ['device', '/dev/sda', 'b', '8', '0', '432', '5', '6'],
       ['symlink', '/proc/self/fd', '/dev/fd'],

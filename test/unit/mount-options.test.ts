@@ -122,17 +122,34 @@ describe('parseMountOptions bind and rbind', () => {
     });
     expect(parseMountOptions('none', ['bind'], 'o').bind).toBe(true);
     // A known fs type with bind: its data options no longer apply.
-    expect(() => parseMountOptions('tmpfs', ['bind', 'mode=755'], 'o')).toThrow(ConfigError);
+    const warnings: string[] = [];
+    expect(parseMountOptions('tmpfs', ['bind', 'mode=755'], 'o', warnings)).toStrictEqual({ flags: MS.BIND, propagation: 0, data: '', bind: true });
+    expect(warnings).toEqual(['o[1]: "mode=755" is ignored: a bind mount takes no filesystem options']);
   });
 
   it('type "bind" without a bind option is not a bind mount (as in runc)', () => {
     expect(parseMountOptions('bind', ['ro'], 'o')).toStrictEqual({ flags: MS.RDONLY, propagation: 0, data: '', bind: false });
   });
 
-  it('refuses data options on a bind mount', () => {
-    const err = configError(() => parseMountOptions('bind', ['rbind', 'ro', 'size=1k'], 'mounts[3].options'));
+  it('leaves filesystem options on a bind mount out, with a warning each (runc passes them; the kernel ignores them)', () => {
+    const warnings: string[] = [];
+    expect(parseMountOptions('bind', ['rbind', 'ro', 'size=1k', 'mode=755', 'newinstance'], 'mounts[3].options', warnings)).toStrictEqual({
+      flags: MS.BIND | MS.REC | MS.RDONLY,
+      propagation: 0,
+      data: '',
+      bind: true,
+    });
+    expect(warnings).toEqual([
+      'mounts[3].options[2]: "size=1k" is ignored: a bind mount takes no filesystem options',
+      'mounts[3].options[3]: "mode=755" is ignored: a bind mount takes no filesystem options',
+      'mounts[3].options[4]: "newinstance" is ignored: a bind mount takes no filesystem options',
+    ]);
+  });
+
+  it('still refuses a word that is no option of any kind on a bind mount (a typo of a flag)', () => {
+    const err = configError(() => parseMountOptions('bind', ['rbind', 'ro', 'rprivat'], 'mounts[3].options'));
     expect(err.jsonPath).toBe('mounts[3].options[2]');
-    expect(err.problem).toBe('unknown option "size=1k" for a bind mount');
+    expect(err.problem).toBe('unknown option "rprivat" for a bind mount');
   });
 });
 
@@ -343,12 +360,23 @@ describe('parseMountOptions recursive options', () => {
   });
 });
 
-describe('parseMountOptions options not supported yet', () => {
-  it('tmpcopyup is refused by name', () => {
-    for (const type of ['bind', 'overlay', 'tmpfs']) {
-      const err = configError(() => parseMountOptions(type, ['rbind', 'tmpcopyup'], 'mounts[7].options'));
-      expect(err.jsonPath).toBe('mounts[7].options[1]');
-      expect(err.problem).toBe('mount option "tmpcopyup" is not supported by tsbox yet');
+describe('parseMountOptions tmpcopyup', () => {
+  it('marks a tmpfs to get the image content, and passes nothing to the kernel for it', () => {
+    expect(parseMountOptions('tmpfs', ['nosuid', 'tmpcopyup', 'size=1m'], 'o')).toStrictEqual({
+      flags: MS.NOSUID,
+      propagation: 0,
+      data: 'size=1m',
+      bind: false,
+      copyUp: true,
+    });
+  });
+
+  it('means nothing on other mounts: ignored with a warning, as runc ignores it', () => {
+    for (const [type, options] of [['bind', ['rbind', 'tmpcopyup']], ['proc', ['tmpcopyup']]] as const) {
+      const warnings: string[] = [];
+      const parsed = parseMountOptions(type, options, 'mounts[2].options', warnings);
+      expect(parsed.copyUp).toBeUndefined();
+      expect(warnings).toEqual([`mounts[2].options[${options.length - 1}]: "tmpcopyup" is ignored: it applies to tmpfs mounts only`]);
     }
   });
 });

@@ -347,9 +347,20 @@ describe('buildPlan: mounts', () => {
     );
     expect(err.jsonPath).toBe('mounts[1].options[1]');
     expect(err.problem).toBe('unknown option "bogus" for a tmpfs mount');
-    err = planError((s) => (s.mounts = [{ destination: '/x', type: 'bind', source: '/x', options: ['rbind', 'tmpcopyup'] }]));
+    err = planError((s) => (s.mounts = [{ destination: '/x', type: 'bind', source: '/x', options: ['rbind', 'rprivat'] }]));
     expect(err.jsonPath).toBe('mounts[0].options[1]');
-    expect(err.problem).toBe('mount option "tmpcopyup" is not supported by tsbox yet');
+    expect(err.problem).toBe('unknown option "rprivat" for a bind mount');
+  });
+
+  it('tmpcopyup goes to a tmpfs mount; elsewhere it is ignored with a warning', () => {
+    const p = plan(spec((s) => (s.mounts = [
+      { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup'] },
+      { destination: '/x', type: 'bind', source: '/x', options: ['rbind', 'tmpcopyup'] },
+    ])));
+    const at = (d: string) => p.mounts.find((m) => m.destination === d)!;
+    expect(at('/run').copyUp).toBe(true);
+    expect(at('/x').copyUp).toBeUndefined();
+    expect(p.warnings).toContain('mounts[1].options[1]: "tmpcopyup" is ignored: it applies to tmpfs mounts only');
   });
 
   it('recursive options go to the mount as mount_setattr attributes, beside its own flags', () => {
@@ -776,14 +787,14 @@ describe('buildPlan: process details', () => {
 describe('buildPlan: root propagation', () => {
   it.each([
     [undefined, MS.SLAVE | MS.REC, 0],
-    ['private', MS.PRIVATE | MS.REC, MS.PRIVATE],
+    ['private', MS.PRIVATE, MS.PRIVATE],
     ['rprivate', MS.PRIVATE | MS.REC, MS.PRIVATE | MS.REC],
-    ['slave', MS.SLAVE | MS.REC, MS.SLAVE],
+    ['slave', MS.SLAVE, MS.SLAVE],
     ['rslave', MS.SLAVE | MS.REC, MS.SLAVE | MS.REC],
-    ['shared', MS.SLAVE | MS.REC, MS.SHARED],
-    ['rshared', MS.SLAVE | MS.REC, MS.SHARED | MS.REC],
-    ['unbindable', MS.SLAVE | MS.REC, MS.UNBINDABLE],
-    ['runbindable', MS.SLAVE | MS.REC, MS.UNBINDABLE | MS.REC],
+    ['shared', MS.SHARED, MS.SHARED],
+    ['rshared', MS.SHARED | MS.REC, MS.SHARED | MS.REC],
+    ['unbindable', MS.UNBINDABLE, MS.UNBINDABLE],
+    ['runbindable', MS.UNBINDABLE | MS.REC, MS.UNBINDABLE | MS.REC],
   ])('rootfsPropagation %s', (value, root, rootfs) => {
     const p = plan(spec((s) => value !== undefined && (s.linux.rootfsPropagation = value)));
     expect(p.rootPropagation).toBe(root);

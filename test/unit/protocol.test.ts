@@ -57,6 +57,7 @@ function helperView(p: LaunchPlan): unknown {
       idmapUids: ranges(m.idmap?.uids ?? []),
       idmapGids: ranges(m.idmap?.gids ?? []),
       idmapRecursive: m.idmap?.recursive ?? false,
+      copyUp: m.copyUp ?? false,
     })),
     devices: p.devices.map((d) => ({ ...d, major: s(d.major), minor: s(d.minor), mode: s(d.mode & 0o7777), uid: s(d.uid), gid: s(d.gid) })),
     symlinks: p.symlinks,
@@ -130,7 +131,7 @@ function richSpec(): Spec {
   s.mounts!.push(
     { destination: '/data', type: 'bind', source: '/srv/data', options: ['rbind', 'ro', 'rprivate'] },
     { destination: '/data/all', type: 'bind', source: '/srv/data', options: ['rbind', 'rro', 'rnosuid', 'rrw', 'rexec'] },
-    { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['mode=1777', 'size=1k'] },
+    { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['mode=1777', 'size=1k', 'tmpcopyup'] },
   );
   s.linux.sysctl = { 'net.ipv4.ip_forward': '1' };
   s.linux.devices = [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 }];

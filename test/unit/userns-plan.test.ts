@@ -100,6 +100,16 @@ describe('buildPlan: a new user namespace', () => {
     expect(p.mounts[0]!.destination).toBe('/dev');
   });
 
+  it('makes a FIFO of linux.devices as it is: there is no host node to bind', () => {
+    const p = plan(spec((s) => {
+      withUserns(s);
+      s.linux.devices = [{ path: '/dev/fifo', type: 'p' }, { path: '/dev/fuse', type: 'c', major: 10, minor: 229 }];
+    }));
+    expect(p.devices).toStrictEqual([{ path: '/dev/fifo', type: 'p', major: 0, minor: 0, mode: 0o666, uid: 0, gid: 0 }]);
+    expect(p.mounts.map((m) => m.destination)).toContain('/dev/fuse');
+    expect(p.mounts.map((m) => m.destination)).not.toContain('/dev/fifo');
+  });
+
   it('binds /sys read-only when there is no network namespace of its own, and mounts sysfs when there is', () => {
     const bound = plan(spec((s) => withUserns(s))).mounts[1]!;
     expect(bound).toStrictEqual({ source: '/sys', destination: '/sys', type: 'bind', flags: MS.NOSUID | MS.RDONLY | MS.BIND | MS.REC, data: '', propagation: 0 });

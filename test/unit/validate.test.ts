@@ -160,6 +160,9 @@ const MALFORMED: [string, (c: Json) => Json, string, string][] = [
   ['config is a string', () => '{}', '', 'config must be a JSON object'],
   ['ociVersion missing', (c) => void delete c.ociVersion, 'ociVersion', 'is required'],
   ['ociVersion a number', (c) => void (c.ociVersion = 1), 'ociVersion', 'must be a string, got 1'],
+  ['ociVersion not SemVer', (c) => void (c.ociVersion = 'banana'), 'ociVersion', 'must be a SemVer 2.0.0 version such as "1.2.0", got "banana"'],
+  ['ociVersion with two parts', (c) => void (c.ociVersion = '1.0'), 'ociVersion', 'must be a SemVer 2.0.0 version such as "1.2.0", got "1.0"'],
+  ['ociVersion with a leading zero', (c) => void (c.ociVersion = '1.02.0'), 'ociVersion', 'must be a SemVer 2.0.0 version such as "1.2.0", got "1.02.0"'],
   // root
   ['root missing', (c) => void delete c.root, 'root', 'is required'],
   ['root a string', (c) => void (c.root = 'rootfs'), 'root', 'must be an object, got "rootfs"'],
@@ -445,6 +448,14 @@ const MALFORMED: [string, (c: Json) => Json, string, string][] = [
     'linux.devices[1].path',
     'must be an absolute path, got "dev/fifo"',
   ],
+  [
+    'device path leaving /dev through ..',
+    (c) => void (c.linux.devices[0].path = '/dev/../../escape'),
+    'linux.devices[0].path',
+    'must be a path under /dev, got "/dev/../../escape" ("/escape")',
+  ],
+  ['device path outside /dev', (c) => void (c.linux.devices[0].path = '/etc/null'), 'linux.devices[0].path', 'must be a path under /dev, got "/etc/null"'],
+  ['device path /dev itself', (c) => void (c.linux.devices[0].path = '/dev/'), 'linux.devices[0].path', 'must be a path under /dev, got "/dev/" ("/dev")'],
   ['device fileMode negative', (c) => void (c.linux.devices[0].fileMode = -1), 'linux.devices[0].fileMode', `${U32_RANGE}, got -1`],
   [
     'unknown rootfsPropagation',

@@ -35,7 +35,7 @@ export async function command(ctx: CommandContext): Promise<number> {
       'async', 'atime', 'bind', 'defaults', 'dev', 'diratime', 'dirsync', 'exec', 'lazytime', 'loud', 'mand',
       'noatime', 'nodev', 'nodiratime', 'noexec', 'nolazytime', 'nomand', 'norelatime', 'nostrictatime', 'nosuid',
       'idmap', 'iversion', 'noiversion', 'nosymfollow', 'rbind', 'relatime', 'remount', 'ridmap', 'ro', 'rw', 'silent',
-      'strictatime', 'suid', 'symfollow', 'sync',
+      'strictatime', 'suid', 'symfollow', 'sync', 'tmpcopyup',
       ...Object.keys(PROPAGATION_OPTIONS),
       ...Object.keys(RECURSIVE_OPTIONS),
     ].sort(),
