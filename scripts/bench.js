@@ -466,11 +466,14 @@ function cpuSince(t0) {
  * `n` create+start+delete lifecycles (each in its own sh, its own id), at
  * most `parallel` at a time: what an engine starting many containers puts
  * the runtime through. Wall time per lifecycle (wall / n) and the CPU each
- * burnt (user+sys of the sh and everything it reaped).
+ * burnt (user+sys of the sh and everything it reaped). A lifecycle that
+ * fails is counted and its first error kept (a container it left is
+ * removed by cleanup()); the figure is void only when most fail.
  */
 async function measureParallelLifecycles(cli, bundle, id, n, parallel) {
   let next = 0;
-  let failed = null;
+  let failures = 0;
+  let firstFailure = null;
   const one = (i) =>
     new Promise((resolve) => {
       const child = spawn('sh', ['-c', lifecycleScript(cli, bundle, `${id}-p${i}`)], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -480,9 +483,12 @@ async function measureParallelLifecycles(cli, bundle, id, n, parallel) {
       child.on('close', (code, signal) => resolve(code === 0 ? null : `exit ${code ?? signal}: ${firstLine(err) || 'no output'}`));
     });
   const worker = async () => {
-    while (next < n && !failed && !state.interrupted) {
+    while (next < n && failures <= n / 2 && !state.interrupted) {
       const why = await one(next++);
-      if (why) failed = failed || why;
+      if (why) {
+        failures++;
+        firstFailure = firstFailure || why;
+      }
     }
   };
   const cpu0 = cpuNow();
@@ -490,9 +496,9 @@ async function measureParallelLifecycles(cli, bundle, id, n, parallel) {
   await Promise.all(Array.from({ length: parallel }, worker));
   const wall = performance.now() - t0;
   checkInterrupted();
-  if (failed) throw new Error(failed);
+  if (failures > n / 2) throw new Error(`${failures} of ${next} failed, first: ${firstFailure}`);
   const cpu = cpuSince(cpu0);
-  return { n, parallel, wallMs: wall, perLifecycleMs: wall / n, cpuPerLifecycleMs: cpu.children / n };
+  return { n, parallel, wallMs: wall, perLifecycleMs: wall / n, cpuPerLifecycleMs: cpu.children / n, failures, firstFailure };
 }
 
 // ---- the library, in this process -------------------------------------------------------
@@ -697,7 +703,11 @@ function goalRows({ by, parallel, library }) {
     runc: pr ? withCpu(pr.perLifecycleMs, pr.cpuPerLifecycleMs) : 'n/a',
     node: '',
   };
-  if (pt && pr) rows.push(ratioGoal(prow, pt.perLifecycleMs, pr.perLifecycleMs, 1.5, 'runc'));
+  if (pt && pr) {
+    rows.push(ratioGoal(prow, pt.perLifecycleMs, pr.perLifecycleMs, 1.5, 'runc'));
+    const failed = [pt.failures > 0 ? `tsbox ${pt.failures}` : '', pr.failures > 0 ? `runc ${pr.failures}` : ''].filter(Boolean);
+    if (failed.length > 0) rows[rows.length - 1].verdict += `; FAILED lifecycles: ${failed.join(', ')} (see above)`;
+  }
   else rows.push({ ...prow, measured: 'n/a', goal: '<= 1.50x runc', verdict: `not measured (${(parallel.tsbox && parallel.tsbox.failure) || (parallel.runc && parallel.runc.failure)})` });
   rows.push({
     work: 'containerd CRI StartContainer',
@@ -956,6 +966,7 @@ async function main() {
     const p = parallel[key];
     if (p && !p.failure) {
       console.log(`${key}: ${p.n} create+start+delete, ${p.parallel} at a time, in ${f(p.wallMs / 1000, 1)} s = ${f(p.perLifecycleMs)} ms each, ${f(p.cpuPerLifecycleMs)} ms user+sys each`);
+      if (p.failures > 0) console.log(`${key}: FAILED ${p.failures} of the ${p.n} lifecycles (a bug to look at, not noise), first: ${p.firstFailure}`);
     }
   }
   if (library.spec.pool) {
