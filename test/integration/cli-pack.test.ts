@@ -53,7 +53,10 @@ interface Observed {
 
 let pkg: string;
 let stateRoot: string;
-let pristine: { pack: Buffer; cache: Buffer };
+/** The two code caches of the pack: the full one (create, run, exec) and the light one (every other command). */
+const CACHES = ['cli.cache', 'cli-light.cache'] as const;
+type CacheName = (typeof CACHES)[number];
+let pristine: { pack: Buffer; caches: Record<CacheName, Buffer> };
 
 /** Commands that touch no container: output and status must not depend on how the CLI was loaded. */
 function commands(): string[][] {
@@ -90,7 +93,8 @@ function tsboxIn(dir: string, args: string[], env: NodeJS.ProcessEnv = {}): { ou
 }
 
 const packFile = () => path.join(pkg, 'dist', 'packed', 'cli.js');
-const cacheFile = () => path.join(pkg, 'dist', 'packed', 'cli.cache');
+const cacheFile = (name: CacheName) => path.join(pkg, 'dist', 'packed', name);
+const readPristine = () => ({ pack: fs.readFileSync(packFile()), caches: { 'cli.cache': fs.readFileSync(cacheFile('cli.cache')), 'cli-light.cache': fs.readFileSync(cacheFile('cli-light.cache')) } });
 
 function pack(dir: string, ...args: string[]): { status: number | null; stderr: string } {
   const r = spawnSync(process.execPath, [path.join(dir, 'scripts', 'pack-cli.js'), ...args], { encoding: 'utf8', timeout: 60_000 });
@@ -108,6 +112,11 @@ function expectSameAsUnpacked(expected: Observed): void {
   }
 }
 
+const cacheOf = (name: CacheName) => splitCache(pristine.caches[name]).cache;
+const magicOf = (name: CacheName) => splitCache(pristine.caches[name]).header.split(' ')[0];
+const buildOf = (name: CacheName) => splitCache(pristine.caches[name]).header.split(' ')[1];
+const lengthOf = (name: CacheName) => Number(splitCache(pristine.caches[name]).header.split(' ')[2]);
+
 /** The cache file's header line and V8's cache (the file holds it twice). */
 function splitCache(data: Buffer): { header: string; cache: Buffer } {
   const nl = data.indexOf(10);
@@ -115,8 +124,8 @@ function splitCache(data: Buffer): { header: string; cache: Buffer } {
   return { header: data.toString('latin1', 0, nl), cache: Buffer.from(data.subarray(nl + 1, nl + 1 + length)) };
 }
 
-function writeCache(header: string, first: Buffer, second: Buffer = first): void {
-  fs.writeFileSync(cacheFile(), Buffer.concat([Buffer.from(`${header}\n`, 'latin1'), first, second]));
+function writeCache(name: CacheName, header: string, first: Buffer, second: Buffer = first): void {
+  fs.writeFileSync(cacheFile(name), Buffer.concat([Buffer.from(`${header}\n`, 'latin1'), first, second]));
 }
 
 describe('packed CLI (scripts/pack-cli.js, bin/tsbox)', () => {
@@ -136,7 +145,7 @@ describe('packed CLI (scripts/pack-cli.js, bin/tsbox)', () => {
     fs.writeFileSync(path.join(pkg, 'observer.js'), OBSERVER);
     const r = pack(pkg);
     expect(r, 'scripts/pack-cli.js').toMatchObject({ status: 0 });
-    pristine = { pack: fs.readFileSync(packFile()), cache: fs.readFileSync(cacheFile()) };
+    pristine = readPristine();
   }, 120_000);
 
   afterAll(() => {
@@ -147,45 +156,63 @@ describe('packed CLI (scripts/pack-cli.js, bin/tsbox)', () => {
     // Content only: rewriting the files keeps dist/'s own mtimes, which is
     // what tells the loader whether the pack is stale.
     fs.writeFileSync(packFile(), pristine.pack);
-    fs.writeFileSync(cacheFile(), pristine.cache);
+    for (const name of CACHES) fs.writeFileSync(cacheFile(name), pristine.caches[name]);
   });
 
   it('gives the same output and status as the modules of dist/, with its code cache taken', () => {
     expectSameAsUnpacked({ cache: 'accepted', unpacked: false });
   }, 120_000);
 
+  it('reads the full cache for create, run and exec, the light one for every other command', () => {
+    // Each cache damaged alone: a command reading it starts without a cache.
+    for (const damaged of CACHES) {
+      for (const name of CACHES) fs.writeFileSync(cacheFile(name), pristine.caches[name]);
+      const { header, cache } = splitCache(pristine.caches[damaged]);
+      const broken = Buffer.from(cache);
+      for (let i = 0; i < 256; i++) broken[(broken.length >> 1) + i]! ^= 0x5a;
+      writeCache(damaged, header, broken, cache);
+      for (const args of [['run', '--help'], ['create', '--help'], ['exec', '--help'], ['--root', stateRoot, 'state', 'nope'], ['--version'], ['list', '--help']]) {
+        const full = args.some((a) => a === 'run' || a === 'create' || a === 'exec');
+        const expected = (full ? 'cli.cache' : 'cli-light.cache') === damaged ? 'none' : 'accepted';
+        expect(tsboxIn(pkg, args).observed, `tsbox ${args.join(' ')} with ${damaged} damaged`).toEqual({ cache: expected, unpacked: false });
+      }
+    }
+  }, 120_000);
+
   it('compiles the pack without a cache that is damaged (its two copies differ), instead of letting V8 abort', () => {
-    const { header, cache } = splitCache(pristine.cache);
-    const damaged = Buffer.from(cache);
-    for (let i = 0; i < 256; i++) damaged[(damaged.length >> 1) + i]! ^= 0x5a;
-    writeCache(header, damaged, cache);
+    for (const name of CACHES) {
+      const { header, cache } = splitCache(pristine.caches[name]);
+      const damaged = Buffer.from(cache);
+      for (let i = 0; i < 256; i++) damaged[(damaged.length >> 1) + i]! ^= 0x5a;
+      writeCache(name, header, damaged, cache);
+    }
     expectSameAsUnpacked({ cache: 'none', unpacked: false });
   }, 120_000);
 
   it('lets V8 refuse a cache made by another Node (its version hash differs), and runs without it', () => {
-    const { header, cache } = splitCache(pristine.cache);
-    // V8's header: magic number, then the version hash (bytes 4-7); both
-    // copies alike, so that only V8's own check can catch it.
-    cache[4]! ^= 0xff;
-    writeCache(header, cache);
+    for (const name of CACHES) {
+      const { header, cache } = splitCache(pristine.caches[name]);
+      // V8's header: magic number, then the version hash (bytes 4-7); both
+      // copies alike, so that only V8's own check can catch it.
+      cache[4]! ^= 0xff;
+      writeCache(name, header, cache);
+    }
     expectSameAsUnpacked({ cache: 'rejected', unpacked: false });
   }, 120_000);
 
   it('ignores a cache made for another pack, a truncated, empty or missing one', () => {
-    const { header, cache } = splitCache(pristine.cache);
-    const [magic, , length] = header.split(' ');
-    const variants: Array<[string, () => void]> = [
-      ['another build', () => writeCache(`${magic} 0123456789abcdef ${length}`, cache)],
-      ['wrong length', () => writeCache(`${magic} ${header.split(' ')[1]} ${Number(length) - 1}`, cache)],
-      ['one copy', () => fs.writeFileSync(cacheFile(), Buffer.concat([Buffer.from(`${header}\n`), cache]))],
-      ['truncated', () => fs.writeFileSync(cacheFile(), pristine.cache.subarray(0, pristine.cache.length - 1))],
-      ['empty', () => fs.writeFileSync(cacheFile(), '')],
-      ['no header', () => fs.writeFileSync(cacheFile(), Buffer.concat([cache, cache]))],
-      ['missing', () => fs.rmSync(cacheFile())],
+    const variants: Array<[string, (name: CacheName) => void]> = [
+      ['another build', (n) => writeCache(n, `${magicOf(n)} 0123456789abcdef ${lengthOf(n)}`, cacheOf(n))],
+      ['wrong length', (n) => writeCache(n, `${magicOf(n)} ${buildOf(n)} ${lengthOf(n) - 1}`, cacheOf(n))],
+      ['one copy', (n) => fs.writeFileSync(cacheFile(n), Buffer.concat([Buffer.from(`${splitCache(pristine.caches[n]).header}\n`), cacheOf(n)]))],
+      ['truncated', (n) => fs.writeFileSync(cacheFile(n), pristine.caches[n].subarray(0, pristine.caches[n].length - 1))],
+      ['empty', (n) => fs.writeFileSync(cacheFile(n), '')],
+      ['no header', (n) => fs.writeFileSync(cacheFile(n), Buffer.concat([cacheOf(n), cacheOf(n)]))],
+      ['missing', (n) => fs.rmSync(cacheFile(n))],
     ];
     for (const [name, damage] of variants) {
-      damage();
-      for (const args of [['--version'], ['--root', stateRoot, 'state', 'nope']]) {
+      for (const n of CACHES) damage(n);
+      for (const args of [['--version'], ['--root', stateRoot, 'state', 'nope'], ['run', '--help']]) {
         const unpacked = tsboxIn(pkg, args, { TSBOX_UNPACKED: '1' });
         const packed = tsboxIn(pkg, args);
         expect(packed.observed, `${name} cache: how tsbox ${args.join(' ')} started`).toEqual({ cache: 'none', unpacked: false });
@@ -213,7 +240,7 @@ describe('packed CLI (scripts/pack-cli.js, bin/tsbox)', () => {
       expect(pack(pkg)).toMatchObject({ status: 0 });
       expect(tsboxIn(pkg, ['--version']).observed).toEqual({ cache: 'accepted', unpacked: false });
     } finally {
-      pristine = { pack: fs.readFileSync(packFile()), cache: fs.readFileSync(cacheFile()) };
+      pristine = readPristine();
     }
   }, 120_000);
 
