@@ -20,6 +20,7 @@
         "native/helper/dump.cc",
         "native/helper/procfs.cc",
         "native/helper/rootfs.cc",
+        "native/helper/move_root.cc",
         "native/helper/init.cc",
         "native/helper/passwd.cc",
         "native/helper/process_attrs.cc",

@@ -58,6 +58,8 @@ export interface LaunchOptions {
    * root's .seccomp); without it, only in this process's memory.
    */
   seccompCacheDir?: string;
+  /** runc's --no-pivot: the rootfs is moved over "/" and chrooted into (for an initramfs root). */
+  noPivot?: boolean;
 }
 
 /** A launched container init: running its process, or (startFifo) ready to. */
@@ -223,6 +225,7 @@ export async function launch(native: Binding, bundle: Bundle, options: LaunchOpt
         rootfs: bundle.rootfs,
         ...(options.terminalSize && { terminalSize: options.terminalSize }),
         ...(options.startFifo !== undefined && { startFifo: options.startFifo }),
+        ...(options.noPivot && { noPivot: true }),
       },
       host,
     );

@@ -68,6 +68,8 @@ export const PLAN_RECORDS = {
   'readonly-path': { fields: 1 },
   'readonly-root': { fields: 0 },
   'rootfs-propagation': { fields: 1 },
+  /** --no-pivot: move the rootfs over "/" and chroot, instead of pivot_root */
+  'no-pivot': { fields: 0 },
   sysctl: { fields: 2 },
   hostname: { fields: 1 },
   domainname: { fields: 1 },

@@ -39,6 +39,8 @@ export interface PlanInput {
   cgroupProcs?: string[];
   /** Who runs the container (default: this process's effective ids); not root means rootless. */
   caller?: Caller;
+  /** --no-pivot: enter the rootfs by moving it over "/" and chroot, not pivot_root. */
+  noPivot?: boolean;
 }
 
 const KERNEL_NAMESPACE: Record<LinuxNamespace['type'], KernelNamespace> = {
@@ -251,6 +253,7 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
     readonlyPaths: [...readonlyPaths, ...(linux.readonlyPaths ?? []).map(containerPath)],
     readonlyRoot: spec.root?.readonly === true,
     rootfsPropagation: rootPropagation,
+    ...(input.noPivot && { noPivot: true }),
     sysctls,
     ...(spec.hostname !== undefined && { hostname: spec.hostname }),
     ...(spec.domainname !== undefined && { domainname: spec.domainname }),

@@ -43,6 +43,7 @@ export function encodePlan(plan: LaunchPlan): Buffer {
   for (const p of plan.readonlyPaths) add('readonly-path', p);
   if (plan.readonlyRoot) add('readonly-root');
   if (plan.rootfsPropagation) add('rootfs-propagation', plan.rootfsPropagation);
+  if (plan.noPivot) add('no-pivot');
   for (const [key, value] of plan.sysctls) add('sysctl', key, value);
   if (plan.hostname !== undefined) add('hostname', plan.hostname);
   if (plan.domainname !== undefined) add('domainname', plan.domainname);

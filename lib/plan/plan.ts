@@ -198,6 +198,11 @@ export interface LaunchPlan {
   readonlyRoot: boolean;
   /** Propagation of "/" after pivot_root; 0: none requested. */
   rootfsPropagation: number;
+  /**
+   * --no-pivot: the rootfs mount is moved over "/" and chrooted into, for
+   * a root pivot_root cannot leave (an initramfs).
+   */
+  noPivot?: boolean;
   sysctls: Array<[key: string, value: string]>;
   hostname?: string;
   domainname?: string;

@@ -73,6 +73,8 @@ export interface CreateOptions {
    * run()) passes on to this one (lib/notify-socket.ts).
    */
   notifySocket?: string;
+  /** runc's --no-pivot: enter the rootfs with a move over "/" and chroot (an initramfs root). */
+  noPivot?: boolean;
 }
 
 /** What start() takes: the caller's NOTIFY_SOCKET, to relay the container's READY to. */
@@ -168,6 +170,7 @@ export class Runtime {
           ...passedFds(options, notify),
           seccompCacheDir: seccompCacheDir(store.root),
           cgroupDriver: this.cgroupDriver,
+          ...(options.noPivot && { noPivot: true }),
         });
         pidfd = l.pidfd;
         cgroups = l.cgroups;

@@ -156,6 +156,7 @@ std::string plan_json(const plan::Plan& p) {
   j.key("readonlyPaths").strings(p.readonly_paths);
   j.key("readonlyRoot").boolean(p.readonly_root);
   j.key("rootfsPropagation").num(p.rootfs_propagation);
+  if (p.no_pivot) j.key("noPivot").boolean(true);
   j.key("sysctls").open('[');
   for (const auto& s : p.sysctls) j.strings({s.key, s.value});
   j.close(']');

@@ -134,6 +134,9 @@ bool apply(protocol::Record kind, const Record& r, Plan& p) {
     case Record::RootfsPropagation:
       p.rootfs_propagation = u64_at(r, 1);
       return true;
+    case Record::NoPivot:
+      p.no_pivot = true;
+      return true;
     case Record::Sysctl:
       p.sysctls.push_back({r[1], r[2]});
       return true;

@@ -152,6 +152,8 @@ struct Plan {
   std::vector<std::string> masked_paths, readonly_paths;
   bool readonly_root = false;
   unsigned long rootfs_propagation = 0;  // applied to "/" after pivot_root; 0: none
+  // --no-pivot: the rootfs is moved over "/" and chrooted into (move_root.h).
+  bool no_pivot = false;
 
   std::vector<Sysctl> sysctls;
   std::string hostname, domainname;

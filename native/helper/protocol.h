@@ -33,7 +33,7 @@ constexpr const char* kRuntimeMessages[] = {kGo, kAbort};
 // not decoded is a compiler warning.
 enum class Record {
   Exec, Ns, CgroupProcs, LateCgroupProcs, AwaitCgroup, Rootfs, RootPropagation, Mount, MountRecursive, MountIdmap,
-  Device, Symlink, Mkdir, Masked, ReadonlyPath, ReadonlyRoot, RootfsPropagation, Sysctl, Hostname,
+  Device, Symlink, Mkdir, Masked, ReadonlyPath, ReadonlyRoot, RootfsPropagation, NoPivot, Sysctl, Hostname,
   Domainname, Terminal, Rlimit, OomScoreAdj, NoNewPrivileges, ApparmorProfile, SelinuxLabel, Ioprio,
   Scheduler, Personality, SeccompProgram, SeccompCompile, Seccomp, SeccompRule, Capabilities, User,
   Umask, Cwd, Env, Args, HooksPause, Hook, StartFifo, Pause, UidMap, GidMap, SetgroupsDeny, IdmapTools,
@@ -66,6 +66,7 @@ constexpr RecordShape kPlanRecords[] = {
     {Record::ReadonlyPath, "readonly-path", 1, false},
     {Record::ReadonlyRoot, "readonly-root", 0, false},
     {Record::RootfsPropagation, "rootfs-propagation", 1, false},
+    {Record::NoPivot, "no-pivot", 0, false},
     {Record::Sysctl, "sysctl", 2, false},
     {Record::Hostname, "hostname", 1, false},
     {Record::Domainname, "domainname", 1, false},
