@@ -65,6 +65,7 @@ function helperView(p: LaunchPlan): unknown {
     readonlyPaths: p.readonlyPaths,
     readonlyRoot: p.readonlyRoot,
     rootfsPropagation: s(p.rootfsPropagation),
+    ...(p.noPivot && { noPivot: true }),
     sysctls: p.sysctls,
     ...(p.hostname !== undefined && { hostname: p.hostname }),
     ...(p.domainname !== undefined && { domainname: p.domainname }),
@@ -176,7 +177,7 @@ const ROOT = { uid: 0, gid: 0 };
 const plans: Array<[string, () => LaunchPlan]> = [
   ['the default config, as root', () => buildPlan({ spec: validateSpec(defaultSpec()), bundleDir: '/b', rootfs: '/b/rootfs', caller: ROOT }, host)],
   [
-    'seccomp, hooks, mounts, devices, process attributes, a start FIFO and cgroups',
+    'seccomp, hooks, mounts, devices, process attributes, a start FIFO, cgroups and --no-pivot',
     () =>
       withProgram(
         buildPlan(
@@ -187,6 +188,7 @@ const plans: Array<[string, () => LaunchPlan]> = [
             caller: ROOT,
             startFifo: '/run/tsbox/c1/exec.fifo',
             cgroupProcs: ['/sys/fs/cgroup/unified/c1/cgroup.procs', '/sys/fs/cgroup/cpu/c1/cgroup.procs'],
+            noPivot: true,
           },
           host,
         ),
