@@ -17,6 +17,7 @@ import type {
 } from './plan.js';
 import { parseCpuList } from './cpu-list.js';
 import { planMemoryPolicy } from './memory-policy.js';
+import { applyMountLabel } from './mount-label.js';
 import { planIoPriority, planPersonality, planScheduler, planSecurityLabels } from './process-attrs.js';
 import { planRlimits } from './rlimits.js';
 import { planSeccomp } from './seccomp.js';
@@ -232,8 +233,7 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
   }
   // Likewise Intel RDT (it was validated and then ignored).
   if (linux.intelRdt) throw new ConfigError('linux.intelRdt', 'cannot be applied: tsbox does not manage resctrl (Intel RDT) yet');
-  // Without SELinux a mount label means nothing (runc drops it likewise).
-  if (linux.mountLabel) warnings.push('linux.mountLabel is not applied (tsbox does not apply SELinux labels)');
+  applyMountLabel(mounts, linux.mountLabel, host, warnings);
 
   const proc = planProcess(process, host, warnings, input.terminalSize, linux.seccomp);
   return {
