@@ -117,6 +117,8 @@ export const PLAN_RECORDS = {
   'time-offset': { fields: 3 },
   /** as configured (for messages), mode with its flags, the nodes (linux.memoryPolicy) */
   'memory-policy': { fields: 2, more: true },
+  /** host interface, its name in the container (linux.netDevices) */
+  'net-device': { fields: 2 },
 } as const satisfies Record<string, { fields: number; more?: true }>;
 
 export type PlanRecord = keyof typeof PLAN_RECORDS;

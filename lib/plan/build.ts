@@ -18,6 +18,7 @@ import type {
 import { parseCpuList } from './cpu-list.js';
 import { planMemoryPolicy } from './memory-policy.js';
 import { applyMountLabel } from './mount-label.js';
+import { planNetDevices } from './net-devices.js';
 import { planIoPriority, planPersonality, planScheduler, planSecurityLabels } from './process-attrs.js';
 import { planRlimits } from './rlimits.js';
 import { planSeccomp } from './seccomp.js';
@@ -226,11 +227,7 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
   }
 
   const timeOffsets = planTimeOffsets(linux.timeOffsets, namespaces);
-  // Spec 1.3's network devices to move into the container: not done yet,
-  // and the spec wants an error rather than a container without them.
-  if ((linux as { netDevices?: unknown }).netDevices !== undefined) {
-    throw new ConfigError('linux.netDevices', 'is not supported by tsbox yet (moving host network devices into the container)');
-  }
+  const netDevices = planNetDevices((linux as { netDevices?: unknown }).netDevices, namespaces);
   // Likewise Intel RDT (it was validated and then ignored).
   if (linux.intelRdt) throw new ConfigError('linux.intelRdt', 'cannot be applied: tsbox does not manage resctrl (Intel RDT) yet');
   applyMountLabel(mounts, linux.mountLabel, host, warnings);
@@ -266,6 +263,7 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
     ...(userns && { userns }),
     ...(timeOffsets.length > 0 && { timeOffsets }),
     ...(linux.memoryPolicy && { memoryPolicy: planMemoryPolicy(linux.memoryPolicy, host) }),
+    ...(netDevices && { netDevices }),
   };
 }
 

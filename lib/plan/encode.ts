@@ -87,6 +87,7 @@ export function encodePlan(plan: LaunchPlan): Buffer {
   for (const t of plan.timeOffsets ?? []) add('time-offset', t.clock, t.secs, t.nanosecs);
   const mp = plan.memoryPolicy;
   if (mp) add('memory-policy', mp.text, mp.mode, ...mp.nodes);
+  for (const d of plan.netDevices ?? []) add('net-device', d.host, d.name);
 
   return wire.encodeRecords(records);
 }

@@ -251,4 +251,6 @@ export interface LaunchPlan {
   /** Offsets of the new time namespace, written before anything enters it. */
   timeOffsets?: PlannedTimeOffset[];
   memoryPolicy?: PlannedMemoryPolicy;
+  /** linux.netDevices: host interfaces the helper moves into the container's network namespace. */
+  netDevices?: Array<{ host: string; name: string }>;
 }

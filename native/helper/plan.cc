@@ -294,6 +294,9 @@ bool apply(protocol::Record kind, const Record& r, Plan& p) {
       p.memory_policy.mode = static_cast<int>(u64_at(r, 2));
       p.memory_policy.nodes = numbers(r, 3);
       return true;
+    case Record::NetDevice:
+      p.net_devices.push_back({r[1], r[2]});
+      return true;
   }
   return false;
 }

@@ -115,6 +115,11 @@ struct Scheduler {
 };
 
 // linux.timeOffsets: one clock of a new time namespace (timens_offsets).
+// linux.netDevices: a host interface and its name in the container.
+struct NetDevice {
+  std::string host, name;
+};
+
 struct TimeOffset {
   std::string clock;  // monotonic, boottime
   int64_t secs = 0;
@@ -203,6 +208,7 @@ struct Plan {
   // inherited (and as joining a cpuset cgroup leaves it).
   std::vector<unsigned> cpus_initial, cpus_final;
   std::vector<TimeOffset> time_offsets;
+  std::vector<NetDevice> net_devices;
   MemoryPolicy memory_policy;
 
   // A new user namespace (a "user" namespace without a path): the maps the

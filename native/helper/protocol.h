@@ -37,7 +37,7 @@ enum class Record {
   Domainname, Terminal, Rlimit, OomScoreAdj, NoNewPrivileges, ApparmorProfile, SelinuxLabel, Ioprio,
   Scheduler, Personality, SeccompProgram, SeccompCompile, Seccomp, SeccompRule, Capabilities, User,
   Umask, Cwd, Env, Args, HooksPause, Hook, StartFifo, Pause, UidMap, GidMap, SetgroupsDeny, IdmapTools,
-  ExecCpuAffinity, TimeOffset, MemoryPolicy,
+  ExecCpuAffinity, TimeOffset, MemoryPolicy, NetDevice,
 };
 
 struct RecordShape {
@@ -103,6 +103,7 @@ constexpr RecordShape kPlanRecords[] = {
     {Record::ExecCpuAffinity, "exec-cpu-affinity", 1, true},  // "initial" or "final", the CPUs
     {Record::TimeOffset, "time-offset", 3, false},  // clock, seconds, nanoseconds
     {Record::MemoryPolicy, "memory-policy", 2, true},  // as configured, mode with its flags, the nodes
+    {Record::NetDevice, "net-device", 2, false},  // host interface, its name in the container
 };
 
 }  // namespace protocol

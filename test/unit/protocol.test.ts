@@ -93,6 +93,7 @@ function helperView(p: LaunchPlan): unknown {
       execCpuAffinity: { initial: p.execCpuAffinity.initial.map(s), final: p.execCpuAffinity.final.map(s) },
     }),
     timeOffsets: (p.timeOffsets ?? []).map((t) => ({ clock: t.clock, secs: s(t.secs), nanosecs: s(t.nanosecs) })),
+    ...(p.netDevices && { netDevices: p.netDevices }),
     ...(p.memoryPolicy && { memoryPolicy: { text: p.memoryPolicy.text, mode: s(p.memoryPolicy.mode), nodes: p.memoryPolicy.nodes.map(s) } }),
     ...(p.userns && {
       userns: {
@@ -139,6 +140,7 @@ function richSpec(): Spec {
   s.linux.rootfsPropagation = 'shared';
   s.linux.namespaces!.push({ type: 'time' });
   s.linux.timeOffsets = { monotonic: { secs: 86400 }, boottime: { secs: -5, nanosecs: 7 } };
+  (s.linux as { netDevices?: unknown }).netDevices = { eth0: { name: 'ctr0' }, ens3: {} };
   s.linux.memoryPolicy = { mode: 'MPOL_BIND', nodes: '0', flags: ['MPOL_F_STATIC_NODES'] };
   s.linux.seccomp = {
     defaultAction: 'SCMP_ACT_ERRNO',

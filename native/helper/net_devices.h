@@ -1,0 +1,24 @@
+// linux.netDevices (spec 1.3): host network interfaces moved into the
+// container's network namespace, renamed as asked, over rtnetlink
+// (RTM_NEWLINK with IFLA_NET_NS_FD and IFLA_IFNAME: one request, so the
+// new name never has to be free in the runtime's namespace), and set up.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "plan.h"
+
+namespace net_devices {
+
+// Before the init exists: every device named must be in the runtime's
+// network namespace, so a missing one fails with nothing made yet.
+void check(const plan::Plan& p);
+
+// Moves each device into the network namespace of `pid`. Returns 0, or an
+// errno with the step that failed (the caller kills the init: a device
+// already moved then leaves with its namespace, as the kernel does).
+int move(const plan::Plan& p, pid_t pid, std::string& step);
+
+}  // namespace net_devices
