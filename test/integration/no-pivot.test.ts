@@ -48,7 +48,7 @@ describe.skipIf(!isRoot)('--no-pivot' + (isRoot ? '' : ' (skipped: needs root)')
     return b;
   }
 
-  it('create --no-pivot: the process\'s root is the rootfs, from inside and outside, and the root can be read-only', async () => {
+  it('create --no-pivot: the process\'s root is the rootfs, from inside (exec too) and outside, and the root can be read-only', async () => {
     const b = lc.bundle({
       args: ['sh', '-c', 'ls -1a /; echo --; ls -1a /..; echo --; touch /x 2>&1; echo --end; sleep 100'],
       mutate: (c) => (c.root.readonly = true),
@@ -72,6 +72,10 @@ describe.skipIf(!isRoot)('--no-pivot' + (isRoot ? '' : ' (skipped: needs root)')
     expect(root!.sort()).toEqual(names);
     expect(parent!.sort()).toEqual(names);
     expect(touch).toEqual(['touch: /x: Read-only file system', '--end']);
+    // An exec'd process joins the same root.
+    const exec = await lc.cli(['exec', id, 'ls', '-1a', '/..']);
+    expect(exec).toMatchObject({ status: 0, stderr: '' });
+    expect(exec.stdout.trim().split('\n').sort()).toEqual(names);
     await lc.ok(['kill', id, 'KILL']);
     await lc.waitForStatus(id, 'stopped');
   });
