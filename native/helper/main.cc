@@ -396,6 +396,7 @@ int main(int argc, char** argv) {
     while (read(gate[0], &byte, 1) < 0 && errno == EINTR) {
     }
     close(gate[0]);
+    net_devices::restore_addresses();
     if (cgroupns >= 0) {
       if (setns(cgroupns, CLONE_NEWCGROUP) != 0) report::fail("join cgroup namespace", errno);
       close(cgroupns);

@@ -1,6 +1,7 @@
 #include "net_devices.h"
 
 #include <fcntl.h>
+#include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -10,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "report.h"
 
@@ -33,6 +35,24 @@ void add_attr(LinkRequest& r, unsigned short type, const void* data, size_t len)
   r.header.nlmsg_len = NLMSG_ALIGN(r.header.nlmsg_len) + RTA_ALIGN(a->rta_len);
 }
 
+// Sends one request and reads the kernel's acknowledgement: 0 or its errno.
+int request(int s, const nlmsghdr* msg) {
+  sockaddr_nl kernel = {};
+  kernel.nl_family = AF_NETLINK;
+  if (sendto(s, msg, msg->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) return errno;
+  char buf[512];
+  ssize_t n;
+  do {
+    n = recv(s, buf, sizeof buf, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return errno;
+  auto* h = reinterpret_cast<nlmsghdr*>(buf);
+  if (!NLMSG_OK(h, static_cast<size_t>(n)) || h->nlmsg_type != NLMSG_ERROR) return EPROTO;
+  return -reinterpret_cast<nlmsgerr*>(NLMSG_DATA(h))->error;
+}
+
+int route_socket() { return socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE); }
+
 // RTM_NEWLINK on the link `index`: into the namespace `netns`, named
 // `name`. Returns 0 or the errno the kernel acknowledged with.
 int move_link(int index, const std::string& name, int netns) {
@@ -50,31 +70,91 @@ int move_link(int index, const std::string& name, int netns) {
   uint32_t fd = static_cast<uint32_t>(netns);
   add_attr(r, IFLA_NET_NS_FD, &fd, sizeof fd);
   add_attr(r, IFLA_IFNAME, name.c_str(), name.size() + 1);
-
-  int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  int s = route_socket();
   if (s < 0) return errno;
+  int err = request(s, &r.header);
+  close(s);
+  return err;
+}
+
+// A permanent address of global scope on a device to move: the kernel
+// drops addresses when a device changes namespace, and runc puts these
+// back (dynamic or link-local ones belong to the old namespace).
+struct SavedAddress {
+  std::string host, name;  // the device, and its name in the container
+  unsigned char family = 0, prefixlen = 0;
+  std::string local, address;  // IFA_LOCAL, IFA_ADDRESS (raw bytes; may be empty)
+};
+// Read by the helper before the clone, so the init has its own copy.
+std::vector<SavedAddress> saved;
+
+// The permanent global addresses of the devices of `p` (RTM_GETADDR dump).
+int save_addresses(const plan::Plan& p) {
+  int s = route_socket();
+  if (s < 0) return errno;
+  struct {
+    nlmsghdr header;
+    ifaddrmsg addr;
+  } r = {};
+  r.header.nlmsg_len = NLMSG_LENGTH(sizeof(ifaddrmsg));
+  r.header.nlmsg_type = RTM_GETADDR;
+  r.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  r.header.nlmsg_seq = 1;
+  r.addr.ifa_family = AF_UNSPEC;
   sockaddr_nl kernel = {};
   kernel.nl_family = AF_NETLINK;
-  int err = 0;
   if (sendto(s, &r, r.header.nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) {
-    err = errno;
-  } else {
-    char buf[512];
+    int err = errno;
+    close(s);
+    return err;
+  }
+  std::vector<unsigned> indexes;
+  for (const auto& d : p.net_devices) indexes.push_back(if_nametoindex(d.host.c_str()));
+  static char buf[32768];
+  for (;;) {
     ssize_t n;
     do {
       n = recv(s, buf, sizeof buf, 0);
     } while (n < 0 && errno == EINTR);
-    auto* h = reinterpret_cast<nlmsghdr*>(buf);
     if (n < 0) {
-      err = errno;
-    } else if (!NLMSG_OK(h, static_cast<size_t>(n)) || h->nlmsg_type != NLMSG_ERROR) {
-      err = EPROTO;
-    } else {
-      err = -reinterpret_cast<nlmsgerr*>(NLMSG_DATA(h))->error;
+      int err = errno;
+      close(s);
+      return err;
+    }
+    size_t len = static_cast<size_t>(n);
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+      if (h->nlmsg_type == NLMSG_DONE) {
+        close(s);
+        return 0;
+      }
+      if (h->nlmsg_type == NLMSG_ERROR) {
+        int err = -reinterpret_cast<nlmsgerr*>(NLMSG_DATA(h))->error;
+        close(s);
+        return err != 0 ? err : EPROTO;
+      }
+      if (h->nlmsg_type != RTM_NEWADDR) continue;
+      auto* a = reinterpret_cast<ifaddrmsg*>(NLMSG_DATA(h));
+      if (a->ifa_scope != RT_SCOPE_UNIVERSE) continue;
+      uint32_t flags = a->ifa_flags;
+      SavedAddress sa;
+      int attr_len = static_cast<int>(IFA_PAYLOAD(h));
+      for (auto* at = IFA_RTA(a); RTA_OK(at, attr_len); at = RTA_NEXT(at, attr_len)) {
+        std::string value(static_cast<const char*>(RTA_DATA(at)), RTA_PAYLOAD(at));
+        if (at->rta_type == IFA_LOCAL) sa.local = value;
+        if (at->rta_type == IFA_ADDRESS) sa.address = value;
+        if (at->rta_type == IFA_FLAGS && value.size() == 4) memcpy(&flags, value.data(), 4);
+      }
+      if (!(flags & IFA_F_PERMANENT)) continue;
+      for (size_t i = 0; i < indexes.size(); i++) {
+        if (indexes[i] != a->ifa_index) continue;
+        sa.host = p.net_devices[i].host;
+        sa.name = p.net_devices[i].name;
+        sa.family = a->ifa_family;
+        sa.prefixlen = a->ifa_prefixlen;
+        saved.push_back(sa);
+      }
     }
   }
-  close(s);
-  return err;
 }
 
 }  // namespace
@@ -85,6 +165,9 @@ void check(const plan::Plan& p) {
       report::fail(field(d.host), errno == ENXIO ? ENODEV : errno, "no such network device in the runtime's network namespace");
     }
   }
+  if (p.net_devices.empty()) return;
+  int err = save_addresses(p);
+  if (err != 0) report::fail("linux.netDevices: list the devices' addresses (RTM_GETADDR)", err);
 }
 
 int move(const plan::Plan& p, pid_t pid, std::string& step) {
@@ -106,6 +189,40 @@ int move(const plan::Plan& p, pid_t pid, std::string& step) {
   }
   close(netns);
   return err;
+}
+
+void restore_addresses() {
+  if (saved.empty()) return;
+  int s = route_socket();
+  if (s < 0) report::fail("linux.netDevices: netlink socket", errno);
+  for (const auto& a : saved) {
+    struct {
+      nlmsghdr header;
+      ifaddrmsg addr;
+      char attrs[64];
+    } r = {};
+    r.header.nlmsg_len = NLMSG_LENGTH(sizeof(ifaddrmsg));
+    r.header.nlmsg_type = RTM_NEWADDR;
+    r.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+    r.header.nlmsg_seq = 1;
+    r.addr.ifa_family = a.family;
+    r.addr.ifa_prefixlen = a.prefixlen;
+    r.addr.ifa_scope = RT_SCOPE_UNIVERSE;
+    r.addr.ifa_index = if_nametoindex(a.name.c_str());
+    auto add = [&r](unsigned short type, const std::string& value) {
+      if (value.empty()) return;
+      auto* at = reinterpret_cast<rtattr*>(reinterpret_cast<char*>(&r) + NLMSG_ALIGN(r.header.nlmsg_len));
+      at->rta_type = type;
+      at->rta_len = static_cast<unsigned short>(RTA_LENGTH(value.size()));
+      memcpy(RTA_DATA(at), value.data(), value.size());
+      r.header.nlmsg_len = NLMSG_ALIGN(r.header.nlmsg_len) + RTA_ALIGN(at->rta_len);
+    };
+    add(IFA_LOCAL, a.local);
+    add(IFA_ADDRESS, a.address);
+    int err = r.addr.ifa_index == 0 ? ENODEV : request(s, &r.header);
+    if (err != 0) report::fail(field(a.host) + ": add its address again in the container as " + report::quote(a.name), err);
+  }
+  close(s);
 }
 
 }  // namespace net_devices

@@ -13,12 +13,17 @@
 namespace net_devices {
 
 // Before the init exists: every device named must be in the runtime's
-// network namespace, so a missing one fails with nothing made yet.
+// network namespace, so a missing one fails with nothing made yet; their
+// permanent global addresses are noted (the kernel drops them on a move).
 void check(const plan::Plan& p);
 
 // Moves each device into the network namespace of `pid`. Returns 0, or an
 // errno with the step that failed (the caller kills the init: a device
 // already moved then leaves with its namespace, as the kernel does).
 int move(const plan::Plan& p, pid_t pid, std::string& step);
+
+// In the init, once the helper moved the devices: the addresses noted by
+// check() put back on them in the container's namespace, as runc does.
+void restore_addresses();
 
 }  // namespace net_devices

@@ -27,7 +27,7 @@ function links(text: string): string[] {
 describe.skipIf(!isRoot)('linux.netDevices' + (isRoot ? '' : ' (skipped: needs root)'), () => {
   const lc = lifecycleSession();
 
-  it('moves each device into the container\'s network namespace, renamed as asked and up; gone from the runtime\'s; destroyed with the namespace on delete (veth), as with runc', () => {
+  it('moves each device into the container\'s network namespace, renamed as asked, up, with their addresses; gone from the runtime\'s; destroyed with the namespace on delete (veth), as with runc', () => {
     const b = lc.bundle({
       args: ['sleep', '100'],
       mutate: (c) => (c.linux.netDevices = { tsv0: { name: 'eth7' }, tsw0: {} }),
@@ -35,9 +35,13 @@ describe.skipIf(!isRoot)('linux.netDevices' + (isRoot ? '' : ' (skipped: needs r
     const r = inNetns(lc.root, [
       'ip link add tsv0 type veth peer name tsv1',
       'ip link add tsw0 type veth peer name tsw1',
+      // Permanent global addresses go along (as runc); the kernel would drop them.
+      'ip addr add 10.91.0.7/24 dev tsv0',
+      'ip addr add fd00:91::7/64 dev tsv0',
       `$TSBOX run -d --bundle ${b.dir} nd-move </dev/null >/dev/null 2>&1`,
       'echo "== inside"; $TSBOX exec nd-move ip -o link show',
       'echo "== state"; $TSBOX exec nd-move cat /sys/class/net/eth7/flags /sys/class/net/tsw0/flags',
+      'echo "== addresses"; $TSBOX exec nd-move ip -o addr show dev eth7',
       'echo "== outside"; ip -o link show',
       '$TSBOX delete --force nd-move',
       'echo "== after delete"; ip -o link show',
@@ -49,6 +53,10 @@ describe.skipIf(!isRoot)('linux.netDevices' + (isRoot ? '' : ' (skipped: needs r
     expect(links(part.inside!)).toEqual(['eth7', 'lo', 'tsw0']);
     // Both up (IFF_UP is bit 0 of the flags).
     expect(part.state!.trim().split('\n').map((f) => Number(f) & 1)).toEqual([1, 1]);
+    expect(part.addresses!.trim().split('\n').map((l) => l.split(/\s+/).slice(1, 4).join(' '))).toEqual([
+      'eth7 inet 10.91.0.7/24',
+      'eth7 inet6 fd00:91::7/64',
+    ]);
     // Outside, while it runs: the peers stay, the moved ends are gone.
     expect(links(part.outside!)).toEqual(['lo', 'tsv1', 'tsw1']);
     // With the container's namespace gone, the kernel destroys virtual
