@@ -1,6 +1,7 @@
 #include "net_devices.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
@@ -170,6 +171,39 @@ void check(const plan::Plan& p) {
   if (err != 0) report::fail("linux.netDevices: list the devices' addresses (RTM_GETADDR)", err);
 }
 
+namespace {
+
+// Moves a device back from the container's namespace `netns` into this
+// process's `own`, under its host name: a socket made while inside the
+// container's namespace speaks to that namespace's links.
+// `failed`: the device whose move failed, which may have moved without its
+// new name (the kernel renames after the move), so it is looked for under
+// its host name only (its new name may be another device's there).
+void move_back(const plan::NetDevice& d, bool failed, int netns, int own) {
+  if (setns(netns, CLONE_NEWNET) != 0) return;
+  unsigned index = if_nametoindex((failed ? d.host : d.name).c_str());
+  int s = route_socket();
+  if (setns(own, CLONE_NEWNET) != 0) report::fail("linux.netDevices: return to the runtime's network namespace", errno);
+  if (s < 0 || index == 0) {
+    if (s >= 0) close(s);
+    return;
+  }
+  LinkRequest r = {};
+  r.header.nlmsg_len = NLMSG_LENGTH(sizeof(ifinfomsg));
+  r.header.nlmsg_type = RTM_NEWLINK;
+  r.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  r.header.nlmsg_seq = 1;
+  r.info.ifi_family = AF_UNSPEC;
+  r.info.ifi_index = static_cast<int>(index);
+  uint32_t fd = static_cast<uint32_t>(own);
+  add_attr(r, IFLA_NET_NS_FD, &fd, sizeof fd);
+  add_attr(r, IFLA_IFNAME, d.host.c_str(), d.host.size() + 1);
+  request(s, &r.header);
+  close(s);
+}
+
+}  // namespace
+
 int move(const plan::Plan& p, pid_t pid, std::string& step) {
   if (p.net_devices.empty()) return 0;
   std::string ns_path = "/proc/" + std::to_string(pid) + "/ns/net";
@@ -179,12 +213,24 @@ int move(const plan::Plan& p, pid_t pid, std::string& step) {
     return errno;
   }
   int err = 0;
-  for (const auto& d : p.net_devices) {
+  size_t moved = 0;
+  for (; moved < p.net_devices.size(); moved++) {
+    const auto& d = p.net_devices[moved];
     unsigned index = if_nametoindex(d.host.c_str());
     err = index == 0 ? ENODEV : move_link(static_cast<int>(index), d.name, netns);
     if (err != 0) {
       step = field(d.host) + ": move into the container's network namespace as " + report::quote(d.name);
       break;
+    }
+  }
+  if (err != 0) {
+    // The init is killed next, and a virtual device would go with its
+    // namespace: those moved so far (and the failing one, if it moved
+    // before its rename failed) come back first, under their host names.
+    int own = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (own >= 0) {
+      for (size_t i = 0; i <= moved && i < p.net_devices.size(); i++) move_back(p.net_devices[i], i == moved, netns, own);
+      close(own);
     }
   }
   close(netns);

@@ -18,8 +18,9 @@ namespace net_devices {
 void check(const plan::Plan& p);
 
 // Moves each device into the network namespace of `pid`. Returns 0, or an
-// errno with the step that failed (the caller kills the init: a device
-// already moved then leaves with its namespace, as the kernel does).
+// errno with the step that failed, once the devices moved so far are back
+// under their host names (the caller kills the init, and a virtual device
+// left in its namespace would be destroyed with it).
 int move(const plan::Plan& p, pid_t pid, std::string& step);
 
 // In the init, once the helper moved the devices: the addresses noted by

@@ -79,4 +79,21 @@ describe.skipIf(!isRoot)('linux.netDevices' + (isRoot ? '' : ' (skipped: needs r
     expect(r.stdout.split('== outside\n')[0]).toBe('== list\n');
     expect(links(r.stdout.split('== outside\n')[1]!)).toEqual(['lo', 'tsv0', 'tsv1']);
   });
+
+  it('a device the kernel will not move (a bridge): one line naming it, and those moved before it come back under their names', () => {
+    const b = lc.bundle({ args: ['true'], mutate: (c) => (c.linux.netDevices = { tsv0: { name: 'x0' }, tbr0: {} }) });
+    const r = inNetns(lc.root, [
+      'ip link add tsv0 type veth peer name tsv1',
+      'ip addr add 10.91.0.7/24 dev tsv0',
+      'ip link add tbr0 type bridge',
+      `if $TSBOX run --bundle ${b.dir} nd-bridge; then exit 90; fi`,
+      'echo "== list"; $TSBOX list -q',
+      'echo "== outside"; ip -o link show',
+    ].join('\n'));
+    expect(r.stderr).toBe('tsbox: linux.netDevices["tbr0"]: move into the container\'s network namespace as "tbr0": invalid argument (EINVAL)\n');
+    expect(r.status).toBe(0);
+    expect(r.stdout.split('== outside\n')[0]).toBe('== list\n');
+    // Without the move back, the veth pair would have gone with the killed init's namespace.
+    expect(links(r.stdout.split('== outside\n')[1]!)).toEqual(['lo', 'tbr0', 'tsv0', 'tsv1']);
+  });
 });
