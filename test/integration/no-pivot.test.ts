@@ -80,7 +80,7 @@ describe.skipIf(!isRoot)('--no-pivot' + (isRoot ? '' : ' (skipped: needs root)')
     await lc.waitForStatus(id, 'stopped');
   });
 
-  it('from inside: ".." from / is /, chroot is refused without CAP_SYS_CHROOT, and with it the classic escape stays in the rootfs', async () => {
+  it('from inside: ".." from / is /, chroot is refused without CAP_SYS_CHROOT, and with it the classic escape stays in the rootfs (in a user namespace too)', async () => {
     // runc's (and `tsbox spec`'s) default capabilities: no CAP_SYS_CHROOT.
     const defaults = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
     const plain = escapeBundle((c) => (c.process.capabilities = { bounding: defaults, effective: defaults, permitted: defaults }));
@@ -100,6 +100,19 @@ describe.skipIf(!isRoot)('--no-pivot' + (isRoot ? '' : ' (skipped: needs root)')
       expect(a, r.stdout).toMatchObject({ root: devIno(strong.rootfs), dotdot: 'same', chroot: 'ok', after: devIno(strong.rootfs) });
       expect(a.after).not.toBe(devIno('/'));
     }
+
+    // The same as root of a user namespace (its mount namespace's host
+    // mounts are locked: the host's procfs and sysfs are covered, not detached).
+    const base = 100000 + 1000 * Math.floor(Math.random() * 100);
+    const userns = escapeBundle((c) => {
+      c.process.capabilities = { bounding: caps, effective: caps, permitted: caps };
+      c.linux.namespaces.push({ type: 'user' });
+      c.linux.uidMappings = [{ containerID: 0, hostID: base, size: 65536 }];
+      c.linux.gidMappings = [{ containerID: 0, hostID: base, size: 65536 }];
+    });
+    const r3 = await run(userns, 'np-escape-userns');
+    expect(r3).toMatchObject({ status: 0, stderr: '' });
+    expect(attempts(r3.stdout)).toMatchObject({ root: devIno(userns.rootfs), dotdot: 'same', chroot: 'ok', after: devIno(userns.rootfs) });
   });
 
   it('leaves none of the host\'s procfs and sysfs mounts hidden under the moved rootfs (runc\'s msMoveRoot)', async () => {
