@@ -21,6 +21,8 @@
         "native/helper/dump.cc",
         "native/helper/procfs.cc",
         "native/helper/rootfs.cc",
+        "native/helper/move_root.cc",
+        "native/helper/net_devices.cc",
         "native/helper/init.cc",
         "native/helper/passwd.cc",
         "native/helper/process_attrs.cc",

@@ -59,6 +59,8 @@ export interface LaunchOptions {
    * root's .seccomp); without it, only in this process's memory.
    */
   seccompCacheDir?: string;
+  /** runc's --no-pivot: the rootfs is moved over "/" and chrooted into (for an initramfs root). */
+  noPivot?: boolean;
 }
 
 /** A launched container init: running its process, or (startSocket) ready to. */
@@ -230,6 +232,7 @@ export async function launch(native: Binding, bundle: Bundle, options: LaunchOpt
           ...(options.terminalSize && { terminalSize: options.terminalSize }),
           ...(options.startSocket !== undefined && { startSocket: options.startSocket }),
           ...(cgroups && { cgroupDirs: cgroups }),
+          ...(options.noPivot && { noPivot: true }),
         },
         host,
       );

@@ -69,6 +69,8 @@ export const PLAN_RECORDS = {
   'readonly-path': { fields: 1 },
   'readonly-root': { fields: 0 },
   'rootfs-propagation': { fields: 1 },
+  /** --no-pivot: move the rootfs over "/" and chroot, instead of pivot_root */
+  'no-pivot': { fields: 0 },
   sysctl: { fields: 2 },
   hostname: { fields: 1 },
   domainname: { fields: 1 },
@@ -117,6 +119,8 @@ export const PLAN_RECORDS = {
   'time-offset': { fields: 3 },
   /** as configured (for messages), mode with its flags, the nodes (linux.memoryPolicy) */
   'memory-policy': { fields: 2, more: true },
+  /** host interface, its name in the container (linux.netDevices) */
+  'net-device': { fields: 2 },
 } as const satisfies Record<string, { fields: number; more?: true }>;
 
 export type PlanRecord = keyof typeof PLAN_RECORDS;

@@ -17,6 +17,8 @@ import type {
 } from './plan.js';
 import { parseCpuList } from './cpu-list.js';
 import { planMemoryPolicy } from './memory-policy.js';
+import { applyMountLabel } from './mount-label.js';
+import { planNetDevices } from './net-devices.js';
 import { planIoPriority, planPersonality, planScheduler, planSecurityLabels } from './process-attrs.js';
 import { planRlimits } from './rlimits.js';
 import { planSeccomp } from './seccomp.js';
@@ -45,6 +47,8 @@ export interface PlanInput {
   cgroupDirs?: Record<string, string>;
   /** Who runs the container (default: this process's effective ids); not root means rootless. */
   caller?: Caller;
+  /** --no-pivot: enter the rootfs by moving it over "/" and chroot, not pivot_root. */
+  noPivot?: boolean;
 }
 
 const KERNEL_NAMESPACE: Record<LinuxNamespace['type'], KernelNamespace> = {
@@ -233,15 +237,10 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
   }
 
   const timeOffsets = planTimeOffsets(linux.timeOffsets, namespaces);
-  // Spec 1.3's network devices to move into the container: not done yet,
-  // and the spec wants an error rather than a container without them.
-  if ((linux as { netDevices?: unknown }).netDevices !== undefined) {
-    throw new ConfigError('linux.netDevices', 'is not supported by tsbox yet (moving host network devices into the container)');
-  }
+  const netDevices = planNetDevices((linux as { netDevices?: unknown }).netDevices, namespaces);
   // Likewise Intel RDT (it was validated and then ignored).
   if (linux.intelRdt) throw new ConfigError('linux.intelRdt', 'cannot be applied: tsbox does not manage resctrl (Intel RDT) yet');
-  // Without SELinux a mount label means nothing (runc drops it likewise).
-  if (linux.mountLabel) warnings.push('linux.mountLabel is not applied (tsbox does not apply SELinux labels)');
+  applyMountLabel(mounts, linux.mountLabel, host, warnings);
 
   const proc = planProcess(process, host, warnings, input.terminalSize, linux.seccomp);
   return {
@@ -263,6 +262,7 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
     readonlyPaths: [...readonlyPaths, ...(linux.readonlyPaths ?? []).map(containerPath)],
     readonlyRoot: spec.root?.readonly === true,
     rootfsPropagation: rootPropagation,
+    ...(input.noPivot && { noPivot: true }),
     sysctls,
     ...(spec.hostname !== undefined && { hostname: spec.hostname }),
     ...(spec.domainname !== undefined && { domainname: spec.domainname }),
@@ -275,6 +275,7 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
     ...(userns && { userns }),
     ...(timeOffsets.length > 0 && { timeOffsets }),
     ...(linux.memoryPolicy && { memoryPolicy: planMemoryPolicy(linux.memoryPolicy, host) }),
+    ...(netDevices && { netDevices }),
   };
 }
 

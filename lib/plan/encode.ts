@@ -44,6 +44,7 @@ export function encodePlan(plan: LaunchPlan): Buffer {
   for (const p of plan.readonlyPaths) add('readonly-path', p);
   if (plan.readonlyRoot) add('readonly-root');
   if (plan.rootfsPropagation) add('rootfs-propagation', plan.rootfsPropagation);
+  if (plan.noPivot) add('no-pivot');
   for (const [key, value] of plan.sysctls) add('sysctl', key, value);
   if (plan.hostname !== undefined) add('hostname', plan.hostname);
   if (plan.domainname !== undefined) add('domainname', plan.domainname);
@@ -87,6 +88,7 @@ export function encodePlan(plan: LaunchPlan): Buffer {
   for (const t of plan.timeOffsets ?? []) add('time-offset', t.clock, t.secs, t.nanosecs);
   const mp = plan.memoryPolicy;
   if (mp) add('memory-policy', mp.text, mp.mode, ...mp.nodes);
+  for (const d of plan.netDevices ?? []) add('net-device', d.host, d.name);
 
   return wire.encodeRecords(records);
 }

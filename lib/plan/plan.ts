@@ -200,6 +200,11 @@ export interface LaunchPlan {
   readonlyRoot: boolean;
   /** Propagation of "/" after pivot_root; 0: none requested. */
   rootfsPropagation: number;
+  /**
+   * --no-pivot: the rootfs mount is moved over "/" and chrooted into, for
+   * a root pivot_root cannot leave (an initramfs).
+   */
+  noPivot?: boolean;
   sysctls: Array<[key: string, value: string]>;
   hostname?: string;
   domainname?: string;
@@ -249,4 +254,6 @@ export interface LaunchPlan {
   /** Offsets of the new time namespace, written before anything enters it. */
   timeOffsets?: PlannedTimeOffset[];
   memoryPolicy?: PlannedMemoryPolicy;
+  /** linux.netDevices: host interfaces the helper moves into the container's network namespace. */
+  netDevices?: Array<{ host: string; name: string }>;
 }

@@ -1,4 +1,4 @@
-import { closeSync, constants, openSync, readdirSync, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, openSync, readdirSync, readFileSync, readlinkSync, rmSync, unlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { getSystemErrorName } from 'node:util';
@@ -73,6 +73,8 @@ export interface CreateOptions {
    * run()) passes on to this one (lib/notify-socket.ts).
    */
   notifySocket?: string;
+  /** runc's --no-pivot: enter the rootfs with a move over "/" and chroot (an initramfs root). */
+  noPivot?: boolean;
 }
 
 /** What start() takes: the caller's NOTIFY_SOCKET, to relay the container's READY to. */
@@ -162,6 +164,7 @@ export class Runtime {
           ...passedFds(options, notify),
           seccompCacheDir: seccompCacheDir(store.root),
           cgroupDriver: this.cgroupDriver,
+          ...(options.noPivot && { noPivot: true }),
         });
         pidfd = l.pidfd;
         cgroups = l.cgroups;
@@ -359,7 +362,8 @@ export class Runtime {
           if (err.code !== 'ECONNREFUSED') throw new TsboxError(`cannot start container "${id}": connect to "${socket}": ${err.message}`, { cause: err });
           throw new TsboxError(`cannot start container "${id}": its init exited before it was started`);
         });
-        unlinkSync(socket);
+        // Gone already if its init is (and a listener that closed took it along).
+        rmSync(socket, { force: true });
         if (report.length > 0) {
           const { wire } = await import('../wire.js');
           const { setupError } = await import('../launch.js');

@@ -157,6 +157,7 @@ std::string plan_json(const plan::Plan& p) {
   j.key("readonlyPaths").strings(p.readonly_paths);
   j.key("readonlyRoot").boolean(p.readonly_root);
   j.key("rootfsPropagation").num(p.rootfs_propagation);
+  if (p.no_pivot) j.key("noPivot").boolean(true);
   j.key("sysctls").open('[');
   for (const auto& s : p.sysctls) j.strings({s.key, s.value});
   j.close(']');
@@ -240,6 +241,11 @@ std::string plan_json(const plan::Plan& p) {
   if (p.memory_policy.set) {
     const plan::MemoryPolicy& m = p.memory_policy;
     j.key("memoryPolicy").open('{').key("text").str(m.text).key("mode").num(m.mode).key("nodes").nums(m.nodes).close('}');
+  }
+  if (!p.net_devices.empty()) {
+    j.key("netDevices").open('[');
+    for (const auto& d : p.net_devices) j.open('{').key("host").str(d.host).key("name").str(d.name).close('}');
+    j.close(']');
   }
   if (!p.uid_map.empty() || !p.gid_map.empty()) {
     j.key("userns").open('{');

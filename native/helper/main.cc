@@ -90,6 +90,7 @@
 #include "cpu_affinity.h"
 #include "dump.h"
 #include "init.h"
+#include "net_devices.h"
 #include "plan.h"
 #include "procfs.h"
 #include "protocol.h"
@@ -359,6 +360,8 @@ int main(int argc, char** argv) {
   // namespace, which joining or creating a user namespace gives up.
   if (userns::enters(p)) userns::raise_rlimit_ceilings(p);
   userns::prepare_idmapped_mounts(p);
+  // In the runtime's network namespace, before anything is made.
+  net_devices::check(p);
   int cgroupns = -1;
   uint64_t flags = enter_namespaces(p, cgroupns);
   for (const auto& ns : p.namespaces) {
@@ -398,6 +401,7 @@ int main(int argc, char** argv) {
     while (read(gate[0], &byte, 1) < 0 && errno == EINTR) {
     }
     close(gate[0]);
+    net_devices::restore_addresses();
     if (cgroupns >= 0) {
       if (setns(cgroupns, CLONE_NEWCGROUP) != 0) report::fail("join cgroup namespace", errno);
       close(cgroupns);
@@ -411,6 +415,8 @@ int main(int argc, char** argv) {
   // (it is the runtime's child, reaped there once "spawned" names it).
   std::string map_step, map_detail;
   int map_err = (flags & CLONE_NEWUSER) ? userns::write_maps(pid, p, map_step, map_detail) : 0;
+  // Before the gate opens, so that the process finds them from its start.
+  if (map_err == 0) map_err = net_devices::move(p, static_cast<pid_t>(pid), map_step);
   if (map_err != 0) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
   int err = wire::send_record(sync_fd, {protocol::kSpawned, std::to_string(pid)}, pidfd);
   if (map_err != 0) report::fail(map_step, map_err, map_detail);

@@ -139,6 +139,9 @@ bool apply(protocol::Record kind, const Record& r, Plan& p) {
     case Record::RootfsPropagation:
       p.rootfs_propagation = u64_at(r, 1);
       return true;
+    case Record::NoPivot:
+      p.no_pivot = true;
+      return true;
     case Record::Sysctl:
       p.sysctls.push_back({r[1], r[2]});
       return true;
@@ -295,6 +298,9 @@ bool apply(protocol::Record kind, const Record& r, Plan& p) {
       p.memory_policy.text = r[1];
       p.memory_policy.mode = static_cast<int>(u64_at(r, 2));
       p.memory_policy.nodes = numbers(r, 3);
+      return true;
+    case Record::NetDevice:
+      p.net_devices.push_back({r[1], r[2]});
       return true;
   }
   return false;

@@ -116,6 +116,11 @@ struct Scheduler {
 };
 
 // linux.timeOffsets: one clock of a new time namespace (timens_offsets).
+// linux.netDevices: a host interface and its name in the container.
+struct NetDevice {
+  std::string host, name;
+};
+
 struct TimeOffset {
   std::string clock;  // monotonic, boottime
   int64_t secs = 0;
@@ -153,6 +158,8 @@ struct Plan {
   std::vector<std::string> masked_paths, readonly_paths;
   bool readonly_root = false;
   unsigned long rootfs_propagation = 0;  // applied to "/" after pivot_root; 0: none
+  // --no-pivot: the rootfs is moved over "/" and chrooted into (move_root.h).
+  bool no_pivot = false;
 
   std::vector<Sysctl> sysctls;
   std::string hostname, domainname;
@@ -202,6 +209,7 @@ struct Plan {
   // inherited (and as joining a cpuset cgroup leaves it).
   std::vector<unsigned> cpus_initial, cpus_final;
   std::vector<TimeOffset> time_offsets;
+  std::vector<NetDevice> net_devices;
   MemoryPolicy memory_policy;
 
   // A new user namespace (a "user" namespace without a path): the maps the

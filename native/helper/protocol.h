@@ -33,11 +33,11 @@ constexpr const char* kRuntimeMessages[] = {kGo, kAbort};
 // not decoded is a compiler warning.
 enum class Record {
   Exec, Ns, CgroupProcs, LateCgroupProcs, AwaitCgroup, Rootfs, RootPropagation, Mount, MountRecursive, MountCopyUp, MountIdmap,
-  Device, Symlink, Mkdir, Masked, ReadonlyPath, ReadonlyRoot, RootfsPropagation, Sysctl, Hostname,
+  Device, Symlink, Mkdir, Masked, ReadonlyPath, ReadonlyRoot, RootfsPropagation, NoPivot, Sysctl, Hostname,
   Domainname, Terminal, Rlimit, OomScoreAdj, NoNewPrivileges, ApparmorProfile, SelinuxLabel, Ioprio,
   Scheduler, Personality, SeccompProgram, SeccompCompile, Seccomp, SeccompRule, Capabilities, User,
   Umask, Cwd, Env, Args, HooksPause, Hook, StartSocket, Pause, UidMap, GidMap, SetgroupsDeny, IdmapTools,
-  ExecCpuAffinity, TimeOffset, MemoryPolicy,
+  ExecCpuAffinity, TimeOffset, MemoryPolicy, NetDevice,
 };
 
 struct RecordShape {
@@ -67,6 +67,7 @@ constexpr RecordShape kPlanRecords[] = {
     {Record::ReadonlyPath, "readonly-path", 1, false},
     {Record::ReadonlyRoot, "readonly-root", 0, false},
     {Record::RootfsPropagation, "rootfs-propagation", 1, false},
+    {Record::NoPivot, "no-pivot", 0, false},
     {Record::Sysctl, "sysctl", 2, false},
     {Record::Hostname, "hostname", 1, false},
     {Record::Domainname, "domainname", 1, false},
@@ -103,6 +104,7 @@ constexpr RecordShape kPlanRecords[] = {
     {Record::ExecCpuAffinity, "exec-cpu-affinity", 1, true},  // "initial" or "final", the CPUs
     {Record::TimeOffset, "time-offset", 3, false},  // clock, seconds, nanoseconds
     {Record::MemoryPolicy, "memory-policy", 2, true},  // as configured, mode with its flags, the nodes
+    {Record::NetDevice, "net-device", 2, false},  // host interface, its name in the container
 };
 
 }  // namespace protocol

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "copyup.h"
+#include "move_root.h"
 #include "procfs.h"
 #include "report.h"
 #include "strings.h"
@@ -661,7 +662,10 @@ void finish(int root, const plan::Plan& p) {
   pseudo_mounts.clear();
 }
 
-void pivot(int root, const plan::Plan& p) {
+namespace {
+
+// The root is swapped with pivot_root; the old one is detached.
+void pivot_into(int root, const plan::Plan& p) {
   int new_root = open(fd_path(root).c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   int old_root = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   if (new_root < 0 || old_root < 0) fail("open roots for pivot_root", errno);
@@ -677,6 +681,16 @@ void pivot(int root, const plan::Plan& p) {
   if (chdir("/") != 0) fail("chdir \"/\"", errno);
   close(old_root);
   close(new_root);
+}
+
+}  // namespace
+
+void pivot(int root, const plan::Plan& p) {
+  if (p.no_pivot) {
+    move_root::enter(root, p.rootfs);
+  } else {
+    pivot_into(root, p);
+  }
   pivoted = true;
   created_root = -1;
 

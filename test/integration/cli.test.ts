@@ -416,7 +416,7 @@ describe.skipIf(!isRoot)('tsbox command line', () => {
         modes: ['MPOL_DEFAULT', 'MPOL_BIND', 'MPOL_INTERLEAVE', 'MPOL_WEIGHTED_INTERLEAVE', 'MPOL_PREFERRED', 'MPOL_PREFERRED_MANY', 'MPOL_LOCAL'],
         flags: ['MPOL_F_NUMA_BALANCING', 'MPOL_F_RELATIVE_NODES', 'MPOL_F_STATIC_NODES'],
       });
-      expect(f.linux.netDevices).toEqual({ enabled: false });
+      expect(f.linux.netDevices).toEqual({ enabled: true });
       expect(f.hooks).toContain('createRuntime');
       expect(f.mountOptions).toContain('rbind');
       expect(f.linux.capabilities).toContain('CAP_SYS_ADMIN');

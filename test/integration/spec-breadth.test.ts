@@ -174,9 +174,15 @@ describe.skipIf(!isRoot)('runtime-spec 1.2/1.3 fields', () => {
     });
   });
 
-  it('linux.netDevices (spec 1.3, not done yet): refused in one line rather than ignored, nothing left behind', async () => {
-    const b = lc.bundle({ mutate: (c) => (c.linux.netDevices = { eth0: { name: 'ctr0' } }) });
-    await fails(['run', '--bundle', b.dir, 'nd'], `${path.join(b.dir, 'config.json')}: linux.netDevices: is not supported by tsbox yet (moving host network devices into the container)`);
+  it('linux.netDevices without a network namespace of the container\'s: one line, nothing left behind (moved devices: net-devices.test.ts)', async () => {
+    const b = lc.bundle({
+      mutate: (c) => {
+        c.linux.netDevices = { eth0: { name: 'ctr0' } };
+        c.linux.namespaces = c.linux.namespaces.filter((ns: { type: string }) => ns.type !== 'network');
+      },
+    });
+    const message = "linux.netDevices: needs a network namespace of the container's own (the runtime's network devices cannot be moved into itself)";
+    await fails(['run', '--bundle', b.dir, 'nd'], `${path.join(b.dir, 'config.json')}: ${message}`);
     expect((await lc.cli(['list', '-q'])).stdout).toBe('');
   });
 

@@ -804,7 +804,7 @@ describe('buildPlan: root propagation', () => {
 
 describe('buildPlan: warnings', () => {
   it.each([
-    ['linux.mountLabel', (s: Json) => (s.linux.mountLabel = 'l'), 'linux.mountLabel is not applied (tsbox does not apply SELinux labels)'],
+    ['linux.mountLabel', (s: Json) => (s.linux.mountLabel = 'l'), 'linux.mountLabel is not applied (SELinux is not enabled on this host)'],
     [
       'linux.personality.flags',
       (s: Json) => (s.linux.personality = { domain: 'LINUX', flags: ['ADDR_NO_RANDOMIZE'] }),
@@ -812,6 +812,41 @@ describe('buildPlan: warnings', () => {
     ],
   ])('%s', (_, edit, warning) => {
     expect(plan(spec(edit)).warnings).toStrictEqual([warning]);
+  });
+
+  it('linux.mountLabel where SELinux is enabled: the context= option of each filesystem mounted, none for proc, sysfs, cgroup and binds', () => {
+    const { host } = fakeHost({ exists: ['/sys/fs/selinux/enforce'] });
+    const label = 'system_u:object_r:container_file_t:s0:c1,c2';
+    const p = plan(
+      spec((s) => {
+        s.linux.mountLabel = label;
+        s.mounts = [
+          { destination: '/proc', type: 'proc', source: 'proc' },
+          { destination: '/sys', type: 'sysfs', source: 'sysfs' },
+          { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['mode=755'] },
+          { destination: '/dev/pts', type: 'devpts', source: 'devpts' },
+          { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue' },
+          { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup' },
+          { destination: '/data', type: 'bind', source: '/srv', options: ['rbind'] },
+          { destination: '/more', source: '/srv', options: ['bind'] },
+        ];
+      }),
+      {},
+      host,
+    );
+    expect(p.warnings).toStrictEqual([]);
+    const data = Object.fromEntries(p.mounts.map((m) => [m.destination, m.data]));
+    expect(data).toMatchObject({
+      '/proc': '',
+      '/sys': '',
+      '/dev': `mode=755,context="${label}"`,
+      '/dev/pts': `context="${label}"`,
+      '/dev/mqueue': `context="${label}"`,
+      '/data': '',
+      '/more': '',
+    });
+    expect(p.mounts.filter((m) => m.destination.startsWith('/sys/fs/cgroup')).every((m) => !m.data.includes('context='))).toBe(true);
+    expect(() => plan(spec((s) => (s.linux.mountLabel = 'a"b')), {}, host)).toThrow('linux.mountLabel: cannot hold a double quote');
   });
 
   it('a relative mount destination (spec 1.2) is resolved against "/", with a warning, as runc does', () => {
@@ -845,7 +880,7 @@ describe('buildPlan: warnings', () => {
       host,
     );
     expect(p.warnings).toStrictEqual([
-      'linux.mountLabel is not applied (tsbox does not apply SELinux labels)',
+      'linux.mountLabel is not applied (SELinux is not enabled on this host)',
       'this kernel lacks CAP_BPF; not granted',
     ]);
   });

@@ -66,6 +66,7 @@ function helperView(p: LaunchPlan): unknown {
     readonlyPaths: p.readonlyPaths,
     readonlyRoot: p.readonlyRoot,
     rootfsPropagation: s(p.rootfsPropagation),
+    ...(p.noPivot && { noPivot: true }),
     sysctls: p.sysctls,
     ...(p.hostname !== undefined && { hostname: p.hostname }),
     ...(p.domainname !== undefined && { domainname: p.domainname }),
@@ -93,6 +94,7 @@ function helperView(p: LaunchPlan): unknown {
       execCpuAffinity: { initial: p.execCpuAffinity.initial.map(s), final: p.execCpuAffinity.final.map(s) },
     }),
     timeOffsets: (p.timeOffsets ?? []).map((t) => ({ clock: t.clock, secs: s(t.secs), nanosecs: s(t.nanosecs) })),
+    ...(p.netDevices && { netDevices: p.netDevices }),
     ...(p.memoryPolicy && { memoryPolicy: { text: p.memoryPolicy.text, mode: s(p.memoryPolicy.mode), nodes: p.memoryPolicy.nodes.map(s) } }),
     ...(p.userns && {
       userns: {
@@ -139,6 +141,7 @@ function richSpec(): Spec {
   s.linux.rootfsPropagation = 'shared';
   s.linux.namespaces!.push({ type: 'time' });
   s.linux.timeOffsets = { monotonic: { secs: 86400 }, boottime: { secs: -5, nanosecs: 7 } };
+  (s.linux as { netDevices?: unknown }).netDevices = { eth0: { name: 'ctr0' }, ens3: {} };
   s.linux.memoryPolicy = { mode: 'MPOL_BIND', nodes: '0', flags: ['MPOL_F_STATIC_NODES'] };
   s.linux.seccomp = {
     defaultAction: 'SCMP_ACT_ERRNO',
@@ -177,7 +180,7 @@ const ROOT = { uid: 0, gid: 0 };
 const plans: Array<[string, () => LaunchPlan]> = [
   ['the default config, as root', () => buildPlan({ spec: validateSpec(defaultSpec()), bundleDir: '/b', rootfs: '/b/rootfs', caller: ROOT }, host)],
   [
-    'seccomp, hooks, mounts, devices, process attributes, a start FIFO and cgroups',
+    'seccomp, hooks, mounts, devices, process attributes, a start FIFO, cgroups and --no-pivot',
     () =>
       withProgram(
         buildPlan(
@@ -188,6 +191,7 @@ const plans: Array<[string, () => LaunchPlan]> = [
             caller: ROOT,
             startSocket: '/run/tsbox/c1/start.sock',
             cgroupProcs: ['/sys/fs/cgroup/unified/c1/cgroup.procs', '/sys/fs/cgroup/cpu/c1/cgroup.procs'],
+            noPivot: true,
           },
           host,
         ),

@@ -28,7 +28,7 @@ export async function command(ctx: CommandContext): Promise<number> {
   const features = {
     ociVersionMin: '1.0.0',
     // The newest spec whose fields tsbox applies or refuses in one line
-    // (1.3: memoryPolicy, pids.limit 0 and unset; netDevices refused).
+    // (1.3: memoryPolicy, pids.limit 0 and unset, netDevices).
     ociVersionMax: OCI_VERSION_MAX,
     hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
     mountOptions: [
@@ -60,7 +60,7 @@ export async function command(ctx: CommandContext): Promise<number> {
       intelRdt: { enabled: false },
       mountExtensions: { idmap: { enabled: true } },
       memoryPolicy: { modes: [...MEMORY_POLICY_MODES], flags: [...MEMORY_POLICY_FLAGS] },
-      netDevices: { enabled: false },
+      netDevices: { enabled: true },
     },
     annotations: {
       'io.github.seccomp.libseccomp.version': libseccomp.version,

@@ -57,6 +57,7 @@ export async function command(ctx: CommandContext): Promise<number> {
         ...(options.notifySocket !== undefined && { notifySocket: options.notifySocket }),
         ...(options.pidFile !== undefined && { pidFile: options.pidFile }),
         ...(options.pidfdSocket !== undefined && { pidfdSocket: options.pidfdSocket }),
+        ...(options.noPivot && { noPivot: true }),
       }),
     log,
   );
