@@ -1,0 +1,147 @@
+// The Kubernetes path: containerd 1.6's CRI plugin driven over its gRPC API
+// (as the kubelet drives it) with tsbox as the runc binary of the runtime
+// handler `tsbox` (io.containerd.runc.v2, BinaryName bin/tsbox): pod
+// sandboxes and their containers are tsbox containers. How the daemon is set
+// up is in ../helpers/cri.ts; the sandbox and teardown checks are the other
+// engine tests' (../helpers/engines.ts). Pods use the node's network
+// (NamespaceMode NODE): no CNI plugin runs and the host's network is left
+// alone.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CLEAN_TEARDOWN,
+  EngineSandbox,
+  HOOK_TIMEOUT,
+  TEST_TIMEOUT,
+  expectProcessGone,
+  expectRunByTsbox,
+  readTsboxRecord,
+  skipReason,
+  suiteTitle,
+  tsboxCgroupDir,
+} from '../helpers/engines.js';
+import { HANDLER, startCriContainerd, type Cri } from '../helpers/cri.js';
+import { childPids } from '../helpers/bundle.js';
+import { waitUntil } from '../helpers/lifecycle.js';
+
+const reason = skipReason(['containerd', 'ctr', 'containerd-shim-runc-v2', 'unshare', 'chroot', 'tar']);
+
+/** NamespaceMode per namespace, as the CRI has it. */
+type Mode = 'POD' | 'CONTAINER' | 'NODE';
+
+describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC) with tsbox as the runtime handler', reason), () => {
+  let sb: EngineSandbox | undefined;
+  let cri: Cri;
+  let pods = 0;
+
+  beforeAll(async () => {
+    sb = new EngineSandbox('cri');
+    cri = await startCriContainerd(sb);
+  }, HOOK_TIMEOUT);
+
+  afterEach(async () => {
+    if (!cri) return;
+    await cri.removeAll();
+    expect(EngineSandbox.stateEntries(cri.tsboxRoot), 'containers left in tsbox state after RemovePodSandbox').toEqual([]);
+  }, HOOK_TIMEOUT);
+
+  afterAll(async () => {
+    if (!sb) return;
+    cri?.close();
+    expect(await sb.teardown()).toEqual(CLEAN_TEARDOWN);
+  }, HOOK_TIMEOUT);
+
+  function podConfig(name: string, pid: Mode = 'CONTAINER', extra: Record<string, unknown> = {}): Record<string, unknown> {
+    pods += 1;
+    return {
+      metadata: { name, uid: `uid-${name}-${pods}`, namespace: 'tsbox-test', attempt: 0 },
+      linux: {
+        cgroup_parent: cri.cgroupParent,
+        security_context: { namespace_options: { network: 'NODE', pid, ipc: 'POD' } },
+        ...extra,
+      },
+    };
+  }
+
+  async function runPod(config: Record<string, unknown>): Promise<string> {
+    const r = await cri.call<{ pod_sandbox_id: string }>('RunPodSandbox', { config, runtime_handler: HANDLER });
+    const rec = await expectRunByTsbox(sb!, cri.tsboxRoot, r.pod_sandbox_id);
+    sb!.noteContainer(r.pod_sandbox_id, rec.pid);
+    return r.pod_sandbox_id;
+  }
+
+  async function createContainer(pod: string, sandboxConfig: Record<string, unknown>, name: string, command: string[], pid: Mode = 'CONTAINER'): Promise<string> {
+    const r = await cri.call<{ container_id: string }>('CreateContainer', {
+      pod_sandbox_id: pod,
+      sandbox_config: sandboxConfig,
+      config: {
+        metadata: { name, attempt: 0 },
+        image: { image: cri.image },
+        command,
+        linux: { security_context: { namespace_options: { network: 'NODE', pid, ipc: 'POD' } } },
+      },
+    });
+    return r.container_id;
+  }
+
+  /** StartContainer, then tsbox's proof that it runs it; returns the init's host pid. */
+  async function startContainer(id: string): Promise<number> {
+    await cri.call('StartContainer', { container_id: id });
+    return (await expectRunByTsbox(sb!, cri.tsboxRoot, id)).pid;
+  }
+
+  async function execSync(id: string, cmd: string[]): Promise<{ stdout: string; stderr: string; exit_code: number }> {
+    const r = await cri.call<{ stdout: Buffer; stderr: Buffer; exit_code: number }>('ExecSync', { container_id: id, cmd, timeout: 20 });
+    return { stdout: r.stdout.toString(), stderr: r.stderr.toString(), exit_code: r.exit_code };
+  }
+
+  async function containerState(id: string): Promise<{ state: string; exit_code: number; reason: string; message: string }> {
+    const r = await cri.call<{ status: { state: string; exit_code: number; reason: string; message: string } }>('ContainerStatus', { container_id: id });
+    return r.status;
+  }
+
+  const UNTIL_TERM = ['/bin/sh', '-c', 'trap "exit 0" TERM; echo started > /tmp/started; while :; do sleep 0.1; done'];
+
+  it('a pod with two containers: each runs under tsbox, ExecSync, ContainerStats, StopContainer, RemovePodSandbox', TEST_TIMEOUT, async () => {
+    const config = podConfig('two');
+    const pod = await runPod(config);
+    const ids = [await createContainer(pod, config, 'one', UNTIL_TERM), await createContainer(pod, config, 'two', ['/bin/sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.1; done'])];
+    const pids = [await startContainer(ids[0]!), await startContainer(ids[1]!)];
+    for (const id of ids) expect((await containerState(id)).state).toBe('CONTAINER_RUNNING');
+
+    // ExecSync: output and status pass through, and the process joined its container (its own pid namespace: the init is 1).
+    expect(await execSync(ids[0]!, ['/bin/sh', '-c', 'echo out; echo err >&2; exit 5'])).toEqual({ stdout: 'out\n', stderr: 'err\n', exit_code: 5 });
+    expect(await execSync(ids[0]!, ['/bin/cat', '/proc/1/cmdline'])).toMatchObject({ stdout: `${UNTIL_TERM.join('\0')}\0`, exit_code: 0 });
+    expect((await execSync(ids[1]!, ['/bin/cat', '/tmp/started'])).exit_code, 'the two containers have separate root filesystems').toBe(1);
+    // The pod's IPC namespace is the sandbox's; the mount namespaces are each container's own.
+    const sandboxPid = readTsboxRecord(cri.tsboxRoot, pod)!.pid;
+    for (const pid of pids) {
+      expect(fs.readlinkSync(`/proc/${pid}/ns/ipc`)).toBe(fs.readlinkSync(`/proc/${sandboxPid}/ns/ipc`));
+      expect(fs.readlinkSync(`/proc/${pid}/ns/mnt`)).not.toBe(fs.readlinkSync(`/proc/${sandboxPid}/ns/mnt`));
+    }
+
+    // ContainerStats: the shim reads the cgroup tsbox made, under the pod's parent.
+    const memoryDir = tsboxCgroupDir(cri.tsboxRoot, ids[0]!, 'memory');
+    expect(memoryDir).toContain(`/${cri.cgroupParent}/`);
+    expect(fs.readFileSync(path.join(memoryDir, 'cgroup.procs'), 'utf8')).toContain(String(pids[0]));
+    const stats = await cri.call<{ stats: { attributes: { id: string }; cpu: { usage_core_nano_seconds: { value: number } }; memory: { usage_bytes: { value: number } } } }>('ContainerStats', { container_id: ids[0] });
+    expect(stats.stats.attributes.id).toBe(ids[0]);
+    expect(stats.stats.cpu.usage_core_nano_seconds.value).toBeGreaterThan(0);
+    expect(stats.stats.memory.usage_bytes.value).toBeGreaterThan(0);
+
+    // StopContainer: SIGTERM reaches the init, which exits 0.
+    for (const [i, id] of ids.entries()) {
+      await cri.call('StopContainer', { container_id: id, timeout: 10 });
+      expect(await containerState(id)).toMatchObject({ state: 'CONTAINER_EXITED', exit_code: 0 });
+      await expectProcessGone(pids[i]!);
+    }
+    await cri.call('StopPodSandbox', { pod_sandbox_id: pod });
+    await cri.call('RemovePodSandbox', { pod_sandbox_id: pod });
+    await expectProcessGone(sandboxPid);
+    expect(EngineSandbox.stateEntries(cri.tsboxRoot)).toEqual([]);
+    void childPids;
+    void waitUntil;
+  });
+});
