@@ -99,6 +99,13 @@ export interface Cri {
   /** containerd's pid (its mount namespace holds the pods' shm and the CRI's mounts). */
   pid: number;
   call: CriCall;
+  /**
+   * A directory of the sandbox made a shared mount point in containerd's
+   * mount namespace (a private one: the host's propagation is never
+   * changed), as a Bidirectional volume's host path must be; `release`
+   * unmounts it and whatever was mounted below it.
+   */
+  sharedDir(name: string): Promise<{ dir: string; mountsBelow(): string[]; release(): Promise<void> }>;
   /** Stops and removes every pod sandbox left (with its containers). */
   removeAll(): Promise<void>;
   close(): void;
@@ -187,6 +194,26 @@ export async function startCriContainerd(sb: EngineSandbox): Promise<Cri> {
     restrictOomScoreAdj,
     pid: daemon.pid,
     call: client.call,
+    async sharedDir(name) {
+      const dir = sb.mkdir('cri', 'shared', name);
+      const inNamespace = (script: string) => sb.run('nsenter', [`--target=${daemon.pid}`, '--mount', '--', 'sh', '-ec', script, 'sh', dir], {});
+      const made = await inNamespace('mount --bind "$1" "$1"; mount --make-shared "$1"');
+      if (made.status !== 0) throw new Error(`making ${dir} a shared mount: ${made.stderr}`);
+      const mountsBelow = () =>
+        fs
+          .readFileSync(`/proc/${daemon.pid}/mountinfo`, 'utf8')
+          .split('\n')
+          .map((l) => l.split(' ')[4] ?? '')
+          .filter((m) => m.startsWith(dir + '/'));
+      return {
+        dir,
+        mountsBelow,
+        async release() {
+          // Deepest first; -l: a container may still hold one.
+          for (const m of [...mountsBelow().reverse(), dir]) await inNamespace(`umount -l ${JSON.stringify(m)}`);
+        },
+      };
+    },
     async removeAll() {
       // Pod sandboxes carry the label io.cri-containerd.kind=sandbox; RemovePodSandbox takes their containers along.
       const sandboxes = (await ctr(['containers', 'ls', '--quiet', 'labels."io.cri-containerd.kind"==sandbox'])).stdout.split('\n').filter((s) => s);

@@ -24,7 +24,7 @@ import {
 } from '../helpers/engines.js';
 import { HANDLER, startCriContainerd, type Cri } from '../helpers/cri.js';
 import { childPids } from '../helpers/bundle.js';
-import { waitUntil } from '../helpers/lifecycle.js';
+import { isAlive, waitUntil } from '../helpers/lifecycle.js';
 
 const reason = skipReason(['containerd', 'ctr', 'containerd-shim-runc-v2', 'unshare', 'chroot', 'tar']);
 
@@ -72,7 +72,14 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC) with tsb
     return r.pod_sandbox_id;
   }
 
-  async function createContainer(pod: string, sandboxConfig: Record<string, unknown>, name: string, command: string[], pid: Mode = 'CONTAINER'): Promise<string> {
+  async function createContainer(
+    pod: string,
+    sandboxConfig: Record<string, unknown>,
+    name: string,
+    command: string[],
+    pid: Mode = 'CONTAINER',
+    extra: { mounts?: object[]; capabilities?: string[] } = {},
+  ): Promise<string> {
     const r = await cri.call<{ container_id: string }>('CreateContainer', {
       pod_sandbox_id: pod,
       sandbox_config: sandboxConfig,
@@ -80,7 +87,13 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC) with tsb
         metadata: { name, attempt: 0 },
         image: { image: cri.image },
         command,
-        linux: { security_context: { namespace_options: { network: 'NODE', pid, ipc: 'POD' } } },
+        mounts: extra.mounts ?? [],
+        linux: {
+          security_context: {
+            namespace_options: { network: 'NODE', pid, ipc: 'POD' },
+            capabilities: { add_capabilities: extra.capabilities ?? [], drop_capabilities: [] },
+          },
+        },
       },
     });
     return r.container_id;
@@ -141,7 +154,70 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC) with tsb
     await cri.call('RemovePodSandbox', { pod_sandbox_id: pod });
     await expectProcessGone(sandboxPid);
     expect(EngineSandbox.stateEntries(cri.tsboxRoot)).toEqual([]);
-    void childPids;
-    void waitUntil;
+  });
+
+  it('a container that fails at create: tsbox\'s error is in StartContainer\'s response, and nothing of it is left', TEST_TIMEOUT, async () => {
+    const config = podConfig('failing-container');
+    const pod = await runPod(config);
+    const id = await createContainer(pod, config, 'broken', ['no-such-program']);
+    const err = await cri.call('StartContainer', { container_id: id }).then(() => undefined, (e: Error) => e.message);
+    expect(err).toContain('exec "no-such-program": executable file not found in $PATH');
+    expect((await containerState(id)).state).not.toBe('CONTAINER_RUNNING');
+    expect(EngineSandbox.stateEntries(cri.tsboxRoot), 'only the sandbox is left in tsbox\'s state').toEqual([pod]);
+  });
+
+  it('a pod sandbox that fails at create: tsbox\'s error is in RunPodSandbox\'s response, and nothing of it is left', TEST_TIMEOUT, async () => {
+    const config = podConfig('failing-sandbox', 'CONTAINER', { sysctls: { 'fs.mqueue.tsbox_no_such_sysctl': '1' } });
+    const err = await cri.call('RunPodSandbox', { config, runtime_handler: HANDLER }).then(() => undefined, (e: Error) => e.message);
+    expect(err).toContain('write sysctl "fs.mqueue.tsbox_no_such_sysctl": no such file or directory (ENOENT)');
+    expect(EngineSandbox.stateEntries(cri.tsboxRoot)).toEqual([]);
+  });
+
+  // Until issue 13's kill --all fix (branch middle-cgroups: kill --all still
+  // signals what is left after the init exited) is merged, tsbox refuses the
+  // shim's kill --all once the init is gone, the sleeps live on and the stop
+  // takes ~2.3 s: it.fails then; make it `it` once merged.
+  it.fails('a shared-pid pod (pid POD): the container sees the sandbox\'s init as 1, and StopContainer ends its leftover children promptly (fails until kill --all after the init exited is merged)', TEST_TIMEOUT, async () => {
+    const config = podConfig('shared-pid', 'POD');
+    const pod = await runPod(config);
+    const id = await createContainer(pod, config, 'forks', ['/bin/sh', '-c', 'sleep 1000 & sleep 1000 & trap "exit 0" TERM; while :; do sleep 0.1; done'], 'POD');
+    const pid = await startContainer(id);
+    expect(await execSync(id, ['/bin/cat', '/proc/1/cmdline'])).toMatchObject({ stdout: '/bin/sh\0/pause\0', exit_code: 0 });
+    const sandboxPid = readTsboxRecord(cri.tsboxRoot, pod)!.pid;
+    expect(fs.readlinkSync(`/proc/${pid}/ns/pid`)).toBe(fs.readlinkSync(`/proc/${sandboxPid}/ns/pid`));
+    const children = await waitUntil('the two sleeps', () => {
+      const c = childPids(pid).filter((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep\0'));
+      return c.length >= 2 && c;
+    });
+    const t0 = performance.now();
+    await cri.call('StopContainer', { container_id: id, timeout: 10 });
+    const stopMs = performance.now() - t0;
+    expect(await containerState(id)).toMatchObject({ state: 'CONTAINER_EXITED', exit_code: 0 });
+    for (const p of [pid, ...children]) await expectProcessGone(p, 2000);
+    expect(stopMs, 'StopContainer of a container in the pod\'s pid namespace (ms)').toBeLessThan(1000);
+    expect(isAlive(sandboxPid), 'the pod\'s init lives on').toBe(true);
+  });
+
+  // Until issue 13's rootfsPropagation fix (tsbox makes / a slave whatever
+  // the config says) is merged, the mount stays in the container: it.fails
+  // then; make it `it` once merged.
+  it.fails('mountPropagation Bidirectional: a mount the container makes in the volume reaches the host side (containerd\'s namespace) (fails until rootfsPropagation is applied)', TEST_TIMEOUT, async () => {
+    const shared = await cri.sharedDir('bidirectional');
+    try {
+      const config = podConfig('bidirectional');
+      const pod = await runPod(config);
+      const id = await createContainer(pod, config, 'mounter', UNTIL_TERM, 'CONTAINER', {
+        mounts: [{ container_path: '/volume', host_path: shared.dir, propagation: 'PROPAGATION_BIDIRECTIONAL' }],
+        capabilities: ['SYS_ADMIN'],
+      });
+      await startContainer(id);
+      const r = await execSync(id, ['/bin/sh', '-c', 'mkdir -p /volume/inner && mount -t tmpfs -o size=64k made-inside /volume/inner && echo hi > /volume/inner/file']);
+      expect(r, r.stderr).toMatchObject({ exit_code: 0 });
+      expect(shared.mountsBelow(), 'mounts below the volume on the host side').toEqual([path.join(shared.dir, 'inner')]);
+      expect(fs.readFileSync(`/proc/${cri.pid}/root${shared.dir}/inner/file`, 'utf8')).toBe('hi\n');
+    } finally {
+      await cri.removeAll();
+      await shared.release();
+    }
   });
 });
