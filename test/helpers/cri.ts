@@ -18,6 +18,10 @@ import { TSBOX, type EngineSandbox } from './engines.js';
 
 /** The CRI's namespace in containerd, and so the last part of the root the shim gives tsbox. */
 export const CRI_NAMESPACE = 'k8s.io';
+/** The pod network (in containerd's network namespace) and its bridge's address. */
+export const POD_SUBNET = '10.231.0.0/24';
+export const POD_GATEWAY = '10.231.0.1';
+
 /** The runtime handler (RuntimeClass handler) that names tsbox. */
 export const HANDLER = 'tsbox';
 
@@ -116,7 +120,10 @@ export interface Cri {
  * (io.containerd.runc.v2 with BinaryName bin/tsbox and Root in the sandbox),
  * the sandbox image imported locally, AppArmor left alone (no profile is
  * loaded into the host's kernel), CNI configuration and state in the
- * sandbox (the tests use host-network pods: no CNI plugin runs). When this
+ * sandbox. containerd runs in a network namespace of its own (only lo, as
+ * dockerd with a bridge in ./engines.ts): pods with the node's network
+ * (NamespaceMode NODE) share it, and a pod network's bridge, veths and
+ * addresses are made there by the CNI plugins, never on the host. When this
  * root lacks CAP_SYS_RESOURCE, restrict_oom_score_adj is on, as on any node
  * where containerd runs so.
  */
@@ -125,6 +132,24 @@ export async function startCriContainerd(sb: EngineSandbox): Promise<Cri> {
   const sock = path.join(base, 'containerd.sock');
   const runtimeRoot = sb.mkdir('cri', 'tsbox');
   const cniConf = sb.mkdir('cri', 'cni-conf');
+  // A pod network from Debian's CNI plugins: a bridge with host-local
+  // addresses, in containerd's own network namespace (below).
+  fs.writeFileSync(
+    path.join(cniConf, '10-tsbox.conflist'),
+    JSON.stringify({
+      cniVersion: '0.4.0',
+      name: 'tsbox-cri',
+      plugins: [
+        {
+          type: 'bridge',
+          bridge: 'tsbox-cni0',
+          isGateway: true,
+          ipMasq: false,
+          ipam: { type: 'host-local', ranges: [[{ subnet: POD_SUBNET, gateway: POD_GATEWAY }]], dataDir: sb.mkdir('cri', 'cni-ipam') },
+        },
+      ],
+    }),
+  );
   const image = 'localhost/tsbox-pause:latest';
   const restrictOomScoreAdj = !hasCapSysResource();
   const q = (s: string) => JSON.stringify(s);
@@ -181,6 +206,8 @@ export async function startCriContainerd(sb: EngineSandbox): Promise<Cri> {
         return false;
       }
     },
+    // The bridge, veths and addresses of pod networks stay in this namespace, gone with containerd.
+    { network: true },
   );
   const tsboxRoot = path.join(runtimeRoot, CRI_NAMESPACE);
   sb.stateRoots.add(tsboxRoot);

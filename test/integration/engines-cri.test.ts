@@ -22,7 +22,7 @@ import {
   suiteTitle,
   tsboxCgroupDir,
 } from '../helpers/engines.js';
-import { HANDLER, startCriContainerd, type Cri } from '../helpers/cri.js';
+import { HANDLER, POD_GATEWAY, startCriContainerd, type Cri } from '../helpers/cri.js';
 import { childPids } from '../helpers/bundle.js';
 import { isAlive, waitUntil } from '../helpers/lifecycle.js';
 
@@ -53,13 +53,14 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC) with tsb
     expect(await sb.teardown()).toEqual(CLEAN_TEARDOWN);
   }, HOOK_TIMEOUT);
 
-  function podConfig(name: string, pid: Mode = 'CONTAINER', extra: Record<string, unknown> = {}): Record<string, unknown> {
+  function podConfig(name: string, pid: Mode = 'CONTAINER', extra: Record<string, unknown> = {}, network: Mode = 'NODE'): Record<string, unknown> {
     pods += 1;
     return {
       metadata: { name, uid: `uid-${name}-${pods}`, namespace: 'tsbox-test', attempt: 0 },
+      hostname: network === 'NODE' ? '' : name,
       linux: {
         cgroup_parent: cri.cgroupParent,
-        security_context: { namespace_options: { network: 'NODE', pid, ipc: 'POD' } },
+        security_context: { namespace_options: { network, pid, ipc: 'POD' } },
         ...extra,
       },
     };
@@ -78,7 +79,7 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC) with tsb
     name: string,
     command: string[],
     pid: Mode = 'CONTAINER',
-    extra: { mounts?: object[]; capabilities?: string[] } = {},
+    extra: { mounts?: object[]; capabilities?: string[]; network?: Mode } = {},
   ): Promise<string> {
     const r = await cri.call<{ container_id: string }>('CreateContainer', {
       pod_sandbox_id: pod,
@@ -90,7 +91,7 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC) with tsb
         mounts: extra.mounts ?? [],
         linux: {
           security_context: {
-            namespace_options: { network: 'NODE', pid, ipc: 'POD' },
+            namespace_options: { network: extra.network ?? 'NODE', pid, ipc: 'POD' },
             capabilities: { add_capabilities: extra.capabilities ?? [], drop_capabilities: [] },
           },
         },
@@ -154,6 +155,21 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC) with tsb
     await cri.call('RemovePodSandbox', { pod_sandbox_id: pod });
     await expectProcessGone(sandboxPid);
     expect(EngineSandbox.stateEntries(cri.tsboxRoot)).toEqual([]);
+  });
+
+  it('a pod network (CNI bridge in containerd\'s network namespace): the pod\'s own namespace, an address, the gateway answers', TEST_TIMEOUT, async () => {
+    const config = podConfig('networked', 'CONTAINER', {}, 'POD');
+    const pod = await runPod(config);
+    const id = await createContainer(pod, config, 'pinger', UNTIL_TERM, 'CONTAINER', { network: 'POD' });
+    const pid = await startContainer(id);
+    const sandboxPid = readTsboxRecord(cri.tsboxRoot, pod)!.pid;
+    expect(fs.readlinkSync(`/proc/${pid}/ns/net`), 'the container joins the pod\'s network namespace').toBe(fs.readlinkSync(`/proc/${sandboxPid}/ns/net`));
+    expect(fs.readlinkSync(`/proc/${pid}/ns/net`)).not.toBe(fs.readlinkSync(`/proc/${cri.pid}/ns/net`));
+    const addr = await execSync(id, ['/bin/ip', '-4', '-o', 'addr', 'show', 'eth0']);
+    expect(addr.stdout).toMatch(/inet 10\.231\.0\.\d+\/24/);
+    expect(await execSync(id, ['/bin/hostname'])).toMatchObject({ stdout: 'networked\n', exit_code: 0 });
+    const ping = await execSync(id, ['/bin/ping', '-c', '1', '-W', '5', POD_GATEWAY]);
+    expect(ping, ping.stdout + ping.stderr).toMatchObject({ exit_code: 0 });
   });
 
   it('a container that fails at create: tsbox\'s error is in StartContainer\'s response, and nothing of it is left', TEST_TIMEOUT, async () => {
