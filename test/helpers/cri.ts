@@ -22,6 +22,15 @@ export const CRI_NAMESPACE = 'k8s.io';
 export const POD_SUBNET = '10.231.0.0/24';
 export const POD_GATEWAY = '10.231.0.1';
 
+/** Debian's containernetworking-plugins. */
+export const CNI_BIN = '/usr/lib/cni';
+
+/** Why pods cannot have a network of their own here, or undefined when they can. */
+export function podNetworkSkipReason(): string | undefined {
+  const missing = ['bridge', 'host-local'].filter((p) => !fs.existsSync(path.join(CNI_BIN, p)));
+  return missing.length > 0 ? `no CNI plugin ${missing.join(', ')} in ${CNI_BIN} (Debian: containernetworking-plugins)` : undefined;
+}
+
 /** The runtime handler (RuntimeClass handler) that names tsbox. */
 export const HANDLER = 'tsbox';
 
@@ -183,7 +192,7 @@ export async function startCriContainerd(sb: EngineSandbox): Promise<Cri> {
       `  BinaryName = ${q(TSBOX)}`,
       `  Root = ${q(runtimeRoot)}`,
       `[${cri}.cni]`,
-      '  bin_dir = "/usr/lib/cni"',
+      `  bin_dir = ${q(CNI_BIN)}`,
       `  conf_dir = ${q(cniConf)}`,
       '',
     ].join('\n'),

@@ -22,7 +22,7 @@ import {
   suiteTitle,
   tsboxCgroupDir,
 } from '../helpers/engines.js';
-import { HANDLER, POD_GATEWAY, hasCapSysResource, startCriContainerd, type Cri } from '../helpers/cri.js';
+import { HANDLER, POD_GATEWAY, hasCapSysResource, podNetworkSkipReason, startCriContainerd, type Cri } from '../helpers/cri.js';
 import { childPids, isRoot } from '../helpers/bundle.js';
 import { isAlive, waitUntil } from '../helpers/lifecycle.js';
 
@@ -165,7 +165,8 @@ describe.skipIf(reason !== undefined)(suiteTitle(`containerd CRI (gRPC) with tsb
     expect(EngineSandbox.stateEntries(cri.tsboxRoot)).toEqual([]);
   });
 
-  it('a pod network (CNI bridge in containerd\'s network namespace): the pod\'s own namespace, an address, the gateway answers', TEST_TIMEOUT, async () => {
+  const noPodNetwork = podNetworkSkipReason();
+  it.skipIf(noPodNetwork !== undefined)(suiteTitle('a pod network (CNI bridge in containerd\'s network namespace): the pod\'s own namespace, an address, the gateway answers', noPodNetwork), TEST_TIMEOUT, async () => {
     const config = podConfig('networked', 'CONTAINER', {}, 'POD');
     const pod = await runPod(config);
     const id = await createContainer(pod, config, 'pinger', UNTIL_TERM, 'CONTAINER', { network: 'POD' });
