@@ -2,8 +2,8 @@
 // runc binary of its runtime handler, and a small client of the CRI gRPC API
 // (the calls in cri-runtime-v1.proto): the path the kubelet takes to a
 // RuntimeClass whose handler sets BinaryName. The daemon runs as the other
-// engines do (./engines.ts): state in the sandbox, a private mount namespace
-// with /run and /var/lib bound to sandbox directories. No registry is
+// engines do (./engines.ts): state in the sandbox, private mount and network
+// namespaces, /run and /var/lib bound to sandbox directories. No registry is
 // reachable, so the one image (busybox with a /pause script, used as the
 // sandbox image and by the containers) is built here and imported with
 // `ctr -n k8s.io images import`.

@@ -3,9 +3,13 @@
 // handler `tsbox` (io.containerd.runc.v2, BinaryName bin/tsbox): pod
 // sandboxes and their containers are tsbox containers. How the daemon is set
 // up is in ../helpers/cri.ts; the sandbox and teardown checks are the other
-// engine tests' (../helpers/engines.ts). Pods use the node's network
-// (NamespaceMode NODE): no CNI plugin runs and the host's network is left
-// alone.
+// engine tests' (../helpers/engines.ts). containerd runs in a network
+// namespace of its own: most pods use the node's network (NamespaceMode
+// NODE), which is then that namespace; the pod-network test's CNI bridge is
+// made there too, so the host's network is never touched. Each test checks
+// tsbox ran the pod's containers (its state.json at the root the shim
+// passed, the live init); after each, tsbox holds no container, and after
+// the file nothing is left on the host (teardown).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
