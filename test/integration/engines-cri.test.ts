@@ -227,10 +227,9 @@ describe.skipIf(reason !== undefined)(suiteTitle(`containerd CRI (gRPC) with tsb
     expect(isAlive(sandboxPid), 'the pod\'s init lives on').toBe(true);
   });
 
-  // Until issue 13's rootfsPropagation fix (tsbox makes / a slave whatever
-  // the config says) is merged, the mount stays in the container: it.fails
-  // then; make it `it` once merged.
-  it.fails('mountPropagation Bidirectional: a mount the container makes in the volume reaches the host side (containerd\'s namespace) (fails until rootfsPropagation is applied)', TEST_TIMEOUT, async () => {
+  // Before rootfsPropagation was applied (tsbox made / a slave whatever the
+  // config said), the mount stayed in the container.
+  it('mountPropagation Bidirectional: a mount the container makes in the volume reaches the host side (containerd\'s namespace)', TEST_TIMEOUT, async () => {
     const shared = await cri.sharedDir('bidirectional');
     try {
       const config = podConfig('bidirectional');
