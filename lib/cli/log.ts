@@ -3,10 +3,14 @@ import { appendFileSync, writeSync } from 'node:fs';
 export type LogLevel = 'error' | 'warning' | 'debug';
 
 /**
- * Messages for a person on stderr, or, with --log, for engines in that file
- * only (as runc): under an engine, stderr of `create` is the container's
- * log pipe (a warning there would show in `docker logs`), or a read-only
- * /dev/null (containerd's shim starts a pod sandbox so). With
+ * Messages for a person on stderr, or, with --log, for engines in that file:
+ * warnings and debug there only (under an engine, stderr of `create` is the
+ * container's log pipe: a warning there would show in `docker logs`), the
+ * error in the file and on stderr too, as runc 1.1 does. containerd's shim
+ * matches a failed kill's stderr (not the log) on "container not running" to
+ * know the container is gone: without it, the CRI's exit handling retries
+ * its kill forever and StopContainer times out. stderr may be a read-only
+ * /dev/null (the shim starts a pod sandbox so): see toStderr. With
  * --log-format json each message is one line {"level","msg","time"}, which
  * is what containerd's shim and podman read back. The file is written when
  * the command ends (flush): podman reads a failed command's log as ONE JSON
@@ -47,16 +51,14 @@ export class Logger {
     try {
       appendFileSync(this.file, kept.map((p) => `${p.line}\n`).join(''));
     } catch {
-      for (const p of kept) toStderr(p.text);
+      for (const p of kept) if (p.level !== 'error') toStderr(p.text);
     }
   }
 
   private write(level: LogLevel, msg: string): void {
     const text = `tsbox: ${msg}\n`;
-    if (!this.file) {
-      toStderr(text);
-      return;
-    }
+    if (!this.file || level === 'error') toStderr(text);
+    if (!this.file) return;
     const time = new Date().toISOString();
     const line =
       this.format === 'json' ? JSON.stringify({ level, msg, time }) : `time="${time}" level=${level} msg=${JSON.stringify(msg)}`;

@@ -482,13 +482,13 @@ describe.skipIf(!isRoot)('tsbox command line', () => {
       expect(r.stderr).toBe('tsbox: run: unknown flag "--frobnicate" (see tsbox run --help)\n');
     });
 
-    it('--log FILE --log-format json: one JSON line per error, and nothing on stderr (as runc)', async () => {
+    it('--log FILE --log-format json: one JSON line per error, and the error on stderr too (as runc 1.1: containerd\'s shim matches kill errors on stderr)', async () => {
       const d = scratch();
       const log = path.join(d, 'log.json');
       const missing = path.join(d, 'no-such-bundle');
       const r = await tsbox(['--log', log, '--log-format', 'json', 'run', missing]);
       const msg = `bundle "${missing}": no such directory`;
-      expect(r).toMatchObject({ status: 1, stdout: '', stderr: '' });
+      expect(r).toMatchObject({ status: 1, stdout: '', stderr: `tsbox: ${msg}\n` });
       const lines = fs.readFileSync(log, 'utf8').split('\n');
       expect(lines).toHaveLength(2);
       expect(lines[1]).toBe('');
