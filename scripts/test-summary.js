@@ -63,6 +63,19 @@ function skippedLine(report) {
   return `skipped: ${parts.join('; ')}${install}`;
 }
 
+/**
+ * "N passed, N failed, N skipped" from vitest's JSON report. A file whose
+ * hooks failed (afterAll's teardown check, say) has no failed test of its
+ * own: it counts as one failure, so that the line never says 0 failed for a
+ * red run.
+ */
+function totalsLine(r) {
+  const failedFiles = r.testResults.filter(
+    (f) => f.status === 'failed' && !f.assertionResults.some((a) => a.status === 'failed'),
+  ).length;
+  return `${r.numPassedTests} passed, ${r.numFailedTests + failedFiles} failed, ${r.numPendingTests + r.numTodoTests} skipped`;
+}
+
 function main() {
   const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tsbox-tests-')), 'report.json');
   const vitest = path.join(__dirname, '..', 'node_modules', 'vitest', 'vitest.mjs');
@@ -75,7 +88,7 @@ function main() {
   let skipped;
   try {
     const r = JSON.parse(fs.readFileSync(report, 'utf8'));
-    summary = `${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`;
+    summary = totalsLine(r);
     skipped = skippedLine(r);
   } catch (err) {
     summary += ` (${err.message})`;
@@ -86,6 +99,6 @@ function main() {
   process.exit(result.status ?? 1);
 }
 
-module.exports = { skippedLine };
+module.exports = { skippedLine, totalsLine };
 
 if (require.main === module) main();

@@ -3,7 +3,10 @@
 
 import { describe, expect, it } from 'vitest';
 
-const { skippedLine } = require('../../scripts/test-summary.js') as { skippedLine(report: unknown): string | undefined };
+const { skippedLine, totalsLine } = require('../../scripts/test-summary.js') as {
+  skippedLine(report: unknown): string | undefined;
+  totalsLine(report: unknown): string;
+};
 
 const test = (status: string, ancestorTitles: string[], title = 'a test') => ({ status, ancestorTitles, title });
 
@@ -33,5 +36,22 @@ describe('test summary: the skipped line', () => {
 
   it('says nothing when nothing was skipped', () => {
     expect(skippedLine({ testResults: [{ name: 'a.test.ts', assertionResults: [test('passed', [])] }] })).toBeUndefined();
+  });
+});
+
+describe('totalsLine', () => {
+  it('counts a file whose hooks failed (no failed test of its own) as one failure', () => {
+    const report = {
+      numPassedTests: 5,
+      numFailedTests: 1,
+      numPendingTests: 2,
+      numTodoTests: 0,
+      testResults: [
+        { status: 'failed', assertionResults: [{ status: 'passed' }, { status: 'passed' }] },
+        { status: 'failed', assertionResults: [{ status: 'failed' }, { status: 'passed' }] },
+        { status: 'passed', assertionResults: [{ status: 'passed' }] },
+      ],
+    };
+    expect(totalsLine(report)).toBe('5 passed, 2 failed, 2 skipped');
   });
 });
