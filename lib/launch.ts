@@ -5,11 +5,11 @@ import type { Readable, Writable } from 'node:stream';
 import { getSystemErrorName } from 'node:util';
 import type { Bundle } from './bundle.js';
 import { hostLayout, type Layout } from './cgroups/layout.js';
-import { killAndRemove } from './cgroups/kill.js';
-import { cgroupDirs, createCgroups, procsFiles, type Cgroups } from './cgroups/manager.js';
-import { deviceNodes } from './cgroups/devices-bpf.js';
-import { applyLimits } from './cgroups/limits.js';
+import type { CgroupDriverName } from './cgroups/driver.js';
+import type { Cgroups } from './cgroups/manager.js';
+import { prepareCgroups } from './cgroup-drivers.js';
 import { generateId } from './container-id.js';
+import { destroy } from './destroy.js';
 import { ConfigError, SystemError, TsboxError } from './errors.js';
 import { runHooks, type HookState } from './hooks.js';
 import { sendSeccompListener } from './seccomp-listener.js';
@@ -20,18 +20,29 @@ import { OCI_VERSION } from './oci/default-spec.js';
 import { encodePlan, encodeSeccompCompile } from './plan/encode.js';
 import type { CompiledSeccomp, IdRange, LaunchPlan, PlannedSeccomp, PlannedUserNamespace } from './plan/plan.js';
 import { compiledSeccomp } from './plan/seccomp-cache.js';
-import type { ScopeLaunch } from './systemd/scope.js';
-import type { LinuxResources } from './oci/types.js';
 
 /** Where one of the container's stdin/stdout/stderr goes. */
 export type StdioOption = 'pipe' | 'inherit' | 'ignore' | number;
 
-/** Who makes the container's cgroups: tsbox itself, or systemd (a transient scope). */
-export type CgroupDriver = 'cgroupfs' | 'systemd';
+/** Who makes the container's cgroups: tsbox itself, or systemd (a transient scope): lib/cgroups/driver.ts. */
+export type CgroupDriver = Exclude<CgroupDriverName, 'none'>;
+
+/** What a container has on the host so far (see LaunchOptions.record). */
+export interface Progress {
+  cgroups: Cgroups | undefined;
+  /** The init's pid, once it exists. */
+  pid?: number;
+}
 
 export interface LaunchOptions {
-  /** 'cgroupfs' (default) or 'systemd' (--systemd-cgroup: lib/systemd/scope.ts). */
+  /** 'cgroupfs' (default) or 'systemd' (--systemd-cgroup: lib/systemd/driver.ts). */
   cgroupDriver?: CgroupDriver;
+  /**
+   * Told what the container has on the host before each part is made (its
+   * cgroups) and once its init exists: the runtime records it, so that a
+   * create killed half-way leaves what lib/destroy.ts needs to remove it.
+   */
+  record?: (progress: Progress) => void;
   /** 'pipe' (default) gives streams; 'inherit' passes this process's. */
   stdio?: StdioOption | [StdioOption, StdioOption, StdioOption];
   /** Size of the terminal for process.terminal when the config sets no consoleSize. */
@@ -229,43 +240,13 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
   }
   // The container's cgroups, made and limited before its init exists: the
   // helper puts itself in them before it clones the init, so the init is
-  // born there and nothing of the runtime is ever charged to them.
+  // born there and nothing of the runtime is ever charged to them (with
+  // systemd's driver, systemd makes the scope around the waiting helper).
   const linux = bundle.spec.linux;
-  let cgroups: Cgroups | undefined;
-  let layout: Layout | undefined;
-  let scope: ScopeLaunch | undefined;
-  if (options.cgroupDriver === 'systemd') {
-    // systemd makes the cgroup around the helper once it runs (cgroup-pending).
-    layout = hostLayout(host);
-    const { prepareScope } = await import('./systemd/scope.js');
-    scope = await prepareScope(layout, linux, id, plan.warnings);
-    plan.awaitCgroup = true;
-  } else if (linux?.cgroupsPath !== undefined || linux?.resources !== undefined) {
-    layout = hostLayout(host);
-    try {
-      cgroups = createCgroups(layout, cgroupDirs(layout, linux.cgroupsPath, id));
-      const nodes = deviceNodes(linux.devices);
-      plan.warnings.push(...applyLimits(layout, cgroups, linux.resources ?? {}, nodes, { fresh: true }));
-    } catch (err) {
-      if (cgroups) await killAndRemove(cgroups);
-      cgroups = undefined;
-      // Rootless, as runc: cgroups are used where the user's cgroup is
-      // delegated to it, and skipped with a warning where it is not.
-      if (!isRootless() || !deniedAccess(err)) throw err;
-      plan.warnings.push(skippedCgroups(linux.cgroupsPath, linux.resources, err as Error));
-    }
-  }
-  if (cgroups && layout) {
-    const late = v1MemoryKeys(layout);
-    plan.cgroupProcs = procsFiles(cgroups, (key) => !late.includes(key));
-    plan.lateCgroupProcs = procsFiles(cgroups, (key) => late.includes(key));
-  }
-  const joinCgroup = scope
-    ? async (helperPid: number): Promise<string[]> => {
-        cgroups = await scope.join(helperPid);
-        return procsFiles(cgroups);
-      }
-    : undefined;
+  const layout = hostLayout(host);
+  const warnings: string[] = [];
+  const record = options.record ?? (() => undefined);
+  const { cgroups, entry } = await prepareCgroups(options.cgroupDriver ?? 'cgroupfs', layout, linux, id, warnings, (cgroups) => record({ cgroups }));
   // At the init's stop before pivot_root: the runtime's hooks, then the
   // state for the init's own (createContainer, startContainer).
   const beforePivot = async (pid: number): Promise<[string, string]> => {
@@ -275,14 +256,35 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
     return [JSON.stringify({ ...state, status: 'creating' }), JSON.stringify({ ...state, status: 'created' })];
   };
   const seccompState = (pid: number): HookState => ({ ...hookState(bundle, id, pid), status: 'creating' });
+  const joinCgroup = entry?.join
+    ? async (helperPid: number): Promise<string[]> => {
+        const procs = await entry.join!(helperPid);
+        record({ cgroups });
+        return procs;
+      }
+    : undefined;
+  const planned: LaunchPlan = {
+    ...plan,
+    cgroupProcs: entry?.procs ?? [],
+    ...(entry && entry.lateProcs.length > 0 && { lateCgroupProcs: entry.lateProcs }),
+    ...(joinCgroup && { awaitCgroup: true }),
+  };
   try {
-    const launched = await launchPlan(plan, { ...options, beforePivot, seccompState, ...(joinCgroup && { joinCgroup }) });
+    const launched = await launchPlan(planned, {
+      ...options,
+      beforePivot,
+      seccompState,
+      onSpawned: (pid) => record({ cgroups, pid }),
+      ...(joinCgroup && { joinCgroup }),
+    });
+    // The plan's warnings, the cgroups', then those of the launch itself.
+    launched.warnings.splice(plan.warnings.length, 0, ...warnings);
     return cgroups ? { ...launched, cgroups } : launched;
   } catch (err) {
-    if (cgroups) await killAndRemove(cgroups);
-    throw cgroups && layout ? unjoinableCgroup2(err, layout, cgroups) : err;
+    await destroy({ cgroups }).catch(() => undefined);
+    throw cgroups ? unjoinableCgroup2(err, layout, cgroups) : err;
   } finally {
-    scope?.close();
+    entry?.close();
   }
 }
 
@@ -329,30 +331,6 @@ function giveFifoToMappedRoot(fifo: string, userns: PlannedUserNamespace): void 
   }
 }
 
-/** The hierarchy keys of v1 memory controllers (see LaunchPlan.lateCgroupProcs). */
-function v1MemoryKeys(layout: Layout): string[] {
-  return layout.hierarchies.filter((h) => h.mount.fstype === 'cgroup' && h.key.split(',').includes('memory')).map((h) => h.key);
-}
-
-function isRootless(): boolean {
-  return (process.geteuid?.() ?? 0) !== 0;
-}
-
-function deniedAccess(err: unknown): boolean {
-  return /\b(EACCES|EPERM|EROFS)\b|permission denied|not permitted|read-only/i.test((err as Error)?.message ?? '');
-}
-
-/** The warning for a rootless container whose cgroup settings could not be applied, naming them. */
-function skippedCgroups(cgroupsPath: string | undefined, resources: LinuxResources | undefined, err: Error): string {
-  const skipped = [
-    ...(cgroupsPath !== undefined ? ['linux.cgroupsPath'] : []),
-    ...Object.entries(resources ?? {})
-      .filter(([, v]) => v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0))
-      .map(([k]) => `linux.resources.${k}`),
-  ];
-  return `rootless: ${skipped.join(', ')} not applied: the container runs without cgroups of its own (uid ${process.geteuid?.()} cannot create them; delegate a cgroup to this user to use them): ${err.message}`;
-}
-
 /** The OCI state of a container as its hooks read it (status to be filled in). */
 export function hookState(bundle: Bundle, id: string, pid: number): Omit<HookState, 'status'> {
   return { ociVersion: OCI_VERSION, id, pid, bundle: bundle.dir, annotations: bundle.spec.annotations ?? {} };
@@ -367,21 +345,26 @@ export async function launchPlan(
     seccompState?: (pid: number) => HookState;
     /** plan.awaitCgroup: puts the waiting helper (its pid) into the container's cgroup; the cgroup.procs files to join. */
     joinCgroup?: (helperPid: number) => Promise<string[]>;
+    /** Told the init's pid as soon as it exists. */
+    onSpawned?: (pid: number) => void;
   } = {},
 ): Promise<Launched> {
-  if (plan.seccomp && !plan.seccompProgram) {
-    plan.seccompProgram = await compiledSeccomp(plan.seccomp, helperPath(), compileSeccomp, options.seccompCacheDir);
-    const unknown = plan.seccompProgram.unknown;
-    if (unknown.length > 0) plan.warnings.push(`linux.seccomp: rules for system calls unknown to libseccomp skipped: ${unknown.join(', ')}`);
+  // The plan is read, never written: what launching adds goes beside it.
+  const warnings = [...plan.warnings];
+  let seccompProgram = plan.seccompProgram;
+  if (plan.seccomp && !seccompProgram) {
+    seccompProgram = await compiledSeccomp(plan.seccomp, helperPath(), compileSeccomp, options.seccompCacheDir);
+    const unknown = seccompProgram.unknown;
+    if (unknown.length > 0) warnings.push(`linux.seccomp: rules for system calls unknown to libseccomp skipped: ${unknown.join(', ')}`);
   }
-  const encoded = encodePlan(plan);
+  const encoded = encodePlan(seccompProgram ? { ...plan, seccompProgram } : plan);
   const n = native();
   const image = n.helperImage(helperPath());
   // Unprivileged, open_tree is refused, and it is not needed: the helper's
   // file is either the user's own (a rootless container's root is that
   // user, who could write it anyway) or not writable by the user at all.
   if (!image.readOnly && process.geteuid?.() === 0) {
-    plan.warnings.push(`tsbox-helper is executed from its own (writable) mount: ${image.reason}; a container process could reach it through /proc/<pid>/exe while it runs`);
+    warnings.push(`tsbox-helper is executed from its own (writable) mount: ${image.reason}; a container process could reach it through /proc/<pid>/exe while it runs`);
   }
   const stdio = openStdio(options.stdio, plan.terminal !== undefined);
   let spawned;
@@ -408,10 +391,16 @@ export async function launchPlan(
       if (kind === 'spawned') {
         pid = Number(msg.fields[1]);
         pidfd = msg.fd;
+        try {
+          options.onSpawned?.(pid);
+        } catch (err) {
+          failure = err as Error;
+          break;
+        }
       } else if (kind === 'pty') {
         master = msg.fd;
       } else if (kind === 'warning') {
-        plan.warnings.push(msg.fields[1] ?? '');
+        warnings.push(msg.fields[1] ?? '');
       } else if (kind === 'seccomp') {
         // The filter is loaded; its listener goes to the agent now, while
         // `create` is still here (the init goes on meanwhile).
@@ -464,10 +453,10 @@ export async function launchPlan(
     if (master >= 0) n.close(master);
     closeParentFds(stdio);
     if (pidfd >= 0) {
-      n.signal(pidfd, osConstants.signals.SIGKILL);
-      await reap(pidfd);
+      await destroy({ init: pidfd });
+      n.close(pidfd);
     }
     throw failure;
   }
-  return { pid, pidfd, master, stdio, warnings: plan.warnings };
+  return { pid, pidfd, master, stdio, warnings };
 }

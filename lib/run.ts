@@ -1,9 +1,9 @@
 import type { Readable, Writable } from 'node:stream';
 import type { ReadStream as TtyStream } from 'node:tty';
 import { loadBundle, type Bundle } from './bundle.js';
-import { killAndRemove } from './cgroups/kill.js';
 import type { Cgroups } from './cgroups/manager.js';
 import { generateId } from './container-id.js';
+import { destroy } from './destroy.js';
 import { runHooks } from './hooks.js';
 import { hookState, launch, pipeStreams, waitFor, type Launched, type LaunchOptions } from './launch.js';
 import { native, type ExitInfo } from './native/binding.js';
@@ -72,7 +72,7 @@ export async function run(source: string | Bundle, options: RunOptions = {}): Pr
   const exited = c.exited.then(async (status) => {
     // The container's cgroups go with it, and so does what is left in
     // them (processes that outlived an init without a pid namespace), as runc.
-    if (cgroups) await killAndRemove(cgroups).catch(warn);
+    if (cgroups) await destroy({ cgroups }).catch(warn);
     if (hooks?.poststop) await runHooks(hooks, 'poststop', { ...state, status: 'stopped' }).catch(warn);
     return status;
   });

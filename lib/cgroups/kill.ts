@@ -72,7 +72,8 @@ export async function signalAll(cg: Cgroups, signal: number): Promise<void> {
 }
 
 /**
- * Removes exactly the directories tsbox made, deepest first, after killing
+ * The cgroupfs driver's destroy (the systemd driver's too, before it
+ * stops the scope): removes exactly the directories tsbox made, deepest first, after killing
  * everything still in the container's cgroups: a bounded wait (at most
  * `timeoutMs`), then an error naming the cgroup and what is left in it. A
  * directory that existed before is emptied but stays.
@@ -82,15 +83,8 @@ export async function signalAll(cg: Cgroups, signal: number): Promise<void> {
  * as every process is in every hierarchy, the first directory tried is
  * busy whenever any is, so nothing is removed from under a live process.
  */
-export async function killAndRemove(cg: Cgroups, timeoutMs = EMPTY_TIMEOUT_MS): Promise<void> {
+export async function destroyCgroups(cg: Cgroups, timeoutMs = EMPTY_TIMEOUT_MS): Promise<void> {
   await emptyAndRemove(cg, timeoutMs);
-  if (cg.systemd) {
-    // The systemd driver: the scope goes once it is empty anyway; stopping
-    // it waits until systemd has removed its cgroup. Loaded only here: the
-    // D-Bus client is of no use to cgroupfs containers.
-    const { stopScope } = await import('../systemd/scope.js');
-    await stopScope(cg.systemd.unit);
-  }
 }
 
 async function emptyAndRemove(cg: Cgroups, timeoutMs: number): Promise<void> {

@@ -5,9 +5,10 @@ import type { Bundle } from '../bundle.js';
 import type { RunningContainer, RunOptions } from '../run.js';
 import { validateId } from '../container-id.js';
 import { TsboxError } from '../errors.js';
-import { killAndRemove, signalAll } from '../cgroups/kill.js';
-import { cgroupPids, procsFiles, setFrozen, type Cgroups } from '../cgroups/manager.js';
-import type { CgroupDriver, Launched, StdioOption } from '../launch.js';
+import { procsFiles, type Cgroups } from '../cgroups/manager.js';
+import { driverOf } from '../cgroup-drivers.js';
+import { destroy } from '../destroy.js';
+import type { CgroupDriver, Launched, Progress, StdioOption } from '../launch.js';
 import { hostLayout } from '../cgroups/layout.js';
 import type { Hook, LinuxResources, Process, Spec } from '../oci/types.js';
 import type { ContainerEvent, Stats } from '../cgroups/stats.js';
@@ -119,6 +120,12 @@ export class Runtime {
     let cgroups: Cgroups | undefined;
     try {
       return await store.locked(id, async () => {
+        // Recorded before anything is made, and again as each part is (the
+        // cgroups before they are made, the init once it exists): a create
+        // killed half-way leaves a record by which delete --force removes
+        // all it made (lib/destroy.ts).
+        const creating: ContainerRecord = { ...newRecord(id, bundle, 0, undefined, undefined), creating: true };
+        store.write(creating);
         const fifo = store.fifo(id);
         native().mkfifo(fifo, 0o622);
         const l = await launch(bundle, {
@@ -128,6 +135,10 @@ export class Runtime {
           extraFds: preservedFds(options.preserveFds),
           seccompCacheDir: seccompCacheDir(store.root),
           cgroupDriver: this.cgroupDriver,
+          record: (progress) => {
+            cgroups = progress.cgroups;
+            store.write(inProgress(creating, progress));
+          },
         });
         pidfd = l.pidfd;
         cgroups = l.cgroups;
@@ -139,12 +150,12 @@ export class Runtime {
         return { ...store.state(record), warnings: l.warnings };
       });
     } catch (err) {
-      if (pidfd >= 0) {
-        native().signal(pidfd, os.constants.signals.SIGKILL);
-        await native().readable(pidfd);
+      try {
+        await destroy({ init: pidfd, cgroups });
+        store.remove(id);
+      } catch {
+        // What could not be removed stays recorded: delete --force tries again.
       }
-      if (cgroups) await killAndRemove(cgroups).catch(() => undefined);
-      store.remove(id);
       throw err;
     } finally {
       // The init stays, our child until this process ends.
@@ -339,7 +350,7 @@ export class Runtime {
     // "container not running": the words containerd's shim looks for.
     if (this.store.status(record) === 'stopped') throw new TsboxError(`cannot kill container "${id}": container not running`);
     const sig = signalNumber(signal);
-    if (options.all && record.cgroups) return signalAll(record.cgroups, sig);
+    if (options.all && record.cgroups) return driverOf(record.cgroups).signalAll(record.cgroups, sig);
     const pids = options.all ? this.pids(id) : [record.pid];
     for (const pid of pids) {
       const pidfd = pid === record.pid ? openPidfd(record) : native().pidfdOpen(pid);
@@ -359,11 +370,11 @@ export class Runtime {
   async delete(id: string, options: { force?: boolean } = {}): Promise<string[]> {
     const store = this.store;
     if (!store.exists(id)) {
-      if (options.force) {
-        validateId(id);
-        return [];
-      }
-      throw notFound(id);
+      if (!options.force) throw notFound(id);
+      // A create killed before it recorded anything leaves its directory
+      // alone: nothing else was made by then.
+      if (store.hasDir(id)) await store.locked(id, () => store.exists(id) || store.remove(id)).catch(() => undefined);
+      return [];
     }
     const record = await store.locked(id, async () => {
       // Another delete may have removed it while we waited for the lock.
@@ -373,25 +384,15 @@ export class Runtime {
       }
       const record = store.read(id);
       const status = store.status(record);
-      if ((status === 'running' || status === 'paused') && !options.force) {
+      if ((status === 'running' || status === 'paused' || status === 'creating') && !options.force) {
         throw new TsboxError(`cannot delete container "${id}" that is not stopped: it is ${status} (use --force)`);
       }
-      if (status === 'paused') await setFrozen(record.cgroups!, false);
-      if (status !== 'stopped') {
-        const pidfd = openPidfd(record);
-        if (pidfd >= 0) {
-          native().signal(pidfd, os.constants.signals.SIGKILL);
-          await native().readable(pidfd);
-          // If the init is our child (created by this process), reap it now
-          // rather than leave a zombie for the background reaper; anyone
-          // else's child gives ECHILD, and is its parent's to reap.
-          await native().waitExit(pidfd).catch(() => undefined);
-          native().close(pidfd);
-        }
+      const pidfd = status === 'stopped' ? -1 : openPidfd(record);
+      try {
+        await destroy({ init: pidfd, cgroups: record.cgroups });
+      } finally {
+        if (pidfd >= 0) native().close(pidfd);
       }
-      // Processes that outlived the init (no pid namespace of its own)
-      // would keep the cgroup busy: they go with the container.
-      if (record.cgroups) await killAndRemove(record.cgroups);
       store.remove(id);
       return record;
     }).catch((err: unknown) => {
@@ -415,7 +416,8 @@ export class Runtime {
       const record = this.store.read(id);
       const status = this.store.status(record);
       if (status !== 'running') throw new TsboxError(`cannot pause container "${id}": it is ${status}, not running`);
-      await setFrozen(this.cgroupsOf(record, 'pause'), true);
+      const cg = this.cgroupsOf(record, 'pause');
+      await driverOf(cg).setFrozen(cg, true);
     });
   }
 
@@ -425,7 +427,8 @@ export class Runtime {
       const record = this.store.read(id);
       const status = this.store.status(record);
       if (status !== 'paused') throw new TsboxError(`cannot resume container "${id}": it is ${status}, not paused`);
-      await setFrozen(this.cgroupsOf(record, 'resume'), false);
+      const cg = this.cgroupsOf(record, 'resume');
+      await driverOf(cg).setFrozen(cg, false);
     });
   }
 
@@ -440,13 +443,7 @@ export class Runtime {
       const layout = hostLayout();
       const cgroups = this.cgroupsOf(record, 'update');
       const nodes = resources.devices ? await bundleDeviceNodes(record) : [];
-      if (cgroups.systemd) {
-        // systemd first: it writes the unit's limits itself when they change.
-        const { updateScope } = await import('../systemd/scope.js');
-        await updateScope(layout, cgroups.systemd.unit, resources);
-      }
-      const { applyLimits } = await import('../cgroups/limits.js');
-      return applyLimits(layout, cgroups, resources, nodes, { update: true });
+      return driverOf(cgroups).update(layout, cgroups, resources, nodes);
     });
   }
 
@@ -456,9 +453,7 @@ export class Runtime {
    */
   async stats(id: string): Promise<Stats> {
     const cg = this.runningCgroups(id);
-    // Loaded here: every other command does without them.
-    const { readStats } = await import('../cgroups/stats.js');
-    return readStats(hostLayout(), cg);
+    return driverOf(cg).stats(hostLayout(), cg);
   }
 
   /**
@@ -539,7 +534,7 @@ export class Runtime {
    */
   pids(id: string): number[] {
     const record = this.store.read(id);
-    if (record.cgroups) return cgroupPids(record.cgroups);
+    if (record.cgroups) return driverOf(record.cgroups).pids(record.cgroups);
     if (this.store.status(record) === 'stopped') return [];
     const ns = readlinkOr(`/proc/${record.pid}/ns/pid`);
     if (ns && ns !== readlinkOr('/proc/self/ns/pid')) {
@@ -564,6 +559,16 @@ function newRecord(id: string, bundle: Bundle, pid: number, cgroups: Cgroups | u
     ...(poststop && { poststop }),
     exec: execDefaults(bundle.spec),
     ...(cgroups && { cgroups }),
+  };
+}
+
+/** The record of a create in progress, with what its container has so far. */
+function inProgress(creating: ContainerRecord, { cgroups, pid }: Progress): ContainerRecord {
+  const { cgroups: _, ...rest } = creating;
+  return {
+    ...rest,
+    ...(cgroups && { cgroups }),
+    ...(pid !== undefined && { pid, pidStartTime: processStat(pid)?.startTime ?? '' }),
   };
 }
 

@@ -5,9 +5,10 @@ import { TsboxError } from '../errors.js';
 import { native } from '../native/binding.js';
 import { OCI_VERSION } from '../oci/default-spec.js';
 import type { Hook, LinuxSeccomp, Process } from '../oci/types.js';
-import { isFrozen, type Cgroups } from '../cgroups/manager.js';
+import { driverOf } from '../cgroup-drivers.js';
+import type { Cgroups } from '../cgroups/manager.js';
 
-export type Status = 'created' | 'running' | 'paused' | 'stopped';
+export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
 /** What tsbox keeps about a container, in <root>/<id>/state.json. */
 export interface ContainerRecord {
@@ -41,8 +42,14 @@ export interface ContainerRecord {
    * Absent in a record written by an older tsbox: exec reads the bundle.
    */
   exec?: ExecDefaults;
-  /** The container's cgroups, when it has its own. */
+  /** The container's cgroups, when it has its own (with the driver that made them). */
   cgroups?: Cgroups;
+  /**
+   * Set while create is still making the container: the record then holds
+   * what is made so far (cgroups before they are made, the init once it
+   * exists), which is what delete --force removes after a killed create.
+   */
+  creating?: boolean;
 }
 
 /** The parts of a container's config that exec uses (see ContainerRecord.exec). */
@@ -100,6 +107,11 @@ export class StateStore {
 
   fifo(id: string): string {
     return path.join(this.dir(id), 'exec.fifo');
+  }
+
+  /** Whether the container's directory is there (with or without a state file: see Runtime.delete). */
+  hasDir(id: string): boolean {
+    return lstatOrUndefined(this.dir(id)) !== undefined;
   }
 
   exists(id: string): boolean {
@@ -225,10 +237,11 @@ export class StateStore {
   status(record: ContainerRecord): Status {
     const stat = processStat(record.pid);
     if (!stat || stat.startTime !== record.pidStartTime || stat.state === 'Z' || stat.state === 'X') return 'stopped';
+    if (record.creating) return 'creating';
     // The init holds off its execve until `start` has opened the FIFO,
     // which start removes.
     if (lstatOrUndefined(this.fifo(record.id))?.isFIFO()) return 'created';
-    return record.cgroups && isFrozen(record.cgroups) ? 'paused' : 'running';
+    return record.cgroups && driverOf(record.cgroups).isFrozen(record.cgroups) ? 'paused' : 'running';
   }
 
   state(record: ContainerRecord): ContainerState {

@@ -14,7 +14,7 @@ import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileDeviceProgram, deviceRules, encodeProgram, type DeviceRule } from '../../lib/cgroups/devices-bpf.js';
-import { killAndRemove, signalAll } from '../../lib/cgroups/kill.js';
+import { destroyCgroups, signalAll } from '../../lib/cgroups/kill.js';
 import { native } from '../../lib/native/binding.js';
 import { run } from '../../lib/run.js';
 import { Runtime } from '../../lib/runtime/runtime.js';
@@ -202,7 +202,7 @@ describe.skipIf(!isRoot)('cgroups: the device program, kill --all, delete, a 512
       fs.mkdirSync(inner);
       try {
         const t = Date.now();
-        await expect(killAndRemove(cgroups, 300)).rejects.toThrow(`remove cgroup ${pidsDir}: it is still busy (a cgroup tsbox did not make inside it?)`);
+        await expect(destroyCgroups(cgroups, 300)).rejects.toThrow(`remove cgroup ${pidsDir}: it is still busy (a cgroup tsbox did not make inside it?)`);
         expect(Date.now() - t).toBeLessThan(3000);
         expect(cgroupProcs(pidsDir)).toEqual([]);
       } finally {
