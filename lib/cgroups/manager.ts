@@ -1,4 +1,4 @@
-import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeSync, type Dirent } from 'node:fs';
 import * as path from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { SystemError, TsboxError } from '../errors.js';
@@ -307,7 +307,35 @@ export function procsFiles(cg: Cgroups, which: (key: string) => boolean = () => 
 /** The pids in the container's cgroup (from one hierarchy: every process is in all). */
 export function cgroupPids(cg: Cgroups): number[] {
   const dir = cg.dirs.pids ?? cg.dirs[''] ?? Object.values(cg.dirs)[0];
-  return dir ? pidsIn(dir).sort((a, b) => a - b) : [];
+  return dir ? treePids(dir) : [];
+}
+
+/**
+ * A cgroup directory and every cgroup below it, deepest first ([] once it
+ * is gone): a container may make cgroups of its own inside its cgroup
+ * (systemd in a container, Docker in Docker), and its processes may be in
+ * any of them.
+ */
+export function cgroupTree(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): boolean => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return false; // gone meanwhile
+    }
+    for (const e of entries) if (e.isDirectory()) walk(path.join(d, e.name));
+    out.push(d);
+    return true;
+  };
+  walk(dir);
+  return out;
+}
+
+/** Pids in a cgroup and every cgroup below it, sorted. */
+export function treePids(dir: string): number[] {
+  return cgroupTree(dir).flatMap(pidsIn).sort((a, b) => a - b);
 }
 
 /** Pids listed in one cgroup directory ([] once it is gone). */
@@ -357,21 +385,29 @@ export function isFrozen(cg: Cgroups): boolean {
 }
 
 /**
- * rmdir of each directory tsbox made, in order (deepest first): the first
- * that is busy (processes or a cgroup inside it), or undefined when all are
- * gone. Never a directory that existed before. See killAndRemove
+ * rmdir of each directory tsbox made, in order (deepest first), with the
+ * cgroups inside it: the first that is busy (processes in it or below it),
+ * or undefined when all are gone. Never a directory that existed before. See killAndRemove
  * (lib/cgroups/kill.ts) for removing a container's cgroups.
  */
 export function removeCreated(cg: Cgroups): string | undefined {
   for (const dir of cg.created) {
-    try {
-      rmdirSync(dir);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') continue;
-      if (code === 'EBUSY') return dir;
-      throw new TsboxError(`remove cgroup ${dir}: ${code ?? err}`);
-    }
+    const result = removeOne(dir);
+    // Busy: cgroups of the container's own inside (systemd, Docker in
+    // Docker) go first, deepest first; processes would keep it busy still.
+    if (result === 'busy' && !cgroupTree(dir).every((d) => removeOne(d) !== 'busy')) return dir;
   }
   return undefined;
+}
+
+function removeOne(dir: string): 'removed' | 'busy' {
+  try {
+    rmdirSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return 'removed';
+    if (code === 'EBUSY') return 'busy';
+    throw new TsboxError(`remove cgroup ${dir}: ${code ?? err}`);
+  }
+  return 'removed';
 }

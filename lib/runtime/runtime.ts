@@ -342,16 +342,25 @@ export class Runtime {
   /**
    * Signals the container's init, or with `all` every process in it: for a
    * container with cgroups, through them (lib/cgroups/kill.ts), which
-   * reaches processes that left its process tree too. Throws at once for a
-   * stopped container or an unknown signal; resolves once all are signalled.
+   * reaches processes that left its process tree too, and those in cgroups
+   * below its own. A container without a pid namespace of its own (host
+   * pid, a shared-pid pod) keeps its other processes when the init dies:
+   * there, as in runc 1.2, KILL goes to every process, and `all` still
+   * reaches them after the init has exited. Throws at once for a stopped
+   * container (with nothing left to signal) or an unknown signal; resolves
+   * once all are signalled.
    */
   kill(id: string, signal: string | number = 'SIGTERM', options: { all?: boolean } = {}): Promise<void> {
     const record = this.store.read(id);
+    const cg = record.cgroups;
+    const stopped = this.store.status(record) === 'stopped';
     // "container not running": the words containerd's shim looks for.
-    if (this.store.status(record) === 'stopped') throw new TsboxError(`cannot kill container "${id}": container not running`);
+    const notRunning = () => new TsboxError(`cannot kill container "${id}": container not running`);
+    if (stopped && !(options.all && cg && driverOf(cg).pids(cg).length > 0)) throw notRunning();
     const sig = signalNumber(signal);
-    if (options.all && record.cgroups) return driverOf(record.cgroups).signalAll(record.cgroups, sig);
-    const pids = options.all ? this.pids(id) : [record.pid];
+    const every = options.all || (sig === os.constants.signals.SIGKILL && record.ownPidNamespace === false);
+    if (every && cg) return driverOf(cg).signalAll(cg, sig);
+    const pids = every ? this.pids(id) : [record.pid];
     for (const pid of pids) {
       const pidfd = pid === record.pid ? openPidfd(record) : native().pidfdOpen(pid);
       if (pidfd < 0) continue; // gone meanwhile
@@ -558,6 +567,7 @@ function newRecord(id: string, bundle: Bundle, pid: number, cgroups: Cgroups | u
     annotations: bundle.spec.annotations ?? {},
     ...(poststop && { poststop }),
     exec: execDefaults(bundle.spec),
+    ownPidNamespace: ownsPidNamespace(bundle.spec),
     ...(cgroups && { cgroups }),
   };
 }
@@ -570,6 +580,11 @@ function inProgress(creating: ContainerRecord, { cgroups, pid }: Progress): Cont
     ...(cgroups && { cgroups }),
     ...(pid !== undefined && { pid, pidStartTime: processStat(pid)?.startTime ?? '' }),
   };
+}
+
+/** Whether a config gives the container a new pid namespace (not the host's, nor one joined by path). */
+function ownsPidNamespace(spec: Spec): boolean {
+  return spec.linux?.namespaces?.some((ns) => ns.type === 'pid' && !ns.path) ?? false;
 }
 
 /** What exec uses of a config (ContainerRecord.exec). */

@@ -42,6 +42,12 @@ export interface ContainerRecord {
    * Absent in a record written by an older tsbox: exec reads the bundle.
    */
   exec?: ExecDefaults;
+  /**
+   * Whether the container has a pid namespace of its own, whose processes
+   * all die with its init (kill: see Runtime.kill). Absent in a record of
+   * an older tsbox: taken as true.
+   */
+  ownPidNamespace?: boolean;
   /** The container's cgroups, when it has its own (with the driver that made them). */
   cgroups?: Cgroups;
   /**
