@@ -16,7 +16,7 @@ import { sendSeccompListener } from './seccomp-listener.js';
 import { helperPath, native, type ExitInfo, type ReceivedRecord } from './native/binding.js';
 import { buildPlan } from './plan/build.js';
 import { hostSnapshot } from './plan/host.js';
-import { OCI_VERSION } from './oci/default-spec.js';
+import { ociState, type Status } from './oci/state.js';
 import { encodePlan, encodeSeccompCompile } from './plan/encode.js';
 import type { CompiledSeccomp, IdRange, LaunchPlan, PlannedSeccomp, PlannedUserNamespace } from './plan/plan.js';
 import { compiledSeccomp } from './plan/seccomp-cache.js';
@@ -249,13 +249,13 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
   const { cgroups, entry } = await prepareCgroups(options.cgroupDriver ?? 'cgroupfs', layout, linux, id, warnings, (cgroups) => record({ cgroups }));
   // At the init's stop before pivot_root: the runtime's hooks, then the
   // state for the init's own (createContainer, startContainer).
+  const state = (pid: number, status: Status) => ociState({ id, pid, bundle: bundle.dir, annotations: bundle.spec.annotations }, status);
   const beforePivot = async (pid: number): Promise<[string, string]> => {
-    const state = hookState(bundle, id, pid);
-    await runHooks(bundle.spec.hooks, 'prestart', { ...state, status: 'creating' });
-    await runHooks(bundle.spec.hooks, 'createRuntime', { ...state, status: 'creating' });
-    return [JSON.stringify({ ...state, status: 'creating' }), JSON.stringify({ ...state, status: 'created' })];
+    await runHooks(bundle.spec.hooks, 'prestart', state(pid, 'creating'));
+    await runHooks(bundle.spec.hooks, 'createRuntime', state(pid, 'creating'));
+    return [JSON.stringify(state(pid, 'creating')), JSON.stringify(state(pid, 'created'))];
   };
-  const seccompState = (pid: number): HookState => ({ ...hookState(bundle, id, pid), status: 'creating' });
+  const seccompState = (pid: number): HookState => state(pid, 'creating');
   const joinCgroup = entry?.join
     ? async (helperPid: number): Promise<string[]> => {
         const procs = await entry.join!(helperPid);
@@ -329,11 +329,6 @@ function giveFifoToMappedRoot(fifo: string, userns: PlannedUserNamespace): void 
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw new TsboxError(`chown exec fifo "${fifo}": ${(err as Error).message}`);
     chmodSync(fifo, 0o622);
   }
-}
-
-/** The OCI state of a container as its hooks read it (status to be filled in). */
-export function hookState(bundle: Bundle, id: string, pid: number): Omit<HookState, 'status'> {
-  return { ociVersion: OCI_VERSION, id, pid, bundle: bundle.dir, annotations: bundle.spec.annotations ?? {} };
 }
 
 /** launch() for a plan made already (exec's, from buildExecPlan). */

@@ -5,8 +5,9 @@ import type { Cgroups } from './cgroups/manager.js';
 import { generateId } from './container-id.js';
 import { destroy } from './destroy.js';
 import { runHooks } from './hooks.js';
-import { hookState, launch, pipeStreams, waitFor, type Launched, type LaunchOptions } from './launch.js';
+import { launch, pipeStreams, waitFor, type Launched, type LaunchOptions } from './launch.js';
 import { native, type ExitInfo } from './native/binding.js';
+import { ociState } from './oci/state.js';
 import { signalName, signalNumber } from './signals.js';
 
 export type { StdioOption } from './launch.js';
@@ -65,15 +66,15 @@ export async function run(source: string | Bundle, options: RunOptions = {}): Pr
   // process runs (and has run) either way; so is a cgroup that will not go.
   const warn = (err: unknown) => c.warnings.push((err as Error).message);
   const hooks = bundle.spec.hooks;
-  const state = hookState(bundle, id, c.pid);
-  if (hooks?.poststart) await runHooks(hooks, 'poststart', { ...state, status: 'running' }).catch(warn);
+  const container = { id, pid: c.pid, bundle: bundle.dir, annotations: bundle.spec.annotations };
+  if (hooks?.poststart) await runHooks(hooks, 'poststart', ociState(container, 'running')).catch(warn);
   const { cgroups } = launched;
   if (!cgroups && !hooks?.poststop) return c;
   const exited = c.exited.then(async (status) => {
     // The container's cgroups go with it, and so does what is left in
     // them (processes that outlived an init without a pid namespace), as runc.
     if (cgroups) await destroy({ cgroups }).catch(warn);
-    if (hooks?.poststop) await runHooks(hooks, 'poststop', { ...state, status: 'stopped' }).catch(warn);
+    if (hooks?.poststop) await runHooks(hooks, 'poststop', ociState(container, 'stopped')).catch(warn);
     return status;
   });
   return { ...c, exited };

@@ -14,11 +14,13 @@ import type { Hook, LinuxResources, Process, Spec } from '../oci/types.js';
 import type { ContainerEvent, Stats } from '../cgroups/stats.js';
 import type { KernelNamespace, PlannedNamespace } from '../plan/plan.js';
 import { native } from '../native/binding.js';
-import { runHooks, type HookState } from '../hooks.js';
+import { runHooks } from '../hooks.js';
 import { OCI_VERSION } from '../oci/default-spec.js';
 import { signalNumber } from '../signals.js';
 import { defaultStateRoot } from './root.js';
-import { notFound, processStat, StateStore, writeFileAtomic, type ContainerRecord, type ContainerState, type ExecDefaults } from './state.js';
+import { checkStatus, NotFound } from './status.js';
+import { ociState } from '../oci/state.js';
+import { processStat, StateStore, writeFileAtomic, type ContainerRecord, type ContainerState, type ExecDefaults } from './state.js';
 
 // Only what state, list, kill and delete need is imported above: every CLI
 // call is a new process that loads its command's modules, and the set-up
@@ -226,7 +228,7 @@ export class Runtime {
   ): Promise<{ launched: Launched; bundle: () => Bundle }> {
     const record = this.store.read(id);
     const status = this.store.status(record);
-    if (status !== 'running') throw new TsboxError(`cannot exec in container "${id}": it is ${status}, not running`);
+    checkStatus('exec', id, status);
     const { loadBundle } = await import('../bundle.js');
     const { buildExecPlan } = await import('../plan/build.js');
     const { launchPlan } = await import('../launch.js');
@@ -253,9 +255,7 @@ export class Runtime {
         stdio: options.stdio ?? 'inherit',
         extraFds: preservedFds(options.preserveFds),
         seccompCacheDir: seccompCacheDir(this.store.root),
-        seccompState: () => ({
-          ociVersion: OCI_VERSION, id, status: 'running', pid: record.pid, bundle: record.bundle, annotations: record.annotations,
-        }),
+        seccompState: () => ociState(record, 'running'),
       });
     } finally {
       native().close(pidfd);
@@ -277,7 +277,7 @@ export class Runtime {
     const record = await store.locked(id, async () => {
       const record = store.read(id);
       const status = store.status(record);
-      if (status !== 'created') throw new TsboxError(`cannot start container "${id}": it is ${status}, not created`);
+      checkStatus('start', id, status);
       const pidfd = openPidfd(record);
       try {
         const fifo = store.fifo(id);
@@ -317,7 +317,7 @@ export class Runtime {
     const warnings: string[] = [];
     // A record of an older tsbox has no poststart: read the bundle.
     const poststart = record.poststart ?? (await import('../bundle.js')).loadBundle(record.bundle).spec.hooks?.poststart ?? [];
-    await runHooks({ poststart }, 'poststart', { ...recordState(record), status: 'running' }).catch((err: Error) =>
+    await runHooks({ poststart }, 'poststart', ociState(record, 'running')).catch((err: Error) =>
       warnings.push(err.message),
     );
     return warnings;
@@ -353,10 +353,8 @@ export class Runtime {
   kill(id: string, signal: string | number = 'SIGTERM', options: { all?: boolean } = {}): Promise<void> {
     const record = this.store.read(id);
     const cg = record.cgroups;
-    const stopped = this.store.status(record) === 'stopped';
-    // "container not running": the words containerd's shim looks for.
-    const notRunning = () => new TsboxError(`cannot kill container "${id}": container not running`);
-    if (stopped && !(options.all && cg && driverOf(cg).pids(cg).length > 0)) throw notRunning();
+    const status = this.store.status(record);
+    if (!(options.all && cg && driverOf(cg).pids(cg).length > 0)) checkStatus('kill', id, status);
     const sig = signalNumber(signal);
     const every = options.all || (sig === os.constants.signals.SIGKILL && record.ownPidNamespace === false);
     if (every && cg) return driverOf(cg).signalAll(cg, sig);
@@ -379,7 +377,7 @@ export class Runtime {
   async delete(id: string, options: { force?: boolean } = {}): Promise<string[]> {
     const store = this.store;
     if (!store.exists(id)) {
-      if (!options.force) throw notFound(id);
+      if (!options.force) throw new NotFound(id);
       // A create killed before it recorded anything leaves its directory
       // alone: nothing else was made by then.
       if (store.hasDir(id)) await store.locked(id, () => store.exists(id) || store.remove(id)).catch(() => undefined);
@@ -389,13 +387,11 @@ export class Runtime {
       // Another delete may have removed it while we waited for the lock.
       if (!store.exists(id)) {
         if (options.force) return undefined;
-        throw notFound(id);
+        throw new NotFound(id);
       }
       const record = store.read(id);
       const status = store.status(record);
-      if ((status === 'running' || status === 'paused' || status === 'creating') && !options.force) {
-        throw new TsboxError(`cannot delete container "${id}" that is not stopped: it is ${status} (use --force)`);
-      }
+      if (!options.force) checkStatus('delete', id, status);
       const pidfd = status === 'stopped' ? -1 : openPidfd(record);
       try {
         await destroy({ init: pidfd, cgroups: record.cgroups });
@@ -413,7 +409,7 @@ export class Runtime {
     // After the container is gone and before delete returns, as the spec
     // has it; failures are warnings.
     const warnings: string[] = [];
-    await runHooks({ poststop: record.poststop ?? [] }, 'poststop', { ...recordState(record), status: 'stopped' }).catch(
+    await runHooks({ poststop: record.poststop ?? [] }, 'poststop', ociState(record, 'stopped')).catch(
       (err: Error) => warnings.push(err.message),
     );
     return warnings;
@@ -424,7 +420,7 @@ export class Runtime {
     await this.store.locked(id, async () => {
       const record = this.store.read(id);
       const status = this.store.status(record);
-      if (status !== 'running') throw new TsboxError(`cannot pause container "${id}": it is ${status}, not running`);
+      checkStatus('pause', id, status);
       const cg = this.cgroupsOf(record, 'pause');
       await driverOf(cg).setFrozen(cg, true);
     });
@@ -435,7 +431,7 @@ export class Runtime {
     await this.store.locked(id, async () => {
       const record = this.store.read(id);
       const status = this.store.status(record);
-      if (status !== 'paused') throw new TsboxError(`cannot resume container "${id}": it is ${status}, not paused`);
+      checkStatus('resume', id, status);
       const cg = this.cgroupsOf(record, 'resume');
       await driverOf(cg).setFrozen(cg, false);
     });
@@ -448,7 +444,7 @@ export class Runtime {
   async update(id: string, resources: LinuxResources): Promise<string[]> {
     return this.store.locked(id, async () => {
       const record = this.store.read(id);
-      if (this.store.status(record) === 'stopped') throw new TsboxError(`cannot update container "${id}": it is stopped`);
+      checkStatus('update', id, this.store.status(record));
       const layout = hostLayout();
       const cgroups = this.cgroupsOf(record, 'update');
       const nodes = resources.devices ? await bundleDeviceNodes(record) : [];
@@ -526,7 +522,7 @@ export class Runtime {
   /** The cgroups of a container that is not stopped (runc's events and stats refuse a stopped one). */
   private runningCgroups(id: string): Cgroups {
     const record = this.store.read(id);
-    if (this.store.status(record) === 'stopped') throw new TsboxError(`cannot get stats of container "${id}": container not running`);
+    checkStatus('stats', id, this.store.status(record));
     return this.cgroupsOf(record, 'get stats of');
   }
 
@@ -645,10 +641,6 @@ function sendConsole(socket: string, master: number): void {
 /** The pid file engines ask for: written whole, then renamed into place. */
 function writePidFile(file: string, pid: number): void {
   writeFileAtomic(path.resolve(file), String(pid), 0o644);
-}
-
-function recordState(record: ContainerRecord): Omit<HookState, 'status'> {
-  return { ociVersion: OCI_VERSION, id: record.id, pid: record.pid, bundle: record.bundle, annotations: record.annotations };
 }
 
 /** Kernel names of namespaces, as in /proc/<pid>/ns, in the order they are listed. */

@@ -3,12 +3,13 @@ import * as path from 'node:path';
 import { validateId } from '../container-id.js';
 import { TsboxError } from '../errors.js';
 import { native } from '../native/binding.js';
-import { OCI_VERSION } from '../oci/default-spec.js';
+import { ociState, type Status } from '../oci/state.js';
+import { NotFound } from './status.js';
 import type { Hook, LinuxSeccomp, Process } from '../oci/types.js';
 import { driverOf } from '../cgroup-drivers.js';
 import type { Cgroups } from '../cgroups/manager.js';
 
-export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+export type { Status } from '../oci/state.js';
 
 /** What tsbox keeps about a container, in <root>/<id>/state.json. */
 export interface ContainerRecord {
@@ -77,9 +78,6 @@ export interface ContainerState {
   annotations: Record<string, string>;
 }
 
-export function notFound(id: string): TsboxError {
-  return new TsboxError(`container "${id}" does not exist`);
-}
 
 /** Start time and run state of a live process, or undefined if there is none. */
 export function processStat(pid: number): { startTime: string; state: string } | undefined {
@@ -132,7 +130,7 @@ export class StateStore {
    */
   private checkedDir(id: string): string {
     const dir = this.realDir(id);
-    if (dir === undefined) throw notFound(id);
+    if (dir === undefined) throw new NotFound(id);
     return dir;
   }
 
@@ -173,7 +171,7 @@ export class StateStore {
     try {
       fd = openSync(this.checkedDir(id), constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(id);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFound(id);
       throw err;
     }
     try {
@@ -200,7 +198,7 @@ export class StateStore {
       }
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw notFound(id);
+      if (code === 'ENOENT') throw new NotFound(id);
       if (code === 'ELOOP') throw new TsboxError(`state of container "${id}": "${file}" is a symlink; refusing to follow it`);
       throw err;
     }
@@ -252,17 +250,8 @@ export class StateStore {
 
   state(record: ContainerRecord): ContainerState {
     const status = this.status(record);
-    return {
-      ociVersion: OCI_VERSION,
-      id: record.id,
-      pid: status === 'stopped' ? 0 : record.pid,
-      status,
-      bundle: record.bundle,
-      rootfs: record.rootfs,
-      created: record.created,
-      owner: record.owner,
-      annotations: record.annotations,
-    };
+    const { annotations, ...oci } = ociState(record, status);
+    return { ...oci, pid: status === 'stopped' ? 0 : record.pid, rootfs: record.rootfs, created: record.created, owner: record.owner, annotations };
   }
 }
 
