@@ -1,5 +1,4 @@
 import { chmodSync, chownSync, closeSync, fstatSync, openSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { getSystemErrorName } from 'node:util';
@@ -15,11 +14,11 @@ import { runHooks, type HookState } from './hooks.js';
 import { sendSeccompListener } from './seccomp-listener.js';
 import { helperPath, native, type ExitInfo, type ReceivedRecord } from './native/binding.js';
 import { buildPlan } from './plan/build.js';
-import { hostSnapshot } from './plan/host.js';
+import { hostSnapshot } from './host/facts.js';
 import { ociState, type Status } from './oci/state.js';
 import { encodePlan, encodeSeccompCompile } from './plan/encode.js';
 import type { CompiledSeccomp, IdRange, LaunchPlan, PlannedSeccomp, PlannedUserNamespace } from './plan/plan.js';
-import { compiledSeccomp } from './plan/seccomp-cache.js';
+import { compiledSeccomp } from './seccomp-cache.js';
 
 /** Where one of the container's stdin/stdout/stderr goes. */
 export type StdioOption = 'pipe' | 'inherit' | 'ignore' | number;
@@ -102,7 +101,7 @@ async function receive(sock: number): Promise<ReceivedRecord | null> {
 
 /**
  * libseccomp's program for a profile, from the helper's compile mode
- * (native/helper/main.cc); lib/plan/seccomp-cache.ts keeps it. The helper
+ * (native/helper/main.cc); lib/seccomp-cache.ts keeps it. The helper
  * gets /dev/null as stdio: it answers on the sync socket only.
  */
 async function compileSeccomp(seccomp: PlannedSeccomp): Promise<CompiledSeccomp> {

@@ -1,4 +1,4 @@
-import { closeSync, open, readdirSync, readFile, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
+import { closeSync, open, readFile, unlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Bundle } from '../bundle.js';
@@ -17,10 +17,11 @@ import { native } from '../native/binding.js';
 import { runHooks } from '../hooks.js';
 import { OCI_VERSION } from '../oci/default-spec.js';
 import { signalNumber } from '../signals.js';
+import { namespaceLink, processesOf, processStat } from '../host/proc.js';
 import { defaultStateRoot } from './root.js';
 import { checkStatus, NotFound } from './status.js';
 import { ociState } from '../oci/state.js';
-import { processStat, StateStore, writeFileAtomic, type ContainerRecord, type ContainerState, type ExecDefaults } from './state.js';
+import { StateStore, writeFileAtomic, type ContainerRecord, type ContainerState, type ExecDefaults } from './state.js';
 
 // Only what state, list, kill and delete need is imported above: every CLI
 // call is a new process that loads its command's modules, and the set-up
@@ -111,7 +112,7 @@ export class Runtime {
     validateId(id);
     const { loadBundle } = await import('../bundle.js');
     const { launch } = await import('../launch.js');
-    const { seccompCacheDir } = await import('../plan/seccomp-cache.js');
+    const { seccompCacheDir } = await import('../seccomp-cache.js');
     const bundle = loadBundle(bundleDir);
     if (bundle.spec.process?.terminal && !options.consoleSocket) {
       throw new TsboxError('process.terminal needs --console-socket to create a container (the terminal has to go somewhere)');
@@ -172,7 +173,7 @@ export class Runtime {
    */
   async run(id: string, bundle: Bundle, options: RunOptions & { keep?: boolean; pidFile?: string } = {}): Promise<RunningContainer> {
     const { run } = await import('../run.js');
-    const { seccompCacheDir } = await import('../plan/seccomp-cache.js');
+    const { seccompCacheDir } = await import('../seccomp-cache.js');
     const store = this.store;
     store.claim(id);
     let c: RunningContainer;
@@ -232,7 +233,7 @@ export class Runtime {
     const { loadBundle } = await import('../bundle.js');
     const { buildExecPlan } = await import('../plan/build.js');
     const { launchPlan } = await import('../launch.js');
-    const { seccompCacheDir } = await import('../plan/seccomp-cache.js');
+    const { seccompCacheDir } = await import('../seccomp-cache.js');
     // The process may be made from the container's own, and the
     // container's seccomp filter applies to this process too.
     const defaults = record.exec ?? execDefaults(loadBundle(record.bundle).spec);
@@ -541,11 +542,7 @@ export class Runtime {
     const record = this.store.read(id);
     if (record.cgroups) return driverOf(record.cgroups).pids(record.cgroups);
     if (this.store.status(record) === 'stopped') return [];
-    const ns = readlinkOr(`/proc/${record.pid}/ns/pid`);
-    if (ns && ns !== readlinkOr('/proc/self/ns/pid')) {
-      return allPids().filter((pid) => readlinkOr(`/proc/${pid}/ns/pid`) === ns);
-    }
-    return descendants(record.pid);
+    return processesOf(record.pid);
   }
 }
 
@@ -648,7 +645,7 @@ const NAMESPACES: readonly KernelNamespace[] = ['user', 'mnt', 'pid', 'net', 'ut
 
 /** The namespaces a process has that this one does not share, as paths to join. */
 function namespacesOf(pid: number): PlannedNamespace[] {
-  return NAMESPACES.filter((ns) => readlinkOr(`/proc/${pid}/ns/${ns}`) !== readlinkOr(`/proc/self/ns/${ns}`)).map(
+  return NAMESPACES.filter((ns) => namespaceLink(pid, ns) !== namespaceLink('self', ns)).map(
     (type) => ({ type, path: `/proc/${pid}/ns/${type}` }),
   );
 }
@@ -677,33 +674,3 @@ function readFd(fd: number): Promise<Buffer> {
   return new Promise((resolve, reject) => readFile(fd, (err, data) => (err ? reject(err) : resolve(data))));
 }
 
-function readlinkOr(p: string): string | undefined {
-  try {
-    return readlinkSync(p);
-  } catch {
-    return undefined;
-  }
-}
-
-function allPids(): number[] {
-  return readdirSync('/proc')
-    .filter((n) => /^\d+$/.test(n))
-    .map(Number)
-    .sort((a, b) => a - b);
-}
-
-function descendants(pid: number): number[] {
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) {
-    let children = '';
-    try {
-      for (const tid of readdirSync(`/proc/${out[i]}/task`)) {
-        children += readFileSync(`/proc/${out[i]}/task/${tid}/children`, 'utf8');
-      }
-    } catch {
-      continue;
-    }
-    for (const c of children.split(' ')) if (c.trim()) out.push(Number(c));
-  }
-  return out.sort((a, b) => a - b);
-}

@@ -4,6 +4,7 @@ import { validateId } from '../container-id.js';
 import { TsboxError } from '../errors.js';
 import { native } from '../native/binding.js';
 import { ociState, type Status } from '../oci/state.js';
+import { processStat } from '../host/proc.js';
 import { NotFound } from './status.js';
 import type { Hook, LinuxSeccomp, Process } from '../oci/types.js';
 import { driverOf } from '../cgroup-drivers.js';
@@ -78,20 +79,6 @@ export interface ContainerState {
   annotations: Record<string, string>;
 }
 
-
-/** Start time and run state of a live process, or undefined if there is none. */
-export function processStat(pid: number): { startTime: string; state: string } | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) may hold spaces and parentheses: the fields
-  // we want come after the last ')'.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0]!, startTime: fields[19]! };
-}
 
 /**
  * Container state on disk, one directory per container under the state

@@ -10,7 +10,7 @@ import { procsFiles } from '../cgroups/manager.js';
 import { EMPTY_CGROUP, resourceWrites, type DeviceNode } from '../cgroups/resources.js';
 import { TsboxError } from '../errors.js';
 import type { LinuxResources } from '../oci/types.js';
-import { parseProcCgroup } from '../plan/cgroup-mount.js';
+import { parseProcCgroup } from '../host/mountinfo.js';
 import { systemdUnitFor } from './unit-name.js';
 
 /**

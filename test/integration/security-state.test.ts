@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { processStat } from '../../lib/runtime/state.js';
+import { processStat } from '../../lib/host/proc.js';
 import { isRoot } from '../helpers/bundle.js';
 import { listTree } from '../helpers/cli.js';
 import { isAlive, lifecycleSession, spawnProc } from '../helpers/lifecycle.js';
