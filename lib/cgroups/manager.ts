@@ -75,6 +75,7 @@ export function plannedCgroups(layout: Layout, dirs: Record<string, string>): Cg
  * someone else made meanwhile is not ours: it leaves `created`.
  */
 export function makeCgroups(layout: Layout, cg: Cgroups): void {
+  const made: string[] = [];
   try {
     for (const [key, dir] of Object.entries(cg.dirs)) {
       const hierarchy = hierarchyOf(layout, key);
@@ -87,6 +88,7 @@ export function makeCgroups(layout: Layout, cg: Cgroups): void {
           cg.created.splice(cg.created.indexOf(d), 1);
           continue;
         }
+        made.unshift(d);
         // Given the parent's whether or not the kernel copied them already
         // (cgroup.clone_children): the same value, one read fewer.
         if (key.split(',').includes('cpuset')) {
@@ -100,18 +102,11 @@ export function makeCgroups(layout: Layout, cg: Cgroups): void {
       }
     }
   } catch (err) {
-    removeCreated(cg);
+    removeCreated({ ...cg, created: made });
     const code = (err as NodeJS.ErrnoException).code;
     if (code === undefined) throw new TsboxError(`create cgroup: ${(err as Error).message}`);
     throw new SystemError('create cgroup', osConstants.errno[code as keyof typeof osConstants.errno] ?? 0, code, (err as Error).message);
   }
-}
-
-/** plannedCgroups, then makeCgroups. */
-export function createCgroups(layout: Layout, dirs: Record<string, string>): Cgroups {
-  const cg = plannedCgroups(layout, dirs);
-  makeCgroups(layout, cg);
-  return cg;
 }
 
 /** What a new cgroup's files hold (v1 and cgroup2), for the writes create can skip. */
