@@ -17,10 +17,14 @@
       "sources": [
         "native/helper/main.cc",
         "native/helper/plan.cc",
+        "native/helper/dump.cc",
         "native/helper/procfs.cc",
         "native/helper/rootfs.cc",
         "native/helper/init.cc",
         "native/helper/process_attrs.cc",
+        "native/helper/cpu_affinity.cc",
+        "native/helper/time_ns.cc",
+        "native/helper/mempolicy.cc",
         "native/helper/seccomp.cc",
         "native/helper/userns.cc"
       ],

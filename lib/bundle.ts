@@ -29,7 +29,7 @@ export function loadBundle(dir: string): Bundle {
   try {
     isDir = statSync(abs).isDirectory();
   } catch (err) {
-    throw new TsboxError(`bundle "${dir}": ${errnoOf(err) === 'ENOENT' ? 'no such directory' : String(err)}`);
+    throw new TsboxError(`bundle "${dir}": ${errnoOf(err) === 'ENOENT' ? 'no such directory' : String(err)}`, { cause: err });
   }
   if (!isDir) throw new TsboxError(`bundle "${dir}": not a directory`);
 
@@ -86,7 +86,7 @@ function readConfig(configPath: string): string {
     if (err instanceof TsboxError) throw err;
     const code = errnoOf(err);
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : String(err);
-    throw new TsboxError(`read "${configPath}": ${why}`);
+    throw new TsboxError(`read "${configPath}": ${why}`, { cause: err });
   }
 }
 

@@ -2,7 +2,7 @@ import { cgroupfs } from './cgroups/cgroupfs.js';
 import { noCgroups, type CgroupDriver, type CgroupDriverName, type CgroupEntry } from './cgroups/driver.js';
 import type { Layout } from './cgroups/layout.js';
 import type { Cgroups } from './cgroups/manager.js';
-import { SystemError } from './errors.js';
+import { systemCallFacts } from './errors.js';
 import type { Linux, LinuxResources } from './oci/types.js';
 import { systemd } from './systemd/driver.js';
 
@@ -47,9 +47,9 @@ export async function prepareCgroups(
   try {
     return { cgroups, entry: await driver.prepare(layout, cgroups, linux, id, warnings) };
   } catch (err) {
-    await driver.destroy(cgroups).catch(() => undefined);
-    if (name !== 'cgroupfs' || !isRootless() || !deniedAccess(err)) throw err;
+    // prepare leaves nothing when it fails: the record names nothing either.
     record(undefined);
+    if (name !== 'cgroupfs' || !isRootless() || !deniedAccess(err)) throw err;
     warnings.push(skippedCgroups(linux?.cgroupsPath, linux?.resources, err as Error));
     return { cgroups: undefined, entry: undefined };
   }
@@ -61,7 +61,7 @@ function isRootless(): boolean {
 
 /** What the kernel answers a user to whom the cgroup is not delegated. */
 function deniedAccess(err: unknown): boolean {
-  return err instanceof SystemError && ['EACCES', 'EPERM', 'EROFS'].includes(err.code);
+  return ['EACCES', 'EPERM', 'EROFS'].includes(systemCallFacts(err).code ?? '');
 }
 
 /** The warning for a rootless container whose cgroup settings could not be applied, naming them. */

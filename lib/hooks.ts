@@ -29,7 +29,7 @@ function runOne(phase: string, hook: Hook, state: string): Promise<void> {
         : undefined;
     child.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new TsboxError(`${what}: ${err.code ?? err.message}`));
+      reject(new TsboxError(`${what}: ${err.code ?? err.message}`, { cause: err }));
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);

@@ -3,16 +3,17 @@ import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { getSystemErrorName } from 'node:util';
 import type { Bundle } from './bundle.js';
-import { hostLayout, type Layout } from './cgroups/layout.js';
 import type { CgroupDriverName } from './cgroups/driver.js';
+import { hostLayout, type Layout } from './cgroups/layout.js';
 import type { Cgroups } from './cgroups/manager.js';
 import { prepareCgroups } from './cgroup-drivers.js';
 import { generateId } from './container-id.js';
 import { destroy } from './destroy.js';
-import { ConfigError, SystemError, TsboxError } from './errors.js';
+import { ConfigError, isSystemCallError, SystemError, TsboxError } from './errors.js';
 import { runHooks, type HookState } from './hooks.js';
 import { sendSeccompListener } from './seccomp-listener.js';
-import { helperPath, native, type ExitInfo, type ReceivedRecord } from './native/binding.js';
+import type { Binding, ExitInfo, ReceivedRecord } from './native/binding.js';
+import type { HelperMessage } from './native/protocol.js';
 import { buildPlan } from './plan/build.js';
 import { hostSnapshot } from './host/facts.js';
 import { ociState, type Status } from './oci/state.js';
@@ -76,25 +77,25 @@ export interface Launched {
 }
 
 /** Waits for the process behind a pidfd to exit and reaps it. */
-export async function waitFor(pidfd: number): Promise<ExitInfo> {
+export async function waitFor(native: Binding, pidfd: number): Promise<ExitInfo> {
   for (;;) {
-    const r = await native().waitExit(pidfd);
+    const r = await native.waitExit(pidfd);
     if (r !== 'again') return r;
   }
 }
 
 /** waitFor, then closes the pidfd: for processes nobody signals any more. */
-async function reap(pidfd: number): Promise<ExitInfo> {
+async function reap(native: Binding, pidfd: number): Promise<ExitInfo> {
   try {
-    return await waitFor(pidfd);
+    return await waitFor(native, pidfd);
   } finally {
-    native().close(pidfd);
+    native.close(pidfd);
   }
 }
 
-async function receive(sock: number): Promise<ReceivedRecord | null> {
+async function receive(native: Binding, sock: number): Promise<ReceivedRecord | null> {
   for (;;) {
-    const r = await native().recv(sock);
+    const r = await native.recv(sock);
     if (r !== 'again') return r;
   }
 }
@@ -104,27 +105,26 @@ async function receive(sock: number): Promise<ReceivedRecord | null> {
  * (native/helper/main.cc); lib/seccomp-cache.ts keeps it. The helper
  * gets /dev/null as stdio: it answers on the sync socket only.
  */
-async function compileSeccomp(seccomp: PlannedSeccomp): Promise<CompiledSeccomp> {
-  const n = native();
+async function compileSeccomp(native: Binding, seccomp: PlannedSeccomp): Promise<CompiledSeccomp> {
   const devNull = openSync('/dev/null', 'r+');
   let spawned;
   try {
-    spawned = n.spawnHelper(helperPath(), encodeSeccompCompile(seccomp), [devNull, devNull, devNull], []);
+    spawned = native.spawnHelper(native.helperPath, encodeSeccompCompile(seccomp), [devNull, devNull, devNull], []);
   } catch (err) {
-    throw err instanceof Error && 'code' in err ? new TsboxError(err.message) : err;
+    throw isSystemCallError(err) ? new TsboxError(err.message, { cause: err }) : err;
   } finally {
     closeSync(devNull);
   }
-  const exited = reap(spawned.pidfd);
+  const exited = reap(native, spawned.pidfd);
   let answer: ReceivedRecord | null;
   try {
-    answer = await receive(spawned.sock);
+    answer = await receive(native, spawned.sock);
   } finally {
-    n.close(spawned.sock);
+    native.close(spawned.sock);
     await exited;
   }
   const [kind = '', flags = '', hex = '', ...unknown] = answer?.fields ?? [];
-  if (kind === 'error') throw setupError(answer!.fields);
+  if (kind === 'error') throw setupError(native, answer!.fields);
   const program = Buffer.from(hex, 'hex');
   if (kind !== 'seccomp-program' || program.length === 0 || program.length % 8 !== 0 || program.length * 2 !== hex.length) {
     throw new TsboxError(`compile linux.seccomp: unexpected answer ${JSON.stringify(kind)} from tsbox-helper`);
@@ -133,11 +133,11 @@ async function compileSeccomp(seccomp: PlannedSeccomp): Promise<CompiledSeccomp>
 }
 
 /** An "error" record from the helper or init, as a one-line error. */
-export function setupError(fields: string[]): SystemError {
+export function setupError(native: Binding, fields: string[]): SystemError {
   const [, step = 'container setup', errnoText = '0', detail = ''] = fields;
   const errno = Number(errnoText);
   const code = errno > 0 ? getSystemErrorName(-errno) : 'EUNKNOWN';
-  const description = native().strerror(errno);
+  const description = native.strerror(errno);
   const explanation = detail || `${description.charAt(0).toLowerCase()}${description.slice(1)} (${code})`;
   return new SystemError(step, errno, code, explanation);
 }
@@ -164,7 +164,7 @@ function isOpen(fd: number): boolean {
  * The container's stdio. With a terminal the init replaces all three with
  * the pty, so no pipes are made for it.
  */
-function openStdio(option: LaunchOptions['stdio'], terminal: boolean): Stdio {
+function openStdio(native: Binding, option: LaunchOptions['stdio'], terminal: boolean): Stdio {
   const options = Array.isArray(option) ? option : [option ?? 'pipe', option ?? 'pipe', option ?? 'pipe'];
   const stdio: Stdio = { childFds: [-1, -1, -1], closeAfterSpawn: [], parentFds: [-1, -1, -1] };
   const devNull = (i: number) => {
@@ -174,7 +174,7 @@ function openStdio(option: LaunchOptions['stdio'], terminal: boolean): Stdio {
   };
   options.forEach((o, i) => {
     if (o === 'pipe' && !terminal) {
-      const [r, w] = native().pipe();
+      const [r, w] = native.pipe();
       stdio.parentFds[i] = i === 0 ? w : r;
       stdio.childFds[i] = i === 0 ? r : w;
       stdio.closeAfterSpawn.push(stdio.childFds[i]!);
@@ -190,8 +190,8 @@ function openStdio(option: LaunchOptions['stdio'], terminal: boolean): Stdio {
   return stdio;
 }
 
-function closeParentFds(stdio: Stdio): void {
-  for (const fd of stdio.parentFds) if (fd >= 0) native().close(fd);
+function closeParentFds(native: Binding, stdio: Stdio): void {
+  for (const fd of stdio.parentFds) if (fd >= 0) native.close(fd);
 }
 
 /**
@@ -214,7 +214,7 @@ export function pipeStreams(stdio: Stdio): [Writable | null, Readable | null, Re
  * `startFifo` until the init is ready and waits for `tsbox start`. Fails
  * with a one-line TsboxError, leaving no process, mount or file behind.
  */
-export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promise<Launched> {
+export async function launch(native: Binding, bundle: Bundle, options: LaunchOptions = {}): Promise<Launched> {
   const id = options.id ?? generateId();
   const host = hostSnapshot();
   let plan;
@@ -262,25 +262,31 @@ export async function launch(bundle: Bundle, options: LaunchOptions = {}): Promi
         return procs;
       }
     : undefined;
+  // Limits that would stop the init's birth (pids.limit 0) are written
+  // once it is set up: it stops there (as for create) for them.
+  const atReady = entry?.atReady;
+  const ready = atReady ? async () => void warnings.push(...atReady()) : undefined;
   const planned: LaunchPlan = {
     ...plan,
     cgroupProcs: entry?.procs ?? [],
     ...(entry && entry.lateProcs.length > 0 && { lateCgroupProcs: entry.lateProcs }),
     ...(joinCgroup && { awaitCgroup: true }),
+    ...(ready && { pause: true }),
   };
   try {
-    const launched = await launchPlan(planned, {
+    const launched = await launchPlan(native, planned, {
       ...options,
       beforePivot,
       seccompState,
       onSpawned: (pid) => record({ cgroups, pid }),
       ...(joinCgroup && { joinCgroup }),
+      ...(ready && { ready }),
     });
     // The plan's warnings, the cgroups', then those of the launch itself.
     launched.warnings.splice(plan.warnings.length, 0, ...warnings);
     return cgroups ? { ...launched, cgroups } : launched;
   } catch (err) {
-    await destroy({ cgroups }).catch(() => undefined);
+    await destroy(native, { cgroups }).catch(() => undefined);
     throw cgroups ? unjoinableCgroup2(err, layout, cgroups) : err;
   } finally {
     entry?.close();
@@ -325,130 +331,168 @@ function giveFifoToMappedRoot(fifo: string, userns: PlannedUserNamespace): void 
     // An unprivileged caller cannot give files away (ids from
     // /etc/subuid): open the FIFO's write side to all instead; the state
     // directory keeps everyone else from reaching it by name.
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw new TsboxError(`chown exec fifo "${fifo}": ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw new TsboxError(`chown exec fifo "${fifo}": ${(err as Error).message}`, { cause: err });
     chmodSync(fifo, 0o622);
   }
 }
 
+/** What launchPlan takes beyond launch()'s options. */
+type LaunchPlanOptions = Omit<LaunchOptions, 'startFifo' | 'terminalSize' | 'id'> & {
+  beforePivot?: (pid: number) => Promise<[creating: string, created: string]>;
+  /** The container's state for a seccomp agent (linux.seccomp.listenerPath), given the new process's pid. */
+  seccompState?: (pid: number) => HookState;
+  /** plan.awaitCgroup: puts the waiting helper (its pid) into the container's cgroup; the cgroup.procs files to join. */
+  joinCgroup?: (helperPid: number) => Promise<string[]>;
+  /** plan.pause: runs when the init is set up, before its process may run (limits that would have stopped its birth). */
+  ready?: () => Promise<void>;
+  /** Told the init's pid as soon as it exists. */
+  onSpawned?: (pid: number) => void;
+};
+
+/** A launch while the helper and then the init talk to the runtime. */
+interface Talk {
+  native: Binding;
+  sock: number;
+  plan: LaunchPlan;
+  options: LaunchPlanOptions;
+  /** The plan's warnings and those of the launch (the plan is read, never written). */
+  warnings: string[];
+  pid: number;
+  pidfd: number;
+  master: number;
+  /** The first thing that went wrong. */
+  failure?: Error;
+  /** Set by a handler when nothing more is to be read. */
+  done?: boolean;
+}
+
+/**
+ * What the runtime does at each message of the sync protocol
+ * (native/helper/main.cc). The compile mode's answer (seccomp-program) is
+ * compileSeccomp's alone.
+ */
+const HANDLERS: Record<Exclude<HelperMessage, 'seccomp-program'>, (talk: Talk, msg: ReceivedRecord) => void | Promise<void>> = {
+  spawned(talk, msg) {
+    talk.pid = Number(msg.fields[1]);
+    talk.pidfd = msg.fd;
+    try {
+      talk.options.onSpawned?.(talk.pid);
+    } catch (err) {
+      talk.failure = err as Error;
+      talk.done = true;
+    }
+  },
+  pty(talk, msg) {
+    talk.master = msg.fd;
+  },
+  seccomp(talk, msg) {
+    // The filter is loaded; its listener goes to the agent now, while
+    // `create` is still here (the init goes on meanwhile).
+    try {
+      const listener = talk.plan.seccomp?.listener;
+      if (!listener || !talk.options.seccompState) {
+        throw new TsboxError('container setup: a seccomp listener fd came, but no linux.seccomp.listenerPath is known');
+      }
+      sendSeccompListener(talk.native, listener, msg.fd, talk.pid, talk.options.seccompState(talk.pid));
+    } catch (err) {
+      talk.failure = err as Error;
+      talk.done = true;
+    }
+  },
+  async 'cgroup-pending'(talk, msg) {
+    try {
+      talk.native.send(talk.sock, ['go', ...(await talk.options.joinCgroup!(Number(msg.fields[1])))]);
+    } catch (err) {
+      talk.failure = err as Error;
+      talk.native.send(talk.sock, ['abort']);
+      talk.done = true;
+    }
+  },
+  async ready(talk) {
+    try {
+      await talk.options.ready?.();
+    } catch (err) {
+      talk.failure = err as Error;
+      talk.done = true;
+      return;
+    }
+    // With a start FIFO the init now waits for `tsbox start`.
+    if (talk.plan.startFifo !== undefined) talk.done = true;
+    else talk.native.send(talk.sock, ['go']);
+  },
+  async hooks(talk) {
+    try {
+      const [creating, created] = await talk.options.beforePivot!(talk.pid);
+      talk.native.send(talk.sock, ['go', creating, created]);
+    } catch (err) {
+      talk.failure = err as Error;
+      talk.native.send(talk.sock, ['abort']);
+    }
+  },
+  error(talk, msg) {
+    // The first failure is the one to report (after a failed hook, the
+    // init's own "stopped by the runtime" follows). The sender exits right
+    // after an error; the end of the stream follows.
+    talk.failure ??= setupError(talk.native, msg.fields);
+  },
+};
+
 /** launch() for a plan made already (exec's, from buildExecPlan). */
-export async function launchPlan(
-  plan: LaunchPlan,
-  options: Omit<LaunchOptions, 'startFifo' | 'terminalSize' | 'id'> & {
-    beforePivot?: (pid: number) => Promise<[creating: string, created: string]>;
-    /** The container's state for a seccomp agent (linux.seccomp.listenerPath), given the new process's pid. */
-    seccompState?: (pid: number) => HookState;
-    /** plan.awaitCgroup: puts the waiting helper (its pid) into the container's cgroup; the cgroup.procs files to join. */
-    joinCgroup?: (helperPid: number) => Promise<string[]>;
-    /** Told the init's pid as soon as it exists. */
-    onSpawned?: (pid: number) => void;
-  } = {},
-): Promise<Launched> {
+export async function launchPlan(native: Binding, plan: LaunchPlan, options: LaunchPlanOptions = {}): Promise<Launched> {
   // The plan is read, never written: what launching adds goes beside it.
   const warnings = [...plan.warnings];
   let seccompProgram = plan.seccompProgram;
   if (plan.seccomp && !seccompProgram) {
-    seccompProgram = await compiledSeccomp(plan.seccomp, helperPath(), compileSeccomp, options.seccompCacheDir);
+    seccompProgram = await compiledSeccomp(plan.seccomp, native.helperPath, (s) => compileSeccomp(native, s), options.seccompCacheDir);
     const unknown = seccompProgram.unknown;
     if (unknown.length > 0) warnings.push(`linux.seccomp: rules for system calls unknown to libseccomp skipped: ${unknown.join(', ')}`);
   }
   const encoded = encodePlan(seccompProgram ? { ...plan, seccompProgram } : plan);
-  const n = native();
-  const image = n.helperImage(helperPath());
+  const image = native.helperImage(native.helperPath);
   // Unprivileged, open_tree is refused, and it is not needed: the helper's
   // file is either the user's own (a rootless container's root is that
   // user, who could write it anyway) or not writable by the user at all.
   if (!image.readOnly && process.geteuid?.() === 0) {
     warnings.push(`tsbox-helper is executed from its own (writable) mount: ${image.reason}; a container process could reach it through /proc/<pid>/exe while it runs`);
   }
-  const stdio = openStdio(options.stdio, plan.terminal !== undefined);
+  const stdio = openStdio(native, options.stdio, plan.terminal !== undefined);
   let spawned;
   try {
-    spawned = n.spawnHelper(helperPath(), encoded, stdio.childFds, options.extraFds ?? []);
+    spawned = native.spawnHelper(native.helperPath, encoded, stdio.childFds, options.extraFds ?? []);
   } catch (err) {
-    closeParentFds(stdio);
-    throw err instanceof Error && 'code' in err ? new TsboxError(err.message) : err;
+    closeParentFds(native, stdio);
+    throw isSystemCallError(err) ? new TsboxError(err.message, { cause: err }) : err;
   } finally {
     for (const fd of stdio.closeAfterSpawn) closeSync(fd);
   }
   // The helper exits as soon as it has cloned the init.
-  void reap(spawned.pidfd);
+  void reap(native, spawned.pidfd);
 
-  let pid = 0;
-  let pidfd = -1;
-  let master = -1;
-  let failure: Error | undefined;
+  const talk: Talk = { native, sock: spawned.sock, plan, options, warnings, pid: 0, pidfd: -1, master: -1 };
   try {
-    for (;;) {
-      const msg = await receive(spawned.sock);
+    while (!talk.done) {
+      const msg = await receive(native, spawned.sock);
       if (msg === null) break; // the init executed the process: success
-      const [kind = ''] = msg.fields;
-      if (kind === 'spawned') {
-        pid = Number(msg.fields[1]);
-        pidfd = msg.fd;
-        try {
-          options.onSpawned?.(pid);
-        } catch (err) {
-          failure = err as Error;
-          break;
-        }
-      } else if (kind === 'pty') {
-        master = msg.fd;
-      } else if (kind === 'warning') {
-        warnings.push(msg.fields[1] ?? '');
-      } else if (kind === 'seccomp') {
-        // The filter is loaded; its listener goes to the agent now, while
-        // `create` is still here (the init goes on meanwhile).
-        try {
-          const listener = plan.seccomp?.listener;
-          if (!listener || !options.seccompState) {
-            throw new TsboxError('container setup: a seccomp listener fd came, but no linux.seccomp.listenerPath is known');
-          }
-          sendSeccompListener(listener, msg.fd, pid, options.seccompState(pid));
-        } catch (err) {
-          failure = err as Error;
-          break;
-        }
-      } else if (kind === 'cgroup-pending') {
-        try {
-          n.send(spawned.sock, ['go', ...(await options.joinCgroup!(Number(msg.fields[1])))]);
-        } catch (err) {
-          failure = err as Error;
-          n.send(spawned.sock, ['abort']);
-          break;
-        }
-      } else if (kind === 'ready') {
-        // With a start FIFO the init now waits for `tsbox start`.
-        if (plan.startFifo !== undefined) break;
-        n.send(spawned.sock, ['go']);
-      } else if (kind === 'hooks') {
-        try {
-          const [creating, created] = await options.beforePivot!(pid);
-          n.send(spawned.sock, ['go', creating, created]);
-        } catch (err) {
-          failure = err as Error;
-          n.send(spawned.sock, ['abort']);
-        }
-      } else if (kind === 'error') {
-        // The first failure is the one to report (after a failed hook, the
-        // init's own "stopped by the runtime" follows).
-        failure ??= setupError(msg.fields);
-        // The sender exits right after an error; wait for the end of stream.
-      } else {
-        failure = new TsboxError(`container setup: unexpected message "${kind}" from the init`);
+      const kind = msg.fields[0] ?? '';
+      const handle = Object.hasOwn(HANDLERS, kind) ? HANDLERS[kind as keyof typeof HANDLERS] : undefined;
+      if (!handle) {
+        talk.failure = new TsboxError(`container setup: unexpected message "${kind}" from the init`);
         break;
       }
+      await handle(talk, msg);
     }
-    if (!failure && pidfd < 0) failure = new TsboxError('container setup: the helper exited without starting the init');
+    if (!talk.failure && talk.pidfd < 0) talk.failure = new TsboxError('container setup: the helper exited without starting the init');
   } finally {
-    n.close(spawned.sock);
+    native.close(spawned.sock);
   }
 
+  const { pid, pidfd, master, failure } = talk;
   if (failure) {
-    if (master >= 0) n.close(master);
-    closeParentFds(stdio);
+    if (master >= 0) native.close(master);
+    closeParentFds(native, stdio);
     if (pidfd >= 0) {
-      await destroy({ init: pidfd });
-      n.close(pidfd);
+      await destroy(native, { init: pidfd });
+      native.close(pidfd);
     }
     throw failure;
   }

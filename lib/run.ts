@@ -6,13 +6,19 @@ import { generateId } from './container-id.js';
 import { destroy } from './destroy.js';
 import { runHooks } from './hooks.js';
 import { launch, pipeStreams, waitFor, type Launched, type LaunchOptions } from './launch.js';
-import { native, type ExitInfo } from './native/binding.js';
+import { native, type Binding, type ExitInfo } from './native/binding.js';
 import { ociState } from './oci/state.js';
+import { sendPidfd } from './pidfd-socket.js';
 import { signalName, signalNumber } from './signals.js';
 
 export type { StdioOption } from './launch.js';
 
-export type RunOptions = Pick<LaunchOptions, 'stdio' | 'terminalSize' | 'extraFds' | 'id' | 'seccompCacheDir' | 'cgroupDriver'>;
+export type RunOptions = Pick<LaunchOptions, 'stdio' | 'terminalSize' | 'extraFds' | 'id' | 'seccompCacheDir' | 'cgroupDriver'> & {
+  /** The native layer (default: the addon); tests give a fake (test/helpers/fake-native.ts). */
+  native?: Binding;
+  /** A unix socket to send a pidfd of the container's process to (runc's --pidfd-socket). */
+  pidfdSocket?: string;
+};
 
 export interface ExitStatus {
   /** Exit code, or null when the process was killed by a signal. */
@@ -59,9 +65,12 @@ function exitStatus(info: ExitInfo): ExitStatus {
  */
 export async function run(source: string | Bundle, options: RunOptions = {}): Promise<RunningContainer> {
   const bundle = typeof source === 'string' ? loadBundle(source) : source;
+  const { native: given, pidfdSocket, ...launchOptions } = options;
+  const binding = given ?? native();
   const id = options.id ?? generateId();
-  const launched = await launch(bundle, { ...options, id });
-  const c = started(bundle, launched);
+  const launched = await launch(binding, bundle, { ...launchOptions, id });
+  if (pidfdSocket !== undefined) await handOverPidfd(binding, pidfdSocket, launched);
+  const c = started(binding, bundle, launched);
   // poststart and poststop failures are warnings, as the OCI spec says: the
   // process runs (and has run) either way; so is a cgroup that will not go.
   const warn = (err: unknown) => c.warnings.push((err as Error).message);
@@ -73,15 +82,28 @@ export async function run(source: string | Bundle, options: RunOptions = {}): Pr
   const exited = c.exited.then(async (status) => {
     // The container's cgroups go with it, and so does what is left in
     // them (processes that outlived an init without a pid namespace), as runc.
-    if (cgroups) await destroy({ cgroups }).catch(warn);
+    if (cgroups) await destroy(binding, { cgroups }).catch(warn);
     if (hooks?.poststop) await runHooks(hooks, 'poststop', ociState(container, 'stopped')).catch(warn);
     return status;
   });
   return { ...c, exited };
 }
 
+/** sendPidfd for a launched init; if it cannot be sent, the container is undone (nothing stays behind). */
+async function handOverPidfd(native: Binding, socket: string, launched: Launched): Promise<void> {
+  try {
+    sendPidfd(native, socket, launched.pidfd, 'standard');
+  } catch (err) {
+    if (launched.master >= 0) native.close(launched.master);
+    for (const fd of launched.stdio.parentFds) if (fd >= 0) native.close(fd);
+    await destroy(native, { init: launched.pidfd, cgroups: launched.cgroups }).catch(() => undefined);
+    native.close(launched.pidfd);
+    throw err;
+  }
+}
+
 /** The handle for a launched process: the container's first, or one exec'd into it. */
-export function started(bundle: Bundle, { pid, pidfd, master, stdio, warnings, cgroups }: Launched): RunningContainer {
+export function started(native: Binding, bundle: Bundle, { pid, pidfd, master, stdio, warnings, cgroups }: Launched): RunningContainer {
   let alive = true;
   const [stdin, stdout, stderr] = pipeStreams(stdio);
   const terminal = master >= 0 ? new (require('node:tty') as typeof import('node:tty')).ReadStream(master) : null;
@@ -92,11 +114,11 @@ export function started(bundle: Bundle, { pid, pidfd, master, stdio, warnings, c
       if (err.code !== 'EIO') throw err;
     });
   }
-  const exited = waitFor(pidfd).then((info) => {
+  const exited = waitFor(native, pidfd).then((info) => {
     // Together, so that kill() never uses the descriptor after it is closed
     // (its number could by then belong to another container's pidfd).
     alive = false;
-    native().close(pidfd);
+    native.close(pidfd);
     // Nobody reads the container's stdin any more (child_process does the
     // same); stdout and stderr stay readable until drained.
     stdin?.destroy();
@@ -115,10 +137,10 @@ export function started(bundle: Bundle, { pid, pidfd, master, stdio, warnings, c
     kill(signal: NodeJS.Signals | number = 'SIGTERM') {
       // The pidfd stays open until the process is reaped, so this can never
       // signal a process that reused the pid.
-      return alive && native().signal(pidfd, signalNumber(signal)) === 0;
+      return alive && native.signal(pidfd, signalNumber(signal)) === 0;
     },
     resize(rows: number, cols: number) {
-      if (terminal && !terminal.destroyed) native().setWindowSize(master, rows, cols);
+      if (terminal && !terminal.destroyed) native.setWindowSize(master, rows, cols);
     },
   };
 }

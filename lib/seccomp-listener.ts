@@ -1,5 +1,5 @@
-import { TsboxError } from './errors.js';
-import { native } from './native/binding.js';
+import { isSystemCallError, TsboxError } from './errors.js';
+import type { Binding } from './native/binding.js';
 import type { HookState } from './hooks.js';
 import { OCI_VERSION } from './oci/default-spec.js';
 
@@ -26,13 +26,13 @@ export function containerProcessState(pid: number, metadata: string, state: Hook
  * of our copy. Fails with a one-line error naming the path and errno; the
  * caller tears the container down.
  */
-export function sendSeccompListener(listener: { path: string; metadata: string }, fd: number, pid: number, state: HookState): void {
+export function sendSeccompListener(native: Binding, listener: { path: string; metadata: string }, fd: number, pid: number, state: HookState): void {
   try {
     const message = JSON.stringify(containerProcessState(pid, listener.metadata, state));
-    native().sendFd(listener.path, fd, message, 'seccomp listener (linux.seccomp.listenerPath)');
+    native.sendFd(listener.path, fd, message, 'seccomp listener (linux.seccomp.listenerPath)');
   } catch (err) {
-    throw err instanceof Error && 'code' in err ? new TsboxError(err.message) : err;
+    throw isSystemCallError(err) ? new TsboxError(err.message, { cause: err }) : err;
   } finally {
-    native().close(fd);
+    native.close(fd);
   }
 }

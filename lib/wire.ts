@@ -30,19 +30,31 @@ function encodeRecords(records: readonly (readonly string[])[]): Buffer {
   return out;
 }
 
-/** Decodes a buffer holding exactly one record. */
-function decodeRecord(buf: Buffer): string[] {
+/** Decodes the records of a buffer, one after another (a launch plan). */
+function decodeRecords(buf: Buffer): string[][] {
   const read = (at: number) => (littleEndian ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
-  const count = read(0);
-  const fields: string[] = [];
-  let at = 4;
-  for (let i = 0; i < count; i++) {
-    const length = read(at);
-    fields.push(buf.toString('utf8', at + 4, at + 4 + length));
-    at += 4 + length;
+  const records: string[][] = [];
+  let at = 0;
+  while (at < buf.length) {
+    const count = read(at);
+    at += 4;
+    const fields: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const length = read(at);
+      if (at + 4 + length > buf.length) throw new RangeError(`record field of ${length} bytes runs past the end of ${buf.length} bytes`);
+      fields.push(buf.toString('utf8', at + 4, at + 4 + length));
+      at += 4 + length;
+    }
+    records.push(fields);
   }
-  if (at !== buf.length) throw new RangeError(`record of ${buf.length} bytes has ${buf.length - at} bytes left over`);
-  return fields;
+  return records;
 }
 
-export const wire = { encodeRecords, decodeRecord };
+/** Decodes a buffer holding exactly one record (a sync message). */
+function decodeRecord(buf: Buffer): string[] {
+  const records = decodeRecords(buf);
+  if (records.length !== 1) throw new RangeError(`a message of ${buf.length} bytes holds ${records.length} records, not one`);
+  return records[0]!;
+}
+
+export const wire = { encodeRecords, decodeRecords, decodeRecord };

@@ -3,7 +3,8 @@ import type { CgroupDriver } from './driver.js';
 import { destroyCgroups, signalAll } from './kill.js';
 import type { Layout } from './layout.js';
 import { applyLimits } from './limits.js';
-import { cgroupDirs, cgroupPids, isFrozen, makeCgroups, plannedCgroups, procsFiles, setFrozen } from './manager.js';
+import { applyResources, cgroupDirs, cgroupPids, isFrozen, makeCgroups, plannedCgroups, procsFiles, setFrozen } from './manager.js';
+import { deferZeroPidsLimit } from './resources.js';
 
 /**
  * The cgroupfs driver: tsbox makes the container's directories (at
@@ -19,8 +20,9 @@ export const cgroupfs: CgroupDriver = {
   },
   async prepare(layout, cg, linux, _id, warnings) {
     makeCgroups(layout, cg);
+    const { now, atReady } = deferZeroPidsLimit(linux?.resources ?? {});
     try {
-      warnings.push(...applyLimits(layout, cg, linux?.resources ?? {}, deviceNodes(linux?.devices), { fresh: true }));
+      warnings.push(...applyLimits(layout, cg, now, deviceNodes(linux?.devices), { fresh: true }));
     } catch (err) {
       await destroyCgroups(cg).catch(() => undefined);
       throw err;
@@ -29,6 +31,7 @@ export const cgroupfs: CgroupDriver = {
     return {
       procs: procsFiles(cg, (key) => !late.includes(key)),
       lateProcs: procsFiles(cg, (key) => late.includes(key)),
+      ...(atReady && { atReady: () => applyResources(layout, cg, atReady) }),
       close: () => undefined,
     };
   },

@@ -1,5 +1,5 @@
 import type { LinuxDevice, LinuxDeviceCgroup, LinuxResources } from '../oci/types.js';
-import { SystemError, TsboxError } from '../errors.js';
+import { TsboxError } from '../errors.js';
 import { native } from '../native/binding.js';
 import type { Cgroups } from './manager.js';
 import { ALWAYS_ALLOWED, devicesNeedBpf, type DeviceNode } from './resources.js';
@@ -315,9 +315,7 @@ export function attachDeviceProgram(dir: string, devices: readonly LinuxDeviceCg
   try {
     native().attachDeviceProgram(dir, program, replace);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (typeof code !== 'string') throw new TsboxError(`linux.resources.devices: ${(err as Error).message}`);
-    throw new SystemError('linux.resources.devices', (err as NodeJS.ErrnoException).errno ?? 0, code, (err as Error).message);
+    throw new TsboxError(`linux.resources.devices: ${(err as Error).message}`, { cause: err });
   }
 }
 

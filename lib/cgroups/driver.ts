@@ -63,6 +63,12 @@ export interface CgroupEntry {
    * (its pid) there; returns the cgroup.procs files it then joins.
    */
   join?(helperPid: number): Promise<string[]>;
+  /**
+   * Limits that would stop the init from being born in the cgroup (a
+   * pids.limit of 0), written once it is set up, before its process runs;
+   * returns warnings.
+   */
+  atReady?(): string[];
   /** Lets go of what prepare held (a D-Bus connection). */
   close(): void;
 }

@@ -1,7 +1,6 @@
 import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeSync, type Dirent } from 'node:fs';
 import * as path from 'node:path';
-import { constants as osConstants } from 'node:os';
-import { SystemError, TsboxError } from '../errors.js';
+import { TsboxError } from '../errors.js';
 import type { LinuxResources } from '../oci/types.js';
 import type { Hierarchy, Layout } from './layout.js';
 import { controllerOf, resourceWrites, type CgroupFiles, type CgroupWrite, type DeviceNode } from './resources.js';
@@ -103,9 +102,7 @@ export function makeCgroups(layout: Layout, cg: Cgroups): void {
     }
   } catch (err) {
     removeCreated({ ...cg, created: made });
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === undefined) throw new TsboxError(`create cgroup: ${(err as Error).message}`);
-    throw new SystemError('create cgroup', osConstants.errno[code as keyof typeof osConstants.errno] ?? 0, code, (err as Error).message);
+    throw new TsboxError(`create cgroup: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -234,14 +231,13 @@ function fail(w: CgroupWrite, why: string | NodeJS.ErrnoException, where: string
 }
 
 /**
- * `step: CODE` as a SystemError keeping the errno of a failed fs call, so
+ * `step: CODE`, keeping the errno of a failed fs call (the cause's), so
  * that callers decide by the code (the rootless policy: lib/cgroup-drivers.ts),
  * never by the text.
  */
 function withErrno(step: string, err: unknown): TsboxError {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === undefined) return new TsboxError(`${step}: ${String(err)}`);
-  return new SystemError(step, osConstants.errno[code as keyof typeof osConstants.errno] ?? 0, code, code);
+  return new TsboxError(`${step}: ${code ?? String(err)}`, { cause: err });
 }
 
 /**
@@ -382,7 +378,7 @@ export function isFrozen(cg: Cgroups): boolean {
 /**
  * rmdir of each directory tsbox made, in order (deepest first), with the
  * cgroups inside it: the first that is busy (processes in it or below it),
- * or undefined when all are gone. Never a directory that existed before. See killAndRemove
+ * or undefined when all are gone. Never a directory that existed before. See destroyCgroups
  * (lib/cgroups/kill.ts) for removing a container's cgroups.
  */
 export function removeCreated(cg: Cgroups): string | undefined {

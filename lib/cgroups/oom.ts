@@ -1,6 +1,6 @@
 import { closeSync, constants, existsSync, openSync, readFileSync, readSync, watch, writeSync, type FSWatcher } from 'node:fs';
 import * as path from 'node:path';
-import { native } from '../native/binding.js';
+import type { Binding } from '../native/binding.js';
 import type { Layout } from './layout.js';
 import type { Cgroups } from './manager.js';
 
@@ -20,16 +20,16 @@ export interface OomWatch {
  * memory.events, whose oom_kill count says how many were killed. Undefined
  * when the container has no memory cgroup.
  */
-export function watchOom(layout: Layout, cg: Cgroups): OomWatch | undefined {
+export function watchOom(native: Binding, layout: Layout, cg: Cgroups): OomWatch | undefined {
   const h = layout.hierarchies.find((x) => x.mount.fstype === 'cgroup' && x.mount.controllers.includes('memory'));
-  if (h && cg.dirs[h.key]) return watchV1(cg.dirs[h.key]!);
+  if (h && cg.dirs[h.key]) return watchV1(native, cg.dirs[h.key]!);
   const v2 = cg.dirs[''];
   if (v2 && existsSync(path.join(v2, 'memory.events'))) return watchV2(v2);
   return undefined;
 }
 
-function watchV1(dir: string): OomWatch {
-  const efd = native().eventfd();
+function watchV1(native: Binding, dir: string): OomWatch {
+  const efd = native.eventfd();
   let ofd = -1;
   try {
     ofd = openSync(path.join(dir, 'memory.oom_control'), 'r');
@@ -41,7 +41,7 @@ function watchV1(dir: string): OomWatch {
     }
   } catch (err) {
     if (ofd >= 0) closeSync(ofd);
-    native().close(efd);
+    native.close(efd);
     throw err;
   }
   let stopped = false;
@@ -59,7 +59,7 @@ function watchV1(dir: string): OomWatch {
   return {
     async next() {
       while (!stopped) {
-        waiting = native().readable(efd);
+        waiting = native.readable(efd);
         await waiting;
         waiting = undefined;
         if (stopped) return 0;
@@ -80,7 +80,7 @@ function watchV1(dir: string): OomWatch {
         writeSync(efd, one);
         await waiting.catch(() => undefined);
       }
-      native().close(efd);
+      native.close(efd);
       closeSync(ofd);
     },
   };

@@ -57,9 +57,17 @@ export interface ResourcePlan {
   warnings: string[];
 }
 
-/** runc's cpu.shares [2, 262144] -> cpu.weight [1, 10000], linear. */
+/**
+ * runc 1.4's cpu.shares [2, 262144] -> cpu.weight [1, 10000]: a quadratic
+ * in log2(shares) through both ends and the defaults (1024 -> 100), where
+ * the linear mapping of older runcs gave 1024 -> 39 and so starved
+ * containers next to cgroup2 services at their default weight.
+ */
 export function cpuWeight(shares: number): number {
-  return Math.min(10000, Math.max(1, Math.floor(1 + ((shares - 2) * 9999) / 262142)));
+  if (shares <= 2) return 1;
+  if (shares >= 262144) return 10000;
+  const l = Math.log2(shares);
+  return Math.ceil(10 ** ((l * l + 125 * l) / 612 - 7 / 34));
 }
 
 /** runc's blkio weight [10, 1000] -> io.weight [1, 10000], linear. */
@@ -79,6 +87,18 @@ export function swapOnly(swap: number, limit: number): number {
   if (limit < 0) throw new TsboxError(`linux.resources.memory.limit: invalid value ${limit}`);
   if (swap < limit) throw new TsboxError(`linux.resources.memory.swap: ${swap} is below memory.limit ${limit} (swap is memory plus swap)`);
   return swap - limit;
+}
+
+/**
+ * A pids.limit of 0 split off the resources a new container's cgroups get
+ * before its init exists: the init is cloned into them, and a clone into a
+ * cgroup whose pids.max is 0 is refused. It is written once the init is set
+ * up, before its process runs (`atReady`), where runc writes every limit.
+ */
+export function deferZeroPidsLimit(r: LinuxResources): { now: LinuxResources; atReady?: LinuxResources } {
+  if (r.pids?.limit !== 0) return { now: r };
+  const { pids, ...now } = r;
+  return { now, atReady: { pids } };
 }
 
 /**
@@ -202,13 +222,23 @@ export function resourceWrites(
     if (c.idle !== undefined) put('cpu', 'cpu.idle', 'cpu.idle', String(c.idle), 'cpu.idle');
   }
 
-  if (set(r.pids?.limit)) put('pids', 'pids.limit', 'pids.max', r.pids!.limit > 0 ? String(r.pids!.limit) : 'max', 'pids.max');
+  // runc 1.4 (runtime-spec 1.3): 0 is a limit (no new process), negative is
+  // "max", and only a missing limit leaves pids.max alone.
+  const pids = r.pids?.limit;
+  if (pids !== undefined) put('pids', 'pids.limit', 'pids.max', pids >= 0 ? String(pids) : 'max', 'pids.max');
 
   const b = r.blockIO;
   if (b) blockIOWrites(b, v1('blkio'), v2, put, out);
 
   for (const [i, h] of (r.hugepageLimits ?? []).entries()) {
     put('hugetlb', `hugepageLimits[${i}]`, `hugetlb.${h.pageSize}.limit_in_bytes`, String(h.limit), `hugetlb.${h.pageSize}.max`);
+    // The same limit for reservations (runc 1.2+), on kernels that have
+    // them (5.7+): pages reserved by mmap count, not only those faulted in,
+    // so a process fails at mmap instead of being killed at the first touch.
+    const onV1 = v1('hugetlb');
+    const key = onV1 ?? v2;
+    const file = onV1 !== undefined ? `hugetlb.${h.pageSize}.rsvd.limit_in_bytes` : `hugetlb.${h.pageSize}.rsvd.max`;
+    if (key !== undefined) out.push({ key, file, value: String(h.limit), resource: `hugepageLimits[${i}]`, skipIfMissing: true });
   }
 
   const n = r.network;

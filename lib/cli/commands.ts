@@ -47,6 +47,13 @@ const BUNDLE: FlagSpec = {
   help: 'path to the bundle directory (default: the current directory)',
 };
 
+const PIDFD_SOCKET: FlagSpec = {
+  name: 'pidfd-socket',
+  kind: 'string',
+  value: 'PATH',
+  help: 'unix socket to send a pidfd of the container\'s process to (SCM_RIGHTS)',
+};
+
 const CREATE_FLAGS: FlagSpec[] = [
   BUNDLE,
   { name: 'console-socket', kind: 'string', value: 'PATH', help: 'unix socket to send the terminal\'s master to (process.terminal)' },
@@ -54,6 +61,7 @@ const CREATE_FLAGS: FlagSpec[] = [
   { name: 'preserve-fds', kind: 'number', value: 'N', default: 0, help: 'pass descriptors 3 .. 3+N-1 on to the container' },
   { name: 'no-pivot', kind: 'bool', help: 'use chroot instead of pivot_root (not supported by tsbox)' },
   { name: 'no-new-keyring', kind: 'bool', help: 'do not create a session keyring (tsbox never creates one)' },
+  PIDFD_SOCKET,
 ];
 
 const FORMAT: FlagSpec = { name: 'format', short: 'f', kind: 'string', value: 'table|json', default: 'table', help: 'output format' };
@@ -161,9 +169,13 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'ps',
-    args: 'ID',
+    args: 'ID [-- PS-OPTIONS...]',
     summary: 'list the processes of a container',
-    description: 'With --format json: a JSON array of host pids.',
+    description: [
+      'With --format json: a JSON array of host pids. With PS-OPTIONS (runc\'s form, e.g.',
+      '"ps ID -- -o pid,user,comm"): the table of ps(1) run with them, keeping the',
+      'header and the rows of the container\'s processes (the options must keep a PID column).',
+    ].join('\n'),
     flags: [FORMAT],
   },
   {
@@ -189,6 +201,11 @@ export const COMMANDS: CommandSpec[] = [
       { name: 'cap', short: 'c', kind: 'list', value: 'CAP', help: 'add a capability (repeatable)' },
       { name: 'no-new-privs', kind: 'bool', help: 'set no_new_privs for the process' },
       { name: 'preserve-fds', kind: 'number', value: 'N', default: 0, help: 'pass descriptors 3 .. 3+N-1 on to the process' },
+      { name: 'ignore-paused', kind: 'bool', help: 'exec into a paused container too (the process runs once it is resumed)' },
+      { name: 'cgroup', kind: 'list', value: '[CONTROLLER[,CONTROLLER]:]PATH', help: 'run the process in an existing sub-cgroup of the container\'s (repeatable, one per controller)' },
+      { name: 'process-label', kind: 'string', value: 'LABEL', help: 'SELinux label for the process (hosts with SELinux)' },
+      { name: 'apparmor', kind: 'string', value: 'PROFILE', help: 'AppArmor profile for the process (hosts with AppArmor)' },
+      PIDFD_SOCKET,
     ],
   },
   {
@@ -212,6 +229,7 @@ export const COMMANDS: CommandSpec[] = [
       ...CREATE_FLAGS,
       { name: 'detach', short: 'd', kind: 'bool', help: 'create and start the container, then return' },
       { name: 'keep', kind: 'bool', help: 'keep the container\'s state after it exits (remove it with delete)' },
+      { name: 'no-subreaper', kind: 'bool', help: 'accepted for runc\'s callers: tsbox never makes itself a subreaper' },
     ],
   },
   {

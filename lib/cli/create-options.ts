@@ -9,5 +9,6 @@ export function createOptions({ flags }: CommandContext): CreateOptions {
     ...(flags['pid-file'] !== undefined && { pidFile: flags['pid-file'] as string }),
     ...(flags['console-socket'] !== undefined && { consoleSocket: flags['console-socket'] as string }),
     preserveFds: flags['preserve-fds'] as number,
+    ...(flags['pidfd-socket'] !== undefined && { pidfdSocket: flags['pidfd-socket'] as string }),
   };
 }

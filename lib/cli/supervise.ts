@@ -1,4 +1,4 @@
-import { native } from '../native/binding.js';
+import type { Binding } from '../native/binding.js';
 import type { RunningContainer } from '../run.js';
 import type { Logger } from './log.js';
 
@@ -6,15 +6,15 @@ import type { Logger } from './log.js';
 const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGALRM'];
 
 /** Connects the caller's terminal to the container's until the container is done with it. */
-function proxyTerminal(c: RunningContainer): () => Promise<void> {
+function proxyTerminal(native: Binding, c: RunningContainer): () => Promise<void> {
   const terminal = c.terminal!;
   const stdin = process.stdin;
   const stdout = process.stdout;
   // Our own raw mode rather than stdin.setRawMode(): libuv's keeps output
   // processing on, and every newline would reach the screen as \r\r\n.
-  const saved = stdin.isTTY ? native().makeRaw(0) : undefined;
+  const saved = stdin.isTTY ? native.makeRaw(0) : undefined;
   const restore = () => {
-    if (saved) native().restoreTerminal(0, saved);
+    if (saved) native.restoreTerminal(0, saved);
   };
   process.once('exit', restore);
   // {end: false}: the end of our input must not close the master, which
@@ -49,7 +49,7 @@ export function callerTerminalSize(wantsTerminal: boolean): { rows: number; cols
  * sent to tsbox are passed on, and its terminal (if any) is connected to
  * ours. Returns its exit status as a shell reports it.
  */
-export async function supervise(start: () => Promise<RunningContainer>, log: Logger): Promise<number> {
+export async function supervise(native: Binding, start: () => Promise<RunningContainer>, log: Logger): Promise<number> {
   // Listen before the process exists: a signal arriving while it starts
   // would otherwise kill tsbox and leave the process running. Signals that
   // come before it runs are passed on as soon as it does.
@@ -62,7 +62,7 @@ export async function supervise(start: () => Promise<RunningContainer>, log: Log
     container = c;
     for (const w of c.warnings) log.warn(w);
     for (const s of early) c.kill(s);
-    const finishTerminal = c.terminal ? proxyTerminal(c) : undefined;
+    const finishTerminal = c.terminal ? proxyTerminal(native, c) : undefined;
     const shown = c.warnings.length;
     const status = await c.exited;
     await finishTerminal?.();

@@ -1,6 +1,8 @@
 /**
  * The one place that loads the addon (native/addon.cc) and says what it
- * offers. Nothing else in tsbox touches the binding directly.
+ * offers. Nothing else in tsbox loads it: the operations take a Binding
+ * (Runtime's `native` option, run()'s), which is the real addon unless a
+ * test gives a fake (test/helpers/fake-native.ts).
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
@@ -18,7 +20,8 @@ export interface ReceivedRecord {
   fd: number;
 }
 
-export interface Binding {
+/** The addon's functions (native/addon.cc). */
+export interface Addon {
   /**
    * Starts tsbox-helper with the encoded plan queued on its sync socket;
    * the container gets stdio as 0-2 and `extra` as 3, 4, ...
@@ -77,12 +80,13 @@ export interface Binding {
   deviceProgramIds(cgroupDir: string): number[];
 }
 
-interface Loaded {
-  binding: Binding;
-  helper: string;
+/** What tsbox uses of the native layer: the addon, and the helper executable it starts. */
+export interface Binding extends Addon {
+  /** The tsbox-helper executable spawnHelper starts (the one built beside the addon). */
+  readonly helperPath: string;
 }
 
-let loaded: Loaded | undefined;
+let loaded: Binding | undefined;
 
 /** The addon's file: a local build if there is one, else the matching prebuild. */
 function addonFile(): string {
@@ -95,20 +99,21 @@ function addonFile(): string {
   return nodeGypBuild.resolve(root);
 }
 
-function load(): Loaded {
+function load(): Binding {
   if (!loaded) {
     const file = addonFile();
     // tsbox-helper is built and shipped beside the .node file.
-    loaded = { binding: require(file) as Binding, helper: path.join(path.dirname(file), 'tsbox-helper') };
+    loaded = { ...(require(file) as Addon), helperPath: path.join(path.dirname(file), 'tsbox-helper') };
   }
   return loaded;
 }
 
-export function native(): Binding {
-  return load().binding;
-}
+/**
+ * The real binding, loaded at its first use: a CLI call that needs none of
+ * it (state, list) does not pay for loading the addon.
+ */
+const real: Binding = new Proxy({} as Binding, { get: (_, name) => load()[name as keyof Binding] });
 
-/** Path of the tsbox-helper executable that belongs to the loaded addon. */
-export function helperPath(): string {
-  return load().helper;
+export function native(): Binding {
+  return real;
 }

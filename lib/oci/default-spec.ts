@@ -7,6 +7,9 @@ import type { IDMapping, LinuxNamespace, Mount, Spec } from './types.js';
 /** The runtime-spec version tsbox writes and implements. */
 export const OCI_VERSION = '1.2.0';
 
+/** The newest runtime-spec version whose configs tsbox takes (`features`' ociVersionMax). */
+export const OCI_VERSION_MAX = '1.3.0';
+
 const CAPABILITIES = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
 
 const MASKED_PATHS = [

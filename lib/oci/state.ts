@@ -12,7 +12,8 @@ export interface OciState {
   ociVersion: string;
   id: string;
   status: Status;
-  pid: number;
+  /** Absent where the spec allows (no process yet): tsbox always knows it. */
+  pid?: number;
   bundle: string;
   annotations: Record<string, string>;
 }

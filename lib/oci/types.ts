@@ -142,6 +142,22 @@ export type PersonalityDomain = (typeof PERSONALITY_DOMAINS)[number];
 export const TIME_OFFSET_CLOCKS = ['monotonic', 'boottime'] as const;
 export type TimeOffsetClock = (typeof TIME_OFFSET_CLOCKS)[number];
 
+/** set_mempolicy(2) modes (`linux.memoryPolicy.mode`, spec 1.3). */
+export const MEMORY_POLICY_MODES = [
+  'MPOL_DEFAULT',
+  'MPOL_BIND',
+  'MPOL_INTERLEAVE',
+  'MPOL_WEIGHTED_INTERLEAVE',
+  'MPOL_PREFERRED',
+  'MPOL_PREFERRED_MANY',
+  'MPOL_LOCAL',
+] as const;
+export type MemoryPolicyMode = (typeof MEMORY_POLICY_MODES)[number];
+
+/** set_mempolicy(2) mode flags (`linux.memoryPolicy.flags`). */
+export const MEMORY_POLICY_FLAGS = ['MPOL_F_NUMA_BALANCING', 'MPOL_F_RELATIVE_NODES', 'MPOL_F_STATIC_NODES'] as const;
+export type MemoryPolicyFlag = (typeof MEMORY_POLICY_FLAGS)[number];
+
 export const HOOK_PHASES = [
   'prestart',
   'createRuntime',
@@ -334,6 +350,16 @@ export interface Linux {
   mountLabel?: string;
   intelRdt?: LinuxIntelRdt;
   personality?: LinuxPersonality;
+  /** NUMA memory policy of the container's process (spec 1.3). */
+  memoryPolicy?: LinuxMemoryPolicy;
+}
+
+/** set_mempolicy(2) for the container's process. */
+export interface LinuxMemoryPolicy {
+  mode: MemoryPolicyMode;
+  /** NUMA nodes in list form, e.g. `0-3,7`; none for MPOL_DEFAULT and MPOL_LOCAL. */
+  nodes?: string;
+  flags?: MemoryPolicyFlag[];
 }
 
 export interface LinuxNamespace {
@@ -433,8 +459,8 @@ export interface LinuxCPU {
 }
 
 export interface LinuxPids {
-  /** Maximum number of tasks; -1 (or 0) means unlimited. */
-  limit: number;
+  /** Maximum number of tasks; negative means unlimited, 0 no new task (spec 1.3); absent: pids.max is left alone. */
+  limit?: number;
 }
 
 export interface LinuxBlockIO {

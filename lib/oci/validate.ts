@@ -14,6 +14,8 @@ import {
   DEVICE_TYPES,
   HOOK_PHASES,
   IOPRIO_CLASSES,
+  MEMORY_POLICY_FLAGS,
+  MEMORY_POLICY_MODES,
   NAMESPACE_TYPES,
   PERSONALITY_DOMAINS,
   RLIMIT_TYPES,
@@ -254,7 +256,8 @@ function checkUtsName(field: Checker): void {
 
 function checkMount(field: Checker): void {
   const mount = field.object();
-  mount.required('destination').absolutePath();
+  // Relative since spec 1.2: resolved against the container's "/" (lib/plan/build.ts).
+  mount.required('destination').nonEmptyString();
   mount.optional('source')?.cString();
   mount.optional('type')?.cString();
   mount.optional('options')?.items().forEach(checkMountOption);
@@ -423,6 +426,16 @@ function checkLinux(field: Checker): void {
   if (intelRdt) checkIntelRdt(intelRdt);
   const personality = linux.optional('personality');
   if (personality) checkPersonality(personality);
+  const memoryPolicy = linux.optional('memoryPolicy');
+  if (memoryPolicy) checkMemoryPolicy(memoryPolicy);
+}
+
+function checkMemoryPolicy(field: Checker): void {
+  const policy = field.object();
+  policy.required('mode').oneOf(MEMORY_POLICY_MODES, 'memory policy mode');
+  policy.optional('nodes')?.matching(/^[0-9, -]*$/, 'a node list like "0-3,7"');
+  const seen = new Set<string>();
+  for (const flag of policy.optional('flags')?.items() ?? []) rejectDuplicate(seen, flag, flag.oneOf(MEMORY_POLICY_FLAGS, 'memory policy flag'), 'memory policy flag');
 }
 
 function checkNamespaces(field: Checker): void {
@@ -476,7 +489,8 @@ function checkResources(field: Checker): void {
   if (memory) checkMemory(memory);
   const cpu = resources.optional('cpu');
   if (cpu) checkCPU(cpu);
-  resources.optional('pids')?.object().required('limit').integer(I64);
+  // Optional since spec 1.3: a pids object without a limit leaves pids.max alone.
+  resources.optional('pids')?.object().optional('limit')?.integer(I64);
   const blockIO = resources.optional('blockIO');
   if (blockIO) checkBlockIO(blockIO);
   resources.optional('hugepageLimits')?.items().forEach(checkHugepageLimit);

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
-import type { LinuxNamespace, LinuxSeccomp, Process, Spec } from '../oci/types.js';
+import type { Linux, LinuxNamespace, LinuxSeccomp, Process, Spec } from '../oci/types.js';
 import { planCapabilities } from './capabilities.js';
 import { liveHost, type HostFacts } from '../host/facts.js';
 import { hostCgroupMounts, parseProcCgroup } from '../host/mountinfo.js';
@@ -14,7 +14,10 @@ import type {
   PlannedHook,
   PlannedNamespace,
   PlannedSymlink,
+  PlannedTimeOffset,
 } from './plan.js';
+import { parseCpuList } from './cpu-list.js';
+import { planMemoryPolicy } from './memory-policy.js';
 import { planIoPriority, planPersonality, planScheduler, planSecurityLabels } from './process-attrs.js';
 import { planRlimits } from './rlimits.js';
 import { planSeccomp } from './seccomp.js';
@@ -122,6 +125,8 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
   (spec.mounts ?? []).forEach((m, i) => {
     const at = `mounts[${i}]`;
     const destination = containerPath(m.destination);
+    // Allowed since spec 1.2 and taken from "/", with a warning, as runc does.
+    if (!m.destination.startsWith('/')) warnings.push(`${at}.destination "${m.destination}" is relative: mounted at "${destination}"`);
     const parsed = parseMountOptions(m.type ?? '', m.options ?? [], `${at}.options`);
     if (parsed.flags & MS.REMOUNT) {
       throw new ConfigError(`${at}.options`, 'remount is not allowed in a mount list');
@@ -142,7 +147,15 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
     }
     if (!parsed.bind && !m.type) throw new ConfigError(`${at}.type`, 'is required for a mount that is not a bind mount');
     if (m.type === 'sysfs' && !parsed.bind && sysfsByBind) {
-      mounts.push({ source: '/sys', destination, type: 'bind', flags: parsed.flags | MS.BIND | MS.REC, data: '', propagation: parsed.propagation });
+      mounts.push({
+        source: '/sys',
+        destination,
+        type: 'bind',
+        flags: parsed.flags | MS.BIND | MS.REC,
+        data: '',
+        propagation: parsed.propagation,
+        ...(parsed.recursive && { recursive: parsed.recursive }),
+      });
       return;
     }
     const idmap = planMountIdmap(m, at, parsed, mappings);
@@ -166,6 +179,7 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
       flags: parsed.flags,
       data: parsed.data,
       propagation: parsed.propagation,
+      ...(parsed.recursive && { recursive: parsed.recursive }),
       ...(idmap && { idmap }),
     });
   });
@@ -209,7 +223,14 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
     if (!has(owner)) throw new ConfigError(`linux.sysctl.${key}`, `needs the container to have its own ${owner} namespace`);
   }
 
-  if (linux.timeOffsets) warnings.push('linux.timeOffsets is not applied yet');
+  const timeOffsets = planTimeOffsets(linux.timeOffsets, namespaces);
+  // Spec 1.3's network devices to move into the container: not done yet,
+  // and the spec wants an error rather than a container without them.
+  if ((linux as { netDevices?: unknown }).netDevices !== undefined) {
+    throw new ConfigError('linux.netDevices', 'is not supported by tsbox yet (moving host network devices into the container)');
+  }
+  // Likewise Intel RDT (it was validated and then ignored).
+  if (linux.intelRdt) throw new ConfigError('linux.intelRdt', 'cannot be applied: tsbox does not manage resctrl (Intel RDT) yet');
   // Without SELinux a mount label means nothing (runc drops it likewise).
   if (linux.mountLabel) warnings.push('linux.mountLabel is not applied (tsbox does not apply SELinux labels)');
 
@@ -241,7 +262,23 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
     ...planHooks(spec),
     warnings,
     ...(userns && { userns }),
+    ...(timeOffsets.length > 0 && { timeOffsets }),
+    ...(linux.memoryPolicy && { memoryPolicy: planMemoryPolicy(linux.memoryPolicy, host) }),
   };
+}
+
+/**
+ * linux.timeOffsets, for a new time namespace only: a joined one has its
+ * offsets already, and without one the host's clocks would be changed.
+ * Applied by the helper before the init enters the namespace.
+ */
+function planTimeOffsets(offsets: Linux['timeOffsets'], namespaces: PlannedNamespace[]): PlannedTimeOffset[] {
+  const entries = Object.entries(offsets ?? {}) as Array<[PlannedTimeOffset['clock'], { secs?: number; nanosecs?: number }]>;
+  if (entries.length === 0) return [];
+  const time = namespaces.find((ns) => ns.type === 'time');
+  if (!time) throw new ConfigError('linux.timeOffsets', 'needs a time namespace in linux.namespaces');
+  if (time.path !== '') throw new ConfigError('linux.timeOffsets', `needs a new time namespace, not the one joined at "${time.path}" (its offsets are set already)`);
+  return entries.map(([clock, o]) => ({ clock, secs: o.secs ?? 0, nanosecs: o.nanosecs ?? 0 }));
 }
 
 /**
@@ -326,6 +363,8 @@ export interface ExecPlanInput {
   cgroupProcs?: string[];
   /** The container's linux.seccomp: an exec'd process is filtered like the container's (as in runc). */
   seccomp?: LinuxSeccomp;
+  /** The container's linux.memoryPolicy: an exec'd process allocates like the container's. */
+  memoryPolicy?: Linux['memoryPolicy'];
   terminalSize?: { rows: number; cols: number };
 }
 
@@ -352,10 +391,20 @@ export function buildExecPlan(input: ExecPlanInput, host: HostFacts = liveHost):
     rootfsPropagation: 0,
     sysctls: [],
     ...planProcess(input.process, host, warnings, input.terminalSize, input.seccomp),
+    ...(input.process.execCPUAffinity && { execCpuAffinity: planExecCpuAffinity(input.process.execCPUAffinity) }),
+    ...(input.memoryPolicy && { memoryPolicy: planMemoryPolicy(input.memoryPolicy, host) }),
     pause: false,
     hooksPause: false,
     hooks: [],
     warnings,
+  };
+}
+
+/** process.execCPUAffinity as CPU numbers; CPU_SETSIZE (1024) bounds them. */
+function planExecCpuAffinity(affinity: NonNullable<Process['execCPUAffinity']>): { initial: number[]; final: number[] } {
+  return {
+    initial: parseCpuList(affinity.initial ?? '', 'process.execCPUAffinity.initial'),
+    final: parseCpuList(affinity.final ?? '', 'process.execCPUAffinity.final'),
   };
 }
 

@@ -1,3 +1,4 @@
+import type { PlanRecord } from '../native/protocol.js';
 import { wire } from '../wire.js';
 import type { IdRange, LaunchPlan, PlannedSeccomp } from './plan.js';
 
@@ -6,13 +7,20 @@ function idRanges(ranges: IdRange[]): number[] {
   return ranges.flatMap((r) => [r.containerID, r.hostID, r.size]);
 }
 
+type Field = string | number | bigint;
+
+/** Records under construction; only the protocol's record names (lib/native/protocol.ts) are taken. */
+function recordList(): { records: string[][]; add: (kind: PlanRecord, ...fields: Field[]) => void } {
+  const records: string[][] = [];
+  return { records, add: (kind, ...fields) => records.push([kind, ...fields.map(String)]) };
+}
+
 /**
  * Serializes a launch plan into the records native/helper/plan.cc decodes
  * (lib/wire.ts).
  */
 export function encodePlan(plan: LaunchPlan): Buffer {
-  const records: string[][] = [];
-  const add = (...fields: Array<string | number | bigint>) => records.push(fields.map(String));
+  const { records, add } = recordList();
 
   if (plan.exec) add('exec');
   for (const ns of plan.namespaces) add('ns', ns.type, ns.path);
@@ -25,6 +33,7 @@ export function encodePlan(plan: LaunchPlan): Buffer {
   }
   for (const m of plan.mounts) {
     add('mount', m.source, m.destination, m.type, m.flags, m.data, m.propagation);
+    if (m.recursive) add('mount-recursive', m.recursive.set, m.recursive.clear);
     if (m.idmap) add('mount-idmap', m.idmap.recursive ? 1 : 0, m.idmap.uids.length, ...idRanges(m.idmap.uids), ...idRanges(m.idmap.gids));
   }
   for (const d of plan.devices) add('device', d.path, d.type, d.major, d.minor, d.mode, d.uid, d.gid);
@@ -71,13 +80,20 @@ export function encodePlan(plan: LaunchPlan): Buffer {
     if (u.tools) add('idmap-tools', u.tools.newuidmap, u.tools.newgidmap);
   }
 
+  const affinity = plan.execCpuAffinity;
+  if (affinity?.initial.length) add('exec-cpu-affinity', 'initial', ...affinity.initial);
+  if (affinity?.final.length) add('exec-cpu-affinity', 'final', ...affinity.final);
+  for (const t of plan.timeOffsets ?? []) add('time-offset', t.clock, t.secs, t.nanosecs);
+  const mp = plan.memoryPolicy;
+  if (mp) add('memory-policy', mp.text, mp.mode, ...mp.nodes);
+
   return wire.encodeRecords(records);
 }
 
 /** A plan for the helper's compile mode (native/helper/main.cc): only the rules of linux.seccomp. */
 export function encodeSeccompCompile(seccomp: PlannedSeccomp): Buffer {
-  const records: string[][] = [['seccomp-compile']];
-  const add = (...fields: Array<string | number>) => records.push(fields.map(String));
+  const { records, add } = recordList();
+  add('seccomp-compile');
   add('seccomp', seccomp.defaultAction, seccomp.defaultErrno, seccomp.architectures.length, ...seccomp.architectures, ...seccomp.flags);
   for (const r of seccomp.rules) {
     add('seccomp-rule', r.where, r.name, r.action, r.errno, r.args.length, ...r.args.flatMap((a) => [a.index, a.op, a.value, a.valueTwo]));

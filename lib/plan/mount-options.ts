@@ -21,8 +21,23 @@ export const MS = {
   SLAVE: 0x80000,
   SHARED: 0x100000,
   RELATIME: 0x200000,
+  I_VERSION: 0x800000,
   STRICTATIME: 0x1000000,
   LAZYTIME: 0x2000000,
+} as const;
+
+/** mount_setattr(2) attributes, from <linux/mount.h>. The atime mode is a field (ATIME_MASK), not a bit. */
+export const MOUNT_ATTR = {
+  RDONLY: 0x1,
+  NOSUID: 0x2,
+  NODEV: 0x4,
+  NOEXEC: 0x8,
+  ATIME_MASK: 0x70,
+  RELATIME: 0x0,
+  NOATIME: 0x10,
+  STRICTATIME: 0x20,
+  NODIRATIME: 0x80,
+  NOSYMFOLLOW: 0x200000,
 } as const;
 
 /** fstab option -> [flags to set, flags to clear]. */
@@ -55,6 +70,12 @@ const FLAG_OPTIONS: Record<string, [set: number, clear: number]> = {
   silent: [MS.SILENT, 0],
   loud: [0, MS.SILENT],
   nosymfollow: [MS.NOSYMFOLLOW, 0],
+  symfollow: [0, MS.NOSYMFOLLOW],
+  // A superblock flag, accepted as runc does. It means nothing on a bind,
+  // and fsconfig has no key for it: since Linux 6.2 the filesystem decides
+  // (ext4, xfs, btrfs, tmpfs keep i_version always).
+  iversion: [MS.I_VERSION, 0],
+  noiversion: [0, MS.I_VERSION],
   bind: [MS.BIND, 0],
   rbind: [MS.BIND | MS.REC, 0],
 };
@@ -71,14 +92,38 @@ export const PROPAGATION_OPTIONS: Record<string, number> = {
 };
 
 /**
+ * Recursive options -> [attributes to set, attributes to clear], applied
+ * with mount_setattr(AT_RECURSIVE) to the mount and every mount below it
+ * (runc's). An atime option replaces the whole atime mode; ratime,
+ * rnorelatime and rnostrictatime mean the kernel's default mode, relatime.
+ */
+const A = MOUNT_ATTR;
+export const RECURSIVE_OPTIONS: Record<string, [set: number, clear: number]> = {
+  rro: [A.RDONLY, 0],
+  rrw: [0, A.RDONLY],
+  rnosuid: [A.NOSUID, 0],
+  rsuid: [0, A.NOSUID],
+  rnodev: [A.NODEV, 0],
+  rdev: [0, A.NODEV],
+  rnoexec: [A.NOEXEC, 0],
+  rexec: [0, A.NOEXEC],
+  rnodiratime: [A.NODIRATIME, 0],
+  rdiratime: [0, A.NODIRATIME],
+  rnosymfollow: [A.NOSYMFOLLOW, 0],
+  rsymfollow: [0, A.NOSYMFOLLOW],
+  rnoatime: [A.NOATIME, A.ATIME_MASK],
+  rstrictatime: [A.STRICTATIME, A.ATIME_MASK],
+  rrelatime: [A.RELATIME, A.ATIME_MASK],
+  ratime: [A.RELATIME, A.ATIME_MASK],
+  rnorelatime: [A.RELATIME, A.ATIME_MASK],
+  rnostrictatime: [A.RELATIME, A.ATIME_MASK],
+};
+
+/**
  * Options runc knows that tsbox does not implement yet. Refused by name
  * rather than passed to the kernel as data, where they would mean nothing.
  */
-const NOT_YET = new Set([
-  'rro', 'rrw', 'rnosuid', 'rsuid', 'rnodev', 'rdev', 'rnoexec', 'rexec', 'rnoatime', 'ratime',
-  'rnodiratime', 'rdiratime', 'rrelatime', 'rnorelatime', 'rstrictatime', 'rnostrictatime',
-  'tmpcopyup',
-]);
+const NOT_YET = new Set(['tmpcopyup']);
 
 /**
  * The data options each filesystem we know accepts. A filesystem listed
@@ -105,6 +150,8 @@ export interface ParsedOptions {
   propagation: number;
   data: string;
   bind: boolean;
+  /** MOUNT_ATTR_* set and cleared on the whole tree (rro, rnosuid, ...); absent without such options. */
+  recursive?: { set: number; clear: number };
   /** The idmap or ridmap option (an idmapped bind mount, recursive with ridmap), and its index. */
   idmapOption?: { recursive: boolean; index: number };
 }
@@ -117,6 +164,7 @@ export function parseMountOptions(type: string, options: readonly string[], path
   let flags = 0;
   let propagation = 0;
   let idmapOption: ParsedOptions['idmapOption'];
+  let recursive: ParsedOptions['recursive'];
   const data: string[] = [];
   options.forEach((option, i) => {
     if (option === 'idmap' || option === 'ridmap') {
@@ -126,6 +174,15 @@ export function parseMountOptions(type: string, options: readonly string[], path
     const flag = FLAG_OPTIONS[option];
     if (flag) {
       flags = (flags | flag[0]) & ~flag[1];
+      return;
+    }
+    const rec = RECURSIVE_OPTIONS[option];
+    if (rec) {
+      // As mount_setattr applies them (new = old & ~clear | set), later
+      // options winning over earlier ones.
+      const [set, clear] = rec;
+      const before = recursive ?? { set: 0, clear: 0 };
+      recursive = { set: (before.set & ~clear) | set, clear: (before.clear & ~set) | clear };
       return;
     }
     const prop = PROPAGATION_OPTIONS[option];
@@ -149,5 +206,5 @@ export function parseMountOptions(type: string, options: readonly string[], path
       }
     });
   }
-  return { flags, propagation, data: data.join(','), bind, ...(idmapOption && { idmapOption }) };
+  return { flags, propagation, data: data.join(','), bind, ...(recursive && { recursive }), ...(idmapOption && { idmapOption }) };
 }

@@ -26,6 +26,8 @@ export interface PlannedMount {
   data: string;
   /** MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE, with MS_REC; 0: leave as is. */
   propagation: number;
+  /** MOUNT_ATTR_* set and cleared on the mount and every mount below it (rro, rnosuid, ...). */
+  recursive?: { set: number; clear: number };
   /** An idmapped bind mount: the ids of the source as seen through the mount. */
   idmap?: { uids: IdRange[]; gids: IdRange[]; recursive: boolean };
 }
@@ -142,6 +144,22 @@ export interface PlannedScheduler {
   period: bigint;
 }
 
+/** linux.timeOffsets, one clock (./build.ts). */
+export interface PlannedTimeOffset {
+  clock: 'monotonic' | 'boottime';
+  secs: number;
+  nanosecs: number;
+}
+
+/** set_mempolicy(2)'s arguments (./memory-policy.ts). */
+export interface PlannedMemoryPolicy {
+  /** The mode with its MPOL_F_* flags. */
+  mode: number;
+  nodes: number[];
+  /** As the config has it, for messages. */
+  text: string;
+}
+
 export interface LaunchPlan {
   /**
    * A process joining a running container (exec): its namespaces, root
@@ -223,4 +241,9 @@ export interface LaunchPlan {
   warnings: string[];
   /** A new user namespace's maps; absent when none is created. */
   userns?: PlannedUserNamespace;
+  /** process.execCPUAffinity of an exec'd process: CPUs while joining the cgroups, and after. */
+  execCpuAffinity?: { initial: number[]; final: number[] };
+  /** Offsets of the new time namespace, written before anything enters it. */
+  timeOffsets?: PlannedTimeOffset[];
+  memoryPolicy?: PlannedMemoryPolicy;
 }

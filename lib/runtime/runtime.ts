@@ -1,6 +1,7 @@
 import { closeSync, open, readFile, unlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { getSystemErrorName } from 'node:util';
 import type { Bundle } from '../bundle.js';
 import type { RunningContainer, RunOptions } from '../run.js';
 import { validateId } from '../container-id.js';
@@ -13,10 +14,11 @@ import { hostLayout } from '../cgroups/layout.js';
 import type { Hook, LinuxResources, Process, Spec } from '../oci/types.js';
 import type { ContainerEvent, Stats } from '../cgroups/stats.js';
 import type { KernelNamespace, PlannedNamespace } from '../plan/plan.js';
-import { native } from '../native/binding.js';
+import { native, type Binding } from '../native/binding.js';
 import { runHooks } from '../hooks.js';
 import { OCI_VERSION } from '../oci/default-spec.js';
 import { signalNumber } from '../signals.js';
+import { sendPidfd } from '../pidfd-socket.js';
 import { namespaceLink, processesOf, processStat } from '../host/proc.js';
 import { defaultStateRoot } from './root.js';
 import { checkStatus, NotFound } from './status.js';
@@ -45,6 +47,11 @@ export interface RuntimeOptions {
    * per container, pure cgroup v2 hosts only; lib/systemd/scope.ts).
    */
   cgroupDriver?: CgroupDriver;
+  /**
+   * The native layer: the addon (default), or a fake that plays the
+   * helper's part without root (test/helpers/fake-native.ts).
+   */
+  native?: Binding;
 }
 
 export interface CreateOptions {
@@ -56,6 +63,8 @@ export interface CreateOptions {
   consoleSocket?: string;
   /** Pass descriptors 3 .. 3+N-1 of this process on to the container. */
   preserveFds?: number;
+  /** A unix socket to send a pidfd of the container's init to (runc's --pidfd-socket). */
+  pidfdSocket?: string;
 }
 
 /** A created container's state, and what its set-up could not apply (warnings). */
@@ -70,6 +79,12 @@ export interface ExecOptions {
   /** Send the terminal's master to this unix socket instead of keeping it. */
   consoleSocket?: string;
   preserveFds?: number;
+  /** A unix socket to send a pidfd of the new process to (runc's --pidfd-socket). */
+  pidfdSocket?: string;
+  /** Exec into a paused container too: the process runs once it is resumed (runc's --ignore-paused). */
+  ignorePaused?: boolean;
+  /** Existing sub-cgroups of the container's to run the process in, as runc's --cgroup takes them (lib/cgroups/sub-cgroups.ts). */
+  subCgroups?: string[];
 }
 
 /**
@@ -87,19 +102,21 @@ export { DEFAULT_ROOT } from './root.js';
  */
 export class Runtime {
   readonly store: StateStore;
+  readonly native: Binding;
   private readonly reapChildren: boolean;
   private readonly cgroupDriver: CgroupDriver;
 
   constructor(options: RuntimeOptions = {}) {
-    this.store = new StateStore(options.root ?? defaultStateRoot());
+    this.native = options.native ?? native();
+    this.store = new StateStore(options.root ?? defaultStateRoot(), this.native);
     this.reapChildren = options.reapChildren ?? true;
     this.cgroupDriver = options.cgroupDriver ?? 'cgroupfs';
   }
 
   /** Lets go of a child this process does not wait for (see reapChildren). */
   private release(pidfd: number): void {
-    if (this.reapChildren) native().reapInBackground(pidfd);
-    else native().close(pidfd);
+    if (this.reapChildren) this.native.reapInBackground(pidfd);
+    else this.native.close(pidfd);
   }
 
   /**
@@ -130,8 +147,8 @@ export class Runtime {
         const creating: ContainerRecord = { ...newRecord(id, bundle, 0, undefined, undefined), creating: true };
         store.write(creating);
         const fifo = store.fifo(id);
-        native().mkfifo(fifo, 0o622);
-        const l = await launch(bundle, {
+        this.native.mkfifo(fifo, 0o622);
+        const l = await launch(this.native, bundle, {
           id,
           stdio: options.stdio ?? 'inherit',
           startFifo: fifo,
@@ -145,7 +162,8 @@ export class Runtime {
         });
         pidfd = l.pidfd;
         cgroups = l.cgroups;
-        if (l.master >= 0) sendConsole(options.consoleSocket!, l.master);
+        if (l.master >= 0) sendConsole(this.native, options.consoleSocket!, l.master);
+        if (options.pidfdSocket !== undefined) sendPidfd(this.native, options.pidfdSocket, l.pidfd, 'standard');
         // delete runs the poststop hooks of a created container, start its poststart hooks.
         const record = { ...newRecord(id, bundle, l.pid, l.cgroups, bundle.spec.hooks?.poststop), poststart: bundle.spec.hooks?.poststart ?? [] };
         store.write(record);
@@ -154,7 +172,7 @@ export class Runtime {
       });
     } catch (err) {
       try {
-        await destroy({ init: pidfd, cgroups });
+        await destroy(this.native, { init: pidfd, cgroups });
         store.remove(id);
       } catch {
         // What could not be removed stays recorded: delete --force tries again.
@@ -178,7 +196,7 @@ export class Runtime {
     store.claim(id);
     let c: RunningContainer;
     try {
-      c = await run(bundle, { cgroupDriver: this.cgroupDriver, ...options, id, seccompCacheDir: seccompCacheDir(store.root) });
+      c = await run(bundle, { cgroupDriver: this.cgroupDriver, ...options, id, seccompCacheDir: seccompCacheDir(store.root), native: this.native });
       // run() itself runs the poststop hooks when the process exits.
       store.write(newRecord(id, bundle, c.pid, c.cgroups, undefined));
       if (options.pidFile) writePidFile(options.pidFile, c.pid);
@@ -199,7 +217,7 @@ export class Runtime {
   async exec(id: string, process: ExecProcess, options: ExecOptions = {}): Promise<RunningContainer> {
     const { launched, bundle } = await this.launchExec(id, process, options);
     const { started } = await import('../run.js');
-    return started(bundle(), launched);
+    return started(this.native, bundle(), launched);
   }
 
   /**
@@ -229,7 +247,10 @@ export class Runtime {
   ): Promise<{ launched: Launched; bundle: () => Bundle }> {
     const record = this.store.read(id);
     const status = this.store.status(record);
-    checkStatus('exec', id, status);
+    if (status === 'paused' && !options.ignorePaused) {
+      throw new TsboxError(`cannot exec in container "${id}": it is paused (use --ignore-paused to override)`);
+    }
+    if (status !== 'paused') checkStatus('exec', id, status);
     const { loadBundle } = await import('../bundle.js');
     const { buildExecPlan } = await import('../plan/build.js');
     const { launchPlan } = await import('../launch.js');
@@ -240,7 +261,12 @@ export class Runtime {
     const bundle = () => execBundle(record, defaults);
     const process = typeof exec === 'function' ? exec(defaults.process) : exec;
     check?.(process);
-    const pidfd = openPidfd(record);
+    let cgroupProcs = record.cgroups && procsFiles(record.cgroups);
+    if (options.subCgroups?.length) {
+      const { subCgroupProcs } = await import('../cgroups/sub-cgroups.js');
+      cgroupProcs = subCgroupProcs(record.cgroups, options.subCgroups);
+    }
+    const pidfd = openPidfd(this.native, record);
     if (pidfd < 0) throw new TsboxError(`cannot exec in container "${id}": its init is gone`);
     let launched: Launched;
     try {
@@ -248,21 +274,36 @@ export class Runtime {
       const plan = buildExecPlan({
         process,
         namespaces: namespacesOf(record.pid),
-        ...(record.cgroups && { cgroupProcs: procsFiles(record.cgroups) }),
+        ...(cgroupProcs && { cgroupProcs }),
         ...(options.terminalSize && { terminalSize: options.terminalSize }),
         ...(seccomp && { seccomp }),
+        ...(defaults.memoryPolicy && { memoryPolicy: defaults.memoryPolicy }),
       });
-      launched = await launchPlan(plan, {
+      launched = await launchPlan(this.native, plan, {
         stdio: options.stdio ?? 'inherit',
         extraFds: preservedFds(options.preserveFds),
         seccompCacheDir: seccompCacheDir(this.store.root),
         seccompState: () => ociState(record, 'running'),
       });
     } finally {
-      native().close(pidfd);
+      this.native.close(pidfd);
+    }
+    if (options.pidfdSocket !== undefined) {
+      try {
+        sendPidfd(this.native, options.pidfdSocket, launched.pidfd, 'setns');
+      } catch (err) {
+        // Not handed over: the process is undone, as runc's exec fails.
+        this.native.signal(launched.pidfd, os.constants.signals.SIGKILL);
+        await this.native.readable(launched.pidfd);
+        await this.native.waitExit(launched.pidfd).catch(() => undefined);
+        this.native.close(launched.pidfd);
+        if (launched.master >= 0) this.native.close(launched.master);
+        for (const fd of launched.stdio.parentFds) if (fd >= 0) this.native.close(fd);
+        throw err;
+      }
     }
     if (launched.master >= 0 && options.consoleSocket) {
-      sendConsole(options.consoleSocket, launched.master);
+      sendConsole(this.native, options.consoleSocket, launched.master);
       launched.master = -1;
     }
     if (options.pidFile) writePidFile(options.pidFile, launched.pid);
@@ -279,7 +320,7 @@ export class Runtime {
       const record = store.read(id);
       const status = store.status(record);
       checkStatus('start', id, status);
-      const pidfd = openPidfd(record);
+      const pidfd = openPidfd(this.native, record);
       try {
         const fifo = store.fifo(id);
         // Opening the FIFO for reading is what the init waits for. If the
@@ -308,11 +349,11 @@ export class Runtime {
           const { wire } = await import('../wire.js');
           const { setupError } = await import('../launch.js');
           const fields = wire.decodeRecord(report);
-          throw fields[0] === 'error' ? setupError(fields) : new TsboxError(`cannot start container "${id}": unexpected report`);
+          throw fields[0] === 'error' ? setupError(this.native, fields) : new TsboxError(`cannot start container "${id}": unexpected report`);
         }
         return record;
       } finally {
-        native().close(pidfd);
+        this.native.close(pidfd);
       }
     });
     const warnings: string[] = [];
@@ -361,11 +402,13 @@ export class Runtime {
     if (every && cg) return driverOf(cg).signalAll(cg, sig);
     const pids = every ? this.pids(id) : [record.pid];
     for (const pid of pids) {
-      const pidfd = pid === record.pid ? openPidfd(record) : native().pidfdOpen(pid);
+      const pidfd = pid === record.pid ? openPidfd(this.native, record) : this.native.pidfdOpen(pid);
       if (pidfd < 0) continue; // gone meanwhile
-      const err = native().signal(pidfd, sig);
-      native().close(pidfd);
-      if (err !== 0 && pid === record.pid) throw new TsboxError(`kill container "${id}": ${native().strerror(err)}`);
+      const err = this.native.signal(pidfd, sig);
+      this.native.close(pidfd);
+      if (err !== 0 && pid === record.pid) {
+        throw new TsboxError(`kill container "${id}": ${this.native.strerror(err)}`, { code: getSystemErrorName(-err), errno: err, syscall: 'pidfd_send_signal' });
+      }
     }
     return Promise.resolve();
   }
@@ -393,11 +436,11 @@ export class Runtime {
       const record = store.read(id);
       const status = store.status(record);
       if (!options.force) checkStatus('delete', id, status);
-      const pidfd = status === 'stopped' ? -1 : openPidfd(record);
+      const pidfd = status === 'stopped' ? -1 : openPidfd(this.native, record);
       try {
-        await destroy({ init: pidfd, cgroups: record.cgroups });
+        await destroy(this.native, { init: pidfd, cgroups: record.cgroups });
       } finally {
-        if (pidfd >= 0) native().close(pidfd);
+        if (pidfd >= 0) this.native.close(pidfd);
       }
       store.remove(id);
       return record;
@@ -476,7 +519,7 @@ export class Runtime {
     const { readStats } = await import('../cgroups/stats.js');
     const { watchOom } = await import('../cgroups/oom.js');
     const layout = hostLayout();
-    const oom = watchOom(layout, cg);
+    const oom = watchOom(this.native, layout, cg);
     const queue: ContainerEvent[] = [];
     let wake: (() => void) | undefined;
     let ended = false;
@@ -582,8 +625,8 @@ function ownsPidNamespace(spec: Spec): boolean {
 
 /** What exec uses of a config (ContainerRecord.exec). */
 function execDefaults(spec: Spec): ExecDefaults {
-  const seccomp = spec.linux?.seccomp;
-  return { process: spec.process!, ...(seccomp && { seccomp }) };
+  const { seccomp, memoryPolicy } = spec.linux ?? {};
+  return { process: spec.process!, ...(seccomp && { seccomp }), ...(memoryPolicy && { memoryPolicy }) };
 }
 
 /**
@@ -627,11 +670,11 @@ export function preservedFds(n: number | undefined): number[] {
 }
 
 /** Hands a terminal's master to a --console-socket listener, and lets go of it. */
-function sendConsole(socket: string, master: number): void {
+function sendConsole(native: Binding, socket: string, master: number): void {
   try {
-    native().sendFd(socket, master, '/dev/ptmx', 'console socket');
+    native.sendFd(socket, master, '/dev/ptmx', 'console socket');
   } finally {
-    native().close(master);
+    native.close(master);
   }
 }
 
@@ -651,13 +694,13 @@ function namespacesOf(pid: number): PlannedNamespace[] {
 }
 
 /** A pidfd for the container's init, checked to be that very process. */
-function openPidfd(record: ContainerRecord): number {
-  const pidfd = native().pidfdOpen(record.pid);
+function openPidfd(native: Binding, record: ContainerRecord): number {
+  const pidfd = native.pidfdOpen(record.pid);
   if (pidfd < 0) return pidfd;
   // Checked after opening: from here on the pidfd pins the process, so a
   // matching start time means it is the init and not a reused pid.
   if (processStat(record.pid)?.startTime !== record.pidStartTime) {
-    native().close(pidfd);
+    native.close(pidfd);
     return -1;
   }
   return pidfd;

@@ -2,11 +2,11 @@ import { closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readd
 import * as path from 'node:path';
 import { validateId } from '../container-id.js';
 import { TsboxError } from '../errors.js';
-import { native } from '../native/binding.js';
+import type { Binding } from '../native/binding.js';
 import { ociState, type Status } from '../oci/state.js';
 import { processStat } from '../host/proc.js';
 import { NotFound } from './status.js';
-import type { Hook, LinuxSeccomp, Process } from '../oci/types.js';
+import type { Hook, LinuxMemoryPolicy, LinuxSeccomp, Process } from '../oci/types.js';
 import { driverOf } from '../cgroup-drivers.js';
 import type { Cgroups } from '../cgroups/manager.js';
 
@@ -64,6 +64,8 @@ export interface ContainerRecord {
 export interface ExecDefaults {
   process: Process;
   seccomp?: LinuxSeccomp;
+  /** linux.memoryPolicy: an exec'd process gets the container's, as its cgroups. */
+  memoryPolicy?: LinuxMemoryPolicy;
 }
 
 /** The state as `tsbox state` prints it: the OCI state plus runc's extra fields. */
@@ -87,9 +89,12 @@ export interface ContainerState {
  */
 export class StateStore {
   readonly root: string;
+  /** For the container's lock (an flock). */
+  private readonly native: Binding;
 
-  constructor(root: string) {
+  constructor(root: string, native: Binding) {
     this.root = path.resolve(root);
+    this.native = native;
   }
 
   dir(id: string): string {
@@ -162,7 +167,7 @@ export class StateStore {
       throw err;
     }
     try {
-      native().lock(fd);
+      this.native.lock(fd);
       return await fn();
     } finally {
       closeSync(fd);

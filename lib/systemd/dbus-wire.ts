@@ -628,7 +628,7 @@ export function decodeMessage(data: Buffer): DbusMessage {
   try {
     msg.body = unmarshal(msg.signature, data.subarray(bodyAt), r.le);
   } catch (e) {
-    throw new DbusWireError(`body of D-Bus ${describeMessage(msg)} (signature '${msg.signature}'): ${(e as Error).message}`);
+    throw new DbusWireError(`body of D-Bus ${describeMessage(msg)} (signature '${msg.signature}'): ${(e as Error).message}`, { cause: e });
   }
   return msg;
 }

@@ -88,7 +88,7 @@ export class DbusConnection {
     alreadyRead: Buffer,
   ) {
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
-    socket.on('error', (err) => this.fail(new TsboxError(`D-Bus connection to ${where} failed: ${err.message}`)));
+    socket.on('error', (err) => this.fail(new TsboxError(`D-Bus connection to ${where} failed: ${err.message}`, { cause: err })));
     socket.on('close', () => this.fail(new TsboxError(`D-Bus connection to ${where} was closed by the other side`)));
     if (alreadyRead.length > 0) this.receive(alreadyRead);
     socket.resume();
@@ -115,7 +115,7 @@ export class DbusConnection {
           : '';
         // Node's text repeats the path: the errno's name says it all.
         const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-        throw new TsboxError(`cannot connect to D-Bus socket ${where}: ${why}${hint}`);
+        throw new TsboxError(`cannot connect to D-Bus socket ${where}: ${why}${hint}`, { cause: e });
       }
       phase = 'authenticating';
       const { guid, rest } = await authenticate(socket, where);
@@ -138,7 +138,7 @@ export class DbusConnection {
   /** Calls a method; resolves with the reply's body, rejects with a DbusError for an error reply. */
   call(m: MethodCall, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<DbusValue[]> {
     const method = describeCall(m);
-    if (this.closedBy) return Promise.reject(new TsboxError(`D-Bus call ${method}: ${this.closedBy.message}`));
+    if (this.closedBy) return Promise.reject(new TsboxError(`D-Bus call ${method}: ${this.closedBy.message}`, { cause: this.closedBy }));
     const serial = this.nextSerial();
     let bytes: Buffer;
     try {
@@ -199,7 +199,7 @@ export class DbusConnection {
     this.closedBy = why;
     for (const call of this.pending.values()) {
       clearTimeout(call.timer);
-      call.reject(new TsboxError(`D-Bus call ${call.method}: ${why.message}`));
+      call.reject(new TsboxError(`D-Bus call ${call.method}: ${why.message}`, { cause: why }));
     }
     this.pending.clear();
     this.signalListeners.clear();
@@ -212,7 +212,7 @@ export class DbusConnection {
     try {
       messages = this.reader.push(chunk);
     } catch (e) {
-      this.fail(new TsboxError(`D-Bus connection to ${this.where} received a malformed message: ${(e as Error).message}`));
+      this.fail(new TsboxError(`D-Bus connection to ${this.where} received a malformed message: ${(e as Error).message}`, { cause: e }));
       return;
     }
     for (const m of messages) this.dispatch(m);
@@ -297,7 +297,7 @@ function authenticate(socket: net.Socket, where: string): Promise<{ guid: string
     };
     const onError = (err: Error) => {
       done();
-      reject(new TsboxError(`D-Bus authentication with ${where} failed: ${err.message}`));
+      reject(new TsboxError(`D-Bus authentication with ${where} failed: ${err.message}`, { cause: err }));
     };
     const onClose = () => {
       done();

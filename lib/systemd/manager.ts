@@ -158,8 +158,8 @@ export class Systemd {
 }
 
 function systemdError(what: string, err: unknown): TsboxError {
-  if (err instanceof DbusError) return new TsboxError(`systemd: ${what}: ${err.message} (${err.name})`);
-  return new TsboxError(`systemd: ${what}: ${(err as Error).message}`);
+  if (err instanceof DbusError) return new TsboxError(`systemd: ${what}: ${err.message} (${err.name})`, { cause: err });
+  return new TsboxError(`systemd: ${what}: ${(err as Error).message}`, { cause: err });
 }
 
 async function connectToManager(): Promise<DbusConnection> {

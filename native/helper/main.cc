@@ -85,11 +85,15 @@
 #include <string>
 
 #include "../wire.h"
+#include "cpu_affinity.h"
+#include "dump.h"
 #include "init.h"
 #include "plan.h"
 #include "procfs.h"
+#include "protocol.h"
 #include "report.h"
 #include "seccomp.h"
+#include "time_ns.h"
 #include "userns.h"
 
 namespace {
@@ -180,15 +184,15 @@ int join_cgroups(plan::Plan& p) {
 // scope failed, the runtime reports why) ends it quietly.
 void await_cgroup(int sync_fd, plan::Plan& p) {
   if (!p.await_cgroup) return;
-  int err = wire::send_record(sync_fd, {"cgroup-pending", std::to_string(getpid())});
+  int err = wire::send_record(sync_fd, {protocol::kCgroupPending, std::to_string(getpid())});
   if (err != 0) report::fail("send cgroup-pending", err);
   wire::Record rec;
   int fd = -1;
   err = wire::recv_record(sync_fd, rec, fd);
   if (fd >= 0) close(fd);
   if (err != 0) report::fail("wait for the container's cgroup", err < 0 ? EPIPE : err);
-  if (!rec.empty() && rec[0] == "abort") _exit(1);
-  if (rec.empty() || rec[0] != "go") report::fail("wait for the container's cgroup", EPROTO, "expected \"go\"");
+  if (!rec.empty() && rec[0] == protocol::kAbort) _exit(1);
+  if (rec.empty() || rec[0] != protocol::kGo) report::fail("wait for the container's cgroup", EPROTO, "expected \"go\"");
   p.cgroup_procs.insert(p.cgroup_procs.end(), rec.begin() + 1, rec.end());
 }
 
@@ -283,11 +287,37 @@ uint64_t enter_namespaces(const plan::Plan& p, int& cgroupns) {
     hex += kHex[b >> 4];
     hex += kHex[b & 15];
   }
-  wire::Record rec = {"seccomp-program", std::to_string(c.load_flags), hex};
+  wire::Record rec = {protocol::kSeccompProgram, std::to_string(c.load_flags), hex};
   rec.insert(rec.end(), c.unknown.begin(), c.unknown.end());
   int err = wire::send_record(sync_fd, rec);
   if (err != 0) report::fail("send seccomp program", err);
   _exit(0);
+}
+
+// The inspection modes (dump.cc): no container, no privileges needed.
+int inspect(const char* mode) {
+  std::string out;
+  if (strcmp(mode, "--protocol") == 0) {
+    out = dump::protocol_json();
+  } else {
+    std::string in;
+    char buf[65536];
+    for (ssize_t n; (n = read(0, buf, sizeof buf)) != 0;) {
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return 1;
+      in.append(buf, static_cast<size_t>(n));
+    }
+    plan::Plan p;
+    std::string error;
+    if (!plan::decode(in.data(), in.size(), p, error)) {
+      std::string line = "tsbox-helper: decode launch plan: " + error + "\n";
+      ssize_t ignored = write(2, line.data(), line.size());
+      (void)ignored;  // the exit status says it failed either way
+      return 1;
+    }
+    out = dump::plan_json(p);
+  }
+  return write(1, out.data(), out.size()) == static_cast<ssize_t>(out.size()) ? 0 : 1;
 }
 
 }  // namespace
@@ -299,6 +329,7 @@ int main(int argc, char** argv) {
     std::string json = seccomp::features_json() + "\n";
     return write(1, json.data(), json.size()) == static_cast<ssize_t>(json.size()) ? 0 : 1;
   }
+  if (strcmp(argv[1], "--dump-plan") == 0 || strcmp(argv[1], "--protocol") == 0) return inspect(argv[1]);
   const int sync_fd = atoi(argv[1]);
   // Non-dumpable until the container's process is executed (execve makes
   // it dumpable again): /proc/<pid>/ of the helper and of the init it
@@ -320,6 +351,7 @@ int main(int argc, char** argv) {
   if (p.seccomp_compile) send_compiled_seccomp(sync_fd, p);
   set_oom_score_adj(p);
   await_cgroup(sync_fd, p);
+  cpu_affinity::set_initial(p);
   const int cgroup2 = join_cgroups(p);
   // Both need the helper's standing in the host's user (and mount)
   // namespace, which joining or creating a user namespace gives up.
@@ -330,6 +362,7 @@ int main(int argc, char** argv) {
   for (const auto& ns : p.namespaces) {
     if (namespace_flag(ns.type) == 0) report::fail("namespace \"" + ns.type + "\"", EINVAL, "unknown namespace type");
   }
+  time_ns::prepare(p, flags);
   int gate[2];
   if (pipe2(gate, O_CLOEXEC) != 0) report::fail("pipe2", errno);
 
@@ -374,7 +407,7 @@ int main(int argc, char** argv) {
   std::string map_step, map_detail;
   int map_err = (flags & CLONE_NEWUSER) ? userns::write_maps(pid, p, map_step, map_detail) : 0;
   if (map_err != 0) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-  int err = wire::send_record(sync_fd, {"spawned", std::to_string(pid)}, pidfd);
+  int err = wire::send_record(sync_fd, {protocol::kSpawned, std::to_string(pid)}, pidfd);
   if (map_err != 0) report::fail(map_step, map_err, map_detail);
   // If the runtime is gone there is nobody to set the container up for; the
   // init sees the gate close and will fail at its first message.

@@ -29,6 +29,9 @@ struct Mount {
   std::string source, destination, type, data;
   unsigned long flags = 0;        // MS_* flags for the mount itself
   unsigned long propagation = 0;  // MS_SHARED/SLAVE/PRIVATE/UNBINDABLE [|MS_REC]
+  // rro, rnosuid, ...: MOUNT_ATTR_* set and cleared on every mount of the
+  // tree (mount_setattr(AT_RECURSIVE)).
+  uint64_t recursive_set = 0, recursive_clr = 0;
   // An idmapped bind mount (mounts[].uidMappings/gidMappings): the helper
   // prepares it as a detached tree (tree_fd) that the init moves into place.
   std::vector<IdRange> idmap_uids, idmap_gids;
@@ -111,6 +114,22 @@ struct Scheduler {
   uint64_t runtime = 0, deadline = 0, period = 0;
 };
 
+// linux.timeOffsets: one clock of a new time namespace (timens_offsets).
+struct TimeOffset {
+  std::string clock;  // monotonic, boottime
+  int64_t secs = 0;
+  int64_t nanosecs = 0;
+};
+
+// linux.memoryPolicy: set_mempolicy(2)'s mode (with its MPOL_F_* flags)
+// and nodes.
+struct MemoryPolicy {
+  bool set = false;
+  int mode = 0;
+  std::vector<unsigned> nodes;
+  std::string text;  // as the config said it, for messages
+};
+
 struct Plan {
   // A process joining a running container: no filesystem setup at all.
   bool exec = false;
@@ -176,6 +195,13 @@ struct Plan {
   // carries the state JSON the hooks below read.
   bool hooks_pause = false;
   std::vector<Hook> hooks;
+
+  // process.execCPUAffinity (exec): the CPUs of the helper while it joins
+  // the container's cgroups, and of the process from then on; empty: as
+  // inherited (and as joining a cpuset cgroup leaves it).
+  std::vector<unsigned> cpus_initial, cpus_final;
+  std::vector<TimeOffset> time_offsets;
+  MemoryPolicy memory_policy;
 
   // A new user namespace (a "user" namespace without a path): the maps the
   // helper writes, from the parent namespace, before the init goes on.

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "../wire.h"
+#include "protocol.h"
 
 namespace report {
 
@@ -40,7 +41,7 @@ inline int& fifo_fd() {
     on_failure() = nullptr;  // a failure while cleaning up must not recurse
     cleanup();
   }
-  wire::Record rec = {"error", step, std::to_string(err), detail};
+  wire::Record rec = {protocol::kError, step, std::to_string(err), detail};
   if (fifo_fd() >= 0) {
     std::string bytes = wire::encode(rec);
     ssize_t ignored = write(fifo_fd(), bytes.data(), bytes.size());

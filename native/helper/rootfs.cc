@@ -1,21 +1,23 @@
 #include "rootfs.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <vector>
 
 #include "procfs.h"
 #include "report.h"
 #include "strings.h"
-#include "userns.h"
 
 namespace rootfs {
 
@@ -34,16 +36,14 @@ struct Created {
 std::vector<Created> created;
 int created_root = -1;  // the rootfs until pivot_root, then -1
 bool pivoted = false;
-// In a user namespace, the flags of mounts inherited from the host are
-// locked: a bind remount must keep them or fails with EPERM.
-bool keep_locked_flags = false;
-
-// Attaches an idmapped tree the helper prepared onto `target`.
-void move_tree(int tree, int target, const std::string& step) {
-  if (syscall(SYS_move_mount, tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
-    fail(step, errno);
-  }
-}
+// The procfs and sysfs mounts made, by destination, each with a descriptor
+// of the mount itself: sysctls, masked and read-only paths below them are
+// looked up from there, never by a fresh walk from the root.
+struct PseudoMount {
+  std::string destination;
+  int fd;
+};
+std::vector<PseudoMount> pseudo_mounts;
 
 void note_created(const std::string& path, bool directory) { created.push_back({path, directory}); }
 
@@ -118,57 +118,188 @@ int reopen(int root, const std::string& path, const std::string& step) {
   return fd;
 }
 
-// Flags that a bind mount can only get through a remount.
-constexpr unsigned long kBindRemountable = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC |
-                                           MS_NOATIME | MS_NODIRATIME | MS_RELATIME |
-                                           MS_STRICTATIME;
+// Every mount is made as a detached tree first (open_tree(OPEN_TREE_CLONE)
+// of a bind's source, fsopen+fsmount of a filesystem, or the idmapped tree
+// the helper prepared), given its flags there, checked, and only then
+// attached with move_mount onto a descriptor of its destination. Anything
+// changed later (propagation) goes through the same descriptor. No step
+// looks the destination up again by path: a sibling sharing a volume that
+// swaps the destination for a symlink between two steps (the bind made, the
+// read-only remount by path) can no longer move a flag onto another mount.
+
+#ifndef ST_NOSYMFOLLOW
+#define ST_NOSYMFOLLOW 0x2000  // <linux/statfs.h>; glibc's statvfs.h lacks it
+#endif
+
+// A filesystem as a detached mount. Superblock flags go to fsconfig (of
+// mount(2)'s, MS_SILENT and MS_I_VERSION have no fsconfig key: the first
+// only quietens the kernel log, the second is the filesystem's choice since
+// Linux 6.2); the per-mount flags are left to set_attrs, as for a bind. The
+// data is split at commas as the kernel's generic parser splits it (an
+// overlay lowerdir with an escaped comma is not supported).
+int new_filesystem(const plan::Mount& m, const std::string& step) {
+  int fs = fsopen(m.type.c_str(), FSOPEN_CLOEXEC);
+  if (fs < 0) fail(step, errno);
+  auto flag = [&](const std::string& key) {
+    if (fsconfig(fs, FSCONFIG_SET_FLAG, key.c_str(), nullptr, 0) != 0) fail(step, errno, "option " + quote(key) + ": " + strerror(errno));
+  };
+  if (!m.source.empty() && fsconfig(fs, FSCONFIG_SET_STRING, "source", m.source.c_str(), 0) != 0) fail(step, errno);
+  if (m.flags & MS_RDONLY) flag("ro");
+  if (m.flags & MS_SYNCHRONOUS) flag("sync");
+  if (m.flags & MS_DIRSYNC) flag("dirsync");
+  if (m.flags & MS_LAZYTIME) flag("lazytime");
+  if (m.flags & MS_MANDLOCK) flag("mand");
+  for (const auto& option : strings::split_on(m.data, ',')) {
+    if (option.empty()) continue;
+    size_t eq = option.find('=');
+    if (eq == std::string::npos) {
+      flag(option);
+    } else if (fsconfig(fs, FSCONFIG_SET_STRING, option.substr(0, eq).c_str(), option.substr(eq + 1).c_str(), 0) != 0) {
+      fail(step, errno, "option " + quote(option) + ": " + strerror(errno));
+    }
+  }
+  if (fsconfig(fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) fail(step, errno);
+  int tree = fsmount(fs, FSMOUNT_CLOEXEC, 0);
+  if (tree < 0) fail(step, errno);
+  close(fs);
+  return tree;
+}
+
+// mount(2)'s per-mount flags as mount_setattr attributes. The atime mode is
+// one field, replaced as a whole when the config names one (noatime wins,
+// then strictatime, as in mount(2)).
+struct Attrs {
+  uint64_t set = 0, clr = 0;
+};
+Attrs attrs_of(unsigned long flags) {
+  Attrs a;
+  if (flags & MS_RDONLY) a.set |= MOUNT_ATTR_RDONLY;
+  if (flags & MS_NOSUID) a.set |= MOUNT_ATTR_NOSUID;
+  if (flags & MS_NODEV) a.set |= MOUNT_ATTR_NODEV;
+  if (flags & MS_NOEXEC) a.set |= MOUNT_ATTR_NOEXEC;
+  if (flags & MS_NODIRATIME) a.set |= MOUNT_ATTR_NODIRATIME;
+  if (flags & MS_NOSYMFOLLOW) a.set |= MOUNT_ATTR_NOSYMFOLLOW;
+  if (flags & (MS_NOATIME | MS_STRICTATIME | MS_RELATIME)) {
+    a.clr |= MOUNT_ATTR__ATIME;
+    a.set |= (flags & MS_NOATIME) ? MOUNT_ATTR_NOATIME : (flags & MS_STRICTATIME) ? MOUNT_ATTR_STRICTATIME : MOUNT_ATTR_RELATIME;
+  }
+  return a;
+}
+
+void set_attrs(int tree, const Attrs& a, unsigned int recursive, const std::string& step) {
+  if (a.set == 0 && a.clr == 0) return;
+  struct mount_attr attr = {};
+  attr.attr_set = a.set;
+  attr.attr_clr = a.clr;
+  if (mount_setattr(tree, "", AT_EMPTY_PATH | recursive, &attr, sizeof attr) != 0) fail(step, errno);
+}
+
+// The attributes asked for, as fstatvfs reports them on the mount itself.
+void check_attrs(int tree, const Attrs& a, const std::string& destination, const std::string& step) {
+  struct statvfs st;
+  if (fstatvfs(tree, &st) != 0) fail(step, errno);
+  static const struct {
+    uint64_t attr;
+    unsigned long flag;
+    const char* name;
+  } kFlags[] = {
+      {MOUNT_ATTR_RDONLY, ST_RDONLY, "read-only"}, {MOUNT_ATTR_NOSUID, ST_NOSUID, "nosuid"},
+      {MOUNT_ATTR_NODEV, ST_NODEV, "nodev"},       {MOUNT_ATTR_NOEXEC, ST_NOEXEC, "noexec"},
+      {MOUNT_ATTR_NODIRATIME, ST_NODIRATIME, "nodiratime"}, {MOUNT_ATTR_NOSYMFOLLOW, ST_NOSYMFOLLOW, "nosymfollow"},
+  };
+  for (const auto& f : kFlags) {
+    if ((a.set & f.attr) && !(st.f_flag & f.flag)) fail(step, EPERM, quote(destination) + " is not " + f.name + " once mounted");
+  }
+  if ((a.clr & MOUNT_ATTR__ATIME) && (a.set & MOUNT_ATTR__ATIME) == MOUNT_ATTR_NOATIME && !(st.f_flag & ST_NOATIME)) {
+    fail(step, EPERM, quote(destination) + " is not noatime once mounted");
+  }
+}
+
+bool is_procfs_or_sysfs(int fd) {
+  struct statfs st;
+  return fstatfs(fd, &st) == 0 && (st.f_type == PROC_SUPER_MAGIC || st.f_type == SYSFS_MAGIC);
+}
+
+// The destination of a procfs or sysfs mount: a directory reached without
+// any symlink, as runc has it. Through a symlink (into a volume a sibling
+// shares), the masks below it could be raced onto other directories.
+int open_pseudo_destination(int root, const plan::Mount& m, const std::string& step) {
+  struct open_how how = {};
+  how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  auto open_it = [&]() {
+    long fd;
+    do {
+      fd = syscall(SYS_openat2, root, m.destination.c_str(), &how, sizeof how);
+    } while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+    return static_cast<int>(fd);
+  };
+  int fd = open_it();
+  if (fd < 0 && errno == ENOENT) {
+    int err = mkdir_all(root, m.destination, 0755);
+    if (err != 0) fail(step, err);
+    fd = open_it();
+  }
+  if (fd < 0 && errno == ELOOP) {
+    fail(step, ELOOP, quote(m.destination) + " is a symlink or under one (procfs and sysfs are mounted only on a directory reached without symlinks)");
+  }
+  if (fd < 0) fail(step, errno);
+  return fd;
+}
 
 void mount_one(int root, const plan::Mount& m) {
   const bool bind = m.flags & MS_BIND;
   const std::string step = "mount " + quote(bind ? m.source : m.type) + " on " + quote(m.destination);
 
-  bool directory = true;
-  if (bind) {
-    struct stat st;
-    if (stat(m.source.c_str(), &st) != 0) fail(step, errno);
-    directory = S_ISDIR(st.st_mode);
+  int tree = m.tree_fd;
+  if (tree < 0 && bind) {
+    unsigned int recursive = (m.flags & MS_REC) ? AT_RECURSIVE : 0;
+    tree = open_tree(AT_FDCWD, m.source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | recursive);
+    if (tree < 0) fail(step, errno);
+  } else if (tree < 0) {
+    tree = new_filesystem(m, step);
   }
-  int target;
-  if (directory) {
-    int err = mkdir_all(root, m.destination, 0755);
-    if (err != 0) fail(step, err);
-    target = reopen(root, m.destination, step);
-  } else {
-    target = ensure_file(root, m.destination, step);
-  }
+  // Flags on the top mount (as a remount gives them), then the recursive
+  // ones (rro, rnosuid, ...) on every mount of the tree; all before the
+  // tree is attached, so that it is never seen without them.
+  Attrs top = attrs_of(m.flags);
+  set_attrs(tree, top, 0, step);
+  Attrs recursive = {m.recursive_set, m.recursive_clr};
+  set_attrs(tree, recursive, AT_RECURSIVE, step);
+  check_attrs(tree, top, m.destination, step);
+  check_attrs(tree, recursive, m.destination, step);
 
-  unsigned long flags = bind ? (m.flags & (MS_BIND | MS_REC)) : m.flags;
-  const char* data = bind || m.data.empty() ? nullptr : m.data.c_str();
-  if (m.tree_fd >= 0) {
-    move_tree(m.tree_fd, target, step);
-  } else if (mount(m.source.c_str(), fd_path(target).c_str(), m.type.c_str(), flags, data) != 0) {
-    fail(step, errno);
+  const bool pseudo = is_procfs_or_sysfs(tree);
+  int target;
+  if (pseudo) {
+    target = open_pseudo_destination(root, m, step);
+  } else {
+    struct stat st;
+    if (fstat(tree, &st) != 0) fail(step, errno);
+    if (S_ISDIR(st.st_mode)) {
+      int err = mkdir_all(root, m.destination, 0755);
+      if (err != 0) fail(step, err);
+      target = reopen(root, m.destination, step);
+    } else {
+      target = ensure_file(root, m.destination, step);
+    }
   }
+  if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) fail(step, errno);
   close(target);
 
-  if (bind && (m.flags & kBindRemountable)) {
-    target = reopen(root, m.destination, step);
-    unsigned long remount = MS_BIND | MS_REMOUNT | (m.flags & kBindRemountable);
-    if (keep_locked_flags) {
-      constexpr unsigned long kAtime = MS_NOATIME | MS_RELATIME | MS_STRICTATIME;
-      unsigned long now = mount_flags_of(target);
-      remount |= now & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
-      if (!(remount & kAtime)) remount |= now & (kAtime | MS_NODIRATIME);
-    }
-    if (mount(nullptr, fd_path(target).c_str(), nullptr, remount, nullptr) != 0) fail(step, errno);
-    close(target);
-  }
+  // The descriptor now refers to the attached mount.
   if (m.propagation) {
-    target = reopen(root, m.destination, step);
-    if (mount(nullptr, fd_path(target).c_str(), nullptr, m.propagation, nullptr) != 0) {
+    struct mount_attr attr = {};
+    attr.propagation = m.propagation & ~MS_REC;
+    unsigned int rec = (m.propagation & MS_REC) ? AT_RECURSIVE : 0;
+    if (mount_setattr(tree, "", AT_EMPTY_PATH | rec, &attr, sizeof attr) != 0) {
       fail("set propagation of " + quote(m.destination), errno);
     }
-    close(target);
+  }
+  if (pseudo) {
+    pseudo_mounts.push_back({m.destination, tree});
+  } else {
+    close(tree);
   }
 }
 
@@ -197,6 +328,52 @@ void make_symlink(int root, const plan::Symlink& s) {
   close(dir);
 }
 
+// The procfs or sysfs mount `path` is under (the deepest, the last of
+// equal ones): its descriptor, and the rest of the path in `relative`. -1
+// if there is none.
+int pseudo_mount_of(const std::string& path, std::string& relative) {
+  const PseudoMount* nearest = nullptr;
+  for (const auto& m : pseudo_mounts) {
+    bool under = path == m.destination ||
+                 (path.compare(0, m.destination.size(), m.destination) == 0 && path[m.destination.size()] == '/');
+    if (under && (!nearest || m.destination.size() >= nearest->destination.size())) nearest = &m;
+  }
+  if (!nearest) return -1;
+  relative = path.substr(nearest->destination.size());
+  while (!relative.empty() && relative[0] == '/') relative.erase(0, 1);
+  if (relative.empty()) relative = ".";
+  return nearest->fd;
+}
+
+// Opens `path` (inside the container) as O_PATH without following a final
+// symlink. Under a procfs or sysfs mount: from that mount's descriptor,
+// beneath it and through no symlink, so that what is found is that
+// procfs's or sysfs's own file (or what a mount the config or the host's
+// bound /sys has below it holds), or nothing. Mounts may be crossed: only
+// this process makes mounts in the container's namespace, while a sibling
+// sharing a directory can only rename entries and plant symlinks, which
+// the walk never meets. Elsewhere, inside the root as any path. Returns
+// -1/errno.
+int open_masked(int root, const std::string& path, int flags) {
+  std::string relative;
+  int mount_fd = pseudo_mount_of(path, relative);
+  if (mount_fd < 0) return open_in_root(root, path, flags);
+  struct open_how how = {};
+  how.flags = static_cast<uint64_t>(flags | O_NOFOLLOW | O_CLOEXEC);
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  long fd;
+  do {
+    fd = syscall(SYS_openat2, mount_fd, relative.c_str(), &how, sizeof how);
+  } while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+  return static_cast<int>(fd);
+}
+
+// What a failed open_masked() means, for the error message.
+[[noreturn]] void fail_open(const std::string& step, const std::string& path, int err) {
+  if (err == ELOOP) fail(step, err, quote(path) + " is or passes through a symlink below procfs or sysfs");
+  fail(step, err);
+}
+
 // Into the container's /proc (the procfs the config mounted there), checked
 // to be procfs all the way (native/helper/procfs.h): a mount over /proc/sys
 // or a /proc planted in the rootfs cannot take the write elsewhere.
@@ -206,7 +383,7 @@ void write_sysctl(int root, const plan::Sysctl& s) {
     if (relative[i] == '.') relative[i] = '/';
   }
   const std::string step = "write sysctl " + quote(s.key);
-  int proc = open_in_root(root, "/proc", O_PATH | O_DIRECTORY);
+  int proc = open_masked(root, "/proc", O_PATH | O_DIRECTORY);
   if (proc < 0) fail(step, errno, "the container has no \"/proc\" to write it in");
   procfs::verified(proc, "/proc", step);
   procfs::write_file(procfs::open_file(proc, "/proc", relative, O_WRONLY, step), s.value, step);
@@ -226,39 +403,64 @@ int open_dev_null() {
   return fd;
 }
 
+// Masks `path` with the null device (a file) or an empty read-only tmpfs (a
+// directory), each made detached and checked before it is attached onto the
+// path's descriptor. A path that does not exist is skipped; under procfs or
+// sysfs, "does not exist" can only mean that filesystem has no such file
+// (open_masked cannot be led elsewhere).
 void mask(int root, const std::string& path, int dev_null) {
   const std::string step = "mask " + quote(path);
-  int fd = open_in_root(root, path, O_PATH);
+  int fd = open_masked(root, path, O_PATH);
   if (fd < 0) {
     if (errno == ENOENT) return;
-    fail(step, errno);
+    fail_open(step, path, errno);
   }
   struct stat st;
   if (fstat(fd, &st) != 0) fail(step, errno);
-  int rc = S_ISDIR(st.st_mode)
-               ? mount("tmpfs", fd_path(fd).c_str(), "tmpfs", MS_RDONLY, "size=0")
-               : mount(fd_path(dev_null).c_str(), fd_path(fd).c_str(), nullptr, MS_BIND, nullptr);
-  if (rc != 0) fail(step, errno);
+  int tree;
+  if (S_ISDIR(st.st_mode)) {
+    int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+    if (fs < 0 || fsconfig(fs, FSCONFIG_SET_FLAG, "ro", nullptr, 0) != 0 ||
+        fsconfig(fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
+      fail(step, errno);
+    }
+    tree = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY);
+    if (tree < 0) fail(step, errno);
+    close(fs);
+    struct statfs sfs;
+    struct statvfs svfs;
+    if (fstatfs(tree, &sfs) != 0 || fstatvfs(tree, &svfs) != 0) fail(step, errno);
+    if (sfs.f_type != TMPFS_MAGIC || !(svfs.f_flag & ST_RDONLY)) fail(step, EPERM, "the mask is not a read-only tmpfs");
+  } else {
+    tree = open_tree(dev_null, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    if (tree < 0) fail(step, errno);
+    struct stat null_st;
+    if (fstat(tree, &null_st) != 0) fail(step, errno);
+    if (!S_ISCHR(null_st.st_mode) || null_st.st_rdev != makedev(1, 3)) fail(step, EPERM, "the mask is not the null device (1:3)");
+  }
+  if (move_mount(tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) fail(step, errno);
+  close(tree);
   close(fd);
 }
 
+// A read-only bind of `path` onto itself, made read-only (with whatever is
+// mounted below it) before it is attached, and checked.
 void make_readonly(int root, const std::string& path) {
   const std::string step = "make " + quote(path) + " read-only";
-  int fd = open_in_root(root, path, O_PATH);
+  int fd = open_masked(root, path, O_PATH);
   if (fd < 0) {
     if (errno == ENOENT) return;
-    fail(step, errno);
+    fail_open(step, path, errno);
   }
-  if (mount(fd_path(fd).c_str(), fd_path(fd).c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
-    fail(step, errno);
-  }
-  close(fd);
-  fd = reopen(root, path, step);
-  unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | mount_flags_of(fd);
-  if (mount(nullptr, fd_path(fd).c_str(), nullptr, flags, nullptr) != 0) fail(step, errno);
+  int tree = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+  if (tree < 0) fail(step, errno);
+  Attrs ro = {MOUNT_ATTR_RDONLY, 0};
+  set_attrs(tree, ro, AT_RECURSIVE, step);
+  check_attrs(tree, ro, path, step);
+  if (move_mount(tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) fail(step, errno);
+  close(tree);
   close(fd);
 }
-
 // Undoes note_created(), newest first. Runs in the failing init, in its own
 // mount namespace: whatever it mounted on a created path exists only here and
 // is detached first. After pivot_root the rootfs is "/", and may have been
@@ -340,7 +542,6 @@ int enter(const plan::Plan& p) {
 }
 
 void populate(int root, const plan::Plan& p) {
-  keep_locked_flags = userns::enters(p);
   for (const auto& m : p.mounts) mount_one(root, m);
   for (const auto& dir : p.mkdirs) {
     int err = mkdir_all(root, dir, 0755);
@@ -358,6 +559,8 @@ void finish(int root, const plan::Plan& p) {
     close(dev_null);
   }
   for (const auto& path : p.readonly_paths) make_readonly(root, path);
+  for (const auto& m : pseudo_mounts) close(m.fd);
+  pseudo_mounts.clear();
 }
 
 void pivot(int root, const plan::Plan& p) {

@@ -10,7 +10,8 @@ import * as path from 'node:path';
 
 export const isRoot = process.getuid?.() === 0;
 
-const CACHE_DIR = path.join(os.tmpdir(), 'tsbox-test-cache');
+// One per user: root's is closed to an unprivileged run of the unit tests.
+const CACHE_DIR = path.join(os.tmpdir(), isRoot ? 'tsbox-test-cache' : `tsbox-test-cache-${process.getuid?.()}`);
 const PROBE_SRC = path.resolve(__dirname, '..', 'fixtures', 'probe.c');
 const BUSYBOX = '/bin/busybox';
 

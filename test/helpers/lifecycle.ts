@@ -190,26 +190,35 @@ export function heldFifo(dir: string, name = 'stdin'): { path: string; fd: numbe
   return { path: p, fd: fs.openSync(p, 'r+') };
 }
 
-// ---- the recvtty fixture -------------------------------------------------------------
+// ---- the recvtty and recvpidfd fixtures -----------------------------------------------
 
 const CACHE_DIR = path.join(os.tmpdir(), 'tsbox-test-cache');
-const RECVTTY_SRC = path.resolve(__dirname, '..', 'fixtures', 'recvtty.c');
 
-/** Compiles test/fixtures/recvtty.c (once per source version) and returns the binary's path. */
-export function buildRecvtty(): string {
-  const source = fs.readFileSync(RECVTTY_SRC);
-  const out = path.join(CACHE_DIR, `recvtty-${crypto.createHash('sha1').update(source).digest('hex')}`);
+/** Compiles test/fixtures/NAME.c for the host (once per source version) and returns the binary's path. */
+function buildHostFixture(name: string): string {
+  const source = fs.readFileSync(path.resolve(__dirname, '..', 'fixtures', `${name}.c`));
+  const out = path.join(CACHE_DIR, `${name}-${crypto.createHash('sha1').update(source).digest('hex')}`);
   if (fs.existsSync(out)) return out;
   fs.mkdirSync(CACHE_DIR, { recursive: true });
   // Under a private name first: a concurrent worker must never run a half-written binary.
   const tmp = `${out}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
   try {
-    execFileSync('gcc', ['-O2', '-Wall', '-Werror', '-o', tmp, RECVTTY_SRC], { stdio: 'pipe' });
+    execFileSync('gcc', ['-O2', '-Wall', '-Werror', '-o', tmp, '-x', 'c', '-'], { input: source, stdio: ['pipe', 'pipe', 'pipe'] });
     fs.renameSync(tmp, out);
   } finally {
     fs.rmSync(tmp, { force: true });
   }
   return out;
+}
+
+/** test/fixtures/recvtty.c, built: the other end of --console-socket. */
+export function buildRecvtty(): string {
+  return buildHostFixture('recvtty');
+}
+
+/** test/fixtures/recvpidfd.c, built: the other end of --pidfd-socket. */
+export function buildRecvpidfd(): string {
+  return buildHostFixture('recvpidfd');
 }
 
 // ---- parsing tsbox's output ------------------------------------------------------------

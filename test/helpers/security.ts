@@ -7,7 +7,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { helperPath } from '../../lib/native/binding.js';
+import { native } from '../../lib/native/binding.js';
 
 const CACHE_DIR = path.join(os.tmpdir(), 'tsbox-test-cache');
 
@@ -41,7 +41,7 @@ function sha256(file: string): string {
 
 /** The host executables a container must never be able to change: node, the addon, the helper. */
 export function runtimeFiles(): Record<string, string> {
-  const helper = helperPath();
+  const helper = native().helperPath;
   const files = [process.execPath, path.join(path.dirname(helper), 'tsbox.node'), helper];
   return Object.fromEntries(files.map((f) => [f, sha256(f)]));
 }

@@ -217,10 +217,45 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
       await createAndStart('huge', b);
       const dir = dirOf(name, '');
       expect(cgroupFile(path.dirname(dir), 'cgroup.subtree_control').split(' ')).toContain('hugetlb');
-      for (const { pageSize, limit } of hugepageLimits) expect(cgroupFile(dir, `hugetlb.${pageSize}.max`)).toBe(String(limit));
+      for (const { pageSize, limit } of hugepageLimits) {
+        expect(cgroupFile(dir, `hugetlb.${pageSize}.max`)).toBe(String(limit));
+        // Reservations too (runc 1.2+), where the kernel has them (5.7+; this host's does).
+        expect(cgroupFile(dir, `hugetlb.${pageSize}.rsvd.max`)).toBe(String(limit));
+      }
       // The same through unified, as a cgroup2 file.
       await tsbox(['--root', lc.root, 'update', '--resources', '-', 'huge'], { input: JSON.stringify({ unified: { 'hugetlb.2MB.max': String(2 * MiB) } }) });
       expect(cgroupFile(dir, 'hugetlb.2MB.max')).toBe(String(2 * MiB));
+    });
+  });
+
+  describe('pids', () => {
+    it('pids.limit 0 (runc 1.4): pids.max is 0, the process runs and cannot fork; -1 is max; a pids object without a limit leaves pids.max alone', async () => {
+      const name = cg.name();
+      const b = cgBundle(['sh', '-c', 'echo started; /bin/true; echo not-reached'], name, { pids: { limit: 0 } });
+      // In place once created (the init was born in the cgroup before the limit came).
+      const proc = await create('p0', b);
+      const dir = dirOf(name, 'pids');
+      expect(cgroupFile(dir, 'pids.max')).toBe('0');
+      await lc.ok(['start', 'p0']);
+      // The shell runs, and its first fork is refused (and counted).
+      await lc.waitForStatus('p0', 'stopped');
+      expect(proc.stdout.text).toBe('started\n');
+      expect(proc.stderr.text).toMatch(/can't fork/);
+      expect(cgroupFile(dir, 'pids.events')).toBe('max 1');
+      // run, in one go: the same.
+      cg.track('p0run');
+      const r = await lc.cli(['run', '--bundle', cgBundle(['sh', '-c', 'echo started; /bin/true; echo not-reached'], cg.name(), { pids: { limit: 0 } }).dir, 'p0run']);
+      expect([r.status === 0, r.stdout, r.stderr]).toEqual([false, 'started\n', expect.stringMatching(/can't fork/)]);
+
+      const unlimited = cg.name();
+      await createAndStart('pmax', cgBundle(['sleep', '100'], unlimited, { pids: { limit: -1 } }));
+      expect(cgroupFile(dirOf(unlimited, 'pids'), 'pids.max')).toBe('max');
+      await lc.ok(['update', '--pids-limit', '0', 'pmax']);
+      expect(cgroupFile(dirOf(unlimited, 'pids'), 'pids.max')).toBe('0');
+
+      const unset = cg.name();
+      await createAndStart('punset', cgBundle(['sleep', '100'], unset, { pids: {} }));
+      expect(cgroupFile(dirOf(unset, 'pids'), 'pids.max')).toBe('max');
     });
   });
 

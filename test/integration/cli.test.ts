@@ -377,17 +377,32 @@ describe.skipIf(!isRoot)('tsbox command line', () => {
       const r = await tsbox(['features']);
       expect(r.status).toBe(0);
       const f = JSON.parse(r.stdout);
-      expect(f.ociVersionMax).toBe('1.2.0');
+      expect(f.ociVersionMax).toBe('1.3.0');
+      expect(f.linux.memoryPolicy).toEqual({
+        modes: ['MPOL_DEFAULT', 'MPOL_BIND', 'MPOL_INTERLEAVE', 'MPOL_WEIGHTED_INTERLEAVE', 'MPOL_PREFERRED', 'MPOL_PREFERRED_MANY', 'MPOL_LOCAL'],
+        flags: ['MPOL_F_NUMA_BALANCING', 'MPOL_F_RELATIVE_NODES', 'MPOL_F_STATIC_NODES'],
+      });
+      expect(f.linux.netDevices).toEqual({ enabled: false });
       expect(f.hooks).toContain('createRuntime');
       expect(f.mountOptions).toContain('rbind');
       expect(f.linux.capabilities).toContain('CAP_SYS_ADMIN');
-      expect(f.linux.cgroup).toMatchObject({ v1: true, v2: true, systemd: true, systemdUser: false });
+      expect(f.linux.cgroup).toEqual({ v1: true, v2: true, systemd: true, systemdUser: false, rdma: true });
       // Details in seccomp.test.ts.
       expect(f.linux.seccomp.enabled).toBe(true);
-      expect(f.linux.apparmor.enabled).toBe(false);
-      expect(f.linux.selinux.enabled).toBe(false);
+      // What tsbox implements (applied where the host has the LSM), as the spec defines these.
+      expect(f.linux.apparmor.enabled).toBe(true);
+      expect(f.linux.selinux.enabled).toBe(true);
+      expect(f.linux.intelRdt.enabled).toBe(false);
       expect(f.linux.namespaces).toContain('user');
       expect(f.mountOptions).toEqual(expect.arrayContaining(['idmap', 'ridmap']));
+      // The recursive options (mount_setattr(AT_RECURSIVE)), and the others runc lists beside them.
+      expect(f.mountOptions).toEqual(expect.arrayContaining([
+        'rro', 'rrw', 'rnosuid', 'rsuid', 'rnodev', 'rdev', 'rnoexec', 'rexec', 'rnoatime', 'ratime', 'rrelatime',
+        'rnorelatime', 'rnodiratime', 'rdiratime', 'rstrictatime', 'rnostrictatime', 'rnosymfollow', 'rsymfollow',
+        'iversion', 'noiversion', 'symfollow', 'nosymfollow',
+      ]));
+      expect(new Set(f.mountOptions).size).toBe(f.mountOptions.length);
+      expect(f.mountOptions).not.toContain('tmpcopyup');
       expect(f.linux.mountExtensions.idmap.enabled).toBe(true);
     });
 

@@ -2,6 +2,7 @@
 // bind mounts of host paths, propagation, cgroup mounts, read-only root,
 // devices, pivot_root, masked and read-only paths.
 
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -376,5 +377,41 @@ describe.skipIf(!isRoot)('run(): mounts and the root filesystem' + (isRoot ? '' 
     // The rest of /proc stays writable.
     expect(opts(mountAt(seen, '/proc')!.options)).not.toContain('ro');
     expect(fs.existsSync(path.join(b.rootfs, 'does-not-exist'))).toBe(false);
+  });
+
+  it('recursive options (rro, rnosuid, rnodev, rnoexec, rnoatime, rnosymfollow) reach a submount of the bound tree; ro does not; the host\'s mounts keep their flags', async () => {
+    // A host tree with a submount of its own.
+    const tree = s.tempDir('tsbox-tree-');
+    fs.mkdirSync(path.join(tree, 'sub'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tsbox-test-sub', path.join(tree, 'sub')]);
+    s.onCleanup(() => {
+      execFileSync('umount', [path.join(tree, 'sub')]);
+    });
+    const b = s.bundle();
+    b.config.mounts.push(
+      { destination: '/rro', type: 'bind', source: tree, options: ['rbind', 'rro'] },
+      { destination: '/ro', type: 'bind', source: tree, options: ['rbind', 'ro'] },
+      { destination: '/rflags', type: 'bind', source: tree, options: ['rbind', 'rnosuid', 'rnodev', 'rnoexec', 'rnoatime', 'rnosymfollow'] },
+      { destination: '/t', type: 'tmpfs', source: 'tmpfs', options: ['size=1m', 'rro'] },
+    );
+    b.config.process.args = ['sh', '-c', `for f in /rro/a /rro/sub/a /ro/a /ro/sub/a /t/a; do echo "$f $(/bin/probe write $f x)"; done
+      stat -f -c "%n %T" /rro/sub`];
+    b.write();
+    const [r, seen] = await Promise.all([s.collect(b), s.probe(variant(b, (spec) => (spec.process.args = ['/bin/probe'])))]);
+    const rofs = '{"ok":false,"errno":30,"error":"Read-only file system"}';
+    expect(r).toMatchObject({ status: 0, stderr: '' });
+    expect(r.stdout).toBe(
+      `/rro/a ${rofs}\n/rro/sub/a ${rofs}\n/ro/a ${rofs}\n/ro/sub/a {"ok":true}\n/t/a ${rofs}\n/rro/sub tmpfs\n`,
+    );
+    const flags = (target: string) => opts(mountAt(seen, target)!.options);
+    for (const target of ['/rro', '/rro/sub', '/t']) expect(flags(target), target).toContain('ro');
+    expect(flags('/ro')).toContain('ro');
+    expect(flags('/ro/sub')).toContain('rw');
+    for (const target of ['/rflags', '/rflags/sub']) {
+      expect(flags(target), target).toEqual(expect.arrayContaining(['rw', 'nosuid', 'nodev', 'noexec', 'noatime', 'nosymfollow']));
+    }
+    // The flags went to the container's copies only.
+    const host = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === path.join(tree, 'sub'))!;
+    expect(opts(host.split(' ')[5]!)).toEqual(['rw', 'relatime']);
   });
 });

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { helperPath } from '../../lib/native/binding.js';
+import { native } from '../../lib/native/binding.js';
 import { planSeccomp } from '../../lib/plan/seccomp.js';
 import {
   cacheFile,
@@ -69,7 +69,7 @@ describe.skipIf(!isRoot)('compiled seccomp programs under the state root (CLI)',
   const lc = lifecycleSession();
   const cacheDir = () => path.join(lc.root, '.seccomp');
   const fileOf = (profile: LinuxSeccomp) => {
-    const keyText = seccompKeyText(planSeccomp(profile), helperPath());
+    const keyText = seccompKeyText(planSeccomp(profile), native().helperPath);
     return { keyText, file: cacheFile(cacheDir(), fastHash(keyText)) };
   };
 

@@ -15,7 +15,7 @@ import { Runtime } from '../../lib/runtime/runtime.js';
 import { isRoot, type TestBundle } from '../helpers/bundle.js';
 import { lifecycleSession, waitUntil, type Proc } from '../helpers/lifecycle.js';
 import { installFixture, runtimeFiles, type AttackReport } from '../helpers/security.js';
-import { native, helperPath } from '../../lib/native/binding.js';
+import { native } from '../../lib/native/binding.js';
 
 /** Errors an attempt may end with: refused (EROFS, EACCES, ETXTBSY) or the process gone. */
 const REFUSED = ['EROFS', 'EACCES', 'ETXTBSY', 'ENOENT', 'ESRCH'];
@@ -69,7 +69,7 @@ describe.skipIf(!isRoot)('CVE-2019-5736: the runtime executables cannot be opene
   }
 
   it('the helper is executed from a read-only mount (open_tree clone), not from its writable one', () => {
-    expect(native().helperImage(helperPath())).toEqual({ readOnly: true, reason: '' });
+    expect(native().helperImage(native().helperPath)).toEqual({ readOnly: true, reason: '' });
   });
 
   it('a waiting init (create) in the attacker\'s pid namespace: EROFS after it executes, even with CAP_SYS_PTRACE', async () => {
@@ -85,7 +85,7 @@ describe.skipIf(!isRoot)('CVE-2019-5736: the runtime executables cannot be opene
     // The waiting init runs the helper's own file (no copy per container),
     // reached through a mount that is read-only.
     const exe = `/proc/${(await lc.state('victim')).pid}/exe`;
-    const [running, installed] = [fs.statSync(exe), fs.statSync(helperPath())];
+    const [running, installed] = [fs.statSync(exe), fs.statSync(native().helperPath)];
     expect([running.dev, running.ino]).toEqual([installed.dev, installed.ino]);
     expect(fs.readlinkSync(exe)).toBe('/tsbox-helper');
     const ready = path.join(a.rootfs, 'tmp', 'attack-ready');

@@ -131,14 +131,14 @@ describe('loadBundle', () => {
   });
 
   it('a schema violation names the config file, then the JSON path', () => {
-    const dir = makeBundle(config((c) => (c.mounts = [{ destination: 'relative' }])));
+    const dir = makeBundle(config((c) => (c.mounts = [{ destination: '' }])));
     const err = thrown(() => loadBundle(dir)) as ConfigError;
     const configPath = path.join(dir, 'config.json');
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.file).toBe(configPath);
     expect(err.jsonPath).toBe('mounts[0].destination');
-    expect(err.problem).toBe('must be an absolute path, got "relative"');
-    expect(err.message).toBe(`${configPath}: mounts[0].destination: must be an absolute path, got "relative"`);
+    expect(err.problem).toBe('must be a non-empty string, got ""');
+    expect(err.message).toBe(`${configPath}: mounts[0].destination: must be a non-empty string, got ""`);
   });
 
   it('a config that is not an object', () => {

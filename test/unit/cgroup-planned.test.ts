@@ -71,7 +71,7 @@ describe('plannedCgroups / makeCgroups', () => {
     const { layout: l, pids, memory } = layout();
     fs.writeFileSync(path.join(memory, 'file'), '');
     const cg = plannedCgroups(l, { pids: path.join(pids, 'c3'), memory: path.join(memory, 'file', 'c3') });
-    expect(() => makeCgroups(l, cg)).toThrow(expect.objectContaining({ name: 'SystemError', code: 'ENOTDIR', message: expect.stringMatching(/^create cgroup: ENOTDIR/) }));
+    expect(() => makeCgroups(l, cg)).toThrow(expect.objectContaining({ name: 'TsboxError', code: 'ENOTDIR', message: expect.stringMatching(/^create cgroup: ENOTDIR/) }));
     expect(fs.readdirSync(pids)).toEqual([]);
   });
 });

@@ -30,8 +30,16 @@ describe('resourceWrites', () => {
       pids: { limit: 0 },
       blockIO: { weight: 0 },
     };
-    // swappiness 0 is a real value.
-    expect(files(resourceWrites(V1, r))).toEqual(['memory/memory.swappiness=0']);
+    // swappiness 0 is a real value, and so is pids.limit 0 since runc 1.4 (runtime-spec 1.3).
+    expect(files(resourceWrites(V1, r))).toEqual(['memory/memory.swappiness=0', 'pids/pids.max=0']);
+  });
+
+  it('pids.limit as runc 1.4 has it: 0 is a limit, negative is "max", absent leaves pids.max alone', () => {
+    expect(files(resourceWrites(V2, { pids: { limit: 0 } }))).toEqual(['/pids.max=0']);
+    expect(files(resourceWrites(V2, { pids: { limit: -1 } }))).toEqual(['/pids.max=max']);
+    expect(files(resourceWrites(V2, { pids: { limit: -5 } }))).toEqual(['/pids.max=max']);
+    expect(files(resourceWrites(V2, { pids: {} }))).toEqual([]);
+    expect(files(resourceWrites(V1, { pids: { limit: 7 } }))).toEqual(['pids/pids.max=7']);
   });
 
   it('v1 files, in the order they must be written', () => {
@@ -52,7 +60,7 @@ describe('resourceWrites', () => {
     expect(files(resourceWrites(V2, r))).toEqual([
       `/memory.swap.max=${64 << 20}`,
       `/memory.max=${64 << 20}`,
-      '/cpu.weight=39',
+      '/cpu.weight=100',
       '/cpu.max=50000 100000',
       '/pids.max=max',
     ]);
@@ -91,8 +99,10 @@ function fakeFiles(have: Record<string, string>): CgroupFiles {
 }
 
 describe('runc\'s v1 -> v2 conversions', () => {
-  it('cpu shares -> cpu.weight: 2 -> 1, 1024 -> 39, 262144 -> 10000', () => {
-    expect([2, 1024, 262144].map(cpuWeight)).toEqual([1, 39, 10000]);
+  it('cpu shares -> cpu.weight as runc 1.4: both ends and the defaults meet (1024 -> 100), out of range clamped', () => {
+    // runc's own table (opencontainers/cgroups), and values between.
+    expect([1, 2, 3, 1024, 262143, 262144, 262145].map(cpuWeight)).toEqual([1, 1, 2, 100, 10000, 10000, 10000]);
+    expect([512, 2048, 10000].map(cpuWeight)).toEqual([59, 174, 627]);
   });
 
   it('blkio weight -> io.weight: 10 -> 1, 500 -> 4950, 1000 -> 10000', () => {
@@ -229,14 +239,22 @@ describe('runc\'s v1 -> v2 conversions', () => {
     ]);
   });
 
-  it('hugetlb: v1 limit_in_bytes, else cgroup2\'s .max (this project\'s hosts); JSON paths by index', () => {
+  it('hugetlb: v1 limit_in_bytes, else cgroup2\'s .max (this project\'s hosts), each with its reservation limit where the kernel has one; JSON paths by index', () => {
     const r = { hugepageLimits: [{ pageSize: '2MB', limit: 4 << 20 }, { pageSize: '1GB', limit: 0 }] };
-    expect(resourceWrites(HYBRID, r).writes.map((w) => `${w.key}/${w.file}=${w.value} ${w.resource}`)).toEqual([
+    const writes = resourceWrites(HYBRID, r).writes;
+    expect(writes.map((w) => `${w.key}/${w.file}=${w.value} ${w.resource}`)).toEqual([
       `/hugetlb.2MB.max=${4 << 20} hugepageLimits[0]`,
+      `/hugetlb.2MB.rsvd.max=${4 << 20} hugepageLimits[0]`,
       '/hugetlb.1GB.max=0 hugepageLimits[1]',
+      '/hugetlb.1GB.rsvd.max=0 hugepageLimits[1]',
     ]);
+    // Kernels before 5.7 have no reservation files: skipped, as runc skips them.
+    expect(writes.map((w) => w.skipIfMissing === true)).toEqual([false, true, false, true]);
     const withV1: Layout = { ...HYBRID, hierarchies: [...PURE_V1.hierarchies, { ...HYBRID.hierarchies[0]!, key: 'hugetlb', mount: { ...HYBRID.hierarchies[0]!.mount, controllers: ['hugetlb'] } }] };
-    expect(files(resourceWrites(withV1, r))[0]).toBe(`hugetlb/hugetlb.2MB.limit_in_bytes=${4 << 20}`);
+    expect(files(resourceWrites(withV1, r)).slice(0, 2)).toEqual([
+      `hugetlb/hugetlb.2MB.limit_in_bytes=${4 << 20}`,
+      `hugetlb/hugetlb.2MB.rsvd.limit_in_bytes=${4 << 20}`,
+    ]);
   });
 
   it('network and rdma: v1 files where mounted; otherwise unwritable, saying why', () => {

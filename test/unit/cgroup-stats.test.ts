@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Layout } from '../../lib/cgroups/layout.js';
 import { watchOom } from '../../lib/cgroups/oom.js';
+import { native } from '../../lib/native/binding.js';
 import { counter, cpuList, hugePageSizes, readStats, toJson } from '../../lib/cgroups/stats.js';
 import { parseDuration } from '../../lib/cli/commands/events.js';
 
@@ -135,7 +136,7 @@ describe('watchOom on cgroup2 (inotify on memory.events)', () => {
   it('counts new oom_kill since the start; a memory.events it cannot read counts none', async () => {
     const { layout, dirs: d } = fakeCgroups({ '': { 'memory.events': 'oom 1\noom_kill 1\n' } });
     const events = path.join(d['']!, 'memory.events');
-    const w = watchOom(layout, { dirs: d, created: [] })!;
+    const w = watchOom(native(), layout, { dirs: d, created: [] })!;
     try {
       expect(w.pending()).toBe(0);
       const next = w.next();
@@ -147,7 +148,7 @@ describe('watchOom on cgroup2 (inotify on memory.events)', () => {
     // Not a file (as when the cgroup goes away): no kills, and no error.
     fs.rmSync(events);
     fs.mkdirSync(events);
-    const w2 = watchOom(layout, { dirs: d, created: [] })!;
+    const w2 = watchOom(native(), layout, { dirs: d, created: [] })!;
     expect(w2.pending()).toBe(0);
     await w2.stop();
   });

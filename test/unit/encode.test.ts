@@ -3,32 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { encodePlan, encodeSeccompCompile } from '../../lib/plan/encode.js';
 import { wire } from '../../lib/wire.js';
 
-const { encodeRecords } = wire;
-import { MS } from '../../lib/plan/mount-options.js';
+import { MOUNT_ATTR, MS } from '../../lib/plan/mount-options.js';
 import type { LaunchPlan } from '../../lib/plan/plan.js';
 
-/** Reads the wire format back: u32 count, then u32 length + UTF-8 bytes per field. */
-function decode(buf: Buffer): string[][] {
-  const le = endianness() === 'LE';
-  const u32 = (at: number) => (le ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
-  const records: string[][] = [];
-  let at = 0;
-  while (at < buf.length) {
-    const count = u32(at);
-    at += 4;
-    const record: string[] = [];
-    for (let i = 0; i < count; i++) {
-      const len = u32(at);
-      at += 4;
-      if (at + len > buf.length) throw new Error('truncated');
-      record.push(buf.subarray(at, at + len).toString('utf8'));
-      at += len;
-    }
-    records.push(record);
-  }
-  expect(at).toBe(buf.length);
-  return records;
-}
+const { encodeRecords } = wire;
+
+// The format itself is pinned byte by byte below ('writes u32 count, ...').
+const decode = wire.decodeRecords;
 
 function minimalPlan(): LaunchPlan {
   return {
@@ -80,6 +61,7 @@ function fullPlan(): LaunchPlan {
         flags: MS.BIND | MS.REC | MS.RDONLY,
         data: '',
         propagation: MS.PRIVATE | MS.REC,
+        recursive: { set: MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOEXEC, clear: MOUNT_ATTR.ATIME_MASK },
       },
       { source: 'tmpfs', destination: '/tmp', type: 'tmpfs', flags: 0, data: 'mode=1777,size=1k', propagation: 0 },
     ],
@@ -193,6 +175,8 @@ describe('encodePlan', () => {
       ['root-propagation', String(MS.PRIVATE | MS.REC)],
       ['mount', 'proc', '/proc', 'proc', String(MS.NOSUID | MS.NODEV), '', '0'],
       ['mount', '/host/dir', '/data', 'bind', String(MS.BIND | MS.REC | MS.RDONLY), '', String(MS.PRIVATE | MS.REC)],
+      // Applies to the mount before it.
+      ['mount-recursive', String(MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOEXEC), String(MOUNT_ATTR.ATIME_MASK)],
       ['mount', 'tmpfs', '/tmp', 'tmpfs', '0', 'mode=1777,size=1k', '0'],
       ['device', '/dev/null', 'c', '1', '3', '438', '0', '0'],
       ['device', '/dev/sda', 'b', '8', '0', '432', '5', '6'],
@@ -229,43 +213,21 @@ describe('encodePlan', () => {
     ]);
   });
 
-  it('field counts match what native/helper/plan.cc accepts', () => {
-    const records = decode(encodePlan(fullPlan()));
-    const counts = new Map<string, number>();
-    for (const r of records) counts.set(r[0]!, r.length);
-    expect(Object.fromEntries(counts)).toMatchObject({
-      ns: 3,
-      'cgroup-procs': 2,
-      rootfs: 2,
-      'root-propagation': 2,
-      mount: 7,
-      device: 8,
-      symlink: 3,
-      mkdir: 2,
-      masked: 2,
-      'readonly-path': 2,
-      'readonly-root': 1,
-      'rootfs-propagation': 2,
-      sysctl: 3,
-      hostname: 2,
-      domainname: 2,
-      terminal: 3,
-      rlimit: 5,
-      'oom-score-adj': 2,
-      'no-new-privileges': 1,
-      'apparmor-profile': 2,
-      'selinux-label': 2,
-      ioprio: 2,
-      scheduler: 8,
-      personality: 2,
-      'seccomp-program': 3,
-      capabilities: 7,
-      'hooks-pause': 1,
-      hook: 8,
-      umask: 2,
-      cwd: 2,
-      pause: 1,
-    });
+  // That the helper decodes these records as meant: test/unit/protocol.test.ts.
+
+  it('exec CPU affinity, time offsets and the memory policy: the records native/helper/plan.cc decodes (apply_spec_extras)', () => {
+    const plan: LaunchPlan = {
+      ...minimalPlan(),
+      execCpuAffinity: { initial: [0, 2], final: [] },
+      timeOffsets: [{ clock: 'boottime', secs: -86400, nanosecs: 5 }],
+      memoryPolicy: { mode: 2 | (1 << 15), nodes: [0, 1], text: 'MPOL_BIND|MPOL_F_STATIC_NODES nodes "0-1"' },
+    };
+    const records = decode(encodePlan(plan)).filter((r) => ['exec-cpu-affinity', 'time-offset', 'memory-policy'].includes(r[0]!));
+    expect(records).toEqual([
+      ['exec-cpu-affinity', 'initial', '0', '2'],
+      ['time-offset', 'boottime', '-86400', '5'],
+      ['memory-policy', 'MPOL_BIND|MPOL_F_STATIC_NODES nodes "0-1"', String(2 | (1 << 15)), '0', '1'],
+    ]);
   });
 
   it('a plan with linux.seccomp not compiled yet is refused', () => {
@@ -317,7 +279,8 @@ describe('decodeRecord', () => {
     }
   });
 
-  it('refuses a buffer with more than one record', () => {
+  it('refuses a buffer with more than one record, or a truncated one', () => {
     expect(() => wire.decodeRecord(encodeRecords([['a'], ['b']]))).toThrow(RangeError);
+    expect(() => wire.decodeRecords(encodeRecords([['abc']]).subarray(0, 9))).toThrow(RangeError);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../lib/errors.js';
-import { MS, PROPAGATION_OPTIONS, parseMountOptions } from '../../lib/plan/mount-options.js';
+import { MOUNT_ATTR, MS, PROPAGATION_OPTIONS, RECURSIVE_OPTIONS, parseMountOptions } from '../../lib/plan/mount-options.js';
 
 /** The ConfigError `fn` throws (fails the test if it throws nothing or something else). */
 function configError(fn: () => unknown): ConfigError {
@@ -35,6 +35,7 @@ describe('MS constants', () => {
       SLAVE: 1 << 19,
       SHARED: 1 << 20,
       RELATIME: 1 << 21,
+      I_VERSION: 1 << 23,
       STRICTATIME: 1 << 24,
       LAZYTIME: 1 << 25,
     });
@@ -56,6 +57,8 @@ describe('parseMountOptions flags', () => {
     ['strictatime', 'nostrictatime', MS.STRICTATIME],
     ['lazytime', 'nolazytime', MS.LAZYTIME],
     ['silent', 'loud', MS.SILENT],
+    ['nosymfollow', 'symfollow', MS.NOSYMFOLLOW],
+    ['iversion', 'noiversion', MS.I_VERSION],
   ];
 
   it.each(pairs)('%s sets and %s clears the bit', (set, clear, bit) => {
@@ -72,7 +75,6 @@ describe('parseMountOptions flags', () => {
   it.each([
     ['dirsync', MS.DIRSYNC],
     ['remount', MS.REMOUNT],
-    ['nosymfollow', MS.NOSYMFOLLOW],
   ])('%s sets its bit', (option, bit) => {
     expect(parseMountOptions('tmpfs', [option], 'o').flags).toBe(bit);
   });
@@ -236,15 +238,117 @@ describe('parseMountOptions data', () => {
   });
 });
 
-describe('parseMountOptions options not supported yet', () => {
+describe('MOUNT_ATTR constants', () => {
+  it('match <linux/mount.h>', () => {
+    expect(MOUNT_ATTR).toStrictEqual({
+      RDONLY: 0x1,
+      NOSUID: 0x2,
+      NODEV: 0x4,
+      NOEXEC: 0x8,
+      ATIME_MASK: 0x70,
+      RELATIME: 0,
+      NOATIME: 0x10,
+      STRICTATIME: 0x20,
+      NODIRATIME: 0x80,
+      NOSYMFOLLOW: 0x200000,
+    });
+  });
+});
+
+describe('parseMountOptions recursive options', () => {
+  const A = MOUNT_ATTR;
+  // option that sets the attribute on the whole tree, option that clears it, attribute
+  const pairs: Array<[set: string, clear: string, attr: number]> = [
+    ['rro', 'rrw', A.RDONLY],
+    ['rnosuid', 'rsuid', A.NOSUID],
+    ['rnodev', 'rdev', A.NODEV],
+    ['rnoexec', 'rexec', A.NOEXEC],
+    ['rnodiratime', 'rdiratime', A.NODIRATIME],
+    ['rnosymfollow', 'rsymfollow', A.NOSYMFOLLOW],
+  ];
+
+  it.each(pairs)('%s sets and %s clears the attribute, the last one winning', (set, clear, attr) => {
+    expect(parseMountOptions('bind', ['rbind', set], 'o')).toStrictEqual({
+      flags: MS.BIND | MS.REC,
+      propagation: 0,
+      data: '',
+      bind: true,
+      recursive: { set: attr, clear: 0 },
+    });
+    expect(parseMountOptions('bind', ['rbind', clear], 'o').recursive).toStrictEqual({ set: 0, clear: attr });
+    expect(parseMountOptions('bind', ['rbind', set, clear], 'o').recursive).toStrictEqual({ set: 0, clear: attr });
+    expect(parseMountOptions('bind', ['rbind', clear, set], 'o').recursive).toStrictEqual({ set: attr, clear: 0 });
+  });
+
+  it('never touches the mount\'s own flags, data or propagation', () => {
+    expect(parseMountOptions('tmpfs', ['nosuid', 'rro', 'rnoexec', 'mode=755', 'rprivate'], 'o')).toStrictEqual({
+      flags: MS.NOSUID,
+      propagation: MS.PRIVATE | MS.REC,
+      data: 'mode=755',
+      bind: false,
+      recursive: { set: A.RDONLY | A.NOEXEC, clear: 0 },
+    });
+  });
+
+  it('combines several, as Kubernetes and Docker write them', () => {
+    expect(parseMountOptions('bind', ['rbind', 'ro', 'rro', 'rprivate'], 'o')).toStrictEqual({
+      flags: MS.BIND | MS.REC | MS.RDONLY,
+      propagation: MS.PRIVATE | MS.REC,
+      data: '',
+      bind: true,
+      recursive: { set: A.RDONLY, clear: 0 },
+    });
+    expect(parseMountOptions('bind', ['rbind', 'rnosuid', 'rnodev', 'rnoexec', 'rrw'], 'o').recursive).toStrictEqual({
+      set: A.NOSUID | A.NODEV | A.NOEXEC,
+      clear: A.RDONLY,
+    });
+  });
+
   it.each([
-    'rro', 'rrw', 'rnosuid', 'rsuid', 'rnodev', 'rdev', 'rnoexec', 'rexec', 'rnoatime', 'ratime', 'rnodiratime',
-    'rdiratime', 'rrelatime', 'rnorelatime', 'rstrictatime', 'rnostrictatime', 'tmpcopyup',
-  ])('%s is refused by name', (option) => {
+    ['rnoatime', A.NOATIME],
+    ['rstrictatime', A.STRICTATIME],
+    ['rrelatime', A.RELATIME],
+    ['ratime', A.RELATIME],
+    ['rnorelatime', A.RELATIME],
+    ['rnostrictatime', A.RELATIME],
+  ])('%s replaces the whole atime mode (clears the field, sets %i)', (option, mode) => {
+    expect(parseMountOptions('bind', ['rbind', option], 'o').recursive).toStrictEqual({ set: mode, clear: A.ATIME_MASK });
+    // The last atime option wins, and the other attributes stay.
+    expect(parseMountOptions('bind', ['rbind', 'rnoatime', 'rro', option], 'o').recursive).toStrictEqual({
+      set: A.RDONLY | mode,
+      clear: A.ATIME_MASK,
+    });
+    expect(parseMountOptions('bind', ['rbind', option, 'rstrictatime'], 'o').recursive).toStrictEqual({
+      set: A.STRICTATIME,
+      clear: A.ATIME_MASK,
+    });
+  });
+
+  it('the atime clear mask is always the whole field (the kernel refuses part of it)', () => {
+    for (const [option, [, clear]] of Object.entries(RECURSIVE_OPTIONS)) {
+      const atime = clear & A.ATIME_MASK;
+      expect(atime === 0 || atime === A.ATIME_MASK, option).toBe(true);
+    }
+  });
+
+  it('lists every recursive option runc knows', () => {
+    expect(Object.keys(RECURSIVE_OPTIONS).sort()).toEqual([
+      'ratime', 'rdev', 'rdiratime', 'rexec', 'rnoatime', 'rnodev', 'rnodiratime', 'rnoexec', 'rnorelatime',
+      'rnostrictatime', 'rnosuid', 'rnosymfollow', 'rrelatime', 'rro', 'rrw', 'rstrictatime', 'rsuid', 'rsymfollow',
+    ]);
+  });
+
+  it('no recursive option: no recursive field', () => {
+    expect('recursive' in parseMountOptions('bind', ['rbind', 'ro', 'nosuid'], 'o')).toBe(false);
+  });
+});
+
+describe('parseMountOptions options not supported yet', () => {
+  it('tmpcopyup is refused by name', () => {
     for (const type of ['bind', 'overlay', 'tmpfs']) {
-      const err = configError(() => parseMountOptions(type, ['rbind', option], 'mounts[7].options'));
+      const err = configError(() => parseMountOptions(type, ['rbind', 'tmpcopyup'], 'mounts[7].options'));
       expect(err.jsonPath).toBe('mounts[7].options[1]');
-      expect(err.problem).toBe(`mount option "${option}" is not supported by tsbox yet`);
+      expect(err.problem).toBe('mount option "tmpcopyup" is not supported by tsbox yet');
     }
   });
 });

@@ -7,7 +7,7 @@ import { validateSpec } from '../../lib/oci/validate.js';
 import { buildPlan, type PlanInput } from '../../lib/plan/build.js';
 import { capabilityName, capabilityNumber, planCapabilities } from '../../lib/plan/capabilities.js';
 import type { HostFacts } from '../../lib/host/facts.js';
-import { MS } from '../../lib/plan/mount-options.js';
+import { MOUNT_ATTR, MS } from '../../lib/plan/mount-options.js';
 import type { LaunchPlan, PlannedMount } from '../../lib/plan/plan.js';
 import { planRlimits } from '../../lib/plan/rlimits.js';
 
@@ -347,9 +347,22 @@ describe('buildPlan: mounts', () => {
     );
     expect(err.jsonPath).toBe('mounts[1].options[1]');
     expect(err.problem).toBe('unknown option "bogus" for a tmpfs mount');
-    err = planError((s) => (s.mounts = [{ destination: '/x', type: 'bind', source: '/x', options: ['rbind', 'rro'] }]));
+    err = planError((s) => (s.mounts = [{ destination: '/x', type: 'bind', source: '/x', options: ['rbind', 'tmpcopyup'] }]));
     expect(err.jsonPath).toBe('mounts[0].options[1]');
-    expect(err.problem).toBe('mount option "rro" is not supported by tsbox yet');
+    expect(err.problem).toBe('mount option "tmpcopyup" is not supported by tsbox yet');
+  });
+
+  it('recursive options go to the mount as mount_setattr attributes, beside its own flags', () => {
+    const p = plan(spec((s) => (s.mounts = [
+      { destination: '/x', type: 'bind', source: '/x', options: ['rbind', 'ro', 'rnosuid', 'rnoexec'] },
+      { destination: '/t', type: 'tmpfs', source: 'tmpfs', options: ['rro'] },
+      { destination: '/y', type: 'bind', source: '/y', options: ['rbind'] },
+    ])));
+    expect(p.mounts.map((m) => [m.destination, m.flags, m.recursive])).toEqual([
+      ['/x', MS.BIND | MS.REC | MS.RDONLY, { set: MOUNT_ATTR.NOSUID | MOUNT_ATTR.NOEXEC, clear: 0 }],
+      ['/t', 0, { set: MOUNT_ATTR.RDONLY, clear: 0 }],
+      ['/y', MS.BIND | MS.REC, undefined],
+    ]);
   });
 });
 
@@ -765,7 +778,6 @@ describe('buildPlan: root propagation', () => {
 
 describe('buildPlan: warnings', () => {
   it.each([
-    ['linux.timeOffsets', (s: Json) => (s.linux.timeOffsets = { monotonic: { secs: 1 } }), 'linux.timeOffsets is not applied yet'],
     ['linux.mountLabel', (s: Json) => (s.linux.mountLabel = 'l'), 'linux.mountLabel is not applied (tsbox does not apply SELinux labels)'],
     [
       'linux.personality.flags',
@@ -774,6 +786,12 @@ describe('buildPlan: warnings', () => {
     ],
   ])('%s', (_, edit, warning) => {
     expect(plan(spec(edit)).warnings).toStrictEqual([warning]);
+  });
+
+  it('a relative mount destination (spec 1.2) is resolved against "/", with a warning, as runc does', () => {
+    const p = plan(spec((s) => (s.mounts = [{ destination: 'data/../scratch', type: 'tmpfs', source: 'tmpfs' }])));
+    expect(p.mounts).toMatchObject([{ destination: '/scratch', type: 'tmpfs' }]);
+    expect(p.warnings).toStrictEqual(['mounts[0].destination "data/../scratch" is relative: mounted at "/scratch"']);
   });
 
   it('none for linux.resources, linux.cgroupsPath and linux.seccomp: they are applied', () => {
@@ -794,7 +812,6 @@ describe('buildPlan: warnings', () => {
         s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' };
         s.linux.resources = {};
         s.linux.cgroupsPath = '/x';
-        s.linux.timeOffsets = { monotonic: { secs: 1 } };
         s.linux.mountLabel = 'l';
         s.process.capabilities = { bounding: ['CAP_BPF'] };
       }),
@@ -802,14 +819,63 @@ describe('buildPlan: warnings', () => {
       host,
     );
     expect(p.warnings).toStrictEqual([
-      'linux.timeOffsets is not applied yet',
       'linux.mountLabel is not applied (tsbox does not apply SELinux labels)',
       'this kernel lacks CAP_BPF; not granted',
     ]);
   });
 });
 
+describe('buildPlan: spec 1.2/1.3 fields', () => {
+  const withTime = (s: Json) => s.linux.namespaces.push({ type: 'time' });
+
+  it('linux.timeOffsets: for a new time namespace, each clock as given (0 where unsaid)', () => {
+    const p = plan(spec((s) => {
+      withTime(s);
+      s.linux.timeOffsets = { monotonic: { secs: 86400 }, boottime: { secs: -5, nanosecs: 7 } };
+    }));
+    expect(p.timeOffsets).toStrictEqual([
+      { clock: 'monotonic', secs: 86400, nanosecs: 0 },
+      { clock: 'boottime', secs: -5, nanosecs: 7 },
+    ]);
+    expect(p.warnings).toStrictEqual([]);
+  });
+
+  it('linux.timeOffsets without a new time namespace: refused, naming why', () => {
+    expect(configError(() => plan(spec((s) => (s.linux.timeOffsets = { monotonic: { secs: 1 } })))).message).toBe(
+      'linux.timeOffsets: needs a time namespace in linux.namespaces',
+    );
+    const joined = spec((s) => {
+      s.linux.namespaces.push({ type: 'time', path: '/proc/1/ns/time' });
+      s.linux.timeOffsets = { boottime: { secs: 1 } };
+    });
+    expect(configError(() => plan(joined)).message).toBe(
+      'linux.timeOffsets: needs a new time namespace, not the one joined at "/proc/1/ns/time" (its offsets are set already)',
+    );
+  });
+
+  it('linux.memoryPolicy: the mode with its flags, the nodes as numbers', () => {
+    const { host } = fakeHost({ exists: ['/sys/devices/system/node/node0', '/sys/devices/system/node/node1'] });
+    const p = plan(spec((s) => (s.linux.memoryPolicy = { mode: 'MPOL_BIND', nodes: '0-1', flags: ['MPOL_F_STATIC_NODES'] })), {}, host);
+    expect(p.memoryPolicy).toStrictEqual({ mode: 2 | (1 << 15), nodes: [0, 1], text: 'MPOL_BIND|MPOL_F_STATIC_NODES nodes "0-1"' });
+    expect(plan(spec((s) => (s.linux.memoryPolicy = { mode: 'MPOL_LOCAL' })), {}, host).memoryPolicy).toStrictEqual({ mode: 4, nodes: [], text: 'MPOL_LOCAL' });
+  });
+
+  it.each([
+    ['nodes with MPOL_DEFAULT', { mode: 'MPOL_DEFAULT', nodes: '0' }, 'linux.memoryPolicy.nodes: must be empty with MPOL_DEFAULT'],
+    ['no nodes with MPOL_BIND', { mode: 'MPOL_BIND' }, 'linux.memoryPolicy.nodes: is required with MPOL_BIND'],
+    ['STATIC and RELATIVE', { mode: 'MPOL_BIND', nodes: '0', flags: ['MPOL_F_STATIC_NODES', 'MPOL_F_RELATIVE_NODES'] }, 'linux.memoryPolicy.flags: MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES exclude each other'],
+    ['a node this host lacks', { mode: 'MPOL_PREFERRED', nodes: '0,3' }, 'linux.memoryPolicy.nodes: node 3 does not exist on this host (no /sys/devices/system/node/node3)'],
+    ['a backwards range', { mode: 'MPOL_BIND', nodes: '3-1' }, 'linux.memoryPolicy.nodes: the range "3-1" runs backwards'],
+    ['a node beyond 1023', { mode: 'MPOL_BIND', nodes: '1024' }, 'linux.memoryPolicy.nodes: 1024 is beyond 1023, the highest tsbox can set'],
+  ])('linux.memoryPolicy refused: %s', (_, memoryPolicy, message) => {
+    const { host } = fakeHost({ exists: ['/sys/devices/system/node/node0'] });
+    expect(configError(() => plan(spec((s) => (s.linux.memoryPolicy = memoryPolicy)), {}, host)).message).toBe(message);
+  });
+});
+
 describe('buildPlan: real client configs', () => {
+  // Engines run tsbox as root (an unprivileged caller would get a user namespace of its own).
+  const ENGINE = { uid: 0, gid: 0 };
   const names = fs.readdirSync(CLIENT_CONFIGS).filter((f) => f.endsWith('.json'));
   const load = (name: string) => validateSpec(JSON.parse(fs.readFileSync(path.join(CLIENT_CONFIGS, name), 'utf8')));
   const hybrid = () => fakeHost({ mountinfo: fixture('mountinfo-hybrid.txt'), cgroup: fixture('cgroup-hybrid.txt'), lastCap: 40 }).host;
@@ -823,7 +889,7 @@ describe('buildPlan: real client configs', () => {
   it.each(names)('%s gives a sensible plan on a hybrid and a v2 host', (name) => {
     const s = load(name);
     for (const host of [hybrid(), fakeHost().host]) {
-      const p = buildPlan({ spec: s, bundleDir: BUNDLE, rootfs: ROOTFS }, host);
+      const p = buildPlan({ spec: s, bundleDir: BUNDLE, rootfs: ROOTFS, caller: ENGINE }, host);
       expect(p.namespaces.map((n) => n.type).sort()).toStrictEqual(['ipc', 'mnt', 'net', 'pid', 'uts']);
       expect(p.namespaces.every((n) => n.path === '')).toBe(true);
       expect(p.rootPropagation).toBe(MS.SLAVE | MS.REC);
@@ -860,7 +926,7 @@ describe('buildPlan: real client configs', () => {
 
   it('docker.json in detail', () => {
     const s = load('docker.json');
-    const p = buildPlan({ spec: s, bundleDir: BUNDLE, rootfs: ROOTFS }, hybrid());
+    const p = buildPlan({ spec: s, bundleDir: BUNDLE, rootfs: ROOTFS, caller: ENGINE }, hybrid());
     const containerDir = '/var/lib/example/docker/root/containers/63fa61a99ce5a8a2f6cb322bb1cce7590e76cb6c4dec563eb5726bd053094246';
     for (const file of ['resolv.conf', 'hostname', 'hosts']) {
       expect(p.mounts.find((m) => m.destination === `/etc/${file}`)).toStrictEqual({
@@ -909,7 +975,7 @@ describe('buildPlan: real client configs', () => {
 
   it('podman.json in detail', () => {
     const s = load('podman.json');
-    const p = buildPlan({ spec: s, bundleDir: BUNDLE, rootfs: ROOTFS }, fakeHost().host);
+    const p = buildPlan({ spec: s, bundleDir: BUNDLE, rootfs: ROOTFS, caller: ENGINE }, fakeHost().host);
     expect(p.mounts.find((m) => m.destination === '/dev/shm')).toMatchObject({
       type: 'bind',
       flags: MS.BIND | MS.NOSUID | MS.NOEXEC | MS.NODEV,
@@ -939,7 +1005,7 @@ describe('buildPlan: real client configs', () => {
 
   it('ctr.json in detail', () => {
     const s = load('ctr.json');
-    const p = buildPlan({ spec: s, bundleDir: BUNDLE, rootfs: ROOTFS }, fakeHost().host);
+    const p = buildPlan({ spec: s, bundleDir: BUNDLE, rootfs: ROOTFS, caller: ENGINE }, fakeHost().host);
     expect(p.mounts.map((m) => m.destination)).toStrictEqual([
       '/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys', '/run',
     ]);

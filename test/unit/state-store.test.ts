@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { native } from '../../lib/native/binding.js';
 import { StateStore } from '../../lib/runtime/state.js';
 
 let tmp: string;
@@ -19,7 +20,7 @@ afterEach(() => {
 
 describe('StateStore.remove', () => {
   it('removes the files tsbox writes and the directory, leaving the other containers', () => {
-    const store = new StateStore(tmp);
+    const store = new StateStore(tmp, native());
     for (const id of ['a', 'b']) {
       store.claim(id);
       fs.writeFileSync(path.join(tmp, id, 'state.json'), '{}');
@@ -31,7 +32,7 @@ describe('StateStore.remove', () => {
   });
 
   it('also removes what tsbox did not put there (a subdirectory with files)', () => {
-    const store = new StateStore(tmp);
+    const store = new StateStore(tmp, native());
     store.claim('c');
     fs.mkdirSync(path.join(tmp, 'c', 'sub', 'deeper'), { recursive: true });
     fs.writeFileSync(path.join(tmp, 'c', 'sub', 'deeper', 'x'), 'x');
@@ -41,7 +42,7 @@ describe('StateStore.remove', () => {
   });
 
   it('is quiet about a directory that is already gone', () => {
-    const store = new StateStore(tmp);
+    const store = new StateStore(tmp, native());
     expect(() => store.remove('never')).not.toThrow();
     expect(fs.readdirSync(tmp)).toEqual([]);
   });

@@ -340,12 +340,7 @@ const MALFORMED: [string, (c: Json) => Json, string, string][] = [
   ['mounts an object', (c) => void (c.mounts = {}), 'mounts', 'must be an array, got an object'],
   ['mounts[1] null', (c) => void (c.mounts[1] = null), 'mounts[1]', 'must be an object, got null'],
   ['mount destination missing', (c) => void delete c.mounts[1].destination, 'mounts[1].destination', 'is required'],
-  [
-    'mount destination relative',
-    (c) => void (c.mounts[2].destination = 'data'),
-    'mounts[2].destination',
-    'must be an absolute path, got "data"',
-  ],
+  ['mount destination empty', (c) => void (c.mounts[2].destination = ''), 'mounts[2].destination', 'must be a non-empty string, got ""'],
   [
     'mount option empty',
     (c) => void (c.mounts[1].options[0] = ''),
@@ -497,7 +492,7 @@ const MALFORMED: [string, (c: Json) => Json, string, string][] = [
     `${U64_RANGE}, got -1`,
   ],
   ['cpu.cpus a number', (c) => void (c.linux.resources.cpu.cpus = 3), 'linux.resources.cpu.cpus', 'must be a string, got 3'],
-  ['pids.limit missing', (c) => void (c.linux.resources.pids = {}), 'linux.resources.pids.limit', 'is required'],
+  ['pids.limit a string', (c) => void (c.linux.resources.pids = { limit: '5' }), 'linux.resources.pids.limit', 'must be an integer from -9223372036854775808 to 9223372036854775807, got "5"'],
   [
     'device rule allow missing',
     (c) => void delete c.linux.resources.devices[1].allow,

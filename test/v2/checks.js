@@ -171,10 +171,10 @@ check('pids.max: a fork loop stops at the limit (pids.events max counts the refu
   assert.ok(procs(c.cg).length <= 10, `${procs(c.cg).length} processes`);
 });
 
-check('cpu: shares 1024 -> cpu.weight 39, quota/period -> cpu.max; a busy loop is throttled (cpu.stat)', async () => {
+check('cpu: shares 1024 -> cpu.weight 100 (runc 1.4), quota/period -> cpu.max; a busy loop is throttled (cpu.stat)', async () => {
   const name = unique();
   const c = await started(['sh', '-c', 'while :; do :; done'], name, { cpu: { shares: 1024, quota: 20000, period: 100000 } });
-  assert.equal(read(c.cg, 'cpu.weight'), '39');
+  assert.equal(read(c.cg, 'cpu.weight'), '100');
   assert.equal(read(c.cg, 'cpu.max'), '20000 100000');
   await waitUntil('throttling', () => counters(c.cg, 'cpu.stat').nr_throttled > 0);
 });
@@ -259,7 +259,7 @@ check('update: memory.max and pids.max change live; what update leaves out stays
   await rt.update(c.id, { memory: { limit: 32 * MiB }, pids: { limit: 20 } });
   assert.equal(read(c.cg, 'memory.max'), String(32 * MiB));
   assert.equal(read(c.cg, 'pids.max'), '20');
-  assert.equal(read(c.cg, 'cpu.weight'), '79');
+  assert.equal(read(c.cg, 'cpu.weight'), '174');
 });
 
 check('delete removes exactly the directories tsbox made: a parent that existed stays; a nested new path gets its controllers delegated', async () => {
@@ -476,7 +476,7 @@ check('cgroup2 conversions: swap - limit -> memory.swap.max, reservation -> memo
   });
   const files = () =>
     Object.fromEntries(
-      ['memory.max', 'memory.swap.max', 'memory.low', 'memory.high', 'cpu.max', 'cpu.max.burst', 'cpu.idle', 'hugetlb.2MB.max', 'pids.max'].map((f) => [f, read(c.cg, f)]),
+      ['memory.max', 'memory.swap.max', 'memory.low', 'memory.high', 'cpu.max', 'cpu.max.burst', 'cpu.idle', 'hugetlb.2MB.max', 'hugetlb.2MB.rsvd.max', 'pids.max'].map((f) => [f, read(c.cg, f)]),
     );
   assert.deepEqual(files(), {
     'memory.max': String(32 * MiB),
@@ -487,6 +487,7 @@ check('cgroup2 conversions: swap - limit -> memory.swap.max, reservation -> memo
     'cpu.max.burst': '10000',
     'cpu.idle': '1',
     'hugetlb.2MB.max': String(4 * MiB),
+    'hugetlb.2MB.rsvd.max': String(4 * MiB),
     'pids.max': '30',
   });
   // The swap alone: worked out against the memory limit in force.
@@ -505,6 +506,7 @@ check('cgroup2 conversions: swap - limit -> memory.swap.max, reservation -> memo
     'cpu.max.burst': '20000',
     'cpu.idle': '0',
     'hugetlb.2MB.max': String(2 * MiB),
+    'hugetlb.2MB.rsvd.max': String(2 * MiB),
     'pids.max': '30',
   });
   // A quota lowered below the burst in force, with a burst that fits it (the burst goes first).

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { TsboxError } from '../../errors.js';
+import { ConfigError, TsboxError } from '../../errors.js';
 import type { Process } from '../../oci/types.js';
 import { validateProcess } from '../../oci/validate.js';
 import type { CommandContext } from '../context.js';
@@ -30,6 +30,14 @@ function parseUser(text: string): { uid: number; gid?: number } {
   return { uid: Number(m[1]), ...(m[2] !== undefined && { gid: Number(m[2]) }) };
 }
 
+/** --process-label and --apparmor, as process fields (applied where the host has that LSM, else an error). */
+function securityLabels({ flags }: CommandContext): Pick<Process, 'selinuxLabel' | 'apparmorProfile'> {
+  return {
+    ...(flags['process-label'] !== undefined && { selinuxLabel: flags['process-label'] as string }),
+    ...(flags.apparmor !== undefined && { apparmorProfile: flags.apparmor as string }),
+  };
+}
+
 /** runc's exec with a command: the container's own process, with the flags on top. */
 function processFromFlags(base: Process, ctx: CommandContext, args: string[]): Process {
   const f = ctx.flags;
@@ -50,6 +58,7 @@ function processFromFlags(base: Process, ctx: CommandContext, args: string[]): P
   const caps = f.cap as string[];
   const process: Process = {
     ...base,
+    ...securityLabels(ctx),
     args,
     env,
     user,
@@ -75,7 +84,7 @@ export async function command(ctx: CommandContext): Promise<number> {
   let terminal = f.tty === true;
   if (f.process !== undefined) {
     if (args.length > 0) throw new UsageError('give either --process or a command, not both', 'exec');
-    const p = readProcessFile(f.process as string);
+    const p = { ...readProcessFile(f.process as string), ...securityLabels(ctx) };
     if (terminal) p.terminal = true;
     terminal = p.terminal === true;
     process = p;
@@ -89,12 +98,25 @@ export async function command(ctx: CommandContext): Promise<number> {
     preserveFds: f['preserve-fds'] as number,
     ...(f['pid-file'] !== undefined && { pidFile: f['pid-file'] as string }),
     ...(f['console-socket'] !== undefined && { consoleSocket: f['console-socket'] as string }),
+    ...(f['pidfd-socket'] !== undefined && { pidfdSocket: f['pidfd-socket'] as string }),
+    ...(f['ignore-paused'] === true && { ignorePaused: true }),
+    ...((f.cgroup as string[]).length > 0 && { subCgroups: f.cgroup as string[] }),
   };
   if (f.detach) {
-    const { warnings } = await runtime.execDetached(id, process, options);
+    const { warnings } = await runtime.execDetached(id, process, options).catch(namingLabelFlags(ctx));
     for (const w of warnings) ctx.log.warn(w);
     return 0;
   }
   const size = callerTerminalSize(terminal);
-  return supervise(() => runtime.exec(id, process, { ...options, ...(size && { terminalSize: size }) }), ctx.log);
+  return supervise(runtime.native, () => runtime.exec(id, process, { ...options, ...(size && { terminalSize: size }) }).catch(namingLabelFlags(ctx)), ctx.log);
+}
+
+/** A label the host cannot apply, named as the flag that asked for it rather than the process field. */
+function namingLabelFlags(ctx: CommandContext): (err: unknown) => never {
+  const flagOf: Record<string, string> = { 'process.selinuxLabel': 'process-label', 'process.apparmorProfile': 'apparmor' };
+  return (err) => {
+    const flag = err instanceof ConfigError ? flagOf[err.jsonPath] : undefined;
+    if (flag && ctx.flags[flag] !== undefined) throw new TsboxError(`exec --${flag} "${ctx.flags[flag] as string}": ${(err as ConfigError).problem}`);
+    throw err;
+  };
 }

@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { helperPath } from '../../native/binding.js';
-import { SECCOMP_ACTIONS, SECCOMP_FLAGS, SECCOMP_OPERATORS } from '../../oci/types.js';
+import { native } from '../../native/binding.js';
+import { MEMORY_POLICY_FLAGS, MEMORY_POLICY_MODES, SECCOMP_ACTIONS, SECCOMP_FLAGS, SECCOMP_OPERATORS } from '../../oci/types.js';
 import { capabilityName } from '../../plan/capabilities.js';
-import { PROPAGATION_OPTIONS } from '../../plan/mount-options.js';
-import { OCI_VERSION } from '../../oci/default-spec.js';
+import { PROPAGATION_OPTIONS, RECURSIVE_OPTIONS } from '../../plan/mount-options.js';
+import { OCI_VERSION_MAX } from '../../oci/default-spec.js';
 import type { CommandContext } from '../context.js';
 import { UsageError } from '../parse.js';
 import { writeStdout } from '../output.js';
@@ -20,25 +20,30 @@ export async function command(ctx: CommandContext): Promise<number> {
   // libseccomp is linked into the helper, which builds the filters: it says
   // what it supports (its version, architectures, and the flags this kernel
   // and it can set).
-  const libseccomp = JSON.parse(execFileSync(helperPath(), ['--seccomp-features'], { encoding: 'utf8' })) as {
+  const libseccomp = JSON.parse(execFileSync(native().helperPath, ['--seccomp-features'], { encoding: 'utf8' })) as {
     version: string;
     archs: string[];
     supportedFlags: string[];
   };
   const features = {
     ociVersionMin: '1.0.0',
-    ociVersionMax: OCI_VERSION,
+    // The newest spec whose fields tsbox applies or refuses in one line
+    // (1.3: memoryPolicy, pids.limit 0 and unset; netDevices refused).
+    ociVersionMax: OCI_VERSION_MAX,
     hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
     mountOptions: [
       'async', 'atime', 'bind', 'defaults', 'dev', 'diratime', 'dirsync', 'exec', 'lazytime', 'loud', 'mand',
       'noatime', 'nodev', 'nodiratime', 'noexec', 'nolazytime', 'nomand', 'norelatime', 'nostrictatime', 'nosuid',
-      'idmap', 'nosymfollow', 'rbind', 'relatime', 'remount', 'ridmap', 'ro', 'rw', 'silent', 'strictatime', 'suid', 'sync',
+      'idmap', 'iversion', 'noiversion', 'nosymfollow', 'rbind', 'relatime', 'remount', 'ridmap', 'ro', 'rw', 'silent',
+      'strictatime', 'suid', 'symfollow', 'sync',
       ...Object.keys(PROPAGATION_OPTIONS),
+      ...Object.keys(RECURSIVE_OPTIONS),
     ].sort(),
     linux: {
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'user', 'uts'],
       capabilities: Array.from({ length: lastCap + 1 }, (_, i) => capabilityName(i)),
-      cgroup: { v1: true, v2: true, systemd: true, systemdUser: false, rdma: false },
+      // rdma: linux.resources.rdma is written to rdma.max (lib/cgroups/resources.ts).
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: false, rdma: true },
       seccomp: {
         enabled: true,
         actions: [...SECCOMP_ACTIONS].sort(),
@@ -47,10 +52,15 @@ export async function command(ctx: CommandContext): Promise<number> {
         knownFlags: [...SECCOMP_FLAGS],
         supportedFlags: libseccomp.supportedFlags,
       },
-      apparmor: { enabled: false },
-      selinux: { enabled: false },
+      // As the spec defines them, whether tsbox implements them, not whether
+      // this host has the LSM: the profile and label are applied where it
+      // does, and refused in one line where it does not.
+      apparmor: { enabled: true },
+      selinux: { enabled: true },
       intelRdt: { enabled: false },
       mountExtensions: { idmap: { enabled: true } },
+      memoryPolicy: { modes: [...MEMORY_POLICY_MODES], flags: [...MEMORY_POLICY_FLAGS] },
+      netDevices: { enabled: false },
     },
     annotations: {
       'io.github.seccomp.libseccomp.version': libseccomp.version,

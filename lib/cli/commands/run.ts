@@ -36,6 +36,7 @@ export async function command(ctx: CommandContext): Promise<number> {
   const bundle = loadBundle(dir);
   const size = callerTerminalSize(bundle.spec.process?.terminal === true);
   return supervise(
+    runtime.native,
     () =>
       runtime.run(id, bundle, {
         stdio: 'inherit',
@@ -43,6 +44,7 @@ export async function command(ctx: CommandContext): Promise<number> {
         extraFds: preservedFds(options.preserveFds),
         keep: flags.keep === true,
         ...(options.pidFile !== undefined && { pidFile: options.pidFile }),
+        ...(options.pidfdSocket !== undefined && { pidfdSocket: options.pidfdSocket }),
       }),
     log,
   );

@@ -15,7 +15,7 @@ export async function command({ flags, args }: CommandContext): Promise<number> 
     // 'wx': never replace a file that appeared since the check above.
     writeFileSync(file, `${JSON.stringify(spec, null, '\t')}\n`, { flag: 'wx' });
   } catch (err) {
-    throw new TsboxError(`write ${file}: ${(err as Error).message}`);
+    throw new TsboxError(`write ${file}: ${(err as Error).message}`, { cause: err });
   }
   return 0;
 }
