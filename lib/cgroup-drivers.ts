@@ -47,9 +47,9 @@ export async function prepareCgroups(
   try {
     return { cgroups, entry: await driver.prepare(layout, cgroups, linux, id, warnings) };
   } catch (err) {
-    await driver.destroy(cgroups).catch(() => undefined);
-    if (name !== 'cgroupfs' || !isRootless() || !deniedAccess(err)) throw err;
+    // prepare leaves nothing when it fails: the record names nothing either.
     record(undefined);
+    if (name !== 'cgroupfs' || !isRootless() || !deniedAccess(err)) throw err;
     warnings.push(skippedCgroups(linux?.cgroupsPath, linux?.resources, err as Error));
     return { cgroups: undefined, entry: undefined };
   }

@@ -29,22 +29,27 @@ import { systemdUnitFor } from './unit-name.js';
 export const systemd: CgroupDriver = {
   ...cgroupfs,
   name: 'systemd',
-  plan(layout, linux, id) {
+  plan(_layout, linux, id) {
     if ((process.geteuid?.() ?? 0) !== 0) {
       throw new TsboxError("--systemd-cgroup: rootless containers under the user's systemd manager are not supported; use cgroupfs (leave out --systemd-cgroup)");
     }
     const unit = systemdUnitFor(linux?.cgroupsPath, id);
-    cgroup2Of(layout);
     return { driver: 'systemd', dirs: {}, created: [], systemd: { unit: unit.unit } };
   },
   async prepare(layout, cg, linux, id, warnings) {
     const { Systemd } = await import('./manager.js');
     const { unitProperties } = await import('./properties.js');
-    const v2 = cgroup2Of(layout);
     const unit = systemdUnitFor(linux?.cgroupsPath, id);
     const resources = linux?.resources ?? {};
     const nodes = deviceNodes(linux?.devices);
     const bus = await Systemd.connect();
+    let v2;
+    try {
+      v2 = cgroup2Of(layout);
+    } catch (err) {
+      bus.close();
+      throw err;
+    }
     const properties = unitProperties(resourceWrites(layout, resources, nodes, EMPTY_CGROUP).writes, bus.version);
     return {
       procs: [],
