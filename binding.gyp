@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "tsbox",
-      "sources": ["native/addon.cc", "native/bpf.cc"],
+      "sources": ["native/addon.cc", "native/bpf.cc", "native/datagram.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"]
@@ -21,6 +21,7 @@
         "native/helper/procfs.cc",
         "native/helper/rootfs.cc",
         "native/helper/init.cc",
+        "native/helper/passwd.cc",
         "native/helper/process_attrs.cc",
         "native/helper/cpu_affinity.cc",
         "native/helper/time_ns.cc",

@@ -45,13 +45,26 @@ function runOne(phase: string, hook: Hook, state: string): Promise<void> {
 }
 
 /**
- * Runs the hooks of one phase in order, each with the state on stdin. The
- * first failure stops the rest and is thrown; the caller decides whether it
- * fails the operation (prestart, createRuntime) or is only a warning
- * (poststart, poststop), as the OCI runtime spec says.
+ * Runs the prestart or createRuntime hooks in order, each with the state on
+ * stdin. The first failure stops the rest and is thrown: it fails the
+ * operation, as the OCI runtime spec says.
  */
-export async function runHooks(hooks: Hooks | undefined, phase: RuntimeHookPhase, state: HookState): Promise<void> {
-  const list = hooks?.[phase] ?? [];
+export async function runHooks(hooks: Hooks | undefined, phase: 'prestart' | 'createRuntime', state: HookState): Promise<void> {
   const json = JSON.stringify(state);
-  for (const hook of list) await runOne(phase, hook, json);
+  for (const hook of hooks?.[phase] ?? []) await runOne(phase, hook, json);
+}
+
+/**
+ * Runs the poststart or poststop hooks in order. A failure is only a
+ * warning and the hooks after it still run, as the OCI runtime spec says
+ * (runc stops at the first): the process runs, or has run, either way.
+ * Returns one warning per failed hook.
+ */
+export async function runHooksWarning(hooks: Hooks | undefined, phase: 'poststart' | 'poststop', state: HookState): Promise<string[]> {
+  const json = JSON.stringify(state);
+  const warnings: string[] = [];
+  for (const hook of hooks?.[phase] ?? []) {
+    await runOne(phase, hook, json).catch((err: Error) => warnings.push(err.message));
+  }
+  return warnings;
 }

@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, closeSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { getSystemErrorName } from 'node:util';
@@ -18,7 +18,7 @@ import { buildPlan } from './plan/build.js';
 import { hostSnapshot } from './host/facts.js';
 import { ociState, type Status } from './oci/state.js';
 import { encodePlan, encodeSeccompCompile } from './plan/encode.js';
-import type { CompiledSeccomp, IdRange, LaunchPlan, PlannedSeccomp, PlannedUserNamespace } from './plan/plan.js';
+import type { CompiledSeccomp, LaunchPlan, PlannedSeccomp } from './plan/plan.js';
 import { compiledSeccomp } from './seccomp-cache.js';
 
 /** Where one of the container's stdin/stdout/stderr goes. */
@@ -52,10 +52,17 @@ export interface LaunchOptions {
   /** Descriptors of this process the container gets as 3, 4, ... (--preserve-fds). */
   extraFds?: number[];
   /**
-   * Stop the init just before it executes the process, until `tsbox start`
-   * opens this FIFO (create); without it the process is executed at once.
+   * KEY=VALUE entries the runtime adds to the process's environment (in
+   * place of the config's own for the same key): LISTEN_FDS for socket
+   * activation, NOTIFY_SOCKET.
    */
-  startFifo?: string;
+  extraEnv?: string[];
+  /**
+   * Stop the init just before it executes the process, until `tsbox start`
+   * connects to the unix socket it listens on at this path (create);
+   * without it the process is executed at once.
+   */
+  startSocket?: string;
   /**
    * Where compiled seccomp programs are kept across processes (a state
    * root's .seccomp); without it, only in this process's memory.
@@ -63,7 +70,7 @@ export interface LaunchOptions {
   seccompCacheDir?: string;
 }
 
-/** A launched container init: running its process, or (startFifo) ready to. */
+/** A launched container init: running its process, or (startSocket) ready to. */
 export interface Launched {
   pid: number;
   /** Open until the caller closes it; the init is our child. */
@@ -211,7 +218,7 @@ export function pipeStreams(stdio: Stdio): [Writable | null, Readable | null, Re
 /**
  * Creates a container's init from a bundle and follows the sync protocol
  * (native/helper/main.cc) until the process has been executed, or with
- * `startFifo` until the init is ready and waits for `tsbox start`. Fails
+ * `startSocket` until the init is ready and waits for `tsbox start`. Fails
  * with a one-line TsboxError, leaving no process, mount or file behind.
  */
 export async function launch(native: Binding, bundle: Bundle, options: LaunchOptions = {}): Promise<Launched> {
@@ -225,18 +232,14 @@ export async function launch(native: Binding, bundle: Bundle, options: LaunchOpt
         bundleDir: bundle.dir,
         rootfs: bundle.rootfs,
         ...(options.terminalSize && { terminalSize: options.terminalSize }),
-        ...(options.startFifo !== undefined && { startFifo: options.startFifo }),
+        ...(options.startSocket !== undefined && { startSocket: options.startSocket }),
       },
       host,
     );
   } catch (err) {
     throw err instanceof ConfigError ? err.inFile(bundle.configPath) : err;
   }
-  if (options.startFifo !== undefined && plan.namespaces.some((ns) => ns.type === 'user')) {
-    // A joined user namespace has maps of its own: open the FIFO's write side.
-    if (plan.userns) giveFifoToMappedRoot(options.startFifo, plan.userns);
-    else chmodSync(options.startFifo, 0o622);
-  }
+  if (options.extraEnv) plan.env = withEnv(plan.env, options.extraEnv);
   // The container's cgroups, made and limited before its init exists: the
   // helper puts itself in them before it clones the init, so the init is
   // born there and nothing of the runtime is ever charged to them (with
@@ -293,6 +296,13 @@ export async function launch(native: Binding, bundle: Bundle, options: LaunchOpt
   }
 }
 
+/** `env` with `extra`'s entries in place of those of the same keys, or added. */
+function withEnv(env: string[], extra: string[]): string[] {
+  const key = (e: string) => e.slice(0, e.indexOf('=') + 1);
+  const replaced = new Set(extra.map(key));
+  return [...env.filter((e) => !replaced.has(key(e))), ...extra];
+}
+
 /**
  * cgroup2 moves a process (CLONE_INTO_CGROUP included) only for a writer
  * of the cgroup.procs of the common ancestor of where it is and where it
@@ -314,30 +324,8 @@ function unjoinableCgroup2(err: unknown, layout: Layout, cgroups: Cgroups): unkn
   );
 }
 
-/**
- * The init opens the exec FIFO for writing as root of its new user
- * namespace, i.e. as the host ids container id 0 maps to: the FIFO becomes
- * theirs (runc does the same). The state directory around it stays closed to
- * them; the init reaches the FIFO through a descriptor opened before.
- */
-function giveFifoToMappedRoot(fifo: string, userns: PlannedUserNamespace): void {
-  const root = (ranges: IdRange[]) => ranges.find((r) => r.containerID === 0)?.hostID ?? -1;
-  const uid = root(userns.uidMappings);
-  const gid = root(userns.gidMappings);
-  if (uid === (process.geteuid?.() ?? 0) && gid === (process.getegid?.() ?? 0)) return;
-  try {
-    chownSync(fifo, uid, gid);
-  } catch (err) {
-    // An unprivileged caller cannot give files away (ids from
-    // /etc/subuid): open the FIFO's write side to all instead; the state
-    // directory keeps everyone else from reaching it by name.
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw new TsboxError(`chown exec fifo "${fifo}": ${(err as Error).message}`, { cause: err });
-    chmodSync(fifo, 0o622);
-  }
-}
-
 /** What launchPlan takes beyond launch()'s options. */
-type LaunchPlanOptions = Omit<LaunchOptions, 'startFifo' | 'terminalSize' | 'id'> & {
+type LaunchPlanOptions = Omit<LaunchOptions, 'startSocket' | 'terminalSize' | 'id'> & {
   beforePivot?: (pid: number) => Promise<[creating: string, created: string]>;
   /** The container's state for a seccomp agent (linux.seccomp.listenerPath), given the new process's pid. */
   seccompState?: (pid: number) => HookState;
@@ -416,8 +404,8 @@ const HANDLERS: Record<Exclude<HelperMessage, 'seccomp-program'>, (talk: Talk, m
       talk.done = true;
       return;
     }
-    // With a start FIFO the init now waits for `tsbox start`.
-    if (talk.plan.startFifo !== undefined) talk.done = true;
+    // With a start socket the init now waits for `tsbox start`.
+    if (talk.plan.startSocket !== undefined) talk.done = true;
     else talk.native.send(talk.sock, ['go']);
   },
   async hooks(talk) {
@@ -428,6 +416,9 @@ const HANDLERS: Record<Exclude<HelperMessage, 'seccomp-program'>, (talk: Talk, m
       talk.failure = err as Error;
       talk.native.send(talk.sock, ['abort']);
     }
+  },
+  warning(talk, msg) {
+    talk.plan.warnings.push(msg.fields[1] ?? '');
   },
   error(talk, msg) {
     // The first failure is the one to report (after a failed hook, the

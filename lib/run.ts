@@ -4,7 +4,7 @@ import { loadBundle, type Bundle } from './bundle.js';
 import type { Cgroups } from './cgroups/manager.js';
 import { generateId } from './container-id.js';
 import { destroy } from './destroy.js';
-import { runHooks } from './hooks.js';
+import { runHooksWarning } from './hooks.js';
 import { launch, pipeStreams, waitFor, type Launched, type LaunchOptions } from './launch.js';
 import { native, type Binding, type ExitInfo } from './native/binding.js';
 import { ociState } from './oci/state.js';
@@ -13,7 +13,7 @@ import { signalName, signalNumber } from './signals.js';
 
 export type { StdioOption } from './launch.js';
 
-export type RunOptions = Pick<LaunchOptions, 'stdio' | 'terminalSize' | 'extraFds' | 'id' | 'seccompCacheDir' | 'cgroupDriver'> & {
+export type RunOptions = Pick<LaunchOptions, 'stdio' | 'terminalSize' | 'extraFds' | 'extraEnv' | 'id' | 'seccompCacheDir' | 'cgroupDriver'> & {
   /** The native layer (default: the addon); tests give a fake (test/helpers/fake-native.ts). */
   native?: Binding;
   /** A unix socket to send a pidfd of the container's process to (runc's --pidfd-socket). */
@@ -76,14 +76,14 @@ export async function run(source: string | Bundle, options: RunOptions = {}): Pr
   const warn = (err: unknown) => c.warnings.push((err as Error).message);
   const hooks = bundle.spec.hooks;
   const container = { id, pid: c.pid, bundle: bundle.dir, annotations: bundle.spec.annotations };
-  if (hooks?.poststart) await runHooks(hooks, 'poststart', ociState(container, 'running')).catch(warn);
+  if (hooks?.poststart) c.warnings.push(...(await runHooksWarning(hooks, 'poststart', ociState(container, 'running'))));
   const { cgroups } = launched;
   if (!cgroups && !hooks?.poststop) return c;
   const exited = c.exited.then(async (status) => {
     // The container's cgroups go with it, and so does what is left in
     // them (processes that outlived an init without a pid namespace), as runc.
     if (cgroups) await destroy(binding, { cgroups }).catch(warn);
-    if (hooks?.poststop) await runHooks(hooks, 'poststop', ociState(container, 'stopped')).catch(warn);
+    if (hooks?.poststop) c.warnings.push(...(await runHooksWarning(hooks, 'poststop', ociState(container, 'stopped'))));
     return status;
   });
   return { ...c, exited };

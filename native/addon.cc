@@ -32,6 +32,7 @@
 #include <napi.h>
 
 #include "bpf.h"
+#include "datagram.h"
 #include "wire.h"
 
 extern char** environ;
@@ -65,6 +66,15 @@ uv_loop_t* event_loop(Napi::Env env) {
 // A uv_poll_t that resolves one promise when its descriptor becomes
 // readable, then closes itself. `on_ready` runs on the JS thread and
 // settles the deferred.
+//
+// This is the only place the addon calls back into JS (the background
+// reaper never does), and it does so from a raw libuv callback, outside any
+// callback Node made. So the settling runs inside a callback scope of its
+// own async context: closing the scope runs the microtasks and nextTicks
+// the settling queued, i.e. the caller's `await` continues at once. Without
+// it they wait for whatever callback Node runs next: on Node 26 an
+// unrelated pending timer held run() up until it fired (scripts/round-trip.js
+// checks this on every Node CI tests).
 class Poller {
  public:
   using Callback = void (*)(Napi::Env env, int fd, Napi::Promise::Deferred& deferred);
@@ -88,18 +98,25 @@ class Poller {
 
  private:
   Poller(Napi::Env env, int fd, Callback cb)
-      : env_(env), fd_(fd), callback_(cb), deferred_(Napi::Promise::Deferred::New(env)) {
+      : env_(env),
+        fd_(fd),
+        callback_(cb),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        context_(env, "tsbox:poll") {
     handle_.data = this;
   }
 
   static void on_event(uv_poll_t* handle, int status, int) {
     auto* p = static_cast<Poller*>(handle->data);
     uv_poll_stop(handle);
-    Napi::HandleScope scope(p->env_);
-    if (status < 0) {
-      p->deferred_.Reject(system_error(p->env_, "poll", -status).Value());
-    } else {
-      p->callback_(p->env_, p->fd_, p->deferred_);
+    {
+      Napi::HandleScope handles(p->env_);
+      Napi::CallbackScope callback(p->env_, p->context_);
+      if (status < 0) {
+        p->deferred_.Reject(system_error(p->env_, "poll", -status).Value());
+      } else {
+        p->callback_(p->env_, p->fd_, p->deferred_);
+      }
     }
     uv_close(reinterpret_cast<uv_handle_t*>(handle), on_close);
   }
@@ -110,6 +127,7 @@ class Poller {
   int fd_;
   Callback callback_;
   Napi::Promise::Deferred deferred_;
+  Napi::AsyncContext context_;
   uv_poll_t handle_;
 };
 
@@ -500,14 +518,6 @@ Napi::Value RestoreTerminal(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// mkfifo(path, mode)
-Napi::Value Mkfifo(const Napi::CallbackInfo& info) {
-  std::string path = info[0].As<Napi::String>();
-  mode_t mode = info[1].As<Napi::Number>().Uint32Value();
-  if (mkfifo(path.c_str(), mode) != 0) return throw_system_error(info.Env(), "mkfifo \"" + path + "\"", errno);
-  return info.Env().Undefined();
-}
-
 // lock(fd): an exclusive flock, waiting for it. Used by CLI commands, each a
 // process doing one thing, to take turns on one container; released when
 // the descriptor is closed or the process ends.
@@ -559,7 +569,6 @@ Napi::Value SendFd(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("mkfifo", Napi::Function::New(env, Mkfifo));
   exports.Set("lock", Napi::Function::New(env, Lock));
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen));
   exports.Set("sendFd", Napi::Function::New(env, SendFd));
@@ -579,6 +588,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("strerror", Napi::Function::New(env, Strerror));
   exports.Set("setWindowSize", Napi::Function::New(env, SetWindowSize));
   RegisterBpf(env, exports);
+  RegisterDatagram(env, exports);
   return exports;
 }
 

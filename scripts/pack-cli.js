@@ -42,10 +42,11 @@ const CACHE_MAGIC = 'tsbox-cache ';
 // delete, list, run, exec, --version): not the systemd driver's D-Bus
 // client (a fifth of the cache, for a flag most callers never give; the
 // driver itself is small and loads the client with import()), the
-// commands people type now and then, their cgroup readers, the help text
-// and the library's entry point. They may not use import() (the rewrite
+// commands people type now and then, their cgroup readers, the help text,
+// the library's entry point, and the NOTIFY_SOCKET relay (only for
+// systemd Type=notify units). They may not use import() (the rewrite
 // below is not applied to them).
-const COLD = /^(systemd\/(?!(driver|unit-name)\.js$)|cgroups\/(stats|oom)\.js$|cli\/commands\/(events|features|pause|ps|resume|spec|update)\.js$|cli\/help\.js$|index\.js$)/;
+const COLD = /^(systemd\/(?!(driver|unit-name)\.js$)|cgroups\/(stats|oom)\.js$|cli\/commands\/(events|features|pause|ps|resume|spec|update)\.js$|cli\/help\.js$|index\.js$|notify-socket\.js$)/;
 
 /** Every .js file under dist/ (but the pack itself), sorted: relative path with '/'. */
 function modules() {

@@ -2,33 +2,26 @@
 // The pure cgroup v2 checks (test/v2/checks.js), then the systemd ones
 // (test/v2/systemd-checks.js: a real systemd in namespaces of its own, and
 // the tsbox systemd driver's checks it loads), in a throwaway VM whose
-// cgroup2 root has every controller (../shared/tools/v2vm: this machine
-// and CI's are hybrid hosts). One VM boots for all the checks; each prints
-// a "V2RESULT {json}" line on the VM's console, read here.
+// cgroup2 root has every controller (test/v2/vm.js: this machine and CI's
+// are hybrid hosts). One VM boots for all the checks; each prints a
+// "V2RESULT {json}" line on the VM's console, read here.
 //
 //   node scripts/v2-tests.js [--only TEXT]
 //
 // Needs root, gcc (for the probe), dist/ and build/ built, and the VM set
-// up once (sh ../shared/tools/v2vm/setup.sh). Skips, with a message and
-// exit status 0, where the v2vm tools or their artifacts are absent; skips
-// the systemd part, with a message, where systemd or dbus-daemon is not
-// installed (the VM runs this machine's).
+// up once (node test/v2/vm.js setup). Skips, with a message and exit
+// status 0, where the VM is not set up; skips the systemd part, with a
+// message, where systemd or dbus-daemon is not installed (the VM runs this
+// machine's).
 
-const { execFileSync, spawn } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
 const { systemdMissing } = require('../test/v2/systemd');
-const NULL_DISK = '-drive file=null-co://,format=raw,if=none,id=nb -device virtio-blk-device,drive=nb';
-
-function v2vmDir() {
-  for (const d of [path.resolve(ROOT, '..', 'shared', 'tools', 'v2vm'), '/work/shared/tools/v2vm']) {
-    if (fs.existsSync(path.join(d, 'run.sh'))) return d;
-  }
-  return undefined;
-}
+const vm = require('../test/v2/vm');
 
 function skip(why) {
   console.log(`v2 tests: SKIPPED: ${why}`);
@@ -37,11 +30,9 @@ function skip(why) {
 
 async function main() {
   const only = process.argv[2] === '--only' ? process.argv[3] : undefined;
-  const tools = v2vmDir();
-  if (!tools) skip('../shared/tools/v2vm is not there (the pure cgroup v2 VM tools)');
-  const artifacts = process.env.V2VM_DIR || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'v2vm');
-  if (!fs.existsSync(path.join(artifacts, 'vmlinux'))) skip(`the VM is not set up (${artifacts}/vmlinux missing): run sh ${tools}/setup.sh`);
   if (process.getuid() !== 0) skip('not root');
+  const notHere = vm.missing();
+  if (notHere) skip(notHere);
   for (const f of ['dist/index.js', 'build/Release/tsbox.node', 'build/Release/tsbox-helper']) {
     if (!fs.existsSync(path.join(ROOT, f))) throw new Error(`${f} is missing: build first (npm run build)`);
   }
@@ -58,36 +49,27 @@ async function main() {
     // Both suites in the one boot; the status is nonzero if either fails.
     const cmd =
       `cd ${q(ROOT)} && export TSBOX_PROBE=${q(probe)} ${only ? `V2_ONLY=${q(only)} ` : ''}&& ` +
-      `${q(process.execPath)} test/v2/checks.js /v2vm-job/results.json; a=$?; ` +
-      (noSystemd ? 'b=0; ' : `${q(process.execPath)} test/v2/systemd-checks.js /v2vm-job/systemd-results.json; b=$?; `) +
+      `${q(process.execPath)} test/v2/checks.js /tsbox-vm-job/results.json; a=$?; ` +
+      (noSystemd ? 'b=0; ' : `${q(process.execPath)} test/v2/systemd-checks.js /tsbox-vm-job/systemd-results.json; b=$?; `) +
       '[ $a -eq 0 ] && [ $b -eq 0 ]';
     const t0 = Date.now();
     const results = [];
-    let console_ = '';
-    const status = await new Promise((resolve) => {
-      // A null disk (guest /dev/vda) for the io.max checks: reads return zeros, writes vanish.
-      const env = { ...process.env, V2VM_TIMEOUT: process.env.V2VM_TIMEOUT || '900', V2VM_QEMU_EXTRA: process.env.V2VM_QEMU_EXTRA ?? NULL_DISK };
-      const child = spawn(path.join(tools, 'run.sh'), [cmd], { stdio: ['ignore', 'pipe', 'pipe'], env });
-      const onData = (d) => {
-        console_ += d;
-        let nl;
-        while ((nl = console_.indexOf('\n')) >= 0) {
-          const line = console_.slice(0, nl).replace(/\r$/, '');
-          console_ = console_.slice(nl + 1);
-          const m = /V2RESULT (\{.*\})\s*$/.exec(line);
-          if (m) {
-            const r = JSON.parse(m[1]);
-            results.push(r);
-            console.log(`${r.ok ? 'ok' : 'not ok'} - ${r.suite ? `[${r.suite}] ` : ''}${r.name}${r.ms !== undefined ? ` (${r.ms} ms in the VM)` : ''}`);
-            if (!r.ok) console.log(`  ${String(r.error).split('\n').join('\n  ')}`);
-          } else if (/^(v2 checks|v2 systemd checks|V2VM|V2INFO|node:|Error)/.test(line)) {
-            console.log(`vm: ${line}`);
-          }
+    const status = await vm.runInVm(cmd, {
+      cwd: ROOT,
+      timeoutSec: Number(process.env.TSBOX_V2VM_TIMEOUT || 900),
+      // For the io.max checks (guest /dev/vda).
+      nullDisk: true,
+      onLine: (line) => {
+        const m = /V2RESULT (\{.*\})\s*$/.exec(line);
+        if (m) {
+          const r = JSON.parse(m[1]);
+          results.push(r);
+          console.log(`${r.ok ? 'ok' : 'not ok'} - ${r.suite ? `[${r.suite}] ` : ''}${r.name}${r.ms !== undefined ? ` (${r.ms} ms in the VM)` : ''}`);
+          if (!r.ok) console.log(`  ${String(r.error).split('\n').join('\n  ')}`);
+        } else if (/^(v2 checks|v2 systemd checks|TSBOX_VM|V2INFO|node:|Error)/.test(line)) {
+          console.log(`vm: ${line}`);
         }
-      };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', (d) => process.stderr.write(d));
-      child.on('close', (code) => resolve(code));
+      },
     });
     const failed = results.filter((r) => !r.ok);
     const sd = results.filter((r) => r.suite === 'systemd');

@@ -3,15 +3,18 @@ import { appendFileSync, writeSync } from 'node:fs';
 export type LogLevel = 'error' | 'warning' | 'debug';
 
 /**
- * Messages for a person on stderr, and for engines in the --log file. With
- * --log-format json each message is one line {"level","msg","time"}, which is
- * what containerd's shim and podman read back. The file is written when
+ * Messages for a person on stderr, or, with --log, for engines in that file
+ * only (as runc): under an engine, stderr of `create` is the container's
+ * log pipe (a warning there would show in `docker logs`), or a read-only
+ * /dev/null (containerd's shim starts a pod sandbox so). With
+ * --log-format json each message is one line {"level","msg","time"}, which
+ * is what containerd's shim and podman read back. The file is written when
  * the command ends (flush): podman reads a failed command's log as ONE JSON
  * object, so then it holds exactly the error line, and otherwise every
  * message.
  */
 export class Logger {
-  private readonly pending: Array<{ level: LogLevel; line: string }> = [];
+  private readonly pending: Array<{ level: LogLevel; line: string; text: string }> = [];
 
   constructor(
     private readonly file: string | undefined,
@@ -31,27 +34,46 @@ export class Logger {
     if (this.debugging) this.write('debug', msg);
   }
 
-  /** Writes the log file: only the errors if there were any, else everything. */
+  /**
+   * Writes the log file: only the errors if there were any, else
+   * everything. Where the file cannot be written, stderr gets the messages
+   * instead: the last place left to tell.
+   */
   flush(): void {
     if (!this.file || this.pending.length === 0) return;
     const failed = this.pending.some((p) => p.level === 'error');
-    const lines = this.pending.filter((p) => !failed || p.level === 'error').map((p) => `${p.line}\n`);
+    const kept = this.pending.filter((p) => !failed || p.level === 'error');
     this.pending.length = 0;
     try {
-      appendFileSync(this.file, lines.join(''));
+      appendFileSync(this.file, kept.map((p) => `${p.line}\n`).join(''));
     } catch {
-      // The log file is a copy of what stderr already showed.
+      for (const p of kept) toStderr(p.text);
     }
   }
 
   private write(level: LogLevel, msg: string): void {
-    // Straight to the descriptor: creating process.stderr costs ~3 ms of
-    // start-up, and a message must be out before tsbox exits anyway.
-    writeSync(2, `tsbox: ${msg}\n`);
-    if (!this.file) return;
+    const text = `tsbox: ${msg}\n`;
+    if (!this.file) {
+      toStderr(text);
+      return;
+    }
     const time = new Date().toISOString();
     const line =
       this.format === 'json' ? JSON.stringify({ level, msg, time }) : `time="${time}" level=${level} msg=${JSON.stringify(msg)}`;
-    this.pending.push({ level, line });
+    this.pending.push({ level, line, text });
+  }
+}
+
+/**
+ * Straight to the descriptor: creating process.stderr costs ~3 ms of
+ * start-up, and a message must be out before tsbox exits anyway. A stderr
+ * that cannot be written (closed, read-only: EBADF; a full non-blocking
+ * pipe; a reader gone) loses the message but never fails the command.
+ */
+function toStderr(text: string): void {
+  try {
+    writeSync(2, text);
+  } catch {
+    // Nowhere else to say it.
   }
 }

@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { TsboxError } from '../errors.js';
 
 export interface ExitInfo {
   /** Exit code, or null when killed by a signal. */
@@ -61,7 +62,6 @@ export interface Addon {
   /** Raw mode without output processing; returns the settings to restore. */
   makeRaw(fd: number): Buffer;
   restoreTerminal(fd: number, saved: Buffer): void;
-  mkfifo(path: string, mode: number): void;
   /** An exclusive flock on fd, waiting for it. */
   lock(fd: number): void;
   /** A pidfd for pid, or -errno. */
@@ -78,6 +78,16 @@ export interface Addon {
   attachDeviceProgram(cgroupDir: string, insns: Buffer, replace: boolean): void;
   /** Ids of tsbox's device programs attached to a cgroup2 directory. */
   deviceProgramIds(cgroupDir: string): number[];
+  /** A non-blocking unix datagram socket bound at path, the file given mode (a notify socket). */
+  bindDatagram(path: string, mode: number): number;
+  /** The next datagram waiting on fd, or null. */
+  recvDatagram(fd: number): Buffer | null;
+  /** One datagram to the unix socket at path ("@name": abstract), e.g. systemd's NOTIFY_SOCKET. */
+  sendDatagram(path: string, data: string): void;
+  /** sd_notify_barrier: BARRIER=1 with a pipe's write end to path; the read end (non-blocking), for pipeEnded. */
+  notifyBarrier(path: string): number;
+  /** Whether the non-blocking read end of a pipe reads end of file (its writers are gone). */
+  pipeEnded(fd: number): boolean;
 }
 
 /** What tsbox uses of the native layer: the addon, and the helper executable it starts. */
@@ -96,7 +106,16 @@ function addonFile(): string {
   // which every CLI call would pay.
   if (existsSync(local)) return local;
   const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
-  return nodeGypBuild.resolve(root);
+  try {
+    return nodeGypBuild.resolve(root);
+  } catch {
+    // No prebuild for this machine, and the install built none (no compiler,
+    // or npm skipped install scripts): say what would make one.
+    const libc = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header?.glibcVersionRuntime ? 'glibc' : 'not glibc';
+    throw new TsboxError(
+      `no native build of tsbox for ${process.platform}-${process.arch} (${libc}) in ${root}: install a C++ compiler and libseccomp (Debian: apt-get install build-essential libseccomp-dev), then run npm rebuild tsbox`,
+    );
+  }
 }
 
 function load(): Binding {

@@ -21,6 +21,8 @@ export const HELPER_MESSAGES = [
   'seccomp',
   /** The init stopped before execve; answered by go (or the start FIFO). */
   'ready',
+  /** `<text>`: something the init could not apply; the runtime passes it on as a warning. */
+  'warning',
   /** `<step> <errno> <detail>`: the sender exits. */
   'error',
   /** The compile mode's answer: `<load flags> <program in hex> <unknown syscalls...>`. */
@@ -99,7 +101,8 @@ export const PLAN_RECORDS = {
   'hooks-pause': { fields: 0 },
   /** phase, path, timeout, number of args, the args, the env */
   hook: { fields: 4, more: true },
-  'start-fifo': { fields: 1 },
+  /** the socket the init waits on for `tsbox start` */
+  'start-socket': { fields: 1 },
   pause: { fields: 0 },
   /** inside, outside, count */
   'uid-map': { fields: 3 },

@@ -34,8 +34,8 @@ export interface PlanInput {
   terminalSize?: { rows: number; cols: number };
   /** Stop the init before execve until told to go. */
   pause?: boolean;
-  /** Stop the init before execve until `tsbox start` opens this FIFO. */
-  startFifo?: string;
+  /** Stop the init before execve until `tsbox start` connects to its socket at this path. */
+  startSocket?: string;
   /** cgroup.procs files of the container's cgroups (made by lib/cgroups), for the init to join. */
   cgroupProcs?: string[];
   /** Who runs the container (default: this process's effective ids); not root means rootless. */
@@ -257,8 +257,8 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
     ...(spec.domainname !== undefined && { domainname: spec.domainname }),
     ...proc,
     ...(linux.personality && { personality: planPersonality(linux.personality, warnings) }),
-    pause: input.pause === true || input.startFifo !== undefined,
-    ...(input.startFifo !== undefined && { startFifo: input.startFifo }),
+    pause: input.pause === true || input.startSocket !== undefined,
+    ...(input.startSocket !== undefined && { startSocket: input.startSocket }),
     ...planHooks(spec),
     warnings,
     ...(userns && { userns }),

@@ -48,5 +48,16 @@ export function planCapabilities(
   if (missing.size > 0) {
     warnings.push(`this kernel lacks ${[...missing].join(', ')}; not granted`);
   }
+  // The kernel raises an ambient capability only if it is permitted and
+  // inheritable too (EPERM otherwise). `runc spec`'s config lists ambient
+  // ones and no inheritable set: runc leaves them unraised, and so does
+  // tsbox, saying which.
+  const unraisable = out.ambient & ~(out.permitted & out.inheritable);
+  if (unraisable !== 0n) {
+    out.ambient &= ~unraisable;
+    const names = [];
+    for (let n = 0; n <= lastCap; n++) if (unraisable & (1n << BigInt(n))) names.push(capabilityName(n));
+    warnings.push(`process.capabilities.ambient: ${names.join(', ')} not raised: an ambient capability must also be permitted and inheritable`);
+  }
   return out;
 }

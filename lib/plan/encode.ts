@@ -70,7 +70,7 @@ export function encodePlan(plan: LaunchPlan): Buffer {
   add('args', ...plan.args);
   if (plan.hooksPause) add('hooks-pause');
   for (const h of plan.hooks) add('hook', h.phase, h.path, h.timeout, h.args.length, ...h.args, ...h.env);
-  if (plan.startFifo !== undefined) add('start-fifo', plan.startFifo);
+  if (plan.startSocket !== undefined) add('start-socket', plan.startSocket);
   else if (plan.pause) add('pause');
   if (plan.userns) {
     const u = plan.userns;

@@ -226,10 +226,11 @@ export interface LaunchPlan {
   /** Stop before execve until the runtime says "go". */
   pause: boolean;
   /**
-   * With pause: wait for `tsbox start` to open this FIFO rather than for a
-   * "go" (the runtime that creates the container does not stay).
+   * With pause: listen on a unix socket at this path and wait for `tsbox
+   * start` to connect rather than for a "go" (the runtime that creates the
+   * container does not stay).
    */
-  startFifo?: string;
+  startSocket?: string;
   /**
    * Stop before pivot_root for the runtime's prestart and createRuntime
    * hooks; the runtime's "go" brings the state the init's own hooks read.

@@ -1,4 +1,4 @@
-import { closeSync, open, readFile, unlinkSync } from 'node:fs';
+import { closeSync, constants, openSync, unlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { getSystemErrorName } from 'node:util';
@@ -15,7 +15,8 @@ import type { Hook, LinuxResources, Process, Spec } from '../oci/types.js';
 import type { ContainerEvent, Stats } from '../cgroups/stats.js';
 import type { KernelNamespace, PlannedNamespace } from '../plan/plan.js';
 import { native, type Binding } from '../native/binding.js';
-import { runHooks } from '../hooks.js';
+import { runHooksWarning } from '../hooks.js';
+import type { NotifyRelay } from '../notify-socket.js';
 import { OCI_VERSION } from '../oci/default-spec.js';
 import { signalNumber } from '../signals.js';
 import { sendPidfd } from '../pidfd-socket.js';
@@ -44,7 +45,7 @@ export interface RuntimeOptions {
   /**
    * Who makes the cgroups of the containers this runtime creates and runs:
    * 'cgroupfs' (default), or 'systemd' (--systemd-cgroup: a transient scope
-   * per container, pure cgroup v2 hosts only; lib/systemd/scope.ts).
+   * per container, pure cgroup v2 hosts only; lib/systemd/driver.ts).
    */
   cgroupDriver?: CgroupDriver;
   /**
@@ -65,6 +66,22 @@ export interface CreateOptions {
   preserveFds?: number;
   /** A unix socket to send a pidfd of the container's init to (runc's --pidfd-socket). */
   pidfdSocket?: string;
+  /**
+   * systemd's socket activation (see passedFds): this many descriptors from
+   * 3 on are the sockets systemd passed, given to the container first.
+   */
+  listenFds?: number;
+  /**
+   * The caller's NOTIFY_SOCKET (systemd's, for a Type=notify unit): the
+   * container gets a notify socket of its own, whose READY start() (or
+   * run()) passes on to this one (lib/notify-socket.ts).
+   */
+  notifySocket?: string;
+}
+
+/** What start() takes: the caller's NOTIFY_SOCKET, to relay the container's READY to. */
+export interface StartOptions {
+  notifySocket?: string;
 }
 
 /** A created container's state, and what its set-up could not apply (warnings). */
@@ -146,13 +163,13 @@ export class Runtime {
         // all it made (lib/destroy.ts).
         const creating: ContainerRecord = { ...newRecord(id, bundle, 0, undefined, undefined), creating: true };
         store.write(creating);
-        const fifo = store.fifo(id);
-        this.native.mkfifo(fifo, 0o622);
+        const notifyWarnings: string[] = [];
+        const notify = await notifySetup(bundle, store.dir(id), options.notifySocket, notifyWarnings);
         const l = await launch(this.native, bundle, {
           id,
           stdio: options.stdio ?? 'inherit',
-          startFifo: fifo,
-          extraFds: preservedFds(options.preserveFds),
+          startSocket: store.startSocket(id),
+          ...passedFds(options, notify),
           seccompCacheDir: seccompCacheDir(store.root),
           cgroupDriver: this.cgroupDriver,
           record: (progress) => {
@@ -168,7 +185,7 @@ export class Runtime {
         const record = { ...newRecord(id, bundle, l.pid, l.cgroups, bundle.spec.hooks?.poststop), poststart: bundle.spec.hooks?.poststart ?? [] };
         store.write(record);
         if (options.pidFile) writePidFile(options.pidFile, l.pid);
-        return { ...store.state(record), warnings: l.warnings };
+        return { ...store.state(record), warnings: [...notifyWarnings, ...l.warnings] };
       });
     } catch (err) {
       try {
@@ -189,20 +206,42 @@ export class Runtime {
    * it under the state root while it runs, so that state, list, kill and ps
    * see it. The record is removed when it exits, unless `keep`.
    */
-  async run(id: string, bundle: Bundle, options: RunOptions & { keep?: boolean; pidFile?: string } = {}): Promise<RunningContainer> {
+  async run(
+    id: string,
+    bundle: Bundle,
+    options: RunOptions & { keep?: boolean; pidFile?: string; notifySocket?: string } = {},
+  ): Promise<RunningContainer> {
     const { run } = await import('../run.js');
     const { seccompCacheDir } = await import('../seccomp-cache.js');
     const store = this.store;
     store.claim(id);
     let c: RunningContainer;
+    let relay: NotifyRelay | undefined;
     try {
-      c = await run(bundle, { cgroupDriver: this.cgroupDriver, ...options, id, seccompCacheDir: seccompCacheDir(store.root), native: this.native });
+      const notifyWarnings: string[] = [];
+      const notify = await notifySetup(bundle, store.dir(id), options.notifySocket, notifyWarnings);
+      if (notify) relay = notify.relay.bind(store.dir(id));
+      const extraEnv = [...(options.extraEnv ?? []), ...(notify ? [notify.env] : [])];
+      c = await run(bundle, { cgroupDriver: this.cgroupDriver, ...options, extraEnv, id, seccompCacheDir: seccompCacheDir(store.root), native: this.native });
+      c.warnings.unshift(...notifyWarnings);
       // run() itself runs the poststop hooks when the process exits.
       store.write(newRecord(id, bundle, c.pid, c.cgroups, undefined));
       if (options.pidFile) writePidFile(options.pidFile, c.pid);
     } catch (err) {
+      relay?.close();
       store.remove(id);
       throw err;
+    }
+    if (relay) {
+      // tsbox stays, waiting for the process: it is the main process systemd
+      // watches (as runc's run tells it).
+      let alive = true;
+      void c.exited.then(() => (alive = false));
+      const r = relay;
+      void r
+        .relayReady(options.notifySocket!, process.pid, () => alive)
+        .then((warnings) => c.warnings.push(...warnings), (err: Error) => c.warnings.push(err.message))
+        .finally(() => r.close());
     }
     if (!options.keep) void c.exited.then(() => store.remove(id));
     return c;
@@ -314,37 +353,25 @@ export class Runtime {
    * Lets a created container's init execute its process, then runs the
    * poststart hooks. Returns warnings (failed poststart hooks).
    */
-  async start(id: string): Promise<string[]> {
+  async start(id: string, options: StartOptions = {}): Promise<string[]> {
     const store = this.store;
+    let relay: NotifyRelay | undefined;
     const record = await store.locked(id, async () => {
       const record = store.read(id);
       const status = store.status(record);
       checkStatus('start', id, status);
       const pidfd = openPidfd(this.native, record);
       try {
-        const fifo = store.fifo(id);
-        // Opening the FIFO for reading is what the init waits for. If the
-        // init dies instead, nothing would ever open the other end: watch
-        // for that, and open the other end ourselves to stop waiting.
-        // (A timer, not a poll of the pidfd: that would hold this process
-        // open for as long as the container runs.)
-        const opening = openFd(fifo, 'r');
-        let timer: NodeJS.Timeout | undefined;
-        const died = new Promise<'died'>((resolve) => {
-          timer = setInterval(() => store.status(record) === 'stopped' && resolve('died'), 20);
-        });
-        const first = await Promise.race([opening, died]).finally(() => clearInterval(timer));
-        if (first === 'died') {
-          const unblock = await openFd(fifo, 'w').catch(() => undefined);
-          if (unblock !== undefined) closeSync(unblock);
-          const reader = await opening.catch(() => undefined);
-          if (reader !== undefined) closeSync(reader);
+        // Bound before the process runs, so that nothing it says is lost.
+        if (options.notifySocket !== undefined) relay = (await import('../notify-socket.js')).NotifyRelay.bind(store.dir(id));
+        const socket = store.startSocket(id);
+        // Connecting is what the init waits for. Refused: its init has died
+        // (the socket is closed with it).
+        const report = await startThrough(socket).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'ECONNREFUSED') throw new TsboxError(`cannot start container "${id}": connect to "${socket}": ${err.message}`, { cause: err });
           throw new TsboxError(`cannot start container "${id}": its init exited before it was started`);
-        }
-        // The init's execve closes its end (end of file, success), or the
-        // init writes why it failed and exits.
-        const report = await readFd(first).finally(() => closeSync(first));
-        unlinkSync(fifo);
+        });
+        unlinkSync(socket);
         if (report.length > 0) {
           const { wire } = await import('../wire.js');
           const { setupError } = await import('../launch.js');
@@ -355,13 +382,24 @@ export class Runtime {
       } finally {
         this.native.close(pidfd);
       }
+    }).catch((err: unknown) => {
+      relay?.close();
+      throw err;
     });
-    const warnings: string[] = [];
     // A record of an older tsbox has no poststart: read the bundle.
     const poststart = record.poststart ?? (await import('../bundle.js')).loadBundle(record.bundle).spec.hooks?.poststart ?? [];
-    await runHooks({ poststart }, 'poststart', ociState(record, 'running')).catch((err: Error) =>
-      warnings.push(err.message),
-    );
+    const warnings = await runHooksWarning({ poststart }, 'poststart', ociState(record, 'running'));
+    if (relay) {
+      // As runc's start: returns once the container is ready (or gone),
+      // having told systemd which process to watch from now on, its init.
+      try {
+        warnings.push(...(await relay.relayReady(options.notifySocket!, record.pid, () => store.status(record) !== 'stopped')));
+      } catch (err) {
+        warnings.push((err as Error).message);
+      } finally {
+        relay.close();
+      }
+    }
     return warnings;
   }
 
@@ -388,11 +426,11 @@ export class Runtime {
    * below its own. A container without a pid namespace of its own (host
    * pid, a shared-pid pod) keeps its other processes when the init dies:
    * there, as in runc 1.2, KILL goes to every process, and `all` still
-   * reaches them after the init has exited. Throws at once for a stopped
+   * reaches them after the init has exited. Rejects for a stopped
    * container (with nothing left to signal) or an unknown signal; resolves
    * once all are signalled.
    */
-  kill(id: string, signal: string | number = 'SIGTERM', options: { all?: boolean } = {}): Promise<void> {
+  async kill(id: string, signal: string | number = 'SIGTERM', options: { all?: boolean } = {}): Promise<void> {
     const record = this.store.read(id);
     const cg = record.cgroups;
     const status = this.store.status(record);
@@ -410,7 +448,6 @@ export class Runtime {
         throw new TsboxError(`kill container "${id}": ${this.native.strerror(err)}`, { code: getSystemErrorName(-err), errno: err, syscall: 'pidfd_send_signal' });
       }
     }
-    return Promise.resolve();
   }
 
   /**
@@ -452,11 +489,7 @@ export class Runtime {
     if (!record) return [];
     // After the container is gone and before delete returns, as the spec
     // has it; failures are warnings.
-    const warnings: string[] = [];
-    await runHooks({ poststop: record.poststop ?? [] }, 'poststop', ociState(record, 'stopped')).catch(
-      (err: Error) => warnings.push(err.message),
-    );
-    return warnings;
+    return runHooksWarning({ poststop: record.poststop ?? [] }, 'poststop', ociState(record, 'stopped'));
   }
 
   /** Freezes every process of the container (its cgroup's freezer). */
@@ -669,6 +702,48 @@ export function preservedFds(n: number | undefined): number[] {
   return Array.from({ length: n ?? 0 }, (_, i) => 3 + i);
 }
 
+/**
+ * The descriptors a new container gets from 3 on, as runc passes them:
+ * systemd's socket-activation sockets first (listenFds of them, with
+ * LISTEN_FDS=N and LISTEN_PID=1 in the process's environment: the
+ * container's process is pid 1 of its namespace, and the one to take them),
+ * then --preserve-fds more.
+ */
+export function passedFds(
+  options: { listenFds?: number; preserveFds?: number },
+  notify?: { env: string },
+): { extraFds: number[]; extraEnv?: string[] } {
+  const listen = options.listenFds ?? 0;
+  const extraFds = preservedFds(listen + (options.preserveFds ?? 0));
+  const extraEnv = [...(listen > 0 ? [`LISTEN_FDS=${listen}`, 'LISTEN_PID=1'] : []), ...(notify ? [notify.env] : [])];
+  return extraEnv.length > 0 ? { extraFds, extraEnv } : { extraFds };
+}
+
+/**
+ * With the caller's NOTIFY_SOCKET: the container's notify socket directory
+ * made in its state directory and bound into `bundle`'s config (see
+ * lib/notify-socket.ts); the NOTIFY_SOCKET entry for its process. Not for
+ * a container in a user namespace of root's making: its root, another uid
+ * on the host, cannot reach into root's state directory (0700) to mount
+ * it; said in a warning.
+ */
+async function notifySetup(
+  bundle: Bundle,
+  stateDir: string,
+  notifySocket: string | undefined,
+  warnings: string[],
+): Promise<{ env: string; relay: typeof NotifyRelay } | undefined> {
+  if (notifySocket === undefined) return undefined;
+  if ((process.geteuid?.() ?? 0) === 0 && bundle.spec.linux?.namespaces?.some((ns) => ns.type === 'user')) {
+    warnings.push('NOTIFY_SOCKET is not passed on to a container with a user namespace (its root cannot reach the state directory); it will not report READY');
+    return undefined;
+  }
+  const { prepareNotify, NotifyRelay: relay } = await import('../notify-socket.js');
+  const { mount, env } = prepareNotify(stateDir);
+  bundle.spec.mounts = [...(bundle.spec.mounts ?? []), mount];
+  return { env, relay };
+}
+
 /** Hands a terminal's master to a --console-socket listener, and lets go of it. */
 function sendConsole(native: Binding, socket: string, master: number): void {
   try {
@@ -709,11 +784,28 @@ function openPidfd(native: Binding, record: ContainerRecord): number {
 // fs's callbacks as promises, for start: node:fs/promises would do, but
 // loading it (it pulls in readline and the file watchers) costs more than
 // the rest of start.
-function openFd(file: string, flags: 'r' | 'w'): Promise<number> {
-  return new Promise((resolve, reject) => open(file, flags, (err, fd) => (err ? reject(err) : resolve(fd))));
-}
-
-function readFd(fd: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => readFile(fd, (err, data) => (err ? reject(err) : resolve(data))));
+/**
+ * Connects to a created container's start socket, which lets its init go
+ * on, and reads until the init closes the connection: nothing once it has
+ * executed the process (CLOEXEC), else its error report. The socket is
+ * reached through its directory's descriptor: a unix socket's path may be
+ * at most 107 bytes, and the state root is the caller's choice.
+ */
+function startThrough(socket: string): Promise<Buffer> {
+  const { createConnection } = require('node:net') as typeof import('node:net');
+  const dir = openSync(path.dirname(socket), constants.O_RDONLY | constants.O_DIRECTORY);
+  let dirOpen = true;
+  const closeDir = () => {
+    if (dirOpen) closeSync(dir);
+    dirOpen = false;
+  };
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const conn = createConnection(`/proc/self/fd/${dir}/${path.basename(socket)}`);
+    conn.once('connect', closeDir);
+    conn.on('data', (chunk: Buffer) => chunks.push(chunk));
+    conn.once('end', () => resolve(Buffer.concat(chunks)));
+    conn.once('error', reject);
+  }).finally(closeDir);
 }
 

@@ -101,8 +101,9 @@ export class StateStore {
     return path.join(this.root, validateId(id));
   }
 
-  fifo(id: string): string {
-    return path.join(this.dir(id), 'exec.fifo');
+  /** The unix socket a created container's init listens on until `start` connects. */
+  startSocket(id: string): string {
+    return path.join(this.dir(id), 'start.sock');
   }
 
   /** Whether the container's directory is there (with or without a state file: see Runtime.delete). */
@@ -234,9 +235,9 @@ export class StateStore {
     const stat = processStat(record.pid);
     if (!stat || stat.startTime !== record.pidStartTime || stat.state === 'Z' || stat.state === 'X') return 'stopped';
     if (record.creating) return 'creating';
-    // The init holds off its execve until `start` has opened the FIFO,
-    // which start removes.
-    if (lstatOrUndefined(this.fifo(record.id))?.isFIFO()) return 'created';
+    // The init holds off its execve until `start` has connected to its
+    // socket, which start removes.
+    if (lstatOrUndefined(this.startSocket(record.id))?.isSocket()) return 'created';
     return record.cgroups && driverOf(record.cgroups).isFrozen(record.cgroups) ? 'paused' : 'running';
   }
 

@@ -218,7 +218,7 @@ std::string plan_json(const plan::Plan& p) {
   j.key("env").strings(p.env);
   j.key("args").strings(p.args);
   j.key("pause").boolean(p.pause);
-  if (!p.start_fifo.empty()) j.key("startFifo").str(p.start_fifo);
+  if (!p.start_socket.empty()) j.key("startSocket").str(p.start_socket);
   j.key("hooksPause").boolean(p.hooks_pause);
   j.key("hooks").open('[');
   for (const auto& h : p.hooks) {

@@ -10,20 +10,24 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "cpu_affinity.h"
 #include "mempolicy.h"
+#include "passwd.h"
 #include "process_attrs.h"
-#include "procfs.h"
 #include "protocol.h"
 #include "report.h"
 #include "rootfs.h"
@@ -156,37 +160,48 @@ void attach_terminal(int slave) {
   if (slave > 2) close(slave);
 }
 
-// The exec FIFO lives in the runtime's state directory, which pivot_root
-// takes out of reach: open it as a path now, together with the host's
-// /proc, through which it can still be opened for writing afterwards.
-struct StartFifo {
-  int path = -1;  // O_PATH descriptor of the FIFO
-  int proc = -1;  // the host's /proc
-};
-
-StartFifo reach_start_fifo(const plan::Plan& p) {
-  StartFifo f;
-  if (p.start_fifo.empty()) return f;
-  f.path = open(p.start_fifo.c_str(), O_PATH | O_CLOEXEC);
-  if (f.path < 0) fail("open exec fifo " + quote(p.start_fifo), errno);
-  f.proc = procfs::open_root("open \"/proc\"");
-  return f;
+// `tsbox start` lets the init go on by connecting to a unix socket the
+// init listens on in the container's state directory: bound now, while the
+// state directory is still reachable (pivot_root takes it away), and as the
+// runtime's uid on the host (in a new user namespace, before becoming its
+// root), so it is the runtime's to connect to. After pivot_root the init
+// holds nothing of the host's but this socket: no FIFO reopened through the
+// host's /proc, whose descriptor would lead a path onto the host.
+int listen_for_start(const plan::Plan& p) {
+  if (p.start_socket.empty()) return -1;
+  const std::string step = "listen on start socket " + quote(p.start_socket);
+  const size_t slash = p.start_socket.rfind('/');
+  const std::string dir = p.start_socket.substr(0, slash + 1);
+  const std::string name = p.start_socket.substr(slash + 1);
+  struct sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  if (name.empty() || name.size() >= sizeof addr.sun_path) fail(step, ENAMETOOLONG);
+  memcpy(addr.sun_path, name.data(), name.size());
+  // A socket's path is limited to 107 bytes and the state root is the
+  // caller's choice: bind by the name within its directory.
+  if (chdir(dir.c_str()) != 0) fail(step, errno);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail(step, errno);
+  if (bind(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) != 0) fail(step, errno);
+  if (listen(fd, 1) != 0) fail(step, errno);
+  if (chdir("/") != 0) fail(step, errno);
+  return fd;
 }
 
-void wait_for_go(const StartFifo& fifo) {
+void wait_for_go(int start_listener) {
   int err = wire::send_record(report::sync_fd(), {protocol::kReady});
   if (err != 0) fail("send ready", err);
-  if (fifo.path >= 0) {
-    // Blocks until `tsbox start` opens the FIFO for reading. CLOEXEC: the
-    // successful execve closes it, which `start` reads as success. "self"
-    // in the host's /proc is this process, whatever its pid namespace.
-    std::string self_fd = "self/fd/" + std::to_string(fifo.path);
-    int fd;
+  if (start_listener >= 0) {
+    // Blocks until `tsbox start` connects. CLOEXEC: the successful execve
+    // closes the connection, which `start` reads as success; a failure
+    // from here on is written to it instead (report.h).
+    int conn;
     do {
-      fd = openat(fifo.proc, self_fd.c_str(), O_WRONLY | O_CLOEXEC);
-    } while (fd < 0 && errno == EINTR);
-    if (fd < 0) fail("open exec fifo", errno);
-    report::fifo_fd() = fd;
+      conn = accept4(start_listener, nullptr, nullptr, SOCK_CLOEXEC);
+    } while (conn < 0 && errno == EINTR);
+    if (conn < 0) fail("wait for start", errno);
+    close(start_listener);
+    report::start_fd() = conn;
     return;
   }
   wire::Record rec;
@@ -194,6 +209,30 @@ void wait_for_go(const StartFifo& fifo) {
   err = wire::recv_record(report::sync_fd(), rec, fd);
   if (err != 0) fail("wait for start", err < 0 ? EPIPE : err);
   if (rec.empty() || rec[0] != protocol::kGo) fail("wait for start", EPROTO, "expected \"go\"");
+}
+
+void close_range_or_fail(unsigned first, unsigned last) {
+  if (syscall(SYS_close_range, first, last, 0) != 0) fail("close the runtime's descriptors (close_range)", errno);
+}
+
+// Closes every descriptor but stdio, the preserved ones and `keep`, before
+// anything of the container's is looked up by path. CLOEXEC is not enough:
+// chdir and execve resolve their paths while such descriptors are still
+// open, so a cwd or an executable through /proc/self/fd/N/.. would walk
+// from a directory of the runtime's (a cgroup, the host's /proc) onto the
+// host (CVE-2024-21626). The preserved descriptors are 3 up to the sync
+// socket (main.cc), which stays, as do `keep`: sockets to the runtime and
+// the pty of the container's devpts, none of which leads to a path.
+void close_runtime_fds(std::vector<int> keep) {
+  keep.push_back(report::sync_fd());
+  std::sort(keep.begin(), keep.end());
+  unsigned first = static_cast<unsigned>(report::sync_fd());
+  for (int fd : keep) {
+    if (fd < 0 || static_cast<unsigned>(fd) < first) continue;
+    if (static_cast<unsigned>(fd) > first) close_range_or_fail(first, fd - 1);
+    first = fd + 1;
+  }
+  close_range_or_fail(first, ~0U);
 }
 
 std::vector<char*> c_strings(const std::vector<std::string>& v) {
@@ -301,8 +340,8 @@ void reset_signals() {
 
 
 // The executable for args[0], looked up in the PATH of the container's
-// environment as a shell would: a name with a slash is taken as it is,
-// otherwise each PATH entry is tried in order, and a file found but not
+// environment as a shell would: a name with a slash is taken as it is (and
+// must be executable), otherwise each PATH entry is tried in order, and a file found but not
 // executable is skipped (remembered, so that the error says "permission
 // denied" rather than "not found"). Done before the process waits for
 // start, so that `create` reports a missing executable as runc does (and
@@ -310,7 +349,10 @@ void reset_signals() {
 std::string find_executable(const plan::Plan& p) {
   const std::string& name = p.args[0];
   const std::string step = "exec " + quote(name);
-  if (name.find('/') != std::string::npos) return name;
+  if (name.find('/') != std::string::npos) {
+    if (access(name.c_str(), X_OK) != 0) fail(step, errno);
+    return name;
+  }
   std::string path = kDefaultPath;
   for (const auto& e : p.env) {
     if (e.compare(0, 5, "PATH=") == 0) path = e.substr(5);
@@ -327,9 +369,9 @@ std::string find_executable(const plan::Plan& p) {
   fail(step, ENOENT, "executable file not found in $PATH");
 }
 
-[[noreturn]] void exec_process(const plan::Plan& p, const std::string& file) {
+[[noreturn]] void exec_process(const plan::Plan& p, const std::string& file, const std::vector<std::string>& env) {
   std::vector<char*> argv = c_strings(p.args);
-  std::vector<char*> envp = c_strings(p.env);
+  std::vector<char*> envp = c_strings(env);
   execve(file.c_str(), argv.data(), envp.data());
   fail("exec " + quote(p.args[0]), errno);
 }
@@ -359,21 +401,41 @@ void join_late_cgroups(const plan::Plan& p) {
 // The process itself: limits, priorities, identity, cwd, terminal, seccomp
 // and execve. The same for a container's first process and for one joining
 // it (exec).
-[[noreturn]] void start_process(const plan::Plan& p, int console, const StartFifo& fifo,
+[[noreturn]] void start_process(const plan::Plan& p, int console, int start_listener,
                                 const HookStates& states) {
   join_late_cgroups(p);
+  // First, before seccomp (a profile may deny close_range) and before the
+  // cwd, the executable, HOME's passwd and the startContainer hooks are
+  // looked up.
+  close_runtime_fds({console, start_listener});
+  // Inside the container's cpuset now (joined or cloned into), which
+  // bounds the new affinity; before the scheduler policy, which
+  // SCHED_DEADLINE ties to the CPUs allowed. An exec with
+  // process.execCPUAffinity has the CPUs it asked for instead (run_exec).
+  if (p.cpus_initial.empty() && p.cpus_final.empty()) process_attrs::reset_cpu_affinity();
   // In its cgroups (cpuset.mems bounds the nodes) and inherited across execve.
   mempolicy::apply(p);
   set_rlimits(p);
   process_attrs::set_priorities(p);
   process_attrs::set_security_labels(p);
+  // Inside the container's root already, and still root in it: a
+  // passwd the container's user may not read still gives its HOME.
+  const std::vector<std::string> env = passwd::with_home(p.env, p.uid);
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
   // while the init still has it, before the capabilities are dropped (as
   // runc does); otherwise as late as possible, below.
   if (p.seccomp.set && !p.no_new_privileges) install_seccomp(p.seccomp);
   set_identity(p);
   enter_cwd(p);
-  if (console >= 0) attach_terminal(console);
+  // A session (and process group) of its own, as runc does: in the
+  // caller's, `kill 0` from inside would reach the caller and its whole
+  // process group (an engine's shim), and the caller's terminal would be
+  // the container's controlling terminal, open to TIOCSTI.
+  if (console >= 0) {
+    attach_terminal(console);
+  } else if (setsid() < 0) {
+    fail("setsid", errno);
+  }
   umask(p.has_umask ? p.umask : 022);
   // Last before exec: with no_new_privs set, nothing we do afterwards could
   // gain privileges anyway, and setuid binaries in the rootfs stop working.
@@ -387,10 +449,10 @@ void join_late_cgroups(const plan::Plan& p) {
   // wait for start, startContainer hooks, execve) are filtered, as in runc.
   if (p.seccomp.set && p.no_new_privileges) install_seccomp(p.seccomp);
   process_attrs::set_personality(p);
-  if (p.pause) wait_for_go(fifo);
+  if (p.pause) wait_for_go(start_listener);
   run_hooks(p, "startContainer", states.created);
   reset_signals();
-  exec_process(p, file);
+  exec_process(p, file, env);
 }
 
 // A process joining a running container: the helper has joined the
@@ -406,7 +468,7 @@ void join_late_cgroups(const plan::Plan& p) {
     console = open_console(root, p, false);
     close(root);
   }
-  start_process(p, console, StartFifo{}, HookStates{});
+  start_process(p, console, -1, HookStates{});
 }
 
 }  // namespace
@@ -421,7 +483,7 @@ void run(const plan::Plan& p) {
   // user namespace, the state directory and the path to the rootfs need
   // not be reachable by the container's mapped root (only the rootfs
   // itself, reached through the descriptor `root` from here on).
-  StartFifo fifo = reach_start_fifo(p);
+  int start_listener = listen_for_start(p);
   int root = rootfs::enter(p);
   if (userns::enters(p)) userns::become_root();
   rootfs::populate(root, p);
@@ -437,7 +499,7 @@ void run(const plan::Plan& p) {
   close(root);
 
   set_hostnames(p);
-  start_process(p, console, fifo, states);
+  start_process(p, console, start_listener, states);
 }
 
 }  // namespace init

@@ -55,6 +55,8 @@
 //                                                                                personality
 //   <------------------------------------------------------------------------- "ready"  (plan.pause)
 //   "go" -------------------------------------------------------------------->
+//   (create: `tsbox start` connects to the init's start socket instead)
+//                                                                                close_range, setsid,
 //                                                                                execve(process)
 //   <--------------------------------- end of stream (fd 3 closed by execve) --
 //
@@ -388,6 +390,9 @@ int main(int argc, char** argv) {
   if (pid < 0) report::fail(cgroup2 >= 0 ? "clone into the container's cgroup2 cgroup" : "clone", errno);
 
   if (pid == 0) {
+    // The init closes every descriptor of the runtime's before it looks
+    // anything of the container's up (init.cc); this one it never needs.
+    if (cgroup2 >= 0) close(cgroup2);
     close(gate[1]);
     char byte;
     while (read(gate[0], &byte, 1) < 0 && errno == EINTR) {

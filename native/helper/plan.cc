@@ -260,9 +260,9 @@ bool apply(protocol::Record kind, const Record& r, Plan& p) {
       p.hooks.push_back(h);
       return true;
     }
-    case Record::StartFifo:
+    case Record::StartSocket:
       p.pause = true;
-      p.start_fifo = r[1];
+      p.start_socket = r[1];
       return true;
     case Record::Pause:
       p.pause = true;

@@ -186,10 +186,10 @@ struct Plan {
   // Stop before execve and wait for "go" from the runtime (hooks, or the
   // create/start split); false: execute as soon as setup is done.
   bool pause = false;
-  // With pause: after "ready", wait for `tsbox start` to open this FIFO
-  // (the runtime that created the container is gone by then) instead of a
-  // "go" on the sync socket.
-  std::string start_fifo;
+  // With pause: after "ready", wait for `tsbox start` to connect to a unix
+  // socket the init listens on at this path (the runtime that created the
+  // container is gone by then) instead of a "go" on the sync socket.
+  std::string start_socket;
 
   // Stop before pivot_root until the runtime has run its hooks; its "go"
   // carries the state JSON the hooks below read.

@@ -17,6 +17,7 @@ constexpr char kPty[] = "pty";                       // + the terminal's master
 constexpr char kHooks[] = "hooks";                   // stopped before pivot_root for the runtime's hooks
 constexpr char kSeccomp[] = "seccomp";               // + the seccomp listener
 constexpr char kReady[] = "ready";                   // stopped before execve
+constexpr char kWarning[] = "warning";               // <text>: something not applied, said by the runtime
 constexpr char kError[] = "error";                   // <step> <errno> <detail>; the sender exits
 constexpr char kSeccompProgram[] = "seccomp-program";  // compile mode: <load flags> <hex> <unknown names...>
 // From the runtime:
@@ -24,7 +25,7 @@ constexpr char kGo[] = "go";        // go on (with cgroup.procs files, or the ho
 constexpr char kAbort[] = "abort";  // stop: the runtime failed and reports why
 
 constexpr const char* kHelperMessages[] = {kCgroupPending, kSpawned, kPty,   kHooks,
-                                           kSeccomp,       kReady,   kError, kSeccompProgram};
+                                           kSeccomp,       kReady,   kWarning, kError, kSeccompProgram};
 constexpr const char* kRuntimeMessages[] = {kGo, kAbort};
 
 // The records of a launch plan (lib/plan/encode.ts writes them, plan.cc
@@ -35,7 +36,7 @@ enum class Record {
   Device, Symlink, Mkdir, Masked, ReadonlyPath, ReadonlyRoot, RootfsPropagation, Sysctl, Hostname,
   Domainname, Terminal, Rlimit, OomScoreAdj, NoNewPrivileges, ApparmorProfile, SelinuxLabel, Ioprio,
   Scheduler, Personality, SeccompProgram, SeccompCompile, Seccomp, SeccompRule, Capabilities, User,
-  Umask, Cwd, Env, Args, HooksPause, Hook, StartFifo, Pause, UidMap, GidMap, SetgroupsDeny, IdmapTools,
+  Umask, Cwd, Env, Args, HooksPause, Hook, StartSocket, Pause, UidMap, GidMap, SetgroupsDeny, IdmapTools,
   ExecCpuAffinity, TimeOffset, MemoryPolicy,
 };
 
@@ -92,7 +93,7 @@ constexpr RecordShape kPlanRecords[] = {
     {Record::Args, "args", 1, true},
     {Record::HooksPause, "hooks-pause", 0, false},
     {Record::Hook, "hook", 4, true},  // phase, path, timeout, number of args, the args, the env
-    {Record::StartFifo, "start-fifo", 1, false},
+    {Record::StartSocket, "start-socket", 1, false},  // the socket the init waits on for `tsbox start`
     {Record::Pause, "pause", 0, false},
     {Record::UidMap, "uid-map", 3, false},  // inside, outside, count
     {Record::GidMap, "gid-map", 3, false},

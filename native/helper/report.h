@@ -30,8 +30,8 @@ inline Cleanup& on_failure() {
 }
 
 // After `tsbox create` has gone, the runtime that listens is `tsbox start`,
-// at the other end of the exec FIFO: errors are written there instead.
-inline int& fifo_fd() {
+// connected to the init's start socket: errors are written there instead.
+inline int& start_fd() {
   static int fd = -1;
   return fd;
 }
@@ -42,9 +42,9 @@ inline int& fifo_fd() {
     cleanup();
   }
   wire::Record rec = {protocol::kError, step, std::to_string(err), detail};
-  if (fifo_fd() >= 0) {
+  if (start_fd() >= 0) {
     std::string bytes = wire::encode(rec);
-    ssize_t ignored = write(fifo_fd(), bytes.data(), bytes.size());
+    ssize_t ignored = write(start_fd(), bytes.data(), bytes.size());
     (void)ignored;  // nobody left to tell if even this fails
   } else {
     wire::send_record(sync_fd(), rec);

@@ -872,6 +872,8 @@ export interface Podman {
   image: string;
   /** podman's full argv for `args` (through nsenter into podman's mount namespace). */
   argv(args: readonly string[]): string[];
+  /** The environment podman runs with (for argv run some other way, e.g. under taskset). */
+  env: Record<string, string>;
   run(args: readonly string[], opts?: RunOptions): Promise<CliResult>;
   spawn(args: readonly string[]): Started;
   runInTerminal(args: readonly string[]): Promise<CliResult>;
@@ -941,6 +943,7 @@ export async function startPodman(sb: EngineSandbox): Promise<Podman> {
     tsboxRoot,
     image,
     argv,
+    env,
     run: (args, opts) => sb.run(argv(args)[0]!, argv(args).slice(1), env, opts),
     spawn: (args) => sb.spawn(argv(args)[0]!, argv(args).slice(1), env),
     runInTerminal: (args) => sb.runInTerminal(argv(args), env),

@@ -17,8 +17,9 @@
 // then sends an "error" record instead of the message named, as the real
 // ones do, and the process it made is killed.
 
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import type { Writable } from 'node:stream';
 import { constants as osConstants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
@@ -124,25 +125,34 @@ function systemError(syscall: string, errno: number): Error {
   return Object.assign(new Error(`${syscall}: ${text} (${code})`), { code, errno, syscall });
 }
 
-/** printf(1) format for bytes: every byte as an octal escape. */
-function printfBytes(buf: Buffer): string {
-  return [...buf].map((b) => `\\${b.toString(8).padStart(3, '0')}`).join('');
+/**
+ * The init's side of `tsbox start`: a listener on the start socket. A
+ * connection lets the init execute its process and is closed (the real
+ * execve closes it), or carries the scripted exec failure and the init
+ * exits. The listener goes when the init does.
+ */
+async function listenForStart(socket: string, init: Proc, failure: ScriptedFailure | undefined, gate: (word: string) => void): Promise<void> {
+  const server = createServer((conn) => {
+    if (failure) {
+      conn.end(wire.encodeRecords([['error', failure.step, String(failure.errno), failure.detail ?? '']]));
+      gate('fail');
+    } else {
+      gate('go');
+      conn.end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socket, resolve));
+  void init.exited.then(() => server.close());
 }
 
-// The init: waits at its gate (fd 3) for a line; "go" lets it on, to the
-// start FIFO ($1) if there is one, where it writes the scripted error ($2)
-// or closes its end, as the real init's execve does; then it executes the
-// process.
+// The init: waits at its gate (fd 3) for a line; "go" lets it execute the
+// process, anything else makes it exit 1. With a start socket, the fake
+// listens on it for the init (listenForStart) and opens the gate when
+// `start` connects, as the real init's accept and execve do.
 const INIT_SCRIPT = `
 read -r word <&3
 exec 3<&-
 [ "$word" = go ] || exit 1
-if [ -n "$1" ]; then
-  exec 4>"$1"
-  if [ -n "$2" ]; then printf "$2" >&4; exit 1; fi
-  exec 4>&-
-fi
-shift 2
 exec "$@"
 `;
 
@@ -238,11 +248,10 @@ export class FakeNative implements Binding {
     }
     if (failure?.at === 'spawned') return fail(failure);
 
-    const fifo = field('start-fifo') ?? '';
-    const execError = failure?.at === 'exec' && fifo ? printfBytes(wire.encodeRecords([['error', failure.step, String(failure.errno), failure.detail ?? '']])) : '';
+    const startSocket = field('start-socket') ?? '';
     const env = Object.fromEntries((plan.find((r) => r[0] === 'env') ?? []).slice(1).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
     const args = plan.find((r) => r[0] === 'args')!.slice(1);
-    const child = spawn('/bin/sh', ['-c', INIT_SCRIPT, 'init', fifo, execError, ...args], {
+    const child = spawn('/bin/sh', ['-c', INIT_SCRIPT, 'init', ...args], {
       stdio: [stdio[0], stdio[1], stdio[2], 'pipe', ...extra],
       env,
     });
@@ -264,17 +273,23 @@ export class FakeNative implements Binding {
       const answer = await c.hear();
       if (answer?.[0] !== 'go') return fail({ at: 'hooks', step: 'container setup', errno: ECANCELED, detail: 'stopped by the runtime' }, init);
     }
-    // A start FIFO implies the pause (as native/helper/plan.cc decodes it).
-    if (has('pause') || fifo) {
+    // A start socket implies the pause (as native/helper/plan.cc decodes it).
+    if (has('pause') || startSocket) {
       if (failure?.at === 'ready') return fail(failure, init);
-      c.say(['ready']);
-      if (!fifo) {
-        const answer = await c.hear();
-        if (answer?.[0] !== 'go') return fail({ at: 'ready', step: 'wait for start', errno: 71, detail: 'expected "go"' }, init);
+      if (startSocket) {
+        const execFailure = failure?.at === 'exec' ? failure : undefined;
+        await listenForStart(startSocket, init, execFailure, gate);
+        c.say(['ready']);
+        // The init waits for `tsbox start`; the runtime lets go of it.
+        c.say(null);
+        return 0;
       }
+      c.say(['ready']);
+      const answer = await c.hear();
+      if (answer?.[0] !== 'go') return fail({ at: 'ready', step: 'wait for start', errno: 71, detail: 'expected "go"' }, init);
     }
-    if (failure?.at === 'exec' && !fifo) return fail(failure, init);
-    // The init goes on; its execve closes the socket (after `start`, with a FIFO).
+    if (failure?.at === 'exec') return fail(failure, init);
+    // The init goes on; its execve closes the socket.
     gate('go');
     c.say(null);
     return 0;
@@ -370,9 +385,6 @@ export class FakeNative implements Binding {
     return getSystemErrorMap().get(-errno)?.[1] ?? `Unknown error ${errno}`;
   }
 
-  mkfifo(path: string, mode: number): void {
-    execFileSync('mkfifo', ['-m', mode.toString(8), path], { stdio: 'pipe' });
-  }
 
   lock(): void {
     // One process: the container lock's callers take turns anyway.
@@ -409,5 +421,25 @@ export class FakeNative implements Binding {
 
   deviceProgramIds(): number[] {
     return notSimulated('deviceProgramIds');
+  }
+
+  bindDatagram(): number {
+    return notSimulated('bindDatagram (NOTIFY_SOCKET)');
+  }
+
+  recvDatagram(): Buffer | null {
+    return notSimulated('recvDatagram (NOTIFY_SOCKET)');
+  }
+
+  sendDatagram(): void {
+    notSimulated('sendDatagram (NOTIFY_SOCKET)');
+  }
+
+  notifyBarrier(): number {
+    return notSimulated('notifyBarrier (NOTIFY_SOCKET)');
+  }
+
+  pipeEnded(): boolean {
+    return notSimulated('pipeEnded (NOTIFY_SOCKET)');
   }
 }

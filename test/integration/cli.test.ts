@@ -2,7 +2,7 @@
 // stdio, signals, terminals, spec, help and logging. Each test checks that it
 // left no mount, process or temporary directory behind.
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -38,6 +38,21 @@ function hasScript(): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** bin/tsbox run to completion with fd 2 open read-only on /dev/null, as containerd's shim starts a sandbox's create. */
+function tsboxWithReadOnlyStderr(args: string[]): { status: number | null; signal: NodeJS.Signals | null; stdout: string } {
+  const readOnly = fs.openSync('/dev/null', 'r');
+  try {
+    const r = spawnSync(process.execPath, [TSBOX, '--root', testStateRoot(), ...args], {
+      stdio: ['ignore', 'pipe', readOnly],
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    return { status: r.status, signal: r.signal, stdout: r.stdout };
+  } finally {
+    fs.closeSync(readOnly);
   }
 }
 
@@ -257,6 +272,25 @@ describe.skipIf(!isRoot)('tsbox command line', () => {
       expect(r.stdout).toMatch(/^42\r*$/m);
       expect(r.status).toBe(5);
     });
+
+    it('with stdin not a terminal (a pipe held open), fails at once in one line and starts nothing', async () => {
+      // runc fails too where it finds no terminal; waiting would hang: the
+      // shell reads a pty nobody types into.
+      const b = bundle({ args: ['sh'], mutate: (c) => (c.process.terminal = true) });
+      const t0 = Date.now();
+      const s = startTsbox(['run', b.dir], { timeoutMs: 10_000 });
+      const r = await s.done;
+      s.child.stdin!.destroy();
+      expect(r).toEqual({
+        status: 1,
+        signal: null,
+        stdout: '',
+        stderr:
+          'tsbox: process.terminal is true but stdin is not a terminal: run from a terminal, set process.terminal to false in config.json, or use --detach with --console-socket\n',
+      });
+      expect(Date.now() - t0).toBeLessThan(5_000);
+      expect(fs.existsSync(testStateRoot()) ? fs.readdirSync(testStateRoot()) : []).toEqual([]);
+    });
   });
 
   describe('spec', () => {
@@ -448,13 +482,13 @@ describe.skipIf(!isRoot)('tsbox command line', () => {
       expect(r.stderr).toBe('tsbox: run: unknown flag "--frobnicate" (see tsbox run --help)\n');
     });
 
-    it('--log FILE --log-format json: one JSON line per error', async () => {
+    it('--log FILE --log-format json: one JSON line per error, and nothing on stderr (as runc)', async () => {
       const d = scratch();
       const log = path.join(d, 'log.json');
       const missing = path.join(d, 'no-such-bundle');
       const r = await tsbox(['--log', log, '--log-format', 'json', 'run', missing]);
       const msg = `bundle "${missing}": no such directory`;
-      expect(r).toMatchObject({ status: 1, stdout: '', stderr: `tsbox: ${msg}\n` });
+      expect(r).toMatchObject({ status: 1, stdout: '', stderr: '' });
       const lines = fs.readFileSync(log, 'utf8').split('\n');
       expect(lines).toHaveLength(2);
       expect(lines[1]).toBe('');
@@ -464,6 +498,34 @@ describe.skipIf(!isRoot)('tsbox command line', () => {
       expect(typeof entry.time).toBe('string');
       expect(Number.isNaN(Date.parse(entry.time))).toBe(false);
       expect(Math.abs(Date.now() - Date.parse(entry.time))).toBeLessThan(60_000);
+    });
+
+    it('--log: warnings go to the log only (under engines stderr of create is the container\'s log)', async () => {
+      const b = bundle({ args: ['true'], mutate: (c) => (c.linux.mountLabel = 'system_u:object_r:container_file_t:s0') });
+      const log = path.join(scratch(), 'log.json');
+      const r = await tsbox(['--log', log, '--log-format', 'json', 'create', '--bundle', b.dir, 'logwarn']);
+      expect(r).toMatchObject({ status: 0, stdout: '', stderr: '' });
+      const lines = fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      expect(lines).toEqual([expect.objectContaining({ level: 'warning', msg: expect.stringContaining('linux.mountLabel is not applied') })]);
+      expect((await tsbox(['delete', '--force', 'logwarn'])).status).toBe(0);
+      // Without --log, stderr is where warnings go.
+      const plain = await tsbox(['create', '--bundle', b.dir, 'logwarn2']);
+      expect(plain.stderr).toMatch(/^tsbox: warning: linux\.mountLabel is not applied/);
+      expect((await tsbox(['delete', '--force', 'logwarn2'])).status).toBe(0);
+    });
+
+    it('stderr a read-only /dev/null (containerd\'s pod sandbox): a failed create exits 1 with its error in --log', async () => {
+      const b = bundle({ args: ['no-such-program'] });
+      const log = path.join(scratch(), 'log.json');
+      const r = tsboxWithReadOnlyStderr(['--log', log, '--log-format', 'json', 'create', '--bundle', b.dir, 'rostderr']);
+      expect(r).toEqual({ status: 1, signal: null, stdout: '' });
+      const lines = fs.readFileSync(log, 'utf8').split('\n').filter(Boolean);
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'error', msg: 'exec "no-such-program": executable file not found in $PATH' });
+      expect((await tsbox(['list', '-q'])).stdout).toBe('');
+      // Without --log the error is lost, but tsbox still fails cleanly.
+      const bare = tsboxWithReadOnlyStderr(['create', '--bundle', b.dir, 'rostderr']);
+      expect(bare).toEqual({ status: 1, signal: null, stdout: '' });
     });
   });
 });

@@ -27,7 +27,7 @@ function nextSignal(conn: DbusConnection, accept: (m: DbusMessage) => boolean, m
   });
 }
 
-describe.skipIf(!existsSync(DAEMON))('D-Bus client against a real dbus-daemon', () => {
+describe.skipIf(!existsSync(DAEMON))('D-Bus client against a real dbus-daemon' + (existsSync(DAEMON) ? '' : ' (skipped: not installed: dbus-daemon)'), () => {
   let dir: string;
   let daemon: ChildProcess | undefined;
   let address: string;

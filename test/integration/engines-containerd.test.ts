@@ -12,6 +12,8 @@
 // reports as the task (expectRunByTsbox). After each test no container may be
 // left in tsbox's state; after the file, nothing on the host.
 
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   CLEAN_TEARDOWN,
@@ -165,6 +167,30 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd (ctr) with tsbox as
     const pid = await runDetached(id, ['/bin/sh', '-c', counterScript(file, '/bin/sleep')]);
     await expectPauseResume(sb!, cd.tsboxRoot, id, pid, file, () => cd.ctr(['task', 'pause', id]), () => cd.ctr(['task', 'resume', id]));
     expect((await tasks())[id]).toEqual([pid, 'RUNNING']);
+  });
+
+  it('HOME comes from the image\'s /etc/passwd (ctr sets none; runc sets it, and BuildKit and ctr users rely on it)', TEST_TIMEOUT, async () => {
+    const passwd = path.join(cd.rootfs, 'etc', 'passwd');
+    fs.writeFileSync(passwd, 'root:x:0:0:root:/root-from-passwd:/bin/sh\n');
+    try {
+      const id = sb!.unique('ctr-home');
+      const s = cd.spawnCtr(['run', '--rm', ...cd.runFlags, '--rootfs', cd.rootfs, id, '/bin/sh', '-c', 'echo "$HOME"']);
+      s.child.stdin!.end();
+      expect(await s.done).toMatchObject({ status: 0, stdout: '/root-from-passwd\n', stderr: '' });
+    } finally {
+      fs.rmSync(passwd);
+    }
+  });
+
+  it('a failed create: tsbox\'s error reaches ctr through the shim, which reads it from --log', TEST_TIMEOUT, async () => {
+    const id = sb!.unique('ctr-fail');
+    // Not found at create (a path would fail at start, whose stdio is the shim's).
+    const s = cd.spawnCtr(['run', '--rm', ...cd.runFlags, '--rootfs', cd.rootfs, id, 'no-such-program']);
+    s.child.stdin!.end();
+    const r = await s.done;
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('exec "no-such-program": executable file not found in $PATH');
   });
 
   // ctr 1.6 has no `task update` (containerd's Update API is reached from CRI or

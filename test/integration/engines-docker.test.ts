@@ -113,6 +113,10 @@ describe.skipIf(reason !== undefined)(suiteTitle('docker with tsbox as a runtime
     expect(await dk.docker([...RUN, '--rm', dk.image, 'echo', 'ok'])).toMatchObject({ status: 0, stdout: 'ok\n', stderr: '' });
   });
 
+  it('run --user 1000: a process of a non-root user starts (the exec FIFO is opened after the change of uid)', TEST_TIMEOUT, async () => {
+    expect(await dk.docker([...RUN, '--rm', '--user', '1000:1000', dk.image, 'id', '-u'])).toMatchObject({ status: 0, stdout: '1000\n', stderr: '' });
+  });
+
   it('run: the exit code passes through', TEST_TIMEOUT, async () => {
     const { result } = await gated([dk.image, 'sh', '-c', 'read -r _; exit 7'], '\n');
     expect(result).toMatchObject({ status: 7, stdout: '', stderr: '' });

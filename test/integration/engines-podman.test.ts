@@ -103,6 +103,15 @@ describe.skipIf(reason !== undefined)(suiteTitle('podman with tsbox as its runti
     expect(EngineSandbox.stateEntries(pm.tsboxRoot)).toEqual([]);
   });
 
+  // The test process is not pinned: its list is every CPU it may use.
+  const allCpus = /^Cpus_allowed_list:\s*(.*)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1];
+
+  it.skipIf(allCpus === '0')('taskset -c 0 podman run: conmon and tsbox are pinned, the container gets every CPU (as with runc)', TEST_TIMEOUT, async () => {
+    const argv = pm.argv(['run', '--rm', ...pm.runFlags, pm.image, 'sh', '-c', 'grep Cpus_allowed_list /proc/self/status']);
+    const r = await sb!.run('taskset', ['-c', '0', ...argv], pm.env);
+    expect(r).toMatchObject({ status: 0, stdout: `Cpus_allowed_list:\t${allCpus}\n`, stderr: '' });
+  });
+
   it('run -d, then exec: output and exit status', TEST_TIMEOUT, async () => {
     const c = await runDetached(UNTIL_TERM);
     expect(await pm.run(['exec', c.name, 'sh', '-c', 'echo "in $(hostname)"; exit 3'])).toMatchObject({

@@ -63,7 +63,8 @@ describe.skipIf(!isRoot)('tsbox exec', () => {
     const r = await lc.cli(['exec', '--process', file, 'e3']);
     expect(r.status).toBe(0);
     const seen = JSON.parse(r.stdout);
-    expect([seen.uid, seen.gid, seen.cwd, seen.env]).toEqual([5, 6, '/scratch', ['ONLY=this']]);
+    // HOME added as runc adds it: uid 5 has no passwd entry, so "/".
+    expect([seen.uid, seen.gid, seen.cwd, seen.env]).toEqual([5, 6, '/scratch', ['ONLY=this', 'HOME=/']]);
   });
 
   it('-d --pid-file: returns at once; the process runs in the container and shows in ps', async () => {

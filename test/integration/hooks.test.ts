@@ -132,6 +132,43 @@ describe.skipIf(!isRoot)('hooks', () => {
     });
   });
 
+  it('a failing poststart or poststop hook does not skip the ones after it (the spec; runc skips them)', async () => {
+    const markers = (dir: string, phase: string) => [1, 3].map((n) => path.join(dir, `${phase}-${n}`));
+    const three = (dir: string, phase: string) => [
+      { path: '/bin/touch', args: ['touch', path.join(dir, `${phase}-1`)] },
+      { path: '/bin/sh', args: ['sh', '-c', `echo ${phase} broke >&2; exit 4`] },
+      { path: '/bin/touch', args: ['touch', path.join(dir, `${phase}-3`)] },
+    ];
+    const { b, dir } = hooked(['sleep', '100'], (c, d) => {
+      c.hooks = { poststart: three(d, 'poststart'), poststop: three(d, 'poststop') };
+    });
+    lc.track('h7');
+    expect((await lc.cli(['create', '--bundle', b.dir, 'h7'])).status).toBe(0);
+    expect(await lc.cli(['start', 'h7'])).toMatchObject({
+      status: 0,
+      stderr: 'tsbox: warning: poststart hook "/bin/sh": exited with status 4: poststart broke\n',
+    });
+    expect(markers(dir, 'poststart').map((f) => fs.existsSync(f))).toEqual([true, true]);
+    expect(await lc.cli(['delete', '--force', 'h7'])).toMatchObject({
+      status: 0,
+      stderr: 'tsbox: warning: poststop hook "/bin/sh": exited with status 4: poststop broke\n',
+    });
+    expect(markers(dir, 'poststop').map((f) => fs.existsSync(f))).toEqual([true, true]);
+
+    // The same through run, which runs both phases itself.
+    const again = hooked(['true'], (c, d) => {
+      c.hooks = { poststart: three(d, 'poststart'), poststop: three(d, 'poststop') };
+    });
+    lc.track('h8');
+    const r = await lc.cli(['run', '--bundle', again.b.dir, 'h8']);
+    expect(r).toMatchObject({ status: 0 });
+    expect(r.stderr.split('\n').filter(Boolean).sort()).toEqual([
+      'tsbox: warning: poststart hook "/bin/sh": exited with status 4: poststart broke',
+      'tsbox: warning: poststop hook "/bin/sh": exited with status 4: poststop broke',
+    ]);
+    expect([...markers(again.dir, 'poststart'), ...markers(again.dir, 'poststop')].map((f) => fs.existsSync(f))).toEqual([true, true, true, true]);
+  });
+
   it('--log-format json: a failure after a warning leaves exactly one line, the error', async () => {
     const { b, dir } = hooked(['true'], (c) => {
       c.hooks = { prestart: [{ path: '/bin/false', args: ['false'] }] };

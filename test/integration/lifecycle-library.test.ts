@@ -70,21 +70,23 @@ describe.skipIf(!isRoot)('lifecycle through the library (Runtime)', () => {
     await expect(rt.delete(id)).rejects.toBeInstanceOf(WrongStatus);
     await expect(rt.start(id)).rejects.toMatchObject({ operation: 'start', status: 'running' });
 
-    rt.kill(id, 'SIGUSR1');
+    await rt.kill(id, 'SIGUSR1');
     await fileHas(out.file, 'signal 10\n');
-    rt.kill(id, 10);
+    await rt.kill(id, 10);
     await waitUntil('a second report', () => fs.readFileSync(out.file, 'utf8').split('signal 10\n').length === 3);
-    expect(() => rt.kill(id, 'NOPE')).toThrow('unknown signal "NOPE"');
-    rt.kill(id); // SIGTERM
+    // Rejects, as an async function does, rather than throwing at the call.
+    const unknown = rt.kill(id, 'NOPE');
+    await expect(unknown).rejects.toThrow('unknown signal "NOPE"');
+    await rt.kill(id); // SIGTERM
     await fileHas(out.file, 'signal 15\n');
     await waitUntil('the container to stop', () => rt.state(id).status === 'stopped');
     expect(fs.readFileSync(out.file, 'utf8')).toBe('ready\nsignal 10\nsignal 10\nsignal 15\n');
     expect(rt.state(id)).toEqual({ ...created, status: 'stopped', pid: 0 });
     expect(rt.list()).toEqual([{ ...created, status: 'stopped', pid: 0 }]);
     expect(rt.pids(id)).toEqual([]);
-    expect(() => rt.kill(id)).toThrow(`cannot kill container "${id}": container not running`);
-    expect(() => rt.kill(id)).toThrow(TsboxError);
-    expect(() => rt.kill(id)).toThrow(WrongStatus);
+    await expect(rt.kill(id)).rejects.toThrow(`cannot kill container "${id}": container not running`);
+    await expect(rt.kill(id)).rejects.toThrow(TsboxError);
+    await expect(rt.kill(id)).rejects.toThrow(WrongStatus);
 
     await rt.delete(id);
     expect(() => rt.state(id)).toThrow(`container "${id}" does not exist`);
@@ -124,7 +126,7 @@ describe.skipIf(!isRoot)('lifecycle through the library (Runtime)', () => {
     expect(rt.state(id).status).toBe('created');
     await rt.start(id);
     expect((await lc.state(id)).status).toBe('running');
-    rt.kill(id, 'KILL');
+    await rt.kill(id, 'KILL');
     await waitUntil('the container to stop', () => rt.state(id).status === 'stopped');
     await rt.delete(id);
     expect(isAlive(pid)).toBe(false);

@@ -141,11 +141,12 @@ describe.skipIf(!isRoot)('lifecycle through the command line', () => {
         annotations: {},
       });
       expect(Math.abs(Date.now() - Date.parse(created.created))).toBeLessThan(60_000);
-      // The init is alive, still tsbox's helper, asleep opening the exec FIFO;
-      // the container's process has not run.
+      // The init is alive, still tsbox's helper, asleep accepting on its
+      // start socket; the container's process has not run.
       expect(procState(pid)).toBe('S');
       expect(readProc(pid, 'comm')).toBe('tsbox-helper\n');
-      expect(readProc(pid, 'wchan')).toBe('wait_for_partner');
+      expect(readProc(pid, 'wchan')).toBe('__skb_wait_for_more_packets');
+      expect(fs.lstatSync(path.join(lc.root, 'life', 'start.sock')).isSocket()).toBe(true);
       expect(fs.existsSync(marker)).toBe(false);
       expect(p.stdout.text).toBe('');
       await expectListed([
@@ -198,6 +199,15 @@ describe.skipIf(!isRoot)('lifecycle through the command line', () => {
       expect(await p.stdout.end).toBe('out\n');
       expect(await p.stderr.end).toBe('err\n');
       await lc.waitForStatus('stdio', 'stopped');
+    });
+
+    it('create and start a process of a non-root user under a umask of 022 (the init waits on its start socket after the change of uid)', async () => {
+      const b = lc.bundle({ args: ['id', '-u'], mutate: (c) => (c.process.user = { uid: 1000, gid: 1000 }) });
+      const p = await create('user', b);
+      expect(fs.statSync(path.join(lc.root, 'user', 'start.sock')).isSocket()).toBe(true);
+      await start('user');
+      expect(await p.stdout.end).toBe('1000\n');
+      await lc.waitForStatus('user', 'stopped');
     });
   });
 

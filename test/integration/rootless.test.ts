@@ -15,7 +15,8 @@ import { TSBOX } from '../helpers/cli.js';
 import { eventually } from '../helpers/containers.js';
 import { findCgroupDirs, hostHierarchies, makeOwnParent, procCgroup, removeCgroupDirs } from '../helpers/cgroups.js';
 
-const hasTools = ['/usr/bin/setpriv', '/usr/bin/unshare', '/usr/bin/newuidmap', '/usr/bin/newgidmap'].every((f) => fs.existsSync(f));
+const missingTools = ['/usr/bin/setpriv', '/usr/bin/unshare', '/usr/bin/newuidmap', '/usr/bin/newgidmap'].filter((f) => !fs.existsSync(f));
+const hasTools = missingTools.length === 0;
 const SUB_START = 600000;
 
 interface Result {
@@ -161,7 +162,8 @@ class RootlessUser {
   }
 }
 
-describe.skipIf(!isRoot || !hasTools)('rootless' + (isRoot && hasTools ? '' : ' (skipped: needs root to pick a user, and setpriv, unshare, newuidmap)'), () => {
+const skipped = !isRoot ? ' (skipped: needs root to pick a user)' : hasTools ? '' : ` (skipped: not installed: ${missingTools.map((f) => path.basename(f)).join(', ')})`;
+describe.skipIf(!isRoot || !hasTools)('rootless' + skipped, () => {
   const users: RootlessUser[] = [];
   const mountsBefore = hostMounts();
   const user = () => {

@@ -72,7 +72,7 @@ describe.skipIf(!isRoot)('run(): the container process' + (isRoot ? '' : ' (skip
     await expect(s.start(denied)).rejects.toThrow(/chdir "\/root".*permission denied/i);
   });
 
-  it('passes env exactly as configured', async () => {
+  it('passes env exactly as configured, plus HOME', async () => {
     const env = ['PATH=/bin', 'A=1', 'SPACES=two words', 'EMPTY=', 'EQ=a=b', 'UNICODE=héllo'];
     const b = s.bundle({ mutate: (c) => (c.process.env = env) });
     const noEnv = s.bundle({
@@ -82,9 +82,10 @@ describe.skipIf(!isRoot)('run(): the container process' + (isRoot ? '' : ' (skip
       },
     });
     const [seen, none] = await Promise.all([s.probe(b), s.probe(noEnv)]);
-    expect(seen.env).toEqual(env);
+    // HOME from the image's /etc/passwd is the one addition, as runc makes it.
+    expect(seen.env).toEqual([...env, 'HOME=/root']);
     // Found through the default PATH, which is not added to the environment.
-    expect(none.env).toEqual([]);
+    expect(none.env).toEqual(['HOME=/root']);
   });
 
   it('sets capabilities, noNewPrivileges and oomScoreAdj', async () => {
@@ -131,6 +132,34 @@ describe.skipIf(!isRoot)('run(): the container process' + (isRoot ? '' : ' (skip
     expect(e.status).not.toBe(0);
 
     await expect(s.start(unknown)).rejects.toThrow(/unknown capability "CAP_NOPE"/);
+  });
+
+  it('leaves ambient capabilities that are not also inheritable unraised, with a warning (`runc spec`\'s config has them)', async () => {
+    const runcSpec = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
+    const none = s.bundle({
+      mutate: (c) => {
+        c.process.user = { uid: 1000, gid: 1000 };
+        c.process.capabilities = { bounding: runcSpec, effective: runcSpec, permitted: runcSpec, ambient: runcSpec };
+      },
+    });
+    const partly = variant(none, (spec) => (spec.process.capabilities.inheritable = ['CAP_KILL']));
+    const seen = async (b: typeof partly | typeof none) => {
+      const c = await s.start(b, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const [out, status] = await Promise.all([readAll(c.stdout), c.exited]);
+      expect(status.status).toBe(0);
+      return { status: JSON.parse(out).status as Record<string, string>, warnings: c.warnings };
+    };
+    const [n, p] = [await seen(none), await seen(partly)];
+    // Not raised: a uid 1000 process then keeps none past execve.
+    expect(n.status).toMatchObject({ CapBnd: '0000000020000420', CapInh: '0000000000000000', CapAmb: '0000000000000000', CapPrm: '0000000000000000' });
+    expect(n.warnings).toContain(
+      'process.capabilities.ambient: CAP_KILL, CAP_NET_BIND_SERVICE, CAP_AUDIT_WRITE not raised: an ambient capability must also be permitted and inheritable',
+    );
+    // CAP_KILL is inheritable there: raised, and kept by the uid 1000 process.
+    expect(p.status).toMatchObject({ CapInh: '0000000000000020', CapAmb: '0000000000000020', CapEff: '0000000000000020' });
+    expect(p.warnings).toContain(
+      'process.capabilities.ambient: CAP_NET_BIND_SERVICE, CAP_AUDIT_WRITE not raised: an ambient capability must also be permitted and inheritable',
+    );
   });
 
   it('keeps the full capability set without process.capabilities', async () => {

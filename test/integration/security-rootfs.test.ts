@@ -145,7 +145,7 @@ describe.skipIf(!isRoot)('attacks by a hostile rootfs or config', () => {
         (err: Error) => err.message,
       );
       expect(error).toMatch(refused(n));
-      // The CLI's run is create + start: the init also holds the exec FIFO and the host's /proc.
+      // The CLI's run is create + start: the init also listens on its start socket.
       const cli = await tsbox(['run', b.dir]);
       expect(cli.stdout).toBe('');
       expect(cli.stderr.slice('tsbox: '.length, -1)).toMatch(refused(n));

@@ -124,7 +124,10 @@ describe('wrapped errors on the way up keep errno and cause', () => {
       await runtime.create('k', bundle, { stdio: 'ignore' });
       const signal = fake.signal;
       fake.signal = () => 1;
-      const err = caught(() => runtime.kill('k', 'TERM')) as TsboxError;
+      const err = (await runtime.kill('k', 'TERM').then(
+        () => new Error('it did not reject'),
+        (e: unknown) => e,
+      )) as TsboxError;
       fake.signal = signal;
       expect(err.message).toBe('kill container "k": operation not permitted');
       expect(err).toMatchObject({ code: 'EPERM', errno: 1, syscall: 'pidfd_send_signal' });

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { jsonErrorOffset, lineAndColumn } from '../../lib/json-location.js';
 
-const CLIENT_CONFIGS = path.resolve(__dirname, '../../../shared/fixtures/client-configs');
+const CLIENT_CONFIGS = path.resolve(__dirname, '../fixtures/client-configs');
 
 function parses(text: string): boolean {
   try {

@@ -67,8 +67,8 @@ describe('the lifecycle over the fake native layer', () => {
     const created = await create('c1', bundle(`echo started > ${out}; exec sleep 100`));
     expect(created.status).toBe('created');
     expect(created.pid).toBe(fake.runs[0]!.initPid);
-    // The plan asked the init to wait at the exec FIFO, and it does: the process has not run.
-    expect(fake.runs[0]!.plan).toContainEqual(['start-fifo', path.join(runtime.store.root, 'c1', 'exec.fifo')]);
+    // The plan asked the init to wait on the start socket, and it does: the process has not run.
+    expect(fake.runs[0]!.plan).toContainEqual(['start-socket', path.join(runtime.store.root, 'c1', 'start.sock')]);
     expect(fs.existsSync(out)).toBe(false);
     expect(fake.openFds()).toStrictEqual([]); // create let go of the init's pidfd and the socket
 
@@ -83,7 +83,7 @@ describe('the lifecycle over the fake native layer', () => {
     await until('the container to stop', () => runtime.state('c1').status === 'stopped');
     expect(runtime.state('c1').pid).toBe(0);
     // Refused at once, as engines expect.
-    expect(() => runtime.kill('c1')).toThrow('container not running');
+    await expect(runtime.kill('c1')).rejects.toThrow('container not running');
 
     expect(await runtime.delete('c1')).toStrictEqual([]);
     expect(() => runtime.state('c1')).toThrow('container "c1" does not exist');
@@ -111,7 +111,7 @@ describe('the lifecycle over the fake native layer', () => {
     const p = await runtime.exec('e1', { ...defaultSpec().process!, terminal: false, args: ['/bin/sh', '-c', 'exit 7'] }, { stdio: 'ignore' });
     const plan = fake.runs[1]!.plan;
     expect(plan[0]).toStrictEqual(['exec']);
-    expect(plan.some((r) => r[0] === 'rootfs' || r[0] === 'start-fifo')).toBe(false);
+    expect(plan.some((r) => r[0] === 'rootfs' || r[0] === 'start-socket')).toBe(false);
     expect(plan).toContainEqual(['args', '/bin/sh', '-c', 'exit 7']);
     expect(await p.exited).toMatchObject({ code: 7 });
     expect(runtime.state('e1').status).toBe('running');
@@ -167,7 +167,7 @@ describe('failures over the fake native layer leave nothing behind', () => {
     expectNothingLeft();
   });
 
-  it('the process cannot be executed: start reports the init\'s error through the FIFO', async () => {
+  it('the process cannot be executed: start reports the init\'s error through the start socket', async () => {
     fake.failAt = { at: 'exec', step: 'exec "nope"', errno: 2, detail: 'executable file not found in $PATH' };
     await create('f4', bundle('exit 0'));
     await expect(runtime.start('f4')).rejects.toThrow('exec "nope": executable file not found in $PATH');

@@ -17,7 +17,7 @@ type Json = any;
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/unit');
 const fixture = (name: string) => fs.readFileSync(path.join(FIXTURES, name), 'utf8');
-const CLIENT_CONFIGS = path.resolve(__dirname, '../../../shared/fixtures/client-configs');
+const CLIENT_CONFIGS = path.resolve(__dirname, '../fixtures/client-configs');
 
 const BUNDLE = '/bundles/b1';
 const ROOTFS = '/bundles/b1/rootfs';
@@ -604,8 +604,8 @@ describe('capabilities', () => {
         {
           bounding: ['CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_AUDIT_WRITE'],
           effective: ['CAP_KILL'],
-          permitted: ['CAP_KILL', 'CAP_KILL'],
-          inheritable: [],
+          permitted: ['CAP_KILL', 'CAP_KILL', 'CAP_CHECKPOINT_RESTORE'],
+          inheritable: ['CAP_CHECKPOINT_RESTORE'],
           ambient: ['CAP_CHECKPOINT_RESTORE'],
         },
         40,
@@ -615,11 +615,26 @@ describe('capabilities', () => {
       lastCap: 40,
       bounding: (1n << 5n) | (1n << 10n) | (1n << 29n),
       effective: 1n << 5n,
-      permitted: 1n << 5n,
-      inheritable: 0n,
+      permitted: (1n << 5n) | (1n << 40n),
+      inheritable: 1n << 40n,
       ambient: 1n << 40n,
     });
     expect(warnings).toStrictEqual([]);
+  });
+
+  it('ambient capabilities not both permitted and inheritable are left unraised, with one warning (as runc)', () => {
+    const warnings: string[] = [];
+    // `runc spec`'s sets: ambient as the others, no inheritable set.
+    const runcSpec = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
+    const planned = planCapabilities(
+      { bounding: runcSpec, effective: runcSpec, permitted: [...runcSpec, 'CAP_CHOWN'], inheritable: ['CAP_CHOWN', 'CAP_KILL'], ambient: [...runcSpec, 'CAP_CHOWN'] },
+      40,
+      warnings,
+    );
+    expect(planned.ambient).toBe((1n << 0n) | (1n << 5n));
+    expect(warnings).toStrictEqual([
+      'process.capabilities.ambient: CAP_NET_BIND_SERVICE, CAP_AUDIT_WRITE not raised: an ambient capability must also be permitted and inheritable',
+    ]);
   });
 
   it('an unknown name is an error naming the set and index', () => {

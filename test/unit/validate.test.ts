@@ -9,7 +9,7 @@ import { validateProcess, validateSpec } from '../../lib/oci/validate.js';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
-const CLIENT_CONFIGS = path.resolve(__dirname, '../../../shared/fixtures/client-configs');
+const CLIENT_CONFIGS = path.resolve(__dirname, '../fixtures/client-configs');
 
 /** A valid config that sets nearly every field, so each case can break one. */
 function validConfig(): Json {

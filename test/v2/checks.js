@@ -1,5 +1,5 @@
 'use strict';
-// Pure cgroup v2 checks, run inside the v2vm VM (see scripts/v2-tests.js,
+// Pure cgroup v2 checks, run inside the pure cgroup v2 VM (test/v2/vm.js; see scripts/v2-tests.js,
 // which boots it): cgroup2 mounted at /sys/fs/cgroup with every controller,
 // no v1 hierarchy. Plain Node (no vitest: JavaScript runs ~14x slower in
 // the VM), driving tsbox's library from dist/ on real containers and
@@ -427,7 +427,7 @@ check('events on cgroup2 (Runtime.events and `tsbox events`): stats every interv
 });
 
 check('blockIO on a disk (vda): io.max holds rbps/wbps/riops/wiops; reads of /dev/vda inside are throttled until update raises rbps; io.stat in stats; weightDevice needs BFQ', async () => {
-  if (!fs.existsSync('/sys/block/vda')) throw new Error('no /dev/vda here: scripts/v2-tests.js gives the VM a null-co disk (V2VM_QEMU_EXTRA)');
+  if (!fs.existsSync('/sys/block/vda')) throw new Error('no /dev/vda here: scripts/v2-tests.js gives the VM a null-co disk (test/v2/vm.js, nullDisk)');
   const [major, minor] = read('/sys/block/vda', 'dev').split(':').map(Number);
   const dev = { major, minor };
   const name = unique();

@@ -1,6 +1,6 @@
 'use strict';
 // Checks of the systemd harness (test/v2/systemd.js) on a pure cgroup2
-// host, run inside the v2vm VM by scripts/v2-tests.js after checks.js:
+// host, run inside the pure cgroup v2 VM (test/v2/vm.js) by scripts/v2-tests.js after checks.js:
 // a real systemd, reachable over D-Bus, whose transient scopes get cgroups
 // with the limits asked for, which go away again. Then the tsbox systemd
 // driver's checks, where test/v2/systemd-tsbox.js exists (see below), and

@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { isatty } from 'node:tty';
 import { loadBundle } from '../../bundle.js';
 import { generateId, validateId } from '../../container-id.js';
+import { TsboxError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 import { createOptions } from '../create-options.js';
 import { UsageError } from '../parse.js';
-import { preservedFds } from '../../runtime/runtime.js';
+import { passedFds } from '../../runtime/runtime.js';
 import { runtimeOf } from '../runtime.js';
 import { callerTerminalSize, supervise } from '../supervise.js';
 
@@ -30,19 +32,29 @@ export async function command(ctx: CommandContext): Promise<number> {
   const options = createOptions(ctx);
   if (flags.detach) {
     for (const w of (await runtime.create(id, dir, options)).warnings) log.warn(w);
-    for (const w of await runtime.start(id)) log.warn(w);
+    for (const w of await runtime.start(id, options.notifySocket !== undefined ? { notifySocket: options.notifySocket } : {})) log.warn(w);
     return 0;
   }
   const bundle = loadBundle(dir);
-  const size = callerTerminalSize(bundle.spec.process?.terminal === true);
+  const wantsTerminal = bundle.spec.process?.terminal === true;
+  // Our stdin is what would be typed into the container's terminal: without
+  // a terminal there, an interactive process waits for input that never
+  // comes (runc, too, refuses to run without one).
+  if (wantsTerminal && !isatty(0)) {
+    throw new TsboxError(
+      'process.terminal is true but stdin is not a terminal: run from a terminal, set process.terminal to false in config.json, or use --detach with --console-socket',
+    );
+  }
+  const size = callerTerminalSize(wantsTerminal);
   return supervise(
     runtime.native,
     () =>
       runtime.run(id, bundle, {
         stdio: 'inherit',
         ...(size && { terminalSize: size }),
-        extraFds: preservedFds(options.preserveFds),
+        ...passedFds(options),
         keep: flags.keep === true,
+        ...(options.notifySocket !== undefined && { notifySocket: options.notifySocket }),
         ...(options.pidFile !== undefined && { pidFile: options.pidFile }),
         ...(options.pidfdSocket !== undefined && { pidfdSocket: options.pidfdSocket }),
       }),
