@@ -9,7 +9,7 @@ const ID_PATTERN = /^[\w+.-]+$/;
 
 /**
  * Names in the state root that are tsbox's own, not containers'
- * (lib/plan/seccomp-cache.ts). Dot names in general stay valid ids, as in runc.
+ * (lib/seccomp-cache.ts). Dot names in general stay valid ids, as in runc.
  */
 const RESERVED = new Set(['.seccomp']);
 

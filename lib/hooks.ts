@@ -1,18 +1,12 @@
 import type { Hook, Hooks } from './oci/types.js';
 import { TsboxError } from './errors.js';
+import type { OciState } from './oci/state.js';
 
 /** The hooks tsbox runs itself, in the runtime's namespaces. */
 export type RuntimeHookPhase = 'prestart' | 'createRuntime' | 'poststart' | 'poststop';
 
 /** The OCI state a hook reads on its stdin. */
-export interface HookState {
-  ociVersion: string;
-  id: string;
-  status: 'creating' | 'created' | 'running' | 'stopped';
-  pid?: number;
-  bundle: string;
-  annotations: Record<string, string>;
-}
+export type HookState = OciState;
 
 function runOne(phase: string, hook: Hook, state: string): Promise<void> {
   // Loaded only when a config has hooks: child_process is not free to load.

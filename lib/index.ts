@@ -13,6 +13,8 @@ export type { ContainerProcessState } from './seccomp-listener.js';
 export { run, type ExitStatus, type RunningContainer, type RunOptions, type StdioOption } from './run.js';
 export { Runtime, DEFAULT_ROOT, type Created, type CreateOptions, type ExecOptions, type ExecProcess, type RuntimeOptions } from './runtime/runtime.js';
 export type { ContainerState, StateStore, Status } from './runtime/state.js';
+export { NotFound, WrongStatus, type Operation } from './runtime/status.js';
+export type { OciState } from './oci/state.js';
 export type { Cgroups } from './cgroups/manager.js';
 export { signalNumber } from './signals.js';
 export type { BlkioEntry, ContainerEvent, Counter, MemoryEntry, Stats } from './cgroups/stats.js';

@@ -1,39 +1,48 @@
 import { closeSync, fstatSync, openSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { getSystemErrorName } from 'node:util';
 import type { Bundle } from './bundle.js';
+import type { CgroupDriverName } from './cgroups/driver.js';
 import { hostLayout, type Layout } from './cgroups/layout.js';
-import { killAndRemove } from './cgroups/kill.js';
-import { applyResources, cgroupDirs, createCgroups, procsFiles, type Cgroups } from './cgroups/manager.js';
-import { deferZeroPidsLimit } from './cgroups/resources.js';
-import { deviceNodes } from './cgroups/devices-bpf.js';
-import { applyLimits } from './cgroups/limits.js';
+import { cgroupDirs, type Cgroups } from './cgroups/manager.js';
+import { prepareCgroups } from './cgroup-drivers.js';
 import { generateId } from './container-id.js';
+import { destroy } from './destroy.js';
 import { ConfigError, isSystemCallError, SystemError, TsboxError } from './errors.js';
 import { runHooks, type HookState } from './hooks.js';
 import { sendSeccompListener } from './seccomp-listener.js';
 import type { Binding, ExitInfo, ReceivedRecord } from './native/binding.js';
 import type { HelperMessage } from './native/protocol.js';
 import { buildPlan } from './plan/build.js';
-import { hostSnapshot } from './plan/host.js';
-import { OCI_VERSION } from './oci/default-spec.js';
+import { hostSnapshot } from './host/facts.js';
+import { ociState, type Status } from './oci/state.js';
 import { encodePlan, encodeSeccompCompile } from './plan/encode.js';
 import type { CompiledSeccomp, LaunchPlan, PlannedSeccomp } from './plan/plan.js';
-import { compiledSeccomp } from './plan/seccomp-cache.js';
-import type { ScopeLaunch } from './systemd/scope.js';
-import type { LinuxResources } from './oci/types.js';
+import { compiledSeccomp } from './seccomp-cache.js';
 
 /** Where one of the container's stdin/stdout/stderr goes. */
 export type StdioOption = 'pipe' | 'inherit' | 'ignore' | number;
 
-/** Who makes the container's cgroups: tsbox itself, or systemd (a transient scope). */
-export type CgroupDriver = 'cgroupfs' | 'systemd';
+/** Who makes the container's cgroups: tsbox itself, or systemd (a transient scope): lib/cgroups/driver.ts. */
+export type CgroupDriver = Exclude<CgroupDriverName, 'none'>;
+
+/** What a container has on the host so far (see LaunchOptions.record). */
+export interface Progress {
+  cgroups: Cgroups | undefined;
+  /** The init's pid, once it exists. */
+  pid?: number;
+}
 
 export interface LaunchOptions {
-  /** 'cgroupfs' (default) or 'systemd' (--systemd-cgroup: lib/systemd/scope.ts). */
+  /** 'cgroupfs' (default) or 'systemd' (--systemd-cgroup: lib/systemd/driver.ts). */
   cgroupDriver?: CgroupDriver;
+  /**
+   * Told what the container has on the host before each part is made (its
+   * cgroups) and once its init exists: the runtime records it, so that a
+   * create killed half-way leaves what lib/destroy.ts needs to remove it.
+   */
+  record?: (progress: Progress) => void;
   /** 'pipe' (default) gives streams; 'inherit' passes this process's. */
   stdio?: StdioOption | [StdioOption, StdioOption, StdioOption];
   /** Size of the terminal for process.terminal when the config sets no consoleSize. */
@@ -102,7 +111,7 @@ async function receive(native: Binding, sock: number): Promise<ReceivedRecord | 
 
 /**
  * libseccomp's program for a profile, from the helper's compile mode
- * (native/helper/main.cc); lib/plan/seccomp-cache.ts keeps it. The helper
+ * (native/helper/main.cc); lib/seccomp-cache.ts keeps it. The helper
  * gets /dev/null as stdio: it answers on the sync socket only.
  */
 async function compileSeccomp(native: Binding, seccomp: PlannedSeccomp): Promise<CompiledSeccomp> {
@@ -221,7 +230,8 @@ export async function launch(native: Binding, bundle: Bundle, options: LaunchOpt
   // Where the container's cgroups will be (cgroupfs driver): a cgroup mount
   // without a cgroup namespace shows these, not the runtime's own.
   const hasCgroups = options.cgroupDriver !== 'systemd' && (linux?.cgroupsPath !== undefined || linux?.resources !== undefined);
-  const dirs = hasCgroups ? cgroupDirs(hostLayout(host), linux?.cgroupsPath, id) : undefined;
+  const layout = hostLayout(host);
+  const dirs = hasCgroups ? cgroupDirs(layout, linux?.cgroupsPath, id) : undefined;
   const planWith = (cgroups: Record<string, string> | undefined) => {
     try {
       const built = buildPlan(
@@ -245,69 +255,58 @@ export async function launch(native: Binding, bundle: Bundle, options: LaunchOpt
   let plan = planWith(dirs);
   // The container's cgroups, made and limited before its init exists: the
   // helper puts itself in them before it clones the init, so the init is
-  // born there and nothing of the runtime is ever charged to them.
-  let cgroups: Cgroups | undefined;
-  let layout: Layout | undefined;
-  let scope: ScopeLaunch | undefined;
-  let ready: (() => Promise<void>) | undefined;
-  if (options.cgroupDriver === 'systemd') {
-    // systemd makes the cgroup around the helper once it runs (cgroup-pending).
-    layout = hostLayout(host);
-    const { prepareScope } = await import('./systemd/scope.js');
-    scope = await prepareScope(layout, linux, id, plan.warnings);
-    plan.awaitCgroup = true;
-  } else if (dirs) {
-    layout = hostLayout(host);
-    try {
-      cgroups = createCgroups(layout, dirs);
-      const nodes = deviceNodes(linux?.devices);
-      const { now, atReady } = deferZeroPidsLimit(linux?.resources ?? {});
-      plan.warnings.push(...applyLimits(layout, cgroups, now, nodes, { fresh: true }));
-      if (atReady) {
-        const [l, cg] = [layout, cgroups];
-        // The init stops before its process runs (as for create) for it.
-        plan.pause = true;
-        ready = async () => void plan.warnings.push(...applyResources(l, cg, atReady));
-      }
-    } catch (err) {
-      if (cgroups) await killAndRemove(cgroups);
-      cgroups = undefined;
-      // Rootless, as runc: cgroups are used where the user's cgroup is
-      // delegated to it, and skipped with a warning where it is not.
-      if (!isRootless() || !deniedAccess(err)) throw err;
-      // Without them a cgroup mount shows the runtime's own cgroups.
-      plan = planWith(undefined);
-      plan.warnings.push(skippedCgroups(linux?.cgroupsPath, linux?.resources, err as Error));
-    }
-  }
-  if (cgroups && layout) {
-    const late = v1MemoryKeys(layout);
-    plan.cgroupProcs = procsFiles(cgroups, (key) => !late.includes(key));
-    plan.lateCgroupProcs = procsFiles(cgroups, (key) => late.includes(key));
-  }
-  const joinCgroup = scope
-    ? async (helperPid: number): Promise<string[]> => {
-        cgroups = await scope.join(helperPid);
-        return procsFiles(cgroups);
-      }
-    : undefined;
+  // born there and nothing of the runtime is ever charged to them (with
+  // systemd's driver, systemd makes the scope around the waiting helper).
+  const warnings: string[] = [];
+  const record = options.record ?? (() => undefined);
+  const { cgroups, entry } = await prepareCgroups(options.cgroupDriver ?? 'cgroupfs', layout, linux, id, warnings, (cgroups) => record({ cgroups }));
+  // No cgroups after all (rootless without delegation): the cgroup mount
+  // shows the runtime's own, as runc's does then.
+  if (dirs && !cgroups) plan = planWith(undefined);
   // At the init's stop before pivot_root: the runtime's hooks, then the
   // state for the init's own (createContainer, startContainer).
+  const state = (pid: number, status: Status) => ociState({ id, pid, bundle: bundle.dir, annotations: bundle.spec.annotations }, status);
   const beforePivot = async (pid: number): Promise<[string, string]> => {
-    const state = hookState(bundle, id, pid);
-    await runHooks(bundle.spec.hooks, 'prestart', { ...state, status: 'creating' });
-    await runHooks(bundle.spec.hooks, 'createRuntime', { ...state, status: 'creating' });
-    return [JSON.stringify({ ...state, status: 'creating' }), JSON.stringify({ ...state, status: 'created' })];
+    await runHooks(bundle.spec.hooks, 'prestart', state(pid, 'creating'));
+    await runHooks(bundle.spec.hooks, 'createRuntime', state(pid, 'creating'));
+    return [JSON.stringify(state(pid, 'creating')), JSON.stringify(state(pid, 'created'))];
   };
-  const seccompState = (pid: number): HookState => ({ ...hookState(bundle, id, pid), status: 'creating' });
+  const seccompState = (pid: number): HookState => state(pid, 'creating');
+  const joinCgroup = entry?.join
+    ? async (helperPid: number): Promise<string[]> => {
+        const procs = await entry.join!(helperPid);
+        record({ cgroups });
+        return procs;
+      }
+    : undefined;
+  // Limits that would stop the init's birth (pids.limit 0) are written
+  // once it is set up: it stops there (as for create) for them.
+  const atReady = entry?.atReady;
+  const ready = atReady ? async () => void warnings.push(...atReady()) : undefined;
+  const planned: LaunchPlan = {
+    ...plan,
+    cgroupProcs: entry?.procs ?? [],
+    ...(entry && entry.lateProcs.length > 0 && { lateCgroupProcs: entry.lateProcs }),
+    ...(joinCgroup && { awaitCgroup: true }),
+    ...(ready && { pause: true }),
+  };
   try {
-    const launched = await launchPlan(native, plan, { ...options, beforePivot, seccompState, ...(joinCgroup && { joinCgroup }), ...(ready && { ready }) });
+    const launched = await launchPlan(native, planned, {
+      ...options,
+      beforePivot,
+      seccompState,
+      onSpawned: (pid) => record({ cgroups, pid }),
+      ...(joinCgroup && { joinCgroup }),
+      ...(ready && { ready }),
+    });
+    // The plan's warnings, the cgroups', then those of the launch itself.
+    launched.warnings.splice(plan.warnings.length, 0, ...warnings);
     return cgroups ? { ...launched, cgroups } : launched;
   } catch (err) {
-    if (cgroups) await killAndRemove(cgroups);
-    throw cgroups && layout ? unjoinableCgroup2(err, layout, cgroups) : err;
+    await destroy(native, { cgroups }).catch(() => undefined);
+    throw cgroups ? unjoinableCgroup2(err, layout, cgroups) : err;
   } finally {
-    scope?.close();
+    entry?.close();
   }
 }
 
@@ -339,35 +338,6 @@ function unjoinableCgroup2(err: unknown, layout: Layout, cgroups: Cgroups): unkn
   );
 }
 
-/** The hierarchy keys of v1 memory controllers (see LaunchPlan.lateCgroupProcs). */
-function v1MemoryKeys(layout: Layout): string[] {
-  return layout.hierarchies.filter((h) => h.mount.fstype === 'cgroup' && h.key.split(',').includes('memory')).map((h) => h.key);
-}
-
-function isRootless(): boolean {
-  return (process.geteuid?.() ?? 0) !== 0;
-}
-
-function deniedAccess(err: unknown): boolean {
-  return /\b(EACCES|EPERM|EROFS)\b|permission denied|not permitted|read-only/i.test((err as Error)?.message ?? '');
-}
-
-/** The warning for a rootless container whose cgroup settings could not be applied, naming them. */
-function skippedCgroups(cgroupsPath: string | undefined, resources: LinuxResources | undefined, err: Error): string {
-  const skipped = [
-    ...(cgroupsPath !== undefined ? ['linux.cgroupsPath'] : []),
-    ...Object.entries(resources ?? {})
-      .filter(([, v]) => v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0))
-      .map(([k]) => `linux.resources.${k}`),
-  ];
-  return `rootless: ${skipped.join(', ')} not applied: the container runs without cgroups of its own (uid ${process.geteuid?.()} cannot create them; delegate a cgroup to this user to use them): ${err.message}`;
-}
-
-/** The OCI state of a container as its hooks read it (status to be filled in). */
-export function hookState(bundle: Bundle, id: string, pid: number): Omit<HookState, 'status'> {
-  return { ociVersion: OCI_VERSION, id, pid, bundle: bundle.dir, annotations: bundle.spec.annotations ?? {} };
-}
-
 /** What launchPlan takes beyond launch()'s options. */
 type LaunchPlanOptions = Omit<LaunchOptions, 'startSocket' | 'terminalSize' | 'id'> & {
   beforePivot?: (pid: number) => Promise<[creating: string, created: string]>;
@@ -377,6 +347,8 @@ type LaunchPlanOptions = Omit<LaunchOptions, 'startSocket' | 'terminalSize' | 'i
   joinCgroup?: (helperPid: number) => Promise<string[]>;
   /** plan.pause: runs when the init is set up, before its process may run (limits that would have stopped its birth). */
   ready?: () => Promise<void>;
+  /** Told the init's pid as soon as it exists. */
+  onSpawned?: (pid: number) => void;
 };
 
 /** A launch while the helper and then the init talk to the runtime. */
@@ -385,6 +357,8 @@ interface Talk {
   sock: number;
   plan: LaunchPlan;
   options: LaunchPlanOptions;
+  /** The plan's warnings and those of the launch (the plan is read, never written). */
+  warnings: string[];
   pid: number;
   pidfd: number;
   master: number;
@@ -403,6 +377,12 @@ const HANDLERS: Record<Exclude<HelperMessage, 'seccomp-program'>, (talk: Talk, m
   spawned(talk, msg) {
     talk.pid = Number(msg.fields[1]);
     talk.pidfd = msg.fd;
+    try {
+      talk.options.onSpawned?.(talk.pid);
+    } catch (err) {
+      talk.failure = err as Error;
+      talk.done = true;
+    }
   },
   pty(talk, msg) {
     talk.master = msg.fd;
@@ -464,18 +444,21 @@ const HANDLERS: Record<Exclude<HelperMessage, 'seccomp-program'>, (talk: Talk, m
 
 /** launch() for a plan made already (exec's, from buildExecPlan). */
 export async function launchPlan(native: Binding, plan: LaunchPlan, options: LaunchPlanOptions = {}): Promise<Launched> {
-  if (plan.seccomp && !plan.seccompProgram) {
-    plan.seccompProgram = await compiledSeccomp(plan.seccomp, native.helperPath, (s) => compileSeccomp(native, s), options.seccompCacheDir);
-    const unknown = plan.seccompProgram.unknown;
-    if (unknown.length > 0) plan.warnings.push(`linux.seccomp: rules for system calls unknown to libseccomp skipped: ${unknown.join(', ')}`);
+  // The plan is read, never written: what launching adds goes beside it.
+  const warnings = [...plan.warnings];
+  let seccompProgram = plan.seccompProgram;
+  if (plan.seccomp && !seccompProgram) {
+    seccompProgram = await compiledSeccomp(plan.seccomp, native.helperPath, (s) => compileSeccomp(native, s), options.seccompCacheDir);
+    const unknown = seccompProgram.unknown;
+    if (unknown.length > 0) warnings.push(`linux.seccomp: rules for system calls unknown to libseccomp skipped: ${unknown.join(', ')}`);
   }
-  const encoded = encodePlan(plan);
+  const encoded = encodePlan(seccompProgram ? { ...plan, seccompProgram } : plan);
   const image = native.helperImage(native.helperPath);
   // Unprivileged, open_tree is refused, and it is not needed: the helper's
   // file is either the user's own (a rootless container's root is that
   // user, who could write it anyway) or not writable by the user at all.
   if (!image.readOnly && process.geteuid?.() === 0) {
-    plan.warnings.push(`tsbox-helper is executed from its own (writable) mount: ${image.reason}; a container process could reach it through /proc/<pid>/exe while it runs`);
+    warnings.push(`tsbox-helper is executed from its own (writable) mount: ${image.reason}; a container process could reach it through /proc/<pid>/exe while it runs`);
   }
   const stdio = openStdio(native, options.stdio, plan.terminal !== undefined);
   let spawned;
@@ -490,7 +473,7 @@ export async function launchPlan(native: Binding, plan: LaunchPlan, options: Lau
   // The helper exits as soon as it has cloned the init.
   void reap(native, spawned.pidfd);
 
-  const talk: Talk = { native, sock: spawned.sock, plan, options, pid: 0, pidfd: -1, master: -1 };
+  const talk: Talk = { native, sock: spawned.sock, plan, options, warnings, pid: 0, pidfd: -1, master: -1 };
   try {
     while (!talk.done) {
       const msg = await receive(native, spawned.sock);
@@ -513,10 +496,10 @@ export async function launchPlan(native: Binding, plan: LaunchPlan, options: Lau
     if (master >= 0) native.close(master);
     closeParentFds(native, stdio);
     if (pidfd >= 0) {
-      native.signal(pidfd, osConstants.signals.SIGKILL);
-      await reap(native, pidfd);
+      await destroy(native, { init: pidfd });
+      native.close(pidfd);
     }
     throw failure;
   }
-  return { pid, pidfd, master, stdio, warnings: plan.warnings };
+  return { pid, pidfd, master, stdio, warnings };
 }

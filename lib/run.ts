@@ -1,13 +1,13 @@
-import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { ReadStream as TtyStream } from 'node:tty';
 import { loadBundle, type Bundle } from './bundle.js';
-import { killAndRemove } from './cgroups/kill.js';
 import type { Cgroups } from './cgroups/manager.js';
 import { generateId } from './container-id.js';
+import { destroy } from './destroy.js';
 import { runHooksWarning } from './hooks.js';
-import { hookState, launch, pipeStreams, waitFor, type Launched, type LaunchOptions } from './launch.js';
+import { launch, pipeStreams, waitFor, type Launched, type LaunchOptions } from './launch.js';
 import { native, type Binding, type ExitInfo } from './native/binding.js';
+import { ociState } from './oci/state.js';
 import { sendPidfd } from './pidfd-socket.js';
 import { signalName, signalNumber } from './signals.js';
 
@@ -75,15 +75,15 @@ export async function run(source: string | Bundle, options: RunOptions = {}): Pr
   // process runs (and has run) either way; so is a cgroup that will not go.
   const warn = (err: unknown) => c.warnings.push((err as Error).message);
   const hooks = bundle.spec.hooks;
-  const state = hookState(bundle, id, c.pid);
-  if (hooks?.poststart) c.warnings.push(...(await runHooksWarning(hooks, 'poststart', { ...state, status: 'running' })));
+  const container = { id, pid: c.pid, bundle: bundle.dir, annotations: bundle.spec.annotations };
+  if (hooks?.poststart) c.warnings.push(...(await runHooksWarning(hooks, 'poststart', ociState(container, 'running'))));
   const { cgroups } = launched;
   if (!cgroups && !hooks?.poststop) return c;
   const exited = c.exited.then(async (status) => {
     // The container's cgroups go with it, and so does what is left in
     // them (processes that outlived an init without a pid namespace), as runc.
-    if (cgroups) await killAndRemove(cgroups).catch(warn);
-    if (hooks?.poststop) c.warnings.push(...(await runHooksWarning(hooks, 'poststop', { ...state, status: 'stopped' })));
+    if (cgroups) await destroy(binding, { cgroups }).catch(warn);
+    if (hooks?.poststop) c.warnings.push(...(await runHooksWarning(hooks, 'poststop', ociState(container, 'stopped'))));
     return status;
   });
   return { ...c, exited };
@@ -94,12 +94,10 @@ async function handOverPidfd(native: Binding, socket: string, launched: Launched
   try {
     sendPidfd(native, socket, launched.pidfd, 'standard');
   } catch (err) {
-    native.signal(launched.pidfd, osConstants.signals.SIGKILL);
-    await waitFor(native, launched.pidfd).catch(() => undefined);
-    native.close(launched.pidfd);
     if (launched.master >= 0) native.close(launched.master);
     for (const fd of launched.stdio.parentFds) if (fd >= 0) native.close(fd);
-    if (launched.cgroups) await killAndRemove(launched.cgroups).catch(() => undefined);
+    await destroy(native, { init: launched.pidfd, cgroups: launched.cgroups }).catch(() => undefined);
+    native.close(launched.pidfd);
     throw err;
   }
 }

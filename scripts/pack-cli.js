@@ -43,12 +43,13 @@ const CACHE_MAGIC = 'tsbox-cache ';
 // byte of source, before any command runs), so the cache holds only what
 // the calls engines make per container need (create, start, state, kill,
 // delete, list, run, exec, --version): not the systemd driver's D-Bus
-// client (a fifth of the cache, for a flag most callers never give), the
+// client (a fifth of the cache, for a flag most callers never give; the
+// driver itself is small and loads the client with import()), the
 // commands people type now and then, their cgroup readers, the help text,
 // the library's entry point, and the NOTIFY_SOCKET relay (only for
 // systemd Type=notify units). They may not use import() (the rewrite
 // below is not applied to them).
-const COLD = /^(systemd\/|cgroups\/(stats|oom)\.js$|cli\/commands\/(events|features|pause|ps|resume|spec|update)\.js$|cli\/help\.js$|index\.js$|notify-socket\.js$)/;
+const COLD = /^(systemd\/(?!(driver|unit-name)\.js$)|cgroups\/(stats|oom)\.js$|cli\/commands\/(events|features|pause|ps|resume|spec|update)\.js$|cli\/help\.js$|index\.js$|notify-socket\.js$)/;
 
 /** Every .js file under dist/ (but the pack itself), sorted: relative path with '/'. */
 function modules() {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
 import { TsboxError } from '../errors.js';
-import { isFrozen, pidsIn, removeCreated, setFrozen, writeExisting, type Cgroups } from './manager.js';
+import { cgroupTree, isFrozen, pidsIn, removeCreated, setFrozen, treePids, writeExisting, type Cgroups } from './manager.js';
 
 /**
  * Signalling every process of a container through its cgroup (kill --all,
@@ -25,9 +25,9 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Every pid in any of the container's cgroup directories. */
+/** Every pid in any of the container's cgroup directories, or in a cgroup below one. */
 function allPids(cg: Cgroups): number[] {
-  return [...new Set(Object.values(cg.dirs).flatMap(pidsIn))].sort((a, b) => a - b);
+  return [...new Set(Object.values(cg.dirs).flatMap(treePids))].sort((a, b) => a - b);
 }
 
 /** Writes "1" to cgroup.kill; false where the file does not exist. */
@@ -72,7 +72,8 @@ export async function signalAll(cg: Cgroups, signal: number): Promise<void> {
 }
 
 /**
- * Removes exactly the directories tsbox made, deepest first, after killing
+ * The cgroupfs driver's destroy (the systemd driver's too, before it
+ * stops the scope): removes exactly the directories tsbox made, deepest first, after killing
  * everything still in the container's cgroups: a bounded wait (at most
  * `timeoutMs`), then an error naming the cgroup and what is left in it. A
  * directory that existed before is emptied but stays.
@@ -82,15 +83,8 @@ export async function signalAll(cg: Cgroups, signal: number): Promise<void> {
  * as every process is in every hierarchy, the first directory tried is
  * busy whenever any is, so nothing is removed from under a live process.
  */
-export async function killAndRemove(cg: Cgroups, timeoutMs = EMPTY_TIMEOUT_MS): Promise<void> {
+export async function destroyCgroups(cg: Cgroups, timeoutMs = EMPTY_TIMEOUT_MS): Promise<void> {
   await emptyAndRemove(cg, timeoutMs);
-  if (cg.systemd) {
-    // The systemd driver: the scope goes once it is empty anyway; stopping
-    // it waits until systemd has removed its cgroup. Loaded only here: the
-    // D-Bus client is of no use to cgroupfs containers.
-    const { stopScope } = await import('../systemd/scope.js');
-    await stopScope(cg.systemd.unit);
-  }
 }
 
 async function emptyAndRemove(cg: Cgroups, timeoutMs: number): Promise<void> {
@@ -102,12 +96,10 @@ async function emptyAndRemove(cg: Cgroups, timeoutMs: number): Promise<void> {
     if (left.length === 0) {
       const busy = removeCreated(cg);
       if (busy === undefined) return;
-      // Emptied, yet busy: a child cgroup tsbox did not make, or (briefly) an exiting process.
-      if (pidsIn(busy).length === 0 && Date.now() > deadline) {
-        throw new TsboxError(`remove cgroup ${busy}: it is still busy (a cgroup tsbox did not make inside it?)`);
-      }
+      // Emptied, yet busy: (briefly) an exiting process.
+      if (treePids(busy).length === 0 && Date.now() > deadline) throw new TsboxError(`remove cgroup ${busy}: it is still busy`);
     } else if (Date.now() > deadline) {
-      const dir = Object.values(cg.dirs).find((d) => pidsIn(d).length > 0) ?? cg.created[0];
+      const dir = Object.values(cg.dirs).flatMap(cgroupTree).find((d) => pidsIn(d).length > 0) ?? cg.created[0];
       throw new TsboxError(`cgroup ${dir} still has processes ${left.join(', ')} ${timeoutMs / 1000} s after SIGKILL`);
     }
     // Again now and then: a process that was forking when the first signal

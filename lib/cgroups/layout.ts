@@ -1,6 +1,6 @@
 import * as path from 'node:path';
-import { hostCgroupMounts, parseProcCgroup, type HostCgroupMount } from '../plan/cgroup-mount.js';
-import { liveHost, type HostFacts } from '../plan/host.js';
+import { liveHost, type HostFacts } from '../host/facts.js';
+import { hostCgroupMounts, parseProcCgroup, type HostCgroupMount } from '../host/mountinfo.js';
 
 /**
  * One cgroup hierarchy a container gets a directory in: a v1 hierarchy

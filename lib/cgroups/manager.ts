@@ -1,12 +1,17 @@
-import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeSync, type Dirent } from 'node:fs';
 import * as path from 'node:path';
 import { TsboxError } from '../errors.js';
 import type { LinuxResources } from '../oci/types.js';
 import type { Hierarchy, Layout } from './layout.js';
 import { controllerOf, resourceWrites, type CgroupFiles, type CgroupWrite, type DeviceNode } from './resources.js';
 
+/** Who makes a container's cgroups (lib/cgroups/driver.ts). */
+export type CgroupDriverName = 'cgroupfs' | 'systemd' | 'none';
+
 /** A container's cgroups: one directory per hierarchy. */
 export interface Cgroups {
+  /** The driver that made them (absent in a record of an older tsbox: systemd if `systemd` is set). */
+  driver?: Exclude<CgroupDriverName, 'none'>;
   /** Hierarchy key ("memory", "cpu,cpuacct", "" for cgroup2) -> absolute directory. */
   dirs: Record<string, string>;
   /** The directories tsbox made for it, deepest first: delete removes exactly these. */
@@ -47,44 +52,58 @@ function hierarchyOf(layout: Layout, key: string): Hierarchy {
 }
 
 /**
- * Makes the directories (recording which were new) and readies cpuset
- * ones: a new v1 cpuset cgroup has no CPUs or memory nodes, and nothing can
- * join it until it is given its parent's.
+ * The container's cgroups before any is made: `created` lists the
+ * directories that do not exist yet, deepest first. The runtime records
+ * this first, so that a create killed while it makes them leaves a record
+ * naming every directory it may have made (see lib/destroy.ts).
  */
-export function createCgroups(layout: Layout, dirs: Record<string, string>): Cgroups {
-  const cg: Cgroups = { dirs, created: [] };
-  const made = (key: string, d: string) => {
-    cg.created.unshift(d);
-    // Given the parent's whether or not the kernel copied them already
-    // (cgroup.clone_children): the same value, one read fewer.
-    if (key.split(',').includes('cpuset')) {
-      for (const file of ['cpuset.cpus', 'cpuset.mems']) {
-        writeExisting(path.join(d, file), readFileSync(path.join(path.dirname(d), file), 'utf8'));
-      }
-    }
-  };
+export function plannedCgroups(layout: Layout, dirs: Record<string, string>): Cgroups {
+  const missing: string[] = [];
+  for (const [key, dir] of Object.entries(dirs)) {
+    const mountPoint = hierarchyOf(layout, key).mount.mountPoint;
+    for (let d = dir; d !== mountPoint && d !== '/' && !existsSync(d); d = path.dirname(d)) missing.push(d);
+  }
+  // Each hierarchy's were pushed deepest first; deeper ones come first overall.
+  return { driver: 'cgroupfs', dirs, created: missing.sort((a, b) => b.split('/').length - a.split('/').length) };
+}
+
+/**
+ * Makes the directories plannedCgroups found missing (shallowest first) and
+ * readies cpuset ones: a new v1 cpuset cgroup has no CPUs or memory nodes,
+ * and nothing can join it until it is given its parent's. A directory that
+ * someone else made meanwhile is not ours: it leaves `created`.
+ */
+export function makeCgroups(layout: Layout, cg: Cgroups): void {
+  const made: string[] = [];
   try {
-    for (const [key, dir] of Object.entries(dirs)) {
-      // The usual case in one call: the parent is there, the directory not.
-      const first = tryMkdir(dir);
-      if (first === 'made') made(key, dir);
-      if (first !== 'no parent') continue;
-      const mountPoint = hierarchyOf(layout, key).mount.mountPoint;
-      const missing: string[] = [];
-      for (let d = dir; d !== mountPoint && !existsSync(d); d = path.dirname(d)) missing.unshift(d);
-      for (const d of missing) {
-        mkdirSync(d);
-        made(key, d);
+    for (const [key, dir] of Object.entries(cg.dirs)) {
+      const hierarchy = hierarchyOf(layout, key);
+      const mine = cg.created.filter((d) => d === dir || dir.startsWith(`${d}/`)).reverse();
+      for (const d of mine) {
+        try {
+          mkdirSync(d);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+          cg.created.splice(cg.created.indexOf(d), 1);
+          continue;
+        }
+        made.unshift(d);
+        // Given the parent's whether or not the kernel copied them already
+        // (cgroup.clone_children): the same value, one read fewer.
+        if (key.split(',').includes('cpuset')) {
+          for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+            writeExisting(path.join(d, file), readFileSync(path.join(path.dirname(d), file), 'utf8'));
+          }
+        }
         // cgroup2: a directory tsbox makes on the way passes every
         // controller it has on to the container's (a new cgroup enables none).
-        if (d !== dir && layout.hierarchies.find((h) => h.key === key)?.mount.fstype === 'cgroup2') delegateControllers(d);
+        if (d !== dir && hierarchy.mount.fstype === 'cgroup2') delegateControllers(d);
       }
     }
   } catch (err) {
-    removeCreated(cg);
+    removeCreated({ ...cg, created: made });
     throw new TsboxError(`create cgroup: ${(err as Error).message}`, { cause: err });
   }
-  return cg;
 }
 
 /** What a new cgroup's files hold (v1 and cgroup2), for the writes create can skip. */
@@ -104,18 +123,6 @@ const FRESH_DEFAULTS: Record<string, string> = {
 function delegateControllers(dir: string): void {
   const controllers = readFileSync(path.join(dir, 'cgroup.controllers'), 'utf8').trim();
   if (controllers) writeExisting(path.join(dir, 'cgroup.subtree_control'), controllers.split(/\s+/).map((c) => `+${c}`).join(' '));
-}
-
-function tryMkdir(dir: string): 'made' | 'existed' | 'no parent' {
-  try {
-    mkdirSync(dir);
-    return 'made';
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return 'existed';
-    if (code === 'ENOENT') return 'no parent';
-    throw err;
-  }
 }
 
 /**
@@ -198,8 +205,7 @@ function enableControllers(layout: Layout, cg: Cgroups, writes: readonly CgroupW
       try {
         writeExisting(file, `+${controller}`);
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code ?? String(err);
-        throw new TsboxError(`linux.resources.${resource}: cannot enable the ${controller} controller in ${file}: ${code}`);
+        throw withErrno(`linux.resources.${resource}: cannot enable the ${controller} controller in ${file}`, err);
       }
     }
   }
@@ -219,8 +225,19 @@ export function writeExisting(file: string, value: string): void {
   }
 }
 
-function fail(w: CgroupWrite, why: string, where: string, value = w.value): never {
-  throw new TsboxError(`linux.resources.${w.resource}: cannot write "${value}" to ${where}: ${why}`);
+function fail(w: CgroupWrite, why: string | NodeJS.ErrnoException, where: string, value = w.value): never {
+  const step = `linux.resources.${w.resource}: cannot write "${value}" to ${where}`;
+  throw typeof why === 'string' ? new TsboxError(`${step}: ${why}`) : withErrno(step, why);
+}
+
+/**
+ * `step: CODE`, keeping the errno of a failed fs call (the cause's), so
+ * that callers decide by the code (the rootless policy: lib/cgroup-drivers.ts),
+ * never by the text.
+ */
+function withErrno(step: string, err: unknown): TsboxError {
+  const code = (err as NodeJS.ErrnoException).code;
+  return new TsboxError(`${step}: ${code ?? String(err)}`, { cause: err });
 }
 
 /**
@@ -242,10 +259,10 @@ function openOne(dir: string, w: CgroupWrite): number {
         return -1;
       } catch (err2) {
         const code2 = (err2 as NodeJS.ErrnoException).code;
-        fail(w, code2 === 'ENOENT' ? `this host has neither it nor ${w.orElse.file}` : code2 ?? String(err2), code2 === 'ENOENT' ? file : other, w.orElse.value);
+        fail(w, code2 === 'ENOENT' ? `this host has neither it nor ${w.orElse.file}` : (err2 as NodeJS.ErrnoException), code2 === 'ENOENT' ? file : other, w.orElse.value);
       }
     }
-    fail(w, code === 'ENOENT' ? missingReason(w, dir) : code ?? String(err), file);
+    fail(w, code === 'ENOENT' ? missingReason(w, dir) : (err as NodeJS.ErrnoException), file);
   }
 }
 
@@ -253,7 +270,7 @@ function writeOne(fd: number, file: string, w: CgroupWrite): void {
   try {
     writeSync(fd, w.value);
   } catch (err) {
-    fail(w, (err as NodeJS.ErrnoException).code ?? String(err), file);
+    fail(w, err as NodeJS.ErrnoException, file);
   }
 }
 
@@ -281,7 +298,35 @@ export function procsFiles(cg: Cgroups, which: (key: string) => boolean = () => 
 /** The pids in the container's cgroup (from one hierarchy: every process is in all). */
 export function cgroupPids(cg: Cgroups): number[] {
   const dir = cg.dirs.pids ?? cg.dirs[''] ?? Object.values(cg.dirs)[0];
-  return dir ? pidsIn(dir).sort((a, b) => a - b) : [];
+  return dir ? treePids(dir) : [];
+}
+
+/**
+ * A cgroup directory and every cgroup below it, deepest first ([] once it
+ * is gone): a container may make cgroups of its own inside its cgroup
+ * (systemd in a container, Docker in Docker), and its processes may be in
+ * any of them.
+ */
+export function cgroupTree(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): boolean => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return false; // gone meanwhile
+    }
+    for (const e of entries) if (e.isDirectory()) walk(path.join(d, e.name));
+    out.push(d);
+    return true;
+  };
+  walk(dir);
+  return out;
+}
+
+/** Pids in a cgroup and every cgroup below it, sorted. */
+export function treePids(dir: string): number[] {
+  return cgroupTree(dir).flatMap(pidsIn).sort((a, b) => a - b);
 }
 
 /** Pids listed in one cgroup directory ([] once it is gone). */
@@ -331,21 +376,29 @@ export function isFrozen(cg: Cgroups): boolean {
 }
 
 /**
- * rmdir of each directory tsbox made, in order (deepest first): the first
- * that is busy (processes or a cgroup inside it), or undefined when all are
- * gone. Never a directory that existed before. See killAndRemove
+ * rmdir of each directory tsbox made, in order (deepest first), with the
+ * cgroups inside it: the first that is busy (processes in it or below it),
+ * or undefined when all are gone. Never a directory that existed before. See destroyCgroups
  * (lib/cgroups/kill.ts) for removing a container's cgroups.
  */
 export function removeCreated(cg: Cgroups): string | undefined {
   for (const dir of cg.created) {
-    try {
-      rmdirSync(dir);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') continue;
-      if (code === 'EBUSY') return dir;
-      throw new TsboxError(`remove cgroup ${dir}: ${code ?? err}`);
-    }
+    const result = removeOne(dir);
+    // Busy: cgroups of the container's own inside (systemd, Docker in
+    // Docker) go first, deepest first; processes would keep it busy still.
+    if (result === 'busy' && !cgroupTree(dir).every((d) => removeOne(d) !== 'busy')) return dir;
   }
   return undefined;
+}
+
+function removeOne(dir: string): 'removed' | 'busy' {
+  try {
+    rmdirSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return 'removed';
+    if (code === 'EBUSY') return 'busy';
+    throw new TsboxError(`remove cgroup ${dir}: ${code ?? err}`);
+  }
+  return 'removed';
 }

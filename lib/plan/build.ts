@@ -2,8 +2,9 @@ import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { Linux, LinuxNamespace, LinuxSeccomp, Process, Spec } from '../oci/types.js';
 import { planCapabilities } from './capabilities.js';
-import { hostCgroupMounts, parseProcCgroup, planCgroupMount } from './cgroup-mount.js';
-import { liveHost, type HostFacts } from './host.js';
+import { liveHost, type HostFacts } from '../host/facts.js';
+import { hostCgroupMounts, parseProcCgroup } from '../host/mountinfo.js';
+import { planCgroupMount } from './cgroup-mount.js';
 import { MS, PROPAGATION_OPTIONS, parseMountOptions } from './mount-options.js';
 import type {
   KernelNamespace,

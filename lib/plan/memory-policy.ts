@@ -1,7 +1,7 @@
 import { ConfigError } from '../errors.js';
 import type { LinuxMemoryPolicy } from '../oci/types.js';
 import { parseCpuList } from './cpu-list.js';
-import type { HostFacts } from './host.js';
+import type { HostFacts } from '../host/facts.js';
 import type { PlannedMemoryPolicy } from './plan.js';
 
 /** MPOL_* from <linux/mempolicy.h>. */

@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.js';
-import type { HostFacts } from './host.js';
+import type { HostFacts } from '../host/facts.js';
 import { MS } from './mount-options.js';
 import type { PlannedMount } from './plan.js';
 

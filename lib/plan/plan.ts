@@ -125,7 +125,7 @@ export interface PlannedSeccomp {
   listener?: { path: string; metadata: string };
 }
 
-/** libseccomp's program for a PlannedSeccomp (./seccomp-cache.ts). */
+/** libseccomp's program for a PlannedSeccomp (lib/seccomp-cache.ts). */
 export interface CompiledSeccomp {
   /** struct sock_filter[]. */
   program: Buffer;

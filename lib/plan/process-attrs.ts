@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.js';
 import type { IOPriority, LinuxPersonality, Process, Scheduler } from '../oci/types.js';
-import type { HostFacts } from './host.js';
+import type { HostFacts } from '../host/facts.js';
 import type { PlannedScheduler } from './plan.js';
 
 /** IOPRIO_CLASS_* from <linux/ioprio.h>. */

@@ -7,7 +7,7 @@
  */
 import { ConfigError } from '../errors.js';
 import type { IDMapping, Mount, Spec } from '../oci/types.js';
-import type { HostFacts } from './host.js';
+import type { HostFacts } from '../host/facts.js';
 import { MS } from './mount-options.js';
 import type { PlannedNamespace, PlannedUserNamespace } from './plan.js';
 

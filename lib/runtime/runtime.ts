@@ -1,4 +1,4 @@
-import { closeSync, constants, openSync, readdirSync, readFileSync, readlinkSync, rmSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, openSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { getSystemErrorName } from 'node:util';
@@ -6,21 +6,25 @@ import type { Bundle } from '../bundle.js';
 import type { RunningContainer, RunOptions } from '../run.js';
 import { validateId } from '../container-id.js';
 import { TsboxError } from '../errors.js';
-import { killAndRemove, signalAll } from '../cgroups/kill.js';
-import { cgroupPids, procsFiles, setFrozen, type Cgroups } from '../cgroups/manager.js';
-import type { CgroupDriver, Launched, StdioOption } from '../launch.js';
+import { procsFiles, type Cgroups } from '../cgroups/manager.js';
+import { driverOf } from '../cgroup-drivers.js';
+import { destroy } from '../destroy.js';
+import type { CgroupDriver, Launched, Progress, StdioOption } from '../launch.js';
 import { hostLayout } from '../cgroups/layout.js';
 import type { Hook, LinuxResources, Process, Spec } from '../oci/types.js';
 import type { ContainerEvent, Stats } from '../cgroups/stats.js';
 import type { KernelNamespace, PlannedNamespace } from '../plan/plan.js';
 import { native, type Binding } from '../native/binding.js';
-import { runHooksWarning, type HookState } from '../hooks.js';
+import { runHooksWarning } from '../hooks.js';
 import type { NotifyRelay } from '../notify-socket.js';
 import { OCI_VERSION } from '../oci/default-spec.js';
 import { signalNumber } from '../signals.js';
 import { sendPidfd } from '../pidfd-socket.js';
+import { namespaceLink, processesOf, processStat } from '../host/proc.js';
 import { defaultStateRoot } from './root.js';
-import { notFound, processStat, StateStore, writeFileAtomic, type ContainerRecord, type ContainerState, type ExecDefaults } from './state.js';
+import { checkStatus, NotFound } from './status.js';
+import { ociState } from '../oci/state.js';
+import { StateStore, writeFileAtomic, type ContainerRecord, type ContainerState, type ExecDefaults } from './state.js';
 
 // Only what state, list, kill and delete need is imported above: every CLI
 // call is a new process that loads its command's modules, and the set-up
@@ -41,7 +45,7 @@ export interface RuntimeOptions {
   /**
    * Who makes the cgroups of the containers this runtime creates and runs:
    * 'cgroupfs' (default), or 'systemd' (--systemd-cgroup: a transient scope
-   * per container, pure cgroup v2 hosts only; lib/systemd/scope.ts).
+   * per container, pure cgroup v2 hosts only; lib/systemd/driver.ts).
    */
   cgroupDriver?: CgroupDriver;
   /**
@@ -144,7 +148,7 @@ export class Runtime {
     validateId(id);
     const { loadBundle } = await import('../bundle.js');
     const { launch } = await import('../launch.js');
-    const { seccompCacheDir } = await import('../plan/seccomp-cache.js');
+    const { seccompCacheDir } = await import('../seccomp-cache.js');
     const bundle = loadBundle(bundleDir);
     if (bundle.spec.process?.terminal && !options.consoleSocket) {
       throw new TsboxError('process.terminal needs --console-socket to create a container (the terminal has to go somewhere)');
@@ -155,6 +159,12 @@ export class Runtime {
     let cgroups: Cgroups | undefined;
     try {
       return await store.locked(id, async () => {
+        // Recorded before anything is made, and again as each part is (the
+        // cgroups before they are made, the init once it exists): a create
+        // killed half-way leaves a record by which delete --force removes
+        // all it made (lib/destroy.ts).
+        const creating: ContainerRecord = { ...newRecord(id, bundle, 0, undefined, undefined), creating: true };
+        store.write(creating);
         const notifyWarnings: string[] = [];
         const notify = await notifySetup(bundle, store.dir(id), options.notifySocket, notifyWarnings);
         const l = await launch(this.native, bundle, {
@@ -165,6 +175,10 @@ export class Runtime {
           seccompCacheDir: seccompCacheDir(store.root),
           cgroupDriver: this.cgroupDriver,
           ...(options.noPivot && { noPivot: true }),
+          record: (progress) => {
+            cgroups = progress.cgroups;
+            store.write(inProgress(creating, progress));
+          },
         });
         pidfd = l.pidfd;
         cgroups = l.cgroups;
@@ -177,12 +191,12 @@ export class Runtime {
         return { ...store.state(record), warnings: [...notifyWarnings, ...l.warnings] };
       });
     } catch (err) {
-      if (pidfd >= 0) {
-        this.native.signal(pidfd, os.constants.signals.SIGKILL);
-        await this.native.readable(pidfd);
+      try {
+        await destroy(this.native, { init: pidfd, cgroups });
+        store.remove(id);
+      } catch {
+        // What could not be removed stays recorded: delete --force tries again.
       }
-      if (cgroups) await killAndRemove(cgroups).catch(() => undefined);
-      store.remove(id);
       throw err;
     } finally {
       // The init stays, our child until this process ends.
@@ -201,7 +215,7 @@ export class Runtime {
     options: RunOptions & { keep?: boolean; pidFile?: string; notifySocket?: string } = {},
   ): Promise<RunningContainer> {
     const { run } = await import('../run.js');
-    const { seccompCacheDir } = await import('../plan/seccomp-cache.js');
+    const { seccompCacheDir } = await import('../seccomp-cache.js');
     const store = this.store;
     store.claim(id);
     let c: RunningContainer;
@@ -278,11 +292,11 @@ export class Runtime {
     if (status === 'paused' && !options.ignorePaused) {
       throw new TsboxError(`cannot exec in container "${id}": it is paused (use --ignore-paused to override)`);
     }
-    if (status !== 'running' && status !== 'paused') throw new TsboxError(`cannot exec in container "${id}": it is ${status}, not running`);
+    if (status !== 'paused') checkStatus('exec', id, status);
     const { loadBundle } = await import('../bundle.js');
     const { buildExecPlan } = await import('../plan/build.js');
     const { launchPlan } = await import('../launch.js');
-    const { seccompCacheDir } = await import('../plan/seccomp-cache.js');
+    const { seccompCacheDir } = await import('../seccomp-cache.js');
     // The process may be made from the container's own, and the
     // container's seccomp filter applies to this process too.
     const defaults = record.exec ?? execDefaults(loadBundle(record.bundle).spec);
@@ -311,9 +325,7 @@ export class Runtime {
         stdio: options.stdio ?? 'inherit',
         extraFds: preservedFds(options.preserveFds),
         seccompCacheDir: seccompCacheDir(this.store.root),
-        seccompState: () => ({
-          ociVersion: OCI_VERSION, id, status: 'running', pid: record.pid, bundle: record.bundle, annotations: record.annotations,
-        }),
+        seccompState: () => ociState(record, 'running'),
       });
     } finally {
       this.native.close(pidfd);
@@ -350,7 +362,7 @@ export class Runtime {
     const record = await store.locked(id, async () => {
       const record = store.read(id);
       const status = store.status(record);
-      if (status !== 'created') throw new TsboxError(`cannot start container "${id}": it is ${status}, not created`);
+      checkStatus('start', id, status);
       const pidfd = openPidfd(this.native, record);
       try {
         // Bound before the process runs, so that nothing it says is lost.
@@ -380,7 +392,7 @@ export class Runtime {
     });
     // A record of an older tsbox has no poststart: read the bundle.
     const poststart = record.poststart ?? (await import('../bundle.js')).loadBundle(record.bundle).spec.hooks?.poststart ?? [];
-    const warnings = await runHooksWarning({ poststart }, 'poststart', { ...recordState(record), status: 'running' });
+    const warnings = await runHooksWarning({ poststart }, 'poststart', ociState(record, 'running'));
     if (relay) {
       // As runc's start: returns once the container is ready (or gone),
       // having told systemd which process to watch from now on, its init.
@@ -414,16 +426,23 @@ export class Runtime {
   /**
    * Signals the container's init, or with `all` every process in it: for a
    * container with cgroups, through them (lib/cgroups/kill.ts), which
-   * reaches processes that left its process tree too. Rejects for a stopped
-   * container or an unknown signal; resolves once all are signalled.
+   * reaches processes that left its process tree too, and those in cgroups
+   * below its own. A container without a pid namespace of its own (host
+   * pid, a shared-pid pod) keeps its other processes when the init dies:
+   * there, as in runc 1.2, KILL goes to every process, and `all` still
+   * reaches them after the init has exited. Rejects for a stopped
+   * container (with nothing left to signal) or an unknown signal; resolves
+   * once all are signalled.
    */
   async kill(id: string, signal: string | number = 'SIGTERM', options: { all?: boolean } = {}): Promise<void> {
     const record = this.store.read(id);
-    // "container not running": the words containerd's shim looks for.
-    if (this.store.status(record) === 'stopped') throw new TsboxError(`cannot kill container "${id}": container not running`);
+    const cg = record.cgroups;
+    const status = this.store.status(record);
+    if (!(options.all && cg && driverOf(cg).pids(cg).length > 0)) checkStatus('kill', id, status);
     const sig = signalNumber(signal);
-    if (options.all && record.cgroups) return signalAll(record.cgroups, sig);
-    const pids = options.all ? this.pids(id) : [record.pid];
+    const every = options.all || (sig === os.constants.signals.SIGKILL && record.ownPidNamespace === false);
+    if (every && cg) return driverOf(cg).signalAll(cg, sig);
+    const pids = every ? this.pids(id) : [record.pid];
     for (const pid of pids) {
       const pidfd = pid === record.pid ? openPidfd(this.native, record) : this.native.pidfdOpen(pid);
       if (pidfd < 0) continue; // gone meanwhile
@@ -443,39 +462,27 @@ export class Runtime {
   async delete(id: string, options: { force?: boolean } = {}): Promise<string[]> {
     const store = this.store;
     if (!store.exists(id)) {
-      if (options.force) {
-        validateId(id);
-        return [];
-      }
-      throw notFound(id);
+      if (!options.force) throw new NotFound(id);
+      // A create killed before it recorded anything leaves its directory
+      // alone: nothing else was made by then.
+      if (store.hasDir(id)) await store.locked(id, () => store.exists(id) || store.remove(id)).catch(() => undefined);
+      return [];
     }
     const record = await store.locked(id, async () => {
       // Another delete may have removed it while we waited for the lock.
       if (!store.exists(id)) {
         if (options.force) return undefined;
-        throw notFound(id);
+        throw new NotFound(id);
       }
       const record = store.read(id);
       const status = store.status(record);
-      if ((status === 'running' || status === 'paused') && !options.force) {
-        throw new TsboxError(`cannot delete container "${id}" that is not stopped: it is ${status} (use --force)`);
+      if (!options.force) checkStatus('delete', id, status);
+      const pidfd = status === 'stopped' ? -1 : openPidfd(this.native, record);
+      try {
+        await destroy(this.native, { init: pidfd, cgroups: record.cgroups });
+      } finally {
+        if (pidfd >= 0) this.native.close(pidfd);
       }
-      if (status === 'paused') await setFrozen(record.cgroups!, false);
-      if (status !== 'stopped') {
-        const pidfd = openPidfd(this.native, record);
-        if (pidfd >= 0) {
-          this.native.signal(pidfd, os.constants.signals.SIGKILL);
-          await this.native.readable(pidfd);
-          // If the init is our child (created by this process), reap it now
-          // rather than leave a zombie for the background reaper; anyone
-          // else's child gives ECHILD, and is its parent's to reap.
-          await this.native.waitExit(pidfd).catch(() => undefined);
-          this.native.close(pidfd);
-        }
-      }
-      // Processes that outlived the init (no pid namespace of its own)
-      // would keep the cgroup busy: they go with the container.
-      if (record.cgroups) await killAndRemove(record.cgroups);
       store.remove(id);
       return record;
     }).catch((err: unknown) => {
@@ -486,7 +493,7 @@ export class Runtime {
     if (!record) return [];
     // After the container is gone and before delete returns, as the spec
     // has it; failures are warnings.
-    return runHooksWarning({ poststop: record.poststop ?? [] }, 'poststop', { ...recordState(record), status: 'stopped' });
+    return runHooksWarning({ poststop: record.poststop ?? [] }, 'poststop', ociState(record, 'stopped'));
   }
 
   /** Freezes every process of the container (its cgroup's freezer). */
@@ -494,8 +501,9 @@ export class Runtime {
     await this.store.locked(id, async () => {
       const record = this.store.read(id);
       const status = this.store.status(record);
-      if (status !== 'running') throw new TsboxError(`cannot pause container "${id}": it is ${status}, not running`);
-      await setFrozen(this.cgroupsOf(record, 'pause'), true);
+      checkStatus('pause', id, status);
+      const cg = this.cgroupsOf(record, 'pause');
+      await driverOf(cg).setFrozen(cg, true);
     });
   }
 
@@ -504,8 +512,9 @@ export class Runtime {
     await this.store.locked(id, async () => {
       const record = this.store.read(id);
       const status = this.store.status(record);
-      if (status !== 'paused') throw new TsboxError(`cannot resume container "${id}": it is ${status}, not paused`);
-      await setFrozen(this.cgroupsOf(record, 'resume'), false);
+      checkStatus('resume', id, status);
+      const cg = this.cgroupsOf(record, 'resume');
+      await driverOf(cg).setFrozen(cg, false);
     });
   }
 
@@ -516,17 +525,11 @@ export class Runtime {
   async update(id: string, resources: LinuxResources): Promise<string[]> {
     return this.store.locked(id, async () => {
       const record = this.store.read(id);
-      if (this.store.status(record) === 'stopped') throw new TsboxError(`cannot update container "${id}": it is stopped`);
+      checkStatus('update', id, this.store.status(record));
       const layout = hostLayout();
       const cgroups = this.cgroupsOf(record, 'update');
       const nodes = resources.devices ? await bundleDeviceNodes(record) : [];
-      if (cgroups.systemd) {
-        // systemd first: it writes the unit's limits itself when they change.
-        const { updateScope } = await import('../systemd/scope.js');
-        await updateScope(layout, cgroups.systemd.unit, resources);
-      }
-      const { applyLimits } = await import('../cgroups/limits.js');
-      return applyLimits(layout, cgroups, resources, nodes, { update: true });
+      return driverOf(cgroups).update(layout, cgroups, resources, nodes);
     });
   }
 
@@ -536,9 +539,7 @@ export class Runtime {
    */
   async stats(id: string): Promise<Stats> {
     const cg = this.runningCgroups(id);
-    // Loaded here: every other command does without them.
-    const { readStats } = await import('../cgroups/stats.js');
-    return readStats(hostLayout(), cg);
+    return driverOf(cg).stats(hostLayout(), cg);
   }
 
   /**
@@ -602,7 +603,7 @@ export class Runtime {
   /** The cgroups of a container that is not stopped (runc's events and stats refuse a stopped one). */
   private runningCgroups(id: string): Cgroups {
     const record = this.store.read(id);
-    if (this.store.status(record) === 'stopped') throw new TsboxError(`cannot get stats of container "${id}": container not running`);
+    checkStatus('stats', id, this.store.status(record));
     return this.cgroupsOf(record, 'get stats of');
   }
 
@@ -619,13 +620,9 @@ export class Runtime {
    */
   pids(id: string): number[] {
     const record = this.store.read(id);
-    if (record.cgroups) return cgroupPids(record.cgroups);
+    if (record.cgroups) return driverOf(record.cgroups).pids(record.cgroups);
     if (this.store.status(record) === 'stopped') return [];
-    const ns = readlinkOr(`/proc/${record.pid}/ns/pid`);
-    if (ns && ns !== readlinkOr('/proc/self/ns/pid')) {
-      return allPids().filter((pid) => readlinkOr(`/proc/${pid}/ns/pid`) === ns);
-    }
-    return descendants(record.pid);
+    return processesOf(record.pid);
   }
 }
 
@@ -643,8 +640,24 @@ function newRecord(id: string, bundle: Bundle, pid: number, cgroups: Cgroups | u
     annotations: bundle.spec.annotations ?? {},
     ...(poststop && { poststop }),
     exec: execDefaults(bundle.spec),
+    ownPidNamespace: ownsPidNamespace(bundle.spec),
     ...(cgroups && { cgroups }),
   };
+}
+
+/** The record of a create in progress, with what its container has so far. */
+function inProgress(creating: ContainerRecord, { cgroups, pid }: Progress): ContainerRecord {
+  const { cgroups: _, ...rest } = creating;
+  return {
+    ...rest,
+    ...(cgroups && { cgroups }),
+    ...(pid !== undefined && { pid, pidStartTime: processStat(pid)?.startTime ?? '' }),
+  };
+}
+
+/** Whether a config gives the container a new pid namespace (not the host's, nor one joined by path). */
+function ownsPidNamespace(spec: Spec): boolean {
+  return spec.linux?.namespaces?.some((ns) => ns.type === 'pid' && !ns.path) ?? false;
 }
 
 /** What exec uses of a config (ContainerRecord.exec). */
@@ -749,16 +762,12 @@ function writePidFile(file: string, pid: number): void {
   writeFileAtomic(path.resolve(file), String(pid), 0o644);
 }
 
-function recordState(record: ContainerRecord): Omit<HookState, 'status'> {
-  return { ociVersion: OCI_VERSION, id: record.id, pid: record.pid, bundle: record.bundle, annotations: record.annotations };
-}
-
 /** Kernel names of namespaces, as in /proc/<pid>/ns, in the order they are listed. */
 const NAMESPACES: readonly KernelNamespace[] = ['user', 'mnt', 'pid', 'net', 'uts', 'ipc', 'cgroup', 'time'];
 
 /** The namespaces a process has that this one does not share, as paths to join. */
 function namespacesOf(pid: number): PlannedNamespace[] {
-  return NAMESPACES.filter((ns) => readlinkOr(`/proc/${pid}/ns/${ns}`) !== readlinkOr(`/proc/self/ns/${ns}`)).map(
+  return NAMESPACES.filter((ns) => namespaceLink(pid, ns) !== namespaceLink('self', ns)).map(
     (type) => ({ type, path: `/proc/${pid}/ns/${type}` }),
   );
 }
@@ -804,33 +813,3 @@ function startThrough(socket: string): Promise<Buffer> {
   }).finally(closeDir);
 }
 
-function readlinkOr(p: string): string | undefined {
-  try {
-    return readlinkSync(p);
-  } catch {
-    return undefined;
-  }
-}
-
-function allPids(): number[] {
-  return readdirSync('/proc')
-    .filter((n) => /^\d+$/.test(n))
-    .map(Number)
-    .sort((a, b) => a - b);
-}
-
-function descendants(pid: number): number[] {
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) {
-    let children = '';
-    try {
-      for (const tid of readdirSync(`/proc/${out[i]}/task`)) {
-        children += readFileSync(`/proc/${out[i]}/task/${tid}/children`, 'utf8');
-      }
-    } catch {
-      continue;
-    }
-    for (const c of children.split(' ')) if (c.trim()) out.push(Number(c));
-  }
-  return out.sort((a, b) => a - b);
-}

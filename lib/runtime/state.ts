@@ -3,11 +3,14 @@ import * as path from 'node:path';
 import { validateId } from '../container-id.js';
 import { TsboxError } from '../errors.js';
 import type { Binding } from '../native/binding.js';
-import { OCI_VERSION } from '../oci/default-spec.js';
+import { ociState, type Status } from '../oci/state.js';
+import { processStat } from '../host/proc.js';
+import { NotFound } from './status.js';
 import type { Hook, LinuxMemoryPolicy, LinuxSeccomp, Process } from '../oci/types.js';
-import { isFrozen, type Cgroups } from '../cgroups/manager.js';
+import { driverOf } from '../cgroup-drivers.js';
+import type { Cgroups } from '../cgroups/manager.js';
 
-export type Status = 'created' | 'running' | 'paused' | 'stopped';
+export type { Status } from '../oci/state.js';
 
 /** What tsbox keeps about a container, in <root>/<id>/state.json. */
 export interface ContainerRecord {
@@ -41,8 +44,20 @@ export interface ContainerRecord {
    * Absent in a record written by an older tsbox: exec reads the bundle.
    */
   exec?: ExecDefaults;
-  /** The container's cgroups, when it has its own. */
+  /**
+   * Whether the container has a pid namespace of its own, whose processes
+   * all die with its init (kill: see Runtime.kill). Absent in a record of
+   * an older tsbox: taken as true.
+   */
+  ownPidNamespace?: boolean;
+  /** The container's cgroups, when it has its own (with the driver that made them). */
   cgroups?: Cgroups;
+  /**
+   * Set while create is still making the container: the record then holds
+   * what is made so far (cgroups before they are made, the init once it
+   * exists), which is what delete --force removes after a killed create.
+   */
+  creating?: boolean;
 }
 
 /** The parts of a container's config that exec uses (see ContainerRecord.exec). */
@@ -66,23 +81,6 @@ export interface ContainerState {
   annotations: Record<string, string>;
 }
 
-export function notFound(id: string): TsboxError {
-  return new TsboxError(`container "${id}" does not exist`);
-}
-
-/** Start time and run state of a live process, or undefined if there is none. */
-export function processStat(pid: number): { startTime: string; state: string } | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) may hold spaces and parentheses: the fields
-  // we want come after the last ')'.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0]!, startTime: fields[19]! };
-}
 
 /**
  * Container state on disk, one directory per container under the state
@@ -108,6 +106,11 @@ export class StateStore {
     return path.join(this.dir(id), 'start.sock');
   }
 
+  /** Whether the container's directory is there (with or without a state file: see Runtime.delete). */
+  hasDir(id: string): boolean {
+    return lstatOrUndefined(this.dir(id)) !== undefined;
+  }
+
   exists(id: string): boolean {
     return lstatOrUndefined(path.join(this.dir(id), 'state.json')) !== undefined;
   }
@@ -120,7 +123,7 @@ export class StateStore {
    */
   private checkedDir(id: string): string {
     const dir = this.realDir(id);
-    if (dir === undefined) throw notFound(id);
+    if (dir === undefined) throw new NotFound(id);
     return dir;
   }
 
@@ -161,7 +164,7 @@ export class StateStore {
     try {
       fd = openSync(this.checkedDir(id), constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(id);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFound(id);
       throw err;
     }
     try {
@@ -188,7 +191,7 @@ export class StateStore {
       }
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw notFound(id);
+      if (code === 'ENOENT') throw new NotFound(id);
       if (code === 'ELOOP') throw new TsboxError(`state of container "${id}": "${file}" is a symlink; refusing to follow it`);
       throw err;
     }
@@ -231,25 +234,17 @@ export class StateStore {
   status(record: ContainerRecord): Status {
     const stat = processStat(record.pid);
     if (!stat || stat.startTime !== record.pidStartTime || stat.state === 'Z' || stat.state === 'X') return 'stopped';
+    if (record.creating) return 'creating';
     // The init holds off its execve until `start` has connected to its
     // socket, which start removes.
     if (lstatOrUndefined(this.startSocket(record.id))?.isSocket()) return 'created';
-    return record.cgroups && isFrozen(record.cgroups) ? 'paused' : 'running';
+    return record.cgroups && driverOf(record.cgroups).isFrozen(record.cgroups) ? 'paused' : 'running';
   }
 
   state(record: ContainerRecord): ContainerState {
     const status = this.status(record);
-    return {
-      ociVersion: OCI_VERSION,
-      id: record.id,
-      pid: status === 'stopped' ? 0 : record.pid,
-      status,
-      bundle: record.bundle,
-      rootfs: record.rootfs,
-      created: record.created,
-      owner: record.owner,
-      annotations: record.annotations,
-    };
+    const { annotations, ...oci } = ociState(record, status);
+    return { ...oci, pid: status === 'stopped' ? 0 : record.pid, rootfs: record.rootfs, created: record.created, owner: record.owner, annotations };
   }
 }
 

@@ -227,7 +227,7 @@ export interface StateJson {
   ociVersion: string;
   id: string;
   pid: number;
-  status: 'created' | 'running' | 'stopped';
+  status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
   bundle: string;
   rootfs: string;
   created: string;

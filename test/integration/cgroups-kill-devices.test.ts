@@ -14,16 +14,18 @@ import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileDeviceProgram, deviceRules, encodeProgram, type DeviceRule } from '../../lib/cgroups/devices-bpf.js';
-import { killAndRemove, signalAll } from '../../lib/cgroups/kill.js';
+import { destroyCgroups, signalAll } from '../../lib/cgroups/kill.js';
 import { native } from '../../lib/native/binding.js';
 import { run } from '../../lib/run.js';
 import { Runtime } from '../../lib/runtime/runtime.js';
 import { isRoot, type TestBundle } from '../helpers/bundle.js';
 import { settledProcessesUnder } from '../helpers/cli.js';
-import { cgroupFile, cgroupProcs, cgroupSession, dirOf, findCgroupDirs, hostHierarchies } from '../helpers/cgroups.js';
+import { cgroupFile, cgroupProcs, cgroupSession, dirOf, findCgroupDirs, hostHierarchies, resolvedDirs } from '../helpers/cgroups.js';
 import { isAlive, waitUntil } from '../helpers/lifecycle.js';
 
 const hasUnified = isRoot && hostHierarchies().some((h) => h.key === '');
+/** A shell with two sleeps beside it. */
+const THREE = ['sh', '-c', 'sleep 100 & sleep 100 & wait'];
 const noPidNs = (c: any) => (c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== 'pid'));
 
 /** Forks 40 sleeps, a setsid'd double-forked daemon, and keeps forking one more sleep every 20 ms. */
@@ -192,22 +194,53 @@ describe.skipIf(!isRoot)('cgroups: the device program, kill --all, delete, a 512
       }
     });
 
-    it('a cgroup that cannot be removed (a directory tsbox did not make inside it): a bounded wait, then an error naming it', async () => {
+    it('cgroups below the container\'s (systemd in a container, Docker in Docker): ps sees their processes, kill --all reaches them, delete --force removes the tree deepest first', async () => {
+      // Before: ps listed only the init, and delete --force failed with
+      // "still busy", leaving every directory.
+      const name = cg.name();
+      const b = cgBundle(THREE, name, { mutate: noPidNs });
+      const pid = await createAndStart('nested', b);
+      const pidsDir = dirOf(name, 'pids');
+      const pids = await waitUntil('three processes', () => cgroupProcs(pidsDir).length === 3 && cgroupProcs(pidsDir));
+      const [first, second] = pids.filter((p) => p !== pid) as [number, number];
+      // As a nested manager does: cgroups of its own in every hierarchy, a
+      // process moved into each level (the cgroup2 ones stay leaves).
+      for (const h of hostHierarchies()) {
+        const dir = resolvedDirs(name)[h.key]!;
+        fs.mkdirSync(path.join(dir, 'system.slice', 'inner.service'), { recursive: true });
+        if (h.key.split(',').includes('cpuset')) {
+          for (const d of [path.join(dir, 'system.slice'), path.join(dir, 'system.slice', 'inner.service')]) {
+            for (const f of ['cpuset.cpus', 'cpuset.mems']) fs.writeFileSync(path.join(d, f), cgroupFile(path.dirname(d), f));
+          }
+        }
+        fs.writeFileSync(path.join(dir, 'system.slice', 'inner.service', 'cgroup.procs'), String(first));
+        if (h.key !== '') fs.writeFileSync(path.join(dir, 'system.slice', 'cgroup.procs'), String(second));
+      }
+      expect(cgroupProcs(pidsDir)).toEqual(pids.filter((p) => p !== first && p !== second));
+      const ps = await lc.cli(['ps', '--format', 'json', 'nested']);
+      expect(JSON.parse(ps.stdout)).toEqual(pids);
+      await lc.ok(['kill', '--all', 'nested', 'TERM']);
+      await waitUntil('every process to end', () => pids.every((p) => !isAlive(p)));
+      expect(await lc.cli(['delete', '--force', 'nested'])).toMatchObject({ status: 0, stdout: '', stderr: '' });
+      expect(findCgroupDirs(name)).toEqual([]);
+      expect(await settledProcessesUnder(b.dir)).toEqual([]);
+    });
+
+    it('delete --force of a running container with processes in nested cgroups kills them and removes the tree (library: destroyCgroups)', async () => {
       const name = cg.name();
       const rt = new Runtime({ root: lc.root });
-      await createAndStart('stuck', cgBundle(['sleep', '1000'], name));
-      const cgroups = rt.store.read('stuck').cgroups!;
+      const b = cgBundle(THREE, name, { mutate: noPidNs });
+      await createAndStart('nested2', b);
+      const cgroups = rt.store.read('nested2').cgroups!;
       const pidsDir = dirOf(name, 'pids');
-      const inner = path.join(pidsDir, 'not-ours');
-      fs.mkdirSync(inner);
-      try {
-        const t = Date.now();
-        await expect(killAndRemove(cgroups, 300)).rejects.toThrow(`remove cgroup ${pidsDir}: it is still busy (a cgroup tsbox did not make inside it?)`);
-        expect(Date.now() - t).toBeLessThan(3000);
-        expect(cgroupProcs(pidsDir)).toEqual([]);
-      } finally {
-        fs.rmdirSync(inner);
-      }
+      const pids = await waitUntil('three processes', () => cgroupProcs(pidsDir).length === 3 && cgroupProcs(pidsDir));
+      const inner = path.join(pidsDir, 'a', 'b');
+      fs.mkdirSync(inner, { recursive: true });
+      fs.writeFileSync(path.join(inner, 'cgroup.procs'), String(pids[0]));
+      await destroyCgroups(cgroups, 3000);
+      expect(pids.filter(isAlive)).toEqual([]);
+      expect(findCgroupDirs(name)).toEqual([]);
+      await rt.delete('nested2');
     });
   });
 

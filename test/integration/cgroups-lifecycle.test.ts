@@ -346,10 +346,10 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
       expect(await settledProcessesUnder(b.dir)).toEqual([]);
     });
 
-    it('kill of the init alone leaves its children (still in the cgroup, listed by ps); delete empties the cgroup and removes it', async () => {
+    it('kill of the init alone (TERM) leaves its children (still in the cgroup, listed by ps); delete empties the cgroup and removes it', async () => {
       const name = cg.name();
       const { b, pid, pids } = await three('orph', name);
-      await lc.ok(['kill', 'orph', 'KILL']);
+      await lc.ok(['kill', 'orph', 'TERM']);
       await lc.waitForStatus('orph', 'stopped');
       expect(isAlive(pid)).toBe(false);
       const orphans = pids.filter((p) => p !== pid);
@@ -357,6 +357,37 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
       expect(await psJson('orph')).toEqual(orphans);
       await lc.ok(['delete', 'orph']);
       await allGone(orphans);
+      expect(findCgroupDirs(name)).toEqual([]);
+      expect(await settledProcessesUnder(b.dir)).toEqual([]);
+    });
+
+    it('kill ID KILL without --all reaches every process (as runc 1.2 does where the init has no pid namespace of its own)', async () => {
+      const name = cg.name();
+      const { b, pids } = await three('k9', name);
+      await lc.ok(['kill', 'k9', 'KILL']);
+      await allGone(pids);
+      await lc.waitForStatus('k9', 'stopped');
+      expect(cgroupProcs(dirOf(name, 'pids'))).toEqual([]);
+      expect(await psJson('k9')).toEqual([]);
+      await lc.ok(['delete', 'k9']);
+      expect(findCgroupDirs(name)).toEqual([]);
+      expect(await settledProcessesUnder(b.dir)).toEqual([]);
+    });
+
+    it('kill --all after the init has exited signals the processes left in the cgroup; with none left it is "container not running"', async () => {
+      const name = cg.name();
+      const { b, pid, pids } = await three('after', name);
+      await lc.ok(['kill', 'after', 'TERM']);
+      await lc.waitForStatus('after', 'stopped');
+      expect(isAlive(pid)).toBe(false);
+      const orphans = pids.filter((p) => p !== pid);
+      expect(orphans.every(isAlive)).toBe(true);
+      // Before: "container not running", and the orphans lived on (containerd's stop then waited ~2 s).
+      await lc.ok(['kill', '--all', 'after', 'TERM']);
+      await allGone(orphans);
+      expect(await psJson('after')).toEqual([]);
+      expect(await lc.cli(['kill', '--all', 'after', 'KILL'])).toMatchObject({ status: 1, stderr: 'tsbox: cannot kill container "after": container not running\n' });
+      await lc.ok(['delete', 'after']);
       expect(findCgroupDirs(name)).toEqual([]);
       expect(await settledProcessesUnder(b.dir)).toEqual([]);
     });

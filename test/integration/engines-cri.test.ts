@@ -202,11 +202,10 @@ describe.skipIf(reason !== undefined)(suiteTitle(`containerd CRI (gRPC) with tsb
     expect(EngineSandbox.stateEntries(cri.tsboxRoot)).toEqual([]);
   });
 
-  // Until issue 13's kill --all fix (branch middle-cgroups: kill --all still
-  // signals what is left after the init exited) is merged, tsbox refuses the
-  // shim's kill --all once the init is gone, the sleeps live on and the stop
-  // takes ~2.3 s: it.fails then; make it `it` once merged.
-  it.fails('a shared-pid pod (pid POD): the container sees the sandbox\'s init as 1, and StopContainer ends its leftover children promptly (fails until kill --all after the init exited is merged)', TEST_TIMEOUT, async () => {
+  // The shim's kill --all comes after the container's init exited: tsbox
+  // still signals what is left in its cgroup (as runc 1.2). Before that, the
+  // sleeps lived on and the stop took ~2.3 s.
+  it('a shared-pid pod (pid POD): the container sees the sandbox\'s init as 1, and StopContainer ends its leftover children promptly', TEST_TIMEOUT, async () => {
     const config = podConfig('shared-pid', 'POD');
     const pod = await runPod(config);
     const id = await createContainer(pod, config, 'forks', ['/bin/sh', '-c', 'sleep 1000 & sleep 1000 & trap "exit 0" TERM; while :; do sleep 0.1; done'], 'POD');

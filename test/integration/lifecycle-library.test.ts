@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TsboxError } from '../../lib/errors.js';
 import { Runtime } from '../../lib/runtime/runtime.js';
+import { NotFound, WrongStatus } from '../../lib/runtime/status.js';
 import { childPids, isRoot } from '../helpers/bundle.js';
 import { settledProcessesUnder } from '../helpers/cli.js';
 import { isAlive, lifecycleSession, procState, waitUntil } from '../helpers/lifecycle.js';
@@ -65,6 +66,9 @@ describe.skipIf(!isRoot)('lifecycle through the library (Runtime)', () => {
     expect(rt.pids(id)).toEqual([created.pid]);
     await expect(rt.start(id)).rejects.toThrow(`cannot start container "${id}": it is running, not created`);
     await expect(rt.delete(id)).rejects.toThrow('not stopped');
+    // Callers tell the refusals apart by type, not by text.
+    await expect(rt.delete(id)).rejects.toBeInstanceOf(WrongStatus);
+    await expect(rt.start(id)).rejects.toMatchObject({ operation: 'start', status: 'running' });
 
     await rt.kill(id, 'SIGUSR1');
     await fileHas(out.file, 'signal 10\n');
@@ -82,6 +86,7 @@ describe.skipIf(!isRoot)('lifecycle through the library (Runtime)', () => {
     expect(rt.pids(id)).toEqual([]);
     await expect(rt.kill(id)).rejects.toThrow(`cannot kill container "${id}": container not running`);
     await expect(rt.kill(id)).rejects.toThrow(TsboxError);
+    await expect(rt.kill(id)).rejects.toThrow(WrongStatus);
 
     await rt.delete(id);
     expect(() => rt.state(id)).toThrow(`container "${id}" does not exist`);
@@ -89,6 +94,8 @@ describe.skipIf(!isRoot)('lifecycle through the library (Runtime)', () => {
     expect(fs.readdirSync(lc.root)).toEqual([]);
     await rt.delete(id, { force: true });
     await expect(rt.delete(id)).rejects.toThrow(`container "${id}" does not exist`);
+    await expect(rt.delete(id)).rejects.toBeInstanceOf(NotFound);
+    expect(() => rt.state(id)).toThrow(NotFound);
   });
 
   it('errors: an existing id, an invalid id, terminal without a console socket', async () => {

@@ -1,4 +1,4 @@
-// Compiled seccomp programs cached per profile (lib/plan/seccomp-cache.ts),
+// Compiled seccomp programs cached per profile (lib/seccomp-cache.ts),
 // through real containers: a profile is compiled once (per Node process for
 // the library, once per state root for the CLI), a changed profile anew, a
 // damaged or planted cache file is never loaded but replaced, and the cache
@@ -16,7 +16,7 @@ import {
   fastHash,
   seccompCacheStats,
   seccompKeyText,
-} from '../../lib/plan/seccomp-cache.js';
+} from '../../lib/seccomp-cache.js';
 import type { LinuxSeccomp } from '../../lib/oci/types.js';
 import { isRoot } from '../helpers/bundle.js';
 import { containerSession } from '../helpers/containers.js';

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { processStat } from '../../lib/runtime/state.js';
+import { processStat } from '../../lib/host/proc.js';
 import { isRoot } from '../helpers/bundle.js';
 import { findCgroupDirs, removeCgroupDirs } from '../helpers/cgroups.js';
 import { listTree } from '../helpers/cli.js';

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hostCgroupMounts, parseProcCgroup, planCgroupMount } from '../../lib/plan/cgroup-mount.js';
+import { hostCgroupMounts, parseProcCgroup } from '../../lib/host/mountinfo.js';
+import { planCgroupMount } from '../../lib/plan/cgroup-mount.js';
 import { MS } from '../../lib/plan/mount-options.js';
 import type { PlannedMount } from '../../lib/plan/plan.js';
 

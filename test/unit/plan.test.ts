@@ -6,7 +6,7 @@ import type { Spec } from '../../lib/oci/types.js';
 import { validateSpec } from '../../lib/oci/validate.js';
 import { buildPlan, type PlanInput } from '../../lib/plan/build.js';
 import { capabilityName, capabilityNumber, planCapabilities } from '../../lib/plan/capabilities.js';
-import type { HostFacts } from '../../lib/plan/host.js';
+import type { HostFacts } from '../../lib/host/facts.js';
 import { MOUNT_ATTR, MS } from '../../lib/plan/mount-options.js';
 import type { LaunchPlan, PlannedMount } from '../../lib/plan/plan.js';
 import { planRlimits } from '../../lib/plan/rlimits.js';

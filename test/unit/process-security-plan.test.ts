@@ -7,7 +7,7 @@ import { ConfigError } from '../../lib/errors.js';
 import type { LinuxSeccomp, Spec } from '../../lib/oci/types.js';
 import { validateProcess, validateSpec } from '../../lib/oci/validate.js';
 import { buildExecPlan, buildPlan } from '../../lib/plan/build.js';
-import type { HostFacts } from '../../lib/plan/host.js';
+import type { HostFacts } from '../../lib/host/facts.js';
 import { planIoPriority, planPersonality, planScheduler, planSecurityLabels } from '../../lib/plan/process-attrs.js';
 import { planSeccomp } from '../../lib/plan/seccomp.js';
 

@@ -14,7 +14,7 @@ import type { Spec } from '../../lib/oci/types.js';
 import { validateSpec } from '../../lib/oci/validate.js';
 import { buildExecPlan, buildPlan } from '../../lib/plan/build.js';
 import { encodePlan, encodeSeccompCompile } from '../../lib/plan/encode.js';
-import type { HostFacts } from '../../lib/plan/host.js';
+import type { HostFacts } from '../../lib/host/facts.js';
 import type { IdRange, LaunchPlan, PlannedSeccomp } from '../../lib/plan/plan.js';
 import { wire } from '../../lib/wire.js';
 

@@ -1,4 +1,4 @@
-// The seccomp program cache (lib/plan/seccomp-cache.ts) with a stand-in
+// The seccomp program cache (lib/seccomp-cache.ts) with a stand-in
 // compiler: what makes two profiles the same program, the file format's
 // checks, and that a damaged or planted file is never used but replaced.
 
@@ -18,7 +18,7 @@ import {
   fastHash,
   normalizedSeccomp,
   seccompKeyText,
-} from '../../lib/plan/seccomp-cache.js';
+} from '../../lib/seccomp-cache.js';
 
 const base: LinuxSeccomp = {
   defaultAction: 'SCMP_ACT_ERRNO',

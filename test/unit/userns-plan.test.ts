@@ -8,7 +8,7 @@ import type { Spec } from '../../lib/oci/types.js';
 import { validateSpec } from '../../lib/oci/validate.js';
 import { buildPlan } from '../../lib/plan/build.js';
 import { encodePlan } from '../../lib/plan/encode.js';
-import type { HostFacts } from '../../lib/plan/host.js';
+import type { HostFacts } from '../../lib/host/facts.js';
 import { MS } from '../../lib/plan/mount-options.js';
 import type { LaunchPlan } from '../../lib/plan/plan.js';
 import type { Caller } from '../../lib/plan/userns.js';

@@ -16,7 +16,7 @@
 // cgroupDriver option, and the driver's cost against cgroupfs.
 
 const assert = require('node:assert/strict');
-const { spawnSync } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -191,6 +191,28 @@ check('systemd driver: cost against cgroupfs (run of /bin/true with a Docker-lik
   const cgroupfs = time(false, '/sdt-cost');
   console.log(`V2INFO systemd driver: run ${systemd.toFixed(0)} ms, cgroupfs ${cgroupfs.toFixed(0)} ms (median of 5, in the VM: ~14x slower than the host)`);
   assert.deepEqual(tsboxUnits(), []);
+});
+
+check('systemd driver: a create killed while its init waits at a prestart hook (the scope made): delete --force stops the scope and leaves no state', async () => {
+  const hookPid = path.join(tmp, 'hook.pid');
+  const b = bundle(['sleep', '100'], { cgroupsPath: 'system.slice:sdt:killed' }, {
+    hooks: { prestart: [{ path: '/bin/sh', args: ['sh', '-c', `echo $$ > ${hookPid}; exec sleep 60`] }] },
+  });
+  const log = fs.openSync(path.join(tmp, 'killed.out'), 'w');
+  const create = spawn(TSBOX, ['--root', stateRoot, '--systemd-cgroup', 'create', '--bundle', b, 'killed'], { stdio: ['ignore', log, log] });
+  fs.closeSync(log);
+  const exited = new Promise((resolve) => create.once('exit', resolve));
+  for (let i = 0; i < 600 && !(fs.existsSync(hookPid) && fs.readFileSync(hookPid, 'utf8').endsWith('\n')); i++) await sleep(50);
+  assert.deepEqual(tsboxUnits(), ['sdt-killed.scope']);
+  create.kill('SIGKILL');
+  await exited;
+  process.kill(Number(fs.readFileSync(hookPid, 'utf8')), 'SIGKILL');
+  const r = tsbox(['delete', '--force', 'killed']);
+  assert.equal(r.status, 0, r.out);
+  assert.equal(r.out, '');
+  assert.deepEqual(tsboxUnits(), []);
+  assert.equal(fs.existsSync(path.join(CG, 'system.slice', 'sdt-killed.scope')), false);
+  assert.equal(fs.existsSync(path.join(stateRoot, 'killed')), false);
 });
 
 check('systemd driver: no container, scope or state is left', async () => {

@@ -1,6 +1,6 @@
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
-import type { CompiledSeccomp, PlannedSeccomp } from './plan.js';
+import type { CompiledSeccomp, PlannedSeccomp } from './plan/plan.js';
 
 /**
  * Compiled seccomp programs, cached per profile.
@@ -36,7 +36,7 @@ const MAX_FILE = 4 << 20;
 /**
  * The part of a profile that decides the program, as text: actions
  * canonical (SCMP_ACT_KILL is SCMP_ACT_KILL_THREAD), errnos filled in, rules
- * split as the helper takes them (./seccomp.ts). Not listenerPath and
+ * split as the helper takes them (./plan/seccomp.ts). Not listenerPath and
  * listenerMetadata (the runtime's business, not the filter's), nor the JSON
  * paths rules carry for messages.
  */

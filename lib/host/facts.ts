@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 
 /**
- * What the planner needs to know about the host. Read lazily (most configs
- * need none of it) and replaceable in tests.
+ * What the planner and the cgroup layout need to know about the host. Read
+ * lazily (most configs need none of it) and replaceable in tests.
  */
 export interface HostFacts {
   /** Highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap). */
