@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { native } from './native/binding.js';
+import type { Binding } from './native/binding.js';
 import type { Mount } from './oci/types.js';
 
 /**
@@ -37,17 +37,20 @@ export function prepareNotify(stateDir: string): { mount: Mount; env: string } {
 
 /** The container's notify socket, bound, and the relay of its READY. */
 export class NotifyRelay {
-  private constructor(private readonly fd: number) {}
+  private constructor(
+    private readonly native: Binding,
+    private readonly fd: number,
+  ) {}
 
   /**
    * Binds the socket in a container's state directory, or undefined when
    * the container was not set up for one (created without NOTIFY_SOCKET).
    * Writable for all: the container's process may run as any uid.
    */
-  static bind(stateDir: string): NotifyRelay | undefined {
+  static bind(native: Binding, stateDir: string): NotifyRelay | undefined {
     const dir = notifyDir(stateDir);
     if (!existsSync(dir)) return undefined;
-    return new NotifyRelay(native().bindDatagram(path.join(dir, path.basename(NOTIFY_SOCKET_IN_CONTAINER)), 0o777));
+    return new NotifyRelay(native, native.bindDatagram(path.join(dir, path.basename(NOTIFY_SOCKET_IN_CONTAINER)), 0o777));
   }
 
   /**
@@ -61,11 +64,11 @@ export class NotifyRelay {
    */
   async relayReady(host: string, mainPid: number, alive: () => boolean): Promise<string[]> {
     for (;;) {
-      for (let d = native().recvDatagram(this.fd); d !== null; d = native().recvDatagram(this.fd)) {
+      for (let d = this.native.recvDatagram(this.fd); d !== null; d = this.native.recvDatagram(this.fd)) {
         const ready = d.toString('utf8').split('\n').find((line) => line.startsWith('READY='));
         if (ready !== undefined) {
-          native().sendDatagram(host, `${ready}\nMAINPID=${mainPid}\n`);
-          return barrier(host);
+          this.native.sendDatagram(host, `${ready}\nMAINPID=${mainPid}\n`);
+          return barrier(this.native, host);
         }
       }
       if (!alive()) return [];
@@ -74,7 +77,7 @@ export class NotifyRelay {
   }
 
   close(): void {
-    native().close(this.fd);
+    this.native.close(this.fd);
   }
 }
 
@@ -86,15 +89,15 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** sd_notify_barrier against `host`: a warning if it is not answered in time. */
-async function barrier(host: string): Promise<string[]> {
-  const fd = native().notifyBarrier(host);
+async function barrier(native: Binding, host: string): Promise<string[]> {
+  const fd = native.notifyBarrier(host);
   try {
-    for (let waited = 0; !native().pipeEnded(fd); waited += POLL_MS) {
+    for (let waited = 0; !native.pipeEnded(fd); waited += POLL_MS) {
       if (waited >= BARRIER_MS) return [`NOTIFY_SOCKET "${host}" did not answer BARRIER=1 within ${BARRIER_MS / 1000} s; going on`];
       await sleep(POLL_MS);
     }
     return [];
   } finally {
-    native().close(fd);
+    native.close(fd);
   }
 }

@@ -223,7 +223,7 @@ export class Runtime {
     try {
       const notifyWarnings: string[] = [];
       const notify = await notifySetup(bundle, store.dir(id), options.notifySocket, notifyWarnings);
-      if (notify) relay = notify.relay.bind(store.dir(id));
+      if (notify) relay = notify.relay.bind(this.native, store.dir(id));
       const extraEnv = [...(options.extraEnv ?? []), ...(notify ? [notify.env] : [])];
       c = await run(bundle, { cgroupDriver: this.cgroupDriver, ...options, extraEnv, id, seccompCacheDir: seccompCacheDir(store.root), native: this.native });
       c.warnings.unshift(...notifyWarnings);
@@ -366,7 +366,7 @@ export class Runtime {
       const pidfd = openPidfd(this.native, record);
       try {
         // Bound before the process runs, so that nothing it says is lost.
-        if (options.notifySocket !== undefined) relay = (await import('../notify-socket.js')).NotifyRelay.bind(store.dir(id));
+        if (options.notifySocket !== undefined) relay = (await import('../notify-socket.js')).NotifyRelay.bind(this.native, store.dir(id));
         const socket = store.startSocket(id);
         // Connecting is what the init waits for. Refused: its init has died
         // (the socket is closed with it).
