@@ -41,6 +41,13 @@ export interface Addon {
   helperImage(helper: string): { readOnly: boolean; reason: string };
   /** Resolves when fd is readable (a pidfd: when its process has exited). */
   readable(fd: number): Promise<void>;
+  /**
+   * A non-blocking unix stream socket connected to path (`tsbox start` to
+   * the init's start socket); errors carry the errno's code.
+   */
+  connectStream(path: string): number;
+  /** What a stream socket has to read once readable; null at end of stream; "again" when woken without any. */
+  readStream(sock: number): Promise<Buffer | null | 'again'>;
   /** The next message; null at end of stream; "again" when woken without one. */
   recv(sock: number): Promise<ReceivedRecord | null | 'again'>;
   send(sock: number, fields: string[]): void;
@@ -122,7 +129,12 @@ function load(): Binding {
   if (!loaded) {
     const file = addonFile();
     // tsbox-helper is built and shipped beside the .node file.
-    loaded = { ...(require(file) as Addon), helperPath: path.join(path.dirname(file), 'tsbox-helper') };
+    // process.dlopen is what require() does with a .node file, without the
+    // module loader's search for a package.json around it (~1 ms of CPU
+    // per CLI call that loads the addon). Loaded once: `loaded` keeps it.
+    const addon = { exports: {} as Addon };
+    process.dlopen(addon, file);
+    loaded = { ...addon.exports, helperPath: path.join(path.dirname(file), 'tsbox-helper') };
   }
   return loaded;
 }

@@ -19,7 +19,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createConnection, createServer, type Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { constants as osConstants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
@@ -65,7 +65,47 @@ interface Proc {
   child?: ChildProcess;
 }
 
-type FakeFd = { kind: 'pidfd'; proc: Proc } | { kind: 'sock'; conversation: Conversation };
+type FakeFd = { kind: 'pidfd'; proc: Proc } | { kind: 'sock'; conversation: Conversation } | { kind: 'stream'; stream: StreamReader };
+
+/**
+ * A connection made with connectStream, as readStream sees it: node:net
+ * connects (asynchronously, so a refused connection shows at the first
+ * read rather than at connectStream, which the runtime handles alike).
+ */
+class StreamReader {
+  private readonly chunks: Array<Buffer | null> = [];
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+  private readonly conn: Socket;
+
+  constructor(socketPath: string) {
+    this.conn = createConnection(socketPath);
+    this.conn.on('data', (chunk: Buffer) => this.push(chunk));
+    this.conn.once('end', () => this.push(null));
+    this.conn.once('error', (err) => {
+      this.failure = err;
+      this.push(null);
+    });
+  }
+
+  private push(chunk: Buffer | null): void {
+    this.chunks.push(chunk);
+    this.wake?.();
+  }
+
+  async read(): Promise<Buffer | null> {
+    while (this.chunks.length === 0) await new Promise<void>((resolve) => (this.wake = resolve));
+    this.wake = undefined;
+    if (this.failure) throw this.failure;
+    const chunk = this.chunks.shift()!;
+    if (chunk === null) this.chunks.unshift(null);
+    return chunk;
+  }
+
+  close(): void {
+    this.conn.destroy();
+  }
+}
 
 /** One sync socket: the runtime's end of it. */
 class Conversation {
@@ -178,7 +218,7 @@ export class FakeNative implements Binding {
 
   /** Fake descriptors not closed yet, e.g. `pidfd 1234`. */
   openFds(): string[] {
-    return [...this.fds.values()].map((f) => (f.kind === 'pidfd' ? `pidfd ${f.proc.pid}` : 'sync socket'));
+    return [...this.fds.values()].map((f) => (f.kind === 'pidfd' ? `pidfd ${f.proc.pid}` : f.kind === 'sock' ? 'sync socket' : 'stream socket'));
   }
 
   /** Pids of the inits (and exec'd processes) still running (dead ones Node has not reaped yet are not). */
@@ -320,10 +360,19 @@ export class FakeNative implements Binding {
 
   private fd(n: number, kind: 'pidfd'): Proc;
   private fd(n: number, kind: 'sock'): Conversation;
-  private fd(n: number, kind: FakeFd['kind']): Proc | Conversation {
+  private fd(n: number, kind: 'stream'): StreamReader;
+  private fd(n: number, kind: FakeFd['kind']): Proc | Conversation | StreamReader {
     const f = this.fds.get(n);
     if (!f || f.kind !== kind) throw systemError(`fake ${kind} ${n}`, EBADF);
-    return f.kind === 'pidfd' ? f.proc : f.conversation;
+    return f.kind === 'pidfd' ? f.proc : f.kind === 'sock' ? f.conversation : f.stream;
+  }
+
+  connectStream(socketPath: string): number {
+    return this.open({ kind: 'stream', stream: new StreamReader(socketPath) });
+  }
+
+  readStream(sock: number): Promise<Buffer | null> {
+    return this.fd(sock, 'stream').read();
   }
 
   helperImage(): { readOnly: boolean; reason: string } {
@@ -373,6 +422,7 @@ export class FakeNative implements Binding {
     if (!f) throw systemError(`close ${fd}`, EBADF);
     this.fds.delete(fd);
     if (f.kind === 'sock') f.conversation.close();
+    if (f.kind === 'stream') f.stream.close();
   }
 
   pidfdOpen(pid: number): number {
