@@ -5,8 +5,9 @@
 //    path is copied into the new tmpfs), -m 64m read back from inside the
 //    container on this hybrid (v1 memory) host, -v with rshared / rslave;
 //  - docker -v FILE:/etc/localtime onto an image whose /etc/localtime is a
-//    dangling symlink, and --pid host stopped promptly when its init forked
-//    children (the shim's kill --all after the init exited).
+//    dangling symlink, and --pid host or --pid container:OTHER stopped
+//    promptly when its init forked children (the shim's kill --all after the
+//    init exited, in a container without a pid namespace of its own).
 // How the engines are set up (a sandbox, a private mount namespace each) is
 // in ../helpers/engines.ts; every container is checked to be tsbox's where
 // it lives long enough, and nothing may be left on the host after the file.
@@ -331,5 +332,28 @@ describe.skipIf(dockerReason !== undefined)(suiteTitle('docker workloads with ts
     for (const pid of kids) expect(isAlive(pid), `the init's child ${pid} after docker stop`).toBe(false);
     await expectTsboxStateGone(c.root, c.id);
     await expectProcessGone(c.pid);
+  });
+
+  it('run --pid container:OTHER (a shared pid namespace): stop of an init with children ends promptly, the other container runs on', TEST_TIMEOUT, async () => {
+    const owner = await runDetached([dk.image], UNTIL_TERM);
+    const c = await runDetached(['--pid', `container:${owner.name}`, dk.image], `sleep 1002 & sleep 1003 & ${UNTIL_TERM}`);
+    // One pid namespace: the owner's init is 1 there.
+    expect(await dk.docker(['exec', c.name, 'cat', '/proc/1/cmdline'])).toMatchObject({ status: 0, stdout: `sh\0-c\0${UNTIL_TERM}\0` });
+    const kids = await waitUntil('the init\'s two sleeps', () => {
+      const pids = childPids(c.pid).filter((p) => /^sleep 100[23]$/.test(fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ').trim()));
+      return pids.length === 2 && pids;
+    }, 10_000);
+    const t0 = Date.now();
+    const r = await dk.docker(['stop', '--time', '20', c.name]);
+    const took = Date.now() - t0;
+    console.log(`docker stop --pid container: ${took} ms`);
+    expect(r, r.stderr).toMatchObject({ status: 0 });
+    expect(took, `docker stop took ${took} ms`).toBeLessThan(2000);
+    // Orphans of a shared namespace go to its init (the owner's), which may not reap them at once.
+    for (const pid of kids) await expectProcessGone(pid, 5000);
+    await expectTsboxStateGone(c.root, c.id);
+    await expectProcessGone(c.pid);
+    expect(isAlive(owner.pid), 'the owner of the pid namespace after the other container stopped').toBe(true);
+    expect((await dk.docker(['inspect', '--format', '{{.State.Running}}', owner.name])).stdout).toBe('true\n');
   });
 });
