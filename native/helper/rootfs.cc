@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <climits>
 #include <cstring>
 #include <vector>
@@ -293,6 +294,24 @@ int open_pseudo_destination(int root, const plan::Mount& m, const std::string& s
   return fd;
 }
 
+// A tmpfs over a directory of the image takes that directory's mode, as
+// runc gives it (an image's 0750 /data must not become tmpfs's default,
+// world-writable 1777); a mode= among the options still wins, coming after.
+plan::Mount with_directory_mode(int root, const plan::Mount& m) {
+  if (m.type != "tmpfs" || (m.flags & MS_BIND) || m.tree_fd >= 0) return m;
+  int dir = open_in_root(root, m.destination, O_PATH | O_DIRECTORY);
+  if (dir < 0) return m;  // made by mkdir_all below: tmpfs's own mode is as good
+  struct stat st;
+  int err = fstat(dir, &st) == 0 ? 0 : errno;
+  close(dir);
+  if (err != 0) fail("mount \"tmpfs\" on " + quote(m.destination), err);
+  char mode[16];
+  snprintf(mode, sizeof mode, "mode=%04o", static_cast<unsigned>(st.st_mode & 07777));
+  plan::Mount out = m;
+  out.data = m.data.empty() ? mode : std::string(mode) + "," + m.data;
+  return out;
+}
+
 void mount_one(int root, const plan::Mount& m) {
   const bool bind = m.flags & MS_BIND;
   const std::string step = "mount " + quote(bind ? m.source : m.type) + " on " + quote(m.destination);
@@ -303,7 +322,7 @@ void mount_one(int root, const plan::Mount& m) {
     tree = open_tree(AT_FDCWD, m.source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | recursive);
     if (tree < 0) fail(step, errno);
   } else if (tree < 0) {
-    tree = new_filesystem(m, step);
+    tree = new_filesystem(with_directory_mode(root, m), step);
   }
   // Flags on the top mount (as a remount gives them), then the recursive
   // ones (rro, rnosuid, ...) on every mount of the tree; all before the

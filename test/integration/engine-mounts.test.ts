@@ -164,6 +164,26 @@ describe.skipIf(!isRoot)('tmpcopyup (podman run --read-only, --tmpfs)', () => {
     const r = await lc.cli(['run', '--bundle', b.dir, 'copyup-ro']);
     expect(r).toMatchObject({ status: 0, stdout: 'image content\n1\n0\n', stderr: '' });
   });
+  it('a tmpfs over an image directory takes its mode (not tmpfs\'s world-writable 1777), with and without tmpcopyup; a mode= option still wins', async () => {
+    const b = lc.bundle({
+      args: ['stat', '-c', '%a %n', '/data', '/copied', '/asked', '/none'],
+      mutate: (c) =>
+        c.mounts.push(
+          { destination: '/data', type: 'tmpfs', source: 'tmpfs', options: ['nosuid'] },
+          { destination: '/copied', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup'] },
+          { destination: '/asked', type: 'tmpfs', source: 'tmpfs', options: ['mode=1777'] },
+          { destination: '/none', type: 'tmpfs', source: 'tmpfs', options: ['mode=700'] },
+        ),
+    });
+    for (const dir of ['data', 'copied', 'asked']) {
+      fs.mkdirSync(path.join(b.rootfs, dir));
+      fs.chmodSync(path.join(b.rootfs, dir), 0o750);
+    }
+    const r = await lc.cli(['run', '--bundle', b.dir, 'tmpfs-mode']);
+    expect(r).toMatchObject({ status: 0, stdout: '750 /data\n750 /copied\n1777 /asked\n700 /none\n', stderr: '' });
+    // The image's directories are as they were.
+    expect((fs.statSync(path.join(b.rootfs, 'data')).mode & 0o7777).toString(8)).toBe('750');
+  });
 });
 
 describe.skipIf(!isRoot)('rootfsPropagation rshared with an rshared bind (Kubernetes Bidirectional)', () => {

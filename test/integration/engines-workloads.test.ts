@@ -155,12 +155,9 @@ describe.skipIf(podmanReason !== undefined)(suiteTitle('podman workloads with ts
     });
   });
 
-  // BUG (tsbox): a tmpfs mounted over a directory of the image keeps the
-  // kernel's default root mode (1777) instead of taking the directory's mode
-  // as runc does (mountToRootfs chmods the destination to its mode from
-  // before the mount, with or without tmpcopyup): here the image's 0750
-  // /data becomes world-writable. Seen with and without tmpcopyup.
-  it.fails('run --tmpfs /data (with and without tmpcopyup): the tmpfs takes the image directory\'s mode (0750), as with runc', TEST_TIMEOUT, async () => {
+  // runc gives a tmpfs over an image directory that directory's mode
+  // (before, tsbox left tmpfs's default 1777: a world-writable /data).
+  it('run --tmpfs /data (with and without tmpcopyup): the tmpfs takes the image directory\'s mode (0750), as with runc', TEST_TIMEOUT, async () => {
     for (const flag of ['/data:notmpcopyup', '/data']) {
       const r = await pm.run(['run', '--rm', ...pm.runFlags, '--tmpfs', flag, dataImage, 'stat', '-c', '%a %u', '/data']);
       expect(r, `--tmpfs ${flag}: ${r.stderr}`).toMatchObject({ status: 0, stdout: '750 0\n' });
