@@ -334,7 +334,7 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
       await failsEverywhere(b, name, `linux.resources.blockIO.weightDevice[0]: cannot write "${d.major}:${d.minor} 300" to ${why}`);
     });
 
-    it.skipIf(BFQ)('blockIO.weight without BFQ (no blkio.weight, no blkio.bfq.weight): one line naming both', async () => {
+    it.skipIf(BFQ)(`blockIO.weight without BFQ (no blkio.weight, no blkio.bfq.weight): one line naming both${BFQ ? ' (skipped: this host has BFQ)' : ''}`, async () => {
       const name = cg.name();
       const b = cgBundle(['sleep', '100'], name, { blockIO: { weight: 300 } });
       const file = path.join(dirOf(name, 'blkio'), 'blkio.weight');

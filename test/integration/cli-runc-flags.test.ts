@@ -187,7 +187,7 @@ describe.skipIf(!isRoot)('runc 1.2-1.4 command-line forms', () => {
     const selinux = fs.existsSync('/sys/fs/selinux/enforce');
     const apparmor = fs.existsSync('/sys/kernel/security/apparmor');
 
-    it.skipIf(selinux || apparmor)('where the host has no such LSM: one line naming the flag, and no process started', async () => {
+    it.skipIf(selinux || apparmor)(`where the host has no such LSM: one line naming the flag, and no process started${selinux || apparmor ? ' (skipped: this host has an LSM)' : ''}`, async () => {
       const { pid } = await running('lsm');
       await fails(['exec', '--process-label', 'system_u:system_r:container_t:s0', 'lsm', 'true'],
         'exec --process-label "system_u:system_r:container_t:s0": cannot be applied: SELinux is not enabled on this host');
@@ -195,7 +195,7 @@ describe.skipIf(!isRoot)('runc 1.2-1.4 command-line forms', () => {
       expect(await psJson('lsm')).toEqual([pid]);
     });
 
-    it.skipIf(!apparmor)('AppArmor: the process runs under the profile (attr/current)', async () => {
+    it.skipIf(!apparmor)(`AppArmor: the process runs under the profile (attr/current)${apparmor ? '' : ' (skipped: no AppArmor on this host)'}`, async () => {
       await running('aa');
       const r = await lc.cli(['exec', '--apparmor', 'unconfined', 'aa', 'cat', '/proc/self/attr/current']);
       expect(r).toMatchObject({ status: 0, stdout: 'unconfined\n' });
