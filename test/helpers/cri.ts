@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { TSBOX, type EngineSandbox } from './engines.js';
+import { containerdConfig, TSBOX, type EngineSandbox } from './engines.js';
 
 /** The CRI's namespace in containerd, and so the last part of the root the shim gives tsbox. */
 export const CRI_NAMESPACE = 'k8s.io';
@@ -165,37 +165,29 @@ export async function startCriContainerd(sb: EngineSandbox): Promise<Cri> {
   const cri = 'plugins."io.containerd.grpc.v1.cri"';
   fs.writeFileSync(
     path.join(base, 'config.toml'),
-    [
-      'version = 2',
-      `root = ${q(path.join(base, 'root'))}`,
-      `state = ${q(path.join(base, 'state'))}`,
-      'disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp"]',
-      '[grpc]',
-      `  address = ${q(sock)}`,
-      '[ttrpc]',
-      `  address = ${q(sock + '.ttrpc')}`,
-      '[debug]',
-      '  level = "debug"',
-      `[${cri}]`,
-      `  sandbox_image = ${q(image)}`,
-      `  restrict_oom_score_adj = ${restrictOomScoreAdj}`,
-      '  disable_apparmor = true',
-      '  enable_selinux = false',
-      '  stream_server_address = "127.0.0.1"',
-      '  stream_server_port = "0"',
-      `[${cri}.containerd]`,
-      '  snapshotter = "overlayfs"',
-      `  default_runtime_name = ${q(HANDLER)}`,
-      `[${cri}.containerd.runtimes.${HANDLER}]`,
-      '  runtime_type = "io.containerd.runc.v2"',
-      `[${cri}.containerd.runtimes.${HANDLER}.options]`,
-      `  BinaryName = ${q(TSBOX)}`,
-      `  Root = ${q(runtimeRoot)}`,
-      `[${cri}.cni]`,
-      `  bin_dir = ${q(CNI_BIN)}`,
-      `  conf_dir = ${q(cniConf)}`,
-      '',
-    ].join('\n'),
+    containerdConfig(base, sock, {
+      cri: true,
+      extra: [
+        `[${cri}]`,
+        `  sandbox_image = ${q(image)}`,
+        `  restrict_oom_score_adj = ${restrictOomScoreAdj}`,
+        '  disable_apparmor = true',
+        '  enable_selinux = false',
+        '  stream_server_address = "127.0.0.1"',
+        '  stream_server_port = "0"',
+        `[${cri}.containerd]`,
+        '  snapshotter = "overlayfs"',
+        `  default_runtime_name = ${q(HANDLER)}`,
+        `[${cri}.containerd.runtimes.${HANDLER}]`,
+        '  runtime_type = "io.containerd.runc.v2"',
+        `[${cri}.containerd.runtimes.${HANDLER}.options]`,
+        `  BinaryName = ${q(TSBOX)}`,
+        `  Root = ${q(runtimeRoot)}`,
+        `[${cri}.cni]`,
+        `  bin_dir = ${q(CNI_BIN)}`,
+        `  conf_dir = ${q(cniConf)}`,
+      ],
+    }),
   );
   const ctr = (args: string[]) => sb.run('ctr', ['--address', sock, '--namespace', CRI_NAMESPACE, ...args], {}, { timeoutMs: 60_000 });
   const client = criClient(sock);

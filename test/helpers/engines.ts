@@ -975,6 +975,38 @@ export interface Containerd {
 }
 
 /**
+ * A containerd 1.6 config.toml (version 2) with root, state and sockets
+ * under `base`, and the plugins that would use /opt or other disks off; the
+ * CRI plugin off too unless `cri` (whose own sections `extra` then holds).
+ */
+export function containerdConfig(base: string, sock: string, { cri, extra = [] }: { cri: boolean; extra?: string[] }): string {
+  const q = (s: string) => JSON.stringify(s);
+  const off = [
+    ...(cri ? [] : ['io.containerd.grpc.v1.cri']),
+    'io.containerd.internal.v1.opt',
+    'io.containerd.snapshotter.v1.btrfs',
+    'io.containerd.snapshotter.v1.zfs',
+    'io.containerd.snapshotter.v1.devmapper',
+    'io.containerd.snapshotter.v1.aufs',
+    'io.containerd.tracing.processor.v1.otlp',
+  ];
+  return [
+    'version = 2',
+    `root = ${q(path.join(base, 'root'))}`,
+    `state = ${q(path.join(base, 'state'))}`,
+    `disabled_plugins = [${off.map(q).join(', ')}]`,
+    '[grpc]',
+    `  address = ${q(sock)}`,
+    '[ttrpc]',
+    `  address = ${q(sock + '.ttrpc')}`,
+    '[debug]',
+    '  level = "debug"',
+    ...extra,
+    '',
+  ].join('\n');
+}
+
+/**
  * containerd 1.6 with root, state and sockets in the sandbox, the CRI plugin
  * off (and the plugins that would use /opt or other disks), in a private
  * mount namespace (the shim's sockets go to /run/containerd/s, a fixed path).
@@ -984,24 +1016,8 @@ export interface Containerd {
 export async function startContainerd(sb: EngineSandbox): Promise<Containerd> {
   const base = sb.mkdir('containerd');
   const sock = path.join(base, 'containerd.sock');
-  const q = (s: string) => JSON.stringify(s);
   const config = path.join(base, 'config.toml');
-  fs.writeFileSync(
-    config,
-    [
-      'version = 2',
-      `root = ${q(path.join(base, 'root'))}`,
-      `state = ${q(path.join(base, 'state'))}`,
-      'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp"]',
-      '[grpc]',
-      `  address = ${q(sock)}`,
-      '[ttrpc]',
-      `  address = ${q(sock + '.ttrpc')}`,
-      '[debug]',
-      '  level = "debug"',
-      '',
-    ].join('\n'),
-  );
+  fs.writeFileSync(config, containerdConfig(base, sock, { cri: false }));
   const namespace = 'tsbox-engines';
   sb.names.add(namespace);
   const global = ['--address', sock, '--namespace', namespace];
