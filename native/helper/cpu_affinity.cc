@@ -1,10 +1,15 @@
 #include "cpu_affinity.h"
 
 #include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 
+#include "../wire.h"
+#include "protocol.h"
 #include "report.h"
 
 namespace cpu_affinity {
@@ -31,6 +36,21 @@ void set(const std::vector<unsigned>& cpus, const char* which) {
 
 void set_initial(const plan::Plan& p) { set(p.cpus_initial, "initial"); }
 
-void set_final(const plan::Plan& p) { set(p.cpus_final, "final"); }
+void settle(const plan::Plan& p) {
+  if (!p.cpus_final.empty()) {
+    set(p.cpus_final, "final");
+    return;
+  }
+  if (!p.cpus_initial.empty()) return;
+  // Every bit set: the kernel keeps those of CPUs that exist and that the
+  // task's cpuset allows, whatever their number (the mask here covers
+  // 8192, the kernel's largest NR_CPUS).
+  static unsigned char all[8192 / 8];
+  memset(all, 0xff, sizeof all);
+  if (syscall(SYS_sched_setaffinity, 0, sizeof all, all) != 0) {
+    const std::string why = strerror(errno);
+    wire::send_record(report::sync_fd(), {protocol::kWarning, "reset the CPU affinity inherited from the runtime: " + why});
+  }
+}
 
 }  // namespace cpu_affinity

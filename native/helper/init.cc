@@ -408,11 +408,10 @@ void join_late_cgroups(const plan::Plan& p) {
   // cwd, the executable, HOME's passwd and the startContainer hooks are
   // looked up.
   close_runtime_fds({console, start_listener});
-  // Inside the container's cpuset now (joined or cloned into), which
-  // bounds the new affinity; before the scheduler policy, which
-  // SCHED_DEADLINE ties to the CPUs allowed. An exec with
-  // process.execCPUAffinity has the CPUs it asked for instead (run_exec).
-  if (p.cpus_initial.empty() && p.cpus_final.empty()) process_attrs::reset_cpu_affinity();
+  // Inside the container's cgroups now (joined or cloned into): the cpuset
+  // bounds the new affinity. Before the scheduler policy, which
+  // SCHED_DEADLINE ties to the CPUs allowed.
+  cpu_affinity::settle(p);
   // In its cgroups (cpuset.mems bounds the nodes) and inherited across execve.
   mempolicy::apply(p);
   set_rlimits(p);
@@ -458,8 +457,6 @@ void join_late_cgroups(const plan::Plan& p) {
 // A process joining a running container: the helper has joined the
 // container's namespaces, and the mount namespace brought its root and cwd.
 [[noreturn]] void run_exec(const plan::Plan& p) {
-  // Now inside the container's cgroups (the helper joined them).
-  cpu_affinity::set_final(p);
   if (userns::enters(p)) userns::note_setgroups();
   int console = -1;
   if (p.terminal) {

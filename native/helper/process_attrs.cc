@@ -1,7 +1,5 @@
 #include "process_attrs.h"
 
-#include "protocol.h"
-
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/stat.h>
@@ -91,18 +89,6 @@ void set_security_labels(const plan::Plan& p) {
 void set_personality(const plan::Plan& p) {
   if (p.has_personality && personality(p.personality) < 0) {
     report::fail("personality (linux.personality)", errno);
-  }
-}
-
-void reset_cpu_affinity() {
-  // Every bit set: the kernel keeps those of CPUs that exist and that the
-  // task's cpuset allows, whatever their number (the mask here covers
-  // 8192, the kernel's largest NR_CPUS).
-  static unsigned char all[8192 / 8];
-  memset(all, 0xff, sizeof all);
-  if (syscall(SYS_sched_setaffinity, 0, sizeof all, all) != 0) {
-    const std::string why = strerror(errno);
-    wire::send_record(report::sync_fd(), {protocol::kWarning, "reset the CPU affinity inherited from the runtime: " + why});
   }
 }
 

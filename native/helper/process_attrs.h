@@ -19,9 +19,4 @@ void set_security_labels(const plan::Plan& p);
 // personality(2), e.g. PER_LINUX32 so that uname reports a 32-bit machine.
 void set_personality(const plan::Plan& p);
 
-// The CPU affinity the runtime was started with (taskset, systemd's
-// CPUAffinity=) is not the container's: it gets every CPU its cpuset
-// allows, as with runc. A failure is a warning.
-void reset_cpu_affinity();
-
 }  // namespace process_attrs
