@@ -54,9 +54,10 @@ int request(int s, const nlmsghdr* msg) {
 
 int route_socket() { return socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE); }
 
-// RTM_NEWLINK on the link `index`: into the namespace `netns`, named
-// `name`. Returns 0 or the errno the kernel acknowledged with.
-int move_link(int index, const std::string& name, int netns) {
+// RTM_NEWLINK over the route socket `s` on the link `index`: into the
+// namespace `netns`, named `name`, and up if `up`. Returns 0 or the errno
+// the kernel acknowledged with.
+int send_link_move(int s, int index, const std::string& name, int netns, bool up) {
   LinkRequest r = {};
   r.header.nlmsg_len = NLMSG_LENGTH(sizeof(ifinfomsg));
   r.header.nlmsg_type = RTM_NEWLINK;
@@ -64,16 +65,23 @@ int move_link(int index, const std::string& name, int netns) {
   r.header.nlmsg_seq = 1;
   r.info.ifi_family = AF_UNSPEC;
   r.info.ifi_index = index;
-  // Up once in the container's namespace, as runc leaves it (the kernel
-  // moves first and applies the name and flags there).
-  r.info.ifi_flags = IFF_UP;
-  r.info.ifi_change = IFF_UP;
+  if (up) {
+    r.info.ifi_flags = IFF_UP;
+    r.info.ifi_change = IFF_UP;
+  }
   uint32_t fd = static_cast<uint32_t>(netns);
   add_attr(r, IFLA_NET_NS_FD, &fd, sizeof fd);
   add_attr(r, IFLA_IFNAME, name.c_str(), name.size() + 1);
+  return request(s, &r.header);
+}
+
+// The link `index` of this namespace into `netns`, named `name`. Up once
+// in the container's namespace, as runc leaves it (the kernel moves first
+// and applies the name and flags there).
+int move_link(int index, const std::string& name, int netns) {
   int s = route_socket();
   if (s < 0) return errno;
-  int err = request(s, &r.header);
+  int err = send_link_move(s, index, name, netns, true);
   close(s);
   return err;
 }
@@ -188,17 +196,7 @@ void move_back(const plan::NetDevice& d, bool failed, int netns, int own) {
     if (s >= 0) close(s);
     return;
   }
-  LinkRequest r = {};
-  r.header.nlmsg_len = NLMSG_LENGTH(sizeof(ifinfomsg));
-  r.header.nlmsg_type = RTM_NEWLINK;
-  r.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-  r.header.nlmsg_seq = 1;
-  r.info.ifi_family = AF_UNSPEC;
-  r.info.ifi_index = static_cast<int>(index);
-  uint32_t fd = static_cast<uint32_t>(own);
-  add_attr(r, IFLA_NET_NS_FD, &fd, sizeof fd);
-  add_attr(r, IFLA_IFNAME, d.host.c_str(), d.host.size() + 1);
-  request(s, &r.header);
+  send_link_move(s, static_cast<int>(index), d.host, own, false);
   close(s);
 }
 
