@@ -6,6 +6,8 @@
 // anything leaves no pending poll behind.
 #include "datagram.h"
 
+#include "wire.h"
+
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -127,31 +129,19 @@ Napi::Value NotifyBarrier(const Napi::CallbackInfo& info) {
     close(pipe_fds[1]);
     return throw_error(env, "socket", what, err);
   }
-  static const char kBarrier[] = "BARRIER=1";
-  struct iovec iov = {const_cast<char*>(kBarrier), sizeof kBarrier - 1};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } control = {};
-  struct msghdr msg = {};
-  msg.msg_name = &addr;
-  msg.msg_namelen = len;
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.buf;
-  msg.msg_controllen = sizeof control.buf;
-  struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cmsg), &pipe_fds[1], sizeof(int));
-  ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-  int err = errno;
+  // Connected, a datagram socket sends to that address: wire::send_bytes
+  // attaches the pipe's write end.
+  const char* failed = "connect";
+  int err = connect(sock, reinterpret_cast<struct sockaddr*>(&addr), len) == 0 ? 0 : errno;
+  if (err == 0) {
+    failed = "sendmsg";
+    err = wire::send_bytes(sock, "BARRIER=1", pipe_fds[1]);
+  }
   close(sock);
   close(pipe_fds[1]);  // the receiver holds the only write end now
-  if (n < 0) {
+  if (err != 0) {
     close(pipe_fds[0]);
-    return throw_error(env, "sendmsg", what, err);
+    return throw_error(env, failed, what, err);
   }
   return Napi::Number::New(env, pipe_fds[0]);
 }
