@@ -27,7 +27,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { childPids, hostMounts, isRoot, processesUnder } from './bundle.js';
 import { TSBOX, killStarted, sleep, start, type CliResult, type Started } from './cli.js';
 import { isAlive, waitUntil } from './lifecycle.js';
@@ -406,6 +406,16 @@ export class EngineSandbox {
   constructor(engine: string) {
     this.dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `tsbox-${engine}-`)));
     fs.chmodSync(this.dir, 0o755);
+    // An interrupted run kills this worker before teardown() could finish.
+    // The directory goes by environment, so the reaper is not one of the
+    // processes naming it that teardown() looks for.
+    const reaper = spawn(process.execPath, [path.join(__dirname, 'sandbox-reaper.cjs'), String(process.pid), processStartTime(process.pid)!], {
+      detached: true,
+      stdio: 'ignore',
+      env: { PATH: process.env.PATH, TSBOX_REAP_DIR: this.dir },
+    });
+    reaper.unref();
+    this.children.push(reaper.pid!);
   }
 
   path(...parts: string[]): string {
@@ -593,7 +603,7 @@ export class EngineSandbox {
     return names.filter((n) => fs.existsSync(path.join(root, n, 'state.json'))).sort();
   }
 
-  private allStateRoots(): string[] {
+  allStateRoots(): string[] {
     return [...new Set([...this.stateRoots, ...this.stateRootFinders.flatMap((f) => f())])];
   }
 
@@ -1176,4 +1186,40 @@ export async function startDockerd(sb: EngineSandbox, { network = 'none' }: Dock
   const imported = await docker(['import', '--change', 'CMD ["/bin/sh"]', tar, image]);
   if (imported.status !== 0) throw new Error(`docker import: ${imported.stderr}`);
   return d;
+}
+
+/** What an engine suite needs of its engine between tests and at the end. */
+export interface SuiteEngine {
+  removeAll(): Promise<void>;
+  close?(): void;
+}
+
+/**
+ * The hooks every engine suite shares: `start` makes the engine once in a
+ * fresh sandbox; after each test every container goes (`removedBy` names
+ * how, for the message) and none may be left in tsbox's state; at the end
+ * the sandbox's teardown must find nothing left on the host (and if the
+ * run is interrupted, the sandbox's reaper cleans up).
+ */
+export function useEngineSuite(name: string, start: (sb: EngineSandbox) => Promise<SuiteEngine>, removedBy: string): void {
+  let sb: EngineSandbox | undefined;
+  let engine: SuiteEngine | undefined;
+
+  beforeAll(async () => {
+    sb = new EngineSandbox(name);
+    engine = await start(sb);
+  }, HOOK_TIMEOUT);
+
+  afterEach(async () => {
+    if (!sb || !engine) return;
+    await engine.removeAll();
+    const left = sb.allStateRoots().flatMap((root) => EngineSandbox.stateEntries(root));
+    expect(left, `containers left in tsbox state after ${removedBy}`).toEqual([]);
+  }, HOOK_TIMEOUT);
+
+  afterAll(async () => {
+    engine?.close?.();
+    if (!sb) return;
+    expect(await sb.teardown()).toEqual(CLEAN_TEARDOWN);
+  }, HOOK_TIMEOUT);
 }

@@ -14,11 +14,9 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  CLEAN_TEARDOWN,
   EngineSandbox,
-  HOOK_TIMEOUT,
   TEST_TIMEOUT,
   counterScript,
   expectPauseResume,
@@ -29,6 +27,7 @@ import {
   skipReason,
   startContainerd,
   suiteTitle,
+  useEngineSuite,
   waitForTsboxContainer,
   type Containerd,
 } from '../helpers/engines.js';
@@ -38,24 +37,13 @@ import { childPids } from '../helpers/bundle.js';
 const reason = skipReason(['containerd', 'ctr', 'containerd-shim-runc-v2', 'unshare', 'chroot', 'tar']);
 
 describe.skipIf(reason !== undefined)(suiteTitle('containerd (ctr) with tsbox as the shim runtime', reason), () => {
-  let sb: EngineSandbox | undefined;
+  let sb: EngineSandbox;
   let cd: Containerd;
 
-  beforeAll(async () => {
-    sb = new EngineSandbox('containerd');
-    cd = await startContainerd(sb);
-  }, HOOK_TIMEOUT);
-
-  afterEach(async () => {
-    if (!cd) return;
-    await cd.removeAll();
-    expect(EngineSandbox.stateEntries(cd.tsboxRoot), 'containers left in tsbox state after ctr task/container delete').toEqual([]);
-  }, HOOK_TIMEOUT);
-
-  afterAll(async () => {
-    if (!sb) return;
-    expect(await sb.teardown()).toEqual(CLEAN_TEARDOWN);
-  }, HOOK_TIMEOUT);
+  useEngineSuite('containerd', async (sandbox) => {
+    sb = sandbox;
+    return (cd = await startContainerd(sb));
+  }, 'ctr task/container delete');
 
   /** `ctr task ls` as {id: [pid, status]}. */
   async function tasks(): Promise<Record<string, [number, string]>> {

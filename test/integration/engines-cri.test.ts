@@ -13,11 +13,9 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  CLEAN_TEARDOWN,
   EngineSandbox,
-  HOOK_TIMEOUT,
   TEST_TIMEOUT,
   expectProcessGone,
   expectRunByTsbox,
@@ -25,6 +23,7 @@ import {
   skipReason,
   suiteTitle,
   tsboxCgroupDir,
+  useEngineSuite,
 } from '../helpers/engines.js';
 import { HANDLER, POD_GATEWAY, hasCapSysResource, podNetworkSkipReason, startCriContainerd, type Cri } from '../helpers/cri.js';
 import { childPids, isRoot } from '../helpers/bundle.js';
@@ -41,26 +40,14 @@ type Mode = 'POD' | 'CONTAINER' | 'NODE';
 const restricted = isRoot && !hasCapSysResource() ? ' (restrict_oom_score_adj on: this root lacks CAP_SYS_RESOURCE)' : '';
 
 describe.skipIf(reason !== undefined)(suiteTitle(`containerd CRI (gRPC) with tsbox as the runtime handler${restricted}`, reason), () => {
-  let sb: EngineSandbox | undefined;
+  let sb: EngineSandbox;
   let cri: Cri;
   let pods = 0;
 
-  beforeAll(async () => {
-    sb = new EngineSandbox('cri');
-    cri = await startCriContainerd(sb);
-  }, HOOK_TIMEOUT);
-
-  afterEach(async () => {
-    if (!cri) return;
-    await cri.removeAll();
-    expect(EngineSandbox.stateEntries(cri.tsboxRoot), 'containers left in tsbox state after RemovePodSandbox').toEqual([]);
-  }, HOOK_TIMEOUT);
-
-  afterAll(async () => {
-    if (!sb) return;
-    cri?.close();
-    expect(await sb.teardown()).toEqual(CLEAN_TEARDOWN);
-  }, HOOK_TIMEOUT);
+  useEngineSuite('cri', async (sandbox) => {
+    sb = sandbox;
+    return (cri = await startCriContainerd(sb));
+  }, 'RemovePodSandbox');
 
   function podConfig(name: string, pid: Mode = 'CONTAINER', extra: Record<string, unknown> = {}, network: Mode = 'NODE'): Record<string, unknown> {
     pods += 1;

@@ -15,12 +15,10 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  CLEAN_TEARDOWN,
   DOCKER_CLI,
   EngineSandbox,
-  HOOK_TIMEOUT,
   TEST_TIMEOUT,
   expectProcessGone,
   expectRunByTsbox,
@@ -31,6 +29,7 @@ import {
   skipReason,
   startDockerd,
   suiteTitle,
+  useEngineSuite,
   type Docker,
   type TsboxRecord,
 } from '../helpers/engines.js';
@@ -61,33 +60,21 @@ interface Inspected {
 }
 
 describe.skipIf(reason !== undefined)(suiteTitle('docker with its default bridge network, tsbox as the runtime', reason), () => {
-  let sb: EngineSandbox | undefined;
+  let sb: EngineSandbox;
   let dk: Docker;
   // The host's network as it was before dockerd started.
   let hostLinks: string[] = [];
   let hostRules: Record<string, string> = {};
   const hostNet = namespaceOf('self', 'net');
 
-  beforeAll(async () => {
+  // The teardown report includes the host's links, firewall, ip_forward
+  // and bridge sysctls, and dockerd's network namespace being gone.
+  useEngineSuite('docker-net', async (sandbox) => {
     hostLinks = netLinks();
     hostRules = hostFirewall();
-    sb = new EngineSandbox('docker-net');
-    dk = await startDockerd(sb, { network: 'bridge' });
-  }, HOOK_TIMEOUT);
-
-  afterEach(async () => {
-    if (!dk) return;
-    await dk.removeAll();
-    const left = dk.tsboxRoots().flatMap((root) => EngineSandbox.stateEntries(root));
-    expect(left, 'containers left in tsbox state after docker rm --force').toEqual([]);
-  }, HOOK_TIMEOUT);
-
-  afterAll(async () => {
-    if (!sb) return;
-    // The teardown report includes the host's links, firewall, ip_forward
-    // and bridge sysctls, and dockerd's network namespace being gone.
-    expect(await sb.teardown()).toEqual(CLEAN_TEARDOWN);
-  }, HOOK_TIMEOUT);
+    sb = sandbox;
+    return (dk = await startDockerd(sb, { network: 'bridge' }));
+  }, 'docker rm --force');
 
   /** The host's network is untouched: no docker0, no veth, no rule. */
   function expectHostNetworkUntouched(): void {

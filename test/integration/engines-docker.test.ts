@@ -14,12 +14,10 @@
 // nothing on the host.
 
 import * as fs from 'node:fs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  CLEAN_TEARDOWN,
   DOCKER_CLI,
   EngineSandbox,
-  HOOK_TIMEOUT,
   TEST_TIMEOUT,
   counterScript,
   expectPauseResume,
@@ -30,6 +28,7 @@ import {
   skipReason,
   startDockerd,
   suiteTitle,
+  useEngineSuite,
   type Docker,
   type TsboxRecord,
 } from '../helpers/engines.js';
@@ -38,25 +37,13 @@ import { waitUntil } from '../helpers/lifecycle.js';
 const reason = skipReason(['dockerd', DOCKER_CLI, 'containerd', 'containerd-shim-runc-v2', 'unshare', 'script', 'chroot', 'tar']);
 
 describe.skipIf(reason !== undefined)(suiteTitle('docker with tsbox as a runtime', reason), () => {
-  let sb: EngineSandbox | undefined;
+  let sb: EngineSandbox;
   let dk: Docker;
 
-  beforeAll(async () => {
-    sb = new EngineSandbox('docker');
-    dk = await startDockerd(sb);
-  }, HOOK_TIMEOUT);
-
-  afterEach(async () => {
-    if (!dk) return;
-    await dk.removeAll();
-    const left = dk.tsboxRoots().flatMap((root) => EngineSandbox.stateEntries(root));
-    expect(left, 'containers left in tsbox state after docker rm --force').toEqual([]);
-  }, HOOK_TIMEOUT);
-
-  afterAll(async () => {
-    if (!sb) return;
-    expect(await sb.teardown()).toEqual(CLEAN_TEARDOWN);
-  }, HOOK_TIMEOUT);
+  useEngineSuite('docker', async (sandbox) => {
+    sb = sandbox;
+    return (dk = await startDockerd(sb));
+  }, 'docker rm --force');
 
   const RUN = ['run', '--runtime', 'tsbox', '--network', 'none'];
 

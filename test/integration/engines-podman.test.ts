@@ -11,11 +11,9 @@
 // after the file, nothing on the host (see TeardownReport).
 
 import * as fs from 'node:fs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  CLEAN_TEARDOWN,
   EngineSandbox,
-  HOOK_TIMEOUT,
   TEST_TIMEOUT,
   counterScript,
   expectPauseResume,
@@ -26,6 +24,7 @@ import {
   skipReason,
   startPodman,
   suiteTitle,
+  useEngineSuite,
   waitForTsboxContainer,
   type Podman,
 } from '../helpers/engines.js';
@@ -34,26 +33,15 @@ import { waitUntil } from '../helpers/lifecycle.js';
 const reason = skipReason(['podman', ['conmon', '/usr/libexec/podman/conmon', '/usr/lib/podman/conmon'], 'unshare', 'nsenter', 'script', 'chroot', 'tar']);
 
 describe.skipIf(reason !== undefined)(suiteTitle('podman with tsbox as its runtime', reason), () => {
-  let sb: EngineSandbox | undefined;
+  let sb: EngineSandbox;
   let pm: Podman;
 
-  beforeAll(async () => {
-    sb = new EngineSandbox('podman');
+  useEngineSuite('podman', async (sandbox) => {
+    sb = sandbox;
     // cgroupfs: containers go under /libpod_parent, conmon into /libpod_parent/conmon; podman never removes them.
     sb.noteParentCgroups(['libpod_parent', 'libpod_parent/conmon']);
-    pm = await startPodman(sb);
-  }, HOOK_TIMEOUT);
-
-  afterEach(async () => {
-    if (!pm) return;
-    await pm.removeAll();
-    expect(EngineSandbox.stateEntries(pm.tsboxRoot), 'containers left in tsbox state after podman rm --all').toEqual([]);
-  }, HOOK_TIMEOUT);
-
-  afterAll(async () => {
-    if (!sb) return;
-    expect(await sb.teardown()).toEqual(CLEAN_TEARDOWN);
-  }, HOOK_TIMEOUT);
+    return (pm = await startPodman(sb));
+  }, 'podman rm --all');
 
   /** `podman run -d` of a long-running container; returns its id and the pid podman reports, checked against tsbox. */
   async function runDetached(script: string): Promise<{ name: string; id: string; pid: number }> {

@@ -15,12 +15,10 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  CLEAN_TEARDOWN,
   DOCKER_CLI,
   EngineSandbox,
-  HOOK_TIMEOUT,
   TEST_TIMEOUT,
   expectProcessGone,
   expectRunByTsbox,
@@ -31,6 +29,7 @@ import {
   startDockerd,
   startPodman,
   suiteTitle,
+  useEngineSuite,
   type Docker,
   type Podman,
 } from '../helpers/engines.js';
@@ -62,12 +61,12 @@ function mountinfoLine(text: string, target: string): string | undefined {
 const podmanReason = skipReason(['podman', ['conmon', '/usr/libexec/podman/conmon', '/usr/lib/podman/conmon'], 'unshare', 'nsenter', 'script', 'chroot', 'tar', 'cp', 'mount', 'umount']);
 
 describe.skipIf(podmanReason !== undefined)(suiteTitle('podman workloads with tsbox as its runtime', podmanReason), () => {
-  let sb: EngineSandbox | undefined;
+  let sb: EngineSandbox;
   let pm: Podman;
   const dataImage = 'localhost/tsbox-busybox-data:latest';
 
-  beforeAll(async () => {
-    sb = new EngineSandbox('podman-workloads');
+  useEngineSuite('podman-workloads', async (sandbox) => {
+    sb = sandbox;
     sb.noteParentCgroups(['libpod_parent', 'libpod_parent/conmon']);
     pm = await startPodman(sb);
     // An image with content at /data, for --tmpfs /data (tmpcopyup).
@@ -79,18 +78,8 @@ describe.skipIf(podmanReason !== undefined)(suiteTitle('podman workloads with ts
     });
     const imported = await pm.run(['import', '--change', 'CMD ["/bin/sh"]', tar, dataImage]);
     if (imported.status !== 0) throw new Error(`podman import: ${imported.stderr}`);
-  }, HOOK_TIMEOUT);
-
-  afterEach(async () => {
-    if (!pm) return;
-    await pm.removeAll();
-    expect(EngineSandbox.stateEntries(pm.tsboxRoot), 'containers left in tsbox state after podman rm --all').toEqual([]);
-  }, HOOK_TIMEOUT);
-
-  afterAll(async () => {
-    if (!sb) return;
-    expect(await sb.teardown()).toEqual(CLEAN_TEARDOWN);
-  }, HOOK_TIMEOUT);
+    return pm;
+  }, 'podman rm --all');
 
   /** Runs argv in podman's mount namespace (where its containers' bind sources are). */
   function inPodmanNamespace(argv: readonly string[]) {
@@ -249,12 +238,12 @@ describe.skipIf(podmanReason !== undefined)(suiteTitle('podman workloads with ts
 const dockerReason = skipReason(['dockerd', DOCKER_CLI, 'containerd', 'containerd-shim-runc-v2', 'unshare', 'script', 'chroot', 'tar', 'cp']);
 
 describe.skipIf(dockerReason !== undefined)(suiteTitle('docker workloads with tsbox as a runtime', dockerReason), () => {
-  let sb: EngineSandbox | undefined;
+  let sb: EngineSandbox;
   let dk: Docker;
   const danglingImage = 'localhost/tsbox-busybox-dangling:latest';
 
-  beforeAll(async () => {
-    sb = new EngineSandbox('docker-workloads');
+  useEngineSuite('docker-workloads', async (sandbox) => {
+    sb = sandbox;
     dk = await startDockerd(sb);
     // An image whose /etc/localtime is a symlink to a zone file it lacks, as slim images have.
     const tar = variantTar(sb, 'rootfs-dangling', (rootfs) => {
@@ -262,19 +251,8 @@ describe.skipIf(dockerReason !== undefined)(suiteTitle('docker workloads with ts
     });
     const imported = await dk.docker(['import', '--change', 'CMD ["/bin/sh"]', tar, danglingImage]);
     if (imported.status !== 0) throw new Error(`docker import: ${imported.stderr}`);
-  }, HOOK_TIMEOUT);
-
-  afterEach(async () => {
-    if (!dk) return;
-    await dk.removeAll();
-    const left = dk.tsboxRoots().flatMap((root) => EngineSandbox.stateEntries(root));
-    expect(left, 'containers left in tsbox state after docker rm --force').toEqual([]);
-  }, HOOK_TIMEOUT);
-
-  afterAll(async () => {
-    if (!sb) return;
-    expect(await sb.teardown()).toEqual(CLEAN_TEARDOWN);
-  }, HOOK_TIMEOUT);
+    return dk;
+  }, 'docker rm --force');
 
   const RUN = ['run', '--runtime', 'tsbox', '--network', 'none'];
 
