@@ -362,6 +362,7 @@ int main(int argc, char** argv) {
   userns::prepare_idmapped_mounts(p);
   // In the runtime's network namespace, before anything is made.
   net_devices::check(p);
+  net_devices::move_into_joined(p);
   int cgroupns = -1;
   uint64_t flags = enter_namespaces(p, cgroupns);
   for (const auto& ns : p.namespaces) {
@@ -401,7 +402,6 @@ int main(int argc, char** argv) {
     while (read(gate[0], &byte, 1) < 0 && errno == EINTR) {
     }
     close(gate[0]);
-    net_devices::restore_addresses();
     if (cgroupns >= 0) {
       if (setns(cgroupns, CLONE_NEWCGROUP) != 0) report::fail("join cgroup namespace", errno);
       close(cgroupns);
