@@ -15,11 +15,13 @@ import { sendSeccompListener } from './seccomp-listener.js';
 import type { Binding, ExitInfo, ReceivedRecord } from './native/binding.js';
 import type { HelperMessage } from './native/protocol.js';
 import { buildPlan } from './plan/build.js';
-import { hostSnapshot } from './host/facts.js';
+import { planIntelRdt, type IntelRdtRequest } from './plan/intel-rdt.js';
+import { hostSnapshot, type HostFacts } from './host/facts.js';
 import { ociState, type Status } from './oci/state.js';
 import { encodePlan, encodeSeccompCompile } from './plan/encode.js';
 import type { CompiledSeccomp, LaunchPlan, PlannedSeccomp } from './plan/plan.js';
 import { compiledSeccomp } from './seccomp-cache.js';
+import { checkResctrl, joinResctrl, resctrlRoot, type ResctrlGroup } from './resctrl.js';
 
 /** Where one of the container's stdin/stdout/stderr goes. */
 export type StdioOption = 'pipe' | 'inherit' | 'ignore' | number;
@@ -32,6 +34,8 @@ export interface Progress {
   cgroups: Cgroups | undefined;
   /** The init's pid, once it exists. */
   pid?: number;
+  /** Its resctrl group (linux.intelRdt), before it is made. */
+  intelRdt?: ResctrlGroup;
 }
 
 export interface LaunchOptions {
@@ -83,6 +87,8 @@ export interface Launched {
   warnings: string[];
   /** The cgroups made for the container (config with cgroupsPath or resources). */
   cgroups?: Cgroups;
+  /** What linux.intelRdt made in resctrl. */
+  intelRdt?: ResctrlGroup;
 }
 
 /** Waits for the process behind a pidfd to exit and reaps it. */
@@ -253,6 +259,7 @@ export async function launch(native: Binding, bundle: Bundle, options: LaunchOpt
     }
   };
   let plan = planWith(dirs);
+  const rdt = intelRdtOf(bundle, id, host);
   // The container's cgroups, made and limited before its init exists: the
   // helper puts itself in them before it clones the init, so the init is
   // born there and nothing of the runtime is ever charged to them (with
@@ -280,9 +287,24 @@ export async function launch(native: Binding, bundle: Bundle, options: LaunchOpt
       }
     : undefined;
   // Limits that would stop the init's birth (pids.limit 0) are written
-  // once it is set up: it stops there (as for create) for them.
+  // once it is set up: it stops there (as for create) for them. So is its
+  // resctrl group joined (only the init moves: it has no children yet, and
+  // those it makes follow it), before it may execute the process.
   const atReady = entry?.atReady;
-  const ready = atReady ? async () => void warnings.push(...atReady()) : undefined;
+  let initPid = 0;
+  let intelRdt: ResctrlGroup | undefined;
+  const ready =
+    atReady || rdt
+      ? async () => {
+          if (rdt) {
+            intelRdt = joinResctrl(rdt.root, rdt.request, initPid, (g) => {
+              intelRdt = g;
+              record({ cgroups, pid: initPid, intelRdt: g });
+            });
+          }
+          if (atReady) warnings.push(...atReady());
+        }
+      : undefined;
   const planned: LaunchPlan = {
     ...plan,
     cgroupProcs: entry?.procs ?? [],
@@ -295,15 +317,18 @@ export async function launch(native: Binding, bundle: Bundle, options: LaunchOpt
       ...options,
       beforePivot,
       seccompState,
-      onSpawned: (pid) => record({ cgroups, pid }),
+      onSpawned: (pid) => {
+        initPid = pid;
+        record({ cgroups, pid });
+      },
       ...(joinCgroup && { joinCgroup }),
       ...(ready && { ready }),
     });
     // The plan's warnings, the cgroups', then those of the launch itself.
     launched.warnings.splice(plan.warnings.length, 0, ...warnings);
-    return cgroups ? { ...launched, cgroups } : launched;
+    return { ...launched, ...(cgroups && { cgroups }), ...(intelRdt && { intelRdt }) };
   } catch (err) {
-    await destroy(native, { cgroups }).catch(() => undefined);
+    await destroy(native, { cgroups, intelRdt }).catch(() => undefined);
     throw cgroups ? unjoinableCgroup2(err, layout, cgroups) : err;
   } finally {
     entry?.close();
@@ -311,6 +336,26 @@ export async function launch(native: Binding, bundle: Bundle, options: LaunchOpt
 }
 
 /** `env` with `extra`'s entries in place of those of the same keys, or added. */
+/**
+ * linux.intelRdt planned, and the resctrl mount it goes to, checked before
+ * anything is made: without one (or without what the config asks of it)
+ * it is one line naming the field.
+ */
+function intelRdtOf(bundle: Bundle, id: string, host: HostFacts): { request: IntelRdtRequest; root: string } | undefined {
+  try {
+    const request = planIntelRdt(bundle.spec.linux?.intelRdt, id);
+    if (!request) return undefined;
+    const root = resctrlRoot(host.mountinfo());
+    if (root === undefined) {
+      throw new ConfigError('linux.intelRdt', 'cannot be applied: no resctrl filesystem is mounted here (Intel RDT or AMD QoS hardware, and mount -t resctrl resctrl /sys/fs/resctrl)');
+    }
+    checkResctrl(root, request);
+    return { request, root };
+  } catch (err) {
+    throw err instanceof ConfigError ? err.inFile(bundle.configPath) : err;
+  }
+}
+
 function withEnv(env: string[], extra: string[]): string[] {
   const key = (e: string) => e.slice(0, e.indexOf('=') + 1);
   const replaced = new Set(extra.map(key));
