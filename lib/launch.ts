@@ -302,7 +302,7 @@ export async function launch(native: Binding, bundle: Bundle, options: LaunchOpt
               record({ cgroups, pid: initPid, intelRdt: g });
             });
           }
-          if (atReady) warnings.push(...atReady());
+          if (atReady) warnings.push(...(await atReady()));
         }
       : undefined;
   const planned: LaunchPlan = {
