@@ -39,6 +39,8 @@
 //                                  uid_map/gid_map (new user ns)
 //   <------------------------------ "spawned" pid + pidfd
 //                                  exit(0); gate pipe closes ---------------->  go on
+//                                                                                time namespace
+//                                                                                (timeOffsets),
 //                                                                                mounts, devices,
 //                                                                                console, pivot_root,
 //   <------------------------------------------------------------------------- "pty" + master fd
@@ -402,6 +404,9 @@ int main(int argc, char** argv) {
     while (read(gate[0], &byte, 1) < 0 && errno == EINTR) {
     }
     close(gate[0]);
+    // First: nothing but the init may be in its time namespace when the
+    // offsets are written, and its maps exist now (time_ns.h).
+    time_ns::enter(p);
     if (cgroupns >= 0) {
       if (setns(cgroupns, CLONE_NEWCGROUP) != 0) report::fail("join cgroup namespace", errno);
       close(cgroupns);
