@@ -74,6 +74,11 @@ export interface LaunchOptions {
   seccompCacheDir?: string;
   /** runc's --no-pivot: the rootfs is moved over "/" and chrooted into (for an initramfs root). */
   noPivot?: boolean;
+  /**
+   * Where linux.intelRdt's resctrl filesystem is (default: the first one in
+   * this process's mountinfo); tests give a directory laid out like one.
+   */
+  resctrlRoot?: string;
 }
 
 /** A launched container init: running its process, or (startSocket) ready to. */
@@ -259,7 +264,7 @@ export async function launch(native: Binding, bundle: Bundle, options: LaunchOpt
     }
   };
   let plan = planWith(dirs);
-  const rdt = intelRdtOf(bundle, id, host);
+  const rdt = intelRdtOf(bundle, id, host, options.resctrlRoot);
   // The container's cgroups, made and limited before its init exists: the
   // helper puts itself in them before it clones the init, so the init is
   // born there and nothing of the runtime is ever charged to them (with
@@ -341,11 +346,11 @@ export async function launch(native: Binding, bundle: Bundle, options: LaunchOpt
  * anything is made: without one (or without what the config asks of it)
  * it is one line naming the field.
  */
-function intelRdtOf(bundle: Bundle, id: string, host: HostFacts): { request: IntelRdtRequest; root: string } | undefined {
+function intelRdtOf(bundle: Bundle, id: string, host: HostFacts, given: string | undefined): { request: IntelRdtRequest; root: string } | undefined {
   try {
     const request = planIntelRdt(bundle.spec.linux?.intelRdt, id);
     if (!request) return undefined;
-    const root = resctrlRoot(host.mountinfo());
+    const root = given ?? resctrlRoot(host.mountinfo());
     if (root === undefined) {
       throw new ConfigError('linux.intelRdt', 'cannot be applied: no resctrl filesystem is mounted here (Intel RDT or AMD QoS hardware, and mount -t resctrl resctrl /sys/fs/resctrl)');
     }

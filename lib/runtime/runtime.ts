@@ -54,6 +54,11 @@ export interface RuntimeOptions {
    * helper's part without root (test/helpers/fake-native.ts).
    */
   native?: Binding;
+  /**
+   * Where linux.intelRdt's resctrl filesystem is (default: the first one in
+   * mountinfo); tests give a directory laid out like one (lib/resctrl.ts).
+   */
+  resctrlRoot?: string;
 }
 
 export interface CreateOptions {
@@ -125,12 +130,14 @@ export class Runtime {
   readonly native: Binding;
   private readonly reapChildren: boolean;
   private readonly cgroupDriver: CgroupDriver;
+  private readonly resctrlRoot: string | undefined;
 
   constructor(options: RuntimeOptions = {}) {
     this.native = options.native ?? native();
     this.store = new StateStore(options.root ?? defaultStateRoot(), this.native);
     this.reapChildren = options.reapChildren ?? true;
     this.cgroupDriver = options.cgroupDriver ?? 'cgroupfs';
+    this.resctrlRoot = options.resctrlRoot;
   }
 
   /** Lets go of a child this process does not wait for (see reapChildren). */
@@ -177,6 +184,7 @@ export class Runtime {
           seccompCacheDir: seccompCacheDir(store.root),
           cgroupDriver: this.cgroupDriver,
           ...(options.noPivot && { noPivot: true }),
+          ...(this.resctrlRoot !== undefined && { resctrlRoot: this.resctrlRoot }),
           record: (progress) => {
             cgroups = progress.cgroups;
             intelRdt = progress.intelRdt;
@@ -229,7 +237,7 @@ export class Runtime {
       const notify = await notifySetup(bundle, store.dir(id), options.notifySocket, notifyWarnings);
       if (notify) relay = notify.relay.bind(this.native, store.dir(id));
       const extraEnv = [...(options.extraEnv ?? []), ...(notify ? [notify.env] : [])];
-      c = await run(bundle, { cgroupDriver: this.cgroupDriver, ...options, extraEnv, id, seccompCacheDir: seccompCacheDir(store.root), native: this.native });
+      c = await run(bundle, { cgroupDriver: this.cgroupDriver, ...(this.resctrlRoot !== undefined && { resctrlRoot: this.resctrlRoot }), ...options, extraEnv, id, seccompCacheDir: seccompCacheDir(store.root), native: this.native });
       c.warnings.unshift(...notifyWarnings);
       // run() itself runs the poststop hooks when the process exits.
       store.write(newRecord(id, bundle, c.pid, c.cgroups, undefined, c.intelRdt));
