@@ -18,6 +18,8 @@ export interface ResctrlGroup {
   dir: string;
   /** Whether tsbox made it for this container (then it goes with the container; a group that was there stays). */
   made: boolean;
+  /** Named by closID: other containers may join it (it goes only once nobody is left in it). */
+  shared?: true;
   /** The container's monitoring group (enableMonitoring), always its own. */
   monDir?: string;
 }
@@ -136,17 +138,21 @@ export function joinResctrl(root: string, req: IntelRdtRequest, pid: number, onM
   if (req.named && !existed && req.schemataWrites.length === 0) {
     throw new TsboxError(`linux.intelRdt.closID: no resctrl group "${req.group}" in ${root} (with no schemata to write it must exist beforehand)`);
   }
-  const group: ResctrlGroup = { dir, made: !existed };
+  const group: ResctrlGroup = { dir, made: !existed, ...(req.named && { shared: true as const }) };
   try {
     if (!existed) {
       onMade(group);
       try {
         mkdirSync(dir);
       } catch (err) {
-        throw writeFailed(root, `make resctrl group "${dir}"`, err);
+        // Another container made the same closID group meanwhile: joined
+        // as one that was there.
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || !req.named) throw writeFailed(root, `make resctrl group "${dir}"`, err);
+        group.made = false;
+        onMade(group);
       }
     }
-    if (req.named && existed) {
+    if (req.named && !group.made) {
       const existing = readFileSync(path.join(dir, 'schemata'), 'utf8');
       if (!schemataMatch(existing, req.schemataWrites)) {
         throw new TsboxError(`linux.intelRdt: the resctrl group "${req.group}" exists with other schemata than the config's (${JSON.stringify(existing.trim())}); a shared group is not rewritten`);
@@ -195,10 +201,10 @@ export function joinResctrl(root: string, req: IntelRdtRequest, pid: number, onM
 /**
  * `update --l3-cache-schema/--mem-bw-schema`: new schemata lines for the
  * container's group, if it is the container's own (a group named by
- * closID that was there may be shared, and is not rewritten).
+ * closID may be shared, and is not rewritten).
  */
 export function updateSchemata(g: ResctrlGroup, text: string): void {
-  if (!g.made) throw new TsboxError(`linux.intelRdt: the resctrl group "${g.dir}" was there before the container (closID) and may be shared: it is not rewritten`);
+  if (!g.made || g.shared) throw new TsboxError(`linux.intelRdt: the resctrl group "${g.dir}" is named by closID and may be shared by other containers: it is not rewritten`);
   const file = path.join(g.dir, 'schemata');
   try {
     write(file, `${text}\n`);
@@ -210,16 +216,27 @@ export function updateSchemata(g: ResctrlGroup, text: string): void {
 /**
  * Removes what joinResctrl made: the container's monitoring group, and the
  * group if it made it (resctrl moves the tasks still in them to the parent
- * group). Gone already is fine.
+ * group), unless it is a closID group someone is still in (another
+ * container joined it; runc never removes a closID group). Gone already is
+ * fine. Called once the container's processes are gone (lib/destroy.ts).
  */
 export function removeResctrl(g: ResctrlGroup): void {
-  for (const dir of [g.monDir, g.made ? g.dir : undefined]) {
+  for (const dir of [g.monDir, g.made && !(g.shared && inUse(g.dir)) ? g.dir : undefined]) {
     if (dir === undefined) continue;
     try {
       removeDir(dir);
     } catch (err) {
       throw new TsboxError(`linux.intelRdt: remove ${dir}: ${(err as NodeJS.ErrnoException).code}`, { cause: err });
     }
+  }
+}
+
+/** Whether a resctrl group has tasks (its own and its monitoring groups' are listed in its tasks file). */
+function inUse(dir: string): boolean {
+  try {
+    return readFileSync(path.join(dir, 'tasks'), 'utf8').trim() !== '';
+  } catch {
+    return false;
   }
 }
 

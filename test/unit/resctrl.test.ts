@@ -116,7 +116,7 @@ describe('the resctrl writer, on a directory laid out like resctrl', () => {
     const dir = existingGroup('gold', '    L3:0=00f;1=0f0\n    MB:0=20;1=100\n');
     const req = planIntelRdt({ closID: 'gold', l3CacheSchema: 'L3:1=f0;0=f', enableMonitoring: true, enableCMT: true, enableMBM: true }, 'ctr2')!;
     const g = joinResctrl(root, req, PID);
-    expect(g).toEqual({ dir, made: false, monDir: path.join(dir, 'mon_groups', 'ctr2') });
+    expect(g).toEqual({ dir, made: false, shared: true, monDir: path.join(dir, 'mon_groups', 'ctr2') });
     expect(read('gold', 'schemata')).toBe('    L3:0=00f;1=0f0\n    MB:0=20;1=100\n');
     expect(read('gold', 'tasks')).toBe(String(PID));
     expect(read('gold', 'mon_groups', 'ctr2', 'tasks')).toBe(String(PID));
@@ -144,13 +144,35 @@ describe('the resctrl writer, on a directory laid out like resctrl', () => {
     expect(fs.existsSync(path.join(root, 'nope'))).toBe(false);
   });
 
-  it('closID with schemata of a group that does not exist: made, written, and removed with the container (tsbox made it)', () => {
+  it('closID with schemata of a group that does not exist: made and written; removed with the container once nobody is in it (a closID group may be shared)', () => {
     layOut();
     const g = joinResctrl(root, planIntelRdt({ closID: 'silver', schemata: ['L3:0=f'] }, 'ctr5')!, PID);
-    expect(g).toEqual({ dir: path.join(root, 'silver'), made: true });
+    expect(g).toEqual({ dir: path.join(root, 'silver'), made: true, shared: true });
     expect(read('silver', 'schemata')).toBe('L3:0=f\n');
+    // Another container joined it (resctrl lists every task of the group):
+    // it stays when this one goes.
+    fs.writeFileSync(path.join(root, 'silver', 'tasks'), '4343\n');
+    removeResctrl(g);
+    expect(fs.existsSync(path.join(root, 'silver'))).toBe(true);
+    // Nobody left: it goes.
+    fs.writeFileSync(path.join(root, 'silver', 'tasks'), '');
     removeResctrl(g);
     expect(fs.existsSync(path.join(root, 'silver'))).toBe(false);
+  });
+
+  it('closID made by another container at the same moment (mkdir: EEXIST): joined as one that was there, compared, not removed by this one', () => {
+    layOut();
+    const told: ResctrlGroup[] = [];
+    const g = joinResctrl(root, planIntelRdt({ closID: 'bronze', l3CacheSchema: 'L3:0=f' }, 'ctr10')!, PID, (group) => {
+      told.push({ ...group });
+      if (group.made) existingGroup('bronze', 'L3:0=f\n');
+    });
+    expect(told).toEqual([{ dir: path.join(root, 'bronze'), made: true, shared: true }, { dir: path.join(root, 'bronze'), made: false, shared: true }]);
+    expect(g).toEqual({ dir: path.join(root, 'bronze'), made: false, shared: true });
+    expect(read('bronze', 'tasks')).toBe(String(PID));
+    fs.writeFileSync(path.join(root, 'bronze', 'tasks'), '');
+    removeResctrl(g);
+    expect(fs.existsSync(path.join(root, 'bronze'))).toBe(true);
   });
 
   it.each<[string, LinuxIntelRdt, () => void, RegExp]>([
@@ -187,14 +209,14 @@ describe('the resctrl writer, on a directory laid out like resctrl', () => {
     expect(fs.existsSync(path.join(root, 'ctr7'))).toBe(false);
   });
 
-  it('update --l3-cache-schema: the container\'s own group gets the lines; a group that was there (closID) is not rewritten', () => {
+  it('update --l3-cache-schema: the container\'s own group gets the lines; a closID group (maybe shared) is not rewritten', () => {
     layOut();
     const own = joinResctrl(root, planIntelRdt({ l3CacheSchema: 'L3:0=f' }, 'ctr8')!, PID);
     updateSchemata(own, 'L3:0=3\nMB:0=40');
     expect(read('ctr8', 'schemata')).toBe('L3:0=3\nMB:0=40\n');
     const dir = existingGroup('gold', 'L3:0=f\n');
     const shared = joinResctrl(root, planIntelRdt({ closID: 'gold' }, 'ctr9')!, PID);
-    expect(() => updateSchemata(shared, 'L3:0=3')).toThrow(`linux.intelRdt: the resctrl group "${dir}" was there before the container (closID) and may be shared: it is not rewritten`);
+    expect(() => updateSchemata(shared, 'L3:0=3')).toThrow(`linux.intelRdt: the resctrl group "${dir}" is named by closID and may be shared by other containers: it is not rewritten`);
     expect(read('gold', 'schemata')).toBe('L3:0=f\n');
   });
 });
