@@ -255,6 +255,18 @@ describe.skipIf(!isRoot)('runtime-spec 1.2/1.3 fields', () => {
       expect(fs.readdirSync(rdt).sort()).toEqual(['info', 'schemata', 'tasks']);
     });
 
+    it('run without keep: the group made for it goes when its process exits', async () => {
+      const rdt = fakeResctrl();
+      const rt = new Runtime({ root: lc.root, resctrlRoot: rdt });
+      const id = lc.track('rdt-run');
+      const b = lc.bundle({ args: ['true'], mutate: (c) => (c.linux.intelRdt = { l3CacheSchema: 'L3:0=3' }) });
+      const c = await rt.run(id, loadBundle(b.dir), { stdio: 'ignore' });
+      expect(c.intelRdt).toEqual({ dir: path.join(rdt, id), made: true });
+      expect((await c.exited).status).toBe(0);
+      await waitUntil('the group removed', () => !fs.existsSync(path.join(rdt, id)));
+      expect(rt.list()).toEqual([]);
+    });
+
     it('a closID group there with other schemata: one line naming linux.intelRdt, no container, the group as it was', async () => {
       const rdt = fakeResctrl();
       const gold = path.join(rdt, 'gold');
