@@ -18,7 +18,7 @@ import { buildPlan } from './plan/build.js';
 import { planIntelRdt, type IntelRdtRequest } from './plan/intel-rdt.js';
 import { hostSnapshot, type HostFacts } from './host/facts.js';
 import { ociState, type Status } from './oci/state.js';
-import { encodePlan, encodeSeccompCompile } from './plan/encode.js';
+import { encodeNetDevicesBack, encodePlan, encodeSeccompCompile } from './plan/encode.js';
 import type { CompiledSeccomp, LaunchPlan, PlannedSeccomp } from './plan/plan.js';
 import { compiledSeccomp } from './seccomp-cache.js';
 import { checkResctrl, joinResctrl, resctrlRoot, type ResctrlGroup } from './resctrl.js';
@@ -150,6 +150,30 @@ async function compileSeccomp(native: Binding, seccomp: PlannedSeccomp): Promise
     throw new TsboxError(`compile linux.seccomp: unexpected answer ${JSON.stringify(kind)} from tsbox-helper`);
   }
   return { program, loadFlags: Number(flags), unknown };
+}
+
+/**
+ * The helper's move-back mode (native/helper/main.cc): linux.netDevices
+ * from the network namespace joined at `netns` back into the runtime's,
+ * under their host names, with their addresses.
+ */
+async function netDevicesBack(native: Binding, netns: string, devices: ReadonlyArray<{ host: string; name: string }>): Promise<void> {
+  const devNull = openSync('/dev/null', 'r+');
+  let spawned;
+  try {
+    spawned = native.spawnHelper(native.helperPath, encodeNetDevicesBack(netns, devices), [devNull, devNull, devNull], []);
+  } finally {
+    closeSync(devNull);
+  }
+  const exited = reap(native, spawned.pidfd);
+  let answer: ReceivedRecord | null;
+  try {
+    answer = await receive(native, spawned.sock);
+  } finally {
+    native.close(spawned.sock);
+    await exited;
+  }
+  if (answer?.fields[0] === 'error') throw setupError(native, answer.fields);
 }
 
 /** An "error" record from the helper or init, as a one-line error. */
@@ -334,6 +358,18 @@ export async function launch(native: Binding, bundle: Bundle, options: LaunchOpt
     return { ...launched, ...(cgroups && { cgroups }), ...(intelRdt && { intelRdt }) };
   } catch (err) {
     await destroy(native, { cgroups, intelRdt }).catch(() => undefined);
+    // Devices moved into a namespace the container joined stay there when
+    // it goes (as they would if it had run): a failed one gives them back.
+    // The helper moves them before it clones the init: only once the init
+    // exists have they all moved.
+    const netns = plan.namespaces.find((ns) => ns.type === 'net')?.path;
+    if (initPid > 0 && netns && plan.netDevices?.length) {
+      const undone = await netDevicesBack(native, netns, plan.netDevices).then(
+        () => '',
+        (e: Error) => e.message,
+      );
+      if (undone && err instanceof Error) err.message += ` (and the devices of linux.netDevices were not all moved back: ${undone})`;
+    }
     throw cgroups ? unjoinableCgroup2(err, layout, cgroups) : err;
   } finally {
     entry?.close();

@@ -62,6 +62,12 @@
 //                                                                                execve(process)
 //   <--------------------------------- end of stream (fd 3 closed by execve) --
 //
+// Move-back mode: a plan with a "net-devices-back" record names a network
+// namespace joined by path and the plan's linux.netDevices; the helper
+// moves them from there back into its own (the runtime's), under their
+// host names, with their addresses, and exits: the runtime's undo of a
+// container that failed after the devices were moved (net_devices.h).
+//
 // Compile mode: a plan with a "seccomp-compile" record carries only
 // linux.seccomp's rules. The helper builds them with libseccomp and answers
 // "seccomp-program" <load flags> <program in hex> <skipped syscall names...>
@@ -354,6 +360,7 @@ int main(int argc, char** argv) {
   plan::Plan p;
   receive_plan(sync_fd, p);
   if (p.seccomp_compile) send_compiled_seccomp(sync_fd, p);
+  if (!p.net_devices_back.empty()) net_devices::move_back_mode(p);
   set_oom_score_adj(p);
   await_cgroup(sync_fd, p);
   cpu_affinity::set_initial(p);

@@ -115,10 +115,10 @@ struct SavedAddress {
 // Noted by check(), added again by the helper wherever a device ends up.
 std::vector<SavedAddress> saved;
 
-// The permanent global addresses of the devices of `p` (RTM_GETADDR dump).
-int save_addresses(const plan::Plan& p) {
-  int s = route_socket();
-  if (s < 0) return errno;
+// Notes the permanent global addresses of the devices of `p` (RTM_GETADDR
+// dump over the route socket `s`, in whose namespace indexes[i] is the
+// link of p.net_devices[i], 0 if none). 0 or an errno.
+int save_addresses(int s, const plan::Plan& p, const std::vector<unsigned>& indexes) {
   struct {
     nlmsghdr header;
     ifaddrmsg addr;
@@ -130,33 +130,19 @@ int save_addresses(const plan::Plan& p) {
   r.addr.ifa_family = AF_UNSPEC;
   sockaddr_nl kernel = {};
   kernel.nl_family = AF_NETLINK;
-  if (sendto(s, &r, r.header.nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) {
-    int err = errno;
-    close(s);
-    return err;
-  }
-  std::vector<unsigned> indexes;
-  for (const auto& d : p.net_devices) indexes.push_back(if_nametoindex(d.host.c_str()));
+  if (sendto(s, &r, r.header.nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) return errno;
   static char buf[32768];
   for (;;) {
     ssize_t n;
     do {
       n = recv(s, buf, sizeof buf, 0);
     } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-      int err = errno;
-      close(s);
-      return err;
-    }
+    if (n < 0) return errno;
     size_t len = static_cast<size_t>(n);
     for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-      if (h->nlmsg_type == NLMSG_DONE) {
-        close(s);
-        return 0;
-      }
+      if (h->nlmsg_type == NLMSG_DONE) return 0;
       if (h->nlmsg_type == NLMSG_ERROR) {
         int err = -reinterpret_cast<nlmsgerr*>(NLMSG_DATA(h))->error;
-        close(s);
         return err != 0 ? err : EPROTO;
       }
       if (h->nlmsg_type != RTM_NEWADDR) continue;
@@ -173,7 +159,7 @@ int save_addresses(const plan::Plan& p) {
       }
       if (!(flags & IFA_F_PERMANENT)) continue;
       for (size_t i = 0; i < indexes.size(); i++) {
-        if (indexes[i] != a->ifa_index) continue;
+        if (indexes[i] == 0 || indexes[i] != a->ifa_index) continue;
         sa.host = p.net_devices[i].host;
         sa.name = p.net_devices[i].name;
         sa.family = a->ifa_family;
@@ -193,7 +179,11 @@ void check(const plan::Plan& p) {
     }
   }
   if (p.net_devices.empty()) return;
-  int err = save_addresses(p);
+  std::vector<unsigned> indexes;
+  for (const auto& d : p.net_devices) indexes.push_back(if_nametoindex(d.host.c_str()));
+  int s = route_socket();
+  int err = s < 0 ? errno : save_addresses(s, p, indexes);
+  if (s >= 0) close(s);
   if (err != 0) report::fail("linux.netDevices: list the devices' addresses (RTM_GETADDR)", err);
 }
 
@@ -338,6 +328,33 @@ void move_into_joined(const plan::Plan& p) {
   int err = move_into(p, netns, step);
   close(netns);
   if (err != 0) report::fail(step, err);
+}
+
+void move_back_mode(const plan::Plan& p) {
+  const std::string& path = p.net_devices_back;
+  int netns = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (netns < 0) report::fail("linux.netDevices: open network namespace " + report::quote(path), errno);
+  int own = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (own < 0) report::fail("linux.netDevices: open \"/proc/self/ns/net\"", errno);
+  int there = route_socket_in(netns, own);
+  if (there < 0) report::fail("linux.netDevices: netlink socket in " + report::quote(path), errno);
+  // Their addresses there first: the move drops them.
+  std::vector<unsigned> indexes;
+  for (const auto& d : p.net_devices) indexes.push_back(link_index(there, d.name));
+  int first = save_addresses(there, p, indexes);
+  std::string step = "linux.netDevices: list the devices' addresses (RTM_GETADDR) in " + report::quote(path);
+  int here = route_socket();
+  for (size_t i = 0; i < p.net_devices.size(); i++) {
+    const auto& d = p.net_devices[i];
+    int err = indexes[i] == 0 ? ENODEV : send_link_move(there, static_cast<int>(indexes[i]), d.host, own, false);
+    if (err == 0) err = here < 0 ? errno : add_addresses(here, d.host, d.host, true);
+    if (err != 0 && first == 0) {
+      first = err;
+      step = field(d.host) + ": move back from " + report::quote(path) + " as " + report::quote(d.host);
+    }
+  }
+  if (first != 0) report::fail(step, first);
+  _exit(0);
 }
 
 }  // namespace net_devices

@@ -29,7 +29,14 @@ int move(const plan::Plan& p, pid_t pid, std::string& step);
 // the helper joins any namespace (it needs the runtime's network namespace
 // and its privileges there); a failure is reported once the devices are
 // back. A later failure of the container's leaves them in that namespace,
-// which outlives the container.
+// which outlives the container: the runtime undoes that with the
+// move-back mode (move_back_mode).
 void move_into_joined(const plan::Plan& p);
+
+// The move-back mode (main.cc): each device, by its name in the container,
+// from the network namespace p.net_devices_back into this process's, under
+// its host name, with the permanent global addresses it has there. Every
+// device is tried; exits 0, or reports the first failure.
+[[noreturn]] void move_back_mode(const plan::Plan& p);
 
 }  // namespace net_devices

@@ -150,6 +150,36 @@ describe.skipIf(!isRoot)('linux.netDevices' + (isRoot ? '' : ' (skipped: needs r
     expect(links(part['joined after delete']!)).toEqual(['eth7', 'lo']);
   });
 
+  it('into a network namespace joined by path, a container that fails after the move (a mount): one line, the devices back in the runtime\'s namespace with their addresses', () => {
+    const b = lc.bundle({
+      args: ['true'],
+      mutate: (c) => {
+        c.linux.netDevices = { tsv0: { name: 'eth7' } };
+        c.linux.namespaces = c.linux.namespaces.map((ns: { type: string }) => (ns.type === 'network' ? { type: 'network', path: '/proc/$HOLDER/ns/net' } : ns));
+        c.mounts.push({ destination: '/x', type: 'bind', source: '/no/such/source', options: ['bind'] });
+      },
+    });
+    const r = inNetns(lc.root, [
+      'ip link add tsv0 type veth peer name tsv1',
+      'ip addr add 10.91.0.7/24 dev tsv0',
+      HOLD_NETNS,
+      `sed -i "s|\\$HOLDER|$HOLDER|" ${b.dir}/config.json`,
+      `if $TSBOX run --bundle ${b.dir} nd-joined-late; then exit 90; fi`,
+      'echo "== list"; $TSBOX list -q',
+      'echo "== outside"; ip -o link show',
+      'echo "== addresses"; ip -o addr show dev tsv0 scope global',
+      'echo "== joined"; nsenter -t $HOLDER -n ip -o link show',
+    ].join('\n'));
+    expect(r.stderr).toMatch(/^tsbox: .*\/no\/such\/source.*\n$/);
+    expect(r.stderr.split('\n')).toHaveLength(2);
+    expect(r.status).toBe(0);
+    const part = sections(r.stdout);
+    expect(part.list).toBe('');
+    expect(links(part.outside!)).toEqual(['lo', 'tsv0', 'tsv1']);
+    expect(addresses(part.addresses!)).toEqual(['tsv0 inet 10.91.0.7/24']);
+    expect(links(part.joined!)).toEqual(['lo']);
+  });
+
   it('into a network namespace joined by path, a device the kernel will not move: one line, the others back in the runtime\'s namespace with their addresses, none left in the joined one', () => {
     const b = lc.bundle({
       args: ['true'],
