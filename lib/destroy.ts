@@ -2,12 +2,15 @@ import { constants as osConstants } from 'node:os';
 import { driverOf } from './cgroup-drivers.js';
 import type { Cgroups } from './cgroups/manager.js';
 import type { Binding } from './native/binding.js';
+import { removeResctrl, type ResctrlGroup } from './resctrl.js';
 
 /** What a container may have on the host: its init, its cgroups. */
 export interface Remains {
   /** A pidfd of the container's init (the caller keeps and closes it). */
   init?: number;
   cgroups?: Cgroups | undefined;
+  /** What linux.intelRdt made in resctrl. */
+  intelRdt?: ResctrlGroup | undefined;
 }
 
 /**
@@ -16,7 +19,7 @@ export interface Remains {
  * kept), a container that ran and exited, delete. The init is killed
  * (and reaped when it is our child), then everything left in the
  * container's cgroups and below them, and the cgroups made for it are
- * removed (lib/cgroups/driver.ts). Its mounts live in its own mount
+ * removed (lib/cgroups/driver.ts), then what it made in resctrl. Its mounts live in its own mount
  * namespace and go with its last process. The state directory is the
  * runtime's, removed after this succeeds.
  */
@@ -35,4 +38,6 @@ export async function destroy(native: Binding, c: Remains): Promise<void> {
   // Processes that outlived the init (no pid namespace of its own) would
   // keep the cgroup busy: they go with the container.
   if (c.cgroups) await driver.destroy(c.cgroups);
+  // Only what tsbox made: a group named by closID that was there stays.
+  if (c.intelRdt) removeResctrl(c.intelRdt);
 }

@@ -15,11 +15,13 @@ import { sendSeccompListener } from './seccomp-listener.js';
 import type { Binding, ExitInfo, ReceivedRecord } from './native/binding.js';
 import type { HelperMessage } from './native/protocol.js';
 import { buildPlan } from './plan/build.js';
-import { hostSnapshot } from './host/facts.js';
+import { planIntelRdt, type IntelRdtRequest } from './plan/intel-rdt.js';
+import { hostSnapshot, type HostFacts } from './host/facts.js';
 import { ociState, type Status } from './oci/state.js';
-import { encodePlan, encodeSeccompCompile } from './plan/encode.js';
+import { encodeNetDevicesBack, encodePlan, encodeSeccompCompile } from './plan/encode.js';
 import type { CompiledSeccomp, LaunchPlan, PlannedSeccomp } from './plan/plan.js';
 import { compiledSeccomp } from './seccomp-cache.js';
+import { checkResctrl, joinResctrl, resctrlRoot, type ResctrlGroup } from './resctrl.js';
 
 /** Where one of the container's stdin/stdout/stderr goes. */
 export type StdioOption = 'pipe' | 'inherit' | 'ignore' | number;
@@ -32,6 +34,8 @@ export interface Progress {
   cgroups: Cgroups | undefined;
   /** The init's pid, once it exists. */
   pid?: number;
+  /** Its resctrl group (linux.intelRdt), before it is made. */
+  intelRdt?: ResctrlGroup;
 }
 
 export interface LaunchOptions {
@@ -70,6 +74,11 @@ export interface LaunchOptions {
   seccompCacheDir?: string;
   /** runc's --no-pivot: the rootfs is moved over "/" and chrooted into (for an initramfs root). */
   noPivot?: boolean;
+  /**
+   * Where linux.intelRdt's resctrl filesystem is (default: the first one in
+   * this process's mountinfo); tests give a directory laid out like one.
+   */
+  resctrlRoot?: string;
 }
 
 /** A launched container init: running its process, or (startSocket) ready to. */
@@ -83,6 +92,8 @@ export interface Launched {
   warnings: string[];
   /** The cgroups made for the container (config with cgroupsPath or resources). */
   cgroups?: Cgroups;
+  /** What linux.intelRdt made in resctrl. */
+  intelRdt?: ResctrlGroup;
 }
 
 /** Waits for the process behind a pidfd to exit and reaps it. */
@@ -139,6 +150,30 @@ async function compileSeccomp(native: Binding, seccomp: PlannedSeccomp): Promise
     throw new TsboxError(`compile linux.seccomp: unexpected answer ${JSON.stringify(kind)} from tsbox-helper`);
   }
   return { program, loadFlags: Number(flags), unknown };
+}
+
+/**
+ * The helper's move-back mode (native/helper/main.cc): linux.netDevices
+ * from the network namespace joined at `netns` back into the runtime's,
+ * under their host names, with their addresses.
+ */
+async function netDevicesBack(native: Binding, netns: string, devices: ReadonlyArray<{ host: string; name: string }>): Promise<void> {
+  const devNull = openSync('/dev/null', 'r+');
+  let spawned;
+  try {
+    spawned = native.spawnHelper(native.helperPath, encodeNetDevicesBack(netns, devices), [devNull, devNull, devNull], []);
+  } finally {
+    closeSync(devNull);
+  }
+  const exited = reap(native, spawned.pidfd);
+  let answer: ReceivedRecord | null;
+  try {
+    answer = await receive(native, spawned.sock);
+  } finally {
+    native.close(spawned.sock);
+    await exited;
+  }
+  if (answer?.fields[0] === 'error') throw setupError(native, answer.fields);
 }
 
 /** An "error" record from the helper or init, as a one-line error. */
@@ -253,6 +288,7 @@ export async function launch(native: Binding, bundle: Bundle, options: LaunchOpt
     }
   };
   let plan = planWith(dirs);
+  const rdt = intelRdtOf(bundle, id, host, options.resctrlRoot);
   // The container's cgroups, made and limited before its init exists: the
   // helper puts itself in them before it clones the init, so the init is
   // born there and nothing of the runtime is ever charged to them (with
@@ -280,9 +316,24 @@ export async function launch(native: Binding, bundle: Bundle, options: LaunchOpt
       }
     : undefined;
   // Limits that would stop the init's birth (pids.limit 0) are written
-  // once it is set up: it stops there (as for create) for them.
+  // once it is set up: it stops there (as for create) for them. So is its
+  // resctrl group joined (only the init moves: it has no children yet, and
+  // those it makes follow it), before it may execute the process.
   const atReady = entry?.atReady;
-  const ready = atReady ? async () => void warnings.push(...atReady()) : undefined;
+  let initPid = 0;
+  let intelRdt: ResctrlGroup | undefined;
+  const ready =
+    atReady || rdt
+      ? async () => {
+          if (rdt) {
+            intelRdt = joinResctrl(rdt.root, rdt.request, initPid, (g) => {
+              intelRdt = g;
+              record({ cgroups, pid: initPid, intelRdt: g });
+            });
+          }
+          if (atReady) warnings.push(...(await atReady()));
+        }
+      : undefined;
   const planned: LaunchPlan = {
     ...plan,
     cgroupProcs: entry?.procs ?? [],
@@ -295,15 +346,30 @@ export async function launch(native: Binding, bundle: Bundle, options: LaunchOpt
       ...options,
       beforePivot,
       seccompState,
-      onSpawned: (pid) => record({ cgroups, pid }),
+      onSpawned: (pid) => {
+        initPid = pid;
+        record({ cgroups, pid });
+      },
       ...(joinCgroup && { joinCgroup }),
       ...(ready && { ready }),
     });
     // The plan's warnings, the cgroups', then those of the launch itself.
     launched.warnings.splice(plan.warnings.length, 0, ...warnings);
-    return cgroups ? { ...launched, cgroups } : launched;
+    return { ...launched, ...(cgroups && { cgroups }), ...(intelRdt && { intelRdt }) };
   } catch (err) {
-    await destroy(native, { cgroups }).catch(() => undefined);
+    await destroy(native, { cgroups, intelRdt }).catch(() => undefined);
+    // Devices moved into a namespace the container joined stay there when
+    // it goes (as they would if it had run): a failed one gives them back.
+    // The helper moves them before it clones the init: only once the init
+    // exists have they all moved.
+    const netns = plan.namespaces.find((ns) => ns.type === 'net')?.path;
+    if (initPid > 0 && netns && plan.netDevices?.length) {
+      const undone = await netDevicesBack(native, netns, plan.netDevices).then(
+        () => '',
+        (e: Error) => e.message,
+      );
+      if (undone && err instanceof Error) err.message += ` (and the devices of linux.netDevices were not all moved back: ${undone})`;
+    }
     throw cgroups ? unjoinableCgroup2(err, layout, cgroups) : err;
   } finally {
     entry?.close();
@@ -311,6 +377,26 @@ export async function launch(native: Binding, bundle: Bundle, options: LaunchOpt
 }
 
 /** `env` with `extra`'s entries in place of those of the same keys, or added. */
+/**
+ * linux.intelRdt planned, and the resctrl mount it goes to, checked before
+ * anything is made: without one (or without what the config asks of it)
+ * it is one line naming the field.
+ */
+function intelRdtOf(bundle: Bundle, id: string, host: HostFacts, given: string | undefined): { request: IntelRdtRequest; root: string } | undefined {
+  try {
+    const request = planIntelRdt(bundle.spec.linux?.intelRdt, id);
+    if (!request) return undefined;
+    const root = given ?? resctrlRoot(host.mountinfo());
+    if (root === undefined) {
+      throw new ConfigError('linux.intelRdt', 'cannot be applied: no resctrl filesystem is mounted here (Intel RDT or AMD QoS hardware, and mount -t resctrl resctrl /sys/fs/resctrl)');
+    }
+    checkResctrl(root, request);
+    return { request, root };
+  } catch (err) {
+    throw err instanceof ConfigError ? err.inFile(bundle.configPath) : err;
+  }
+}
+
 function withEnv(env: string[], extra: string[]): string[] {
   const key = (e: string) => e.slice(0, e.indexOf('=') + 1);
   const replaced = new Set(extra.map(key));

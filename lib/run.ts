@@ -2,6 +2,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { ReadStream as TtyStream } from 'node:tty';
 import { loadBundle, type Bundle } from './bundle.js';
 import type { Cgroups } from './cgroups/manager.js';
+import type { ResctrlGroup } from './resctrl.js';
 import { generateId } from './container-id.js';
 import { destroy } from './destroy.js';
 import { runHooksWarning } from './hooks.js';
@@ -13,7 +14,7 @@ import { signalName, signalNumber } from './signals.js';
 
 export type { StdioOption } from './launch.js';
 
-export type RunOptions = Pick<LaunchOptions, 'stdio' | 'terminalSize' | 'extraFds' | 'extraEnv' | 'id' | 'seccompCacheDir' | 'cgroupDriver' | 'noPivot'> & {
+export type RunOptions = Pick<LaunchOptions, 'stdio' | 'terminalSize' | 'extraFds' | 'extraEnv' | 'id' | 'seccompCacheDir' | 'cgroupDriver' | 'noPivot' | 'resctrlRoot'> & {
   /** The native layer (default: the addon); tests give a fake (test/helpers/fake-native.ts). */
   native?: Binding;
   /** A unix socket to send a pidfd of the container's process to (runc's --pidfd-socket). */
@@ -45,6 +46,8 @@ export interface RunningContainer {
   readonly warnings: string[];
   /** The container's cgroup directories, when its config asks for cgroups (cgroupsPath or resources). */
   readonly cgroups: Cgroups | undefined;
+  /** What linux.intelRdt made in resctrl (removed when the process exits). */
+  readonly intelRdt?: ResctrlGroup;
   /** Sends a signal (default SIGTERM); false if the process is already gone. */
   kill(signal?: NodeJS.Signals | number): boolean;
   /** Sets the size of the container's terminal (no-op without one). */
@@ -77,12 +80,12 @@ export async function run(source: string | Bundle, options: RunOptions = {}): Pr
   const hooks = bundle.spec.hooks;
   const container = { id, pid: c.pid, bundle: bundle.dir, annotations: bundle.spec.annotations };
   if (hooks?.poststart) c.warnings.push(...(await runHooksWarning(hooks, 'poststart', ociState(container, 'running'))));
-  const { cgroups } = launched;
-  if (!cgroups && !hooks?.poststop) return c;
+  const { cgroups, intelRdt } = launched;
+  if (!cgroups && !intelRdt && !hooks?.poststop) return c;
   const exited = c.exited.then(async (status) => {
     // The container's cgroups go with it, and so does what is left in
     // them (processes that outlived an init without a pid namespace), as runc.
-    if (cgroups) await destroy(binding, { cgroups }).catch(warn);
+    if (cgroups || intelRdt) await destroy(binding, { cgroups, intelRdt }).catch(warn);
     if (hooks?.poststop) c.warnings.push(...(await runHooksWarning(hooks, 'poststop', ociState(container, 'stopped'))));
     return status;
   });
@@ -96,14 +99,14 @@ async function handOverPidfd(native: Binding, socket: string, launched: Launched
   } catch (err) {
     if (launched.master >= 0) native.close(launched.master);
     for (const fd of launched.stdio.parentFds) if (fd >= 0) native.close(fd);
-    await destroy(native, { init: launched.pidfd, cgroups: launched.cgroups }).catch(() => undefined);
+    await destroy(native, { init: launched.pidfd, cgroups: launched.cgroups, intelRdt: launched.intelRdt }).catch(() => undefined);
     native.close(launched.pidfd);
     throw err;
   }
 }
 
 /** The handle for a launched process: the container's first, or one exec'd into it. */
-export function started(native: Binding, bundle: Bundle, { pid, pidfd, master, stdio, warnings, cgroups }: Launched): RunningContainer {
+export function started(native: Binding, bundle: Bundle, { pid, pidfd, master, stdio, warnings, cgroups, intelRdt }: Launched): RunningContainer {
   let alive = true;
   const [stdin, stdout, stderr] = pipeStreams(stdio);
   const terminal = master >= 0 ? new (require('node:tty') as typeof import('node:tty')).ReadStream(master) : null;
@@ -134,6 +137,7 @@ export function started(native: Binding, bundle: Bundle, { pid, pidfd, master, s
     exited,
     warnings,
     cgroups,
+    ...(intelRdt && { intelRdt }),
     kill(signal: NodeJS.Signals | number = 'SIGTERM') {
       // The pidfd stays open until the process is reaped, so this can never
       // signal a process that reused the pid.

@@ -31,7 +31,7 @@ export const cgroupfs: CgroupDriver = {
     return {
       procs: procsFiles(cg, (key) => !late.includes(key)),
       lateProcs: procsFiles(cg, (key) => late.includes(key)),
-      ...(atReady && { atReady: () => applyResources(layout, cg, atReady) }),
+      ...(atReady && { atReady: () => Promise.resolve(applyResources(layout, cg, atReady)) }),
       close: () => undefined,
     };
   },

@@ -68,7 +68,7 @@ export interface CgroupEntry {
    * pids.limit of 0), written once it is set up, before its process runs;
    * returns warnings.
    */
-  atReady?(): string[];
+  atReady?(): Promise<string[]>;
   /** Lets go of what prepare held (a D-Bus connection). */
   close(): void;
 }

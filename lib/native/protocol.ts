@@ -121,6 +121,8 @@ export const PLAN_RECORDS = {
   'memory-policy': { fields: 2, more: true },
   /** host interface, its name in the container (linux.netDevices) */
   'net-device': { fields: 2 },
+  /** the joined network namespace to move the net-device records back from (the helper's move-back mode) */
+  'net-devices-back': { fields: 1 },
 } as const satisfies Record<string, { fields: number; more?: true }>;
 
 export type PlanRecord = keyof typeof PLAN_RECORDS;

@@ -546,17 +546,21 @@ export interface LinuxSeccompArg {
   op: SeccompOperator;
 }
 
-/** Intel RDT (resctrl) cache and memory-bandwidth allocation. */
+/** Intel RDT (resctrl: also AMD QoS) cache and memory-bandwidth allocation, and monitoring. */
 export interface LinuxIntelRdt {
-  /** resctrl group name; shared by containers using the same one. */
+  /** resctrl group name (default: the container's id); shared by containers using the same one. */
   closID?: string;
+  /** Lines written as they are to the group's schemata file (spec 1.3), e.g. `L2:0=ff`, `L3CODE:0=f`. */
+  schemata?: string[];
   /** e.g. `L3:0=ffff0;1=3ff`. */
   l3CacheSchema?: string;
   /** e.g. `MB:0=20;1=70`. */
   memBwSchema?: string;
-  /** Cache monitoring. */
+  /** A monitoring group of the container's own (mon_groups/<id>) (spec 1.3). */
+  enableMonitoring?: boolean;
+  /** Cache occupancy monitoring (before spec 1.3): needs it offered by the host. */
   enableCMT?: boolean;
-  /** Memory bandwidth monitoring. */
+  /** Memory bandwidth monitoring (before spec 1.3): needs it offered by the host. */
   enableMBM?: boolean;
 }
 

@@ -646,6 +646,8 @@ function checkSyscallArg(field: Checker): void {
 function checkIntelRdt(field: Checker): void {
   const intelRdt = field.object();
   intelRdt.optional('closID')?.cString();
+  intelRdt.optional('schemata')?.items().forEach((line) => line.cString());
+  intelRdt.optional('enableMonitoring')?.boolean();
   intelRdt.optional('l3CacheSchema')?.string();
   intelRdt.optional('memBwSchema')?.string();
   intelRdt.optional('enableCMT')?.boolean();

@@ -239,8 +239,6 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
 
   const timeOffsets = planTimeOffsets(linux.timeOffsets, namespaces);
   const netDevices = planNetDevices((linux as { netDevices?: unknown }).netDevices, namespaces);
-  // Likewise Intel RDT (it was validated and then ignored).
-  if (linux.intelRdt) throw new ConfigError('linux.intelRdt', 'cannot be applied: tsbox does not manage resctrl (Intel RDT) yet');
   applyMountLabel(mounts, linux.mountLabel, host, warnings);
 
   const proc = planProcess(process, host, warnings, input.terminalSize, linux.seccomp);

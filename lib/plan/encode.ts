@@ -93,6 +93,18 @@ export function encodePlan(plan: LaunchPlan): Buffer {
   return wire.encodeRecords(records);
 }
 
+/**
+ * A plan for the helper's move-back mode (native/helper/main.cc): the
+ * devices of linux.netDevices, from the network namespace joined at
+ * `netns` back into the runtime's.
+ */
+export function encodeNetDevicesBack(netns: string, devices: ReadonlyArray<{ host: string; name: string }>): Buffer {
+  const { records, add } = recordList();
+  add('net-devices-back', netns);
+  for (const d of devices) add('net-device', d.host, d.name);
+  return wire.encodeRecords(records);
+}
+
 /** A plan for the helper's compile mode (native/helper/main.cc): only the rules of linux.seccomp. */
 export function encodeSeccompCompile(seccomp: PlannedSeccomp): Buffer {
   const { records, add } = recordList();

@@ -17,8 +17,8 @@ function validName(name: string): boolean {
 /**
  * linux.netDevices (spec 1.3): each named host interface, moved by the
  * helper into the container's network namespace under its `name` (default:
- * the same), as runc does. Only into a new network namespace of the
- * container's: never the runtime's.
+ * the same), as runc does: into a new network namespace of the
+ * container's, or one it joins by path; never the runtime's.
  */
 export function planNetDevices(
   netDevices: unknown,
@@ -34,9 +34,6 @@ export function planNetDevices(
   if (!netns) {
     throw new ConfigError('linux.netDevices', "needs a network namespace of the container's own (the runtime's network devices cannot be moved into itself)");
   }
-  // The helper joins a namespace given by path before it clones the init,
-  // and would then look for the devices there.
-  if (netns.path !== '') throw new ConfigError('linux.netDevices', 'with a network namespace joined by path is not supported by tsbox yet (only a new one)');
   const names = new Set<string>();
   return entries.map(([host, device]) => {
     const at = `linux.netDevices["${host}"]`;

@@ -9,6 +9,7 @@ import { TsboxError } from '../errors.js';
 import { procsFiles, type Cgroups } from '../cgroups/manager.js';
 import { driverOf } from '../cgroup-drivers.js';
 import { destroy } from '../destroy.js';
+import { updateSchemata, type ResctrlGroup } from '../resctrl.js';
 import type { CgroupDriver, Launched, Progress, StdioOption } from '../launch.js';
 import { hostLayout } from '../cgroups/layout.js';
 import type { Hook, LinuxResources, Process, Spec } from '../oci/types.js';
@@ -53,6 +54,11 @@ export interface RuntimeOptions {
    * helper's part without root (test/helpers/fake-native.ts).
    */
   native?: Binding;
+  /**
+   * Where linux.intelRdt's resctrl filesystem is (default: the first one in
+   * mountinfo); tests give a directory laid out like one (lib/resctrl.ts).
+   */
+  resctrlRoot?: string;
 }
 
 export interface CreateOptions {
@@ -124,12 +130,14 @@ export class Runtime {
   readonly native: Binding;
   private readonly reapChildren: boolean;
   private readonly cgroupDriver: CgroupDriver;
+  private readonly resctrlRoot: string | undefined;
 
   constructor(options: RuntimeOptions = {}) {
     this.native = options.native ?? native();
     this.store = new StateStore(options.root ?? defaultStateRoot(), this.native);
     this.reapChildren = options.reapChildren ?? true;
     this.cgroupDriver = options.cgroupDriver ?? 'cgroupfs';
+    this.resctrlRoot = options.resctrlRoot;
   }
 
   /** Lets go of a child this process does not wait for (see reapChildren). */
@@ -157,6 +165,7 @@ export class Runtime {
     store.claim(id);
     let pidfd = -1;
     let cgroups: Cgroups | undefined;
+    let intelRdt: ResctrlGroup | undefined;
     try {
       return await store.locked(id, async () => {
         // Recorded before anything is made, and again as each part is (the
@@ -175,8 +184,10 @@ export class Runtime {
           seccompCacheDir: seccompCacheDir(store.root),
           cgroupDriver: this.cgroupDriver,
           ...(options.noPivot && { noPivot: true }),
+          ...(this.resctrlRoot !== undefined && { resctrlRoot: this.resctrlRoot }),
           record: (progress) => {
             cgroups = progress.cgroups;
+            intelRdt = progress.intelRdt;
             store.write(inProgress(creating, progress));
           },
         });
@@ -185,14 +196,15 @@ export class Runtime {
         if (l.master >= 0) sendConsole(this.native, options.consoleSocket!, l.master);
         if (options.pidfdSocket !== undefined) sendPidfd(this.native, options.pidfdSocket, l.pidfd, 'standard');
         // delete runs the poststop hooks of a created container, start its poststart hooks.
-        const record = { ...newRecord(id, bundle, l.pid, l.cgroups, bundle.spec.hooks?.poststop), poststart: bundle.spec.hooks?.poststart ?? [] };
+        intelRdt = l.intelRdt;
+        const record = { ...newRecord(id, bundle, l.pid, l.cgroups, bundle.spec.hooks?.poststop, l.intelRdt), poststart: bundle.spec.hooks?.poststart ?? [] };
         store.write(record);
         if (options.pidFile) writePidFile(options.pidFile, l.pid);
         return { ...store.state(record), warnings: [...notifyWarnings, ...l.warnings] };
       });
     } catch (err) {
       try {
-        await destroy(this.native, { init: pidfd, cgroups });
+        await destroy(this.native, { init: pidfd, cgroups, intelRdt });
         store.remove(id);
       } catch {
         // What could not be removed stays recorded: delete --force tries again.
@@ -225,10 +237,10 @@ export class Runtime {
       const notify = await notifySetup(bundle, store.dir(id), options.notifySocket, notifyWarnings);
       if (notify) relay = notify.relay.bind(this.native, store.dir(id));
       const extraEnv = [...(options.extraEnv ?? []), ...(notify ? [notify.env] : [])];
-      c = await run(bundle, { cgroupDriver: this.cgroupDriver, ...options, extraEnv, id, seccompCacheDir: seccompCacheDir(store.root), native: this.native });
+      c = await run(bundle, { cgroupDriver: this.cgroupDriver, ...(this.resctrlRoot !== undefined && { resctrlRoot: this.resctrlRoot }), ...options, extraEnv, id, seccompCacheDir: seccompCacheDir(store.root), native: this.native });
       c.warnings.unshift(...notifyWarnings);
       // run() itself runs the poststop hooks when the process exits.
-      store.write(newRecord(id, bundle, c.pid, c.cgroups, undefined));
+      store.write(newRecord(id, bundle, c.pid, c.cgroups, undefined, c.intelRdt));
       if (options.pidFile) writePidFile(options.pidFile, c.pid);
     } catch (err) {
       relay?.close();
@@ -479,7 +491,7 @@ export class Runtime {
       if (!options.force) checkStatus('delete', id, status);
       const pidfd = status === 'stopped' ? -1 : openPidfd(this.native, record);
       try {
-        await destroy(this.native, { init: pidfd, cgroups: record.cgroups });
+        await destroy(this.native, { init: pidfd, cgroups: record.cgroups, intelRdt: record.intelRdt });
       } finally {
         if (pidfd >= 0) this.native.close(pidfd);
       }
@@ -530,6 +542,19 @@ export class Runtime {
       const cgroups = this.cgroupsOf(record, 'update');
       const nodes = resources.devices ? await bundleDeviceNodes(record) : [];
       return driverOf(cgroups).update(layout, cgroups, resources, nodes);
+    });
+  }
+
+  /**
+   * New schemata lines (runc's update --l3-cache-schema, --mem-bw-schema)
+   * for the resctrl group the container's linux.intelRdt made.
+   */
+  async updateIntelRdt(id: string, lines: string[]): Promise<void> {
+    await this.store.locked(id, async () => {
+      const record = this.store.read(id);
+      checkStatus('update', id, this.store.status(record));
+      if (!record.intelRdt) throw new TsboxError(`update: container "${id}" has no resctrl group (its config has no linux.intelRdt)`);
+      updateSchemata(record.intelRdt, lines.join('\n'));
     });
   }
 
@@ -627,7 +652,7 @@ export class Runtime {
 }
 
 /** What the state root keeps about a container whose init (or process) is `pid`. */
-function newRecord(id: string, bundle: Bundle, pid: number, cgroups: Cgroups | undefined, poststop: Hook[] | undefined): ContainerRecord {
+function newRecord(id: string, bundle: Bundle, pid: number, cgroups: Cgroups | undefined, poststop: Hook[] | undefined, intelRdt?: ResctrlGroup): ContainerRecord {
   return {
     id,
     pid,
@@ -642,15 +667,17 @@ function newRecord(id: string, bundle: Bundle, pid: number, cgroups: Cgroups | u
     exec: execDefaults(bundle.spec),
     ownPidNamespace: ownsPidNamespace(bundle.spec),
     ...(cgroups && { cgroups }),
+    ...(intelRdt && { intelRdt }),
   };
 }
 
 /** The record of a create in progress, with what its container has so far. */
-function inProgress(creating: ContainerRecord, { cgroups, pid }: Progress): ContainerRecord {
+function inProgress(creating: ContainerRecord, { cgroups, pid, intelRdt }: Progress): ContainerRecord {
   const { cgroups: _, ...rest } = creating;
   return {
     ...rest,
     ...(cgroups && { cgroups }),
+    ...(intelRdt && { intelRdt }),
     ...(pid !== undefined && { pid, pidStartTime: processStat(pid)?.startTime ?? '' }),
   };
 }

@@ -9,6 +9,7 @@ import { NotFound } from './status.js';
 import type { Hook, LinuxMemoryPolicy, LinuxSeccomp, Process } from '../oci/types.js';
 import { driverOf } from '../cgroup-drivers.js';
 import type { Cgroups } from '../cgroups/manager.js';
+import type { ResctrlGroup } from '../resctrl.js';
 
 export type { Status } from '../oci/state.js';
 
@@ -52,6 +53,8 @@ export interface ContainerRecord {
   ownPidNamespace?: boolean;
   /** The container's cgroups, when it has its own (with the driver that made them). */
   cgroups?: Cgroups;
+  /** What linux.intelRdt made in resctrl, removed with the container. */
+  intelRdt?: ResctrlGroup;
   /**
    * Set while create is still making the container: the record then holds
    * what is made so far (cgroups before they are made, the init once it

@@ -6,8 +6,8 @@ import type { CgroupDriver } from '../cgroups/driver.js';
 import { destroyCgroups } from '../cgroups/kill.js';
 import type { Layout } from '../cgroups/layout.js';
 import { applyLimits } from '../cgroups/limits.js';
-import { procsFiles } from '../cgroups/manager.js';
-import { EMPTY_CGROUP, resourceWrites, type DeviceNode } from '../cgroups/resources.js';
+import { applyResources, procsFiles } from '../cgroups/manager.js';
+import { deferZeroPidsLimit, EMPTY_CGROUP, resourceWrites, type DeviceNode } from '../cgroups/resources.js';
 import { TsboxError } from '../errors.js';
 import type { LinuxResources } from '../oci/types.js';
 import { parseProcCgroup } from '../host/mountinfo.js';
@@ -40,7 +40,9 @@ export const systemd: CgroupDriver = {
     const { Systemd } = await import('./manager.js');
     const { unitProperties } = await import('./properties.js');
     const unit = systemdUnitFor(linux?.cgroupsPath, id);
-    const resources = linux?.resources ?? {};
+    // pids.limit 0 as with cgroupfs: the init could not be cloned into the
+    // scope with it, so it is written once the init is set up (atReady).
+    const { now: resources, atReady } = deferZeroPidsLimit(linux?.resources ?? {});
     const nodes = deviceNodes(linux?.devices);
     const bus = await Systemd.connect();
     let v2;
@@ -60,6 +62,14 @@ export const systemd: CgroupDriver = {
         warnings.push(...applyLimits(layout, cg, resources, nodes));
         return procsFiles(cg);
       },
+      ...(atReady && {
+        async atReady() {
+          // The unit first (systemd writes pids.max itself when its
+          // TasksMax changes, and again at each daemon-reload), then the file.
+          await bus.setProperties(unit.unit, unitProperties(resourceWrites(layout, atReady, [], EMPTY_CGROUP).writes, bus.version));
+          return applyResources(layout, cg, atReady);
+        },
+      }),
       close: () => bus.close(),
     };
   },

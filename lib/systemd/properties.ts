@@ -53,6 +53,14 @@ export function unitProperties(writes: readonly CgroupWrite[], systemdVersion: n
   for (const w of writes) {
     if (w.key !== '' || w.unavailable) continue;
     const counter = COUNTERS[w.file];
+    // systemd refuses TasksMax=0 ("out of range"); 1 admits no new process
+    // either while the container's init is in the scope, which is as long
+    // as the container lives. The file itself gets 0 (tsbox writes it after
+    // the unit), and 1 only if systemd writes it again (daemon-reload).
+    if (w.file === 'pids.max' && w.value === '0') {
+      t(counter!, 1n);
+      continue;
+    }
     if (counter) {
       t(counter, bytesOrMax(w.value));
       continue;

@@ -242,6 +242,7 @@ std::string plan_json(const plan::Plan& p) {
     const plan::MemoryPolicy& m = p.memory_policy;
     j.key("memoryPolicy").open('{').key("text").str(m.text).key("mode").num(m.mode).key("nodes").nums(m.nodes).close('}');
   }
+  if (!p.net_devices_back.empty()) j.key("netDevicesBack").str(p.net_devices_back);
   if (!p.net_devices.empty()) {
     j.key("netDevices").open('[');
     for (const auto& d : p.net_devices) j.open('{').key("host").str(d.host).key("name").str(d.name).close('}');

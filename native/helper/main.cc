@@ -39,6 +39,8 @@
 //                                  uid_map/gid_map (new user ns)
 //   <------------------------------ "spawned" pid + pidfd
 //                                  exit(0); gate pipe closes ---------------->  go on
+//                                                                                time namespace
+//                                                                                (timeOffsets),
 //                                                                                mounts, devices,
 //                                                                                console, pivot_root,
 //   <------------------------------------------------------------------------- "pty" + master fd
@@ -59,6 +61,12 @@
 //                                                                                close_range, setsid,
 //                                                                                execve(process)
 //   <--------------------------------- end of stream (fd 3 closed by execve) --
+//
+// Move-back mode: a plan with a "net-devices-back" record names a network
+// namespace joined by path and the plan's linux.netDevices; the helper
+// moves them from there back into its own (the runtime's), under their
+// host names, with their addresses, and exits: the runtime's undo of a
+// container that failed after the devices were moved (net_devices.h).
 //
 // Compile mode: a plan with a "seccomp-compile" record carries only
 // linux.seccomp's rules. The helper builds them with libseccomp and answers
@@ -352,6 +360,7 @@ int main(int argc, char** argv) {
   plan::Plan p;
   receive_plan(sync_fd, p);
   if (p.seccomp_compile) send_compiled_seccomp(sync_fd, p);
+  if (!p.net_devices_back.empty()) net_devices::move_back_mode(p);
   set_oom_score_adj(p);
   await_cgroup(sync_fd, p);
   cpu_affinity::set_initial(p);
@@ -362,6 +371,7 @@ int main(int argc, char** argv) {
   userns::prepare_idmapped_mounts(p);
   // In the runtime's network namespace, before anything is made.
   net_devices::check(p);
+  net_devices::move_into_joined(p);
   int cgroupns = -1;
   uint64_t flags = enter_namespaces(p, cgroupns);
   for (const auto& ns : p.namespaces) {
@@ -401,7 +411,9 @@ int main(int argc, char** argv) {
     while (read(gate[0], &byte, 1) < 0 && errno == EINTR) {
     }
     close(gate[0]);
-    net_devices::restore_addresses();
+    // First: nothing but the init may be in its time namespace when the
+    // offsets are written, and its maps exist now (time_ns.h).
+    time_ns::enter(p);
     if (cgroupns >= 0) {
       if (setns(cgroupns, CLONE_NEWCGROUP) != 0) report::fail("join cgroup namespace", errno);
       close(cgroupns);

@@ -7,6 +7,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -54,6 +55,23 @@ int request(int s, const nlmsghdr* msg) {
 
 int route_socket() { return socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE); }
 
+// The index of the link `name` in the network namespace of the socket `s`
+// (interface ioctls on a socket act in its namespace), or 0.
+unsigned link_index(int s, const std::string& name) {
+  ifreq ifr = {};
+  if (name.size() >= sizeof ifr.ifr_name) return 0;
+  memcpy(ifr.ifr_name, name.data(), name.size());
+  return ioctl(s, SIOCGIFINDEX, &ifr) == 0 ? static_cast<unsigned>(ifr.ifr_ifindex) : 0;
+}
+
+// The network namespace the container joins by path, or "" (a new one).
+std::string joined_path(const plan::Plan& p) {
+  for (const auto& ns : p.namespaces) {
+    if (ns.type == "net") return ns.path;
+  }
+  return "";
+}
+
 // RTM_NEWLINK over the route socket `s` on the link `index`: into the
 // namespace `netns`, named `name`, and up if `up`. Returns 0 or the errno
 // the kernel acknowledged with.
@@ -94,13 +112,13 @@ struct SavedAddress {
   unsigned char family = 0, prefixlen = 0;
   std::string local, address;  // IFA_LOCAL, IFA_ADDRESS (raw bytes; may be empty)
 };
-// Read by the helper before the clone, so the init has its own copy.
+// Noted by check(), added again by the helper wherever a device ends up.
 std::vector<SavedAddress> saved;
 
-// The permanent global addresses of the devices of `p` (RTM_GETADDR dump).
-int save_addresses(const plan::Plan& p) {
-  int s = route_socket();
-  if (s < 0) return errno;
+// Notes the permanent global addresses of the devices of `p` (RTM_GETADDR
+// dump over the route socket `s`, in whose namespace indexes[i] is the
+// link of p.net_devices[i], 0 if none). 0 or an errno.
+int save_addresses(int s, const plan::Plan& p, const std::vector<unsigned>& indexes) {
   struct {
     nlmsghdr header;
     ifaddrmsg addr;
@@ -112,33 +130,19 @@ int save_addresses(const plan::Plan& p) {
   r.addr.ifa_family = AF_UNSPEC;
   sockaddr_nl kernel = {};
   kernel.nl_family = AF_NETLINK;
-  if (sendto(s, &r, r.header.nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) {
-    int err = errno;
-    close(s);
-    return err;
-  }
-  std::vector<unsigned> indexes;
-  for (const auto& d : p.net_devices) indexes.push_back(if_nametoindex(d.host.c_str()));
+  if (sendto(s, &r, r.header.nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) return errno;
   static char buf[32768];
   for (;;) {
     ssize_t n;
     do {
       n = recv(s, buf, sizeof buf, 0);
     } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-      int err = errno;
-      close(s);
-      return err;
-    }
+    if (n < 0) return errno;
     size_t len = static_cast<size_t>(n);
     for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-      if (h->nlmsg_type == NLMSG_DONE) {
-        close(s);
-        return 0;
-      }
+      if (h->nlmsg_type == NLMSG_DONE) return 0;
       if (h->nlmsg_type == NLMSG_ERROR) {
         int err = -reinterpret_cast<nlmsgerr*>(NLMSG_DATA(h))->error;
-        close(s);
         return err != 0 ? err : EPROTO;
       }
       if (h->nlmsg_type != RTM_NEWADDR) continue;
@@ -155,7 +159,7 @@ int save_addresses(const plan::Plan& p) {
       }
       if (!(flags & IFA_F_PERMANENT)) continue;
       for (size_t i = 0; i < indexes.size(); i++) {
-        if (indexes[i] != a->ifa_index) continue;
+        if (indexes[i] == 0 || indexes[i] != a->ifa_index) continue;
         sa.host = p.net_devices[i].host;
         sa.name = p.net_devices[i].name;
         sa.family = a->ifa_family;
@@ -175,39 +179,93 @@ void check(const plan::Plan& p) {
     }
   }
   if (p.net_devices.empty()) return;
-  int err = save_addresses(p);
+  std::vector<unsigned> indexes;
+  for (const auto& d : p.net_devices) indexes.push_back(if_nametoindex(d.host.c_str()));
+  int s = route_socket();
+  int err = s < 0 ? errno : save_addresses(s, p, indexes);
+  if (s >= 0) close(s);
   if (err != 0) report::fail("linux.netDevices: list the devices' addresses (RTM_GETADDR)", err);
 }
 
 namespace {
 
-// Moves a device back from the container's namespace `netns` into this
-// process's `own`, under its host name: a socket made while inside the
-// container's namespace speaks to that namespace's links.
-// `failed`: the device whose move failed, which may have moved without its
-// new name (the kernel renames after the move), so it is looked for under
-// its host name only (its new name may be another device's there).
-void move_back(const plan::NetDevice& d, bool failed, int netns, int own) {
-  if (setns(netns, CLONE_NEWNET) != 0) return;
-  unsigned index = if_nametoindex((failed ? d.host : d.name).c_str());
+// A route socket that speaks to the network namespace `netns` (a netlink
+// socket belongs to the namespace it was made in); this process returns to
+// `own`. -1 with errno set on failure.
+int route_socket_in(int netns, int own) {
+  if (setns(netns, CLONE_NEWNET) != 0) return -1;
   int s = route_socket();
+  int err = errno;
   if (setns(own, CLONE_NEWNET) != 0) report::fail("linux.netDevices: return to the runtime's network namespace", errno);
-  if (s < 0 || index == 0) {
-    if (s >= 0) close(s);
-    return;
-  }
-  send_link_move(s, static_cast<int>(index), d.host, own, false);
-  close(s);
+  errno = err;
+  return s;
 }
 
-}  // namespace
+// Adds the addresses check() noted for the device `host` over the route
+// socket `s`, to the link called `name` in that socket's namespace. 0 or
+// the errno of the first the kernel refused (EEXIST: `tolerate_existing`
+// says it is fine).
+int add_addresses(int s, const std::string& host, const std::string& name, bool tolerate_existing) {
+  for (const auto& a : saved) {
+    if (a.host != host) continue;
+    struct {
+      nlmsghdr header;
+      ifaddrmsg addr;
+      char attrs[64];
+    } r = {};
+    r.header.nlmsg_len = NLMSG_LENGTH(sizeof(ifaddrmsg));
+    r.header.nlmsg_type = RTM_NEWADDR;
+    r.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+    r.header.nlmsg_seq = 1;
+    r.addr.ifa_family = a.family;
+    r.addr.ifa_prefixlen = a.prefixlen;
+    r.addr.ifa_scope = RT_SCOPE_UNIVERSE;
+    r.addr.ifa_index = link_index(s, name);
+    auto add = [&r](unsigned short type, const std::string& value) {
+      if (value.empty()) return;
+      auto* at = reinterpret_cast<rtattr*>(reinterpret_cast<char*>(&r) + NLMSG_ALIGN(r.header.nlmsg_len));
+      at->rta_type = type;
+      at->rta_len = static_cast<unsigned short>(RTA_LENGTH(value.size()));
+      memcpy(RTA_DATA(at), value.data(), value.size());
+      r.header.nlmsg_len = NLMSG_ALIGN(r.header.nlmsg_len) + RTA_ALIGN(at->rta_len);
+    };
+    add(IFA_LOCAL, a.local);
+    add(IFA_ADDRESS, a.address);
+    int err = r.addr.ifa_index == 0 ? ENODEV : request(s, &r.header);
+    if (err == EEXIST && tolerate_existing) err = 0;
+    if (err != 0) return err;
+  }
+  return 0;
+}
 
-int move(const plan::Plan& p, pid_t pid, std::string& step) {
-  if (p.net_devices.empty()) return 0;
-  std::string ns_path = "/proc/" + std::to_string(pid) + "/ns/net";
-  int netns = open(ns_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (netns < 0) {
-    step = "open " + report::quote(ns_path);
+// Moves a device back from the container's namespace `netns` into this
+// process's `own`, under its host name, with its noted addresses (the
+// kernel dropped them on the way in). `failed`: the device whose move
+// failed; still here under its host name, it never left; otherwise the
+// kernel moved it and failed later (it is looked for under its new name,
+// then its host name). Best effort: the caller reports the first failure.
+void move_back(const plan::NetDevice& d, bool failed, int netns, int own) {
+  if (failed && if_nametoindex(d.host.c_str()) != 0) return;
+  int there = route_socket_in(netns, own);
+  if (there < 0) return;
+  unsigned index = link_index(there, d.name);
+  if (index == 0 && failed) index = link_index(there, d.host);
+  if (index != 0 && send_link_move(there, static_cast<int>(index), d.host, own, false) == 0) {
+    int here = route_socket();
+    if (here >= 0) {
+      add_addresses(here, d.host, d.host, true);
+      close(here);
+    }
+  }
+  close(there);
+}
+
+// Moves the devices into the network namespace `netns` and gives them
+// their addresses there; on failure moves back those already moved.
+int move_into(const plan::Plan& p, int netns, std::string& step) {
+  int own = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (own < 0) {
+    step = "linux.netDevices: open \"/proc/self/ns/net\"";
     return errno;
   }
   int err = 0;
@@ -221,52 +279,82 @@ int move(const plan::Plan& p, pid_t pid, std::string& step) {
       break;
     }
   }
-  if (err != 0) {
-    // The init is killed next, and a virtual device would go with its
-    // namespace: those moved so far (and the failing one, if it moved
-    // before its rename failed) come back first, under their host names.
-    int own = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (own >= 0) {
-      for (size_t i = 0; i <= moved && i < p.net_devices.size(); i++) move_back(p.net_devices[i], i == moved, netns, own);
-      close(own);
+  if (err == 0) {
+    int there = route_socket_in(netns, own);
+    if (there < 0) {
+      err = errno;
+      step = "linux.netDevices: netlink socket in the container's network namespace";
     }
+    for (size_t i = 0; err == 0 && i < p.net_devices.size(); i++) {
+      const auto& d = p.net_devices[i];
+      err = add_addresses(there, d.host, d.name, false);
+      if (err != 0) step = field(d.host) + ": add its addresses again in the container as " + report::quote(d.name);
+    }
+    if (there >= 0) close(there);
+    if (err != 0) moved = p.net_devices.size();
   }
+  if (err != 0) {
+    // Those moved so far (and the failing one, if the kernel moved it
+    // before it failed) come back with their addresses: in a new namespace
+    // the init is killed next and a virtual device would go with it; a
+    // joined one is not the container's to keep them.
+    for (size_t i = 0; i <= moved && i < p.net_devices.size(); i++) move_back(p.net_devices[i], i == moved, netns, own);
+  }
+  close(own);
+  return err;
+}
+
+}  // namespace
+
+int move(const plan::Plan& p, pid_t pid, std::string& step) {
+  if (p.net_devices.empty() || joined_path(p) != "") return 0;
+  std::string ns_path = "/proc/" + std::to_string(pid) + "/ns/net";
+  int netns = open(ns_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (netns < 0) {
+    step = "open " + report::quote(ns_path);
+    return errno;
+  }
+  int err = move_into(p, netns, step);
   close(netns);
   return err;
 }
 
-void restore_addresses() {
-  if (saved.empty()) return;
-  int s = route_socket();
-  if (s < 0) report::fail("linux.netDevices: netlink socket", errno);
-  for (const auto& a : saved) {
-    struct {
-      nlmsghdr header;
-      ifaddrmsg addr;
-      char attrs[64];
-    } r = {};
-    r.header.nlmsg_len = NLMSG_LENGTH(sizeof(ifaddrmsg));
-    r.header.nlmsg_type = RTM_NEWADDR;
-    r.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
-    r.header.nlmsg_seq = 1;
-    r.addr.ifa_family = a.family;
-    r.addr.ifa_prefixlen = a.prefixlen;
-    r.addr.ifa_scope = RT_SCOPE_UNIVERSE;
-    r.addr.ifa_index = if_nametoindex(a.name.c_str());
-    auto add = [&r](unsigned short type, const std::string& value) {
-      if (value.empty()) return;
-      auto* at = reinterpret_cast<rtattr*>(reinterpret_cast<char*>(&r) + NLMSG_ALIGN(r.header.nlmsg_len));
-      at->rta_type = type;
-      at->rta_len = static_cast<unsigned short>(RTA_LENGTH(value.size()));
-      memcpy(RTA_DATA(at), value.data(), value.size());
-      r.header.nlmsg_len = NLMSG_ALIGN(r.header.nlmsg_len) + RTA_ALIGN(at->rta_len);
-    };
-    add(IFA_LOCAL, a.local);
-    add(IFA_ADDRESS, a.address);
-    int err = r.addr.ifa_index == 0 ? ENODEV : request(s, &r.header);
-    if (err != 0) report::fail(field(a.host) + ": add its address again in the container as " + report::quote(a.name), err);
+void move_into_joined(const plan::Plan& p) {
+  const std::string path = joined_path(p);
+  if (p.net_devices.empty() || path.empty()) return;
+  int netns = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (netns < 0) report::fail("linux.netDevices: open network namespace " + report::quote(path), errno);
+  std::string step;
+  int err = move_into(p, netns, step);
+  close(netns);
+  if (err != 0) report::fail(step, err);
+}
+
+void move_back_mode(const plan::Plan& p) {
+  const std::string& path = p.net_devices_back;
+  int netns = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (netns < 0) report::fail("linux.netDevices: open network namespace " + report::quote(path), errno);
+  int own = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (own < 0) report::fail("linux.netDevices: open \"/proc/self/ns/net\"", errno);
+  int there = route_socket_in(netns, own);
+  if (there < 0) report::fail("linux.netDevices: netlink socket in " + report::quote(path), errno);
+  // Their addresses there first: the move drops them.
+  std::vector<unsigned> indexes;
+  for (const auto& d : p.net_devices) indexes.push_back(link_index(there, d.name));
+  int first = save_addresses(there, p, indexes);
+  std::string step = "linux.netDevices: list the devices' addresses (RTM_GETADDR) in " + report::quote(path);
+  int here = route_socket();
+  for (size_t i = 0; i < p.net_devices.size(); i++) {
+    const auto& d = p.net_devices[i];
+    int err = indexes[i] == 0 ? ENODEV : send_link_move(there, static_cast<int>(indexes[i]), d.host, own, false);
+    if (err == 0) err = here < 0 ? errno : add_addresses(here, d.host, d.host, true);
+    if (err != 0 && first == 0) {
+      first = err;
+      step = field(d.host) + ": move back from " + report::quote(path) + " as " + report::quote(d.host);
+    }
   }
-  close(s);
+  if (first != 0) report::fail(step, first);
+  _exit(0);
 }
 
 }  // namespace net_devices

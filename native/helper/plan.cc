@@ -201,6 +201,9 @@ bool apply(protocol::Record kind, const Record& r, Plan& p) {
     case Record::SeccompCompile:
       p.seccomp_compile = true;
       return true;
+    case Record::NetDevicesBack:
+      p.net_devices_back = r[1];
+      return !p.net_devices_back.empty();
     case Record::Seccomp: {
       Seccomp& s = p.seccomp;
       s.default_action = r[1];
@@ -334,7 +337,7 @@ bool decode(const char* data, size_t len, Plan& out, std::string& error) {
       return false;
     }
   }
-  if (!out.seccomp_compile && ((out.rootfs.empty() && !out.exec) || out.args.empty())) {
+  if (!out.seccomp_compile && out.net_devices_back.empty() && ((out.rootfs.empty() && !out.exec) || out.args.empty())) {
     error = "launch plan lacks rootfs or args";
     return false;
   }

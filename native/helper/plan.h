@@ -182,6 +182,9 @@ struct Plan {
   Seccomp seccomp;
   // Only compile `seccomp` and send the program back (no container).
   bool seccomp_compile = false;
+  // Only move `net_devices` back from this network namespace (a failed
+  // container's, joined by path) into ours (no container).
+  std::string net_devices_back;
   Capabilities caps;
   uid_t uid = 0;
   gid_t gid = 0;

@@ -37,7 +37,7 @@ enum class Record {
   Domainname, Terminal, Rlimit, OomScoreAdj, NoNewPrivileges, ApparmorProfile, SelinuxLabel, Ioprio,
   Scheduler, Personality, SeccompProgram, SeccompCompile, Seccomp, SeccompRule, Capabilities, User,
   Umask, Cwd, Env, Args, HooksPause, Hook, StartSocket, Pause, UidMap, GidMap, SetgroupsDeny, IdmapTools,
-  ExecCpuAffinity, TimeOffset, MemoryPolicy, NetDevice,
+  ExecCpuAffinity, TimeOffset, MemoryPolicy, NetDevice, NetDevicesBack,
 };
 
 struct RecordShape {
@@ -105,6 +105,7 @@ constexpr RecordShape kPlanRecords[] = {
     {Record::TimeOffset, "time-offset", 3, false},  // clock, seconds, nanoseconds
     {Record::MemoryPolicy, "memory-policy", 2, true},  // as configured, mode with its flags, the nodes
     {Record::NetDevice, "net-device", 2, false},  // host interface, its name in the container
+    {Record::NetDevicesBack, "net-devices-back", 1, false},  // the joined network namespace (its own mode)
 };
 
 }  // namespace protocol

@@ -24,6 +24,26 @@ function links(text: string): string[] {
   return text.trim().split('\n').filter(Boolean).map((l) => l.split(': ')[1]!.split('@')[0]!).sort();
 }
 
+/** The parts of a script's output, each after an "== NAME" line. */
+function sections(stdout: string): Record<string, string> {
+  return Object.fromEntries(stdout.split('== ').filter(Boolean).map((s) => [s.slice(0, s.indexOf('\n')), s.slice(s.indexOf('\n') + 1)]));
+}
+
+/** "dev family address/prefix" from `ip -o addr show` lines. */
+function addresses(text: string): string[] {
+  return text.trim().split('\n').filter(Boolean).map((l) => l.split(/\s+/).slice(1, 4).join(' '));
+}
+
+/**
+ * Starts $HOLDER: a process holding a network namespace of its own (made
+ * inside the test's), to be joined by path; waits until it has unshared.
+ */
+const HOLD_NETNS = [
+  'unshare --net sleep 100 </dev/null >/dev/null 2>&1 & HOLDER=$!',
+  "trap 'kill $HOLDER' EXIT",
+  'while [ "$(readlink /proc/$HOLDER/ns/net)" = "$(readlink /proc/self/ns/net)" ]; do sleep 0.01; done',
+].join('\n');
+
 describe.skipIf(!isRoot)('linux.netDevices' + (isRoot ? '' : ' (skipped: needs root)'), () => {
   const lc = lifecycleSession();
 
@@ -89,11 +109,103 @@ describe.skipIf(!isRoot)('linux.netDevices' + (isRoot ? '' : ' (skipped: needs r
       `if $TSBOX run --bundle ${b.dir} nd-bridge; then exit 90; fi`,
       'echo "== list"; $TSBOX list -q',
       'echo "== outside"; ip -o link show',
+      'echo "== addresses"; ip -o addr show dev tsv0 scope global',
     ].join('\n'));
     expect(r.stderr).toBe('tsbox: linux.netDevices["tbr0"]: move into the container\'s network namespace as "tbr0": invalid argument (EINVAL)\n');
     expect(r.status).toBe(0);
-    expect(r.stdout.split('== outside\n')[0]).toBe('== list\n');
+    const part = sections(r.stdout);
+    expect(part.list).toBe('');
     // Without the move back, the veth pair would have gone with the killed init's namespace.
-    expect(links(r.stdout.split('== outside\n')[1]!)).toEqual(['lo', 'tbr0', 'tsv0', 'tsv1']);
+    expect(links(part.outside!)).toEqual(['lo', 'tbr0', 'tsv0', 'tsv1']);
+    // With the address it had (the kernel dropped it on the way in).
+    expect(addresses(part.addresses!)).toEqual(['tsv0 inet 10.91.0.7/24']);
+  });
+
+  it('into a network namespace joined by path: moved, renamed, up, with their addresses; left there on delete (the namespace is not the container\'s)', () => {
+    const b = lc.bundle({
+      args: ['sleep', '100'],
+      mutate: (c) => {
+        c.linux.netDevices = { tsv0: { name: 'eth7' } };
+        c.linux.namespaces = c.linux.namespaces.map((ns: { type: string }) => (ns.type === 'network' ? { type: 'network', path: '/proc/$HOLDER/ns/net' } : ns));
+      },
+    });
+    const r = inNetns(lc.root, [
+      'ip link add tsv0 type veth peer name tsv1',
+      'ip addr add 10.91.0.7/24 dev tsv0',
+      HOLD_NETNS,
+      `sed -i "s|\\$HOLDER|$HOLDER|" ${b.dir}/config.json`,
+      `$TSBOX run -d --bundle ${b.dir} nd-joined </dev/null >/dev/null 2>&1`,
+      'echo "== inside"; $TSBOX exec nd-joined ip -o link show',
+      'echo "== addresses"; $TSBOX exec nd-joined ip -o addr show dev eth7 scope global',
+      'echo "== outside"; ip -o link show',
+      '$TSBOX delete --force nd-joined',
+      'echo "== joined after delete"; nsenter -t $HOLDER -n ip -o link show',
+    ].join('\n'));
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const part = sections(r.stdout);
+    expect(links(part.inside!)).toEqual(['eth7', 'lo']);
+    expect(addresses(part.addresses!)).toEqual(['eth7 inet 10.91.0.7/24']);
+    expect(links(part.outside!)).toEqual(['lo', 'tsv1']);
+    expect(links(part['joined after delete']!)).toEqual(['eth7', 'lo']);
+  });
+
+  it('into a network namespace joined by path, a container that fails after the move (a mount): one line, the devices back in the runtime\'s namespace with their addresses', () => {
+    const b = lc.bundle({
+      args: ['true'],
+      mutate: (c) => {
+        c.linux.netDevices = { tsv0: { name: 'eth7' } };
+        c.linux.namespaces = c.linux.namespaces.map((ns: { type: string }) => (ns.type === 'network' ? { type: 'network', path: '/proc/$HOLDER/ns/net' } : ns));
+        c.mounts.push({ destination: '/x', type: 'bind', source: '/no/such/source', options: ['bind'] });
+      },
+    });
+    const r = inNetns(lc.root, [
+      'ip link add tsv0 type veth peer name tsv1',
+      'ip addr add 10.91.0.7/24 dev tsv0',
+      HOLD_NETNS,
+      `sed -i "s|\\$HOLDER|$HOLDER|" ${b.dir}/config.json`,
+      `if $TSBOX run --bundle ${b.dir} nd-joined-late; then exit 90; fi`,
+      'echo "== list"; $TSBOX list -q',
+      'echo "== outside"; ip -o link show',
+      'echo "== addresses"; ip -o addr show dev tsv0 scope global',
+      'echo "== joined"; nsenter -t $HOLDER -n ip -o link show',
+    ].join('\n'));
+    expect(r.stderr).toMatch(/^tsbox: .*\/no\/such\/source.*\n$/);
+    expect(r.stderr.split('\n')).toHaveLength(2);
+    expect(r.status).toBe(0);
+    const part = sections(r.stdout);
+    expect(part.list).toBe('');
+    expect(links(part.outside!)).toEqual(['lo', 'tsv0', 'tsv1']);
+    expect(addresses(part.addresses!)).toEqual(['tsv0 inet 10.91.0.7/24']);
+    expect(links(part.joined!)).toEqual(['lo']);
+  });
+
+  it('into a network namespace joined by path, a device the kernel will not move: one line, the others back in the runtime\'s namespace with their addresses, none left in the joined one', () => {
+    const b = lc.bundle({
+      args: ['true'],
+      mutate: (c) => {
+        c.linux.netDevices = { tsv0: { name: 'x0' }, tbr0: {} };
+        c.linux.namespaces = c.linux.namespaces.map((ns: { type: string }) => (ns.type === 'network' ? { type: 'network', path: '/proc/$HOLDER/ns/net' } : ns));
+      },
+    });
+    const r = inNetns(lc.root, [
+      'ip link add tsv0 type veth peer name tsv1',
+      'ip addr add 10.91.0.7/24 dev tsv0',
+      'ip link add tbr0 type bridge',
+      HOLD_NETNS,
+      `sed -i "s|\\$HOLDER|$HOLDER|" ${b.dir}/config.json`,
+      `if $TSBOX run --bundle ${b.dir} nd-joined-bridge; then exit 90; fi`,
+      'echo "== list"; $TSBOX list -q',
+      'echo "== outside"; ip -o link show',
+      'echo "== addresses"; ip -o addr show dev tsv0 scope global',
+      'echo "== joined"; nsenter -t $HOLDER -n ip -o link show',
+    ].join('\n'));
+    expect(r.stderr).toBe('tsbox: linux.netDevices["tbr0"]: move into the container\'s network namespace as "tbr0": invalid argument (EINVAL)\n');
+    expect(r.status).toBe(0);
+    const part = sections(r.stdout);
+    expect(part.list).toBe('');
+    expect(links(part.outside!)).toEqual(['lo', 'tbr0', 'tsv0', 'tsv1']);
+    expect(addresses(part.addresses!)).toEqual(['tsv0 inet 10.91.0.7/24']);
+    expect(links(part.joined!)).toEqual(['lo']);
   });
 });

@@ -224,6 +224,38 @@ describe.skipIf(!isRoot || !hasTools)('rootless' + skipped, () => {
     await eventually(() => expect(pidsOf(u.uid)).toEqual([]));
   });
 
+  it('linux.timeOffsets: the container and its exec\'d processes see the clocks moved, in a time namespace of its user namespace; the host\'s are not', async () => {
+    const u = user();
+    u.tsbox(['spec', '--rootless']);
+    const YEAR = 365 * 86400;
+    u.config((c) => {
+      c.process.terminal = false;
+      c.process.args = ['/bin/sleep', '60'];
+      c.linux.namespaces.push({ type: 'time' });
+      c.linux.timeOffsets = { monotonic: { secs: YEAR, nanosecs: 0 }, boottime: { secs: 2 * YEAR, nanosecs: 5 } };
+    });
+    const id = 'rl-time';
+    const r = u.tsbox(['run', '-d', id]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const pid = JSON.parse(u.tsbox(['state', id]).stdout).pid as number;
+    const e = u.tsbox(['exec', id, '/bin/sh', '-c', 'cat /proc/self/timens_offsets; cut -d" " -f1 /proc/uptime; readlink /proc/self/ns/time; readlink /proc/1/ns/time']);
+    expect(e.stderr).toBe('');
+    const [monotonic, boottime, uptime, own, init] = e.stdout.trim().split('\n');
+    expect([monotonic, boottime].map((l) => l!.trim().split(/\s+/).join(' '))).toEqual([`monotonic ${YEAR} 0`, `boottime ${2 * YEAR} 5`]);
+    // /proc/uptime counts CLOCK_BOOTTIME: two years on, inside only.
+    const hostUptime = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    expect(Number(uptime) - hostUptime).toBeGreaterThan(2 * YEAR - 60);
+    expect(Number(uptime) - hostUptime).toBeLessThan(2 * YEAR + 60);
+    // Outside: the init is in that time namespace, not the host's.
+    expect(own).toBe(init);
+    expect(fs.readlinkSync(`/proc/${pid}/ns/time`)).toBe(own);
+    expect(own).not.toBe(fs.readlinkSync('/proc/self/ns/time'));
+    expect(u.tsbox(['delete', '--force', id])).toMatchObject({ status: 0, stderr: '' });
+    expect(fs.readdirSync(path.join(u.xdg, 'tsbox'))).toEqual([]);
+    await eventually(() => expect(pidsOf(u.uid)).toEqual([]));
+  });
+
   it('makes a user namespace by itself for a config without one, and skips cgroups it cannot create with a warning', () => {
     const u = user();
     u.writeConfig(

@@ -8,7 +8,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildProbe, hostMounts, isRoot, type TestBundle } from '../helpers/bundle.js';
-import { cgroupSession } from '../helpers/cgroups.js';
+import { cgroupSession, findCgroupDirs } from '../helpers/cgroups.js';
+import { waitUntil } from '../helpers/lifecycle.js';
+import { loadBundle } from '../../lib/bundle.js';
+import { TsboxError } from '../../lib/errors.js';
+import { Runtime } from '../../lib/runtime/runtime.js';
 
 /** A line of /proc/<pid>/status ("Cpus_allowed_list"), from its text. */
 function statusField(text: string, name: string): string | undefined {
@@ -186,12 +190,100 @@ describe.skipIf(!isRoot)('runtime-spec 1.2/1.3 fields', () => {
     expect((await lc.cli(['list', '-q'])).stdout).toBe('');
   });
 
-  it('linux.intelRdt (not done yet): refused in one line rather than ignored, nothing left behind', async () => {
-    const b = lc.bundle({ mutate: (c) => (c.linux.intelRdt = { closID: 'tsbox-test', l3CacheSchema: 'L3:0=ff' }) });
-    for (const command of ['run', 'create']) {
-      await fails([command, '--bundle', b.dir, 'rdt'], `${path.join(b.dir, 'config.json')}: linux.intelRdt: cannot be applied: tsbox does not manage resctrl (Intel RDT) yet`);
+  // The applying path (lib/resctrl.ts) is unit-tested on a directory laid
+  // out like resctrl (test/unit/resctrl.test.ts): no test host has RDT.
+  it.skipIf(fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(' - resctrl '))(
+    'linux.intelRdt where no resctrl filesystem is mounted: one line naming it and why, before anything is made (no container, no cgroup)',
+    async () => {
+      const cgroup = cg.name('rdt');
+      const b = lc.bundle({
+        mutate: (c) => {
+          c.linux.intelRdt = { closID: 'tsbox-test', schemata: ['L3:0=ff'], enableMonitoring: true };
+          c.linux.cgroupsPath = `/${cgroup}`;
+          c.linux.resources = { pids: { limit: 10 } };
+        },
+      });
+      for (const command of ['run', 'create']) {
+        await fails(
+          [command, '--bundle', b.dir, 'rdt'],
+          `${path.join(b.dir, 'config.json')}: linux.intelRdt: cannot be applied: no resctrl filesystem is mounted here (Intel RDT or AMD QoS hardware, and mount -t resctrl resctrl /sys/fs/resctrl)`,
+        );
+        expect(findCgroupDirs(cgroup), `cgroups after ${command}`).toEqual([]);
+      }
+      expect((await lc.cli(['list', '-q'])).stdout).toBe('');
+    },
+  );
+
+  describe('linux.intelRdt on a directory laid out like resctrl (through the library: new Runtime({ resctrlRoot }))', () => {
+    /** What resctrl has at its root: info/ for L3 allocation and monitoring, the root group's files. */
+    function fakeResctrl(): string {
+      const root = lc.scratch();
+      fs.mkdirSync(path.join(root, 'info', 'L3'), { recursive: true });
+      fs.mkdirSync(path.join(root, 'info', 'L3_MON'));
+      fs.writeFileSync(path.join(root, 'info', 'L3_MON', 'mon_features'), 'llc_occupancy\nmbm_total_bytes\n');
+      fs.writeFileSync(path.join(root, 'schemata'), 'L3:0=fff\n');
+      fs.writeFileSync(path.join(root, 'tasks'), '');
+      return root;
     }
-    expect((await lc.cli(['list', '-q'])).stdout).toBe('');
+
+    it('the group made with its schemata; the init in its tasks and its monitoring group before the process starts (it reads them); both gone on delete', async () => {
+      const rdt = fakeResctrl();
+      const rt = new Runtime({ root: lc.root, resctrlRoot: rdt });
+      const id = lc.track('rdt-lib');
+      const b = lc.bundle({
+        args: ['sh', '-c', `cat /rdt/${id}/tasks; echo; cat /rdt/${id}/mon_groups/${id}/tasks; echo; exec sleep 100`],
+        mutate: (c) => {
+          c.linux.intelRdt = { schemata: ['L3:0=f'], enableMonitoring: true };
+          c.mounts.push({ destination: '/rdt', type: 'bind', source: rdt, options: ['rbind', 'ro'] });
+        },
+      });
+      fs.mkdirSync(path.join(b.rootfs, 'rdt'));
+      const c = await rt.run(id, loadBundle(b.dir), { stdio: ['ignore', 'pipe', 'ignore'], keep: true });
+      let out = '';
+      c.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+      await waitUntil('two lines from the container', () => out.split('\n').length > 2);
+      // Inside, at its start: its own (host) pid in both.
+      expect(out).toBe(`${c.pid}\n${c.pid}\n`);
+      // Outside.
+      const group = path.join(rdt, id);
+      expect(fs.readFileSync(path.join(group, 'schemata'), 'utf8')).toBe('L3:0=f\n');
+      expect(fs.readFileSync(path.join(group, 'tasks'), 'utf8')).toBe(String(c.pid));
+      expect(fs.readFileSync(path.join(group, 'mon_groups', id, 'tasks'), 'utf8')).toBe(String(c.pid));
+      expect(fs.readFileSync(path.join(rdt, 'schemata'), 'utf8')).toBe('L3:0=fff\n');
+      await rt.delete(id, { force: true });
+      await c.exited;
+      expect(fs.readdirSync(rdt).sort()).toEqual(['info', 'schemata', 'tasks']);
+    });
+
+    it('run without keep: the group made for it goes when its process exits', async () => {
+      const rdt = fakeResctrl();
+      const rt = new Runtime({ root: lc.root, resctrlRoot: rdt });
+      const id = lc.track('rdt-run');
+      const b = lc.bundle({ args: ['true'], mutate: (c) => (c.linux.intelRdt = { l3CacheSchema: 'L3:0=3' }) });
+      const c = await rt.run(id, loadBundle(b.dir), { stdio: 'ignore' });
+      expect(c.intelRdt).toEqual({ dir: path.join(rdt, id), made: true });
+      expect((await c.exited).status).toBe(0);
+      await waitUntil('the group removed', () => !fs.existsSync(path.join(rdt, id)));
+      expect(rt.list()).toEqual([]);
+    });
+
+    it('a closID group there with other schemata: one line naming linux.intelRdt, no container, the group as it was', async () => {
+      const rdt = fakeResctrl();
+      const gold = path.join(rdt, 'gold');
+      fs.mkdirSync(path.join(gold, 'mon_groups'), { recursive: true });
+      fs.writeFileSync(path.join(gold, 'schemata'), 'L3:0=ff\n');
+      fs.writeFileSync(path.join(gold, 'tasks'), '');
+      const rt = new Runtime({ root: lc.root, resctrlRoot: rdt });
+      const id = lc.track('rdt-shared');
+      const b = lc.bundle({ args: ['true'], mutate: (c) => (c.linux.intelRdt = { closID: 'gold', l3CacheSchema: 'L3:0=f', enableMonitoring: true }) });
+      await expect(rt.create(id, b.dir, { stdio: 'ignore' })).rejects.toThrow(
+        new TsboxError('linux.intelRdt: the resctrl group "gold" exists with other schemata than the config\'s ("L3:0=ff"); a shared group is not rewritten'),
+      );
+      expect(rt.list()).toEqual([]);
+      expect(fs.readFileSync(path.join(gold, 'tasks'), 'utf8')).toBe('');
+      expect(fs.readdirSync(path.join(gold, 'mon_groups'))).toEqual([]);
+      expect(fs.readFileSync(path.join(gold, 'schemata'), 'utf8')).toBe('L3:0=ff\n');
+    });
   });
 
   describe('linux.memoryPolicy (spec 1.3)', () => {

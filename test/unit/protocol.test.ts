@@ -13,7 +13,7 @@ import { defaultSpec } from '../../lib/oci/default-spec.js';
 import type { Spec } from '../../lib/oci/types.js';
 import { validateSpec } from '../../lib/oci/validate.js';
 import { buildExecPlan, buildPlan } from '../../lib/plan/build.js';
-import { encodePlan, encodeSeccompCompile } from '../../lib/plan/encode.js';
+import { encodeNetDevicesBack, encodePlan, encodeSeccompCompile } from '../../lib/plan/encode.js';
 import type { HostFacts } from '../../lib/host/facts.js';
 import type { IdRange, LaunchPlan, PlannedSeccomp } from '../../lib/plan/plan.js';
 import { wire } from '../../lib/wire.js';
@@ -269,8 +269,15 @@ describe('the helper protocol', () => {
 
   it('the plans above use every record', () => {
     const used = new Set(plans.flatMap(([, make]) => wire.decodeRecords(encodePlan(make())).map((r) => r[0])));
-    const compileOnly = ['seccomp-compile', 'seccomp', 'seccomp-rule'];
+    const compileOnly = ['seccomp-compile', 'seccomp', 'seccomp-rule', 'net-devices-back'];
     expect(Object.keys(PLAN_RECORDS).filter((r) => !used.has(r) && !compileOnly.includes(r))).toStrictEqual([]);
+  });
+
+  it("round-trips the move-back mode's plan", () => {
+    expect(dump(encodeNetDevicesBack('/proc/42/ns/net', [{ host: 'eth0', name: 'ctr0' }]))).toMatchObject({
+      netDevicesBack: '/proc/42/ns/net',
+      netDevices: [{ host: 'eth0', name: 'ctr0' }],
+    });
   });
 
   it("round-trips the compile mode's rules", () => {

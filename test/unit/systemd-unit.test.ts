@@ -74,6 +74,10 @@ describe('unitProperties', () => {
     expect(p.CPUQuotaPerSecUSec).toStrictEqual(new Variant('t', 130000n));
   });
 
+  it('pids.limit 0 is TasksMax 1 (systemd refuses 0; with the init in the scope 1 admits no new process either)', () => {
+    expect(props({ pids: { limit: 0 } }).TasksMax).toStrictEqual(new Variant('t', 1n));
+  });
+
   it('leaves out what an older systemd does not know', () => {
     const p = props({ cpu: { quota: 50000, period: 50000, cpus: '1' } }, 240);
     expect(p.CPUQuotaPeriodUSec).toBeUndefined();

@@ -648,6 +648,18 @@ const MALFORMED: [string, (c: Json) => Json, string, string][] = [
     'must be a boolean, got "yes"',
   ],
   [
+    'intelRdt.schemata a line not a string',
+    (c) => void (c.linux.intelRdt.schemata = ['L3:0=f', 7]),
+    'linux.intelRdt.schemata[1]',
+    'must be a string, got 7',
+  ],
+  [
+    'intelRdt.enableMonitoring a string',
+    (c) => void (c.linux.intelRdt.enableMonitoring = 'yes'),
+    'linux.intelRdt.enableMonitoring',
+    'must be a boolean, got "yes"',
+  ],
+  [
     'personality domain unknown',
     (c) => void (c.linux.personality.domain = 'LINUX64'),
     'linux.personality.domain',

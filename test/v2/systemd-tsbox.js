@@ -215,6 +215,46 @@ check('systemd driver: a create killed while its init waits at a prestart hook (
   assert.equal(fs.existsSync(path.join(stateRoot, 'killed')), false);
 });
 
+check('systemd driver: pids.limit 0 is a limit (runc 1.4): pids.max 0 in the scope once the init is set up (TasksMax 1: systemd refuses 0), no new process after daemon-reload either; inside, no fork; outside, exec cannot add a process; update to 0 too', async () => {
+  // What systemd itself says of TasksMax=0 (why tsbox writes pids.max).
+  const direct = spawnSync('systemd-run', ['--scope', '--unit', 'sdt-tasks0', '-p', 'TasksMax=0', '/bin/true'], { encoding: 'utf8' });
+  console.log(`V2INFO systemd-run -p TasksMax=0: status ${direct.status}: ${(direct.stderr || direct.stdout).trim().split('\n')[0]}`);
+  spawnSync('systemctl', ['stop', 'sdt-tasks0.scope']);
+  // Inside: the process runs, and cannot make another (busybox sh gives up).
+  const once = bundle(['sh', '-c', 'echo running; /bin/true; echo forked'], { cgroupsPath: 'system.slice:sdt:zero1', resources: { pids: { limit: 0 } } });
+  const r = tsbox(['run', '--bundle', once, 'zero1']);
+  assert.equal(r.status, 2, r.out);
+  assert.equal(r.out, "running\nsh: can't fork: Resource temporarily unavailable\n");
+  // Outside, while it runs: 0 in the file; systemd, which refuses
+  // TasksMax=0, holds 1, which admits no new process beside the init either.
+  const b = bundle(['sleep', '1000'], { cgroupsPath: 'system.slice:sdt:zero', resources: { pids: { limit: 0 } } });
+  ok(['run', '--detach', '--bundle', b, 'zero']);
+  const dir = path.join(CG, 'system.slice', 'sdt-zero.scope');
+  const noNewProcess = () => {
+    const e = tsbox(['exec', 'zero', '/bin/true']);
+    assert.notEqual(e.status, 0, e.out);
+    assert.equal(read(dir, 'cgroup.procs').split('\n').length, 1);
+  };
+  assert.equal(read(dir, 'pids.max'), '0');
+  assert.equal(show('sdt-zero.scope', 'TasksMax').TasksMax, '1');
+  noNewProcess();
+  // A reload makes systemd write its TasksMax again: 1, still no new process.
+  const reload = spawnSync('systemctl', ['daemon-reload'], { encoding: 'utf8' });
+  assert.equal(reload.status, 0, reload.stderr);
+  assert.equal(read(dir, 'pids.max'), '1', 'pids.max after daemon-reload');
+  noNewProcess();
+  // update to a number and back to 0: the file and the unit.
+  ok(['update', '--pids-limit', '5', 'zero']);
+  assert.deepEqual([read(dir, 'pids.max'), show('sdt-zero.scope', 'TasksMax').TasksMax], ['5', '5']);
+  assert.equal(tsbox(['exec', 'zero', '/bin/true']).status, 0);
+  ok(['update', '--pids-limit', '0', 'zero']);
+  assert.deepEqual([read(dir, 'pids.max'), show('sdt-zero.scope', 'TasksMax').TasksMax], ['0', '1']);
+  noNewProcess();
+  ok(['delete', '--force', 'zero']);
+  assert.equal(fs.existsSync(dir), false);
+  assert.deepEqual(tsboxUnits(), []);
+});
+
 check('systemd driver: no container, scope or state is left', async () => {
   const ids = ok(['list', '-q']).split('\n').filter(Boolean);
   for (const id of ids) tsbox(['delete', '--force', id]);

@@ -54,10 +54,11 @@ export async function command(ctx: CommandContext): Promise<number> {
       },
       // As the spec defines them, whether tsbox implements them, not whether
       // this host has the LSM: the profile and label are applied where it
-      // does, and refused in one line where it does not.
+      // does, and refused in one line where it does not. Intel RDT likewise,
+      // where resctrl is mounted (lib/resctrl.ts).
       apparmor: { enabled: true },
       selinux: { enabled: true },
-      intelRdt: { enabled: false },
+      intelRdt: { enabled: true, schemata: true, monitoring: true },
       mountExtensions: { idmap: { enabled: true } },
       memoryPolicy: { modes: [...MEMORY_POLICY_MODES], flags: [...MEMORY_POLICY_FLAGS] },
       netDevices: { enabled: true },

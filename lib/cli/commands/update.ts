@@ -73,17 +73,17 @@ function fromFile(file: string): LinuxResources {
 
 export async function command(ctx: CommandContext): Promise<number> {
   const id = theId(ctx, 'update');
-  for (const [flag, what] of [['l3-cache-schema', 'Intel RDT/CAT'], ['mem-bw-schema', 'Intel RDT/MBA']] as const) {
-    if (ctx.flags[flag] !== undefined) {
-      throw new TsboxError(`--${flag}: ${what} is not available: tsbox does not manage resctrl (linux.intelRdt)`);
-    }
-  }
+  // Schemata lines for the container's resctrl group (linux.intelRdt).
+  const schemata = (['l3-cache-schema', 'mem-bw-schema'] as const).map((flag) => ctx.flags[flag] as string | undefined).filter((s): s is string => s !== undefined);
   const resources = ctx.flags.resources !== undefined ? fromFile(ctx.flags.resources as string) : fromFlags(ctx.flags);
   // As runc: the flags are accepted and ignored (the kernel dropped kernel
   // memory limits; a config's memory.kernelTCP is still applied where it can be).
   for (const flag of ['kernel-memory', 'kernel-memory-tcp']) {
     if (ctx.flags[flag] !== undefined) ctx.log.warn(`--${flag} is ignored (obsolete; kernels since 5.16 have no kernel memory limit)`);
   }
+  if (schemata.length > 0) await runtimeOf(ctx).updateIntelRdt(id, schemata);
+  // Only schemata asked for: the container's cgroups are not touched (it may have none).
+  if (schemata.length > 0 && ctx.flags.resources === undefined && Object.keys(resources).length === 0) return 0;
   for (const w of await runtimeOf(ctx).update(id, resources)) ctx.log.warn(w);
   return 0;
 }
