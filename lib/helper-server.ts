@@ -9,10 +9,10 @@ import { native as addon, type Binding } from './native/binding.js';
  * this process's child with the same descriptors, signal state and
  * read-only image as an executed one. The pre-started helper stays a child
  * of this process until stopHelper() (or this process's exit, when it ends
- * by itself). Calling it again keeps the running one.
+ * by itself). Calling it again keeps the running one. Returns its pid.
  */
-export function prestartHelper(native: Binding = addon()): void {
-  native.startHelperServer(native.helperPath);
+export function prestartHelper(native: Binding = addon()): number {
+  return native.startHelperServer(native.helperPath);
 }
 
 /** Ends the pre-started helper: containers' helpers are executed again. */
