@@ -60,8 +60,8 @@ function parseArgs(argv) {
   // lifecycles/lifecycleParallel: issue 16's "500 lifecycles, 20 in
   // parallel"; poolN/poolSize: its library throughput "8 at a time".
   const p = opts.quick
-    ? { warmup: 3, runs: 15, libWarmup: 5, libN: 50, concurrency: 50, concurrentRounds: 2, lifecycles: 60, lifecycleParallel: 20, poolN: 200, poolSize: 8 }
-    : { warmup: 10, runs: 60, libWarmup: 20, libN: 300, concurrency: 50, concurrentRounds: 5, lifecycles: 500, lifecycleParallel: 20, poolN: 1000, poolSize: 8 };
+    ? { warmup: 3, runs: 15, libWarmup: 5, libN: 50, concurrency: 50, concurrentRounds: 2, lifecycles: 60, lifecycleParallel: 20, poolN: 200, poolSize: 8, criRuns: 0 }
+    : { warmup: 10, runs: 60, libWarmup: 20, libN: 300, concurrency: 50, concurrentRounds: 5, lifecycles: 500, lifecycleParallel: 20, poolN: 1000, poolSize: 8, criRuns: 20 };
   if (opts.svg === undefined) opts.svg = opts.quick ? null : path.join(ROOT, 'docs', 'bench.svg');
   return { ...opts, ...p };
 }
@@ -659,7 +659,7 @@ function table(rows) {
 // ---- issue 16's goals, and the chart ------------------------------------------------------------
 
 /** One line per figure of issue 16's table: the numbers, the goal, and whether it is met (by how much not). */
-function goalRows({ by, parallel, library }) {
+function goalRows({ by, parallel, library, cri }) {
   const med = (key) => (by[key] && by[key].stats ? by[key].stats.median : NaN);
   const withCpu = (ms, cpu) => (Number.isFinite(ms) ? `${f(ms, 1)} ms${Number.isFinite(cpu) ? ` (cpu ${f(cpu, 1)})` : ''}` : 'n/a');
   const cpuOf = (key) => (by[key] ? by[key].cpuMs : NaN);
@@ -714,15 +714,13 @@ function goalRows({ by, parallel, library }) {
     if (failed.length > 0) rows[rows.length - 1].verdict += `; FAILED lifecycles: ${failed.join(', ')} (see above)`;
   }
   else rows.push({ ...prow, measured: 'n/a', goal: '<= 1.50x runc', verdict: `not measured (${(parallel.tsbox && parallel.tsbox.failure) || (parallel.runc && parallel.runc.failure)})` });
-  rows.push({
-    work: 'containerd CRI StartContainer',
-    tsbox: 'n/a',
-    runc: 'n/a',
-    node: '',
-    measured: 'n/a',
-    goal: "<= runc's",
-    verdict: `not measured (${criUnmeasured()})`,
-  });
+  const criRow = { work: 'containerd CRI StartContainer', node: '' };
+  if (cri && cri.tsbox) {
+    rows.push({ ...ratioGoal(criRow, cri.tsbox.median, cri.runc.median, 1, 'runc'), tsbox: `${f(cri.tsbox.median, 1)} ms`, runc: `${f(cri.runc.median, 1)} ms` });
+  } else {
+    const why = !cri ? 'full bench only: npm run bench without --quick' : cri.skipped || cri.failure;
+    rows.push({ ...criRow, tsbox: 'n/a', runc: 'n/a', measured: 'n/a', goal: "<= runc's", verdict: `not measured (${why})` });
+  }
   // The library's run as it is, and with prestartHelper() (each container's
   // helper forked, not executed).
   for (const [key, how] of [['spec', ''], ['prestarted', ', pre-started helper']]) {
@@ -749,14 +747,33 @@ function goalRows({ by, parallel, library }) {
   return rows;
 }
 
-/** Why the CRI figure is not measured: what is missing on this host or in the bench. */
-function criUnmeasured() {
-  if (!versionOf('containerd')) return 'containerd is not installed';
-  // The figure needs containerd with its io.containerd.grpc.v1.cri plugin,
-  // tsbox as the runc shim's BinaryName, and a CRI client to time
-  // StartContainer with.
-  if (!versionOf('crictl', ['--version'])) return 'no CRI client: crictl is not installed';
-  return 'this script does not drive containerd yet';
+// ---- containerd's CRI StartContainer ------------------------------------------------------
+
+/**
+ * StartContainer through containerd's CRI with tsbox and with runc as the
+ * runtime handler, alternately in one containerd: test/perf/cri-start.perf.ts
+ * (it uses the CRI tests' helpers, which are TypeScript, so vitest runs it).
+ * The daemon, its sockets and state live in a temp sandbox the file removes.
+ * Returns { tsbox, runc } stats, or { skipped } / { failure } with why.
+ */
+function measureCri(tmp, o) {
+  const out = path.join(tmp, 'cri-start.json');
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '-c', path.join(ROOT, 'test', 'perf', 'vitest.config.mts')], {
+    cwd: ROOT,
+    env: { ...process.env, TSBOX_CRI_BENCH_OUT: out, TSBOX_CRI_BENCH_N: String(o.criRuns) },
+    encoding: 'utf8',
+    timeout: 900_000,
+  });
+  let result;
+  try {
+    result = JSON.parse(fs.readFileSync(out, 'utf8'));
+  } catch {
+    const why = firstLine((r.stdout || '').split('\n').filter((l) => /Error|FAIL|×/.test(l)).join('\n')) || firstLine(r.stderr) || `exit status ${r.status}`;
+    return { failure: `test/perf/cri-start.perf.ts: ${why}` };
+  }
+  if (result.skipped) return { skipped: result.skipped };
+  if (r.status !== 0) return { failure: `test/perf/cri-start.perf.ts failed (exit status ${r.status}): its teardown found something left` };
+  return { tsbox: stats(result.tsbox), runc: stats(result.runc), times: result };
 }
 
 const xmlEscape = (t) => String(t).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -765,7 +782,7 @@ const xmlEscape = (t) => String(t).replace(/&/g, '&amp;').replace(/</g, '&lt;').
  * The chart of tsbox vs runc (and crun, and Node's own start) as SVG: one
  * group of bars per kind of work, medians with the p10-p90 range.
  */
-function chart({ by, parallel, library, crunNet, crunLifecycleNet, versions, quick }) {
+function chart({ by, parallel, library, cri, crunNet, crunLifecycleNet, versions, quick }) {
   const COLORS = { tsbox: '#3178c6', runc: '#e37933', crun: '#4c9a2a', node: '#9a9a9a' };
   const bar = (who, key) => (by[key] && by[key].stats ? { who, value: by[key].stats.median, lo: by[key].stats.p10, hi: by[key].stats.p90 } : null);
   const plain = (who, value) => (Number.isFinite(value) ? { who, value } : null);
@@ -778,6 +795,7 @@ function chart({ by, parallel, library, crunNet, crunLifecycleNet, versions, qui
     ['create + start + delete -f', [bar('tsbox', 'tsbox-lifecycle'), bar('runc', 'runc-lifecycle'), plain('crun', crunLifecycleNet)]],
     ['CPU (user+sys) of create + start + delete', [plain('tsbox', by['tsbox-lifecycle'].cpuMs), plain('runc', by['runc-lifecycle'].cpuMs)]],
     [`each of ${pt ? pt.n : pr ? pr.n : ''} lifecycles, ${pt ? pt.parallel : ''} in parallel`, [plain('tsbox', pt && pt.perLifecycleMs), plain('runc', pr && pr.perLifecycleMs)]],
+    ...(cri && cri.tsbox ? [['containerd CRI StartContainer', ['tsbox', 'runc'].map((who) => ({ who, value: cri[who].median, lo: cri[who].p10, hi: cri[who].p90 }))]] : []),
     ['library run() to exit (tsbox spec config)', [library.spec && library.spec.stats ? { who: 'tsbox', value: library.spec.stats.median, lo: library.spec.stats.p10, hi: library.spec.stats.p90 } : null]],
     ['library run() to exit, pre-started helper', [library.prestarted && library.prestarted.stats ? { who: 'tsbox', value: library.prestarted.stats.median, lo: library.prestarted.stats.p10, hi: library.prestarted.stats.p90 } : null]],
   ]
@@ -943,6 +961,14 @@ async function main() {
     failures.push(`library (tsbox spec config, pre-started helper): ${err.message}`);
   }
 
+  // ---- containerd's CRI (full pass only: a daemon per run, ~1 min)
+  let cri;
+  if (!o.quick) {
+    process.stderr.write('bench: containerd CRI StartContainer, tsbox and runc...\n');
+    cri = measureCri(tmp, o);
+    if (cri.failure) failures.push(`containerd CRI: ${cri.failure}`);
+  }
+
   process.stderr.write('bench: library, resources overhead...\n');
   let overhead;
   try {
@@ -1043,7 +1069,7 @@ async function main() {
   for (const n of notes) console.log(`note: ${n}`);
 
   // ---- issue 16's goals
-  const goals = goalRows({ by, parallel, library });
+  const goals = goalRows({ by, parallel, library, cri });
   console.log('');
   console.log("issue 16's figures (medians; goals are reported, not asserted):");
   console.log(
@@ -1057,7 +1083,7 @@ async function main() {
 
   if (o.svg) {
     fs.mkdirSync(path.dirname(o.svg), { recursive: true });
-    fs.writeFileSync(o.svg, chart({ by, parallel, library, crunNet, crunLifecycleNet, versions, quick: o.quick }));
+    fs.writeFileSync(o.svg, chart({ by, parallel, library, cri, crunNet, crunLifecycleNet, versions, quick: o.quick }));
     console.log(`chart written to ${path.relative(process.cwd(), o.svg) || o.svg}`);
   }
 
@@ -1101,6 +1127,7 @@ async function main() {
             timesMs: overhead.times,
             isolated: { overheadMs: overhead.isolated.overheadMs, none: overhead.isolated.none, resources: overhead.isolated.resources, gapMs: 150 },
           },
+      cri: cri ? (cri.tsbox ? { tsbox: cri.tsbox, runc: cri.runc, timesMs: cri.times } : cri) : { skipped: 'full bench only' },
       library: Object.fromEntries(
         Object.entries(library).map(([k, v]) => [k, v.failure ? { failure: v.failure } : { stats: v.stats, timesMs: v.times, concurrent: v.concurrent, pool: v.pool }]),
       ),
