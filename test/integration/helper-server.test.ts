@@ -13,6 +13,7 @@ import { buildPlan } from '../../lib/plan/build.js';
 import { encodePlan } from '../../lib/plan/encode.js';
 import { run } from '../../lib/run.js';
 import { childPids, hostMounts, isRoot, makeBundle, type TestBundle } from '../helpers/bundle.js';
+import { installFixture, runtimeFiles, type AttackReport } from '../helpers/security.js';
 
 /** What /proc says of a waiting helper: its descriptors (number -> target), signal state, parent, whether its exe opens for writing. */
 interface HelperView {
@@ -154,6 +155,43 @@ describe.skipIf(!isRoot)('the pre-started helper', () => {
     expect(openFds()).toBe(fds);
     expect(childPids()).toEqual(children);
     expect(fs.existsSync(`/proc/${server[0]}`)).toBe(false);
+  });
+
+  // CVE-2019-5736 (security-exe.test.ts) against the long-lived process:
+  // a container in the host's pid namespace, with all of root's
+  // capabilities (CAP_SYS_PTRACE too), sees the pre-started helper the
+  // whole time and the helpers forked from it while containers start.
+  it('a container in the host\'s pid namespace cannot open the pre-started helper\'s exe (nor a forked one\'s) for writing, now or later through O_PATH; the host files stay as they were', async () => {
+    const before = runtimeFiles();
+    const attacker = makeBundle({ args: ['/bin/exe-attack', '2000', '/tmp/attack-ready'] });
+    const victim = makeBundle({ args: ['/bin/true'] });
+    bundles.push(attacker, victim);
+    attacker.config.linux.namespaces = attacker.config.linux.namespaces.filter((ns: { type: string }) => ns.type !== 'pid');
+    attacker.write();
+    installFixture(attacker.rootfs, 'exe-attack');
+    prestartHelper();
+    const c = await run(attacker.dir, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    c.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const ended = new Promise((resolve) => c.stdout!.on('close', resolve));
+    for (let i = 0; i < 200 && !fs.existsSync(`${attacker.rootfs}/tmp/attack-ready`); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    let runs = 0;
+    for (const deadline = Date.now() + 1500; Date.now() < deadline; runs++) await (await run(victim.dir, { stdio: 'ignore' })).exited;
+    expect(runs).toBeGreaterThan(1);
+    expect((await c.exited).status).toBe(0);
+    await ended;
+    const report = JSON.parse(out) as AttackReport;
+    // While the pre-started helper runs, its file is busy (ETXTBSY) before the read-only mount's EROFS is reached.
+    const helper = Object.keys(report.targets).filter((t) => t.endsWith('/tsbox-helper'));
+    expect(helper, `targets seen: ${Object.keys(report.targets).join(', ')}`).not.toEqual([]);
+    for (const name of helper) {
+      for (const phase of [report.targets[name]!.now, report.targets[name]!.late]) {
+        expect(phase.opened, `${name} opened for writing`).toBe(0);
+        for (const code of Object.keys(phase.errors)) expect(['EROFS', 'ETXTBSY', 'EACCES', 'ENOENT', 'ESRCH'], `${name}: ${code}`).toContain(code);
+      }
+      expect(report.targets[name]!.now.attempts).toBeGreaterThan(0);
+    }
+    expect(runtimeFiles()).toEqual(before);
   });
 
   it('one that died is stopped and reaped at the next run, which executes the helper instead', async () => {
