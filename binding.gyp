@@ -16,6 +16,7 @@
       "type": "executable",
       "sources": [
         "native/helper/main.cc",
+        "native/helper/spawner.cc",
         "native/helper/copyup.cc",
         "native/helper/plan.cc",
         "native/helper/dump.cc",

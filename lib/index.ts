@@ -10,6 +10,7 @@ export { validateProcess, validateSpec } from './oci/validate.js';
 export { buildPlan, type PlanInput } from './plan/build.js';
 export type { LaunchPlan } from './plan/plan.js';
 export type { ContainerProcessState } from './seccomp-listener.js';
+export { prestartHelper, stopHelper } from './helper-server.js';
 export { run, type ExitStatus, type RunningContainer, type RunOptions, type StdioOption } from './run.js';
 export { Runtime, DEFAULT_ROOT, type Created, type CreateOptions, type ExecOptions, type ExecProcess, type RuntimeOptions } from './runtime/runtime.js';
 export type { ContainerState, StateStore, Status } from './runtime/state.js';

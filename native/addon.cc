@@ -12,6 +12,7 @@
 #include <spawn.h>
 #include <sys/ioctl.h>
 #include <sys/eventfd.h>
+#include <poll.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -26,6 +27,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -211,6 +213,175 @@ Napi::Value HelperImageInfo(const Napi::CallbackInfo& info) {
 
 // ---------------------------------------------------------------- spawning
 
+// posix_spawn of the helper with a descriptor layout: sources[i] becomes
+// descriptor i, nothing else of Node's is kept. Returns 0 or an errno.
+int spawn_helper_process(const std::string& helper, const std::vector<int>& sources, char* arg, pid_t& pid) {
+  // Move every descriptor the child needs above the target range first, so
+  // that the dup2s below cannot overwrite one another (stdio could be, say,
+  // [1, 0, 2]).
+  const int count = static_cast<int>(sources.size());
+  std::vector<int> high(count, -1);
+  int err = 0;
+  for (int i = 0; i < count && err == 0; i++) {
+    high[i] = fcntl(sources[i], F_DUPFD_CLOEXEC, count + 10);
+    if (high[i] < 0) err = errno;
+  }
+  if (err == 0) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attr);
+    // First, before the dup2s could reuse its number: into the read-only
+    // clone, from which the helper is executed by a relative name.
+    const HelperImage& image = helper_image(helper);
+    if (image.dir >= 0) posix_spawn_file_actions_addfchdir_np(&actions, image.dir);
+    for (int i = 0; i < count; i++) posix_spawn_file_actions_adddup2(&actions, high[i], i);
+    // Nothing of Node's reaches the helper (and so the container) but
+    // stdio, the preserved descriptors and the sync socket.
+    posix_spawn_file_actions_addclosefrom_np(&actions, count);
+    // Node ignores SIGPIPE and blocks some signals in its threads; the
+    // container must start with default dispositions and an empty mask.
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    char* argv[] = {const_cast<char*>("tsbox-helper"), arg, nullptr};
+    char* envp[] = {nullptr};
+    const std::string& file = image.dir >= 0 ? image.name : helper;
+    err = posix_spawn(&pid, file.c_str(), &actions, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+  }
+  for (int fd : high) {
+    if (fd >= 0) close(fd);
+  }
+  return err;
+}
+
+// The pre-started helper (native/helper/spawner.cc): started by
+// startHelperServer for a process that launches many containers; each
+// spawnHelper then asks it for a fork of itself instead of executing the
+// helper anew (glibc's start-up alone costs ~0.6 ms of CPU per execve in a
+// virtual machine). The forked helper is our child with the same
+// descriptors, signal state, environment and image as a spawned one. One
+// per process, shared by every thread that loaded the addon.
+struct Spawner {
+  std::string helper;  // the helper it was started from
+  pid_t pid = -1;
+  int ctl = -1;  // our end of its control socket (CLOEXEC), or -1
+};
+
+std::mutex spawner_mutex;
+Spawner spawner;
+
+// Ends the spawner (it exits when its control socket closes; SIGKILL in
+// case it is stuck) and reaps it: it is our child, not yet reaped, so the
+// pid is still its own.
+void stop_spawner() {
+  if (spawner.ctl < 0) return;
+  close(spawner.ctl);
+  kill(spawner.pid, SIGKILL);
+  while (waitpid(spawner.pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  spawner = Spawner{};
+}
+
+// A helper forked by the spawner: 0 (pid, pidfd set), an errno of the
+// spawner's clone, or -1 when the spawner is unusable (gone, stuck: it is
+// then stopped and the caller spawns instead).
+int fork_helper(const std::vector<int>& sources, pid_t& pid, int& pidfd) {
+  char byte = 's';
+  struct iovec iov = {&byte, 1};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  std::vector<char> control(CMSG_SPACE(sizeof(int) * sources.size()), 0);
+  msg.msg_control = control.data();
+  msg.msg_controllen = control.size();
+  struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int) * sources.size());
+  memcpy(CMSG_DATA(cmsg), sources.data(), sizeof(int) * sources.size());
+  ssize_t n;
+  do {
+    n = sendmsg(spawner.ctl, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  // A descriptor that is not open: the request's fault, as posix_spawn's dup2 would say.
+  if (n < 0 && errno == EBADF) return EBADF;
+  // The answer comes within microseconds; a spawner that does not answer
+  // in time is broken (stopped, say) and replaced by spawning.
+  struct pollfd pfd = {spawner.ctl, POLLIN, 0};
+  int ready = n < 0 ? -1 : 0;
+  while (ready == 0) {
+    ready = poll(&pfd, 1, 2000);
+    if (ready < 0 && errno == EINTR) ready = 0;
+    else if (ready == 0) ready = -1;
+  }
+  std::string answer;
+  int fd = -1;
+  if (ready < 0 || wire::recv_datagram(spawner.ctl, answer, fd) != 0 || answer.size() != sizeof(int32_t)) {
+    if (fd >= 0) close(fd);
+    stop_spawner();
+    return -1;
+  }
+  int32_t result;
+  memcpy(&result, answer.data(), sizeof result);
+  if (result <= 0) {
+    if (fd >= 0) close(fd);
+    return result < 0 ? -result : EPROTO;
+  }
+  if (fd < 0) {
+    // No pidfd: the helper cannot be watched; it exits on its own (its
+    // sync socket closes with ours), and the spawner is not to be trusted.
+    stop_spawner();
+    return EPROTO;
+  }
+  pid = result;
+  pidfd = fd;
+  return 0;
+}
+
+// startHelperServer(helperPath) -> pid: starts the pre-started helper (or
+// keeps the running one); spawnHelper uses it from then on.
+Napi::Value StartHelperServer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string helper = info[0].As<Napi::String>();
+  std::lock_guard<std::mutex> lock(spawner_mutex);
+  if (spawner.ctl >= 0 && spawner.helper == helper) return Napi::Number::New(env, spawner.pid);
+  stop_spawner();
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return throw_system_error(env, "socketpair", errno);
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0) {
+    int err = errno;
+    close(sv[0]);
+    close(sv[1]);
+    return throw_system_error(env, "open \"/dev/null\"", err);
+  }
+  pid_t pid = -1;
+  char arg[] = "--spawner";
+  int err = spawn_helper_process(helper, {null, null, null, sv[1]}, arg, pid);
+  close(null);
+  close(sv[1]);
+  if (err != 0) {
+    close(sv[0]);
+    return throw_system_error(env, "spawn \"" + helper + "\" --spawner", err);
+  }
+  spawner = Spawner{helper, pid, sv[0]};
+  return Napi::Number::New(env, pid);
+}
+
+// stopHelperServer(): ends the pre-started helper, if any; spawnHelper
+// executes the helper again.
+Napi::Value StopHelperServer(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lock(spawner_mutex);
+  stop_spawner();
+  return info.Env().Undefined();
+}
+
 // spawnHelper(helperPath, plan: Buffer, stdio: [in, out, err], extra: number[])
 //   -> { pid, pidfd, sock }
 // Starts tsbox-helper with the plan already queued on its sync socket, so
@@ -244,55 +415,24 @@ Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
     return throw_system_error(env, "send launch plan", err);
   }
 
-  // Move every descriptor the child needs above the target range first, so
-  // that the dup2s below cannot overwrite one another (stdio could be, say,
-  // [1, 0, 2]).
   Napi::Array extra = info[3].As<Napi::Array>();
   std::vector<int> sources;
   for (uint32_t i = 0; i < 3; i++) sources.push_back(stdio.Get(i).As<Napi::Number>().Int32Value());
   for (uint32_t i = 0; i < extra.Length(); i++) sources.push_back(extra.Get(i).As<Napi::Number>().Int32Value());
   sources.push_back(sv[1]);
-  const int count = static_cast<int>(sources.size());
-  const int sync_fd = count - 1;
-  std::vector<int> high(count, -1);
-  int err = 0;
-  for (int i = 0; i < count && err == 0; i++) {
-    high[i] = fcntl(sources[i], F_DUPFD_CLOEXEC, count + 10);
-    if (high[i] < 0) err = errno;
-  }
 
   pid_t pid = -1;
-  if (err == 0) {
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attr);
-    // First, before the dup2s could reuse its number: into the read-only
-    // clone, from which the helper is executed by a relative name.
-    const HelperImage& image = helper_image(helper);
-    if (image.dir >= 0) posix_spawn_file_actions_addfchdir_np(&actions, image.dir);
-    for (int i = 0; i < count; i++) posix_spawn_file_actions_adddup2(&actions, high[i], i);
-    // Nothing of Node's reaches the helper (and so the container) but
-    // stdio, the preserved descriptors and the sync socket.
-    posix_spawn_file_actions_addclosefrom_np(&actions, count);
-    // Node ignores SIGPIPE and blocks some signals in its threads; the
-    // container must start with default dispositions and an empty mask.
-    sigset_t all, none;
-    sigfillset(&all);
-    sigemptyset(&none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-    std::string sync_arg = std::to_string(sync_fd);
-    char* argv[] = {const_cast<char*>("tsbox-helper"), const_cast<char*>(sync_arg.c_str()), nullptr};
-    char* envp[] = {nullptr};
-    const std::string& file = image.dir >= 0 ? image.name : helper;
-    err = posix_spawn(&pid, file.c_str(), &actions, &attr, argv, envp);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
+  int pidfd = -1;
+  int err = -1;
+  {
+    // The pre-started helper, when there is one for this helper (and the
+    // descriptors fit one message: SCM_MAX_FD).
+    std::lock_guard<std::mutex> lock(spawner_mutex);
+    if (spawner.ctl >= 0 && spawner.helper == helper && sources.size() <= 253) err = fork_helper(sources, pid, pidfd);
   }
-  for (int fd : high) {
-    if (fd >= 0) close(fd);
+  if (err < 0) {
+    std::string sync_arg = std::to_string(sources.size() - 1);
+    err = spawn_helper_process(helper, sources, &sync_arg[0], pid);
   }
   close(sv[1]);
   if (err != 0) {
@@ -300,8 +440,8 @@ Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
     return throw_system_error(env, "spawn \"" + helper + "\"", err);
   }
   // The helper is our child and not yet reaped, so its pid cannot have been
-  // reused: the pidfd is sure to be the helper's.
-  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  // reused: the pidfd is sure to be the helper's. (A forked one came with it.)
+  if (pidfd < 0) pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   if (pidfd < 0) {
     err = errno;
     kill(pid, SIGKILL);
@@ -625,6 +765,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("restoreTerminal", Napi::Function::New(env, RestoreTerminal));
   exports.Set("spawnHelper", Napi::Function::New(env, SpawnHelper));
   exports.Set("helperImage", Napi::Function::New(env, HelperImageInfo));
+  exports.Set("startHelperServer", Napi::Function::New(env, StartHelperServer));
+  exports.Set("stopHelperServer", Napi::Function::New(env, StopHelperServer));
   exports.Set("recv", Napi::Function::New(env, Recv));
   exports.Set("send", Napi::Function::New(env, Send));
   exports.Set("waitExit", Napi::Function::New(env, WaitExit));

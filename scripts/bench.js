@@ -60,8 +60,8 @@ function parseArgs(argv) {
   // lifecycles/lifecycleParallel: issue 16's "500 lifecycles, 20 in
   // parallel"; poolN/poolSize: its library throughput "8 at a time".
   const p = opts.quick
-    ? { warmup: 3, runs: 15, libWarmup: 5, libN: 50, concurrency: 50, concurrentRounds: 2, lifecycles: 60, lifecycleParallel: 20, poolN: 200, poolSize: 8 }
-    : { warmup: 10, runs: 60, libWarmup: 20, libN: 300, concurrency: 50, concurrentRounds: 5, lifecycles: 500, lifecycleParallel: 20, poolN: 1000, poolSize: 8 };
+    ? { warmup: 3, runs: 15, libWarmup: 5, libN: 50, concurrency: 50, concurrentRounds: 2, lifecycles: 60, lifecycleParallel: 20, poolN: 200, poolSize: 8, criRuns: 0 }
+    : { warmup: 10, runs: 60, libWarmup: 20, libN: 300, concurrency: 50, concurrentRounds: 5, lifecycles: 500, lifecycleParallel: 20, poolN: 1000, poolSize: 8, criRuns: 20 };
   if (opts.svg === undefined) opts.svg = opts.quick ? null : path.join(ROOT, 'docs', 'bench.svg');
   return { ...opts, ...p };
 }
@@ -547,8 +547,16 @@ async function measureConcurrent(run, dir, o) {
  * CPU a run costs (this process's share plus the helper's and the init's,
  * which it reaps).
  */
-async function measurePool(run, dir, o) {
+async function measurePool(run, dir, o, { spawner = 0 } = {}) {
   await runOnce(run, dir);
+  // The pre-started helper's share: it lives on, so it is not in this
+  // process's children's times.
+  const spawnerCpu = () => {
+    if (!spawner) return 0;
+    const stat = fs.readFileSync(`/proc/${spawner}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  };
   let next = 0;
   const worker = async () => {
     while (next < o.poolN) {
@@ -558,11 +566,13 @@ async function measurePool(run, dir, o) {
     }
   };
   const cpu0 = cpuNow();
+  const spawner0 = spawnerCpu();
   const t0 = performance.now();
   await Promise.all(Array.from({ length: o.poolSize }, worker));
   const wall = performance.now() - t0;
   const cpu = cpuSince(cpu0);
-  return { runs: o.poolN, inFlight: o.poolSize, wallMs: wall, perSecond: (o.poolN * 1000) / wall, cpuPerRunMs: (cpu.self + cpu.children) / o.poolN, cpuSelfPerRunMs: cpu.self / o.poolN };
+  const spawnerMs = spawnerCpu() - spawner0;
+  return { runs: o.poolN, inFlight: o.poolSize, wallMs: wall, perSecond: (o.poolN * 1000) / wall, cpuPerRunMs: (cpu.self + cpu.children + spawnerMs) / o.poolN, cpuSelfPerRunMs: cpu.self / o.poolN };
 }
 
 // ---- what linux.resources adds to a start -------------------------------------------------
@@ -649,7 +659,7 @@ function table(rows) {
 // ---- issue 16's goals, and the chart ------------------------------------------------------------
 
 /** One line per figure of issue 16's table: the numbers, the goal, and whether it is met (by how much not). */
-function goalRows({ by, parallel, library }) {
+function goalRows({ by, parallel, library, cri }) {
   const med = (key) => (by[key] && by[key].stats ? by[key].stats.median : NaN);
   const withCpu = (ms, cpu) => (Number.isFinite(ms) ? `${f(ms, 1)} ms${Number.isFinite(cpu) ? ` (cpu ${f(cpu, 1)})` : ''}` : 'n/a');
   const cpuOf = (key) => (by[key] ? by[key].cpuMs : NaN);
@@ -704,45 +714,66 @@ function goalRows({ by, parallel, library }) {
     if (failed.length > 0) rows[rows.length - 1].verdict += `; FAILED lifecycles: ${failed.join(', ')} (see above)`;
   }
   else rows.push({ ...prow, measured: 'n/a', goal: '<= 1.50x runc', verdict: `not measured (${(parallel.tsbox && parallel.tsbox.failure) || (parallel.runc && parallel.runc.failure)})` });
-  rows.push({
-    work: 'containerd CRI StartContainer',
-    tsbox: 'n/a',
-    runc: 'n/a',
-    node: '',
-    measured: 'n/a',
-    goal: "<= runc's",
-    verdict: `not measured (${criUnmeasured()})`,
-  });
-  const lib = library.spec;
-  if (lib && lib.stats && lib.pool) {
-    const p50 = lib.stats.median;
-    const rate = lib.pool.perSecond;
-    const missed = [];
-    if (p50 > 3) missed.push(`p50 ${f(p50 - 3)} ms over`);
-    if (rate < 600) missed.push(`${f(600 - rate, 0)}/s short`);
-    rows.push({
-      work: `library: run to exit, tsbox spec config (${lib.pool.inFlight} at a time)`,
-      tsbox: `p50 ${f(p50)} ms, ${f(rate, 0)}/s (cpu ${f(lib.pool.cpuPerRunMs, 1)})`,
-      runc: '',
-      node: '',
-      measured: `p50 ${f(p50)} ms, ${f(rate, 0)}/s`,
-      goal: 'p50 <= 3.0 ms, >= 600/s',
-      verdict: missed.length === 0 ? 'MET' : `MISSED (${missed.join(', ')})`,
-    });
+  const criRow = { work: 'containerd CRI StartContainer', node: '' };
+  if (cri && cri.tsbox) {
+    rows.push({ ...ratioGoal(criRow, cri.tsbox.median, cri.runc.median, 1, 'runc'), tsbox: `${f(cri.tsbox.median, 1)} ms`, runc: `${f(cri.runc.median, 1)} ms` });
   } else {
-    rows.push({ work: 'library: run to exit, tsbox spec config', tsbox: 'n/a', runc: '', node: '', measured: 'n/a', goal: 'p50 <= 3.0 ms, >= 600/s', verdict: `not measured (${lib ? lib.failure : 'not run'})` });
+    const why = !cri ? 'full bench only: npm run bench without --quick' : cri.skipped || cri.failure;
+    rows.push({ ...criRow, tsbox: 'n/a', runc: 'n/a', measured: 'n/a', goal: "<= runc's", verdict: `not measured (${why})` });
+  }
+  // The library's run as it is, and with prestartHelper() (each container's
+  // helper forked, not executed).
+  for (const [key, how] of [['spec', ''], ['prestarted', ', pre-started helper']]) {
+    const lib = library[key];
+    if (lib && lib.stats && lib.pool) {
+      const p50 = lib.stats.median;
+      const rate = lib.pool.perSecond;
+      const missed = [];
+      if (p50 > 3) missed.push(`p50 ${f(p50 - 3)} ms over`);
+      if (rate < 600) missed.push(`${f(600 - rate, 0)}/s short`);
+      rows.push({
+        work: `library: run to exit, tsbox spec config (${lib.pool.inFlight} at a time${how})`,
+        tsbox: `p50 ${f(p50)} ms, ${f(rate, 0)}/s (cpu ${f(lib.pool.cpuPerRunMs, 1)})`,
+        runc: '',
+        node: '',
+        measured: `p50 ${f(p50)} ms, ${f(rate, 0)}/s`,
+        goal: 'p50 <= 3.0 ms, >= 600/s',
+        verdict: missed.length === 0 ? 'MET' : `MISSED (${missed.join(', ')})`,
+      });
+    } else {
+      rows.push({ work: `library: run to exit, tsbox spec config${how}`, tsbox: 'n/a', runc: '', node: '', measured: 'n/a', goal: 'p50 <= 3.0 ms, >= 600/s', verdict: `not measured (${lib ? lib.failure : 'not run'})` });
+    }
   }
   return rows;
 }
 
-/** Why the CRI figure is not measured: what is missing on this host or in the bench. */
-function criUnmeasured() {
-  if (!versionOf('containerd')) return 'containerd is not installed';
-  // The figure needs containerd with its io.containerd.grpc.v1.cri plugin,
-  // tsbox as the runc shim's BinaryName, and a CRI client to time
-  // StartContainer with.
-  if (!versionOf('crictl', ['--version'])) return 'no CRI client: crictl is not installed';
-  return 'this script does not drive containerd yet';
+// ---- containerd's CRI StartContainer ------------------------------------------------------
+
+/**
+ * StartContainer through containerd's CRI with tsbox and with runc as the
+ * runtime handler, alternately in one containerd: test/perf/cri-start.perf.ts
+ * (it uses the CRI tests' helpers, which are TypeScript, so vitest runs it).
+ * The daemon, its sockets and state live in a temp sandbox the file removes.
+ * Returns { tsbox, runc } stats, or { skipped } / { failure } with why.
+ */
+function measureCri(tmp, o) {
+  const out = path.join(tmp, 'cri-start.json');
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '-c', path.join(ROOT, 'test', 'perf', 'vitest.config.mts')], {
+    cwd: ROOT,
+    env: { ...process.env, TSBOX_CRI_BENCH_OUT: out, TSBOX_CRI_BENCH_N: String(o.criRuns) },
+    encoding: 'utf8',
+    timeout: 900_000,
+  });
+  let result;
+  try {
+    result = JSON.parse(fs.readFileSync(out, 'utf8'));
+  } catch {
+    const why = firstLine((r.stdout || '').split('\n').filter((l) => /Error|FAIL|×/.test(l)).join('\n')) || firstLine(r.stderr) || `exit status ${r.status}`;
+    return { failure: `test/perf/cri-start.perf.ts: ${why}` };
+  }
+  if (result.skipped) return { skipped: result.skipped };
+  if (r.status !== 0) return { failure: `test/perf/cri-start.perf.ts failed (exit status ${r.status}): its teardown found something left` };
+  return { tsbox: stats(result.tsbox), runc: stats(result.runc), times: result };
 }
 
 const xmlEscape = (t) => String(t).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -751,7 +782,7 @@ const xmlEscape = (t) => String(t).replace(/&/g, '&amp;').replace(/</g, '&lt;').
  * The chart of tsbox vs runc (and crun, and Node's own start) as SVG: one
  * group of bars per kind of work, medians with the p10-p90 range.
  */
-function chart({ by, parallel, library, crunNet, crunLifecycleNet, versions, quick }) {
+function chart({ by, parallel, library, cri, crunNet, crunLifecycleNet, versions, quick }) {
   const COLORS = { tsbox: '#3178c6', runc: '#e37933', crun: '#4c9a2a', node: '#9a9a9a' };
   const bar = (who, key) => (by[key] && by[key].stats ? { who, value: by[key].stats.median, lo: by[key].stats.p10, hi: by[key].stats.p90 } : null);
   const plain = (who, value) => (Number.isFinite(value) ? { who, value } : null);
@@ -764,7 +795,9 @@ function chart({ by, parallel, library, crunNet, crunLifecycleNet, versions, qui
     ['create + start + delete -f', [bar('tsbox', 'tsbox-lifecycle'), bar('runc', 'runc-lifecycle'), plain('crun', crunLifecycleNet)]],
     ['CPU (user+sys) of create + start + delete', [plain('tsbox', by['tsbox-lifecycle'].cpuMs), plain('runc', by['runc-lifecycle'].cpuMs)]],
     [`each of ${pt ? pt.n : pr ? pr.n : ''} lifecycles, ${pt ? pt.parallel : ''} in parallel`, [plain('tsbox', pt && pt.perLifecycleMs), plain('runc', pr && pr.perLifecycleMs)]],
+    ...(cri && cri.tsbox ? [['containerd CRI StartContainer', ['tsbox', 'runc'].map((who) => ({ who, value: cri[who].median, lo: cri[who].p10, hi: cri[who].p90 }))]] : []),
     ['library run() to exit (tsbox spec config)', [library.spec && library.spec.stats ? { who: 'tsbox', value: library.spec.stats.median, lo: library.spec.stats.p10, hi: library.spec.stats.p90 } : null]],
+    ['library run() to exit, pre-started helper', [library.prestarted && library.prestarted.stats ? { who: 'tsbox', value: library.prestarted.stats.median, lo: library.prestarted.stats.p10, hi: library.prestarted.stats.p90 } : null]],
   ]
     .map(([label, bars]) => [label, bars.filter(Boolean)])
     .filter(([, bars]) => bars.length > 0);
@@ -911,6 +944,30 @@ async function main() {
     library.spec = { failure: err.message };
     failures.push(`library (tsbox spec config): ${err.message}`);
   }
+  // The same with the helper pre-started (prestartHelper(): each
+  // container's helper a fork of it instead of an execve).
+  process.stderr.write(`bench: library, tsbox spec config, ${o.poolSize} at a time, pre-started helper...\n`);
+  try {
+    const spawner = lib.prestartHelper();
+    try {
+      library.prestarted = await measureLibrary(lib.run, specBundle, o);
+      library.prestarted.pool = await measurePool(lib.run, specBundle, o, { spawner });
+    } finally {
+      lib.stopHelper();
+    }
+  } catch (err) {
+    if (err instanceof Interrupted) throw err;
+    library.prestarted = { failure: err.message };
+    failures.push(`library (tsbox spec config, pre-started helper): ${err.message}`);
+  }
+
+  // ---- containerd's CRI (full pass only: a daemon per run, ~1 min)
+  let cri;
+  if (!o.quick) {
+    process.stderr.write('bench: containerd CRI StartContainer, tsbox and runc...\n');
+    cri = measureCri(tmp, o);
+    if (cri.failure) failures.push(`containerd CRI: ${cri.failure}`);
+  }
 
   process.stderr.write('bench: library, resources overhead...\n');
   let overhead;
@@ -950,7 +1007,7 @@ async function main() {
     crunLifecycleNet = by['crun-lifecycle'].stats.median - by['crun-wrapper'].stats.median;
     rows.push(['crun create+start+delete minus wrapper', f(crunLifecycleNet), '', '', ratioTo('runc-lifecycle')(crunLifecycleNet), '']);
   }
-  for (const [key, label] of [['default', 'library run() default config'], ['minimal', 'library run() minimal config'], ['spec', 'library run() tsbox spec config']]) {
+  for (const [key, label] of [['default', 'library run() default config'], ['minimal', 'library run() minimal config'], ['spec', 'library run() tsbox spec config'], ['prestarted', 'library run() tsbox spec config, pre-started helper']]) {
     if (library[key].stats) row(label, library[key].stats);
     else rows.push([label, 'n/a', '', '', '', '']);
   }
@@ -964,10 +1021,11 @@ async function main() {
       if (p.failures > 0) console.log(`${key}: FAILED ${p.failures} of the ${p.n} lifecycles (a bug to look at, not noise), first: ${p.firstFailure}`);
     }
   }
-  if (library.spec.pool) {
-    const p = library.spec.pool;
+  for (const [key, how] of [['spec', ''], ['prestarted', ', pre-started helper']]) {
+    const p = library[key].pool;
+    if (!p) continue;
     console.log(
-      `library, tsbox spec config, ${p.inFlight} at a time: ${p.runs} runs in ${f(p.wallMs, 0)} ms = ${f(p.perSecond, 0)}/s; user+sys ${f(p.cpuPerRunMs)} ms per run (${f(p.cpuSelfPerRunMs)} ms of it in this process)`,
+      `library, tsbox spec config${how}, ${p.inFlight} at a time: ${p.runs} runs in ${f(p.wallMs, 0)} ms = ${f(p.perSecond, 0)}/s; user+sys ${f(p.cpuPerRunMs)} ms per run (${f(p.cpuSelfPerRunMs)} ms of it in this process)`,
     );
   }
   for (const key of ['default', 'minimal']) {
@@ -1011,7 +1069,7 @@ async function main() {
   for (const n of notes) console.log(`note: ${n}`);
 
   // ---- issue 16's goals
-  const goals = goalRows({ by, parallel, library });
+  const goals = goalRows({ by, parallel, library, cri });
   console.log('');
   console.log("issue 16's figures (medians; goals are reported, not asserted):");
   console.log(
@@ -1025,7 +1083,7 @@ async function main() {
 
   if (o.svg) {
     fs.mkdirSync(path.dirname(o.svg), { recursive: true });
-    fs.writeFileSync(o.svg, chart({ by, parallel, library, crunNet, crunLifecycleNet, versions, quick: o.quick }));
+    fs.writeFileSync(o.svg, chart({ by, parallel, library, cri, crunNet, crunLifecycleNet, versions, quick: o.quick }));
     console.log(`chart written to ${path.relative(process.cwd(), o.svg) || o.svg}`);
   }
 
@@ -1069,6 +1127,7 @@ async function main() {
             timesMs: overhead.times,
             isolated: { overheadMs: overhead.isolated.overheadMs, none: overhead.isolated.none, resources: overhead.isolated.resources, gapMs: 150 },
           },
+      cri: cri ? (cri.tsbox ? { tsbox: cri.tsbox, runc: cri.runc, timesMs: cri.times } : cri) : { skipped: 'full bench only' },
       library: Object.fromEntries(
         Object.entries(library).map(([k, v]) => [k, v.failure ? { failure: v.failure } : { stats: v.stats, timesMs: v.times, concurrent: v.concurrent, pool: v.pool }]),
       ),

@@ -382,11 +382,18 @@ export function isFrozen(cg: Cgroups): boolean {
  * (lib/cgroups/kill.ts) for removing a container's cgroups.
  */
 export function removeCreated(cg: Cgroups): string | undefined {
+  const own = Object.values(cg.dirs);
   for (const dir of cg.created) {
     const result = removeOne(dir);
+    if (result !== 'busy') continue;
+    // A parent made on the way to the container's cgroup, busy: it holds
+    // other containers' cgroups (a pod's cgroup_parent), which are theirs.
+    // It stays, as runc leaves parents; the container's own are gone by now
+    // (deepest first).
+    if (!own.includes(dir)) continue;
     // Busy: cgroups of the container's own inside (systemd, Docker in
     // Docker) go first, deepest first; processes would keep it busy still.
-    if (result === 'busy' && !cgroupTree(dir).every((d) => removeOne(d) !== 'busy')) return dir;
+    if (!cgroupTree(dir).every((d) => removeOne(d) !== 'busy')) return dir;
   }
   return undefined;
 }

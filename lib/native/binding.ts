@@ -39,6 +39,14 @@ export interface Addon {
    * native/addon.cc, "the helper's image").
    */
   helperImage(helper: string): { readOnly: boolean; reason: string };
+  /**
+   * Starts the pre-started helper (native/helper/spawner.cc), or keeps the
+   * running one; from then on spawnHelper forks it instead of executing the
+   * helper. Returns its pid (a child of this process until stopHelperServer).
+   */
+  startHelperServer(helper: string): number;
+  /** Ends the pre-started helper, if any: spawnHelper executes the helper again. */
+  stopHelperServer(): void;
   /** Resolves when fd is readable (a pidfd: when its process has exited). */
   readable(fd: number): Promise<void>;
   /**

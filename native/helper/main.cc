@@ -13,6 +13,10 @@
 // a fraction of a millisecond, and it gives the kernel a small, separate
 // executable to point /proc/<pid>/exe at instead of the node binary.
 //
+// A process that runs many containers can pre-start the helper instead
+// (spawner.cc): each helper is then a fork of it, with the same descriptors
+// and state as a spawned one, and this file runs from launch() on.
+//
 // The init is cloned with CLONE_PARENT, so it is a child of the Node process
 // (which can wait for it through the pidfd the helper hands over) and the
 // helper exits at once: no process of ours stays behind per container.
@@ -104,6 +108,7 @@
 #include "protocol.h"
 #include "report.h"
 #include "seccomp.h"
+#include "spawner.h"
 #include "time_ns.h"
 #include "userns.h"
 
@@ -331,17 +336,10 @@ int inspect(const char* mode) {
   return write(1, out.data(), out.size()) == static_cast<ssize_t>(out.size()) ? 0 : 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc != 2) return 2;  // started by anything but the addon or `tsbox features`
-  if (strcmp(argv[1], "--seccomp-features") == 0) {
-    // What the libseccomp linked in here supports, for `tsbox features`.
-    std::string json = seccomp::features_json() + "\n";
-    return write(1, json.data(), json.size()) == static_cast<ssize_t>(json.size()) ? 0 : 1;
-  }
-  if (strcmp(argv[1], "--dump-plan") == 0 || strcmp(argv[1], "--protocol") == 0) return inspect(argv[1]);
-  const int sync_fd = atoi(argv[1]);
+// A helper's whole work, from its sync socket: spawned by the addon (the
+// socket's number is its argument) or forked by the pre-started one
+// (spawner.cc). Never returns.
+[[noreturn]] void launch(int sync_fd) {
   // Non-dumpable until the container's process is executed (execve makes
   // it dumpable again): /proc/<pid>/ of the helper and of the init it
   // clones is then owned by root and closed to ptrace-style access, so a
@@ -435,4 +433,19 @@ int main(int argc, char** argv) {
   // If the runtime is gone there is nobody to set the container up for; the
   // init sees the gate close and will fail at its first message.
   _exit(err == 0 ? 0 : 1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) return 2;  // started by anything but the addon or `tsbox features`
+  if (strcmp(argv[1], "--seccomp-features") == 0) {
+    // What the libseccomp linked in here supports, for `tsbox features`.
+    std::string json = seccomp::features_json() + "\n";
+    return write(1, json.data(), json.size()) == static_cast<ssize_t>(json.size()) ? 0 : 1;
+  }
+  if (strcmp(argv[1], "--dump-plan") == 0 || strcmp(argv[1], "--protocol") == 0) return inspect(argv[1]);
+  // The pre-started helper: its control socket is descriptor 3.
+  if (strcmp(argv[1], "--spawner") == 0) spawner::serve(3, launch);
+  launch(atoi(argv[1]));
 }

@@ -33,6 +33,8 @@ export function podNetworkSkipReason(): string | undefined {
 
 /** The runtime handler (RuntimeClass handler) that names tsbox. */
 export const HANDLER = 'tsbox';
+/** The handler that runs runc, when startCriContainerd is asked for it. */
+export const RUNC_HANDLER = 'runc';
 
 /** CAP_SYS_RESOURCE in this process's effective set (a pod sandbox asks for oom_score_adj -998, which needs it). */
 export function hasCapSysResource(): boolean {
@@ -125,9 +127,10 @@ export interface Cri {
 }
 
 /**
- * containerd with the CRI plugin on: its one runtime handler `tsbox`
- * (io.containerd.runc.v2 with BinaryName bin/tsbox and Root in the sandbox),
- * the sandbox image imported locally, AppArmor left alone (no profile is
+ * containerd with the CRI plugin on: its runtime handler `tsbox`
+ * (io.containerd.runc.v2 with BinaryName bin/tsbox and Root in the sandbox;
+ * with `runc`, a second handler `runc` running runc itself), the
+ * sandbox image imported locally, AppArmor left alone (no profile is
  * loaded into the host's kernel), CNI configuration and state in the
  * sandbox. containerd runs in a network namespace of its own (only lo, as
  * dockerd with a bridge in ./engines.ts): pods with the node's network
@@ -136,7 +139,7 @@ export interface Cri {
  * root lacks CAP_SYS_RESOURCE, restrict_oom_score_adj is on, as on any node
  * where containerd runs so.
  */
-export async function startCriContainerd(sb: EngineSandbox): Promise<Cri> {
+export async function startCriContainerd(sb: EngineSandbox, { runc = false }: { runc?: boolean } = {}): Promise<Cri> {
   const base = sb.mkdir('cri');
   const sock = path.join(base, 'containerd.sock');
   const runtimeRoot = sb.mkdir('cri', 'tsbox');
@@ -183,6 +186,10 @@ export async function startCriContainerd(sb: EngineSandbox): Promise<Cri> {
         `[${cri}.containerd.runtimes.${HANDLER}.options]`,
         `  BinaryName = ${q(TSBOX)}`,
         `  Root = ${q(runtimeRoot)}`,
+        // runc as a second handler beside tsbox, for the benchmark's side-by-side StartContainer (test/perf/).
+        ...(runc
+          ? [`[${cri}.containerd.runtimes.${RUNC_HANDLER}]`, '  runtime_type = "io.containerd.runc.v2"', `[${cri}.containerd.runtimes.${RUNC_HANDLER}.options]`, `  Root = ${q(sb.mkdir('cri', 'runc'))}`]
+          : []),
         `[${cri}.cni]`,
         `  bin_dir = ${q(CNI_BIN)}`,
         `  conf_dir = ${q(cniConf)}`,

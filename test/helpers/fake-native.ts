@@ -235,6 +235,19 @@ export class FakeNative implements Binding {
 
   // --- the helper -----------------------------------------------------------
 
+  /** Whether startHelperServer was called (and not stopped): the fake helper plays the same either way. */
+  helperServer = false;
+
+  startHelperServer(helper: string): number {
+    if (helper !== HELPER) throw new Error(`fake native layer: asked to start ${helper}, not its own helper`);
+    this.helperServer = true;
+    return 0;
+  }
+
+  stopHelperServer(): void {
+    this.helperServer = false;
+  }
+
   spawnHelper(helper: string, plan: Buffer, stdio: [number, number, number], extra: number[]): { pid: number; pidfd: number; sock: number } {
     if (helper !== HELPER) throw new Error(`fake native layer: asked to start ${helper}, not its own helper`);
     if (this.spawnErrno !== undefined) throw systemError(`spawn "${helper}"`, this.spawnErrno);
