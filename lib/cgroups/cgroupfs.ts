@@ -1,4 +1,3 @@
-import { deviceNodes } from './devices-bpf.js';
 import type { CgroupDriver } from './driver.js';
 import { destroyCgroups, signalAll } from './kill.js';
 import type { Layout } from './layout.js';
@@ -22,7 +21,7 @@ export const cgroupfs: CgroupDriver = {
     makeCgroups(layout, cg);
     const { now, atReady } = deferZeroPidsLimit(linux?.resources ?? {});
     try {
-      warnings.push(...applyLimits(layout, cg, now, deviceNodes(linux?.devices), { fresh: true }));
+      warnings.push(...applyLimits(layout, cg, now, { fresh: true }));
     } catch (err) {
       await destroyCgroups(cg).catch(() => undefined);
       throw err;
@@ -35,7 +34,7 @@ export const cgroupfs: CgroupDriver = {
       close: () => undefined,
     };
   },
-  update: (layout, cg, resources, nodes) => Promise.resolve(applyLimits(layout, cg, resources, nodes, { update: true })),
+  update: (layout, cg, resources) => Promise.resolve(applyLimits(layout, cg, resources, { update: true })),
   setFrozen,
   isFrozen,
   signalAll,

@@ -1,8 +1,8 @@
-import type { LinuxDevice, LinuxDeviceCgroup, LinuxResources } from '../oci/types.js';
+import type { LinuxDeviceCgroup, LinuxResources } from '../oci/types.js';
 import { TsboxError } from '../errors.js';
 import { native } from '../native/binding.js';
 import type { Cgroups } from './manager.js';
-import { ALWAYS_ALLOWED, devicesNeedBpf, type DeviceNode } from './resources.js';
+import { ALWAYS_ALLOWED, devicesNeedBpf } from './resources.js';
 import type { Layout } from './layout.js';
 
 /**
@@ -13,8 +13,8 @@ import type { Layout } from './layout.js';
  * attaches what this module compiles.
  *
  * Meaning of the rules, as runc gives them on cgroup2: the config's rules in
- * order, then the devices every container gets (ALWAYS_ALLOWED and the
- * nodes in linux.devices), and the last rule that matches an access decides
+ * order, then the devices every container gets (ALWAYS_ALLOWED; not the
+ * nodes in linux.devices: those get what the rules give), and the last rule that matches an access decides
  * it; an access no rule matches is denied. An allow rule matches when it
  * grants every kind of access asked for (an open for reading and writing
  * needs a rule with both r and w); a deny rule when it names any of them.
@@ -83,7 +83,7 @@ function parseRule(text: string): DeviceRule {
 }
 
 /** The rules the program enforces, in order: the config's, then what every container may use. */
-export function deviceRules(devices: readonly LinuxDeviceCgroup[], nodes: readonly DeviceNode[] = []): DeviceRule[] {
+export function deviceRules(devices: readonly LinuxDeviceCgroup[]): DeviceRule[] {
   const fromConfig = devices.map((d) => ({
     allow: d.allow,
     type: d.type ?? 'a',
@@ -91,7 +91,7 @@ export function deviceRules(devices: readonly LinuxDeviceCgroup[], nodes: readon
     minor: wildcard(d.minor),
     access: accessBits(d.access),
   }));
-  const always = [...ALWAYS_ALLOWED, ...nodes.map((n) => `${n.type} ${n.major}:${n.minor} rwm`)].map(parseRule);
+  const always = ALWAYS_ALLOWED.map(parseRule);
   return [...fromConfig, ...always];
 }
 
@@ -310,24 +310,13 @@ export function runDeviceProgram(insns: readonly Insn[], type: 'c' | 'b', major:
  * (update). Fails with the kernel's reason (and the verifier's, for a
  * program it rejects).
  */
-export function attachDeviceProgram(dir: string, devices: readonly LinuxDeviceCgroup[], nodes: readonly DeviceNode[], replace: boolean): void {
-  const program = encodeProgram(compileDeviceProgram(deviceRules(devices, nodes)));
+export function attachDeviceProgram(dir: string, devices: readonly LinuxDeviceCgroup[], replace: boolean): void {
+  const program = encodeProgram(compileDeviceProgram(deviceRules(devices)));
   try {
     native().attachDeviceProgram(dir, program, replace);
   } catch (err) {
     throw new TsboxError(`linux.resources.devices: ${(err as Error).message}`, { cause: err });
   }
-}
-
-/**
- * The device nodes a config gives the container (linux.devices), which it
- * may always use. FIFOs are nodes but not devices: no rule names them (v1's
- * devices.allow refuses "p", with EINVAL), and no rule is needed to open one.
- */
-export function deviceNodes(devices: readonly LinuxDevice[] | undefined): DeviceNode[] {
-  return (devices ?? [])
-    .filter((d) => d.type !== 'p')
-    .map((d) => ({ type: d.type === 'u' ? 'c' : d.type, major: d.major ?? 0, minor: d.minor ?? 0 }));
 }
 
 /**
@@ -338,7 +327,7 @@ export function deviceNodes(devices: readonly LinuxDevice[] | undefined): Device
  * such hosts, and no program is loaded: loading one costs most of what the
  * rules cost a start. Returns a warning when the host has neither.
  */
-export function applyDevicePolicy(layout: Layout, cg: Cgroups, resources: LinuxResources, nodes: readonly DeviceNode[], update: boolean): string | undefined {
+export function applyDevicePolicy(layout: Layout, cg: Cgroups, resources: LinuxResources, update: boolean): string | undefined {
   if (!devicesNeedBpf(layout, resources)) return undefined;
   const dir = cg.dirs[''];
   if (dir === undefined) {
@@ -346,6 +335,6 @@ export function applyDevicePolicy(layout: Layout, cg: Cgroups, resources: LinuxR
     return `${what} not enforced: this host has neither a v1 devices controller nor cgroup2`;
   }
   // A cgroup that existed before may carry tsbox's program from an earlier container.
-  attachDeviceProgram(dir, resources.devices!, nodes, update || !cg.created.includes(dir));
+  attachDeviceProgram(dir, resources.devices!, update || !cg.created.includes(dir));
   return undefined;
 }

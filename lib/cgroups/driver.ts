@@ -1,7 +1,6 @@
 import type { Linux, LinuxResources } from '../oci/types.js';
 import type { Layout } from './layout.js';
 import type { CgroupDriverName, Cgroups } from './manager.js';
-import type { DeviceNode } from './resources.js';
 import type { Stats } from './stats.js';
 
 export type { CgroupDriverName } from './manager.js';
@@ -34,7 +33,7 @@ export interface CgroupDriver {
    */
   prepare(layout: Layout, cg: Cgroups, linux: Linux | undefined, id: string, warnings: string[]): Promise<CgroupEntry>;
   /** New limits for a live container (update); returns warnings. */
-  update(layout: Layout, cg: Cgroups, resources: LinuxResources, nodes: readonly DeviceNode[]): Promise<string[]>;
+  update(layout: Layout, cg: Cgroups, resources: LinuxResources): Promise<string[]>;
   /** Freezes (pause) or thaws (resume) every process in the cgroups. */
   setFrozen(cg: Cgroups, frozen: boolean): Promise<void>;
   isFrozen(cg: Cgroups): boolean;

@@ -2,7 +2,6 @@ import type { LinuxResources } from '../oci/types.js';
 import { applyDevicePolicy } from './devices-bpf.js';
 import type { Layout } from './layout.js';
 import { applyResources, type Cgroups } from './manager.js';
-import type { DeviceNode } from './resources.js';
 
 /**
  * Puts linux.resources in place in a container's cgroups: the values into
@@ -11,13 +10,13 @@ import type { DeviceNode } from './resources.js';
  * (see applyResources). `update`: an update, which keeps the device policy
  * in place unless it brings device rules of its own. A new container
  * without device rules gets runc's default policy: every device denied but
- * the standard nodes and its linux.devices (when the runtime runs as root).
+ * the standard nodes (when the runtime runs as root); its linux.devices
+ * nodes get what the rules give them, as with runc.
  */
 export function applyLimits(
   layout: Layout,
   cg: Cgroups,
   resources: LinuxResources,
-  nodes: readonly DeviceNode[],
   { fresh = false, update = false }: { fresh?: boolean; update?: boolean } = {},
 ): string[] {
   // Only a runtime running as root can set that policy (devices.deny, a
@@ -25,9 +24,9 @@ export function applyLimits(
   // container cannot make device nodes anyway.
   const defaultPolicy = !update && resources.devices === undefined && (process.geteuid?.() ?? 0) === 0;
   const withPolicy = defaultPolicy ? { ...resources, devices: [] } : resources;
-  const warnings = applyResources(layout, cg, withPolicy, nodes, { fresh });
+  const warnings = applyResources(layout, cg, withPolicy, { fresh });
   if (!withPolicy.devices) return warnings;
-  const warning = applyDevicePolicy(layout, cg, withPolicy, nodes, update);
+  const warning = applyDevicePolicy(layout, cg, withPolicy, update);
   if (warning) warnings.push(warning);
   return warnings;
 }

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { TsboxError } from '../errors.js';
 import type { LinuxResources } from '../oci/types.js';
 import type { Hierarchy, Layout } from './layout.js';
-import { controllerOf, resourceWrites, type CgroupFiles, type CgroupWrite, type DeviceNode } from './resources.js';
+import { controllerOf, resourceWrites, type CgroupFiles, type CgroupWrite } from './resources.js';
 
 /** Who makes a container's cgroups (lib/cgroups/driver.ts). */
 export type CgroupDriverName = 'cgroupfs' | 'systemd' | 'none';
@@ -137,10 +137,9 @@ export function applyResources(
   layout: Layout,
   cg: Cgroups,
   resources: LinuxResources,
-  nodes: readonly DeviceNode[] = [],
   { fresh = false }: { fresh?: boolean } = {},
 ): string[] {
-  const { writes, warnings } = resourceWrites(layout, resources, nodes, cgroupFiles(cg));
+  const { writes, warnings } = resourceWrites(layout, resources, cgroupFiles(cg));
   enableControllers(layout, cg, writes);
   let open: { file: string; fd: number } | undefined;
   try {

@@ -2,13 +2,6 @@ import { TsboxError } from '../errors.js';
 import type { LinuxResources } from '../oci/types.js';
 import type { Layout } from './layout.js';
 
-/** A device node the container has (linux.devices): it may use it. */
-export interface DeviceNode {
-  type: string;
-  major: number;
-  minor: number;
-}
-
 /**
  * Device access every container gets, as runc grants it: creating nodes
  * (mknod), the default nodes, /dev/console, ptys (ptmx and 136:*) and tun.
@@ -111,7 +104,6 @@ export function deferZeroPidsLimit(r: LinuxResources): { now: LinuxResources; at
 export function resourceWrites(
   layout: Layout,
   r: LinuxResources,
-  nodes: readonly DeviceNode[] = [],
   files: CgroupFiles = EMPTY_CGROUP,
 ): ResourcePlan {
   const out: CgroupWrite[] = [];
@@ -270,7 +262,7 @@ export function resourceWrites(
       const rule = d.type === 'a' || d.type === undefined ? 'a' : `${d.type} ${d.major ?? '*'}:${d.minor ?? '*'} ${d.access ?? 'rwm'}`;
       if (rules.changes(d.allow, rule)) out.push({ key: devices, file: d.allow ? 'devices.allow' : 'devices.deny', value: rule, resource: `devices[${i}]` });
     }
-    for (const rule of [...ALWAYS_ALLOWED, ...nodes.map((n) => `${n.type} ${n.major}:${n.minor} rwm`)]) {
+    for (const rule of ALWAYS_ALLOWED) {
       if (rules.changes(true, rule)) out.push({ key: devices, file: 'devices.allow', value: rule, resource: 'devices' });
     }
   }

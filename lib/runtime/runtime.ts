@@ -540,8 +540,7 @@ export class Runtime {
       checkStatus('update', id, this.store.status(record));
       const layout = hostLayout();
       const cgroups = this.cgroupsOf(record, 'update');
-      const nodes = resources.devices ? await bundleDeviceNodes(record) : [];
-      return driverOf(cgroups).update(layout, cgroups, resources, nodes);
+      return driverOf(cgroups).update(layout, cgroups, resources);
     });
   }
 
@@ -714,17 +713,6 @@ function ownerName(): string {
     return os.userInfo().username;
   } catch {
     return String(process.geteuid?.() ?? '');
-  }
-}
-
-/** The container's linux.devices nodes (still allowed after an update of its device rules). */
-async function bundleDeviceNodes(record: ContainerRecord) {
-  const { loadBundle } = await import('../bundle.js');
-  const { deviceNodes } = await import('../cgroups/devices-bpf.js');
-  try {
-    return deviceNodes(loadBundle(record.bundle).spec.linux?.devices);
-  } catch {
-    return []; // the bundle is gone or changed: only the defaults stay allowed
   }
 }
 

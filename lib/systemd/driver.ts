@@ -1,13 +1,12 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { cgroupfs } from '../cgroups/cgroupfs.js';
-import { deviceNodes } from '../cgroups/devices-bpf.js';
 import type { CgroupDriver } from '../cgroups/driver.js';
 import { destroyCgroups } from '../cgroups/kill.js';
 import type { Layout } from '../cgroups/layout.js';
 import { applyLimits } from '../cgroups/limits.js';
 import { applyResources, procsFiles } from '../cgroups/manager.js';
-import { deferZeroPidsLimit, EMPTY_CGROUP, resourceWrites, type DeviceNode } from '../cgroups/resources.js';
+import { deferZeroPidsLimit, EMPTY_CGROUP, resourceWrites } from '../cgroups/resources.js';
 import { TsboxError } from '../errors.js';
 import type { LinuxResources } from '../oci/types.js';
 import { parseProcCgroup } from '../host/mountinfo.js';
@@ -43,7 +42,6 @@ export const systemd: CgroupDriver = {
     // pids.limit 0 as with cgroupfs: the init could not be cloned into the
     // scope with it, so it is written once the init is set up (atReady).
     const { now: resources, atReady } = deferZeroPidsLimit(linux?.resources ?? {});
-    const nodes = deviceNodes(linux?.devices);
     const bus = await Systemd.connect();
     let v2;
     try {
@@ -52,31 +50,31 @@ export const systemd: CgroupDriver = {
       bus.close();
       throw err;
     }
-    const properties = unitProperties(resourceWrites(layout, resources, nodes, EMPTY_CGROUP).writes, bus.version);
+    const properties = unitProperties(resourceWrites(layout, resources, EMPTY_CGROUP).writes, bus.version);
     return {
       procs: [],
       lateProcs: [],
       async join(pid) {
         await bus.startScope(unit, pid, properties, `tsbox container ${id}`);
         cg.dirs[''] = cgroupOf(pid, v2.mountPoint, v2.root);
-        warnings.push(...applyLimits(layout, cg, resources, nodes));
+        warnings.push(...applyLimits(layout, cg, resources));
         return procsFiles(cg);
       },
       ...(atReady && {
         async atReady() {
           // The unit first (systemd writes pids.max itself when its
           // TasksMax changes, and again at each daemon-reload), then the file.
-          await bus.setProperties(unit.unit, unitProperties(resourceWrites(layout, atReady, [], EMPTY_CGROUP).writes, bus.version));
+          await bus.setProperties(unit.unit, unitProperties(resourceWrites(layout, atReady, EMPTY_CGROUP).writes, bus.version));
           return applyResources(layout, cg, atReady);
         },
       }),
       close: () => bus.close(),
     };
   },
-  async update(layout, cg, resources, nodes) {
+  async update(layout, cg, resources) {
     // systemd first: it writes the unit's limits itself when they change.
     await setUnitLimits(layout, cg.systemd!.unit, resources);
-    return cgroupfs.update(layout, cg, resources, nodes);
+    return cgroupfs.update(layout, cg, resources);
   },
   async destroy(cg) {
     await destroyCgroups(cg);
@@ -115,6 +113,6 @@ function cgroupOf(pid: number, mountPoint: string, mountRoot: string): string {
 async function setUnitLimits(layout: Layout, unit: string, resources: LinuxResources): Promise<void> {
   const { withSystemd } = await import('./manager.js');
   const { unitProperties } = await import('./properties.js');
-  const { writes } = resourceWrites(layout, resources, [] as DeviceNode[], EMPTY_CGROUP);
+  const { writes } = resourceWrites(layout, resources, EMPTY_CGROUP);
   await withSystemd((bus) => bus.setProperties(unit, unitProperties(writes, bus.version)));
 }

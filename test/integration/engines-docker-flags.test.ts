@@ -177,13 +177,19 @@ describe.skipIf(reason !== undefined)(suiteTitle('docker run flags with tsbox as
     expect(os.hostname()).not.toBe('tsbox-named');
   });
 
-  it('--device /dev/fuse and --device-cgroup-rule "c 10:229 rwm": the device opens inside and is allowed in devices.list; without them it is refused', TEST_TIMEOUT, async () => {
+  it('--device /dev/fuse and --device-cgroup-rule "c 10:229 rwm": the device opens inside and is allowed in devices.list; given :r it opens for reading only; without them it is refused', TEST_TIMEOUT, async () => {
     const open = 'head -c0 /dev/fuse && echo opened';
     expect(await dk.docker([...RUN, '--rm', '--device', '/dev/fuse', dk.image, 'sh', '-c', open])).toMatchObject({ status: 0, stdout: 'opened\n' });
     // The rule alone: the node is made inside (mknod is allowed by "c *:* m"), and may be opened.
     const c = await runDetached(['--device-cgroup-rule', 'c 10:229 rwm'], `mknod /dev/fuse c 10 229; ${UNTIL_TERM}`);
     expect(await exec([c.name, 'sh', '-c', open])).toBe('opened\n');
     expect(fs.readFileSync(path.join(tsboxCgroupDir(c.root, c.id, 'devices'), 'devices.list'), 'utf8').split('\n')).toContain('c 10:229 rwm');
+    // Given read-only (--device HOST:CONTAINER:r), it opens for reading, not
+    // for writing: docker's rule "c 10:229 r" is all it gets, as with runc
+    // (tsbox allowed every linux.devices node rwm, so writing was allowed).
+    const ro = await dk.docker([...RUN, '--rm', '--device', '/dev/fuse:/dev/ro-fuse:r', dk.image, 'sh', '-c', 'head -c0 /dev/ro-fuse && echo read; sh -c ": >/dev/ro-fuse" && echo written; true']);
+    expect(ro).toMatchObject({ status: 0, stdout: 'read\n' });
+    expect(ro.stderr).toMatch(/can't create \/dev\/ro-fuse: Operation not permitted/);
     const refused = await dk.docker([...RUN, '--rm', dk.image, 'sh', '-c', `mknod /dev/fuse c 10 229; ${open}`]);
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toMatch(/Operation not permitted/);

@@ -46,7 +46,7 @@ describe('unitProperties', () => {
     hierarchies: [{ key: '', own: '/', mount: { mountPoint: '/sys/fs/cgroup', root: '/', fstype: 'cgroup2', controllers: [] } } as unknown as Layout['hierarchies'][number]],
   };
   const props = (resources: Parameters<typeof resourceWrites>[1], version = 252) =>
-    Object.fromEntries(unitProperties(resourceWrites(V2, resources, [], EMPTY_CGROUP).writes, version).map(([k, v]) => [k, v]));
+    Object.fromEntries(unitProperties(resourceWrites(V2, resources, EMPTY_CGROUP).writes, version).map(([k, v]) => [k, v]));
 
   it('a Docker-like resource set becomes the matching properties, converted as the cgroup files are', () => {
     const p = props({
