@@ -13,9 +13,9 @@ import type { Layout } from './layout.js';
  * attaches what this module compiles.
  *
  * Meaning of the rules, as runc gives them on cgroup2: the config's rules in
- * order, then the devices every container gets (ALWAYS_ALLOWED; not the
- * nodes in linux.devices: those get what the rules give), and the last rule that matches an access decides
- * it; an access no rule matches is denied. An allow rule matches when it
+ * order, then the devices every container gets (ALWAYS_ALLOWED; the nodes
+ * in linux.devices get only what the rules give them), and the last rule
+ * that matches an access decides it; an access no rule matches is denied. An allow rule matches when it
  * grants every kind of access asked for (an open for reading and writing
  * needs a rule with both r and w); a deny rule when it names any of them.
  * A rule of type "a" matches every device whatever its major and minor.
