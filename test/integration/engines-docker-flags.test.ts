@@ -4,7 +4,10 @@
 // (--cpus, --cpuset-cpus, --pids-limit, --memory-swap, --oom-kill-disable),
 // --shm-size and the ipc and uts modes, devices and device cgroup rules,
 // health checks (docker runs them with exec), wait, logs, --restart,
-// exec -u/-w/-e, stats, cp, kill -s and --stop-signal/--stop-timeout.
+// exec -u/-w/-e, stats, cp, kill -s and --stop-signal/--stop-timeout,
+// --read-only with tmpfs mounts, users and groups, more cgroup limits
+// (shares, reservation, swappiness, cpuset mems, blkio throttles), and
+// commit (which pauses), diff, export, update, pause then stop, start.
 // Each flag is checked where it takes effect: inside the container (what its
 // process sees) and on the host (the cgroup files tsbox wrote, the init's
 // /proc entries), and the host's own values are checked to be unchanged.
@@ -234,6 +237,71 @@ describe.skipIf(reason !== undefined)(suiteTitle('docker run flags with tsbox as
     expect(await dk.docker(['kill', '-s', 'HUP', c.name])).toMatchObject({ status: 0 });
     await waitUntil('the HUP trap', async () => (await dk.docker(['logs', c.name])).stdout === 'got HUP\n', 5000);
     expect((await inspect(c.name)).State.Running).toBe(true);
+  });
+
+  it('--read-only with --tmpfs /run:mode=1777 and --mount type=tmpfs,tmpfs-mode=0700; -u 1000:1000 --group-add 123 --oom-score-adj 500', TEST_TIMEOUT, async () => {
+    const r = await dk.docker([
+      ...RUN, '--rm', '--read-only', '--tmpfs', '/run:rw,size=1m,mode=1777', '--mount', 'type=tmpfs,destination=/scratch,tmpfs-size=1048576,tmpfs-mode=0700',
+      '-u', '1000:1000', '--group-add', '123', '--oom-score-adj', '500', dk.image, 'sh', '-c',
+      'touch /new 2>&1; touch /run/x && echo "run=$(stat -c %a /run)"; echo "scratch=$(stat -c %a /scratch)"; echo "id=$(id -u):$(id -g)"; echo "groups=$(id -G)"; echo "oom=$(cat /proc/self/oom_score_adj)"',
+    ]);
+    expect(r, r.stderr).toMatchObject({ status: 0 });
+    expect(r.stdout.split('\n')[0]).toBe('touch: /new: Read-only file system');
+    // /scratch is root's 0700: uid 1000 cannot enter it, but sees its mode.
+    expect(fields(r.stdout)).toEqual({ run: '1777', scratch: '700', id: '1000:1000', groups: '1000 123', oom: '500' });
+  });
+
+  it('--cpu-shares, --memory-reservation, --memory-swappiness 0, --cpuset-mems 0, --device-read-bps and --device-write-iops: the cgroup files inside and on the host', TEST_TIMEOUT, async () => {
+    const disk = fs.readdirSync('/sys/block').find((d) => /^(vd|sd|nvme|xvd)/.test(d));
+    const majMin = disk && fs.readFileSync(`/sys/block/${disk}/dev`, 'utf8').trim();
+    const c = await runDetached([
+      '--cpu-shares', '512', '--memory-reservation', '32m', '--memory-swappiness', '0', '--cpuset-mems', '0',
+      ...(disk ? ['--device-read-bps', `/dev/${disk}:1mb`, '--device-write-iops', `/dev/${disk}:100`] : []),
+    ], UNTIL_TERM);
+    const files: [string, string, string][] = [
+      ['cpu', 'cpu.shares', '512'],
+      ['memory', 'memory.soft_limit_in_bytes', String(32 << 20)],
+      ['memory', 'memory.swappiness', '0'],
+      ['cpuset', 'cpuset.mems', '0'],
+      ...(majMin ? ([['blkio', 'blkio.throttle.read_bps_device', `${majMin} 1048576`], ['blkio', 'blkio.throttle.write_iops_device', `${majMin} 100`]] as [string, string, string][]) : []),
+    ];
+    const inside = await exec([c.name, 'sh', '-c', files.map(([k, f]) => `cat /sys/fs/cgroup/${k}/${f}`).join('; ')]);
+    expect(inside.trim().split('\n')).toEqual(files.map(([, , v]) => v));
+    for (const [key, file, value] of files) {
+      expect(fs.readFileSync(path.join(tsboxCgroupDir(c.root, c.id, key), file), 'utf8').trim(), `${key}/${file} on the host`).toBe(value);
+    }
+  });
+
+  it('commit of a running container (docker pauses it), diff, export; update --cpus --pids-limit --memory --memory-swap; pause, then stop; start again', TEST_TIMEOUT, async () => {
+    const c = await runDetached([], `echo kept > /made; ${UNTIL_TERM}`);
+    await waitUntil('/made', async () => (await dk.docker(['exec', c.name, 'cat', '/made'])).stdout === 'kept\n', 5000);
+    const image = `${c.name}-committed`;
+    expect(await dk.docker(['commit', c.name, image])).toMatchObject({ status: 0 });
+    expect((await inspect(c.name)).State.Status).toBe('running');
+    expect((await dk.docker(['diff', c.name])).stdout).toMatch(/^A \/made$/m);
+    expect(await dk.docker(['export', '-o', sb.path('exported.tar'), c.name])).toMatchObject({ status: 0 });
+    expect(fs.statSync(sb.path('exported.tar')).size).toBeGreaterThan(100_000);
+    expect(await dk.docker([...RUN, '--rm', image, 'cat', '/made'])).toMatchObject({ status: 0, stdout: 'kept\n' });
+    expect(await dk.docker(['image', 'rm', image])).toMatchObject({ status: 0 });
+    expect(await dk.docker(['update', '--cpus', '1', '--pids-limit', '100', '--memory', '100m', '--memory-swap', '200m', c.name])).toMatchObject({ status: 0 });
+    const files: [string, string, string][] = [
+      ['cpu', 'cpu.cfs_quota_us', '100000'],
+      ['pids', 'pids.max', '100'],
+      ['memory', 'memory.limit_in_bytes', String(100 << 20)],
+      ['memory', 'memory.memsw.limit_in_bytes', String(200 << 20)],
+    ];
+    expect((await exec([c.name, 'sh', '-c', files.map(([k, f]) => `cat /sys/fs/cgroup/${k}/${f}`).join('; ')])).trim().split('\n')).toEqual(files.map(([, , v]) => v));
+    for (const [key, file, value] of files) expect(fs.readFileSync(path.join(tsboxCgroupDir(c.root, c.id, key), file), 'utf8').trim()).toBe(value);
+    expect(await dk.docker(['pause', c.name])).toMatchObject({ status: 0 });
+    const start = Date.now();
+    expect(await dk.docker(['stop', c.name])).toMatchObject({ status: 0 });
+    expect(Date.now() - start).toBeLessThan(5000);
+    expect((await inspect(c.name)).State).toMatchObject({ Status: 'exited', ExitCode: 0 });
+    await expectTsboxStateGone(c.root, c.id);
+    expect(await dk.docker(['start', c.name])).toMatchObject({ status: 0 });
+    const again = await inspect(c.name);
+    await expectRunByTsbox(sb, dk.tsboxRootOf(again.Id), again.Id, again.State.Pid);
+    expect(await exec([c.name, 'cat', '/made'])).toBe('kept\n');
   });
 
   it('--stop-signal USR1 ends the container through its handler; --stop-timeout 2 kills one that ignores SIGTERM after 2 s', TEST_TIMEOUT, async () => {
