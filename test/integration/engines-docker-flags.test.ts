@@ -304,6 +304,22 @@ describe.skipIf(reason !== undefined)(suiteTitle('docker run flags with tsbox as
     expect(await exec([c.name, 'cat', '/made'])).toBe('kept\n');
   });
 
+  it('-m 8m --memory-swap 8m and a shell that grows: OOM-killed, exit 137 and State.OOMKilled true; --network and --pid container:X join X\'s namespaces', TEST_TIMEOUT, async () => {
+    const name = sb.unique('oom');
+    const r = await dk.docker([...RUN, '--name', name, '-m', '8m', '--memory-swap', '8m', dk.image, 'sh', '-c', 'x=a; while :; do x=$x$x; done']);
+    expect(r.status).toBe(137);
+    expect((await dk.docker(['inspect', '--format', '{{.State.ExitCode}} {{.State.OOMKilled}}', name])).stdout).toBe('137 true\n');
+    const x = await runDetached([], UNTIL_TERM);
+    // Not RUN: its --network none and container:X exclude each other.
+    const joined = sb.unique('joined');
+    const started = await dk.docker(['run', '--runtime', 'tsbox', '-d', '--name', joined, '--network', `container:${x.name}`, '--pid', `container:${x.name}`, dk.image, 'sh', '-c', UNTIL_TERM]);
+    expect(started, started.stderr).toMatchObject({ status: 0 });
+    const info = await inspect(joined);
+    await expectRunByTsbox(sb, dk.tsboxRootOf(info.Id), info.Id, info.State.Pid);
+    for (const type of ['net', 'pid']) expect(fs.readlinkSync(`/proc/${info.State.Pid}/ns/${type}`), type).toBe(fs.readlinkSync(`/proc/${x.pid}/ns/${type}`));
+    expect(await exec([joined, 'sh', '-c', 'tr "\\0" " " </proc/1/cmdline'])).toBe(`sh -c ${UNTIL_TERM} `);
+  });
+
   it('--stop-signal USR1 ends the container through its handler; --stop-timeout 2 kills one that ignores SIGTERM after 2 s', TEST_TIMEOUT, async () => {
     const a = await runDetached(['--stop-signal', 'USR1'], 'trap "exit 3" USR1; while :; do sleep 0.1; done');
     let start = Date.now();
