@@ -104,7 +104,11 @@ const readPristine = () => ({
 const heldBy = (name: PackName) => (JSON.parse(/^\/\/ tsbox-packed (.*)\n/.exec(pristine.packs[name].toString('utf8'))![1]!) as { files: [string][] }).files.map(([f]) => f);
 
 function pack(dir: string, ...args: string[]): { status: number | null; stderr: string } {
-  const r = spawnSync(process.execPath, [path.join(dir, 'scripts', 'pack-cli.js'), ...args], { encoding: 'utf8', timeout: 60_000 });
+  return packWith({}, dir, ...args);
+}
+
+function packWith(env: NodeJS.ProcessEnv, dir: string, ...args: string[]): { status: number | null; stderr: string } {
+  const r = spawnSync(process.execPath, [path.join(dir, 'scripts', 'pack-cli.js'), ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
   return { status: r.status, stderr: r.stderr };
 }
 
@@ -278,6 +282,18 @@ describe('packed CLI (scripts/pack-cli.js, bin/tsbox)', () => {
       expect(tsboxIn(pkg, ['--version']).observed).toEqual({ cache: 'accepted', unpacked: false });
     } finally {
       pristine = readPristine();
+    }
+  }, 120_000);
+
+  it('runs the per-call commands for the light cache in a temp dir of its own, and leaves nothing there', () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsbox-pack-tmp-'));
+    try {
+      expect(packWith({ TMPDIR: tmp }, pkg)).toMatchObject({ status: 0 });
+      expect(fs.readdirSync(tmp)).toEqual([]);
+      pristine = readPristine();
+      expect(tsboxIn(pkg, ['--root', stateRoot, 'state', 'nope']).observed).toEqual({ cache: 'accepted', unpacked: false });
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
     }
   }, 120_000);
 
