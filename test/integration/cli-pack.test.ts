@@ -151,6 +151,8 @@ describe('packed CLI (scripts/pack-cli.js, bin/tsbox)', () => {
     fs.mkdirSync(path.join(pkg, 'scripts'));
     fs.copyFileSync(path.join(ROOT, 'scripts', 'pack-cli.js'), path.join(pkg, 'scripts', 'pack-cli.js'));
     fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(pkg, 'package.json'));
+    // A checkout, where tsc may rewrite dist/ (an installed package has no lib/).
+    fs.symlinkSync(path.join(ROOT, 'lib'), path.join(pkg, 'lib'));
     fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(pkg, 'node_modules'));
     if (fs.existsSync(path.join(ROOT, 'build'))) fs.symlinkSync(path.join(ROOT, 'build'), path.join(pkg, 'build'));
     fs.writeFileSync(path.join(pkg, 'observer.js'), OBSERVER);
@@ -285,6 +287,25 @@ describe('packed CLI (scripts/pack-cli.js, bin/tsbox)', () => {
     }
   }, 120_000);
 
+  it('checks nothing in an installed package (no lib/), whose dist/ changes only with the packs', () => {
+    fs.unlinkSync(path.join(pkg, 'lib'));
+    const parse = path.join(pkg, 'dist', 'cli', 'parse.js');
+    const parseText = fs.readFileSync(parse, 'utf8');
+    try {
+      expect(pack(pkg, '--if-built')).toEqual({ status: 0, stderr: expect.stringMatching(/^pack-cli: /) });
+      pristine = readPristine();
+      for (const name of PACKS) expect(heldBy(name), name).toEqual([]);
+      fs.writeFileSync(parse, `${parseText}\n`);
+      expect(tsboxIn(pkg, ['--version']).observed).toEqual({ cache: 'accepted', unpacked: false });
+      expect(tsboxIn(pkg, ['run', '--help']).observed).toEqual({ cache: 'accepted', unpacked: false });
+    } finally {
+      fs.writeFileSync(parse, parseText);
+      fs.symlinkSync(path.join(ROOT, 'lib'), path.join(pkg, 'lib'));
+      expect(pack(pkg)).toMatchObject({ status: 0 });
+      pristine = readPristine();
+    }
+  }, 120_000);
+
   it('runs the per-call commands for the light cache in a temp dir of its own, and leaves nothing there', () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsbox-pack-tmp-'));
     try {
@@ -327,6 +348,8 @@ describe('the pack\'s module system (scripts/pack-cli.js on a small dist/)', () 
     fs.mkdirSync(path.join(dir, 'scripts'));
     fs.copyFileSync(path.join(ROOT, 'scripts', 'pack-cli.js'), path.join(dir, 'scripts', 'pack-cli.js'));
     write('package.json', JSON.stringify({ name: 'fake-tsbox' }));
+    // A checkout: the packs name the files they hold.
+    fs.mkdirSync(path.join(dir, 'lib'));
     write('outside.js', 'exports.loads = (globalThis.outsideLoads = (globalThis.outsideLoads || 0) + 1);\n');
     write('dist/a.js', '"use strict";\nexports.loads = (globalThis.aLoads = (globalThis.aLoads || 0) + 1);\n');
     write('dist/sub/b.js', '"use strict";\nexports.a = require("../a.js");\nexports.again = require("./../a.js") === exports.a;\n');
