@@ -255,8 +255,9 @@ async function cacheChild(kind, file, cacheFile) {
  * stdout), and what fails only leaves those functions out of the cache.
  */
 async function rehearse(load) {
-  const root = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'tsbox-pack-'));
+  let root;
   try {
+    root = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'tsbox-pack-'));
     const { main } = load('cli/main.js');
     const { StateStore } = load('runtime/state.js');
     const { processStat } = load('host/proc.js');
@@ -271,7 +272,7 @@ async function rehearse(load) {
   } catch {
     // The cache holds less: still a cache for this pack.
   } finally {
-    fs.rmSync(root, { recursive: true, force: true });
+    if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
   }
 }
 

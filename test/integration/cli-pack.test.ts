@@ -313,6 +313,10 @@ describe('packed CLI (scripts/pack-cli.js, bin/tsbox)', () => {
       expect(fs.readdirSync(tmp)).toEqual([]);
       pristine = readPristine();
       expect(tsboxIn(pkg, ['--root', stateRoot, 'state', 'nope']).observed).toEqual({ cache: 'accepted', unpacked: false });
+      // Without a temp dir, the cache holds less, and is a cache all the same.
+      expect(packWith({ TMPDIR: path.join(tmp, 'missing') }, pkg)).toMatchObject({ status: 0 });
+      pristine = readPristine();
+      expect(tsboxIn(pkg, ['--root', stateRoot, 'state', 'nope']).observed).toEqual({ cache: 'accepted', unpacked: false });
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }
