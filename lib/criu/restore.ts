@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { StdioOptions } from 'node:child_process';
+import { TsboxError } from '../errors.js';
+import type { Mount } from '../oci/types.js';
+import { runCriu } from './criu.js';
+import { checkImages, readDescriptors } from './images.js';
+import { externalMounts, restoreArgs, type RestoreOptions } from './options.js';
+
+/**
+ * CRIU wants the root it rebuilds the container's mount namespace on to be
+ * a mount point. It gets a bind mount of the rootfs onto itself, made in a
+ * mount namespace of criu's own (private: nothing propagates to the host,
+ * and it goes away with criu, whatever happens), as create binds the
+ * rootfs for its init.
+ */
+const PRIVATE_ROOT = ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind -- "$0" "$0" && exec "$@"'];
+
+/**
+ * Restores a checkpoint's process tree (see dumpContainer) into the
+ * container's rootfs: CRIU makes its namespaces, rebuilds its mounts from
+ * the images (tmpfs contents included; bind mounts bound again from the
+ * bundle's sources), puts the processes in their cgroups (made and
+ * limited by the caller before) and gives the init the caller's stdio.
+ * Returns the restored init's host pid: a child of this process (CRIU's
+ * --restore-sibling), as a created container's init is.
+ */
+export async function restoreContainer(
+  id: string,
+  rootfs: string,
+  bundleDir: string,
+  mounts: readonly Mount[] | undefined,
+  pidFile: string,
+  o: RestoreOptions & { stdio?: StdioOptions },
+): Promise<number> {
+  const images = path.resolve(o.imagePath ?? 'checkpoint');
+  checkImages(images);
+  const work = o.workPath !== undefined ? path.resolve(o.workPath) : images;
+  const log = path.join(work, 'restore.log');
+  const stdio = readDescriptors(images);
+  const args = restoreArgs(o, { images, work, log, root: rootfs, pidFile, mounts: externalMounts(mounts, bundleDir), stdio });
+  await runCriu(`restore container "${id}": criu restore`, args, log, { wrap: [...PRIVATE_ROOT, rootfs], stdio: o.stdio ?? 'inherit' });
+  const pid = Number.parseInt(readFileSync(pidFile, 'utf8'), 10);
+  if (!(pid > 0)) throw new TsboxError(`restore container "${id}": criu wrote no pid to "${pidFile}"`);
+  return pid;
+}
