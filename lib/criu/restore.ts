@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { StdioOptions } from 'node:child_process';
 import { TsboxError } from '../errors.js';
 import type { Mount } from '../oci/types.js';
 import { runCriu } from './criu.js';
@@ -31,16 +30,45 @@ export async function restoreContainer(
   bundleDir: string,
   mounts: readonly Mount[] | undefined,
   pidFile: string,
-  o: RestoreOptions & { stdio?: StdioOptions },
+  o: RestoreOptions & { stdio?: RestoreStdio },
 ): Promise<number> {
   const images = path.resolve(o.imagePath ?? 'checkpoint');
   checkImages(images);
   const work = o.workPath !== undefined ? path.resolve(o.workPath) : images;
   const log = path.join(work, 'restore.log');
-  const stdio = readDescriptors(images);
-  const args = restoreArgs(o, { images, work, log, root: rootfs, pidFile, mounts: externalMounts(mounts, bundleDir), stdio });
-  await runCriu(`restore container "${id}": criu restore`, args, log, { wrap: [...PRIVATE_ROOT, rootfs], stdio: o.stdio ?? 'inherit' });
+  // The init's new stdio reaches criu as its descriptors 3-5 (criu
+  // closes a descriptor it inherits for the restored tree: its own 0-2
+  // stay), and stdin also as its own 0, which --shell-job makes the
+  // restored session's terminal.
+  const given = stdioFds(o.stdio ?? 'inherit');
+  try {
+    const stdio = readDescriptors(images).map((k) => ({ ...k, fd: k.fd + 3 }));
+    const args = restoreArgs(o, { images, work, log, root: rootfs, pidFile, mounts: externalMounts(mounts, bundleDir), stdio });
+    await runCriu(`restore container "${id}": criu restore`, args, log, {
+      wrap: [...PRIVATE_ROOT, rootfs],
+      stdio: [given.fds[0], 'ignore', 'pipe', ...given.fds],
+    });
+  } finally {
+    given.close();
+  }
   const pid = Number.parseInt(readFileSync(pidFile, 'utf8'), 10);
   if (!(pid > 0)) throw new TsboxError(`restore container "${id}": criu wrote no pid to "${pidFile}"`);
   return pid;
+}
+
+/** What the restored init's stdio is: this process's ('inherit'), /dev/null ('ignore'), or descriptors. */
+export type RestoreStdio = 'inherit' | 'ignore' | [number | 'inherit' | 'ignore', number | 'inherit' | 'ignore', number | 'inherit' | 'ignore'];
+
+/** The descriptors for `stdio`, with /dev/null opened for 'ignore' (close() closes those). */
+function stdioFds(stdio: RestoreStdio): { fds: [number, number, number]; close: () => void } {
+  const opened: number[] = [];
+  const each = Array.isArray(stdio) ? stdio : [stdio, stdio, stdio];
+  const fds = each.map((s, i) => {
+    if (s === 'inherit') return i;
+    if (typeof s === 'number') return s;
+    const fd = openSync('/dev/null', i === 0 ? 'r' : 'w');
+    opened.push(fd);
+    return fd;
+  }) as [number, number, number];
+  return { fds, close: () => opened.forEach((fd) => closeSync(fd)) };
 }

@@ -31,7 +31,7 @@ export function stdioKeys(pid: number): StdioKey[] {
     // Opened inside the container (its own terminal): CRIU dumps it.
     if (mntId === undefined || inside.has(mntId)) continue;
     const st = statSync(`/proc/${pid}/fd/${fd}`, { bigint: true });
-    if (st.isCharacterDevice() && /^\/dev\/pts\/\d+$/.test(link)) {
+    if (st.isCharacterDevice() && isPtySlave(st.rdev)) {
       const key = `tty[${st.rdev.toString(16)}:${st.dev.toString(16)}]`;
       keys.push({ fd, key, external: key });
       continue;
@@ -40,6 +40,12 @@ export function stdioKeys(pid: number): StdioKey[] {
     keys.push({ fd, key, external: key });
   }
   return uniqueExternals(keys);
+}
+
+/** Unix98 pty slaves have majors 136-143 (the kernel's devices.txt). */
+function isPtySlave(rdev: bigint): boolean {
+  const major = Number((rdev >> 8n) & 0xfffn);
+  return major >= 136 && major <= 143;
 }
 
 /** The ids of the mounts in the process's mount namespace (/proc/PID/mountinfo's first field). */

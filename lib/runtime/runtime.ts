@@ -1,4 +1,3 @@
-import type { StdioOptions } from 'node:child_process';
 import { closeSync, constants, openSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,6 +14,7 @@ import { hostLayout } from '../cgroups/layout.js';
 import type { Hook, LinuxResources, Process, Spec } from '../oci/types.js';
 import type { ContainerEvent, Stats } from '../cgroups/stats.js';
 import type { CheckpointOptions, RestoreOptions } from '../criu/options.js';
+import type { RestoreStdio } from '../criu/restore.js';
 import type { KernelNamespace, PlannedNamespace } from '../plan/plan.js';
 import { native, type Binding } from '../native/binding.js';
 import { runHooksWarning } from '../hooks.js';
@@ -537,7 +537,7 @@ export class Runtime {
    * The state records the restored init, running; the init is this
    * process's child until it ends (as a created container's init).
    */
-  async restore(id: string, bundleDir: string, options: RestoreOptions & { stdio?: StdioOptions } = {}): Promise<Created> {
+  async restore(id: string, bundleDir: string, options: RestoreOptions & { stdio?: RestoreStdio } = {}): Promise<Created> {
     validateId(id);
     const { checkShared } = await import('../criu/options.js');
     const { criuUnusable } = await import('../criu/criu.js');

@@ -92,7 +92,7 @@ const unique = (what) => {
  * directory) and its stdout; it exits 7 once /stop exists. Limited to
  * 64 MiB and 40 processes. Runs detached with its stdout in `stdout`.
  */
-function counter(name) {
+function counter(name, { run = true } = {}) {
   const id = unique(name);
   const dir = path.join(tmp, `b-${id}`);
   const out = path.join(tmp, `vol-${id}`);
@@ -107,7 +107,7 @@ function counter(name) {
   });
   const rootfs = path.join(dir, 'rootfs');
   const stdout = path.join(tmp, `stdout-${id}`);
-  tsbox(['run', '--detach', '--bundle', dir, id], { stdout });
+  if (run) tsbox(['run', '--detach', '--bundle', dir, id], { stdout });
   const num = (file) => {
     try {
       return Number(fs.readFileSync(file, 'utf8').trim()) || 0;
@@ -264,6 +264,35 @@ check('a dump CRIU refuses (a parent path with no images) fails in one line, lea
   assert.equal(state(c.id).pid, pid);
   const n = c.count();
   await waitUntil('the counter to go on', () => c.count() > n);
+});
+
+/** Runs `command` (sh) under script(1), on a new pty; resolves when it exits, with what the pty showed. */
+function onPty(command, typescript) {
+  const child = spawn('script', ['-qec', command, typescript], { stdio: 'ignore', cwd: tmp });
+  return new Promise((resolve) => child.on('exit', () => resolve(fs.readFileSync(typescript, 'utf8'))));
+}
+
+check('checkpoint --shell-job of a counter on a terminal (its stdio a pty from outside): restored --shell-job on another terminal, it goes on writing there', async () => {
+  const c = counter('tty', { run: false });
+  const q = (x) => `'${x}'`;
+  const ts = (n) => path.join(tmp, `typescript${n}-${c.id}`);
+  // The first terminal stays open while the checkpoint is taken.
+  const first = onPty(`${q(process.execPath)} ${q(TSBOX)} --root ${q(stateRoot)} run -d --bundle ${q(c.dir)} ${c.id} && sleep 8`, ts(1));
+  await waitUntil('the counter to reach 3', () => c.count() >= 3);
+  const { pid } = state(c.id);
+  assert.match(fs.readlinkSync(`/proc/${pid}/fd/1`), /^\/dev\/pts\/\d+$/, 'the counter\'s stdout is a pty');
+  const images = path.join(tmp, `img-${c.id}`);
+  tsbox(['checkpoint', '--shell-job', '--image-path', images, c.id]);
+  const saved = await frozen('the checkpointed counter', c.count);
+  await first;
+  const shown = await onPty(`${q(process.execPath)} ${q(TSBOX)} --root ${q(stateRoot)} restore -d --shell-job --bundle ${q(c.dir)} --image-path ${q(images)} ${c.id} && sleep 3`, ts(2));
+  const numbers = shown.split(/\r?\n/).filter((l) => /^\d+$/.test(l)).map(Number);
+  assert.ok(numbers.length >= 3, `the second terminal shows the counter: ${JSON.stringify(shown.slice(-300))}`);
+  assert.equal(numbers[0], saved + 1, `it goes on from ${saved}: ${numbers.slice(0, 5)}`);
+  const after = state(c.id);
+  assert.equal(after.status, 'running');
+  assert.match(fs.readlinkSync(`/proc/${after.pid}/fd/1`), /^\/dev\/pts\/\d+/, 'the restored counter\'s stdout is a pty');
+  tsbox(['delete', '--force', c.id]);
 });
 
 // ---- main ----------------------------------------------------------------------------------
