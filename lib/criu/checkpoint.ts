@@ -1,11 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { TsboxError } from '../errors.js';
-import type { Mount } from '../oci/types.js';
+import type { Spec } from '../oci/types.js';
 import { criuUnusable, runCriu } from './criu.js';
 import { imageDir, writeDescriptors } from './images.js';
-import { checkShared, dumpArgs, externalMounts, type CheckpointOptions } from './options.js';
-import { stdioKeys } from './stdio.js';
+import { checkShared, dumpArgs, externalMounts, maskedMounts, type CheckpointOptions } from './options.js';
+import { mountPoints, stdioKeys } from './stdio.js';
 
 /**
  * Dumps the process tree of a container's init (`pid`) with CRIU into the
@@ -15,7 +15,7 @@ import { stdioKeys } from './stdio.js';
  * run here or the dump fails, nothing is left of the images and the
  * container runs on (CRIU resumes it).
  */
-export async function dumpContainer(id: string, pid: number, bundleDir: string, mounts: readonly Mount[] | undefined, o: CheckpointOptions): Promise<void> {
+export async function dumpContainer(id: string, pid: number, bundleDir: string, spec: Spec, o: CheckpointOptions): Promise<void> {
   checkShared(o);
   const what = `checkpoint container "${id}"`;
   const unusable = criuUnusable();
@@ -27,7 +27,8 @@ export async function dumpContainer(id: string, pid: number, bundleDir: string, 
     mkdirSync(work, { recursive: true, mode: 0o700 });
     const stdio = stdioKeys(pid);
     writeDescriptors(images.dir, stdio);
-    const args = dumpArgs(o, { pid, images: images.dir, work, log, mounts: externalMounts(mounts, bundleDir), stdio });
+    const mounts = [...externalMounts(spec.mounts, bundleDir), ...maskedMounts(spec.linux?.maskedPaths, mountPoints(pid))];
+    const args = dumpArgs(o, { pid, images: images.dir, work, log, mounts, stdio });
     await runCriu(`${what}: criu ${args[0]}`, args, log);
   } catch (err) {
     images.undo();

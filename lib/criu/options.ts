@@ -87,6 +87,17 @@ export function externalMounts(mounts: readonly Mount[] | undefined, bundleDir: 
   }));
 }
 
+/**
+ * The masked files of linux.maskedPaths: each is a bind of the host's
+ * /dev/null (lib/plan, the helper's mask()), which CRIU cannot dump (its
+ * master is a host mount) and which is bound again from /dev/null at
+ * restore, as runc does. Masked directories are read-only tmpfs mounts,
+ * which CRIU dumps itself. `mounted` is the container's mount points.
+ */
+export function maskedMounts(maskedPaths: readonly string[] | undefined, mounted: ReadonlyMap<string, string>): { key: string; source: string }[] {
+  return (maskedPaths ?? []).filter((p) => mounted.has(p) && mounted.get(p) !== 'tmpfs').map((p) => ({ key: p, source: '/dev/null' }));
+}
+
 /** A descriptor of the init's stdio as CRIU names it for --inherit-fd (see stdio.ts). */
 export interface StdioKey {
   fd: number;
@@ -142,6 +153,10 @@ export function restoreArgs(o: RestoreOptions, a: RestoreArgs): string[] {
     '--restore-sibling',
     '--root', a.root,
     '--pidfile', a.pidFile,
+    // CRIU 3.17's mount-v2 engine cannot give a mount bound again from an
+    // external source (a mask's /dev/null) the slave sharing it had (it
+    // fails with EINVAL): the compatibility engine can.
+    '--mntns-compat-mode',
     ...sharedArgs(o, a.images, a.work, a.log),
     ...a.mounts.flatMap((m) => ['--external', `mnt[${m.key}]:${m.source}`]),
     ...a.stdio.flatMap((s) => ['--inherit-fd', `fd[${s.fd}]:${s.key}`]),

@@ -48,6 +48,18 @@ function isPtySlave(rdev: bigint): boolean {
   return major >= 136 && major <= 143;
 }
 
+/** The process's mount points (as it sees them) and their filesystem types (/proc/PID/mountinfo). */
+export function mountPoints(pid: number): Map<string, string> {
+  const points = new Map<string, string>();
+  for (const line of readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').filter(Boolean)) {
+    const fields = line.split(' ');
+    const sep = fields.indexOf('-');
+    // Octal escapes (\040 for a space) as the kernel writes them.
+    points.set(fields[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))), fields[sep + 1]!);
+  }
+  return points;
+}
+
 /** The ids of the mounts in the process's mount namespace (/proc/PID/mountinfo's first field). */
 function containerMountIds(pid: number): Set<string> {
   return new Set(readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ')[0]!));

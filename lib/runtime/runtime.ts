@@ -516,7 +516,7 @@ export class Runtime {
       try {
         const { loadBundle } = await import('../bundle.js');
         const { dumpContainer } = await import('../criu/checkpoint.js');
-        await dumpContainer(id, record.pid, record.bundle, loadBundle(record.bundle).spec.mounts, options);
+        await dumpContainer(id, record.pid, record.bundle, loadBundle(record.bundle).spec, options);
         if (options.leaveRunning || options.preDump) return undefined;
         await destroy(this.native, { init: pidfd, cgroups: record.cgroups });
       } finally {
@@ -568,7 +568,7 @@ export class Runtime {
           store.write(inProgress(creating, { cgroups: cg }));
         }));
         const pidFile = path.join(store.dir(id), 'criu.pid');
-        const pid = await restoreContainer(id, bundle.rootfs, bundle.dir, bundle.spec.mounts, pidFile, options);
+        const pid = await restoreContainer(id, bundle.rootfs, bundle.dir, bundle.spec, pidFile, options);
         pidfd = this.native.pidfdOpen(pid);
         const record = newRecord(id, bundle, pid, cgroups, bundle.spec.hooks?.poststop);
         store.write(record);

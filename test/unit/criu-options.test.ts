@@ -46,7 +46,7 @@ describe('CRIU command lines', () => {
       { images: '/img', work: '/img', log: '/img/restore.log', root: '/b/rootfs', pidFile: '/s/criu.pid', mounts: externalMounts(mounts, '/b2'), stdio: [{ fd: 0, key: 'file[1a:2b]' }, { fd: 2, key: 'pipe:[9]' }] },
     );
     expect(args).toEqual([
-      'restore', '--restore-detached', '--restore-sibling', '--root', '/b/rootfs', '--pidfile', '/s/criu.pid',
+      'restore', '--restore-detached', '--restore-sibling', '--root', '/b/rootfs', '--pidfile', '/s/criu.pid', '--mntns-compat-mode',
       '--images-dir', '/img', '--work-dir', '/img', '--log-file', '/img/restore.log', '-v4', '--manage-cgroups=full',
       '--external', 'mnt[/data]:/b2/vol', '--external', 'mnt[/etc/hosts]:/srv/hosts',
       '--inherit-fd', 'fd[0]:file[1a:2b]', '--inherit-fd', 'fd[2]:pipe:[9]',
