@@ -55,7 +55,7 @@ describe.skipIf(!isRoot)('checkpoint where CRIU cannot run' + (isRoot ? '' : ' (
     await waitUntil('the counter to go on', () => count() > before);
   }
 
-  it.skipIf(!criuFails)(`fails in one line naming CRIU's reason (criu check: ${criu.error ?? 'passes or is missing here'}) and the container runs on`, async () => {
+  it.skipIf(!criuFails)(`fails in one line naming CRIU's reason (criu check: ${criu.error ?? 'passes or is missing here'}) and the container runs on; restore says the same and makes nothing`, async () => {
     const { id, count } = await counter('cp-criu-check');
     const { pid } = await lc.state(id);
     const r = await checkpoint(id, process.env);
@@ -63,6 +63,12 @@ describe.skipIf(!isRoot)('checkpoint where CRIU cannot run' + (isRoot ? '' : ' (
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(`tsbox: checkpoint container "${id}": criu check failed: ${criu.error}\n`);
     await unchanged(id, pid, count, path.join(r.cwd, 'checkpoint'));
+    // restore says the same, before it makes anything.
+    const b = lc.bundle({ args: ['true'] });
+    const rr = await start(process.execPath, [TSBOX, '--root', lc.root, 'restore', '--detach', '--bundle', b.dir, 'cp-restored'], { cwd: r.cwd }).done;
+    expect(rr.status).toBe(1);
+    expect(rr.stderr).toBe(`tsbox: restore container "cp-restored": criu check failed: ${criu.error}\n`);
+    expect(fs.existsSync(path.join(lc.root, 'cp-restored'))).toBe(false);
   });
 
   it('with criu missing ($TSBOX_CRIU names no file), fails in one line and the container runs on; restore refuses too and makes nothing', async () => {

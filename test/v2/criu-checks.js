@@ -266,6 +266,27 @@ check('a dump CRIU refuses (a parent path with no images) fails in one line, lea
   await waitUntil('the counter to go on', () => c.count() > n);
 });
 
+check('a restore CRIU refuses (the bind mount\'s source is gone) fails in one line and leaves no container, cgroup or process; the images restore once it is back', async () => {
+  const c = counter('badrestore');
+  await waitUntil('the counter to reach 3', () => c.count() >= 3);
+  const images = path.join(tmp, `img-${c.id}`);
+  tsbox(['checkpoint', '--image-path', images, c.id]);
+  const vol = path.join(tmp, `vol-${c.id}`);
+  fs.renameSync(vol, `${vol}.away`);
+  const r = tsbox(['restore', '--detach', '--bundle', c.dir, '--image-path', images, c.id], { mayFail: true });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, new RegExp(`^tsbox: restore container "${c.id}": criu restore: [^\\n]+\\n$`));
+  assert.equal(fs.existsSync(path.join(stateRoot, c.id)), false, 'the state is left');
+  assert.equal(fs.existsSync(c.cg), false, 'the cgroup is left');
+  const saved = c.count();
+  await sleep(500);
+  assert.equal(c.count(), saved, 'something counts');
+  fs.renameSync(`${vol}.away`, vol);
+  tsbox(['restore', '--detach', '--bundle', c.dir, '--image-path', images, c.id]);
+  await waitUntil('the restored counter to count', () => c.count() > saved);
+  tsbox(['delete', '--force', c.id]);
+});
+
 /** Runs `command` (sh) under script(1), on a new pty; resolves when it exits, with what the pty showed. */
 function onPty(command, typescript) {
   const child = spawn('script', ['-qec', command, typescript], { stdio: 'ignore', cwd: tmp });
