@@ -15,7 +15,14 @@ import { mountPoints, stdioKeys } from './stdio.js';
  * run here or the dump fails, nothing is left of the images and the
  * container runs on (CRIU resumes it).
  */
-export async function dumpContainer(id: string, pid: number, bundleDir: string, spec: Spec, o: CheckpointOptions): Promise<void> {
+export async function dumpContainer(
+  id: string,
+  pid: number,
+  bundleDir: string,
+  spec: Spec,
+  freezeCgroup: string | undefined,
+  o: CheckpointOptions,
+): Promise<void> {
   checkShared(o);
   const what = `checkpoint container "${id}"`;
   const unusable = criuUnusable();
@@ -28,7 +35,7 @@ export async function dumpContainer(id: string, pid: number, bundleDir: string, 
     const stdio = stdioKeys(pid);
     writeDescriptors(images.dir, stdio);
     const mounts = [...externalMounts(spec.mounts, bundleDir), ...maskedMounts(spec.linux?.maskedPaths, mountPoints(pid))];
-    const args = dumpArgs(o, { pid, images: images.dir, work, log, mounts, stdio });
+    const args = dumpArgs(o, { pid, images: images.dir, work, log, mounts, stdio, ...(freezeCgroup !== undefined && { freezeCgroup }) });
     await runCriu(`${what}: criu ${args[0]}`, args, log);
   } catch (err) {
     images.undo();

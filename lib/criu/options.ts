@@ -108,6 +108,13 @@ export interface StdioKey {
 
 export interface DumpArgs {
   pid: number;
+  /**
+   * The container's freezer cgroup (v1 freezer, or its cgroup2 directory),
+   * as runc gives it: CRIU freezes the tree through it, and copes with a
+   * container that is paused already (containerd pauses it before the
+   * checkpoint; ptrace alone waits forever on a frozen task).
+   */
+  freezeCgroup?: string;
   images: string;
   work: string;
   log: string;
@@ -120,6 +127,7 @@ export function dumpArgs(o: CheckpointOptions, a: DumpArgs): string[] {
   return [
     o.preDump ? 'pre-dump' : 'dump',
     '--tree', String(a.pid),
+    ...(a.freezeCgroup !== undefined ? ['--freeze-cgroup', a.freezeCgroup] : []),
     ...sharedArgs(o, a.images, a.work, a.log),
     ...(o.leaveRunning && !o.preDump ? ['--leave-running'] : []),
     ...(o.preDump ? ['--track-mem'] : []),

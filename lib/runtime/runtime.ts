@@ -516,7 +516,9 @@ export class Runtime {
       try {
         const { loadBundle } = await import('../bundle.js');
         const { dumpContainer } = await import('../criu/checkpoint.js');
-        await dumpContainer(id, record.pid, record.bundle, loadBundle(record.bundle).spec, options);
+        const cg = record.cgroups;
+        const freezer = cg && (cg.dirs.freezer ?? cg.dirs['']);
+        await dumpContainer(id, record.pid, record.bundle, loadBundle(record.bundle).spec, freezer, options);
         if (options.leaveRunning || options.preDump) return undefined;
         await destroy(this.native, { init: pidfd, cgroups: record.cgroups });
       } finally {

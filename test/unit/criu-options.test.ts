@@ -21,14 +21,14 @@ describe('CRIU command lines', () => {
     ]);
   });
 
-  it('dump: the tree, runc\'s flags, soft cgroups by default, external mounts and stdio', () => {
+  it('dump: the tree, its freezer cgroup, runc\'s flags, soft cgroups by default, external mounts and stdio', () => {
     const stdio = [{ fd: 0, key: 'file[1a:2b]', external: 'file[1a:2b]' }, { fd: 1, key: 'pipe:[77]' }];
     const args = dumpArgs(
       { tcpEstablished: true, extUnixSk: true, shellJob: true, fileLocks: true, leaveRunning: true, emptyNs: ['network'], autoDedup: true },
-      { pid: 42, images: '/img', work: '/w', log: '/w/dump.log', mounts: externalMounts(mounts, '/b'), stdio },
+      { pid: 42, images: '/img', work: '/w', log: '/w/dump.log', mounts: externalMounts(mounts, '/b'), stdio, freezeCgroup: '/sys/fs/cgroup/c' },
     );
     expect(args).toEqual([
-      'dump', '--tree', '42', '--images-dir', '/img', '--work-dir', '/w', '--log-file', '/w/dump.log', '-v4',
+      'dump', '--tree', '42', '--freeze-cgroup', '/sys/fs/cgroup/c', '--images-dir', '/img', '--work-dir', '/w', '--log-file', '/w/dump.log', '-v4',
       '--tcp-established', '--ext-unix-sk', '--shell-job', '--file-locks', '--auto-dedup', '--empty-ns', 'net', '--manage-cgroups=soft',
       '--leave-running', '--external', 'mnt[/data]:/data', '--external', 'mnt[/etc/hosts]:/etc/hosts', '--external', 'file[1a:2b]',
     ]);

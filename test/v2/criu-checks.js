@@ -376,6 +376,49 @@ check('podman container checkpoint / restore through tsbox (podman 4, conmon): t
   }
 });
 
+check('ctr tasks checkpoint --exit through tsbox (containerd 1.6\'s runc shim, which pauses the task first): the images are written, the counter stops and the task is stopped', async () => {
+  for (const p of ['containerd', 'ctr', 'containerd-shim-runc-v2']) {
+    if (spawnSync(p, ['--version']).error && spawnSync('sh', ['-c', `command -v ${p}`]).status !== 0) {
+      console.log(`V2INFO ctr checkpoint check SKIPPED: ${p} is not installed`);
+      return;
+    }
+  }
+  const base = path.join(tmp, 'containerd');
+  const rootfs = path.join(base, 'rootfs');
+  fs.mkdirSync(path.join(rootfs, 'bin'), { recursive: true });
+  fs.copyFileSync('/bin/busybox', path.join(rootfs, 'bin', 'busybox'));
+  for (const a of ['sh', 'sleep', 'cat', 'echo']) fs.symlinkSync('busybox', path.join(rootfs, 'bin', a));
+  const sock = path.join(base, 'c.sock');
+  fs.writeFileSync(path.join(base, 'config.toml'), [
+    'version = 2', `root = ${JSON.stringify(path.join(base, 'root'))}`, `state = ${JSON.stringify(path.join(base, 'state'))}`,
+    'disabled_plugins = ["io.containerd.grpc.v1.cri"]', '[grpc]', `  address = ${JSON.stringify(sock)}`, '[ttrpc]', `  address = ${JSON.stringify(`${sock}.ttrpc`)}`, '',
+  ].join('\n'));
+  const daemon = spawn('containerd', ['--config', path.join(base, 'config.toml')], { stdio: 'ignore' });
+  const ctr = (...args) => {
+    const r = spawnSync('ctr', ['--address', sock, ...args], { encoding: 'utf8', timeout: 120000 });
+    if (r.status !== 0) throw new Error(`ctr ${args.join(' ')}: status ${r.status}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const name = `tsbox-v2cr-${process.pid}-ctr`;
+  try {
+    await waitUntil('containerd to answer', () => spawnSync('ctr', ['--address', sock, 'version']).status === 0);
+    ctr('run', '-d', '--runc-binary', TSBOX, '--runc-root', path.join(base, 'tsbox'), '--rootfs', rootfs, name,
+      'sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i > /count; sleep 0.1; done');
+    const count = () => Number(fs.readFileSync(path.join(rootfs, 'count'), 'utf8'));
+    await waitUntil('the counter to count', () => fs.existsSync(path.join(rootfs, 'count')) && count() >= 3);
+    const images = path.join(base, 'img');
+    ctr('tasks', 'checkpoint', '--exit', '--image-path', images, '--work-path', path.join(base, 'work'), name);
+    assert.ok(fs.existsSync(path.join(images, 'inventory.img')), 'no images');
+    await frozen('the checkpointed counter', count);
+    assert.match(ctr('tasks', 'ls'), new RegExp(`${name}\\s+\\d+\\s+STOPPED`));
+  } finally {
+    spawnSync('ctr', ['--address', sock, 'tasks', 'rm', '-f', name], { timeout: 30000 });
+    spawnSync('ctr', ['--address', sock, 'containers', 'rm', name], { timeout: 30000 });
+    daemon.kill('SIGTERM');
+    await new Promise((r) => (daemon.exitCode !== null ? r() : daemon.on('exit', r)));
+  }
+});
+
 // ---- main ----------------------------------------------------------------------------------
 
 async function main() {
