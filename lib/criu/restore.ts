@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { TsboxError } from '../errors.js';
 import type { Spec } from '../oci/types.js';
@@ -8,15 +8,12 @@ import { externalMounts, restoreArgs, type RestoreOptions } from './options.js';
 
 /**
  * CRIU wants the root it rebuilds the container's mount namespace on to be
- * a mount point, and the sources of the bind mounts it makes again (the
- * config's, the masks' /dev/null) to be mount roots (mount-v2 copies
- * their sharing with MOVE_MOUNT_SET_GROUP, EINVAL otherwise). Each path
- * gets a bind mount onto itself, made in a mount namespace of criu's own
- * (private: nothing propagates to the host, and it goes away with criu,
- * whatever happens), as create binds the rootfs for its init. Then
- * criu's command line follows "--".
+ * a mount point. It gets a bind mount of the rootfs onto itself, made in a
+ * mount namespace of criu's own (private: nothing propagates to the host,
+ * and it goes away with criu, whatever happens), as create binds the
+ * rootfs for its init.
  */
-const PRIVATE_BINDS = ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', 'while [ "$1" != -- ]; do mount --bind -- "$1" "$1" || exit 1; shift; done; shift; exec "$@"', 'criu-binds'];
+const PRIVATE_ROOT = ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind -- "$0" "$0" && exec "$@"'];
 
 /**
  * Restores a checkpoint's process tree (see dumpContainer) into the
@@ -50,9 +47,8 @@ export async function restoreContainer(
     const masked = (spec.linux?.maskedPaths ?? []).map((p) => ({ key: p, source: '/dev/null' }));
     const mounts = [...externalMounts(spec.mounts, bundleDir), ...masked];
     const args = restoreArgs(o, { images, work, log, root: rootfs, pidFile, mounts, stdio });
-    const sources = [...new Set(mounts.map((m) => m.source))].filter((p) => existsSync(p));
     await runCriu(`restore container "${id}": criu restore`, args, log, {
-      wrap: [...PRIVATE_BINDS, rootfs, ...sources, '--'],
+      wrap: [...PRIVATE_ROOT, rootfs],
       stdio: [given.fds[0], 'ignore', 'pipe', ...given.fds],
     });
   } finally {
