@@ -147,7 +147,9 @@ check('checkpoint stops and removes the counter; restore resumes it where it was
   await waitUntil('the counter to reach 5', () => c.count() >= 5);
   const before = state(c.id);
   const images = path.join(tmp, `img-${c.id}`);
+  const t0 = Date.now();
   tsbox(['checkpoint', '--image-path', images, c.id]);
+  const checkpointMs = Date.now() - t0;
   // Gone: the process, the container's record and its cgroup; the count stays.
   assert.equal(alive(before.pid), false, 'the checkpointed init still runs');
   assert.equal(tsbox(['state', c.id], { mayFail: true }).stderr, `tsbox: container "${c.id}" does not exist\n`);
@@ -157,7 +159,9 @@ check('checkpoint stops and removes the counter; restore resumes it where it was
   const savedTmpfs = saved; // written in the same turn of the loop
   // Restored with new stdio: its stdout goes to this file from now on.
   const stdout2 = path.join(tmp, `stdout2-${c.id}`);
+  const t1 = Date.now();
   tsbox(['restore', '--detach', '--bundle', c.dir, '--image-path', images, '--pid-file', path.join(tmp, `pid-${c.id}`), c.id], { stdout: stdout2 });
+  console.log(`V2INFO criu: tsbox checkpoint ${checkpointMs} ms, restore ${Date.now() - t1} ms (wall, in the VM: ~14x slower than the host)`);
   const after = state(c.id);
   assert.equal(after.status, 'running');
   assert.notEqual(after.pid, before.pid);
