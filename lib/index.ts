@@ -17,5 +17,7 @@ export type { ContainerState, StateStore, Status } from './runtime/state.js';
 export { NotFound, WrongStatus, type Operation } from './runtime/status.js';
 export type { OciState } from './oci/state.js';
 export type { Cgroups } from './cgroups/manager.js';
+export type { CheckpointOptions, CriuSharedOptions, RestoreOptions } from './criu/options.js';
+export type { RestoreStdio } from './criu/restore.js';
 export { signalNumber } from './signals.js';
 export type { BlkioEntry, ContainerEvent, Counter, MemoryEntry, Stats } from './cgroups/stats.js';

@@ -11,13 +11,17 @@
 // Output, inside the package (never a shared writable directory: root runs
 // this code):
 //   dist/packed/cli.js           every dist module wrapped in a function, with
-//                                a header naming the files it was made from
+//                                a header naming the files it was made from:
+//                                for create, run and exec
 //   dist/packed/cli.cache        V8's code cache for cli.js, made by this Node,
-//                                with every function: for create, run, exec
-//   dist/packed/cli-light.cache  the same with only what the per-call
-//                                commands load: for state, start, kill, ...
+//                                with every function
+//   dist/packed/cli-light.js     only the modules the per-call commands load
+//                                (state, start, kill, delete, list): the rest
+//                                is read from dist/ if one of them needs it
+//   dist/packed/cli-light.cache  V8's code cache for cli-light.js, with what
+//                                those commands compile
 //
-// The module system inside the pack is CommonJS as tsc emits it: require()
+// The module system inside a pack is CommonJS as tsc emits it: require()
 // of a relative path inside dist/ gets the packed module, anything else
 // (node:*, node-gyp-build, package.json, the addon) goes to Node's require.
 
@@ -25,6 +29,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { randomBytes } = require('node:crypto');
 const { spawnSync } = require('node:child_process');
+const vm = require('node:vm');
 
 const ROOT = path.resolve(__dirname, '..');
 const DIST = path.join(ROOT, 'dist');
@@ -37,21 +42,35 @@ const OUT = path.join(DIST, 'packed');
 // there is (a hash costs more than the cache saves: node:crypto alone takes
 // ~3 ms to load); a damaged copy no longer matches the other.
 const CACHE_MAGIC = 'tsbox-cache ';
-// Modules only some calls need: only named in the pack, and read from
-// dist/ and compiled when first required. Every module in the code cache is
-// paid for by every CLI call (V8 reads the whole cache, ~2 instructions per
-// byte of source, before any command runs), so the cache holds only what
-// the calls engines make per container need (create, start, state, kill,
-// delete, list, run, exec, --version): not the systemd driver's D-Bus
-// client (a fifth of the cache, for a flag most callers never give; the
-// driver itself is small and loads the client with import()), the
-// commands people type now and then, their cgroup readers, the help text,
-// the library's entry point, and the NOTIFY_SOCKET relay (only for
-// systemd Type=notify units). They may not use import() (the rewrite
-// below is not applied to them).
+// Modules the full pack only names, read from dist/ and compiled when first
+// required. Every module in a code cache is paid for by every call that
+// reads it (V8 reads the whole cache, ~2 instructions per byte of source,
+// before any command runs), so the full cache holds only what create, run
+// and exec need: not the systemd driver's D-Bus client (a fifth of the
+// cache, for a flag most callers never give; the driver itself is small and
+// loads the client with import()), the commands people type now and then,
+// their cgroup readers, the help text, the library's entry point, and the
+// NOTIFY_SOCKET relay (only for systemd Type=notify units).
 const COLD = /^(systemd\/(?!(driver|unit-name)\.js$)|cgroups\/(stats|oom)\.js$|cli\/commands\/(events|features|pause|ps|resume|spec|update)\.js$|cli\/help\.js$|index\.js$|notify-socket\.js$)/;
 
-/** Every .js file under dist/ (but the pack itself), sorted: relative path with '/'. */
+// What the light pack holds: these modules and what their top levels load.
+// The commands engines call per container around create (bin/tsbox reads
+// the light pack for every command but create, run and exec).
+const LIGHT = ['cli/main.js', ...['state', 'start', 'kill', 'delete', 'list'].map((c) => `cli/commands/${c}.js`)];
+
+/**
+ * A script compiled by vm has no loader for import(). A lazy import() of
+ * one of our own modules (lib/ uses it where vitest, running the TypeScript
+ * sources, could not require() them) becomes a require of that module,
+ * packed or read from dist/. Applied to packed modules here and to the
+ * others by the pack's loader when it reads them (it is pasted into
+ * LOADER): one rewrite for both.
+ */
+function requireForImport(source) {
+  return source.replace(/\bimport\(\s*(['"])(\.{1,2}\/[^'"]+)\1\s*\)/g, (_, q, spec) => `Promise.resolve().then(() => require(${q}${spec}${q}))`);
+}
+
+/** Every .js file under dist/ (but the packs), sorted: relative path with '/'. */
 function modules() {
   const out = [];
   const walk = (dir) => {
@@ -68,12 +87,20 @@ function modules() {
   return out.sort();
 }
 
-function pack() {
+/**
+ * A pack of every module of dist/, holding the code of those `packs` says
+ * and naming the others (read from dist/ when required).
+ */
+function pack(packs) {
   if (!fs.existsSync(path.join(DIST, 'cli', 'main.js'))) throw new Error('dist/cli/main.js is missing: run tsc first');
   const keys = modules();
-  // What the loader checks before trusting the pack: each file's size and
-  // mtime (the pack is stale once tsc rewrote any of them).
-  const files = keys.map((k) => {
+  // What the loader checks before trusting the pack: the size and mtime of
+  // each file it holds (the pack is stale once tsc rewrote any of them).
+  // The others are read from dist/ as they are. Nothing in an installed
+  // package, which has no lib/ to compile dist/ from: there dist/ changes
+  // only when npm installs the package again, which makes the packs again
+  // (a stat per module cost each call ~0.3 ms).
+  const files = !fs.existsSync(path.join(ROOT, 'lib')) ? [] : keys.filter(packs).map((k) => {
     const st = fs.statSync(path.join(DIST, k));
     return [k, st.size, st.mtimeMs];
   });
@@ -84,30 +111,21 @@ function pack() {
   parts.push('(function (nodeRequire, dist) {\n');
   parts.push('const defs = {\n');
   for (const k of keys) {
-    // A script compiled by vm has no loader for import(). A lazy import()
-    // of one of our own modules (lib/ uses it where vitest, running the
-    // TypeScript sources, could not require() them) becomes a require of
-    // the packed module; any other import() would fail only when packed,
-    // so it is refused here, where someone will see it.
-    const source = fs.readFileSync(path.join(DIST, k), 'utf8');
-    if (COLD.test(k)) {
-      if (/\bimport\s*\(/.test(source)) throw new Error(`dist/${k} is loaded unpacked and may not use import(): use require()`);
-      parts.push(`${JSON.stringify(k)}: 0,\n`);
-      continue;
-    }
-    const src = source
-      .replace(/^#!.*/, '')
-      .replace(/\bimport\(\s*(['"])(\.{1,2}\/[^'"]+)\1\s*\)/g, (_, q, spec) => `Promise.resolve().then(() => require(${q}${spec}${q}))`);
+    const src = requireForImport(fs.readFileSync(path.join(DIST, k), 'utf8').replace(/^#!.*/, ''));
+    // Any other import() would fail only when packed, so it is refused
+    // here, where someone will see it.
     if (/\bimport\s*\(/.test(src)) throw new Error(`dist/${k} uses import() of something not in dist/, which the pack cannot load: use require()`);
-    parts.push(`${JSON.stringify(k)}: function (exports, require, module, __filename, __dirname) {\n${src}\n},\n`);
+    if (packs(k)) parts.push(`${JSON.stringify(k)}: function (exports, require, module, __filename, __dirname) {\n${src}\n},\n`);
+    else parts.push(`${JSON.stringify(k)}: 0,\n`);
   }
   parts.push('};\n');
   parts.push(LOADER);
   parts.push('})\n');
-  return { source: parts.join(''), build, count: keys.length };
+  return { source: parts.join(''), build, count: keys.filter(packs).length };
 }
 
-// The module system of the pack (runs inside the wrapper above).
+// The module system of a pack (runs inside the wrapper above). loadedKeys
+// tells the packer which modules the light pack needs.
 const LOADER = `
 const loaded = Object.create(null);
 function load(key) {
@@ -118,13 +136,15 @@ function load(key) {
   const module = { exports: {}, filename, id: filename, loaded: false };
   loaded[key] = module;
   if (defs[key] === 0) {
-    const source = nodeRequire('node:fs').readFileSync(filename, 'utf8');
+    const source = requireForImport(nodeRequire('node:fs').readFileSync(filename, 'utf8'));
     defs[key] = nodeRequire('node:vm').compileFunction(source, ['exports', 'require', 'module', '__filename', '__dirname'], { filename });
   }
   defs[key].call(module.exports, module.exports, requireFrom(dirname), module, filename, dirname);
   module.loaded = true;
   return module.exports;
 }
+load.loadedKeys = () => Object.keys(loaded);
+${requireForImport.toString()}
 function requireFrom(dir) {
   /** The pack's key for a path inside dist/, or undefined for anything else. */
   const keyOf = (spec) => {
@@ -157,7 +177,24 @@ return load;
 `;
 
 /**
- * V8's code cache for the pack, made in a fresh Node (the cache records the
+ * The modules the light pack holds: those LIGHT loads when their top
+ * levels run (they only define things), found by loading them from the
+ * full pack in this process.
+ */
+function lightModules(fullSource) {
+  const load = new vm.Script(fullSource).runInThisContext()(require, DIST);
+  for (const key of lightEntries()) load(key);
+  return new Set(load.loadedKeys());
+}
+
+/** The LIGHT modules there are in dist/. */
+function lightEntries() {
+  const keys = new Set(modules());
+  return LIGHT.filter((k) => keys.has(k));
+}
+
+/**
+ * V8's code cache for a pack, made in a fresh Node (the cache records the
  * V8 flags in force, which must be the defaults bin/tsbox runs with).
  */
 function makeCache(file, cacheFile, kind) {
@@ -175,28 +212,22 @@ function writeAtomic(file, data) {
   fs.renameSync(tmp, file);
 }
 
-// What the light cache holds compiled: these modules' top levels (and the
-// modules they load). The commands engines call per container around
-// create: bin/tsbox reads this cache for every command but create, run and
-// exec.
-const LIGHT = ['cli/main.js', ...['state', 'start', 'kill', 'delete', 'list'].map((c) => `cli/commands/${c}.js`)];
-
 /**
- * In the child. 'full': compiles the pack with every function compiled
- * eagerly, so that the cache holds all of them. V8 compiles a function when
- * it is first called otherwise, and on the create/start path that costs
- * more than reading the bigger cache (measured: ~10 ms less for
+ * In the child. 'full': compiles the full pack with every function
+ * compiled eagerly, so that the cache holds all of them. V8 compiles a
+ * function when it is first called otherwise, and on the create/start path
+ * that costs more than reading the bigger cache (measured: ~10 ms less for
  * `tsbox run`). The flag is set back before the cache is taken: V8 refuses
  * a cache made under other flags.
- * 'light': compiles it lazily and loads the LIGHT modules (their top levels
- * run: they only define things), so that the cache holds what those
- * commands compile, a sixth of the full cache: reading and deserializing
- * the full one cost a per-call command more than compiling the rest of its
- * functions (measured: ~1.5 ms of CPU less for `tsbox state`).
+ * 'light': compiles the light pack lazily, loads the LIGHT modules and runs
+ * the per-call commands once (rehearse), so that the cache holds what those
+ * commands compile: reading and deserializing every function cost a
+ * per-call command more than compiling the few it runs (measured: ~1.5 ms
+ * of CPU less for `tsbox state`), and compiling those it runs cost it ~1 ms
+ * more than finding them in the cache.
  */
-function cacheChild(kind, file, cacheFile) {
+async function cacheChild(kind, file, cacheFile) {
   const v8 = require('node:v8');
-  const vm = require('node:vm');
   const source = fs.readFileSync(file, 'utf8');
   let script;
   if (kind === 'full') {
@@ -205,36 +236,66 @@ function cacheChild(kind, file, cacheFile) {
     v8.setFlagsFromString('--lazy');
   } else {
     script = new vm.Script(source, { filename: file });
-    const load = script.runInThisContext()(require, path.dirname(path.dirname(file)));
-    const packed = new Set(JSON.parse(source.slice(source.indexOf('{'), source.indexOf('\n'))).files.map(([name]) => name));
-    for (const key of LIGHT) if (packed.has(key)) load(key);
+    const load = script.runInThisContext()(require, DIST);
+    for (const key of lightEntries()) load(key);
+    await rehearse(load);
   }
   const build = JSON.parse(source.slice(source.indexOf('{'), source.indexOf('\n'))).build;
   const data = script.createCachedData();
   writeAtomic(cacheFile, Buffer.concat([Buffer.from(`${CACHE_MAGIC}${build} ${data.length}\n`), data, data]));
 }
 
-/** The command: the pack, then its cache. */
+/**
+ * Runs state, list, kill, start and delete through the CLI's main, on
+ * containers made up in a temp state root: a live one (its init is this
+ * process: kill sends it SIGWINCH, which it ignores) and a stopped one
+ * (the same pid with another start time). Only the commands' own code
+ * runs: no container, no cgroup, nothing outside the temp dir. Their
+ * output goes to this process's stdout and stderr (the parent discards
+ * stdout), and what fails only leaves those functions out of the cache.
+ */
+async function rehearse(load) {
+  let root;
+  try {
+    root = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'tsbox-pack-'));
+    const { main } = load('cli/main.js');
+    const { StateStore } = load('runtime/state.js');
+    const { processStat } = load('host/proc.js');
+    const store = new StateStore(root, undefined);
+    for (const [id, pidStartTime] of [['live', processStat(process.pid).startTime], ['stopped', 'not-this-one']]) {
+      store.claim(id);
+      store.write({ id, pid: process.pid, pidStartTime, bundle: root, rootfs: root, created: new Date().toISOString(), owner: 'root', annotations: {} });
+    }
+    for (const args of [['state', 'live'], ['list'], ['list', '-f', 'json'], ['kill', 'live', 'WINCH'], ['start', 'stopped'], ['delete', 'stopped'], ['state', 'nope']]) {
+      await main(['--root', root, ...args]);
+    }
+  } catch {
+    // The cache holds less: still a cache for this pack.
+  } finally {
+    if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** The command: the two packs, each with its cache. */
 function packCommand(ifBuilt) {
   // --if-built (npm's install step): nothing to do before prepare has
   // compiled dist/ in a fresh checkout; in an installed package, it remakes
-  // the pack for this machine's Node. A failure only warns there: the CLI
-  // works without the pack, just slower.
+  // the packs for this machine's Node. A failure only warns there: the CLI
+  // works without them, just slower.
   if (ifBuilt && !fs.existsSync(path.join(DIST, 'cli', 'main.js'))) return 0;
   try {
-    const { source, count } = pack();
     fs.mkdirSync(OUT, { recursive: true });
-    const file = path.join(OUT, 'cli.js');
-    const cacheFile = path.join(OUT, 'cli.cache');
-    const lightFile = path.join(OUT, 'cli-light.cache');
-    writeAtomic(file, source);
-    makeCache(file, cacheFile, 'full');
-    makeCache(file, lightFile, 'light');
-    const size = fs.statSync(cacheFile).size;
-    const light = fs.statSync(lightFile).size;
-    process.stderr.write(
-      `pack-cli: ${count} modules -> dist/packed/cli.js (${source.length} bytes), cli.cache (${size} bytes), cli-light.cache (${light} bytes), node ${process.version}\n`,
-    );
+    const full = pack((k) => !COLD.test(k));
+    const light = pack(((keys) => (k) => keys.has(k))(lightModules(full.source)));
+    const report = [];
+    for (const [name, p, kind] of [['cli', full, 'full'], ['cli-light', light, 'light']]) {
+      const file = path.join(OUT, `${name}.js`);
+      const cacheFile = path.join(OUT, `${name}.cache`);
+      writeAtomic(file, p.source);
+      makeCache(file, cacheFile, kind);
+      report.push(`${name}.js (${p.count} modules, ${p.source.length} bytes) + ${name}.cache (${fs.statSync(cacheFile).size} bytes)`);
+    }
+    process.stderr.write(`pack-cli: dist/packed/${report.join(', ')}, node ${process.version}\n`);
     return 0;
   } catch (err) {
     process.stderr.write(`pack-cli: ${ifBuilt ? 'warning: ' : ''}${err.message}\n`);
@@ -243,7 +304,10 @@ function packCommand(ifBuilt) {
 }
 
 if (process.argv[2] === '--make-cache') {
-  cacheChild(process.argv[3], process.argv[4], process.argv[5]);
+  cacheChild(process.argv[3], process.argv[4], process.argv[5]).catch((err) => {
+    process.stderr.write(`${err.stack}\n`);
+    process.exitCode = 1;
+  });
 } else {
   process.exitCode = packCommand(process.argv.includes('--if-built'));
 }

@@ -1,7 +1,9 @@
 'use strict';
 // The pure cgroup v2 checks (test/v2/checks.js), then the systemd ones
 // (test/v2/systemd-checks.js: a real systemd in namespaces of its own, and
-// the tsbox systemd driver's checks it loads), in a throwaway VM whose
+// the tsbox systemd driver's checks it loads), then checkpoint and restore
+// through CRIU (test/v2/criu-checks.js: the VM's kernel 6.1 is one CRIU
+// 3.17 runs on; it skips, saying so, where criu is not installed), in a throwaway VM whose
 // cgroup2 root has every controller (test/v2/vm.js: this machine and CI's
 // are hybrid hosts). One VM boots for all the checks; each prints a
 // "V2RESULT {json}" line on the VM's console, read here.
@@ -51,7 +53,8 @@ async function main() {
       `cd ${q(ROOT)} && export TSBOX_PROBE=${q(probe)} ${only ? `V2_ONLY=${q(only)} ` : ''}&& ` +
       `${q(process.execPath)} test/v2/checks.js /tsbox-vm-job/results.json; a=$?; ` +
       (noSystemd ? 'b=0; ' : `${q(process.execPath)} test/v2/systemd-checks.js /tsbox-vm-job/systemd-results.json; b=$?; `) +
-      '[ $a -eq 0 ] && [ $b -eq 0 ]';
+      `${q(process.execPath)} test/v2/criu-checks.js /tsbox-vm-job/criu-results.json; c=$?; ` +
+      '[ $a -eq 0 ] && [ $b -eq 0 ] && [ $c -eq 0 ]';
     const t0 = Date.now();
     const results = [];
     const status = await vm.runInVm(cmd, {
@@ -66,14 +69,16 @@ async function main() {
           results.push(r);
           console.log(`${r.ok ? 'ok' : 'not ok'} - ${r.suite ? `[${r.suite}] ` : ''}${r.name}${r.ms !== undefined ? ` (${r.ms} ms in the VM)` : ''}`);
           if (!r.ok) console.log(`  ${String(r.error).split('\n').join('\n  ')}`);
-        } else if (/^(v2 checks|v2 systemd checks|TSBOX_VM|V2INFO|node:|Error)/.test(line)) {
+        } else if (/^(v2 checks|v2 systemd checks|v2 criu checks|TSBOX_VM|V2INFO|node:|Error)/.test(line)) {
           console.log(`vm: ${line}`);
         }
       },
     });
     const failed = results.filter((r) => !r.ok);
-    const sd = results.filter((r) => r.suite === 'systemd');
-    if (sd.length > 0) console.log(`v2 tests: of which systemd: ${sd.filter((r) => r.ok).length} passed, ${sd.filter((r) => !r.ok).length} failed`);
+    for (const suite of ['systemd', 'criu']) {
+      const of = results.filter((r) => r.suite === suite);
+      if (of.length > 0) console.log(`v2 tests: of which ${suite}: ${of.filter((r) => r.ok).length} passed, ${of.filter((r) => !r.ok).length} failed`);
+    }
     console.log(
       `v2 tests: ${results.length - failed.length} passed, ${failed.length} failed, in ${((Date.now() - t0) / 1000).toFixed(0)} s (VM exit status ${status})`,
     );

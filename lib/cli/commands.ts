@@ -64,6 +64,20 @@ const CREATE_FLAGS: FlagSpec[] = [
   PIDFD_SOCKET,
 ];
 
+/** The CRIU flags checkpoint and restore share (runc's). */
+const CRIU_FLAGS: FlagSpec[] = [
+  { name: 'image-path', kind: 'string', value: 'DIR', default: 'checkpoint', help: 'the checkpoint\'s image directory' },
+  { name: 'work-path', kind: 'string', value: 'DIR', help: 'where CRIU writes its log (default: the image directory)' },
+  { name: 'tcp-established', kind: 'bool', help: 'allow open TCP connections' },
+  { name: 'ext-unix-sk', kind: 'bool', help: 'allow external unix sockets' },
+  { name: 'shell-job', kind: 'bool', help: 'allow shell jobs (a session and terminal from outside the container)' },
+  { name: 'file-locks', kind: 'bool', help: 'handle file locks' },
+  { name: 'manage-cgroups-mode', kind: 'string', value: 'soft|full|strict|ignore', help: 'how CRIU treats the cgroups (default soft)' },
+  { name: 'empty-ns', kind: 'list', value: 'NAMESPACE', help: 'make this namespace empty instead of restoring it (network only)' },
+  { name: 'auto-dedup', kind: 'bool', help: 'deduplicate the images of a previous dump' },
+  { name: 'lazy-pages', kind: 'bool', help: 'lazy migration (not supported: an error)' },
+];
+
 const FORMAT: FlagSpec = { name: 'format', short: 'f', kind: 'string', value: 'table|json', default: 'table', help: 'output format' };
 
 export const COMMANDS: CommandSpec[] = [
@@ -230,6 +244,42 @@ export const COMMANDS: CommandSpec[] = [
       { name: 'detach', short: 'd', kind: 'bool', help: 'create and start the container, then return' },
       { name: 'keep', kind: 'bool', help: 'keep the container\'s state after it exits (remove it with delete)' },
       { name: 'no-subreaper', kind: 'bool', help: 'accepted for runc\'s callers: tsbox never makes itself a subreaper' },
+    ],
+  },
+  {
+    name: 'checkpoint',
+    args: 'ID',
+    summary: 'checkpoint a running container with CRIU',
+    description: [
+      'CRIU dumps the container\'s processes into --image-path. Unless --leave-running (or',
+      '--pre-dump), the container is then stopped and removed, as by delete. Where CRIU',
+      'cannot run (missing, or "criu check" fails) or the dump fails, the container runs on',
+      'and no images are left.',
+    ].join('\n'),
+    flags: [
+      ...CRIU_FLAGS,
+      { name: 'leave-running', kind: 'bool', help: 'leave the container running after the checkpoint' },
+      { name: 'pre-dump', kind: 'bool', help: 'dump only the memory, for a later checkpoint with --parent-path' },
+      { name: 'parent-path', kind: 'string', value: 'DIR', help: 'a previous pre-dump\'s images, relative to --image-path' },
+    ],
+  },
+  {
+    name: 'restore',
+    args: 'ID',
+    summary: 'restore a container from a CRIU checkpoint',
+    description: [
+      'The bundle gives the container\'s config and rootfs; its cgroups are made as by',
+      'create, then CRIU restores the checkpoint\'s processes into them. Without --detach',
+      'tsbox waits for the container\'s process and exits with its status, as run does.',
+    ].join('\n'),
+    flags: [
+      BUNDLE,
+      ...CRIU_FLAGS,
+      { name: 'detach', short: 'd', kind: 'bool', help: 'return once the container is restored' },
+      { name: 'pid-file', kind: 'string', value: 'FILE', help: 'write the restored init\'s pid to FILE' },
+      { name: 'console-socket', kind: 'string', value: 'PATH', help: 'unix socket for the terminal\'s master (not supported yet: an error)' },
+      { name: 'no-subreaper', kind: 'bool', help: 'accepted for runc\'s callers: tsbox never makes itself a subreaper' },
+      { name: 'no-pivot', kind: 'bool', help: 'accepted for runc\'s callers: CRIU rebuilds the root itself' },
     ],
   },
   {

@@ -14,6 +14,8 @@ import type { CgroupDriver, Launched, Progress, StdioOption } from '../launch.js
 import { hostLayout } from '../cgroups/layout.js';
 import type { Hook, LinuxResources, Process, Spec } from '../oci/types.js';
 import type { ContainerEvent, Stats } from '../cgroups/stats.js';
+import type { CheckpointOptions, RestoreOptions } from '../criu/options.js';
+import type { RestoreStdio } from '../criu/restore.js';
 import type { KernelNamespace, PlannedNamespace } from '../plan/plan.js';
 import { native, type Binding } from '../native/binding.js';
 import { runHooksWarning } from '../hooks.js';
@@ -506,6 +508,98 @@ export class Runtime {
     // After the container is gone and before delete returns, as the spec
     // has it; failures are warnings.
     return runHooksWarning({ poststop: record.poststop ?? [] }, 'poststop', ociState(record, 'stopped'));
+  }
+
+  /**
+   * runc's checkpoint: CRIU dumps the container's processes into
+   * `options.imagePath` (default ./checkpoint; lib/criu/). Unless
+   * `leaveRunning` (or `preDump`), the container is then gone, as after
+   * delete (its processes, cgroups and state; poststop hooks run). Where
+   * CRIU cannot run, or the dump fails, the container runs on and no
+   * images are left. Returns warnings (failed poststop hooks).
+   */
+  async checkpoint(id: string, options: CheckpointOptions = {}): Promise<string[]> {
+    const store = this.store;
+    const record = await store.locked(id, async () => {
+      const record = store.read(id);
+      checkStatus('checkpoint', id, store.status(record));
+      const pidfd = openPidfd(this.native, record);
+      if (pidfd < 0) throw new TsboxError(`cannot checkpoint container "${id}": its init is gone`);
+      try {
+        const { loadBundle } = await import('../bundle.js');
+        const { dumpContainer } = await import('../criu/checkpoint.js');
+        const cg = record.cgroups;
+        const freezer = cg && (cg.dirs.freezer ?? cg.dirs['']);
+        await dumpContainer(id, record.pid, record.bundle, loadBundle(record.bundle).spec, freezer, options);
+        if (options.leaveRunning || options.preDump) return undefined;
+        await destroy(this.native, { init: pidfd, cgroups: record.cgroups });
+      } finally {
+        this.native.close(pidfd);
+      }
+      store.remove(id);
+      return record;
+    });
+    if (!record) return [];
+    return runHooksWarning({ poststop: record.poststop ?? [] }, 'poststop', ociState(record, 'stopped'));
+  }
+
+  /**
+   * runc's restore: a container `id` from the bundle in `bundleDir` whose
+   * processes come back from a checkpoint's images instead of being
+   * started. Its cgroups are made and limited as create makes them; CRIU
+   * then restores the process tree into the rootfs (lib/criu/restore.ts).
+   * The state records the restored init, running; the init is this
+   * process's child until it ends (as a created container's init).
+   */
+  async restore(id: string, bundleDir: string, options: RestoreOptions & { stdio?: RestoreStdio } = {}): Promise<Created> {
+    validateId(id);
+    const { checkShared } = await import('../criu/options.js');
+    const { criuUnusable } = await import('../criu/criu.js');
+    const { checkImages } = await import('../criu/images.js');
+    const { restoreContainer } = await import('../criu/restore.js');
+    const { loadBundle } = await import('../bundle.js');
+    const { prepareCgroups } = await import('../cgroup-drivers.js');
+    checkShared(options);
+    if (options.consoleSocket !== undefined) {
+      throw new TsboxError('restore --console-socket is not supported: tsbox cannot restore a container\'s terminal yet (checkpoint it with --shell-job and restore it without a terminal)');
+    }
+    const unusable = criuUnusable();
+    if (unusable) throw new TsboxError(`restore container "${id}": ${unusable}`);
+    const bundle = loadBundle(bundleDir);
+    checkImages(path.resolve(options.imagePath ?? 'checkpoint'));
+    const store = this.store;
+    store.claim(id);
+    let cgroups: Cgroups | undefined;
+    let pidfd = -1;
+    try {
+      return await store.locked(id, async () => {
+        const creating: ContainerRecord = { ...newRecord(id, bundle, 0, undefined, undefined), creating: true };
+        store.write(creating);
+        const warnings: string[] = [];
+        const linux = bundle.spec.linux;
+        ({ cgroups } = await prepareCgroups(this.cgroupDriver, hostLayout(), linux, id, warnings, (cg) => {
+          cgroups = cg;
+          store.write(inProgress(creating, { cgroups: cg }));
+        }));
+        const pidFile = path.join(store.dir(id), 'criu.pid');
+        const pid = await restoreContainer(id, bundle.rootfs, bundle.dir, bundle.spec, pidFile, options);
+        pidfd = this.native.pidfdOpen(pid);
+        const record = newRecord(id, bundle, pid, cgroups, bundle.spec.hooks?.poststop);
+        store.write(record);
+        if (options.pidFile) writePidFile(options.pidFile, pid);
+        return { ...store.state(record), warnings };
+      });
+    } catch (err) {
+      try {
+        await destroy(this.native, { init: pidfd, cgroups });
+        store.remove(id);
+      } catch {
+        // What could not be removed stays recorded: delete --force tries again.
+      }
+      throw err;
+    } finally {
+      if (pidfd >= 0) this.release(pidfd);
+    }
   }
 
   /** Freezes every process of the container (its cgroup's freezer). */

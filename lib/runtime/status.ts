@@ -2,7 +2,7 @@ import { TsboxError } from '../errors.js';
 import type { Status } from '../oci/state.js';
 
 /** What a caller may do to a container, each allowed in some statuses only (RULES). */
-export type Operation = 'start' | 'exec' | 'kill' | 'delete' | 'pause' | 'resume' | 'update' | 'stats';
+export type Operation = 'start' | 'exec' | 'kill' | 'delete' | 'pause' | 'resume' | 'update' | 'stats' | 'checkpoint';
 
 /** No container with this id. The text is the one engines look for. */
 export class NotFound extends TsboxError {
@@ -40,6 +40,8 @@ const RULES: Record<Operation, { allowed: readonly Status[]; refusal: (id: strin
   kill: { allowed: LIVE, refusal: (id) => `cannot kill container "${id}": container not running` },
   stats: { allowed: LIVE, refusal: (id) => `cannot get stats of container "${id}": container not running` },
   update: { allowed: LIVE, refusal: (id, s) => `cannot update container "${id}": it is ${s}` },
+  // CRIU dumps a live process tree: runc checkpoints running (and paused) containers.
+  checkpoint: { allowed: ['running', 'paused'], refusal: (id, s) => `cannot checkpoint container "${id}": it is ${s}, not running` },
   delete: { allowed: ['created', 'stopped'], refusal: (id, s) => `cannot delete container "${id}" that is not stopped: it is ${s} (use --force)` },
 };
 

@@ -53,10 +53,12 @@ interface Observed {
 
 let pkg: string;
 let stateRoot: string;
-/** The two code caches of the pack: the full one (create, run, exec) and the light one (every other command). */
+/** The two packs and their code caches: the full ones (create, run and exec) and the light ones (every other command). */
+const PACKS = ['cli.js', 'cli-light.js'] as const;
 const CACHES = ['cli.cache', 'cli-light.cache'] as const;
+type PackName = (typeof PACKS)[number];
 type CacheName = (typeof CACHES)[number];
-let pristine: { pack: Buffer; caches: Record<CacheName, Buffer> };
+let pristine: { packs: Record<PackName, Buffer>; caches: Record<CacheName, Buffer> };
 
 /** Commands that touch no container: output and status must not depend on how the CLI was loaded. */
 function commands(): string[][] {
@@ -92,12 +94,21 @@ function tsboxIn(dir: string, args: string[], env: NodeJS.ProcessEnv = {}): { ou
   return { outcome: { status: r.status, stdout: r.stdout, stderr: r.stderr }, observed };
 }
 
-const packFile = () => path.join(pkg, 'dist', 'packed', 'cli.js');
+const packFile = (name: PackName) => path.join(pkg, 'dist', 'packed', name);
 const cacheFile = (name: CacheName) => path.join(pkg, 'dist', 'packed', name);
-const readPristine = () => ({ pack: fs.readFileSync(packFile()), caches: { 'cli.cache': fs.readFileSync(cacheFile('cli.cache')), 'cli-light.cache': fs.readFileSync(cacheFile('cli-light.cache')) } });
+const readPristine = () => ({
+  packs: { 'cli.js': fs.readFileSync(packFile('cli.js')), 'cli-light.js': fs.readFileSync(packFile('cli-light.js')) },
+  caches: { 'cli.cache': fs.readFileSync(cacheFile('cli.cache')), 'cli-light.cache': fs.readFileSync(cacheFile('cli-light.cache')) },
+});
+/** The modules a pack holds (its header names them). */
+const heldBy = (name: PackName) => (JSON.parse(/^\/\/ tsbox-packed (.*)\n/.exec(pristine.packs[name].toString('utf8'))![1]!) as { files: [string][] }).files.map(([f]) => f);
 
 function pack(dir: string, ...args: string[]): { status: number | null; stderr: string } {
-  const r = spawnSync(process.execPath, [path.join(dir, 'scripts', 'pack-cli.js'), ...args], { encoding: 'utf8', timeout: 60_000 });
+  return packWith({}, dir, ...args);
+}
+
+function packWith(env: NodeJS.ProcessEnv, dir: string, ...args: string[]): { status: number | null; stderr: string } {
+  const r = spawnSync(process.execPath, [path.join(dir, 'scripts', 'pack-cli.js'), ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
   return { status: r.status, stderr: r.stderr };
 }
 
@@ -140,6 +151,8 @@ describe('packed CLI (scripts/pack-cli.js, bin/tsbox)', () => {
     fs.mkdirSync(path.join(pkg, 'scripts'));
     fs.copyFileSync(path.join(ROOT, 'scripts', 'pack-cli.js'), path.join(pkg, 'scripts', 'pack-cli.js'));
     fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(pkg, 'package.json'));
+    // A checkout, where tsc may rewrite dist/ (an installed package has no lib/).
+    fs.symlinkSync(path.join(ROOT, 'lib'), path.join(pkg, 'lib'));
     fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(pkg, 'node_modules'));
     if (fs.existsSync(path.join(ROOT, 'build'))) fs.symlinkSync(path.join(ROOT, 'build'), path.join(pkg, 'build'));
     fs.writeFileSync(path.join(pkg, 'observer.js'), OBSERVER);
@@ -155,7 +168,7 @@ describe('packed CLI (scripts/pack-cli.js, bin/tsbox)', () => {
   beforeEach(() => {
     // Content only: rewriting the files keeps dist/'s own mtimes, which is
     // what tells the loader whether the pack is stale.
-    fs.writeFileSync(packFile(), pristine.pack);
+    for (const name of PACKS) fs.writeFileSync(packFile(name), pristine.packs[name]);
     for (const name of CACHES) fs.writeFileSync(cacheFile(name), pristine.caches[name]);
   });
 
@@ -163,7 +176,7 @@ describe('packed CLI (scripts/pack-cli.js, bin/tsbox)', () => {
     expectSameAsUnpacked({ cache: 'accepted', unpacked: false });
   }, 120_000);
 
-  it('reads the full cache for create, run and exec, the light one for every other command', () => {
+  it('reads the full pack and cache for create, run and exec, the light ones for every other command', () => {
     // Each cache damaged alone: a command reading it starts without a cache.
     for (const damaged of CACHES) {
       for (const name of CACHES) fs.writeFileSync(cacheFile(name), pristine.caches[name]);
@@ -224,10 +237,40 @@ describe('packed CLI (scripts/pack-cli.js, bin/tsbox)', () => {
   it('falls back to dist/ when the pack does not load', () => {
     // Compiles, but throws instead of returning its loader (and its length
     // is no longer the one the cache was made for).
-    const broken = pristine.pack.toString('utf8').replace(/\nreturn load;\n/, '\nthrow load;\n');
-    expect(broken).not.toEqual(pristine.pack.toString('utf8'));
-    fs.writeFileSync(packFile(), broken);
+    for (const name of PACKS) {
+      const broken = pristine.packs[name].toString('utf8').replace(/\nreturn load;\n/, '\nthrow load;\n');
+      expect(broken).not.toEqual(pristine.packs[name].toString('utf8'));
+      fs.writeFileSync(packFile(name), broken);
+    }
     expectSameAsUnpacked({ cache: 'rejected', unpacked: true });
+  }, 120_000);
+
+  it('holds in the light pack only what the per-call commands load; whatever else they need comes from dist/ as it is', () => {
+    const light = heldBy('cli-light.js');
+    const full = heldBy('cli.js');
+    expect(light).toEqual(expect.arrayContaining(['cli/main.js', 'cli/commands/state.js', 'cli/commands/delete.js', 'runtime/runtime.js']));
+    for (const setUp of ['launch.js', 'bundle.js', 'plan/build.js', 'cli/commands/run.js', 'cli/commands/create.js']) {
+      expect(full, 'the full pack').toContain(setUp);
+      expect(light, 'the light pack').not.toContain(setUp);
+    }
+    // tsc rewrote a module the light pack does not hold: the full pack is
+    // stale, the light one is not, and runs dist/'s module.
+    const launch = path.join(pkg, 'dist', 'launch.js');
+    const help = path.join(pkg, 'dist', 'cli', 'help.js');
+    const [launchText, helpText] = [fs.readFileSync(launch, 'utf8'), fs.readFileSync(help, 'utf8')];
+    try {
+      fs.writeFileSync(launch, `${launchText}\n`);
+      fs.writeFileSync(help, `${helpText}\nexports.mainHelp = () => 'help from dist/\\n';\n`);
+      expect(tsboxIn(pkg, ['run', '--help']).observed, 'tsbox run --help').toEqual({ cache: null, unpacked: true });
+      const r = tsboxIn(pkg, ['--help']);
+      expect(r.observed, 'tsbox --help').toEqual({ cache: 'accepted', unpacked: false });
+      expect(r.outcome).toEqual({ status: 0, stdout: 'help from dist/\n', stderr: '' });
+    } finally {
+      fs.writeFileSync(launch, launchText);
+      fs.writeFileSync(help, helpText);
+      expect(pack(pkg)).toMatchObject({ status: 0 });
+      pristine = readPristine();
+    }
   }, 120_000);
 
   it('is not used once tsc has rewritten a file of dist/ (stale), until it is made again', () => {
@@ -241,6 +284,41 @@ describe('packed CLI (scripts/pack-cli.js, bin/tsbox)', () => {
       expect(tsboxIn(pkg, ['--version']).observed).toEqual({ cache: 'accepted', unpacked: false });
     } finally {
       pristine = readPristine();
+    }
+  }, 120_000);
+
+  it('checks nothing in an installed package (no lib/), whose dist/ changes only with the packs', () => {
+    fs.unlinkSync(path.join(pkg, 'lib'));
+    const parse = path.join(pkg, 'dist', 'cli', 'parse.js');
+    const parseText = fs.readFileSync(parse, 'utf8');
+    try {
+      expect(pack(pkg, '--if-built')).toEqual({ status: 0, stderr: expect.stringMatching(/^pack-cli: /) });
+      pristine = readPristine();
+      for (const name of PACKS) expect(heldBy(name), name).toEqual([]);
+      fs.writeFileSync(parse, `${parseText}\n`);
+      expect(tsboxIn(pkg, ['--version']).observed).toEqual({ cache: 'accepted', unpacked: false });
+      expect(tsboxIn(pkg, ['run', '--help']).observed).toEqual({ cache: 'accepted', unpacked: false });
+    } finally {
+      fs.writeFileSync(parse, parseText);
+      fs.symlinkSync(path.join(ROOT, 'lib'), path.join(pkg, 'lib'));
+      expect(pack(pkg)).toMatchObject({ status: 0 });
+      pristine = readPristine();
+    }
+  }, 120_000);
+
+  it('runs the per-call commands for the light cache in a temp dir of its own, and leaves nothing there', () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsbox-pack-tmp-'));
+    try {
+      expect(packWith({ TMPDIR: tmp }, pkg)).toMatchObject({ status: 0 });
+      expect(fs.readdirSync(tmp)).toEqual([]);
+      pristine = readPristine();
+      expect(tsboxIn(pkg, ['--root', stateRoot, 'state', 'nope']).observed).toEqual({ cache: 'accepted', unpacked: false });
+      // Without a temp dir, the cache holds less, and is a cache all the same.
+      expect(packWith({ TMPDIR: path.join(tmp, 'missing') }, pkg)).toMatchObject({ status: 0 });
+      pristine = readPristine();
+      expect(tsboxIn(pkg, ['--root', stateRoot, 'state', 'nope']).observed).toEqual({ cache: 'accepted', unpacked: false });
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
     }
   }, 120_000);
 
@@ -274,6 +352,8 @@ describe('the pack\'s module system (scripts/pack-cli.js on a small dist/)', () 
     fs.mkdirSync(path.join(dir, 'scripts'));
     fs.copyFileSync(path.join(ROOT, 'scripts', 'pack-cli.js'), path.join(dir, 'scripts', 'pack-cli.js'));
     write('package.json', JSON.stringify({ name: 'fake-tsbox' }));
+    // A checkout: the packs name the files they hold.
+    fs.mkdirSync(path.join(dir, 'lib'));
     write('outside.js', 'exports.loads = (globalThis.outsideLoads = (globalThis.outsideLoads || 0) + 1);\n');
     write('dist/a.js', '"use strict";\nexports.loads = (globalThis.aLoads = (globalThis.aLoads || 0) + 1);\n');
     write('dist/sub/b.js', '"use strict";\nexports.a = require("../a.js");\nexports.again = require("./../a.js") === exports.a;\n');
@@ -341,6 +421,23 @@ describe('the pack\'s module system (scripts/pack-cli.js on a small dist/)', () 
       const packed = fs.readFileSync(path.join(dir, 'dist', 'packed', 'cli.js'), 'utf8');
       expect(packed).toContain('Promise.resolve().then(() => require("./a.js"))');
       expect(packed).not.toMatch(/\bimport\(/);
+    } finally {
+      fs.rmSync(path.join(dir, 'dist', 'lazy.js'));
+    }
+  });
+
+  it('loads a module the light pack does not hold from dist/, its import() of a module of its own made a require too', async () => {
+    write('dist/lazy.js', '"use strict";\nexports.later = () => import("./sub/b.js");\n');
+    try {
+      expect(pack(dir)).toMatchObject({ status: 0 });
+      const dist = path.join(dir, 'dist');
+      const source = fs.readFileSync(path.join(dist, 'packed', 'cli-light.js'), 'utf8');
+      // Only what cli/main.js loads is in it.
+      expect(JSON.parse(/^\/\/ tsbox-packed (.*)\n/.exec(source)![1]!).files.map(([f]: [string]) => f)).toEqual(['a.js', 'cli/main.js', 'sub/b.js']);
+      const load = new vm.Script(source).runInThisContext()(createRequire(path.join(dir, 'bin', 'tsbox')), dist);
+      const main = load('cli/main.js');
+      const lazy = load('lazy.js');
+      await expect(lazy.later()).resolves.toBe(main.b);
     } finally {
       fs.rmSync(path.join(dir, 'dist', 'lazy.js'));
     }

@@ -31,6 +31,15 @@ const HERE = path.join(__dirname, 'vm');
 const MODULES = [
   'virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'virtio_mmio',
   'virtio_blk', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p', 'overlay',
+  // What `criu check` needs (test/v2/criu-checks.js): the socket diag
+  // modules it reads a process tree's sockets through (tcp_diag and
+  // udp_diag need inet_diag), nf_tables (it probes nftables at start; needs
+  // nfnetlink and libcrc32c, which wants crc32c_generic), tun and veth; and
+  // for a container with a network namespace of its own (podman's), the
+  // conntrack table's netlink, which a dump reads.
+  'unix_diag', 'inet_diag', 'tcp_diag', 'udp_diag', 'netlink_diag', 'af_packet_diag',
+  'nfnetlink', 'crc32c_generic', 'libcrc32c', 'nf_tables', 'tun', 'veth',
+  'nf_defrag_ipv4', 'nf_defrag_ipv6', 'nf_conntrack', 'nf_conntrack_netlink',
 ];
 /** A disk for io.max checks (guest /dev/vda, 254:0): reads give zeros, writes vanish. */
 const NULL_DISK = ['-drive', 'file=null-co://,format=raw,if=none,id=nb', '-device', 'virtio-blk-device,drive=nb'];

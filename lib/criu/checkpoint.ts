@@ -1,0 +1,45 @@
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { TsboxError } from '../errors.js';
+import type { Spec } from '../oci/types.js';
+import { criuUnusable, runCriu } from './criu.js';
+import { imageDir, writeDescriptors } from './images.js';
+import { checkShared, dumpArgs, externalMounts, maskedMounts, type CheckpointOptions } from './options.js';
+import { mountPoints, stdioKeys } from './stdio.js';
+
+/**
+ * Dumps the process tree of a container's init (`pid`) with CRIU into the
+ * image directory. CRIU stops the processes for the dump and, unless the
+ * checkpoint leaves them running (or is a pre-dump), kills them once it is
+ * written; the caller removes the rest of the container. When CRIU cannot
+ * run here or the dump fails, nothing is left of the images and the
+ * container runs on (CRIU resumes it).
+ */
+export async function dumpContainer(
+  id: string,
+  pid: number,
+  bundleDir: string,
+  spec: Spec,
+  freezeCgroup: string | undefined,
+  o: CheckpointOptions,
+): Promise<void> {
+  checkShared(o);
+  const what = `checkpoint container "${id}"`;
+  const unusable = criuUnusable();
+  if (unusable) throw new TsboxError(`${what}: ${unusable}`);
+  const images = imageDir(path.resolve(o.imagePath ?? 'checkpoint'));
+  const work = o.workPath !== undefined ? path.resolve(o.workPath) : images.dir;
+  const log = path.join(work, o.preDump ? 'pre-dump.log' : 'dump.log');
+  try {
+    mkdirSync(work, { recursive: true, mode: 0o700 });
+    const stdio = stdioKeys(pid);
+    writeDescriptors(images.dir, stdio);
+    const mounts = [...externalMounts(spec.mounts, bundleDir), ...maskedMounts(spec.linux?.maskedPaths, mountPoints(pid))];
+    const args = dumpArgs(o, { pid, images: images.dir, work, log, mounts, stdio, ...(freezeCgroup !== undefined && { freezeCgroup }) });
+    await runCriu(`${what}: criu ${args[0]}`, args, log);
+  } catch (err) {
+    images.undo();
+    // The log went with the images: the message has CRIU's reason.
+    throw err instanceof TsboxError && work === images.dir ? new TsboxError(err.message.replace(/ \(criu's log: [^)]*\)$/, '')) : err;
+  }
+}
