@@ -1,6 +1,7 @@
 // What podman users type, with tsbox as podman's runtime (podman 4.3): pods
 // (`pod create` and two containers sharing the infra container's ipc, net
-// and uts namespaces), `play kube` of a two-container pod, --init,
+// and uts namespaces; a pod sharing pid too, stopped and started),
+// `play kube` of a two-container pod, --init,
 // --cgroupns host and private, --uidmap/--gidmap (a rootful user
 // namespace), --cap-drop all with label=disable and seccomp=unconfined,
 // --env-file, exec -u/-w/-e, `healthcheck run`, stop -t, --workdir, and
@@ -135,6 +136,36 @@ describe.skipIf(reason !== undefined)(suiteTitle('podman flags, pods and play ku
       await expectTsboxStateGone(pm.tsboxRoot, c.id);
       await expectProcessGone(c.pid);
     }
+  });
+
+  it('pod create --share ipc,net,uts,pid: the infra\'s catatonit is pid 1 for its containers; pod stop and pod start run them again under tsbox', TEST_TIMEOUT, async () => {
+    const pod = sb.unique('pidpod');
+    await ok(['pod', 'create', '--name', pod, '--network', 'none', '--share', 'ipc,net,uts,pid']);
+    const a = sb.unique('pp');
+    await ok(['run', '-d', '--pod', pod, '--name', a, pm.image, 'sh', '-c', UNTIL_TERM]);
+    const infra = await tsboxContainer((await ok(['pod', 'inspect', '--format', '{{.InfraContainerID}}', pod])).trim());
+    const first = await tsboxContainer(a);
+    expect(ns(first.pid, 'pid')).toBe(ns(infra.pid, 'pid'));
+    expect(await ok(['exec', a, 'sh', '-c', 'tr "\\0" " " </proc/1/cmdline'])).toBe('/catatonit -P ');
+    await ok(['pod', 'stop', '--time', '2', pod]);
+    await expectProcessGone(first.pid);
+    await expectTsboxStateGone(pm.tsboxRoot, first.id);
+    await ok(['pod', 'start', pod]);
+    const again = await tsboxContainer(a);
+    expect(again.pid).not.toBe(first.pid);
+    expect(await ok(['exec', a, 'sh', '-c', 'tr "\\0" " " </proc/1/cmdline'])).toBe('/catatonit -P ');
+    await ok(['pod', 'rm', '--force', '--time', '0', pod]);
+    await expectTsboxStateGone(pm.tsboxRoot, again.id);
+  });
+
+  it('--uidmap with -v DIR:/data:U: podman chowns DIR to the mapped root (300000 on the host), files made inside are 300000\'s; top shows user 0 as host user 300000', TEST_TIMEOUT, async () => {
+    const dir = sb.mkdir('chowned');
+    const c = await runDetached(['--uidmap', '0:300000:65536', '--gidmap', '0:300000:65536', '-v', `${dir}:/data:U`], `touch /data/made; ${UNTIL_TERM}`);
+    expect(fs.statSync(dir).uid).toBe(300000);
+    await ok(['exec', c.name, 'test', '-e', '/data/made']);
+    expect([fs.statSync(path.join(dir, 'made')).uid, fs.statSync(path.join(dir, 'made')).gid]).toEqual([300000, 300000]);
+    const top = (await ok(['top', c.name, 'user', 'huser', 'pid'])).split('\n').slice(1).filter((l) => l.trim());
+    expect(top.find((l) => l.trim().split(/\s+/)[2] === '1')?.trim().split(/\s+/)).toEqual(['0', '300000', '1']);
   });
 
   it('play kube of a two-container pod: both run by tsbox with the yaml\'s command and env, in the pod\'s namespaces; play kube --down removes them', TEST_TIMEOUT, async () => {
