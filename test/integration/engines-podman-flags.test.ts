@@ -58,6 +58,25 @@ function procStatus(pid: number, name: string): string | undefined {
   return fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${name}:`))?.slice(name.length + 1).trim();
 }
 
+/**
+ * Removes what podman leaves of a removed pod here: its cgroup
+ * libpod_parent/<pod id>, empty, in the name=systemd and cgroup2
+ * hierarchies (with runc as with tsbox). Only that exact name, only where
+ * it is still there. Returns the hierarchies it was found in.
+ */
+function removePodCgroups(podId: string): string[] {
+  const found: string[] = [];
+  const seen = new Set<string>();
+  for (const name of fs.readdirSync('/sys/fs/cgroup')) {
+    const dir = path.join('/sys/fs/cgroup', name, 'libpod_parent', podId);
+    if (!fs.existsSync(dir) || seen.has(fs.realpathSync(dir))) continue;
+    seen.add(fs.realpathSync(dir));
+    fs.rmdirSync(dir);
+    found.push(name);
+  }
+  return found;
+}
+
 describe.skipIf(reason !== undefined)(suiteTitle('podman flags, pods and play kube with tsbox as the runtime', reason), () => {
   let sb: EngineSandbox;
   let pm: Podman;
@@ -131,7 +150,9 @@ describe.skipIf(reason !== undefined)(suiteTitle('podman flags, pods and play ku
     expect(new Set([ns(infra.pid, 'pid'), ns(ca.pid, 'pid'), ns(cb.pid, 'pid')]).size).toBe(3);
     const f = fields(await ok(['exec', b, 'sh', '-c', 'echo "note=$(cat /dev/shm/note)"; echo "host=$(hostname)"; echo "pid1=$(tr "\\0" " " </proc/1/cmdline)"']));
     expect(f).toEqual({ note: 'from-a', host: pod, pid1: `sh -c ${UNTIL_TERM} ` });
+    const podId = (await ok(['pod', 'inspect', '--format', '{{.Id}}', pod])).trim();
     await ok(['pod', 'rm', '--force', '--time', '0', pod]);
+    removePodCgroups(podId);
     for (const c of [infra, ca, cb]) {
       await expectTsboxStateGone(pm.tsboxRoot, c.id);
       await expectProcessGone(c.pid);
@@ -154,7 +175,9 @@ describe.skipIf(reason !== undefined)(suiteTitle('podman flags, pods and play ku
     const again = await tsboxContainer(a);
     expect(again.pid).not.toBe(first.pid);
     expect(await ok(['exec', a, 'sh', '-c', 'tr "\\0" " " </proc/1/cmdline'])).toBe('/catatonit -P ');
+    const podId = (await ok(['pod', 'inspect', '--format', '{{.Id}}', pod])).trim();
     await ok(['pod', 'rm', '--force', '--time', '0', pod]);
+    removePodCgroups(podId);
     await expectTsboxStateGone(pm.tsboxRoot, again.id);
   });
 
@@ -195,7 +218,9 @@ describe.skipIf(reason !== undefined)(suiteTitle('podman flags, pods and play ku
     expect(await ok(['exec', `${pod}-web`, 'cat', '/tmp/greeting'])).toBe('hello from the yaml\n');
     expect(await ok(['exec', `${pod}-side`, 'hostname'])).toBe(`${pod}\n`);
     for (const type of ['ipc', 'net', 'uts']) expect(ns(side.pid, type), type).toBe(ns(web.pid, type));
+    const podId = (await ok(['pod', 'inspect', '--format', '{{.Id}}', pod])).trim();
     await ok(['play', 'kube', '--down', yaml]);
+    removePodCgroups(podId);
     for (const c of [web, side]) {
       await expectTsboxStateGone(pm.tsboxRoot, c.id);
       await expectProcessGone(c.pid);
