@@ -389,7 +389,8 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
   // test runs only when asked (TSBOX_TEST_NET_CLS=1, alone). It also has to
   // make sure the hierarchy dies at the end: unmounted while a removed child
   // cgroup is still being released, it would linger with no mount at all.
-  it.runIf(process.env.TSBOX_TEST_NET_CLS === '1')('network.classID and priorities land in net_cls.classid and net_prio.ifpriomap where those are mounted', async () => {
+  const NET_CLS = process.env.TSBOX_TEST_NET_CLS === '1';
+  it.runIf(NET_CLS)(`network.classID and priorities land in net_cls.classid and net_prio.ifpriomap where those are mounted${NET_CLS ? '' : ' (skipped: mounts a host-wide net_cls hierarchy; run alone with TSBOX_TEST_NET_CLS=1)'}`, async () => {
     const name = cg.name();
     const mnt = lc.scratch();
     const inside = path.join(lc.scratch(), 'inside');
