@@ -115,12 +115,6 @@ function pack(packs) {
     // Any other import() would fail only when packed, so it is refused
     // here, where someone will see it.
     if (/\bimport\s*\(/.test(src)) throw new Error(`dist/${k} uses import() of something not in dist/, which the pack cannot load: use require()`);
-    // bin/tsbox reads the pack as latin1, a copy of its bytes, instead of
-    // decoding UTF-8 (~0.3 ms of every create and run): only ASCII reads the
-    // same both ways. (A module the pack only names is read from dist/ as
-    // UTF-8.)
-    const nonAscii = packs(k) ? /[^\x00-\x7f]/.exec(src) : null;
-    if (nonAscii) throw new Error(`dist/${k} has a character that is not ASCII (${JSON.stringify(nonAscii[0])} at offset ${nonAscii.index}), which bin/tsbox would misread: write it as an escape (\\u${nonAscii[0].charCodeAt(0).toString(16).padStart(4, '0')})`);
     if (packs(k)) parts.push(`${JSON.stringify(k)}: function (exports, require, module, __filename, __dirname) {\n${src}\n},\n`);
     else parts.push(`${JSON.stringify(k)}: 0,\n`);
   }

@@ -413,29 +413,6 @@ describe('the pack\'s module system (scripts/pack-cli.js on a small dist/)', () 
     }
   });
 
-  it('refuses a packed module with a character that is not ASCII (bin/tsbox reads the pack as latin1); one it only names is read from dist/ as UTF-8', () => {
-    write('dist/micro.js', '"use strict";\nexports.unit = "\u00b5s";\n');
-    try {
-      const r = pack(dir);
-      expect(r.status).toBe(1);
-      expect(r.stderr).toMatch(/dist\/micro\.js has a character that is not ASCII \("\u00b5" at offset 30\).*\\u00b5/);
-    } finally {
-      fs.rmSync(path.join(dir, 'dist', 'micro.js'));
-    }
-    // cli/help.js is one the full pack only names (COLD).
-    write('dist/cli/help.js', '"use strict";\nexports.unit = "\u00b5s";\n');
-    try {
-      expect(pack(dir)).toMatchObject({ status: 0 });
-      const dist = path.join(dir, 'dist');
-      const source = fs.readFileSync(path.join(dist, 'packed', 'cli.js'), 'latin1');
-      expect(source).toMatch(/^[\x00-\x7f]*$/);
-      const load = new vm.Script(source).runInThisContext()(createRequire(path.join(dir, 'bin', 'tsbox')), dist);
-      expect(load('cli/help.js').unit).toBe('\u00b5s');
-    } finally {
-      fs.rmSync(path.join(dir, 'dist', 'cli', 'help.js'));
-    }
-  });
-
   it('turns a lazy import() of a module of its own into a require of the packed module', () => {
     write('dist/lazy.js', '"use strict";\nexports.later = () => import("./a.js");\n');
     try {
