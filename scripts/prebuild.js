@@ -19,8 +19,8 @@
 // The arm64 helper links libseccomp statically, so it needs libseccomp.a
 // built for arm64: from $TSBOX_ARM64_SECCOMP (a directory holding it), else
 // /usr/lib/aarch64-linux-gnu, else Debian's libseccomp-dev:arm64 package
-// fetched by `apt-get download` with apt state of its own under a temp
-// directory (the host's dpkg and apt configuration are not touched).
+// (scripts/arm64-debs.js: the host's dpkg and apt configuration are not
+// touched).
 //
 // There is no musl prebuild: the addon would have to be linked against musl
 // (an Alpine toolchain or sysroot with libstdc++, which Debian does not
@@ -31,6 +31,7 @@ const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { hasProgram, unpackArm64Debs } = require('./arm64-debs.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const PREBUILDIFY = path.join(ROOT, 'node_modules', 'prebuildify', 'bin.js');
@@ -43,10 +44,6 @@ const TARGETS = {
 
 function log(text) {
   console.log(`prebuild: ${text}`);
-}
-
-function hasProgram(name) {
-  return (process.env.PATH ?? '').split(':').some((d) => d && fs.existsSync(path.join(d, name)));
 }
 
 /**
@@ -64,32 +61,11 @@ function arm64Seccomp(tmp) {
   for (const dir of [process.env.TSBOX_ARM64_SECCOMP, '/usr/lib/aarch64-linux-gnu']) {
     if (dir && fs.existsSync(path.join(dir, 'libseccomp.a'))) return { dir };
   }
-  if (!hasProgram('apt-get') || !hasProgram('dpkg-deb')) return { why: 'no libseccomp.a for arm64, and no apt-get to fetch one' };
-  const apt = path.join(tmp, 'apt');
-  for (const d of ['lists/partial', 'cache/archives/partial']) fs.mkdirSync(path.join(apt, d), { recursive: true });
-  // apt with lists and a cache of its own, for arm64 only: the host's
-  // architectures, lists and locks stay as they are.
-  const options = [
-    `Dir::State::Lists=${apt}/lists`,
-    `Dir::Cache=${apt}/cache`,
-    'APT::Architecture=arm64',
-    'APT::Architectures::=arm64',
-    'APT::Sandbox::User=root',
-    'Debug::NoLocking=1',
-  ].flatMap((o) => ['-o', o]);
-  const debs = path.join(tmp, 'debs');
-  fs.mkdirSync(debs);
-  for (const args of [['-qq', 'update'], ['-qq', 'download', 'libseccomp-dev:arm64']]) {
-    const r = spawnSync('apt-get', [...options, ...args], { cwd: debs, encoding: 'utf8' });
-    if (r.status !== 0) return { why: `apt-get ${args.join(' ')} failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}` };
-  }
-  const deb = fs.readdirSync(debs).find((f) => f.endsWith('.deb'));
-  if (!deb) return { why: 'apt-get download libseccomp-dev:arm64 gave no package' };
-  const unpacked = path.join(tmp, 'libseccomp-arm64');
-  execFileSync('dpkg-deb', ['-x', path.join(debs, deb), unpacked]);
-  const dir = path.join(unpacked, 'usr', 'lib', 'aarch64-linux-gnu');
-  if (!fs.existsSync(path.join(dir, 'libseccomp.a'))) return { why: `${deb} has no libseccomp.a` };
-  log(`libseccomp for arm64 from ${deb}`);
+  const got = unpackArm64Debs(tmp, ['libseccomp-dev'], 'libseccomp-arm64');
+  if (!got.dir) return { why: got.why };
+  const dir = path.join(got.dir, 'usr', 'lib', 'aarch64-linux-gnu');
+  if (!fs.existsSync(path.join(dir, 'libseccomp.a'))) return { why: `${got.debs[0]} has no libseccomp.a` };
+  log(`libseccomp for arm64 from ${got.debs[0]}`);
   return { dir };
 }
 
