@@ -5,6 +5,8 @@
 // container through the library and `npx tsbox` there on each Node given
 // (scripts/round-trip.js). Then, with the prebuilds taken away, the CLI and
 // the library must say in one line what to install, with no stack trace.
+// Last, the linux-arm64 prebuilds run under qemu-user (scripts/arm64-test.js;
+// skipped, with the reason, where qemu-user-static is missing).
 //
 //   node scripts/pack-test.js [--tarball FILE] [--node PATH]...
 //
@@ -152,6 +154,8 @@ function main() {
       failed++;
       console.log(`not ok - without a prebuild: ${err.message}`);
     }
+    const arm64 = spawnSync(process.execPath, [path.join(__dirname, 'arm64-test.js'), '--from', consumer], { stdio: 'inherit' });
+    if (arm64.status !== 0) failed++;
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
