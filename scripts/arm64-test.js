@@ -28,8 +28,9 @@ const { unpackArm64Debs } = require('./arm64-debs.js');
 const NODE_MAJOR = '20';
 const QEMU = 'qemu-aarch64-static';
 const GREETING = 'hello from arm64';
-// qemu-user 7.2 has no clone3 (the helper's one way to start the init with
-// its namespaces): what `tsbox run` says then.
+// qemu-user 7.2 has no clone3, the helper's one way to start the init with
+// its namespaces (and clone(2) with any CLONE_NEW* flag is EINVAL there, so
+// no fallback would do; unshare(2) is passed on): what `tsbox run` says then.
 const NO_CLONE3 = /^tsbox: clone: function not implemented \(ENOSYS\)$/m;
 // The handler, as qemu's own binfmt configuration writes it for aarch64
 // (ELF64, little-endian, e_machine 183); F: qemu is opened now, so that it
