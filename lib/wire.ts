@@ -7,27 +7,35 @@ import { endianness } from 'node:os';
  */
 const littleEndian = endianness() === 'LE';
 
+/**
+ * The records as one latin1 string, each character one byte, turned into
+ * bytes by one Buffer.from: a Buffer method per field (byteLength, write)
+ * cost ~2 µs each when the code is cold, and a container's plan has ~300
+ * fields (measured: a `tsbox spec` plan in 0.25-0.37 ms instead of
+ * 0.6-0.7 ms in a fresh process, 23 instead of 54 µs warm). A field is its
+ * UTF-8 bytes: ASCII ones (nearly all: paths, numbers, names) as they are.
+ */
 function encodeRecords(records: readonly (readonly string[])[]): Buffer {
-  // One allocation, sized first: this runs on every container start.
-  let size = 0;
+  let bytes = '';
   for (const record of records) {
-    size += 4;
-    for (const field of record) size += 4 + Buffer.byteLength(field, 'utf8');
-  }
-  const out = Buffer.allocUnsafe(size);
-  let at = 0;
-  const u32 = (n: number) => {
-    at = littleEndian ? out.writeUInt32LE(n, at) : out.writeUInt32BE(n, at);
-  };
-  for (const record of records) {
-    u32(record.length);
+    bytes += u32(record.length);
     for (const field of record) {
-      const length = Buffer.byteLength(field, 'utf8');
-      u32(length);
-      at += out.write(field, at, length, 'utf8');
+      const utf8 = ASCII.test(field) ? field : Buffer.from(field, 'utf8').toString('latin1');
+      bytes += u32(utf8.length) + utf8;
     }
   }
-  return out;
+  return Buffer.from(bytes, 'latin1');
+}
+
+const ASCII = /^[\x00-\x7f]*$/;
+
+/** A u32 as four latin1 characters, in host byte order. */
+function u32(n: number): string {
+  const b0 = n >>> 24;
+  const b1 = (n >>> 16) & 0xff;
+  const b2 = (n >>> 8) & 0xff;
+  const b3 = n & 0xff;
+  return littleEndian ? String.fromCharCode(b3, b2, b1, b0) : String.fromCharCode(b0, b1, b2, b3);
 }
 
 /** Decodes the records of a buffer, one after another (a launch plan). */

@@ -1,4 +1,5 @@
 import { appendFileSync, writeSync } from 'node:fs';
+import { utcTimestamp } from '../utc-timestamp.js';
 
 export type LogLevel = 'error' | 'warning' | 'debug';
 
@@ -59,7 +60,7 @@ export class Logger {
     const text = `tsbox: ${msg}\n`;
     if (!this.file || level === 'error') toStderr(text);
     if (!this.file) return;
-    const time = new Date().toISOString();
+    const time = utcTimestamp();
     const line =
       this.format === 'json' ? JSON.stringify({ level, msg, time }) : `time="${time}" level=${level} msg=${JSON.stringify(msg)}`;
     this.pending.push({ level, line, text });

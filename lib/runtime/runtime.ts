@@ -28,6 +28,7 @@ import { defaultStateRoot } from './root.js';
 import { checkStatus, NotFound } from './status.js';
 import { ociState } from '../oci/state.js';
 import { StateStore, writeFileAtomic, type ContainerRecord, type ContainerState, type ExecDefaults } from './state.js';
+import { utcTimestamp } from '../utc-timestamp.js';
 
 // Only what state, list, kill and delete need is imported above: every CLI
 // call is a new process that loads its command's modules, and the set-up
@@ -753,7 +754,7 @@ function newRecord(id: string, bundle: Bundle, pid: number, cgroups: Cgroups | u
     pidStartTime: processStat(pid)?.startTime ?? '',
     bundle: bundle.dir,
     rootfs: bundle.rootfs,
-    created: new Date().toISOString(),
+    created: utcTimestamp(),
     owner: ownerName(),
     annotations: bundle.spec.annotations ?? {},
     ...(poststop && { poststop }),

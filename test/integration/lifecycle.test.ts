@@ -141,6 +141,8 @@ describe.skipIf(!isRoot)('lifecycle through the command line', () => {
         annotations: {},
       });
       expect(Math.abs(Date.now() - Date.parse(created.created))).toBeLessThan(60_000);
+      // As toISOString writes it (lib/utc-timestamp.ts writes it without Date).
+      expect(created.created).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       // The init is alive, still tsbox's helper, asleep accepting on its
       // start socket; the container's process has not run.
       expect(procState(pid)).toBe('S');

@@ -152,6 +152,15 @@ describe('encodeRecords', () => {
     expect(buf.length).toBe(4 + 4 + 3 + 4 + 6);
     expect(decode(buf)).toStrictEqual([['\ufffd', 'a\u{1F600}b']]);
   });
+
+  it('writes every byte of a long field\'s length, and text that is not ASCII as UTF-8', () => {
+    const long = 'y'.repeat(0x10203);
+    const buf = encodeRecords([[long, 'ä€\u{1F600}']]);
+    const length = [...buf.subarray(4, 8)];
+    expect(length).toStrictEqual(endianness() === 'LE' ? [0x03, 0x02, 0x01, 0x00] : [0x00, 0x01, 0x02, 0x03]);
+    expect(buf.subarray(8 + 0x10203 + 4).toString('hex')).toBe(Buffer.from('ä€\u{1F600}', 'utf8').toString('hex'));
+    expect(buf.length).toBe(4 + 4 + 0x10203 + 4 + 2 + 3 + 4);
+  });
 });
 
 describe('encodePlan', () => {
