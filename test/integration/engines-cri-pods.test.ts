@@ -214,4 +214,193 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC): pod spe
     }
     expect(seen[HANDLER], 'what the containers see under tsbox vs under runc').toEqual(seen[RUNC_HANDLER]);
   });
+
+  const noPodNetwork = podNetworkSkipReason();
+  it.skipIf(noPodNetwork !== undefined)(suiteTitle('pod sysctls: net.* in the pod\'s network namespace and kernel.shm* in its IPC namespace, not the host\'s; net.* with the node\'s network is refused, as by runc', noPodNetwork), TEST_TIMEOUT, async () => {
+    const sysctls = { 'net.core.somaxconn': '1001', 'net.ipv4.ip_unprivileged_port_start': '80', 'kernel.shm_rmid_forced': '1', 'kernel.shmmni': '1234' };
+    const files = Object.keys(sysctls).map((k) => `/proc/sys/${k.replace(/\./g, '/')}`);
+    const hostBefore = files.map((f) => fs.readFileSync(f, 'utf8'));
+    const containerdNet = (await sb.run('nsenter', [`--net=/proc/${cri.pid}/ns/net`, '--', 'cat', files[0]!, files[1]!], {})).stdout;
+    const seen: Record<string, string> = {};
+    for (const handler of [HANDLER, RUNC_HANDLER] as const) {
+      const config = podConfig(`sysctls-${handler}`, { sysctls }, { network: 'POD' });
+      const pod = await runPod(config, handler);
+      const id = await createContainer(pod, config, 'reader', WAIT);
+      await startContainer(handler, id);
+      const r = await execSync(id, ['/bin/cat', ...files]);
+      expect(r, r.stderr).toMatchObject({ exit_code: 0 });
+      seen[handler] = r.stdout;
+      expect(r.stdout.split('\n').slice(0, 4)).toEqual(Object.values(sysctls));
+      await cri.removeAll();
+    }
+    expect(seen[HANDLER]).toEqual(seen[RUNC_HANDLER]);
+    expect(files.map((f) => fs.readFileSync(f, 'utf8')), 'the host\'s values').toEqual(hostBefore);
+    expect((await sb.run('nsenter', [`--net=/proc/${cri.pid}/ns/net`, '--', 'cat', files[0]!, files[1]!], {})).stdout, 'the node network\'s values').toBe(containerdNet);
+
+    const refused: Record<string, string> = {};
+    for (const handler of [HANDLER, RUNC_HANDLER] as const) {
+      const config = podConfig(`host-net-sysctl-${handler}`, { sysctls: { 'net.core.somaxconn': '1002' } });
+      refused[handler] = await cri.call('RunPodSandbox', { config, runtime_handler: handler }).then(() => 'started', (e: Error) => e.message);
+      await cri.removeAll();
+    }
+    expect(refused[RUNC_HANDLER]).toContain('net.core.somaxconn');
+    expect(refused[HANDLER]).toContain('net.core.somaxconn');
+    expect(EngineSandbox.stateEntries(cri.tsboxRoot)).toEqual([]);
+    expect((await sb.run('nsenter', [`--net=/proc/${cri.pid}/ns/net`, '--', 'cat', files[0]!], {})).stdout).toBe(containerdNet.split('\n')[0] + '\n');
+  });
+
+  it('hostNetwork, hostPID and hostIPC: the container is in the node\'s (containerd\'s) namespaces and sees its processes', TEST_TIMEOUT, async () => {
+    const config = podConfig('host-ns', {}, { network: 'NODE', pid: 'NODE', ipc: 'NODE' });
+    const pod = await runPod(config);
+    const id = await createContainer(pod, config, 'host', WAIT);
+    const pid = await startContainer(HANDLER, id);
+    const sandboxPid = readTsboxRecord(cri.tsboxRoot, pod)!.pid;
+    for (const ns of ['net', 'pid', 'ipc']) {
+      expect(fs.readlinkSync(`/proc/${pid}/ns/${ns}`), ns).toBe(fs.readlinkSync(`/proc/${cri.pid}/ns/${ns}`));
+      expect(fs.readlinkSync(`/proc/${sandboxPid}/ns/${ns}`), ns).toBe(fs.readlinkSync(`/proc/${cri.pid}/ns/${ns}`));
+    }
+    expect(fs.readlinkSync(`/proc/${pid}/ns/mnt`)).not.toBe(fs.readlinkSync(`/proc/${cri.pid}/ns/mnt`));
+    const r = await execSync(id, ['/bin/sh', '-c', `cat /proc/${cri.pid}/comm; cat /proc/${pid}/comm`]);
+    expect(r, r.stderr).toMatchObject({ stdout: 'containerd\nsh\n', exit_code: 0 });
+  });
+
+  it('an emptyDir (a host directory) and a read-only hostPath volume: writes reach the host, the read-only one refuses them', TEST_TIMEOUT, async () => {
+    const emptyDir = sb.mkdir('cri', 'volumes', 'empty');
+    const hostPath = sb.mkdir('cri', 'volumes', 'host');
+    fs.writeFileSync(path.join(hostPath, 'hello'), 'from the host\n');
+    const config = podConfig('volumes');
+    const pod = await runPod(config);
+    const id = await createContainer(pod, config, 'user', WAIT, {
+      mounts: [
+        { container_path: '/cache', host_path: emptyDir },
+        { container_path: '/host', host_path: hostPath, readonly: true },
+      ],
+    });
+    await startContainer(HANDLER, id);
+    const r = await execSync(id, ['/bin/sh', '-c', 'echo made inside > /cache/f && cat /host/hello; echo x > /host/new; grep -E " /(cache|host) " /proc/mounts']);
+    expect(r.stdout).toMatch(/^from the host$/m);
+    expect(r.stderr).toMatch(/Read-only file system/);
+    expect(r.stdout).toMatch(/ \/host \S+ ro[, ]/);
+    expect(r.stdout).toMatch(/ \/cache \S+ rw[, ]/);
+    expect(fs.readFileSync(path.join(emptyDir, 'f'), 'utf8')).toBe('made inside\n');
+    expect(fs.existsSync(path.join(hostPath, 'new'))).toBe(false);
+  });
+
+  it('resources: limits in the cgroup files (host and inside, as under runc), UpdateContainerResources changes them', TEST_TIMEOUT, async () => {
+    const MiB = 1024 * 1024;
+    const files = ['memory/memory.limit_in_bytes', 'cpu/cpu.cfs_quota_us', 'cpu/cpu.cfs_period_us', 'cpu/cpu.shares'];
+    const seen: Record<string, string[]> = {};
+    for (const handler of [HANDLER, RUNC_HANDLER] as const) {
+      const config = podConfig(`resources-${handler}`);
+      const pod = await runPod(config, handler);
+      const id = await createContainer(pod, config, 'limited', WAIT, {
+        linux: { resources: { memory_limit_in_bytes: 64 * MiB, cpu_period: 100_000, cpu_quota: 50_000, cpu_shares: 512 } },
+      });
+      const pid = await startContainer(handler, id);
+      const host = () => files.map((f) => {
+        const [controller, file] = f.split('/');
+        return fs.readFileSync(path.join(cgroupDir(pid, controller!), file!), 'utf8').trim();
+      });
+      expect(host()).toEqual([String(64 * MiB), '50000', '100000', '512']);
+      if (handler === HANDLER) expect(cgroupDir(pid, 'memory')).toBe(readTsboxRecord(cri.tsboxRoot, id)!.cgroups!.dirs.memory);
+      const inside = async () => (await execSync(id, ['/bin/sh', '-c', files.map((f) => `cat /sys/fs/cgroup/${f}`).join('; ')])).stdout.trim().split('\n');
+      seen[handler] = await inside();
+
+      await cri.call('UpdateContainerResources', { container_id: id, linux: { memory_limit_in_bytes: 128 * MiB, cpu_period: 100_000, cpu_quota: 20_000, cpu_shares: 256 } });
+      expect(host()).toEqual([String(128 * MiB), '20000', '100000', '256']);
+      seen[handler].push(...(await inside()));
+      await cri.removeAll();
+    }
+    expect(seen[HANDLER]).toEqual(seen[RUNC_HANDLER]);
+  });
+
+  it('a container over its memory limit: CONTAINER_EXITED with 137 and reason OOMKilled', TEST_TIMEOUT, async () => {
+    const config = podConfig('oom');
+    const pod = await runPod(config);
+    const id = await createContainer(pod, config, 'grower', ['/bin/sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.1; done; x=a; while :; do x=$x$x; done'], {
+      linux: { resources: { memory_limit_in_bytes: 16 * 1024 * 1024 } },
+    });
+    const pid = await startContainer(HANDLER, id);
+    await execSync(id, ['/bin/touch', '/tmp/go']);
+    expect(await exited(id)).toMatchObject({ exit_code: 137, reason: 'OOMKilled' });
+    await expectProcessGone(pid);
+  });
+
+  it('a container restarted in its sandbox (CreateContainer again after it exited, attempt 1): a fresh root, the same emptyDir, exit codes and reasons', TEST_TIMEOUT, async () => {
+    const emptyDir = sb.mkdir('cri', 'volumes', 'restart');
+    const config = podConfig('restart');
+    const pod = await runPod(config);
+    const script = 'echo run >> /data/runs; test -e /tmp/mark && exit 9; touch /tmp/mark; while [ ! -e /tmp/go ]; do sleep 0.1; done; exit $(cat /tmp/go)';
+    const ids: string[] = [];
+    const pids: number[] = [];
+    for (const [attempt, code] of [[0, 3], [1, 0]] as const) {
+      const id = await createContainer(pod, config, 'job', ['/bin/sh', '-c', script], { mounts: [{ container_path: '/data', host_path: emptyDir }] }, attempt);
+      pids.push(await startContainer(HANDLER, id));
+      ids.push(id);
+      const go = await execSync(id, ['/bin/sh', '-c', `echo ${code} > /tmp/go`]);
+      expect(go).toMatchObject({ exit_code: 0 });
+      expect(await exited(id)).toMatchObject({ exit_code: code, reason: code === 0 ? 'Completed' : 'Error' });
+      await expectProcessGone(pids[attempt]!);
+    }
+    expect(ids[0]).not.toBe(ids[1]);
+    expect(fs.readFileSync(path.join(emptyDir, 'runs'), 'utf8'), 'each attempt ran once, each in a fresh root').toBe('run\nrun\n');
+    expect(EngineSandbox.stateEntries(cri.tsboxRoot), 'tsbox holds only the sandbox').toEqual([pod]);
+    await cri.call('RemoveContainer', { container_id: ids[0] });
+    expect((await containerStatus(ids[1]!)).exit_code).toBe(0);
+  });
+
+  it('ExecSync past its timeout returns and its process is gone; ExecSync of a missing binary fails naming it: as under runc', TEST_TIMEOUT, async () => {
+    const seen: Record<string, { timeout: string; missing: string }> = {};
+    for (const handler of [HANDLER, RUNC_HANDLER] as const) {
+      const config = podConfig(`exec-${handler}`);
+      const pod = await runPod(config, handler);
+      const id = await createContainer(pod, config, 'target', WAIT);
+      const pid = await startContainer(handler, id);
+      const procs = path.join(cgroupDir(pid, 'memory'), 'cgroup.procs');
+      const sleeps = () => fs.readFileSync(procs, 'utf8').split('\n').filter((p) => p && fs.readFileSync(`/proc/${p}/cmdline`, 'utf8') === '/bin/sleep\x0037\x00');
+      const t0 = performance.now();
+      const timeout = await execSync(id, ['/bin/sleep', '37'], 2).then((r) => JSON.stringify(r), (e: Error) => e.message);
+      const ms = performance.now() - t0;
+      expect(ms, 'ExecSync with timeout 2 (ms)').toBeLessThan(10_000);
+      expect(timeout).toContain('timeout 2s exceeded');
+      await waitUntil('the timed-out exec to be gone', () => sleeps().length === 0, 5000).catch(() => undefined);
+      expect(sleeps(), 'the timed-out exec').toEqual([]);
+      const missing = await execSync(id, ['/no/such/binary']).then((r) => JSON.stringify(r), (e: Error) => e.message);
+      expect(missing).toContain('/no/such/binary');
+      seen[handler] = { timeout, missing };
+      expect((await containerStatus(id)).state, 'the container runs on').toBe('CONTAINER_RUNNING');
+      await cri.removeAll();
+    }
+    console.log(JSON.stringify(seen, null, 1));
+  });
+
+  it('ReopenContainerLog after the log was rotated (renamed): new lines go to a new file at log_path; ListContainerStats of a pod', TEST_TIMEOUT, async () => {
+    const logDir = sb.mkdir('cri', 'logs');
+    const config = podConfig('logs', {}, {}, { log_directory: logDir });
+    const pod = await runPod(config);
+    const id = await createContainer(pod, config, 'ticker', ['/bin/sh', '-c', 'trap "exit 0" TERM; i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.1; done'], { log_path: 'ticker.log' });
+    const other = await createContainer(pod, config, 'other', WAIT);
+    await startContainer(HANDLER, id);
+    await startContainer(HANDLER, other);
+    const log = path.join(logDir, 'ticker.log');
+    expect((await containerStatus(id)).log_path).toBe(log);
+    const ticks = (file: string) => [...fs.readFileSync(file, 'utf8').matchAll(/ stdout F tick (\d+)$/gm)].map((m) => Number(m[1]));
+    await waitUntil('ticks in the log', () => fs.existsSync(log) && ticks(log).length >= 3, 10_000);
+    fs.renameSync(log, `${log}.1`);
+    await cri.call('ReopenContainerLog', { container_id: id });
+    await waitUntil('ticks in the reopened log', () => fs.existsSync(log) && ticks(log).length >= 3, 10_000);
+    const old = ticks(`${log}.1`);
+    expect(ticks(log)[0]).toBeGreaterThan(old.at(-1)!);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(ticks(`${log}.1`), 'the rotated file no longer grows').toEqual(old);
+
+    const stats = await cri.call<{ stats: { attributes: { id: string }; cpu: { usage_core_nano_seconds: { value: number } }; memory: { working_set_bytes: { value: number } } }[] }>('ListContainerStats', { filter: { pod_sandbox_id: pod } });
+    expect(stats.stats.map((s) => s.attributes.id).sort()).toEqual([id, other].sort());
+    for (const s of stats.stats) {
+      expect(s.cpu.usage_core_nano_seconds.value).toBeGreaterThan(0);
+      expect(s.memory.working_set_bytes.value).toBeGreaterThan(0);
+    }
+    const one = await cri.call<{ stats: { attributes: { id: string } }[] }>('ListContainerStats', { filter: { id } });
+    expect(one.stats.map((s) => s.attributes.id)).toEqual([id]);
+  });
 });
