@@ -45,7 +45,7 @@ const WAIT = ['/bin/sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.1; done'
 const PROBE = [
   '/bin/sh',
   '-c',
-  'id; grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status; (touch /probe-rootfs && echo rootfs=rw) 2>/dev/null || echo rootfs=ro',
+  'id; grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status; (touch /probe-rootfs && echo rootfs=rw) 2>/dev/null || echo rootfs=ro; ls /dev | tr "\\n" " "',
 ];
 
 describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC): pod specs as the kubelet makes them, tsbox beside runc', reason), () => {
@@ -176,6 +176,11 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC): pod spe
         const r = await execSync(id, PROBE);
         expect(r, r.stderr).toMatchObject({ exit_code: 0 });
         seen[handler]![name] = r.stdout;
+        // The mount points (tsbox adds the hybrid host's cgroup2 hierarchy, which runc 1.1 leaves out).
+        const m = await execSync(id, ['/bin/sh', '-c', 'awk \'{print $5, $9}\' /proc/self/mountinfo | grep -v "^/sys/fs/cgroup/unified "']);
+        const targets = m.stdout.trim().split('\n');
+        expect(targets.length, `${name}: each mount point once`).toBe(new Set(targets).size);
+        seen[handler]![`${name}Mounts`] = targets.sort().join('\n');
       }
 
       // Inside: what the process is and may do.

@@ -218,6 +218,10 @@ describe.skipIf(!isRoot)('run(): mounts and the root filesystem' + (isRoot ? '' 
       expect(opts(sub!.options)).toContain('ro');
     }
     expect(opts(mountAt(seenRo, '/sys/fs/cgroup')!.options)).toContain('ro');
+    // Made read-only where it is, not by a read-only copy of the whole tree
+    // stacked on top (which left every hierarchy mounted twice).
+    const below = seenRo.mounts.map((m) => m.target).filter((t) => t === '/sys/fs/cgroup' || t.startsWith('/sys/fs/cgroup/'));
+    expect(below.length, below.join(' ')).toBe(new Set(below).size);
     expect(writeRo).toMatchObject({ ok: false, errno: EROFS });
   });
 
