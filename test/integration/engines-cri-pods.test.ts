@@ -254,6 +254,27 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC): pod spe
     expect((await sb.run('nsenter', [`--net=/proc/${cri.pid}/ns/net`, '--', 'cat', files[0]!], {})).stdout).toBe(containerdNet.split('\n')[0] + '\n');
   });
 
+  it.skipIf(noPodNetwork !== undefined)(suiteTitle('a privileged and an unprivileged container in a pod network: the same mounts as under runc (containerd 1.6 leaves /sys read-only for both)', noPodNetwork), TEST_TIMEOUT, async () => {
+    const seen: Record<string, string[]> = {};
+    for (const handler of [HANDLER, RUNC_HANDLER] as const) {
+      const config = podConfig(`priv-net-${handler}`, { security_context: { privileged: true } }, { network: 'POD' });
+      const pod = await runPod(config, handler);
+      const privileged = await createContainer(pod, config, 'privileged', WAIT, { linux: { security_context: { privileged: true } } });
+      const plain = await createContainer(pod, config, 'plain', WAIT);
+      await startContainer(handler, privileged);
+      await startContainer(handler, plain);
+      const mounts = 'grep " /sys " /proc/mounts | cut -d" " -f4 | cut -d, -f1; awk \'{print $5, $6, $9}\' /proc/self/mountinfo | grep -v "^/sys/fs/cgroup/unified " | sort';
+      const [p, q] = [await execSync(privileged, ['/bin/sh', '-c', mounts]), await execSync(plain, ['/bin/sh', '-c', mounts])];
+      expect(p, p.stderr).toMatchObject({ exit_code: 0 });
+      expect(q.stdout.split('\n')[0], `${handler}: /sys of the unprivileged container`).toBe('ro');
+      seen[handler] = [p.stdout, q.stdout];
+      await cri.removeAll();
+    }
+    // runc leaves the cgroup tmpfs read-write under a read-only cgroup mount; tsbox makes it read-only, as asked.
+    const likeRunc = (out: string) => out.replace(/^\/sys\/fs\/cgroup ro,/m, '/sys/fs/cgroup rw,');
+    expect(seen[HANDLER]!.map(likeRunc)).toEqual(seen[RUNC_HANDLER]);
+  });
+
   it('hostNetwork, hostPID and hostIPC: the container is in the node\'s (containerd\'s) namespaces and sees its processes', TEST_TIMEOUT, async () => {
     const config = podConfig('host-ns', {}, { network: 'NODE', pid: 'NODE', ipc: 'NODE' });
     const pod = await runPod(config);
@@ -291,7 +312,7 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC): pod spe
     expect(fs.existsSync(path.join(hostPath, 'new'))).toBe(false);
   });
 
-  it('resources: limits in the cgroup files (host and inside, as under runc), UpdateContainerResources changes them', TEST_TIMEOUT, async () => {
+  it('resources: limits (memory, cpu, cpuset, oom_score_adj) in the cgroup files (host and inside, as under runc), UpdateContainerResources changes them', TEST_TIMEOUT, async () => {
     const MiB = 1024 * 1024;
     const files = ['memory/memory.limit_in_bytes', 'cpu/cpu.cfs_quota_us', 'cpu/cpu.cfs_period_us', 'cpu/cpu.shares'];
     const seen: Record<string, string[]> = {};
@@ -299,9 +320,12 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC): pod spe
       const config = podConfig(`resources-${handler}`);
       const pod = await runPod(config, handler);
       const id = await createContainer(pod, config, 'limited', WAIT, {
-        linux: { resources: { memory_limit_in_bytes: 64 * MiB, cpu_period: 100_000, cpu_quota: 50_000, cpu_shares: 512 } },
+        linux: { resources: { memory_limit_in_bytes: 64 * MiB, cpu_period: 100_000, cpu_quota: 50_000, cpu_shares: 512, cpuset_cpus: '0', oom_score_adj: 900 } },
       });
       const pid = await startContainer(handler, id);
+      expect(fs.readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8'), 'the kubelet\'s oom_score_adj').toBe('900\n');
+      expect(statusField(pid, 'Cpus_allowed_list')).toBe('0');
+      expect(fs.readFileSync(path.join(cgroupDir(pid, 'cpuset'), 'cpuset.cpus'), 'utf8').trim()).toBe('0');
       const host = () => files.map((f) => {
         const [controller, file] = f.split('/');
         return fs.readFileSync(path.join(cgroupDir(pid, controller!), file!), 'utf8').trim();
@@ -319,16 +343,30 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC): pod spe
     expect(seen[HANDLER]).toEqual(seen[RUNC_HANDLER]);
   });
 
-  it('a container over its memory limit: CONTAINER_EXITED with 137 and reason OOMKilled', TEST_TIMEOUT, async () => {
-    const config = podConfig('oom');
-    const pod = await runPod(config);
-    const id = await createContainer(pod, config, 'grower', ['/bin/sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.1; done; x=a; while :; do x=$x$x; done'], {
-      linux: { resources: { memory_limit_in_bytes: 16 * 1024 * 1024 } },
-    });
-    const pid = await startContainer(HANDLER, id);
-    await execSync(id, ['/bin/touch', '/tmp/go']);
-    expect(await exited(id)).toMatchObject({ exit_code: 137, reason: 'OOMKilled' });
-    await expectProcessGone(pid);
+  it('a container over its memory limit: CONTAINER_EXITED with 137 and reason OOMKilled; one that ignores SIGTERM is killed at StopContainer\'s timeout (137): as under runc', TEST_TIMEOUT, async () => {
+    for (const handler of [HANDLER, RUNC_HANDLER] as const) {
+      const config = podConfig(`oom-${handler}`);
+      const pod = await runPod(config, handler);
+      const id = await createContainer(pod, config, 'grower', ['/bin/sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.1; done; x=a; while :; do x=$x$x; done'], {
+        linux: { resources: { memory_limit_in_bytes: 16 * 1024 * 1024 } },
+      });
+      const pid = await startContainer(handler, id);
+      await execSync(id, ['/bin/touch', '/tmp/go']);
+      expect(await exited(id), handler).toMatchObject({ exit_code: 137, reason: 'OOMKilled' });
+      await expectProcessGone(pid);
+
+      // The kubelet's grace period: SIGTERM, then SIGKILL once it is over.
+      const stubborn = await createContainer(pod, config, 'stubborn', ['/bin/sh', '-c', 'trap "" TERM; while :; do sleep 0.1; done']);
+      const stubbornPid = await startContainer(handler, stubborn);
+      const t0 = performance.now();
+      await cri.call('StopContainer', { container_id: stubborn, timeout: 1 });
+      const stopMs = performance.now() - t0;
+      expect(await containerStatus(stubborn), handler).toMatchObject({ state: 'CONTAINER_EXITED', exit_code: 137, reason: 'Error' });
+      expect(stopMs, `${handler}: StopContainer with timeout 1 of a container that ignores SIGTERM (ms)`).toBeGreaterThanOrEqual(1000);
+      expect(stopMs).toBeLessThan(5000);
+      await expectProcessGone(stubbornPid);
+      await cri.removeAll();
+    }
   });
 
   it('a container restarted in its sandbox (CreateContainer again after it exited, attempt 1): a fresh root, the same emptyDir, exit codes and reasons', TEST_TIMEOUT, async () => {
