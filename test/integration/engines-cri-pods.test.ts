@@ -417,6 +417,34 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC): pod spe
     }
   });
 
+  it('the process: args after command, envs, a working_dir the image lacks (made), a tty in the log, a large ExecSync output: as under runc', TEST_TIMEOUT, async () => {
+    const seen: Record<string, unknown> = {};
+    for (const handler of [HANDLER, RUNC_HANDLER] as const) {
+      const logDir = sb.mkdir('cri', 'logs', `process-${handler}`);
+      const config = podConfig(`process-${handler}`, {}, {}, { log_directory: logDir });
+      const pod = await runPod(config, handler);
+      const id = await createContainer(pod, config, 'proc', ['/bin/sh', '-c'], {
+        args: ['echo "cwd=$(pwd) A=$A tty=$(tty)"; trap "exit 0" TERM; while :; do sleep 0.1; done'],
+        working_dir: '/no/such/dir',
+        envs: [{ key: 'A', value: 'from the pod spec' }],
+        tty: true,
+        stdin: true,
+        log_path: 'proc.log',
+      });
+      const pid = await startContainer(handler, id);
+      expect(fs.readlinkSync(`/proc/${pid}/cwd`), handler).toMatch(/\/no\/such\/dir$/);
+      const log = path.join(logDir, 'proc.log');
+      const line = await waitUntil(`${handler}: the init's line in its log`, () => fs.existsSync(log) && /stdout F (cwd=.*)/.exec(fs.readFileSync(log, 'utf8'))?.[1], 10_000);
+      expect(line).toBe('cwd=/no/such/dir A=from the pod spec tty=/dev/pts/0');
+      const big = await execSync(id, ['/bin/sh', '-c', 'head -c 3000000 /dev/zero | tr "\\0" a; head -c 5000 /dev/zero | tr "\\0" b >&2']);
+      expect(big.exit_code).toBe(0);
+      seen[handler] = { line, stdout: big.stdout.length, stderr: big.stderr.length, a: /^a*$/.test(big.stdout) };
+      await cri.removeAll();
+    }
+    expect(seen[HANDLER]).toMatchObject({ stdout: 3_000_000, stderr: 5000, a: true });
+    expect(seen[HANDLER]).toEqual(seen[RUNC_HANDLER]);
+  });
+
   it('ReopenContainerLog after the log was rotated (renamed): new lines go to a new file at log_path; ListContainerStats of a pod', TEST_TIMEOUT, async () => {
     const logDir = sb.mkdir('cri', 'logs');
     const config = podConfig('logs', {}, {}, { log_directory: logDir });
