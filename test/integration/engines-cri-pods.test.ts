@@ -312,6 +312,37 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC): pod spe
     expect(fs.existsSync(path.join(hostPath, 'new'))).toBe(false);
   });
 
+  it('mountPropagation HostToContainer: a mount made on the host side after the start shows inside (writable even below a read-only volume) and none goes back: as under runc', TEST_TIMEOUT, async () => {
+    for (const handler of [HANDLER, RUNC_HANDLER] as const) {
+      const shared = await cri.sharedDir(`host-to-container-${handler}`);
+      try {
+        const config = podConfig(`host-to-container-${handler}`);
+        const pod = await runPod(config, handler);
+        const id = await createContainer(pod, config, 'watcher', WAIT, {
+          mounts: [
+            { container_path: '/volume', host_path: shared.dir, propagation: 'PROPAGATION_HOST_TO_CONTAINER' },
+            { container_path: '/volume-ro', host_path: shared.dir, propagation: 'PROPAGATION_HOST_TO_CONTAINER', readonly: true },
+          ],
+        });
+        await startContainer(handler, id);
+        const made = await sb.run('nsenter', [`--target=${cri.pid}`, '--mount', '--', 'sh', '-ec', 'mkdir -p "$1/later" && mount -t tmpfs -o size=64k made-later "$1/later" && echo later > "$1/later/file"', 'sh', shared.dir], {});
+        expect(made, made.stderr).toMatchObject({ status: 0 });
+        const r = await execSync(id, ['/bin/sh', '-c', 'cat /volume/later/file /volume-ro/later/file; echo x > /volume/later/new && echo written; echo x > /volume-ro/later/new 2>/dev/null || echo refused']);
+        // A mount that arrives by propagation keeps its own flags: under the
+        // read-only volume it is writable, with runc as with tsbox (the
+        // kernel's rule; Kubernetes' recursive read-only mounts are the cure).
+        expect(r, `${handler}: ${r.stderr}`).toMatchObject({ stdout: 'later\nlater\nwritten\n', exit_code: 0 });
+        // And the container's own mounts do not travel back to the host side.
+        const back = await execSync(id, ['/bin/sh', '-c', 'mkdir -p /volume/inner; mount -t tmpfs none /volume/inner 2>&1; echo $?']);
+        expect(back.exit_code).toBe(0);
+        expect(shared.mountsBelow(), handler).toEqual([path.join(shared.dir, 'later')]);
+      } finally {
+        await cri.removeAll();
+        await shared.release();
+      }
+    }
+  });
+
   it('resources: limits (memory, cpu, cpuset, oom_score_adj) in the cgroup files (host and inside, as under runc), UpdateContainerResources changes them', TEST_TIMEOUT, async () => {
     const MiB = 1024 * 1024;
     const files = ['memory/memory.limit_in_bytes', 'cpu/cpu.cfs_quota_us', 'cpu/cpu.cfs_period_us', 'cpu/cpu.shares'];
