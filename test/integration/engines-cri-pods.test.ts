@@ -220,6 +220,25 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC): pod spe
     expect(seen[HANDLER], 'what the containers see under tsbox vs under runc').toEqual(seen[RUNC_HANDLER]);
   });
 
+  it('the pod-level securityContext (runAsUser/Group, readOnlyRootFilesystem, seccomp) applies to the sandbox\'s init: as under runc', TEST_TIMEOUT, async () => {
+    const seen: Record<string, Record<string, string>> = {};
+    for (const handler of [HANDLER, RUNC_HANDLER] as const) {
+      const config = podConfig(`pod-sc-${handler}`, {
+        security_context: { run_as_user: { value: 1001 }, run_as_group: { value: 2001 }, supplemental_groups: [3002], readonly_rootfs: true, seccomp: { profile_type: 'RuntimeDefault' } },
+      });
+      const pod = await runPod(config, handler);
+      const pid = await hostPid(handler, pod);
+      seen[handler] = Object.fromEntries(['Uid', 'Gid', 'Groups', 'CapEff', 'NoNewPrivs', 'Seccomp'].map((f) => [f, statusField(pid, f)]));
+      const root = fs.readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').find((l) => l.split(' ')[4] === '/');
+      seen[handler]!.root = root!.split(' ')[5]!.split(',')[0]!;
+      await cri.removeAll();
+    }
+    expect(seen[HANDLER]).toMatchObject({ Uid: '1001\t1001\t1001\t1001', Gid: '2001\t2001\t2001\t2001', Seccomp: '2', root: 'ro' });
+    // Not supplementalGroups, under runc either: containerd 1.6 leaves them out of the sandbox's spec (its containers get them, above).
+    expect(seen[HANDLER]!.Groups).toBe('2001');
+    expect(seen[HANDLER]).toEqual(seen[RUNC_HANDLER]);
+  });
+
   const noPodNetwork = podNetworkSkipReason();
   it.skipIf(noPodNetwork !== undefined)(suiteTitle('pod sysctls: net.* in the pod\'s network namespace and kernel.shm* in its IPC namespace, not the host\'s; net.* with the node\'s network is refused, as by runc', noPodNetwork), TEST_TIMEOUT, async () => {
     const sysctls = { 'net.core.somaxconn': '1001', 'net.ipv4.ip_unprivileged_port_start': '80', 'kernel.shm_rmid_forced': '1', 'kernel.shmmni': '1234' };
