@@ -309,17 +309,22 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC): pod spe
     expect(r, r.stderr).toMatchObject({ stdout: 'containerd\nsh\n', exit_code: 0 });
   });
 
-  it('an emptyDir (a host directory) and a read-only hostPath volume: writes reach the host, the read-only one refuses them', TEST_TIMEOUT, async () => {
+  it('an emptyDir (a host directory), a read-only hostPath volume and the termination-log file under a read-only root: writes reach the host, the read-only volume refuses them', TEST_TIMEOUT, async () => {
     const emptyDir = sb.mkdir('cri', 'volumes', 'empty');
     const hostPath = sb.mkdir('cri', 'volumes', 'host');
     fs.writeFileSync(path.join(hostPath, 'hello'), 'from the host\n');
+    // The kubelet's termination message: a host file bound at /dev/termination-log.
+    const terminationLog = path.join(sb.mkdir('cri', 'volumes', 'pod-dir'), 'termination-log');
+    fs.writeFileSync(terminationLog, '');
     const config = podConfig('volumes');
     const pod = await runPod(config);
-    const id = await createContainer(pod, config, 'user', WAIT, {
+    const id = await createContainer(pod, config, 'user', ['/bin/sh', '-c', 'trap "echo goodbye > /dev/termination-log; exit 0" TERM; while :; do sleep 0.1; done'], {
       mounts: [
         { container_path: '/cache', host_path: emptyDir },
         { container_path: '/host', host_path: hostPath, readonly: true },
+        { container_path: '/dev/termination-log', host_path: terminationLog },
       ],
+      linux: { security_context: { readonly_rootfs: true } },
     });
     await startContainer(HANDLER, id);
     const r = await execSync(id, ['/bin/sh', '-c', 'echo made inside > /cache/f && cat /host/hello; echo x > /host/new; grep -E " /(cache|host) " /proc/mounts']);
@@ -329,6 +334,9 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC): pod spe
     expect(r.stdout).toMatch(/ \/cache \S+ rw[, ]/);
     expect(fs.readFileSync(path.join(emptyDir, 'f'), 'utf8')).toBe('made inside\n');
     expect(fs.existsSync(path.join(hostPath, 'new'))).toBe(false);
+    await cri.call('StopContainer', { container_id: id, timeout: 10 });
+    expect(await containerStatus(id)).toMatchObject({ state: 'CONTAINER_EXITED', exit_code: 0 });
+    expect(fs.readFileSync(terminationLog, 'utf8'), 'the termination message, through a file bind under a read-only root').toBe('goodbye\n');
   });
 
   it('mountPropagation HostToContainer: a mount made on the host side after the start shows inside (writable even below a read-only volume) and none goes back: as under runc', TEST_TIMEOUT, async () => {
