@@ -6,8 +6,11 @@
 // OOMKilled, log reopening and ListContainerStats. The daemon is the one of
 // ../helpers/cri.ts with runc as a second handler: where a pod spec's effect
 // is the runtime's doing, the same pod runs under both and what the
-// processes see must be the same. engines-cri.test.ts covers the basic pod
-// lifecycle, a pod network, failures at create and Bidirectional mounts.
+// processes see must be the same (tsbox's two deliberate differences, the
+// hybrid host's cgroup2 hierarchy mounted and a read-only cgroup mount's
+// tmpfs read-only too, are named where they show). engines-cri.test.ts
+// covers the basic pod lifecycle, a pod network, failures at create and
+// Bidirectional mounts.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -25,7 +28,7 @@ import {
 import { CRI_NAMESPACE, HANDLER, RUNC_HANDLER, podNetworkSkipReason, startCriContainerd, type Cri } from '../helpers/cri.js';
 import { waitUntil } from '../helpers/lifecycle.js';
 
-const reason = skipReason(['containerd', 'ctr', 'containerd-shim-runc-v2', 'runc', 'unshare', 'chroot', 'tar']);
+const reason = skipReason(['containerd', 'ctr', 'containerd-shim-runc-v2', 'runc', 'unshare', 'nsenter', 'chroot', 'tar']);
 
 type Mode = 'POD' | 'CONTAINER' | 'NODE';
 type Handler = typeof HANDLER | typeof RUNC_HANDLER;
@@ -80,7 +83,7 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC): pod spe
     return r.pod_sandbox_id;
   }
 
-  /** The container's config as the kubelet builds it; `linux.security_context` is merged over the pod's namespace options. */
+  /** The container's config as the kubelet builds it: the pod's namespace options, then `extra` (and its `linux.security_context`). */
   async function createContainer(pod: string, podCfg: Record<string, unknown>, name: string, command: string[], extra: Record<string, unknown> = {}, attempt = 0): Promise<string> {
     const { linux = {}, ...rest } = extra as { linux?: { security_context?: Record<string, unknown>; resources?: unknown } };
     const podNs = (podCfg.linux as { security_context: { namespace_options: Record<string, string> } }).security_context.namespace_options;
@@ -94,7 +97,7 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC): pod spe
         ...rest,
         linux: {
           ...linux,
-          security_context: { namespace_options: { ...podNs, pid: podNs.pid === 'NODE' ? 'NODE' : podNs.pid ?? 'CONTAINER' }, ...linux.security_context },
+          security_context: { namespace_options: podNs, ...linux.security_context },
         },
       },
     });
