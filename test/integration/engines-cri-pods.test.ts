@@ -231,6 +231,8 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC): pod spe
       });
       const pod = await runPod(config, handler);
       const pid = await hostPid(handler, pod);
+      // Started is not yet exec'd: read the init once it runs /pause (the image's command).
+      await waitUntil(`${handler}: the sandbox's init to run /pause`, () => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8') === '/bin/sh\0/pause\0', 5000);
       seen[handler] = Object.fromEntries(['Uid', 'Gid', 'Groups', 'CapEff', 'NoNewPrivs', 'Seccomp'].map((f) => [f, statusField(pid, f)]));
       const root = fs.readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').find((l) => l.split(' ')[4] === '/');
       seen[handler]!.root = root!.split(' ')[5]!.split(',')[0]!;
