@@ -508,8 +508,18 @@ void mask(int root, const std::string& path, int dev_null) {
   close(fd);
 }
 
+// Whether fd is the root of a mount rather than a path inside one.
+bool is_mount_root(int fd, const std::string& step) {
+  struct statx st;
+  if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &st) != 0) fail(step, errno);
+  return (st.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (st.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
 // A read-only bind of `path` onto itself, made read-only (with whatever is
-// mounted below it) before it is attached, and checked.
+// mounted below it) before it is attached, and checked. A mount point (the
+// tmpfs of a read-only cgroup mount, a volume) is made read-only where it
+// is: a read-only copy stacked on it would leave it, and every mount below
+// it, mounted twice.
 void make_readonly(int root, const std::string& path) {
   const std::string step = "make " + quote(path) + " read-only";
   int fd = open_masked(root, path, O_PATH);
@@ -517,9 +527,15 @@ void make_readonly(int root, const std::string& path) {
     if (errno == ENOENT) return;
     fail_open(step, path, errno);
   }
+  Attrs ro = {MOUNT_ATTR_RDONLY, 0};
+  if (is_mount_root(fd, step)) {
+    set_attrs(fd, ro, AT_RECURSIVE, step);
+    check_attrs(fd, ro, path, step);
+    close(fd);
+    return;
+  }
   int tree = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
   if (tree < 0) fail(step, errno);
-  Attrs ro = {MOUNT_ATTR_RDONLY, 0};
   set_attrs(tree, ro, AT_RECURSIVE, step);
   check_attrs(tree, ro, path, step);
   if (move_mount(tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) fail(step, errno);

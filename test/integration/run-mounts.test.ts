@@ -218,6 +218,10 @@ describe.skipIf(!isRoot)('run(): mounts and the root filesystem' + (isRoot ? '' 
       expect(opts(sub!.options)).toContain('ro');
     }
     expect(opts(mountAt(seenRo, '/sys/fs/cgroup')!.options)).toContain('ro');
+    // Made read-only where it is, not by a read-only copy of the whole tree
+    // stacked on top (which left every hierarchy mounted twice).
+    const below = seenRo.mounts.map((m) => m.target).filter((t) => t === '/sys/fs/cgroup' || t.startsWith('/sys/fs/cgroup/'));
+    expect(below.length, below.join(' ')).toBe(new Set(below).size);
     expect(writeRo).toMatchObject({ ok: false, errno: EROFS });
   });
 
@@ -325,10 +329,12 @@ describe.skipIf(!isRoot)('run(): mounts and the root filesystem' + (isRoot ? '' 
   });
 
   it('masks maskedPaths and makes readonlyPaths read-only', async () => {
+    const volume = s.tempDir();
     const b = s.bundle({
       mutate: (c) => {
+        c.mounts.push({ destination: '/vol', type: 'bind', source: volume, options: ['rbind'] });
         c.linux.maskedPaths = ['/secret.txt', '/secretdir', '/does-not-exist', '/proc/kcore'];
-        c.linux.readonlyPaths = ['/rodir', '/proc/sys', '/missing', '/etc/group'];
+        c.linux.readonlyPaths = ['/rodir', '/proc/sys', '/missing', '/etc/group', '/vol'];
       },
     });
     fs.writeFileSync(path.join(b.rootfs, 'secret.txt'), 'top secret\n');
@@ -337,7 +343,7 @@ describe.skipIf(!isRoot)('run(): mounts and the root filesystem' + (isRoot ? '' 
     fs.mkdirSync(path.join(b.rootfs, 'rodir'));
     fs.writeFileSync(path.join(b.rootfs, 'rodir', 'file'), 'readable\n');
     const cmd = (...args: string[]) => variant(b, (spec) => (spec.process.args = args));
-    const [seen, catSecret, lsSecret, statSecret, writeMaskedDir, writeMaskedFile, writeRo, catRo, writeProcSys, openRoFile] = await Promise.all([
+    const [seen, catSecret, lsSecret, statSecret, writeMaskedDir, writeMaskedFile, writeRo, catRo, writeProcSys, openRoFile, writeVolume] = await Promise.all([
       s.probe(b),
       s.collect(cmd('cat', '/secret.txt')),
       s.collect(cmd('ls', '-A', '/secretdir')),
@@ -348,6 +354,7 @@ describe.skipIf(!isRoot)('run(): mounts and the root filesystem' + (isRoot ? '' 
       s.collect(cmd('cat', '/rodir/file')),
       s.probe(cmd('/bin/probe', 'write', '/proc/sys/kernel/domainname', 'x')),
       s.probe(cmd('/bin/probe', 'open', '/etc/group', 'w')),
+      s.probe(cmd('/bin/probe', 'write', '/vol/x', 'y')),
     ]);
     expect(catSecret).toMatchObject({ status: 0, stdout: '', stderr: '' });
     expect(statSecret.stdout).toBe('1:3 character special file\n');
@@ -373,6 +380,12 @@ describe.skipIf(!isRoot)('run(): mounts and the root filesystem' + (isRoot ? '' 
     // The rest of /proc stays writable.
     expect(opts(mountAt(seen, '/proc')!.options)).not.toContain('ro');
     expect(fs.existsSync(path.join(b.rootfs, 'does-not-exist'))).toBe(false);
+    // A mount point in readonlyPaths is made read-only where it is: mounted
+    // once, read-only inside, and the host's directory stays writable.
+    expect(seen.mounts.filter((m) => m.target === '/vol')).toHaveLength(1);
+    expect(opts(mountAt(seen, '/vol')!.options)).toContain('ro');
+    expect(writeVolume).toMatchObject({ ok: false, errno: EROFS });
+    fs.writeFileSync(path.join(volume, 'from-host'), 'x');
   });
 
   it('recursive options (rro, rnosuid, rnodev, rnoexec, rnoatime, rnosymfollow) reach a submount of the bound tree; ro does not; the host\'s mounts keep their flags', async () => {
