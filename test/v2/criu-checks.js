@@ -97,7 +97,8 @@ function counter(name, { run = true } = {}) {
   const dir = path.join(tmp, `b-${id}`);
   const out = path.join(tmp, `vol-${id}`);
   fs.mkdirSync(out, { recursive: true });
-  const script = 'i=0; while [ ! -e /stop ]; do i=$((i+1)); echo $i > /count; echo $i > /scratch/count; echo $i > /out/count; echo $i; sleep 0.1; done; exit 7';
+  // A SIGTERM ends it with 9 (as pid 1 of its namespace it would ignore one it has no handler for).
+  const script = 'trap "exit 9" TERM; i=0; while [ ! -e /stop ]; do i=$((i+1)); echo $i > /count; echo $i > /scratch/count; echo $i > /out/count; echo $i; sleep 0.1; done; exit 7';
   busyboxBundle(dir, ['sh', '-c', script], {
     linux: { cgroupsPath: `/${id}`, resources: { memory: { limit: 64 * MiB }, pids: { limit: 40 } } },
     mounts: [
@@ -174,7 +175,7 @@ check('checkpoint stops and removes the counter; restore resumes it where it was
   // Inside: the tmpfs came back with its content, and the process is pid 1 of its namespace.
   const execOut = (...args) => tsbox(['exec', c.id, ...args]).stdout.trim();
   assert.ok(Number(execOut('cat', '/scratch/count')) > savedTmpfs, 'tmpfs /scratch holds the count');
-  assert.match(execOut('cat', '/proc/1/cmdline'), /^sh\0-c\0i=0/, 'pid 1 in the container is the counter');
+  assert.match(execOut('cat', '/proc/1/cmdline'), /^sh\0-c\0trap /, 'pid 1 in the container is the counter');
   assert.equal(execOut('grep', '-c', ' /scratch tmpfs ', '/proc/mounts'), '1', 'one tmpfs at /scratch');
   // Outside: the init is in the container's cgroup, with its limits.
   assert.equal(fs.readFileSync(`/proc/${after.pid}/cgroup`, 'utf8').trim(), `0::/${c.id}`);
@@ -239,6 +240,56 @@ check('restore without --detach waits for the container and exits with its statu
   assert.equal(code, 7, fs.readFileSync(errFile, 'utf8'));
   assert.equal(fs.existsSync(path.join(stateRoot, c.id)), false, 'the state is left');
   assert.equal(fs.existsSync(c.cg), false, 'the cgroup is left');
+});
+
+/** The pid of a criu process whose parent is `ppid`, or undefined. */
+function criuChildOf(ppid) {
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const m = /^\d+ \((.*)\) \S (\d+)/.exec(stat);
+      if (m && m[1] === 'criu' && Number(m[2]) === ppid) return Number(d);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return undefined;
+}
+
+check('restore without --detach passes a SIGTERM sent to tsbox on to the restored init (one sent while CRIU restores, too): tsbox exits with its status (9) and removes the container', async () => {
+  const c = counter('signal');
+  await waitUntil('the counter to reach 3', () => c.count() >= 3);
+  const images = path.join(tmp, `img-${c.id}`);
+  tsbox(['checkpoint', '--image-path', images, c.id]);
+  const saved = await frozen('the checkpointed counter', c.count);
+  for (const when of ['while criu restores', 'once it counts']) {
+    const errFile = path.join(tmp, `restore-err-${c.id}`);
+    const errFd = fs.openSync(errFile, 'w');
+    // The restored counter's stdout: it writes there once it runs (the
+    // count in the rootfs may have gone on in the first round).
+    const outFile = path.join(tmp, `stdout2-${c.id}`);
+    const outFd = fs.openSync(outFile, 'w');
+    const child = spawn(process.execPath, [TSBOX, '--root', stateRoot, 'restore', '--bundle', c.dir, '--image-path', images, c.id], { stdio: ['ignore', outFd, errFd], cwd: tmp });
+    fs.closeSync(errFd);
+    fs.closeSync(outFd);
+    let done;
+    const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve((done = { code, signal }))));
+    const early = () => {
+      if (done) throw new Error(`restore exited early (${JSON.stringify(done)}): ${fs.readFileSync(errFile, 'utf8')}`);
+    };
+    if (when === 'while criu restores') {
+      await waitUntil('criu to run', () => early() || criuChildOf(child.pid) !== undefined || (fs.statSync(outFile).size > 0 && 'late'));
+      assert.equal(fs.statSync(outFile).size, 0, 'the counter counted before criu was seen: the signal would not come early');
+    } else {
+      await waitUntil('the restored counter to count', () => early() || fs.statSync(outFile).size > 0);
+    }
+    child.kill('SIGTERM');
+    const status = await exited;
+    assert.deepEqual(status, { code: 9, signal: null }, `${when}: ${fs.readFileSync(errFile, 'utf8')}`);
+    assert.equal(fs.existsSync(path.join(stateRoot, c.id)), false, `${when}: the state is left`);
+    assert.equal(fs.existsSync(c.cg), false, `${when}: the cgroup is left`);
+  }
 });
 
 check('checkpoint --pre-dump then a dump with --parent-path: the container runs after the pre-dump, and the dump restores', async () => {
