@@ -292,6 +292,58 @@ check('restore without --detach passes a SIGTERM sent to tsbox on to the restore
   }
 });
 
+check('hooks at restore, as runc: prestart and createRuntime once CRIU made the namespaces (the restored pid, before it runs on), poststart after, poststop at delete; a failing prestart hook fails the restore in one line and leaves nothing', async () => {
+  const c = counter('hooks');
+  await waitUntil('the counter to reach 3', () => c.count() >= 3);
+  const images = path.join(tmp, `img-${c.id}`);
+  tsbox(['checkpoint', '--image-path', images, c.id]);
+  const saved = await frozen('the checkpointed counter', c.count);
+  const seen = path.join(tmp, `hooks-${c.id}`);
+  fs.mkdirSync(seen);
+  // Each hook records the state it was given, the pid's pid namespace, and the count then.
+  const record = [
+    'const fs = require("fs"); const [phase, dir, countFile] = process.argv.slice(1);',
+    'const state = JSON.parse(fs.readFileSync(0, "utf8")); let ns = null; try { ns = fs.readlinkSync(`/proc/${state.pid}/ns/pid`); } catch {}',
+    'let count = null; try { count = Number(fs.readFileSync(countFile, "utf8")); } catch {}',
+    'fs.appendFileSync(`${dir}/order`, phase + "\\n"); fs.writeFileSync(`${dir}/${phase}.json`, JSON.stringify({ state, ns, count }));',
+  ].join('\n');
+  const hook = (phase) => ({ path: process.execPath, args: ['node', '-e', record, phase, seen, path.join(c.rootfs, 'count')] });
+  const config = JSON.parse(fs.readFileSync(path.join(c.dir, 'config.json'), 'utf8'));
+  const withHooks = (hooks) => fs.writeFileSync(path.join(c.dir, 'config.json'), JSON.stringify({ ...config, hooks }));
+  // First a prestart hook that fails.
+  withHooks({ prestart: [{ path: '/bin/sh', args: ['sh', '-c', 'exit 3'] }] });
+  const r = tsbox(['restore', '--detach', '--bundle', c.dir, '--image-path', images, c.id], { mayFail: true });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, new RegExp(`^tsbox: restore container "${c.id}": [^\\n]*prestart[^\\n]*\\n$`));
+  assert.equal(fs.existsSync(path.join(stateRoot, c.id)), false, 'the state is left');
+  assert.equal(fs.existsSync(c.cg), false, 'the cgroup is left');
+  await sleep(500);
+  assert.equal(c.count(), saved, 'something counts after the failed restore');
+  withHooks({ prestart: [hook('prestart')], createRuntime: [hook('createRuntime')], poststart: [hook('poststart')], poststop: [hook('poststop')] });
+  tsbox(['restore', '--detach', '--bundle', c.dir, '--image-path', images, c.id]);
+  const { pid } = state(c.id);
+  const got = (phase) => JSON.parse(fs.readFileSync(path.join(seen, `${phase}.json`), 'utf8'));
+  const hostPidNs = fs.readlinkSync('/proc/self/ns/pid');
+  for (const phase of ['prestart', 'createRuntime']) {
+    const h = got(phase);
+    assert.equal(h.state.pid, pid, `${phase}: the restored init's pid`);
+    assert.equal(h.state.id, c.id);
+    assert.equal(h.state.bundle, c.dir);
+    assert.equal(h.state.status, 'creating', phase);
+    assert.ok(h.ns && h.ns !== hostPidNs, `${phase}: the pid is in a pid namespace of its own (${h.ns})`);
+    assert.equal(h.count, saved, `${phase}: the counter has not run on yet`);
+  }
+  const post = got('poststart');
+  assert.equal(post.state.pid, pid);
+  assert.equal(post.state.status, 'running');
+  await waitUntil('the restored counter to count', () => c.count() > saved);
+  assert.equal(fs.readFileSync(path.join(seen, 'order'), 'utf8'), 'prestart\ncreateRuntime\npoststart\n');
+  tsbox(['delete', '--force', c.id]);
+  assert.equal(fs.readFileSync(path.join(seen, 'order'), 'utf8'), 'prestart\ncreateRuntime\npoststart\npoststop\n');
+  assert.equal(got('poststop').state.status, 'stopped');
+  assert.equal(got('poststop').state.pid, pid);
+});
+
 check('checkpoint --pre-dump then a dump with --parent-path: the container runs after the pre-dump, and the dump restores', async () => {
   const c = counter('predump');
   await waitUntil('the counter to reach 3', () => c.count() >= 3);
