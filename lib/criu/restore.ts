@@ -51,7 +51,7 @@ export async function restoreContainer(
     const masked = (spec.linux?.maskedPaths ?? []).map((p) => ({ key: p, source: '/dev/null' }));
     const mounts = [...externalMounts(spec.mounts, bundleDir), ...masked];
     const args = restoreArgs(o, { images, work, log, root: rootfs, pidFile, mounts, stdio });
-    const hooks = onSetupNamespaces && setupNamespacesScript(onSetupNamespaces.dir, onSetupNamespaces.run);
+    const hooks = onSetupNamespaces && named(id, () => setupNamespacesScript(onSetupNamespaces.dir, onSetupNamespaces.run));
     const criu = runCriu(`restore container "${id}": criu restore`, hooks ? [...args, '--action-script', hooks.script] : args, log, {
       wrap: [...PRIVATE_ROOT, rootfs],
       stdio: [given.fds[0], 'ignore', 'pipe', ...given.fds],
@@ -67,6 +67,15 @@ export async function restoreContainer(
   const pid = Number.parseInt(readFileSync(pidFile, 'utf8'), 10);
   if (!(pid > 0)) throw new TsboxError(`restore container "${id}": criu wrote no pid to "${pidFile}"`);
   return pid;
+}
+
+/** `make()`, its error naming the container. */
+function named<T>(id: string, make: () => T): T {
+  try {
+    return make();
+  } catch (err) {
+    throw new TsboxError(`restore container "${id}": ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** What the restored init's stdio is: this process's ('inherit'), /dev/null ('ignore'), or descriptors. */

@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, read, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, mkdtempSync, openSync, read, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { TsboxError } from '../errors.js';
 
 /** Single-quoted for sh. */
 const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -24,23 +26,43 @@ export interface SetupNamespacesScript {
   finish(): Promise<{ ran: boolean; error?: unknown }>;
 }
 
+/**
+ * Writes the script where it can be executed (CRIU execs it): the state
+ * directory, or, where that is mounted noexec (/run often is), a private
+ * directory of its own under the temporary directory (`scratch`, to remove).
+ */
+function writeScript(dir: string, text: string): { script: string; scratch?: string } {
+  const executable = (f: string) => {
+    writeFileSync(f, text, { mode: 0o700 });
+    try {
+      accessSync(f, constants.X_OK); // EACCES on a noexec mount
+      return true;
+    } catch {
+      rmSync(f, { force: true });
+      return false;
+    }
+  };
+  const inState = path.join(dir, 'criu-action.sh');
+  if (executable(inState)) return { script: inState };
+  const scratch = mkdtempSync(path.join(tmpdir(), 'tsbox-criu-'));
+  const script = path.join(scratch, 'criu-action.sh');
+  if (executable(script)) return { script, scratch };
+  rmSync(scratch, { recursive: true, force: true });
+  throw new TsboxError(`cannot write CRIU's action script (for the prestart and createRuntime hooks) where it can run: "${dir}" and "${tmpdir()}" are mounted noexec`);
+}
+
 /** Makes the script and its FIFOs in `dir` (the container's state directory) and waits for criu's report, calling `run` with the pid. */
 export function setupNamespacesScript(dir: string, run: (pid: number) => Promise<void>): SetupNamespacesScript {
   const request = path.join(dir, 'criu-setup-ns.request');
   const answer = path.join(dir, 'criu-setup-ns.answer');
-  const script = path.join(dir, 'criu-action.sh');
   execFileSync('mkfifo', ['-m', '0600', request, answer]);
-  writeFileSync(
-    script,
-    [
-      '#!/bin/sh',
-      '# Written by tsbox restore: see lib/criu/setup-namespaces.ts.',
-      '[ "$CRTOOLS_SCRIPT_ACTION" = setup-namespaces ] || exit 0',
-      `echo "$CRTOOLS_INIT_PID" > ${quote(request)} && read -r answer < ${quote(answer)} && [ "$answer" = ok ]`,
-      '',
-    ].join('\n'),
-    { mode: 0o700 },
-  );
+  const { script, scratch } = writeScript(dir, [
+    '#!/bin/sh',
+    '# Written by tsbox restore: see lib/criu/setup-namespaces.ts.',
+    '[ "$CRTOOLS_SCRIPT_ACTION" = setup-namespaces ] || exit 0',
+    `echo "$CRTOOLS_INIT_PID" > ${quote(request)} && read -r answer < ${quote(answer)} && [ "$answer" = ok ]`,
+    '',
+  ].join('\n'));
   // Both opened for reading and writing: neither open waits for the other
   // end, and the script's own opens never wait for tsbox's.
   const requestFd = openSync(request, 'r+');
@@ -70,6 +92,7 @@ export function setupNamespacesScript(dir: string, run: (pid: number) => Promise
       closeSync(requestFd);
       closeSync(answerFd);
       for (const f of [request, answer, script]) rmSync(f, { force: true });
+      if (scratch) rmSync(scratch, { recursive: true, force: true });
       return { ran, ...(error !== undefined && { error }) };
     },
   };

@@ -344,6 +344,41 @@ check('hooks at restore, as runc: prestart and createRuntime once CRIU made the 
   assert.equal(got('poststop').state.pid, pid);
 });
 
+check('hooks at restore with the state on a noexec mount (as /run often is): CRIU\'s action script still runs, and the hooks with it', async () => {
+  const c = counter('noexec');
+  await waitUntil('the counter to reach 3', () => c.count() >= 3);
+  const images = path.join(tmp, `img-${c.id}`);
+  tsbox(['checkpoint', '--image-path', images, c.id]);
+  const saved = await frozen('the checkpointed counter', c.count);
+  const root = path.join(tmp, `noexec-${c.id}`);
+  fs.mkdirSync(root);
+  assert.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'noexec,mode=700', 'tmpfs', root]).status, 0, 'mount a noexec tmpfs');
+  try {
+    const seen = path.join(tmp, `seen-${c.id}`);
+    const config = JSON.parse(fs.readFileSync(path.join(c.dir, 'config.json'), 'utf8'));
+    config.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', `cat > ${seen}`] }] };
+    fs.writeFileSync(path.join(c.dir, 'config.json'), JSON.stringify(config));
+    // stdout a file, as it was at the checkpoint (CRIU checks the kind).
+    const errFile = path.join(tmp, `stderr2-${c.id}`);
+    const fds = [fs.openSync(path.join(tmp, `stdout2-${c.id}`), 'w'), fs.openSync(errFile, 'w')];
+    const r = spawnSync(process.execPath, [TSBOX, '--root', root, 'restore', '--detach', '--bundle', c.dir, '--image-path', images, c.id], { stdio: ['ignore', ...fds], cwd: tmp, timeout: 120000 });
+    for (const fd of fds) fs.closeSync(fd);
+    r.stderr = fs.readFileSync(errFile, 'utf8');
+    try {
+      assert.equal(r.status, 0, r.stderr);
+      const { pid } = JSON.parse(spawnSync(process.execPath, [TSBOX, '--root', root, 'state', c.id], { encoding: 'utf8' }).stdout);
+      assert.equal(JSON.parse(fs.readFileSync(seen, 'utf8')).pid, pid, 'the prestart hook saw the restored pid');
+      await waitUntil('the restored counter to count', () => c.count() > saved);
+    } finally {
+      spawnSync(process.execPath, [TSBOX, '--root', root, 'delete', '--force', c.id]);
+    }
+    assert.deepEqual(fs.readdirSync(root), [], 'the state root is left with something');
+    assert.deepEqual(fs.readdirSync(os.tmpdir()).filter((d) => d.startsWith('tsbox-criu-')), [], 'a temporary directory is left');
+  } finally {
+    spawnSync('umount', [root]);
+  }
+});
+
 check('checkpoint --pre-dump then a dump with --parent-path: the container runs after the pre-dump, and the dump restores', async () => {
   const c = counter('predump');
   await waitUntil('the counter to reach 3', () => c.count() >= 3);
