@@ -54,7 +54,8 @@ export interface RunningContainer {
   resize(rows: number, cols: number): void;
 }
 
-function exitStatus(info: ExitInfo): ExitStatus {
+/** An exit as a shell reports it (128 + the signal for a killed process). */
+export function exitStatus(info: ExitInfo): ExitStatus {
   if (info.signal !== null) return { code: null, signal: signalName(info.signal), status: 128 + info.signal };
   return { code: info.code, signal: null, status: info.code ?? 0 };
 }

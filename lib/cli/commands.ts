@@ -270,7 +270,8 @@ export const COMMANDS: CommandSpec[] = [
     description: [
       'The bundle gives the container\'s config and rootfs; its cgroups are made as by',
       'create, then CRIU restores the checkpoint\'s processes into them. Without --detach',
-      'tsbox waits for the container\'s process and exits with its status, as run does.',
+      'tsbox passes the signals it gets on to the container\'s process, waits for it and',
+      'exits with its status, as run does.',
     ].join('\n'),
     flags: [
       BUNDLE,

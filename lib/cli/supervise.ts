@@ -5,8 +5,11 @@ import type { Logger } from './log.js';
 /** Signals tsbox passes on to the container's process, as runc does. */
 const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGALRM'];
 
+/** What supervise stays with: a started container or process, or a restored init. */
+export type Supervised = Pick<RunningContainer, 'warnings' | 'terminal' | 'exited' | 'kill' | 'resize'>;
+
 /** Connects the caller's terminal to the container's until the container is done with it. */
-function proxyTerminal(native: Binding, c: RunningContainer): () => Promise<void> {
+function proxyTerminal(native: Binding, c: Supervised): () => Promise<void> {
   const terminal = c.terminal!;
   const stdin = process.stdin;
   const stdout = process.stdout;
@@ -49,11 +52,11 @@ export function callerTerminalSize(wantsTerminal: boolean): { rows: number; cols
  * sent to tsbox are passed on, and its terminal (if any) is connected to
  * ours. Returns its exit status as a shell reports it.
  */
-export async function supervise(native: Binding, start: () => Promise<RunningContainer>, log: Logger): Promise<number> {
+export async function supervise(native: Binding, start: () => Promise<Supervised>, log: Logger): Promise<number> {
   // Listen before the process exists: a signal arriving while it starts
   // would otherwise kill tsbox and leave the process running. Signals that
   // come before it runs are passed on as soon as it does.
-  let container: RunningContainer | undefined;
+  let container: Supervised | undefined;
   const early: NodeJS.Signals[] = [];
   const forward = (signal: NodeJS.Signals) => (container ? container.kill(signal) : early.push(signal));
   for (const s of FORWARDED) process.on(s, forward);

@@ -5,6 +5,7 @@ import type { Spec } from '../oci/types.js';
 import { runCriu } from './criu.js';
 import { checkImages, readDescriptors } from './images.js';
 import { externalMounts, restoreArgs, type RestoreOptions } from './options.js';
+import { setupNamespacesScript } from './setup-namespaces.js';
 
 /**
  * CRIU wants the root it rebuilds the container's mount namespace on to be
@@ -21,8 +22,10 @@ const PRIVATE_ROOT = ['unshare', '--mount', '--propagation', 'private', '--', 's
  * the images (tmpfs contents included; bind mounts bound again from the
  * bundle's sources), puts the processes in their cgroups (made and
  * limited by the caller before) and gives the init the caller's stdio.
- * Returns the restored init's host pid: a child of this process (CRIU's
- * --restore-sibling), as a created container's init is.
+ * `onSetupNamespaces` runs once CRIU made the init's namespaces, before
+ * the tree runs on (the prestart and createRuntime hooks), its failure
+ * failing the restore. Returns the restored init's host pid: a child of
+ * this process (CRIU's --restore-sibling), as a created container's init is.
  */
 export async function restoreContainer(
   id: string,
@@ -31,6 +34,7 @@ export async function restoreContainer(
   spec: Spec,
   pidFile: string,
   o: RestoreOptions & { stdio?: RestoreStdio },
+  onSetupNamespaces?: { dir: string; run: (pid: number) => Promise<void> },
 ): Promise<number> {
   const images = path.resolve(o.imagePath ?? 'checkpoint');
   checkImages(images);
@@ -47,16 +51,31 @@ export async function restoreContainer(
     const masked = (spec.linux?.maskedPaths ?? []).map((p) => ({ key: p, source: '/dev/null' }));
     const mounts = [...externalMounts(spec.mounts, bundleDir), ...masked];
     const args = restoreArgs(o, { images, work, log, root: rootfs, pidFile, mounts, stdio });
-    await runCriu(`restore container "${id}": criu restore`, args, log, {
+    const hooks = onSetupNamespaces && named(id, () => setupNamespacesScript(onSetupNamespaces.dir, onSetupNamespaces.run));
+    const criu = runCriu(`restore container "${id}": criu restore`, hooks ? [...args, '--action-script', hooks.script] : args, log, {
       wrap: [...PRIVATE_ROOT, rootfs],
       stdio: [given.fds[0], 'ignore', 'pipe', ...given.fds],
     });
+    // The hooks' own failure says more than CRIU's "action scripts failed".
+    const settled = await criu.then(() => undefined, (err: unknown) => err);
+    const ran = await hooks?.finish();
+    if (ran?.error !== undefined) throw ran.error;
+    if (settled !== undefined) throw settled;
   } finally {
     given.close();
   }
   const pid = Number.parseInt(readFileSync(pidFile, 'utf8'), 10);
   if (!(pid > 0)) throw new TsboxError(`restore container "${id}": criu wrote no pid to "${pidFile}"`);
   return pid;
+}
+
+/** `make()`, its error naming the container. */
+function named<T>(id: string, make: () => T): T {
+  try {
+    return make();
+  } catch (err) {
+    throw new TsboxError(`restore container "${id}": ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** What the restored init's stdio is: this process's ('inherit'), /dev/null ('ignore'), or descriptors. */

@@ -18,7 +18,7 @@ import type { CheckpointOptions, RestoreOptions } from '../criu/options.js';
 import type { RestoreStdio } from '../criu/restore.js';
 import type { KernelNamespace, PlannedNamespace } from '../plan/plan.js';
 import { native, type Binding } from '../native/binding.js';
-import { runHooksWarning } from '../hooks.js';
+import { runHooks, runHooksWarning } from '../hooks.js';
 import type { NotifyRelay } from '../notify-socket.js';
 import { OCI_VERSION } from '../oci/default-spec.js';
 import { signalNumber } from '../signals.js';
@@ -26,7 +26,7 @@ import { sendPidfd } from '../pidfd-socket.js';
 import { namespaceLink, processesOf, processStat } from '../host/proc.js';
 import { defaultStateRoot } from './root.js';
 import { checkStatus, NotFound } from './status.js';
-import { ociState } from '../oci/state.js';
+import { ociState, type Status } from '../oci/state.js';
 import { StateStore, writeFileAtomic, type ContainerRecord, type ContainerState, type ExecDefaults } from './state.js';
 import { utcTimestamp } from '../utc-timestamp.js';
 
@@ -583,11 +583,31 @@ export class Runtime {
           store.write(inProgress(creating, { cgroups: cg }));
         }));
         const pidFile = path.join(store.dir(id), 'criu.pid');
-        const pid = await restoreContainer(id, bundle.rootfs, bundle.dir, bundle.spec, pidFile, options);
+        // As runc: prestart and createRuntime once CRIU made the namespaces
+        // (the restored pid, the tree not yet running on), poststart once
+        // it runs, poststop at delete.
+        const hooks = bundle.spec.hooks;
+        const state = (pid: number, status: Status) => ociState({ id, pid, bundle: bundle.dir, annotations: bundle.spec.annotations }, status);
+        const setupNamespaces =
+          (hooks?.prestart?.length ?? 0) + (hooks?.createRuntime?.length ?? 0) > 0
+            ? {
+                dir: store.dir(id),
+                run: async (pid: number) => {
+                  try {
+                    await runHooks(hooks, 'prestart', state(pid, 'creating'));
+                    await runHooks(hooks, 'createRuntime', state(pid, 'creating'));
+                  } catch (err) {
+                    throw new TsboxError(`restore container "${id}": ${(err as Error).message}`, { cause: err });
+                  }
+                },
+              }
+            : undefined;
+        const pid = await restoreContainer(id, bundle.rootfs, bundle.dir, bundle.spec, pidFile, options, setupNamespaces);
         pidfd = this.native.pidfdOpen(pid);
-        const record = newRecord(id, bundle, pid, cgroups, bundle.spec.hooks?.poststop);
+        const record = newRecord(id, bundle, pid, cgroups, hooks?.poststop);
         store.write(record);
         if (options.pidFile) writePidFile(options.pidFile, pid);
+        warnings.push(...(await runHooksWarning(hooks, 'poststart', state(pid, 'running'))));
         return { ...store.state(record), warnings };
       });
     } catch (err) {

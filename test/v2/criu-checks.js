@@ -97,7 +97,8 @@ function counter(name, { run = true } = {}) {
   const dir = path.join(tmp, `b-${id}`);
   const out = path.join(tmp, `vol-${id}`);
   fs.mkdirSync(out, { recursive: true });
-  const script = 'i=0; while [ ! -e /stop ]; do i=$((i+1)); echo $i > /count; echo $i > /scratch/count; echo $i > /out/count; echo $i; sleep 0.1; done; exit 7';
+  // A SIGTERM ends it with 9 (as pid 1 of its namespace it would ignore one it has no handler for).
+  const script = 'trap "exit 9" TERM; i=0; while [ ! -e /stop ]; do i=$((i+1)); echo $i > /count; echo $i > /scratch/count; echo $i > /out/count; echo $i; sleep 0.1; done; exit 7';
   busyboxBundle(dir, ['sh', '-c', script], {
     linux: { cgroupsPath: `/${id}`, resources: { memory: { limit: 64 * MiB }, pids: { limit: 40 } } },
     mounts: [
@@ -168,13 +169,17 @@ check('checkpoint stops and removes the counter; restore resumes it where it was
   assert.equal(Number(fs.readFileSync(path.join(tmp, `pid-${c.id}`), 'utf8')), after.pid, 'the pid file');
   // It goes on from the number it had, not from 1.
   await waitUntil('the restored counter to count', () => c.count() > saved + 2);
+  // The dump may come between the loop's file writes and its echo: the
+  // old stdout's last number, not the file's, is the one to follow.
+  const lastOut = c.lastLine(c.stdout);
   const outLines = fs.readFileSync(stdout2, 'utf8').trim().split('\n').map(Number);
-  assert.equal(outLines[0], saved + 1, `the restored counter's first number on its new stdout (${outLines.slice(0, 3)}) follows ${saved}`);
+  assert.ok(lastOut === saved || lastOut === saved - 1, `the old stdout's last number (${lastOut}) is the count's (${saved}) or the one before`);
+  assert.equal(outLines[0], lastOut + 1, `the restored counter's first number on its new stdout (${outLines.slice(0, 3)}) follows ${lastOut}`);
   assert.ok(c.outCount() > saved, 'the bind mount /out is the host directory again');
   // Inside: the tmpfs came back with its content, and the process is pid 1 of its namespace.
   const execOut = (...args) => tsbox(['exec', c.id, ...args]).stdout.trim();
   assert.ok(Number(execOut('cat', '/scratch/count')) > savedTmpfs, 'tmpfs /scratch holds the count');
-  assert.match(execOut('cat', '/proc/1/cmdline'), /^sh\0-c\0i=0/, 'pid 1 in the container is the counter');
+  assert.match(execOut('cat', '/proc/1/cmdline'), /^sh\0-c\0trap /, 'pid 1 in the container is the counter');
   assert.equal(execOut('grep', '-c', ' /scratch tmpfs ', '/proc/mounts'), '1', 'one tmpfs at /scratch');
   // Outside: the init is in the container's cgroup, with its limits.
   assert.equal(fs.readFileSync(`/proc/${after.pid}/cgroup`, 'utf8').trim(), `0::/${c.id}`);
@@ -239,6 +244,143 @@ check('restore without --detach waits for the container and exits with its statu
   assert.equal(code, 7, fs.readFileSync(errFile, 'utf8'));
   assert.equal(fs.existsSync(path.join(stateRoot, c.id)), false, 'the state is left');
   assert.equal(fs.existsSync(c.cg), false, 'the cgroup is left');
+});
+
+/** The pid of a criu process whose parent is `ppid`, or undefined. */
+function criuChildOf(ppid) {
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const m = /^\d+ \((.*)\) \S (\d+)/.exec(stat);
+      if (m && m[1] === 'criu' && Number(m[2]) === ppid) return Number(d);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return undefined;
+}
+
+check('restore without --detach passes a SIGTERM sent to tsbox on to the restored init (one sent while CRIU restores, too): tsbox exits with its status (9) and removes the container', async () => {
+  const c = counter('signal');
+  await waitUntil('the counter to reach 3', () => c.count() >= 3);
+  const images = path.join(tmp, `img-${c.id}`);
+  tsbox(['checkpoint', '--image-path', images, c.id]);
+  const saved = await frozen('the checkpointed counter', c.count);
+  for (const when of ['while criu restores', 'once it counts']) {
+    const errFile = path.join(tmp, `restore-err-${c.id}`);
+    const errFd = fs.openSync(errFile, 'w');
+    // The restored counter's stdout: it writes there once it runs (the
+    // count in the rootfs may have gone on in the first round).
+    const outFile = path.join(tmp, `stdout2-${c.id}`);
+    const outFd = fs.openSync(outFile, 'w');
+    const child = spawn(process.execPath, [TSBOX, '--root', stateRoot, 'restore', '--bundle', c.dir, '--image-path', images, c.id], { stdio: ['ignore', outFd, errFd], cwd: tmp });
+    fs.closeSync(errFd);
+    fs.closeSync(outFd);
+    let done;
+    const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve((done = { code, signal }))));
+    const early = () => {
+      if (done) throw new Error(`restore exited early (${JSON.stringify(done)}): ${fs.readFileSync(errFile, 'utf8')}`);
+    };
+    if (when === 'while criu restores') {
+      await waitUntil('criu to run', () => early() || criuChildOf(child.pid) !== undefined || (fs.statSync(outFile).size > 0 && 'late'));
+      assert.equal(fs.statSync(outFile).size, 0, 'the counter counted before criu was seen: the signal would not come early');
+    } else {
+      await waitUntil('the restored counter to count', () => early() || fs.statSync(outFile).size > 0);
+    }
+    child.kill('SIGTERM');
+    const status = await exited;
+    assert.deepEqual(status, { code: 9, signal: null }, `${when}: ${fs.readFileSync(errFile, 'utf8')}`);
+    assert.equal(fs.existsSync(path.join(stateRoot, c.id)), false, `${when}: the state is left`);
+    assert.equal(fs.existsSync(c.cg), false, `${when}: the cgroup is left`);
+  }
+});
+
+check('hooks at restore, as runc: prestart and createRuntime once CRIU made the namespaces (the restored pid, before it runs on), poststart after, poststop at delete; a failing prestart hook fails the restore in one line and leaves nothing', async () => {
+  const c = counter('hooks');
+  await waitUntil('the counter to reach 3', () => c.count() >= 3);
+  const images = path.join(tmp, `img-${c.id}`);
+  tsbox(['checkpoint', '--image-path', images, c.id]);
+  const saved = await frozen('the checkpointed counter', c.count);
+  const seen = path.join(tmp, `hooks-${c.id}`);
+  fs.mkdirSync(seen);
+  // Each hook records the state it was given, the pid's pid namespace, and the count then.
+  const record = [
+    'const fs = require("fs"); const [phase, dir, countFile] = process.argv.slice(1);',
+    'const state = JSON.parse(fs.readFileSync(0, "utf8")); let ns = null; try { ns = fs.readlinkSync(`/proc/${state.pid}/ns/pid`); } catch {}',
+    'let count = null; try { count = Number(fs.readFileSync(countFile, "utf8")); } catch {}',
+    'fs.appendFileSync(`${dir}/order`, phase + "\\n"); fs.writeFileSync(`${dir}/${phase}.json`, JSON.stringify({ state, ns, count }));',
+  ].join('\n');
+  const hook = (phase) => ({ path: process.execPath, args: ['node', '-e', record, phase, seen, path.join(c.rootfs, 'count')] });
+  const config = JSON.parse(fs.readFileSync(path.join(c.dir, 'config.json'), 'utf8'));
+  const withHooks = (hooks) => fs.writeFileSync(path.join(c.dir, 'config.json'), JSON.stringify({ ...config, hooks }));
+  // First a prestart hook that fails.
+  withHooks({ prestart: [{ path: '/bin/sh', args: ['sh', '-c', 'exit 3'] }] });
+  const r = tsbox(['restore', '--detach', '--bundle', c.dir, '--image-path', images, c.id], { mayFail: true });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, new RegExp(`^tsbox: restore container "${c.id}": [^\\n]*prestart[^\\n]*\\n$`));
+  assert.equal(fs.existsSync(path.join(stateRoot, c.id)), false, 'the state is left');
+  assert.equal(fs.existsSync(c.cg), false, 'the cgroup is left');
+  await sleep(500);
+  assert.equal(c.count(), saved, 'something counts after the failed restore');
+  withHooks({ prestart: [hook('prestart')], createRuntime: [hook('createRuntime')], poststart: [hook('poststart')], poststop: [hook('poststop')] });
+  tsbox(['restore', '--detach', '--bundle', c.dir, '--image-path', images, c.id]);
+  const { pid } = state(c.id);
+  const got = (phase) => JSON.parse(fs.readFileSync(path.join(seen, `${phase}.json`), 'utf8'));
+  const hostPidNs = fs.readlinkSync('/proc/self/ns/pid');
+  for (const phase of ['prestart', 'createRuntime']) {
+    const h = got(phase);
+    assert.equal(h.state.pid, pid, `${phase}: the restored init's pid`);
+    assert.equal(h.state.id, c.id);
+    assert.equal(h.state.bundle, c.dir);
+    assert.equal(h.state.status, 'creating', phase);
+    assert.ok(h.ns && h.ns !== hostPidNs, `${phase}: the pid is in a pid namespace of its own (${h.ns})`);
+    assert.equal(h.count, saved, `${phase}: the counter has not run on yet`);
+  }
+  const post = got('poststart');
+  assert.equal(post.state.pid, pid);
+  assert.equal(post.state.status, 'running');
+  await waitUntil('the restored counter to count', () => c.count() > saved);
+  assert.equal(fs.readFileSync(path.join(seen, 'order'), 'utf8'), 'prestart\ncreateRuntime\npoststart\n');
+  tsbox(['delete', '--force', c.id]);
+  assert.equal(fs.readFileSync(path.join(seen, 'order'), 'utf8'), 'prestart\ncreateRuntime\npoststart\npoststop\n');
+  assert.equal(got('poststop').state.status, 'stopped');
+  assert.equal(got('poststop').state.pid, pid);
+});
+
+check('hooks at restore with the state on a noexec mount (as /run often is): CRIU\'s action script still runs, and the hooks with it', async () => {
+  const c = counter('noexec');
+  await waitUntil('the counter to reach 3', () => c.count() >= 3);
+  const images = path.join(tmp, `img-${c.id}`);
+  tsbox(['checkpoint', '--image-path', images, c.id]);
+  const saved = await frozen('the checkpointed counter', c.count);
+  const root = path.join(tmp, `noexec-${c.id}`);
+  fs.mkdirSync(root);
+  assert.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'noexec,mode=700', 'tmpfs', root]).status, 0, 'mount a noexec tmpfs');
+  try {
+    const seen = path.join(tmp, `seen-${c.id}`);
+    const config = JSON.parse(fs.readFileSync(path.join(c.dir, 'config.json'), 'utf8'));
+    config.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', `cat > ${seen}`] }] };
+    fs.writeFileSync(path.join(c.dir, 'config.json'), JSON.stringify(config));
+    // stdout a file, as it was at the checkpoint (CRIU checks the kind).
+    const errFile = path.join(tmp, `stderr2-${c.id}`);
+    const fds = [fs.openSync(path.join(tmp, `stdout2-${c.id}`), 'w'), fs.openSync(errFile, 'w')];
+    const r = spawnSync(process.execPath, [TSBOX, '--root', root, 'restore', '--detach', '--bundle', c.dir, '--image-path', images, c.id], { stdio: ['ignore', ...fds], cwd: tmp, timeout: 120000 });
+    for (const fd of fds) fs.closeSync(fd);
+    r.stderr = fs.readFileSync(errFile, 'utf8');
+    try {
+      assert.equal(r.status, 0, r.stderr);
+      const { pid } = JSON.parse(spawnSync(process.execPath, [TSBOX, '--root', root, 'state', c.id], { encoding: 'utf8' }).stdout);
+      assert.equal(JSON.parse(fs.readFileSync(seen, 'utf8')).pid, pid, 'the prestart hook saw the restored pid');
+      await waitUntil('the restored counter to count', () => c.count() > saved);
+    } finally {
+      spawnSync(process.execPath, [TSBOX, '--root', root, 'delete', '--force', c.id]);
+    }
+    assert.deepEqual(fs.readdirSync(root), [], 'the state root is left with something');
+    assert.deepEqual(fs.readdirSync(os.tmpdir()).filter((d) => d.startsWith('tsbox-criu-')), [], 'a temporary directory is left');
+  } finally {
+    spawnSync('umount', [root]);
+  }
 });
 
 check('checkpoint --pre-dump then a dump with --parent-path: the container runs after the pre-dump, and the dump restores', async () => {
