@@ -432,6 +432,8 @@ check('blockIO on a disk (vda): io.max holds rbps/wbps/riops/wiops; reads of /de
   const dev = { major, minor };
   const name = unique();
   const c = await started(['sleep', '1000'], name, {
+    // A node in linux.devices gets only what the rules give it (as with runc).
+    devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'b', ...dev, access: 'r' }],
     blockIO: {
       weightDevice: [{ ...dev, weight: 300 }],
       throttleReadBpsDevice: [{ ...dev, rate: MiB }],
