@@ -475,16 +475,22 @@ const HANDLERS: Record<Exclude<HelperMessage, 'seccomp-program'>, (talk: Talk, m
   },
   seccomp(talk, msg) {
     // The filter is loaded; its listener goes to the agent now, while
-    // `create` is still here (the init goes on meanwhile).
+    // `create` is still here, and the init waits until it has.
     try {
       const listener = talk.plan.seccomp?.listener;
       if (!listener || !talk.options.seccompState) {
         throw new TsboxError('container setup: a seccomp listener fd came, but no linux.seccomp.listenerPath is known');
       }
       sendSeccompListener(talk.native, listener, msg.fd, talk.pid, talk.options.seccompState(talk.pid));
+      talk.native.send(talk.sock, ['go']);
     } catch (err) {
       talk.failure = err as Error;
       talk.done = true;
+      try {
+        talk.native.send(talk.sock, ['abort']);
+      } catch {
+        // The init is gone already: the teardown finds that.
+      }
     }
   },
   async 'cgroup-pending'(talk, msg) {

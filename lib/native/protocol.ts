@@ -17,7 +17,7 @@ export const HELPER_MESSAGES = [
   'pty',
   /** The init stopped before pivot_root for the runtime's hooks; answered by go/abort. */
   'hooks',
-  /** With the seccomp listener (SCMP_ACT_NOTIFY rules). */
+  /** With the seccomp listener (SCMP_ACT_NOTIFY rules); answered by go/abort once the agent has it. */
   'seccomp',
   /** The init stopped before execve; answered by go (or the start FIFO). */
   'ready',

@@ -378,14 +378,23 @@ std::string find_executable(const plan::Plan& p) {
 
 
 // Loads the filter; a listener fd (SCMP_ACT_NOTIFY) goes to the runtime,
-// which hands it to linux.seccomp.listenerPath. Every system call from here
-// on is filtered, these two sends included.
+// which hands it to linux.seccomp.listenerPath, and the init waits for its
+// answer: the process must not run (`run` does not stop before execve)
+// before the agent has the listener, or its notified system calls would
+// fail with ENOSYS; "abort" if the agent could not be reached. Every system
+// call from here on is filtered, this exchange included (as in runc).
 void install_seccomp(const plan::Seccomp& s) {
   int listener = seccomp::load(s);
   if (listener < 0) return;
   int err = wire::send_record(report::sync_fd(), {protocol::kSeccomp}, listener);
   if (err != 0) fail("send seccomp listener fd", err);
   close(listener);
+  wire::Record rec;
+  int fd;
+  err = wire::recv_record(report::sync_fd(), rec, fd);
+  if (err != 0) fail("wait for the seccomp agent", err < 0 ? EPIPE : err);
+  if (!rec.empty() && rec[0] == protocol::kAbort) fail("container setup", ECANCELED, "stopped by the runtime");
+  if (rec.empty() || rec[0] != protocol::kGo) fail("wait for the seccomp agent", EPROTO, "expected \"go\"");
 }
 
 // The v1 memory cgroups, joined now that the container is set up (see

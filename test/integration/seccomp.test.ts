@@ -333,6 +333,23 @@ describe.skipIf(!isRoot)('linux.seccomp through the CLI', () => {
     expect(results[4]!.stderr).toContain(`connect to seccomp listener (linux.seccomp.listenerPath) "${missing}": no such file or directory (ENOENT)`);
   });
 
+  it('run with an agent that cannot be reached never starts the process (the init waits for the hand-over; 10 rounds of 4 at once)', async () => {
+    const missing = path.join(lc.scratch(), 'none.sock');
+    // The probe prints at once when it runs: a process that got ahead of
+    // the failed hand-over shows on stdout.
+    const b = lc.bundle({
+      mutate: (c) => (c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: missing, syscalls: [{ names: ['getpid'], action: 'SCMP_ACT_NOTIFY' }] }),
+    });
+    for (let round = 0; round < 10; round++) {
+      const results = await Promise.all([0, 1, 2, 3].map((i) => lc.cli(['run', '--bundle', b.dir, `sc-race${round}-${i}`])));
+      for (const r of results) {
+        expect(r.status).toBe(1);
+        expect(r.stdout, 'the process ran before the agent had its listener').toBe('');
+        expect(r.stderr).toContain('seccomp listener (linux.seccomp.listenerPath)');
+      }
+    }
+  });
+
   it('features reports seccomp and the libseccomp version', async () => {
     const r = await tsbox(['features']);
     expect(r.status).toBe(0);
