@@ -28,6 +28,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { parseProcCgroup } from '../../lib/host/mountinfo.js';
 import { childPids, hostMounts, isRoot, processesUnder } from './bundle.js';
 import { TSBOX, killStarted, sleep, start, type CliResult, type Started } from './cli.js';
 import { isAlive, waitUntil } from './lifecycle.js';
@@ -263,7 +264,14 @@ function cgroupsNamed(names: string[]): string[] {
   return found.sort();
 }
 
-/** The directories /sys/fs/cgroup/<hierarchy>/<rel> that exist. */
+/**
+ * The directories <rel> may name in each hierarchy: from the hierarchy's
+ * root, and from this process's own cgroup there, which is where an engine
+ * started from here puts a relative cgroup parent (dockerd's --cgroup-parent,
+ * a CRI cgroup_parent): tsbox, as runc, resolves a relative cgroupsPath
+ * against its own cgroup. They differ where the machine put the tests in a
+ * cgroup of their own (the memory hierarchy here).
+ */
 function cgroupsAt(rel: string): string[] {
   let hierarchies: string[];
   try {
@@ -271,15 +279,22 @@ function cgroupsAt(rel: string): string[] {
   } catch {
     return [];
   }
-  return hierarchies
-    .map((h) => path.join('/sys/fs/cgroup', h, rel))
-    .filter((d) => {
-      try {
-        return fs.statSync(d).isDirectory();
-      } catch {
-        return false;
-      }
-    });
+  const own = parseProcCgroup(fs.readFileSync('/proc/self/cgroup', 'utf8'));
+  const ownIn = (h: string): string => {
+    for (const [key, p] of own) {
+      const names = key === '' ? ['unified'] : key.split(',').map((k) => k.replace(/^name=/, ''));
+      if (names.includes(h)) return p;
+    }
+    return '/';
+  };
+  const candidates = hierarchies.flatMap((h) => [path.join('/sys/fs/cgroup', h, rel), path.join('/sys/fs/cgroup', h, ownIn(h), rel)]);
+  return [...new Set(candidates)].filter((d) => {
+    try {
+      return fs.statSync(d).isDirectory();
+    } catch {
+      return false;
+    }
+  });
 }
 
 // ---- running commands -------------------------------------------------------
