@@ -126,23 +126,7 @@ async function receive(native: Binding, sock: number): Promise<ReceivedRecord | 
  * gets /dev/null as stdio: it answers on the sync socket only.
  */
 async function compileSeccomp(native: Binding, seccomp: PlannedSeccomp): Promise<CompiledSeccomp> {
-  const devNull = openSync('/dev/null', 'r+');
-  let spawned;
-  try {
-    spawned = native.spawnHelper(native.helperPath, encodeSeccompCompile(seccomp), [devNull, devNull, devNull], []);
-  } catch (err) {
-    throw isSystemCallError(err) ? new TsboxError(err.message, { cause: err }) : err;
-  } finally {
-    closeSync(devNull);
-  }
-  const exited = reap(native, spawned.pidfd);
-  let answer: ReceivedRecord | null;
-  try {
-    answer = await receive(native, spawned.sock);
-  } finally {
-    native.close(spawned.sock);
-    await exited;
-  }
+  const answer = await askHelper(native, encodeSeccompCompile(seccomp));
   const [kind = '', flags = '', hex = '', ...unknown] = answer?.fields ?? [];
   if (kind === 'error') throw setupError(native, answer!.fields);
   const program = Buffer.from(hex, 'hex');
@@ -158,22 +142,32 @@ async function compileSeccomp(native: Binding, seccomp: PlannedSeccomp): Promise
  * under their host names, with their addresses.
  */
 async function netDevicesBack(native: Binding, netns: string, devices: ReadonlyArray<{ host: string; name: string }>): Promise<void> {
+  const answer = await askHelper(native, encodeNetDevicesBack(netns, devices));
+  if (answer?.fields[0] === 'error') throw setupError(native, answer.fields);
+}
+
+/**
+ * Runs the helper in one of its one-shot modes (the request says which),
+ * with /dev/null for stdio, and returns its one answer (null if it sent
+ * none) once it has exited.
+ */
+async function askHelper(native: Binding, request: Buffer): Promise<ReceivedRecord | null> {
   const devNull = openSync('/dev/null', 'r+');
   let spawned;
   try {
-    spawned = native.spawnHelper(native.helperPath, encodeNetDevicesBack(netns, devices), [devNull, devNull, devNull], []);
+    spawned = native.spawnHelper(native.helperPath, request, [devNull, devNull, devNull], []);
+  } catch (err) {
+    throw isSystemCallError(err) ? new TsboxError(err.message, { cause: err }) : err;
   } finally {
     closeSync(devNull);
   }
   const exited = reap(native, spawned.pidfd);
-  let answer: ReceivedRecord | null;
   try {
-    answer = await receive(native, spawned.sock);
+    return await receive(native, spawned.sock);
   } finally {
     native.close(spawned.sock);
     await exited;
   }
-  if (answer?.fields[0] === 'error') throw setupError(native, answer.fields);
 }
 
 /** An "error" record from the helper or init, as a one-line error. */
