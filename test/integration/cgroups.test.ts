@@ -197,9 +197,11 @@ describe.skipIf(!isRoot)('cgroups through the command line', () => {
     it('memory.limit: the host file has it; a hog inside is OOM-killed (oom_kill counts it); without the limit it is not', async () => {
       const name = cg.name();
       const limit = 32 * MiB;
-      // The shell that gathers 200 MB in a variable is the biggest process in
-      // the cgroup: the OOM killer's victim. The outer shell reports how it ended.
-      const hog = { 'hog.sh': 'x=$(head -c 64000000 /dev/zero | tr "\\0" a)\necho "survived ${#x}"\n' };
+      // The shell that gathers 64 MB in a variable is the biggest process in
+      // the cgroup: the OOM killer's victim. It also raises its oom_score_adj
+      // (allowed without privilege) so that the outer shell, which reports how
+      // it ended, is not the one picked.
+      const hog = { 'hog.sh': 'echo 1000 > /proc/self/oom_score_adj\nx=$(head -c 64000000 /dev/zero | tr "\\0" a)\necho "survived ${#x}"\n' };
       const b = cgBundle(['sh', '-c', 'sh /hog.sh; echo "hog exit $?"'], name, { memory: { limit, swap: limit } }, undefined, hog);
       const dir = dirOf(name, 'memory');
       const p = await create('hog', b);
@@ -209,7 +211,12 @@ describe.skipIf(!isRoot)('cgroups through the command line', () => {
       expect(cgroupFile(dir, 'memory.memsw.failcnt')).toBe('0');
       const oomBefore = cgroupCounters(dir, 'memory.oom_control').oom_kill ?? 0;
       await start('hog');
-      expect(await p.stdout.end).toBe('hog exit 137\n'); // 128 + SIGKILL
+      // 128 + SIGKILL. The kernel may also kill the reporting shell, though it
+      // holds no memory, in a second OOM round before the hog's pages are
+      // released (seen in a loaded full run: dmesg showed the outer sh, anon-rss
+      // 0, killed 4 ms after the hog): then there is no report, and the
+      // counters below still say what happened.
+      expect(['hog exit 137\n', '']).toContain(await p.stdout.end);
       await lc.waitForStatus('hog', 'stopped');
       // The cgroup stays until delete: its counters say what happened.
       // The OOM killer was called in this cgroup, usage reached the limit and
