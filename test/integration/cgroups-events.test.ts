@@ -127,9 +127,8 @@ describe.skipIf(!isRoot)('cgroups: events and stats', () => {
   it('events: stats every --interval and {"type":"oom"} when a hog is OOM-killed; the stream ends when the container stops', async () => {
     const name = cg.name();
     const tmp = lc.scratch();
-    // One process that grows until it is killed: with a pipeline (head | tr
-    // into $(...)) the kernel at times killed a second member in a second
-    // OOM episode, and the oom_kill count below was 2.
+    // One process that grows until it is killed (with a pipeline, head | tr
+    // into $(...), the kernel at times killed a second member too).
     const hog = { 'hog.sh': 'x=a; while :; do x=$x$x; done\n' };
     // Waits for /tmp/go, runs the hog (killed at 32 MB), then lingers a little and ends.
     const b = cgBundle(['sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.05; done; sh /hog.sh; echo "hog exit $?"; sleep 0.5'], name, { memory: { limit: 32 * MiB, swap: 32 * MiB } }, hog, tmp);
@@ -139,8 +138,12 @@ describe.skipIf(!isRoot)('cgroups: events and stats', () => {
     // A couple of stats first, then the hog.
     await events.stdout.waitFor((t) => t.split('\n').filter((l) => l.includes('"type":"stats"')).length >= 2, 5000);
     fs.writeFileSync(path.join(tmp, 'go'), '');
-    expect(await p.stdout.waitFor('hog exit', 20_000)).toBe('hog exit 137\n');
+    // The stream ends when the container stops. The report is 128 + SIGKILL,
+    // or nothing: the kernel may kill the reporting shell too, though it holds
+    // no memory, in a second OOM round before the hog's pages are released
+    // (seen in a loaded full run of the same hog in cgroups.test.ts).
     expect(await events.exited).toEqual({ status: 0, signal: null });
+    expect(['hog exit 137\n', '']).toContain(await p.stdout.end);
     const lines = (await events.stdout.end).trim().split('\n').map((l) => JSON.parse(l) as { type: string; id: string; data?: any });
     // One notification per OOM episode (the kernel may signal an episode more than once).
     const ooms = lines.filter((e) => e.type === 'oom');
@@ -153,7 +156,7 @@ describe.skipIf(!isRoot)('cgroups: events and stats', () => {
     // The stats after the OOM show what happened: usage reached the limit.
     expect(Math.max(...stats.map((e) => e.data.memory.usage.max ?? 0))).toBeGreaterThan(31 * MiB);
     expect(events.stderr.text).toBe('');
-    expect(cgroupCounters(dirOf(name, 'memory'), 'memory.oom_control').oom_kill).toBe(1);
+    expect(cgroupCounters(dirOf(name, 'memory'), 'memory.oom_control').oom_kill).toBeGreaterThanOrEqual(1);
   }, 60_000);
 
   it('errors as runc\'s: unknown and stopped containers, a bad interval, a container without cgroups', async () => {
