@@ -14,8 +14,10 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { StdioOptions } from 'node:child_process';
 import { afterEach, expect } from 'vitest';
-import { lifecycleSession, type Lifecycle } from './lifecycle.js';
+import type { TestBundle } from './bundle.js';
+import { lifecycleSession, type Lifecycle, type Proc } from './lifecycle.js';
 
 export const CGROUP_ROOT = '/sys/fs/cgroup';
 
@@ -244,6 +246,23 @@ export interface CgroupSession {
   name(suffix?: string): string;
   /** Remembers a container id: `delete --force` after the test. */
   track(id: string): string;
+  /** A bundle running `args` with linux.cgroupsPath set (and what `opts` adds). */
+  bundle(args: string[], cgroupsPath: string, opts?: CgroupBundleOptions): TestBundle;
+  /** `tsbox create` of a tracked id, which must succeed (printing nothing or `opts.warning`); the process's pipes are the container's stdio. */
+  create(id: string, b: TestBundle, opts?: { stdio?: StdioOptions; warning?: string }): Promise<Proc>;
+  /** create, then `tsbox start`: the create's process and the init's pid. */
+  createAndStart(id: string, b: TestBundle, opts?: { warning?: string }): Promise<{ proc: Proc; pid: number }>;
+}
+
+export interface CgroupBundleOptions {
+  /** linux.resources. */
+  resources?: object;
+  /** A host directory bound at /tmp: how a test and its container pass files. */
+  tmp?: string;
+  /** Scripts written into the rootfs (executable), by file name. */
+  scripts?: Record<string, string>;
+  /** Any other change to the config, made last. */
+  mutate?: (config: any) => void;
 }
 
 /**
@@ -297,6 +316,28 @@ export function cgroupSession(): CgroupSession {
     track(id) {
       if (!ids.includes(id)) ids.push(id);
       return lc.track(id);
+    },
+    bundle(args, cgroupsPath, opts = {}) {
+      const b = lc.bundle({
+        args,
+        mutate: (c) => {
+          c.linux.cgroupsPath = cgroupsPath;
+          if (opts.resources) c.linux.resources = opts.resources;
+          if (opts.tmp) c.mounts.push({ destination: '/tmp', type: 'bind', source: opts.tmp, options: ['rbind', 'rw'] });
+          opts.mutate?.(c);
+        },
+      });
+      for (const [name, text] of Object.entries(opts.scripts ?? {})) fs.writeFileSync(path.join(b.rootfs, name), text, { mode: 0o755 });
+      return b;
+    },
+    create(id, b, opts = {}) {
+      this.track(id);
+      return lc.create(id, b, opts);
+    },
+    async createAndStart(id, b, opts = {}) {
+      const proc = await this.create(id, b, opts);
+      await lc.ok(['start', id]);
+      return { proc, pid: (await lc.state(id)).pid };
     },
   };
 }

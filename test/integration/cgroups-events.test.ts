@@ -12,33 +12,15 @@ import { describe, expect, it } from 'vitest';
 import { TsboxError } from '../../lib/errors.js';
 import { Runtime } from '../../lib/runtime/runtime.js';
 import type { ContainerEvent } from '../../lib/cgroups/stats.js';
-import { isRoot, type TestBundle } from '../helpers/bundle.js';
+import { isRoot } from '../helpers/bundle.js';
 import { cgroupCounters, cgroupFile, cgroupSession, dirOf } from '../helpers/cgroups.js';
-import { waitUntil, type Proc } from '../helpers/lifecycle.js';
+import { waitUntil } from '../helpers/lifecycle.js';
 
 const MiB = 1024 * 1024;
 
 describe.skipIf(!isRoot)('cgroups: events and stats', () => {
   const cg = cgroupSession();
   const lc = cg.lc;
-
-  async function create(id: string, b: TestBundle): Promise<Proc> {
-    cg.track(id);
-    return lc.create(id, b);
-  }
-
-  function cgBundle(args: string[], cgroupsPath: string, resources?: object, scripts: Record<string, string> = {}, tmp?: string): TestBundle {
-    const b = lc.bundle({
-      args,
-      mutate: (c) => {
-        c.linux.cgroupsPath = cgroupsPath;
-        if (resources) c.linux.resources = resources;
-        if (tmp) c.mounts.push({ destination: '/tmp', type: 'bind', source: tmp, options: ['rbind', 'rw'] });
-      },
-    });
-    for (const [name, text] of Object.entries(scripts)) fs.writeFileSync(path.join(b.rootfs, name), text, { mode: 0o755 });
-    return b;
-  }
 
   /** `tsbox events --stats ID`: one line of JSON. */
   async function statsOf(id: string): Promise<any> {
@@ -53,12 +35,12 @@ describe.skipIf(!isRoot)('cgroups: events and stats', () => {
 
   it('events --stats: runc\'s shape, the numbers those of the cgroup files (memory, pids, cpu, blkio, hugetlb)', async () => {
     const name = cg.name();
-    const b = cgBundle(['sh', '-c', 'sleep 100 & sleep 100 & wait'], name, {
+    const b = cg.bundle(['sh', '-c', 'sleep 100 & sleep 100 & wait'], name, { resources: {
       memory: { limit: 64 * MiB, swap: 64 * MiB },
       pids: { limit: 20 },
       hugepageLimits: [{ pageSize: '2MB', limit: 4 * MiB }],
-    });
-    await create('st', b);
+    } });
+    await cg.create('st', b);
     await lc.ok(['start', 'st']);
     const [memory, pids] = ['memory', 'pids'].map((c) => dirOf(name, c)) as [string, string];
     await waitUntil('three processes', () => cgroupFile(pids, 'pids.current') === '3');
@@ -87,10 +69,10 @@ describe.skipIf(!isRoot)('cgroups: events and stats', () => {
   it('a fork loop stops at pids.max: stats say pids.current is the limit', async () => {
     const name = cg.name();
     const limit = 8;
-    const b = cgBundle(['sh', '-c', 'sh /forks.sh; echo "loop exit $?"; exec sleep 100'], name, { pids: { limit } }, {
+    const b = cg.bundle(['sh', '-c', 'sh /forks.sh; echo "loop exit $?"; exec sleep 100'], name, { resources: { pids: { limit } }, scripts: {
       'forks.sh': 'for i in $(seq 1 100); do sleep 100 & done\necho "all forked"\nwait\n',
-    });
-    const p = await create('forks', b);
+    } });
+    const p = await cg.create('forks', b);
     await lc.ok(['start', 'forks']);
     await p.stdout.waitFor(/loop exit \d+\n/);
     expect(p.stdout.text).not.toContain('all forked');
@@ -104,8 +86,8 @@ describe.skipIf(!isRoot)('cgroups: events and stats', () => {
 
   it('a busy loop under a 10% CPU quota: throttling in the cpu stats (throttledPeriods > 0)', async () => {
     const name = cg.name();
-    const b = cgBundle(['sh', '-c', 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; echo spun; exec sleep 100'], name, { cpu: { quota: 10000, period: 100000 } });
-    const p = await create('busy', b);
+    const b = cg.bundle(['sh', '-c', 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; echo spun; exec sleep 100'], name, { resources: { cpu: { quota: 10000, period: 100000 } } });
+    const p = await cg.create('busy', b);
     await lc.ok(['start', 'busy']);
     await p.stdout.waitFor('spun\n', 30_000);
     // The counters can still move (a period ends while sleep starts): the
@@ -131,8 +113,8 @@ describe.skipIf(!isRoot)('cgroups: events and stats', () => {
     // into $(...), the kernel at times killed a second member too).
     const hog = { 'hog.sh': 'x=a; while :; do x=$x$x; done\n' };
     // Waits for /tmp/go, runs the hog (killed at 32 MB), then lingers a little and ends.
-    const b = cgBundle(['sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.05; done; sh /hog.sh; echo "hog exit $?"; sleep 0.5'], name, { memory: { limit: 32 * MiB, swap: 32 * MiB } }, hog, tmp);
-    const p = await create('oom', b);
+    const b = cg.bundle(['sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.05; done; sh /hog.sh; echo "hog exit $?"; sleep 0.5'], name, { resources: { memory: { limit: 32 * MiB, swap: 32 * MiB } }, scripts: hog, tmp });
+    const p = await cg.create('oom', b);
     await lc.ok(['start', 'oom']);
     const events = lc.spawn(['events', '--interval', '200ms', 'oom']);
     // A couple of stats first, then the hog.
@@ -165,7 +147,7 @@ describe.skipIf(!isRoot)('cgroups: events and stats', () => {
     await fails(['events', 'nope'], 'container "nope" does not exist');
     await fails(['events', '--stats', 'nope'], 'container "nope" does not exist');
     const name = cg.name();
-    await create('done', cgBundle(['true'], name, { pids: { limit: 10 } }));
+    await cg.create('done', cg.bundle(['true'], name, { resources: { pids: { limit: 10 } } }));
     await lc.ok(['start', 'done']);
     await lc.waitForStatus('done', 'stopped');
     await fails(['events', 'done'], 'cannot get stats of container "done": container not running');
@@ -175,7 +157,7 @@ describe.skipIf(!isRoot)('cgroups: events and stats', () => {
     expect(bad.stderr).toContain('events: --interval takes a duration (5s, 500ms, 1m30s), got "5"');
     expect((await lc.cli(['events', '--interval', '0s', 'done'])).stderr).toContain('--interval must be greater than 0');
     cg.track('plain');
-    await create('plain', lc.bundle({ args: ['sleep', '100'] }));
+    await cg.create('plain', lc.bundle({ args: ['sleep', '100'] }));
     await fails(
       ['events', '--stats', 'plain'],
       'cannot get stats of container "plain": it has no cgroups of its own (its config sets no linux.cgroupsPath or linux.resources)',
@@ -185,7 +167,7 @@ describe.skipIf(!isRoot)('cgroups: events and stats', () => {
   it('the library: Runtime.stats() and Runtime.events() (stopping early leaves nothing running)', async () => {
     const rt = new Runtime({ root: lc.root });
     const name = cg.name();
-    const b = cgBundle(['sleep', '100'], name, { pids: { limit: 30 }, memory: { limit: 48 * MiB } });
+    const b = cg.bundle(['sleep', '100'], name, { resources: { pids: { limit: 30 }, memory: { limit: 48 * MiB } } });
     const id = cg.track('lib');
     const created = await rt.create(id, b.dir, { stdio: 'ignore' });
     lc.tolerateZombieChild(created.pid);

@@ -40,20 +40,6 @@ describe.skipIf(!isRoot)('cgroups: the device program, kill --all, delete, a 512
   const cg = cgroupSession();
   const lc = cg.lc;
 
-  function cgBundle(args: string[], cgroupsPath: string, opts: { resources?: object; mutate?: (c: any) => void; tmp?: string; scripts?: Record<string, string> } = {}): TestBundle {
-    const b = lc.bundle({
-      args,
-      mutate: (c) => {
-        c.linux.cgroupsPath = cgroupsPath;
-        if (opts.resources) c.linux.resources = opts.resources;
-        if (opts.tmp) c.mounts.push({ destination: '/tmp', type: 'bind', source: opts.tmp, options: ['rbind', 'rw'] });
-        opts.mutate?.(c);
-      },
-    });
-    for (const [name, text] of Object.entries(opts.scripts ?? {})) fs.writeFileSync(path.join(b.rootfs, name), text, { mode: 0o755 });
-    return b;
-  }
-
   async function createAndStart(id: string, b: TestBundle): Promise<number> {
     cg.track(id);
     const p = lc.spawn(['create', '--bundle', b.dir, id], 'ignore');
@@ -74,7 +60,7 @@ describe.skipIf(!isRoot)('cgroups: the device program, kill --all, delete, a 512
 
     it('v1 allows every device, the program denies 1:11: opening it fails with EPERM; replaced by one allowing it for writing only, it opens for writing, not reading', async () => {
       const name = cg.name();
-      const b = cgBundle(['sleep', '1000'], name, { resources: { devices: [{ allow: false, access: 'rwm' }] } });
+      const b = cg.bundle(['sleep', '1000'], name, { resources: { devices: [{ allow: false, access: 'rwm' }] } });
       await createAndStart('bpf', b);
       const unified = dirOf(name, '');
       // v1 first: with its deny-all the node cannot be opened; after "a" it can.
@@ -117,7 +103,7 @@ describe.skipIf(!isRoot)('cgroups: the device program, kill --all, delete, a 512
 
     it('on this host v1 devices enforces the rules: create loads no program', async () => {
       const name = cg.name();
-      const b = cgBundle(['sleep', '1000'], name, { resources: { devices: [{ allow: false, access: 'rwm' }] } });
+      const b = cg.bundle(['sleep', '1000'], name, { resources: { devices: [{ allow: false, access: 'rwm' }] } });
       await createAndStart('nobpf', b);
       expect(native().deviceProgramIds(dirOf(name, ''))).toEqual([]);
       expect(cgroupFile(dirOf(name, 'devices'), 'devices.list')).not.toContain('a *:* rwm');
@@ -127,7 +113,7 @@ describe.skipIf(!isRoot)('cgroups: the device program, kill --all, delete, a 512
   describe('kill --all and delete: every process in the cgroup, including ones that left the process tree', () => {
     async function forker(id: string, name: string, extra: object = {}): Promise<{ b: TestBundle; pid: number; tmp: string }> {
       const tmp = lc.scratch();
-      const b = cgBundle(['sh', '/forker.sh'], name, { tmp, mutate: noPidNs, scripts: { 'forker.sh': `${FORKER}\n` }, ...extra });
+      const b = cg.bundle(['sh', '/forker.sh'], name, { tmp, mutate: noPidNs, scripts: { 'forker.sh': `${FORKER}\n` }, ...extra });
       const pid = await createAndStart(id, b);
       await waitUntil('the forker to start', () => fs.existsSync(path.join(tmp, 'started')));
       const pids = dirOf(name, 'pids');
@@ -198,7 +184,7 @@ describe.skipIf(!isRoot)('cgroups: the device program, kill --all, delete, a 512
       // Before: ps listed only the init, and delete --force failed with
       // "still busy", leaving every directory.
       const name = cg.name();
-      const b = cgBundle(THREE, name, { mutate: noPidNs });
+      const b = cg.bundle(THREE, name, { mutate: noPidNs });
       const pid = await createAndStart('nested', b);
       const pidsDir = dirOf(name, 'pids');
       const pids = await waitUntil('three processes', () => cgroupProcs(pidsDir).length === 3 && cgroupProcs(pidsDir));
@@ -229,7 +215,7 @@ describe.skipIf(!isRoot)('cgroups: the device program, kill --all, delete, a 512
     it('delete --force of a running container with processes in nested cgroups kills them and removes the tree (library: destroyCgroups)', async () => {
       const name = cg.name();
       const rt = new Runtime({ root: lc.root });
-      const b = cgBundle(THREE, name, { mutate: noPidNs });
+      const b = cg.bundle(THREE, name, { mutate: noPidNs });
       await createAndStart('nested2', b);
       const cgroups = rt.store.read('nested2').cgroups!;
       const pidsDir = dirOf(name, 'pids');
@@ -259,7 +245,7 @@ describe.skipIf(!isRoot)('cgroups: the device program, kill --all, delete, a 512
 
     it('tsbox run of /bin/true succeeds: the init joins the cgroup before it is cloned, and little is charged to it', async () => {
       const name = cg.name();
-      const b = cgBundle(['/bin/true'], name, { resources: { memory: { limit: LIMIT } } });
+      const b = cg.bundle(['/bin/true'], name, { resources: { memory: { limit: LIMIT } } });
       warm(b);
       const r = await lc.cli(['run', '--bundle', b.dir, cg.track('small')]);
       expect(r).toEqual({ status: 0, signal: null, stdout: '', stderr: '' });
@@ -271,7 +257,7 @@ describe.skipIf(!isRoot)('cgroups: the device program, kill --all, delete, a 512
     // under 512 KiB when the machine is busy.
     it('create: the limit is in place, the waiting init is in the cgroup and under it; start runs /bin/true without an OOM kill', async () => {
       const name = cg.name();
-      const b = cgBundle(['/bin/true'], name, { resources: { memory: { limit: LIMIT } } });
+      const b = cg.bundle(['/bin/true'], name, { resources: { memory: { limit: LIMIT } } });
       warm(b);
       const pid = await (async () => {
         cg.track('small2');
@@ -298,7 +284,7 @@ describe.skipIf(!isRoot)('cgroups: the device program, kill --all, delete, a 512
 
     it('the library: run() of /bin/true exits 0', async () => {
       const name = cg.name();
-      const b = cgBundle(['/bin/true'], name, { resources: { memory: { limit: LIMIT } } });
+      const b = cg.bundle(['/bin/true'], name, { resources: { memory: { limit: LIMIT } } });
       warm(b);
       const c = await run(b.dir, { stdio: 'ignore' });
       expect(await c.exited).toMatchObject({ status: 0, signal: null });

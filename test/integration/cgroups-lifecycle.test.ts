@@ -8,7 +8,6 @@
 // directory with the test's names left under /sys/fs/cgroup, no mount or
 // process left in its bundles.
 
-import type { StdioOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -18,7 +17,7 @@ import { run } from '../../lib/run.js';
 import { isRoot, type TestBundle } from '../helpers/bundle.js';
 import { settledProcessesUnder, sleep, tsbox } from '../helpers/cli.js';
 import { cgroupFile, cgroupProcs, cgroupSession, dirOf, findCgroupDirs, resolvedDirs } from '../helpers/cgroups.js';
-import { isAlive, waitUntil, type Proc } from '../helpers/lifecycle.js';
+import { isAlive, waitUntil } from '../helpers/lifecycle.js';
 
 const MiB = 1024 * 1024;
 const THREE = ['sh', '-c', 'sleep 100 & sleep 100 & wait'];
@@ -28,21 +27,6 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
   const cg = cgroupSession();
   const lc = cg.lc;
 
-  async function create(id: string, b: TestBundle, stdio?: StdioOptions): Promise<Proc> {
-    cg.track(id);
-    return lc.create(id, b, { stdio });
-  }
-
-  async function start(id: string): Promise<void> {
-    await lc.ok(['start', id]);
-  }
-
-  async function createAndStart(id: string, b: TestBundle): Promise<{ proc: Proc; pid: number }> {
-    const proc = await create(id, b);
-    await start(id);
-    return { proc, pid: (await lc.state(id)).pid };
-  }
-
   /** `tsbox ARGS` must fail with exit 1 and exactly this message. */
   async function fails(args: string[], message: string): Promise<void> {
     expect(await lc.cli(args), `tsbox ${args.join(' ')}`).toEqual({ status: 1, signal: null, stdout: '', stderr: `tsbox: ${message}\n` });
@@ -50,25 +34,6 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
 
   async function status(id: string): Promise<string> {
     return (await lc.state(id)).status;
-  }
-
-  /** A bundle with linux.cgroupsPath (and resources); /tmp is `tmp`, a host directory, if given; scripts go into the rootfs. */
-  function cgBundle(
-    args: string[],
-    cgroupsPath: string,
-    opts: { resources?: object; tmp?: string; mutate?: (c: any) => void; scripts?: Record<string, string> } = {},
-  ): TestBundle {
-    const b = lc.bundle({
-      args,
-      mutate: (c) => {
-        c.linux.cgroupsPath = cgroupsPath;
-        if (opts.resources) c.linux.resources = opts.resources;
-        if (opts.tmp) c.mounts.push({ destination: '/tmp', type: 'bind', source: opts.tmp, options: ['rbind', 'rw'] });
-        opts.mutate?.(c);
-      },
-    });
-    for (const [name, text] of Object.entries(opts.scripts ?? {})) fs.writeFileSync(path.join(b.rootfs, name), text, { mode: 0o755 });
-    return b;
   }
 
   /** The number a counter process keeps writing to a file (retrying a read that catches it half-written). */
@@ -100,12 +65,12 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
       const name = cg.name();
       const tmp = lc.scratch();
       const file = path.join(tmp, 'count');
-      const b = cgBundle(COUNTER, name, { tmp });
+      const b = cg.bundle(COUNTER, name, { tmp });
       const freezer = dirOf(name, 'freezer');
-      await create('frz', b);
+      await cg.create('frz', b);
       await fails(['pause', 'frz'], 'cannot pause container "frz": it is created, not running');
       await fails(['resume', 'frz'], 'cannot resume container "frz": it is created, not paused');
-      await start('frz');
+      await lc.ok(['start', 'frz']);
       await waitUntil('the counter to pass 3', async () => (await count(file)) > 3);
       expect(cgroupFile(freezer, 'freezer.state')).toBe('THAWED');
 
@@ -136,8 +101,8 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
 
     it('delete --force of a paused container kills it and removes its cgroups', async () => {
       const name = cg.name();
-      const b = cgBundle(THREE, name);
-      const { pid } = await createAndStart('pd', b);
+      const b = cg.bundle(THREE, name);
+      const { pid } = await cg.createAndStart('pd', b);
       const pids = await waitUntil('three processes', async () => {
         const p = await psJson('pd');
         return p.length === 3 && p;
@@ -154,8 +119,8 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
     // A paused container is not stopped: a plain delete refuses it, as runc.
     it('delete without --force refuses a paused container, which stays paused', async () => {
       const name = cg.name();
-      const b = cgBundle(['sleep', '100'], name);
-      const { pid } = await createAndStart('pnf', b);
+      const b = cg.bundle(['sleep', '100'], name);
+      const { pid } = await cg.createAndStart('pnf', b);
       await lc.ok(['pause', 'pnf']);
       await fails(['delete', 'pnf'], 'cannot delete container "pnf" that is not stopped: it is paused (use --force)');
       expect(isAlive(pid)).toBe(true);
@@ -164,8 +129,8 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
 
     it('kill of a paused container: the signal is delivered once it is resumed', async () => {
       const name = cg.name();
-      const b = cgBundle(['sleep', '100'], name);
-      const { pid } = await createAndStart('pk', b);
+      const b = cg.bundle(['sleep', '100'], name);
+      const { pid } = await cg.createAndStart('pk', b);
       await lc.ok(['pause', 'pk']);
       await lc.ok(['kill', 'pk', 'KILL']);
       await sleep(200);
@@ -180,14 +145,14 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
       const name = cg.name();
       const tmp = lc.scratch();
       // Waits for /tmp/go, then forks sleeps until a fork fails.
-      const b = cgBundle(['sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.05; done; sh /forks.sh; echo "loop exit $?"; exec sleep 100'], name, {
+      const b = cg.bundle(['sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.05; done; sh /forks.sh; echo "loop exit $?"; exec sleep 100'], name, {
         tmp,
         resources: { memory: { limit: 128 * MiB }, pids: { limit: 100 }, cpu: { shares: 1024, quota: 50000, period: 50000 } },
         scripts: { 'forks.sh': 'for i in $(seq 1 100); do sleep 100 & done\necho "all forked"\nwait\n' },
       });
       const [memory, pids, cpu] = ['memory', 'pids', 'cpu'].map((c) => dirOf(name, c)) as [string, string, string];
-      const p = await create('upd', b);
-      await start('upd');
+      const p = await cg.create('upd', b);
+      await lc.ok(['start', 'upd']);
       expect(cgroupFile(memory, 'memory.limit_in_bytes')).toBe(String(128 * MiB));
       expect(cgroupFile(pids, 'pids.max')).toBe('100');
       expect(cgroupFile(cpu, 'cpu.cfs_quota_us')).toBe('50000');
@@ -215,8 +180,8 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
 
     it('--resources - reads linux.resources JSON from stdin; a paused container can be updated', async () => {
       const name = cg.name();
-      const b = cgBundle(['sleep', '100'], name, { resources: { pids: { limit: 100 } } });
-      await createAndStart('json', b);
+      const b = cg.bundle(['sleep', '100'], name, { resources: { pids: { limit: 100 } } });
+      await cg.createAndStart('json', b);
       const resources = { memory: { limit: 48 * MiB, swap: 48 * MiB }, pids: { limit: 40 }, cpu: { shares: 256, quota: 30000, period: 100000 } };
       const r = await tsbox(['--root', lc.root, 'update', '--resources', '-', 'json'], { input: JSON.stringify(resources) });
       expect(r).toEqual({ status: 0, signal: null, stdout: '', stderr: '' });
@@ -239,8 +204,8 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
 
     it('--resources FILE with invalid JSON, wrong types or a missing file fails with a message naming the problem, changing nothing', async () => {
       const name = cg.name();
-      const b = cgBundle(['sleep', '100'], name, { resources: { pids: { limit: 100 }, memory: { limit: 128 * MiB } } });
-      await createAndStart('bad', b);
+      const b = cg.bundle(['sleep', '100'], name, { resources: { pids: { limit: 100 }, memory: { limit: 128 * MiB } } });
+      await cg.createAndStart('bad', b);
       const pids = dirOf(name, 'pids');
       const memory = dirOf(name, 'memory');
       const d = lc.scratch();
@@ -289,8 +254,8 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
 
     it('a value the host cannot apply fails the update, naming it and the file; the container runs on', async () => {
       const name = cg.name();
-      const b = cgBundle(['sleep', '100'], name, { resources: { pids: { limit: 100 } } });
-      await createAndStart('blk', b);
+      const b = cg.bundle(['sleep', '100'], name, { resources: { pids: { limit: 100 } } });
+      await cg.createAndStart('blk', b);
       // A realtime runtime longer than the period: the kernel refuses it.
       const file = path.join(dirOf(name, 'cpu'), 'cpu.rt_runtime_us');
       const r = await lc.cli(['update', '--cpu-rt-runtime', '2000000', 'blk']);
@@ -302,14 +267,14 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
 
     it('update, pause and resume of a container without cgroups fail with a clear message; update of a stopped one too', async () => {
       const b = lc.bundle({ args: ['sleep', '100'] });
-      await createAndStart('plain', b);
+      await cg.createAndStart('plain', b);
       await fails(['update', '--pids-limit', '10', 'plain'], `cannot update container "plain": it has no cgroups of its own ${NO_CGROUPS}`);
       await fails(['pause', 'plain'], `cannot pause container "plain": it has no cgroups of its own ${NO_CGROUPS}`);
       expect(await status('plain')).toBe('running');
 
       const name = cg.name();
-      const done = cgBundle(['true'], name, { resources: { pids: { limit: 10 } } });
-      await createAndStart('done', done);
+      const done = cg.bundle(['true'], name, { resources: { pids: { limit: 10 } } });
+      await cg.createAndStart('done', done);
       await lc.waitForStatus('done', 'stopped');
       await fails(['update', '--pids-limit', '5', 'done'], 'cannot update container "done": it is stopped');
       expect(cgroupFile(dirOf(name, 'pids'), 'pids.max')).toBe('10');
@@ -321,8 +286,8 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
     const noPidNs = (c: any) => (c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== 'pid'));
 
     async function three(id: string, name: string): Promise<{ b: TestBundle; pid: number; pids: number[] }> {
-      const b = cgBundle(THREE, name, { mutate: noPidNs });
-      const { pid } = await createAndStart(id, b);
+      const b = cg.bundle(THREE, name, { mutate: noPidNs });
+      const { pid } = await cg.createAndStart(id, b);
       const pids = await waitUntil(`three processes in ${id}`, async () => {
         const p = await psJson(id);
         return p.length === 3 && p;
@@ -409,8 +374,8 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
   // gave up after 10 s, again and again).
   it('delete of a container whose cgroupsPath parent it made, while another lives below that parent: prompt, the other and its cgroup untouched, the parent stays', async () => {
     const parent = cg.name();
-    const first = await createAndStart('parent-maker', cgBundle(['sleep', '100'], `${parent}/first`));
-    const second = await createAndStart('parent-sharer', cgBundle(['sleep', '100'], `${parent}/second`));
+    const first = await cg.createAndStart('parent-maker', cg.bundle(['sleep', '100'], `${parent}/first`));
+    const second = await cg.createAndStart('parent-sharer', cg.bundle(['sleep', '100'], `${parent}/second`));
     const t0 = performance.now();
     await lc.ok(['delete', '--force', 'parent-maker']);
     expect(performance.now() - t0, 'delete (ms)').toBeLessThan(3000);
@@ -431,7 +396,7 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
       const name = cg.name();
       const tmp = lc.scratch();
       const file = path.join(tmp, 'count');
-      const b = cgBundle(COUNTER, name, { tmp, resources: { pids: { limit: 50 }, memory: { limit: 64 * MiB } } });
+      const b = cg.bundle(COUNTER, name, { tmp, resources: { pids: { limit: 50 }, memory: { limit: 64 * MiB } } });
       const id = cg.track('lib');
       const created = await rt.create(id, b.dir, { stdio: 'ignore' });
       lc.tolerateZombieChild(created.pid);
@@ -475,7 +440,7 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
 
     it('run() from lib/run.ts: the handle has the cgroup directories, gone once the container has exited', async () => {
       const name = cg.name();
-      const b = cgBundle(['sh', '-c', 'cat /proc/self/cgroup'], name, { resources: { pids: { limit: 10 } } });
+      const b = cg.bundle(['sh', '-c', 'cat /proc/self/cgroup'], name, { resources: { pids: { limit: 10 } } });
       const c = await run(b.dir, { stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
       c.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));

@@ -7,7 +7,6 @@
 //
 // House rules as in cgroups.test.ts (see test/helpers/cgroups.ts).
 
-import type { StdioOptions } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -15,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { isRoot, type TestBundle } from '../helpers/bundle.js';
 import { settledProcessesUnder, tsbox } from '../helpers/cli.js';
 import { cgroupCounters, cgroupFile, cgroupSession, dirOf, findCgroupDirs, hierarchyOf } from '../helpers/cgroups.js';
-import { isAlive, waitUntil, type Proc } from '../helpers/lifecycle.js';
+import { isAlive, waitUntil } from '../helpers/lifecycle.js';
 
 const MiB = 1024 * 1024;
 
@@ -42,31 +41,6 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
   const cg = cgroupSession();
   const lc = cg.lc;
 
-  /** `tsbox create`, which must succeed, printing nothing or (`warning`) that warning. */
-  async function create(id: string, b: TestBundle, stdio?: StdioOptions, warning?: string): Promise<Proc> {
-    cg.track(id);
-    return lc.create(id, b, { stdio, warning });
-  }
-
-  async function createAndStart(id: string, b: TestBundle, warning?: string): Promise<{ proc: Proc; pid: number }> {
-    const proc = await create(id, b, undefined, warning);
-    await lc.ok(['start', id]);
-    return { proc, pid: (await lc.state(id)).pid };
-  }
-
-  function cgBundle(args: string[], cgroupsPath: string, resources?: object, scripts: Record<string, string> = {}, more?: (c: any) => void): TestBundle {
-    const b = lc.bundle({
-      args,
-      mutate: (c) => {
-        c.linux.cgroupsPath = cgroupsPath;
-        if (resources) c.linux.resources = resources;
-        more?.(c);
-      },
-    });
-    for (const [name, text] of Object.entries(scripts)) fs.writeFileSync(path.join(b.rootfs, name), text, { mode: 0o755 });
-    return b;
-  }
-
   /** create, run -d and run of the bundle fail with exactly `message`, leaving no cgroup, state or process. */
   async function failsEverywhere(b: TestBundle, name: string, message: string | RegExp): Promise<void> {
     for (const args of [['create', '--bundle', b.dir, 'bad'], ['run', '-d', '--bundle', b.dir, 'bad'], ['run', '--bundle', b.dir, 'bad']]) {
@@ -87,8 +61,8 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
     it('reservation, swap (memsw), swappiness, use_hierarchy and kernelTCP land in their files; kernel is ignored with a warning', async () => {
       const name = cg.name();
       const memory = { limit: 64 * MiB, reservation: 32 * MiB, swap: 96 * MiB, swappiness: 20, useHierarchy: true, kernel: 16 * MiB, kernelTCP: 8 * MiB };
-      const b = cgBundle(['sleep', '100'], name, { memory });
-      await createAndStart('mem', b, 'linux.resources.memory.kernel is ignored: kernels since 5.16 (and cgroup2) have no kernel memory limit');
+      const b = cg.bundle(['sleep', '100'], name, { resources: { memory } });
+      await cg.createAndStart('mem', b, { warning: 'linux.resources.memory.kernel is ignored: kernels since 5.16 (and cgroup2) have no kernel memory limit' });
       const dir = dirOf(name, 'memory');
       expect(cgroupFile(dir, 'memory.limit_in_bytes')).toBe(String(64 * MiB));
       expect(cgroupFile(dir, 'memory.soft_limit_in_bytes')).toBe(String(32 * MiB));
@@ -102,7 +76,7 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
       // `run` shows it too.
       const name2 = cg.name();
       cg.track('memrun');
-      const r = await lc.cli(['run', '--bundle', cgBundle(['true'], name2, { memory: { kernel: 16 * MiB } }).dir, 'memrun']);
+      const r = await lc.cli(['run', '--bundle', cg.bundle(['true'], name2, { resources: { memory: { kernel: 16 * MiB } } }).dir, 'memrun']);
       expect(r).toMatchObject({ status: 0, stdout: '' });
       expect(r.stderr).toContain('linux.resources.memory.kernel is ignored: kernels since 5.16 (and cgroup2) have no kernel memory limit');
     });
@@ -110,9 +84,9 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
     it('disableOOMKiller: a hog over the limit is not killed but waits (under_oom 1 outside, no output inside); delete --force ends it', async () => {
       const name = cg.name();
       const hog = { 'hog.sh': 'x=$(head -c 64000000 /dev/zero | tr "\\0" a)\necho "survived ${#x}"\n' };
-      const b = cgBundle(['sh', '-c', 'echo start; sh /hog.sh; echo "hog exit $?"'], name, { memory: { limit: 16 * MiB, swap: 16 * MiB, disableOOMKiller: true } }, hog);
+      const b = cg.bundle(['sh', '-c', 'echo start; sh /hog.sh; echo "hog exit $?"'], name, { resources: { memory: { limit: 16 * MiB, swap: 16 * MiB, disableOOMKiller: true } }, scripts: hog });
       const dir = dirOf(name, 'memory');
-      const p = await create('nooom', b);
+      const p = await cg.create('nooom', b);
       expect(cgroupCounters(dir, 'memory.oom_control').oom_kill_disable).toBe(1);
       await lc.ok(['start', 'nooom']);
       await p.stdout.waitFor('start\n');
@@ -128,10 +102,8 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
       const name = cg.name();
       const tmp = lc.scratch();
       // 24 MB held in a tmpfs file (charged to the cgroup, and without swap not reclaimable), then waits.
-      const b = cgBundle(['sh', '-c', 'head -c 24000000 /dev/zero > /dev/shm/fill; echo held > /tmp/held; exec sleep 100'], name, { memory: { limit: 64 * MiB, swap: 64 * MiB } }, {}, (c) =>
-        c.mounts.push({ destination: '/tmp', type: 'bind', source: tmp, options: ['rbind', 'rw'] }),
-      );
-      await createAndStart('chk', b);
+      const b = cg.bundle(['sh', '-c', 'head -c 24000000 /dev/zero > /dev/shm/fill; echo held > /tmp/held; exec sleep 100'], name, { resources: { memory: { limit: 64 * MiB, swap: 64 * MiB } }, tmp });
+      await cg.createAndStart('chk', b);
       await waitUntil('the memory to be held', () => fs.existsSync(path.join(tmp, 'held')), 20_000);
       const dir = dirOf(name, 'memory');
       const usage = Number(cgroupFile(dir, 'memory.usage_in_bytes'));
@@ -157,8 +129,8 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
       const name = cg.name();
       // (Not idle: a SCHED_IDLE group's cpu.shares reads as the idle weight, 3.)
       const cpu = { shares: 256, quota: 50000, period: 100000, burst: 10000, realtimePeriod: 1000000, realtimeRuntime: 10000, idle: 0, cpus: '1', mems: '0' };
-      const b = cgBundle(['sh', '-c', 'grep -E "^(Cpus|Mems)_allowed_list" /proc/self/status; exec sleep 100'], name, { cpu });
-      const { proc, pid } = await createAndStart('cpu', b);
+      const b = cg.bundle(['sh', '-c', 'grep -E "^(Cpus|Mems)_allowed_list" /proc/self/status; exec sleep 100'], name, { resources: { cpu } });
+      const { proc, pid } = await cg.createAndStart('cpu', b);
       const dir = dirOf(name, 'cpu');
       expect(cgroupFile(dir, 'cpu.shares')).toBe('256');
       expect(cgroupFile(dir, 'cpu.cfs_burst_us')).toBe('10000');
@@ -183,8 +155,8 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
         throttleReadIOPSDevice: [{ major, minor, rate: 1000 }],
         throttleWriteIOPSDevice: [{ major, minor, rate: 500 }],
       };
-      const b = cgBundle(['sleep', '100'], name, { blockIO });
-      await createAndStart('blk', b);
+      const b = cg.bundle(['sleep', '100'], name, { resources: { blockIO } });
+      await cg.createAndStart('blk', b);
       const dir = dirOf(name, 'blkio');
       expect(fs.existsSync(path.join(dir, 'blkio.weight'))).toBe(false);
       expect(cgroupFile(dir, 'blkio.throttle.read_bps_device')).toBe(`${dev} ${10 * MiB}`);
@@ -213,8 +185,8 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
       expect(HUGE_PAGE_SIZES).toContain('2MB');
       // Every size this kernel has: 2MB limited, any other (1GB where there is one) to 0.
       const hugepageLimits = HUGE_PAGE_SIZES.map((pageSize) => ({ pageSize, limit: pageSize === '2MB' ? 4 * MiB : 0 }));
-      const b = cgBundle(['sleep', '100'], name, { hugepageLimits });
-      await createAndStart('huge', b);
+      const b = cg.bundle(['sleep', '100'], name, { resources: { hugepageLimits } });
+      await cg.createAndStart('huge', b);
       const dir = dirOf(name, '');
       expect(cgroupFile(path.dirname(dir), 'cgroup.subtree_control').split(' ')).toContain('hugetlb');
       for (const { pageSize, limit } of hugepageLimits) {
@@ -231,9 +203,9 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
   describe('pids', () => {
     it('pids.limit 0 (runc 1.4): pids.max is 0, the process runs and cannot fork; -1 is max; a pids object without a limit leaves pids.max alone', async () => {
       const name = cg.name();
-      const b = cgBundle(['sh', '-c', 'echo started; /bin/true; echo not-reached'], name, { pids: { limit: 0 } });
+      const b = cg.bundle(['sh', '-c', 'echo started; /bin/true; echo not-reached'], name, { resources: { pids: { limit: 0 } } });
       // In place once created (the init was born in the cgroup before the limit came).
-      const proc = await create('p0', b);
+      const proc = await cg.create('p0', b);
       const dir = dirOf(name, 'pids');
       expect(cgroupFile(dir, 'pids.max')).toBe('0');
       await lc.ok(['start', 'p0']);
@@ -244,17 +216,17 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
       expect(cgroupFile(dir, 'pids.events')).toBe('max 1');
       // run, in one go: the same.
       cg.track('p0run');
-      const r = await lc.cli(['run', '--bundle', cgBundle(['sh', '-c', 'echo started; /bin/true; echo not-reached'], cg.name(), { pids: { limit: 0 } }).dir, 'p0run']);
+      const r = await lc.cli(['run', '--bundle', cg.bundle(['sh', '-c', 'echo started; /bin/true; echo not-reached'], cg.name(), { resources: { pids: { limit: 0 } } }).dir, 'p0run']);
       expect([r.status === 0, r.stdout, r.stderr]).toEqual([false, 'started\n', expect.stringMatching(/can't fork/)]);
 
       const unlimited = cg.name();
-      await createAndStart('pmax', cgBundle(['sleep', '100'], unlimited, { pids: { limit: -1 } }));
+      await cg.createAndStart('pmax', cg.bundle(['sleep', '100'], unlimited, { resources: { pids: { limit: -1 } } }));
       expect(cgroupFile(dirOf(unlimited, 'pids'), 'pids.max')).toBe('max');
       await lc.ok(['update', '--pids-limit', '0', 'pmax']);
       expect(cgroupFile(dirOf(unlimited, 'pids'), 'pids.max')).toBe('0');
 
       const unset = cg.name();
-      await createAndStart('punset', cgBundle(['sleep', '100'], unset, { pids: {} }));
+      await cg.createAndStart('punset', cg.bundle(['sleep', '100'], unset, { resources: { pids: {} } }));
       expect(cgroupFile(dirOf(unset, 'pids'), 'pids.max')).toBe('max');
     });
   });
@@ -262,8 +234,8 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
   describe('update: every flag changes its file live', () => {
     it('memory, swap, reservation, cpu shares/quota/period/burst/rt/idle, cpuset, pids, blkio weight; kernel memory flags warn', async () => {
       const name = cg.name();
-      const b = cgBundle(['sleep', '100'], name, { memory: { limit: 128 * MiB, swap: 128 * MiB }, pids: { limit: 100 } });
-      const { pid } = await createAndStart('upd', b);
+      const b = cg.bundle(['sleep', '100'], name, { resources: { memory: { limit: 128 * MiB, swap: 128 * MiB }, pids: { limit: 100 } } });
+      const { pid } = await cg.createAndStart('upd', b);
       const [memory, cpu, cpuset, pids, blkio] = ['memory', 'cpu', 'cpuset', 'pids', 'blkio'].map((c) => dirOf(name, c)) as string[];
       const flags: [string[], string, string, string][] = [
         [['--memory', '96m'], memory!, 'memory.limit_in_bytes', String(96 * MiB)],
@@ -319,7 +291,7 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
     it('blockIO.leafWeight (BFQ has no leaf weight)', async () => {
       const name = cg.name();
       const file = path.join(dirOf(name, 'blkio'), 'blkio.leaf_weight');
-      const b = cgBundle(['sleep', '100'], name, { blockIO: { leafWeight: 300 }, pids: { limit: 50 } });
+      const b = cg.bundle(['sleep', '100'], name, { resources: { blockIO: { leafWeight: 300 }, pids: { limit: 50 } } });
       await failsEverywhere(b, name, `linux.resources.blockIO.leafWeight: cannot write "300" to ${file}: this host has no such file`);
     });
 
@@ -328,7 +300,7 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
       const d = disk();
       expect(d.scheduler, 'this test needs a disk without the bfq scheduler').not.toBe('bfq');
       const dir = dirOf(name, 'blkio');
-      const b = cgBundle(['sleep', '100'], name, { blockIO: { weightDevice: [{ major: d.major, minor: d.minor, weight: 300 }] } });
+      const b = cg.bundle(['sleep', '100'], name, { resources: { blockIO: { weightDevice: [{ major: d.major, minor: d.minor, weight: 300 }] } } });
       const why = BFQ
         ? `${path.join(dir, 'blkio.bfq.weight_device')}: ENOTSUP`
         : `${path.join(dir, 'blkio.weight_device')}: this host has neither it nor blkio.bfq.weight_device`;
@@ -337,14 +309,14 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
 
     it.skipIf(BFQ)(`blockIO.weight without BFQ (no blkio.weight, no blkio.bfq.weight): one line naming both${BFQ ? ' (skipped: this host has BFQ)' : ''}`, async () => {
       const name = cg.name();
-      const b = cgBundle(['sleep', '100'], name, { blockIO: { weight: 300 } });
+      const b = cg.bundle(['sleep', '100'], name, { resources: { blockIO: { weight: 300 } } });
       const file = path.join(dirOf(name, 'blkio'), 'blkio.weight');
       await failsEverywhere(b, name, `linux.resources.blockIO.weight: cannot write "300" to ${file}: this host has neither it nor blkio.bfq.weight`);
     });
 
     it('network (no net_cls/net_prio mounted here, none in cgroup2)', async () => {
       const name = cg.name();
-      const b = cgBundle(['sleep', '100'], name, { network: { classID: 0x100001 } });
+      const b = cg.bundle(['sleep', '100'], name, { resources: { network: { classID: 0x100001 } } });
       await failsEverywhere(
         b,
         name,
@@ -354,22 +326,22 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
 
     it('rdma (no rdma controller here) and a unified file of a controller cgroup2 lacks here', async () => {
       const name = cg.name();
-      const rdma = cgBundle(['sleep', '100'], name, { rdma: { mlx4_0: { hcaHandles: 2 } } });
+      const rdma = cg.bundle(['sleep', '100'], name, { resources: { rdma: { mlx4_0: { hcaHandles: 2 } } } });
       await failsEverywhere(rdma, name, /^tsbox: linux\.resources\.rdma\["mlx4_0"\]: cannot write "mlx4_0 hca_handle=2" to \S+\/rdma\.max: this host has no such file \(no rdma controller in cgroup2 here; cgroup\.controllers: "[^"]*"\)\n$/);
-      const unified = cgBundle(['sleep', '100'], name, { unified: { 'memory.high': '1G' } });
+      const unified = cg.bundle(['sleep', '100'], name, { resources: { unified: { 'memory.high': '1G' } } });
       await failsEverywhere(unified, name, /^tsbox: linux\.resources\.unified\["memory\.high"\]: cannot write "1G" to \S+\/memory\.high: this host has no such file \(no memory controller in cgroup2 here/);
     });
 
     it('memory.useHierarchy false (the kernel is always hierarchical): EINVAL', async () => {
       const name = cg.name();
-      const b = cgBundle(['sleep', '100'], name, { memory: { useHierarchy: false } });
+      const b = cg.bundle(['sleep', '100'], name, { resources: { memory: { useHierarchy: false } } });
       await failsEverywhere(b, name, `linux.resources.memory.useHierarchy: cannot write "0" to ${path.join(dirOf(name, 'memory'), 'memory.use_hierarchy')}: EINVAL`);
     });
 
     it('update: a realtime runtime longer than its period is refused (EINVAL); the container runs on', async () => {
       const name = cg.name();
-      const b = cgBundle(['sleep', '100'], name, { pids: { limit: 10 } });
-      const { pid } = await createAndStart('rt', b);
+      const b = cg.bundle(['sleep', '100'], name, { resources: { pids: { limit: 10 } } });
+      const { pid } = await cg.createAndStart('rt', b);
       const file = path.join(dirOf(name, 'cpu'), 'cpu.rt_runtime_us');
       expect(await lc.cli(['update', '--cpu-rt-runtime', '2000000', 'rt'])).toEqual({
         status: 1,
@@ -394,9 +366,9 @@ describe.skipIf(!isRoot)('cgroups: every resource', () => {
     const name = cg.name();
     const mnt = lc.scratch();
     const inside = path.join(lc.scratch(), 'inside');
-    const b = cgBundle(['sh', '-c', 'grep net_cls /proc/self/cgroup; exec sleep 100'], name, {
+    const b = cg.bundle(['sh', '-c', 'grep net_cls /proc/self/cgroup; exec sleep 100'], name, { resources: {
       network: { classID: 0x100001, priorities: [{ name: 'lo', priority: 7 }] },
-    });
+    } });
     const tsboxBin = path.resolve(__dirname, '..', '..', 'bin', 'tsbox');
     const released = `[ "$(awk '$1 == "net_cls" { print $3 }' /proc/cgroups)" = 1 ]`;
     const script = [

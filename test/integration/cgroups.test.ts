@@ -10,11 +10,10 @@
 // containers are deleted with `delete --force`, no directory with its names
 // may be left under /sys/fs/cgroup, and no mount or process in its bundles.
 
-import type { StdioOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isRoot, type TestBundle } from '../helpers/bundle.js';
+import { isRoot } from '../helpers/bundle.js';
 import { settledProcessesUnder } from '../helpers/cli.js';
 import {
   cgroupCounters,
@@ -28,7 +27,7 @@ import {
   procCgroup,
   resolvedDirs,
 } from '../helpers/cgroups.js';
-import { isAlive, waitUntil, type Proc } from '../helpers/lifecycle.js';
+import { isAlive, waitUntil } from '../helpers/lifecycle.js';
 
 const MiB = 1024 * 1024;
 
@@ -38,36 +37,6 @@ const DENY_ALL = [{ allow: false, access: 'rwm' }];
 describe.skipIf(!isRoot)('cgroups through the command line', () => {
   const cg = cgroupSession();
   const lc = cg.lc;
-
-  /** `tsbox create --bundle DIR ID`, which must succeed; the process's pipes are the container's stdio. */
-  async function create(id: string, b: TestBundle, stdio?: StdioOptions): Promise<Proc> {
-    cg.track(id);
-    return lc.create(id, b, { stdio });
-  }
-
-  async function start(id: string): Promise<void> {
-    await lc.ok(['start', id]);
-  }
-
-  async function createAndStart(id: string, b: TestBundle): Promise<{ proc: Proc; pid: number }> {
-    const proc = await create(id, b);
-    await start(id);
-    return { proc, pid: (await lc.state(id)).pid };
-  }
-
-  /** A bundle with linux.cgroupsPath (and resources, if given); `scripts` are written into the rootfs. */
-  function cgBundle(args: string[], cgroupsPath: string, resources?: object, more?: (c: any) => void, scripts: Record<string, string> = {}): TestBundle {
-    const b = lc.bundle({
-      args,
-      mutate: (c) => {
-        c.linux.cgroupsPath = cgroupsPath;
-        if (resources) c.linux.resources = resources;
-        more?.(c);
-      },
-    });
-    for (const [name, text] of Object.entries(scripts)) fs.writeFileSync(path.join(b.rootfs, name), text, { mode: 0o755 });
-    return b;
-  }
 
   async function deleteForce(id: string): Promise<void> {
     expect(await lc.cli(['delete', '--force', id]), `delete --force ${id}`).toMatchObject({ status: 0, stdout: '', stderr: '' });
@@ -92,7 +61,7 @@ describe.skipIf(!isRoot)('cgroups through the command line', () => {
   describe('where the cgroups are, and what removes them', () => {
     it('a relative cgroupsPath: one directory in every hierarchy under our own cgroup, the init in each; delete removes exactly those', async () => {
       const name = cg.name();
-      const b = cgBundle(['sh', '-c', 'cat /proc/self/cgroup; echo end; exec sleep 100'], name);
+      const b = cg.bundle(['sh', '-c', 'cat /proc/self/cgroup; echo end; exec sleep 100'], name);
       const hierarchies = hostHierarchies();
       // This host: v1 controllers, and on a hybrid host cgroup2 too.
       expect(hierarchies.map((h) => h.key)).toEqual(expect.arrayContaining(['cpu', 'memory', 'pids', 'freezer', 'devices', 'cpuset']));
@@ -100,7 +69,7 @@ describe.skipIf(!isRoot)('cgroups through the command line', () => {
       expect(Object.values(dirs)).toHaveLength(hierarchies.length);
       for (const h of hierarchies) expect(dirs[h.key]).toBe(path.join(h.own, name));
 
-      const p = await create('rel', b);
+      const p = await cg.create('rel', b);
       const { pid } = await lc.state('rel');
       // Made before the init existed, and it was born in them: every one lists it.
       expect(findCgroupDirs(name).sort()).toEqual(Object.values(dirs).sort());
@@ -108,7 +77,7 @@ describe.skipIf(!isRoot)('cgroups through the command line', () => {
       expect(cgroupLines(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8'))).toEqual(expectedLines(name));
 
       // Inside: the container's processes see themselves in those cgroups (no cgroup namespace).
-      await start('rel');
+      await lc.ok(['start', 'rel']);
       const out = await p.stdout.waitFor('end\n');
       expect(cgroupLines(out.replace('end\n', ''))).toEqual(expectedLines(name));
 
@@ -121,8 +90,8 @@ describe.skipIf(!isRoot)('cgroups through the command line', () => {
 
     it('an absolute cgroupsPath (/tsbox-test-…) lands under each hierarchy root; delete removes it', async () => {
       const name = cg.name();
-      const b = cgBundle(['sleep', '100'], `/${name}`);
-      const { pid } = await createAndStart('abs', b);
+      const b = cg.bundle(['sleep', '100'], `/${name}`);
+      const { pid } = await cg.createAndStart('abs', b);
       const dirs = resolvedDirs(`/${name}`);
       for (const h of hostHierarchies()) expect(dirs[h.key]).toBe(path.join(h.mountPoint, name));
       expect(findCgroupDirs(name).sort()).toEqual(Object.values(dirs).sort());
@@ -136,8 +105,8 @@ describe.skipIf(!isRoot)('cgroups through the command line', () => {
       const parent = cg.name('parent');
       const parents = makeOwnParent(parent);
       try {
-        const b = cgBundle(['sleep', '100'], `${parent}/child`);
-        const { pid } = await createAndStart('child', b);
+        const b = cg.bundle(['sleep', '100'], `${parent}/child`);
+        const { pid } = await cg.createAndStart('child', b);
         const dirs = Object.values(resolvedDirs(`${parent}/child`));
         expect(dirs.sort()).toEqual(parents.map((d) => path.join(d, 'child')).sort());
         for (const dir of dirs) expect(cgroupProcs(dir), dir).toEqual([pid]);
@@ -156,7 +125,7 @@ describe.skipIf(!isRoot)('cgroups through the command line', () => {
 
     it('`run` in the foreground: the cgroups go when the container exits', async () => {
       const name = cg.name();
-      const b = cgBundle(['sh', '-c', 'cat /proc/self/cgroup'], name, { pids: { limit: 20 } });
+      const b = cg.bundle(['sh', '-c', 'cat /proc/self/cgroup'], name, { resources: { pids: { limit: 20 } } });
       cg.track('fg');
       const r = await lc.cli(['run', '--bundle', b.dir, 'fg']);
       expect(r).toMatchObject({ status: 0, stderr: '' });
@@ -168,8 +137,8 @@ describe.skipIf(!isRoot)('cgroups through the command line', () => {
     // runc's exec does: the limits, the freezer, ps and kill --all reach it.
     it('a process started by `exec` joins the container\'s cgroups (and ps lists it)', async () => {
       const name = cg.name();
-      const b = cgBundle(['sleep', '100'], name, { pids: { limit: 20 } });
-      const { pid } = await createAndStart('ex', b);
+      const b = cg.bundle(['sleep', '100'], name, { resources: { pids: { limit: 20 } } });
+      const { pid } = await cg.createAndStart('ex', b);
       const r = await lc.cli(['exec', 'ex', 'cat', '/proc/self/cgroup']);
       expect(r).toMatchObject({ status: 0, stderr: '' });
       expect(cgroupLines(r.stdout)).toEqual(expectedLines(name));
@@ -188,7 +157,7 @@ describe.skipIf(!isRoot)('cgroups through the command line', () => {
 
     it('a config with neither cgroupsPath nor resources gets no cgroup: the init stays in ours', async () => {
       const b = lc.bundle({ args: ['sleep', '100'] });
-      const { pid } = await createAndStart('none', b);
+      const { pid } = await cg.createAndStart('none', b);
       expect(Object.fromEntries(procCgroup(pid))).toEqual(Object.fromEntries(procCgroup('self')));
     });
   });
@@ -202,15 +171,15 @@ describe.skipIf(!isRoot)('cgroups through the command line', () => {
       // (allowed without privilege) so that the outer shell, which reports how
       // it ended, is not the one picked.
       const hog = { 'hog.sh': 'echo 1000 > /proc/self/oom_score_adj\nx=$(head -c 64000000 /dev/zero | tr "\\0" a)\necho "survived ${#x}"\n' };
-      const b = cgBundle(['sh', '-c', 'sh /hog.sh; echo "hog exit $?"'], name, { memory: { limit, swap: limit } }, undefined, hog);
+      const b = cg.bundle(['sh', '-c', 'sh /hog.sh; echo "hog exit $?"'], name, { resources: { memory: { limit, swap: limit } }, scripts: hog });
       const dir = dirOf(name, 'memory');
-      const p = await create('hog', b);
+      const p = await cg.create('hog', b);
       expect(cgroupFile(dir, 'memory.limit_in_bytes')).toBe(String(limit));
       expect(cgroupFile(dir, 'memory.memsw.limit_in_bytes')).toBe(String(limit));
       expect(cgroupFile(dir, 'memory.failcnt')).toBe('0');
       expect(cgroupFile(dir, 'memory.memsw.failcnt')).toBe('0');
       const oomBefore = cgroupCounters(dir, 'memory.oom_control').oom_kill ?? 0;
-      await start('hog');
+      await lc.ok(['start', 'hog']);
       // 128 + SIGKILL. The kernel may also kill the reporting shell, though it
       // holds no memory, in a second OOM round before the hog's pages are
       // released (seen in a loaded full run: dmesg showed the outer sh, anon-rss
@@ -231,10 +200,10 @@ describe.skipIf(!isRoot)('cgroups through the command line', () => {
 
       // The same hog without the limit (still in a cgroup of its own) gets its 64 MB.
       const free = cg.name();
-      const control = cgBundle(['sh', '-c', 'sh /hog.sh; echo "hog exit $?"'], free, { pids: { limit: 50 } }, undefined, hog);
-      const q = await create('free', control);
+      const control = cg.bundle(['sh', '-c', 'sh /hog.sh; echo "hog exit $?"'], free, { resources: { pids: { limit: 50 } }, scripts: hog });
+      const q = await cg.create('free', control);
       expect(cgroupFile(dirOf(free, 'memory'), 'memory.limit_in_bytes')).toBe(cgroupFile(path.dirname(dirOf(free, 'memory')), 'memory.limit_in_bytes'));
-      await start('free');
+      await lc.ok(['start', 'free']);
       expect(await q.stdout.end).toBe('survived 64000000\nhog exit 0\n');
     }, 60_000);
 
@@ -243,13 +212,13 @@ describe.skipIf(!isRoot)('cgroups through the command line', () => {
       const limit = 10;
       // The inner shell forks sleeps until a fork fails (ash then gives up);
       // the sleeps stay, orphans of the init, which reports and waits.
-      const b = cgBundle(['sh', '-c', 'sh /forks.sh; echo "loop exit $?"; exec sleep 100'], name, { pids: { limit } }, undefined, {
+      const b = cg.bundle(['sh', '-c', 'sh /forks.sh; echo "loop exit $?"; exec sleep 100'], name, { resources: { pids: { limit } }, scripts: {
         'forks.sh': 'for i in $(seq 1 100); do sleep 100 & done\necho "all forked"\nwait\n',
-      });
+      } });
       const dir = dirOf(name, 'pids');
-      const p = await create('forks', b);
+      const p = await cg.create('forks', b);
       expect(cgroupFile(dir, 'pids.max')).toBe(String(limit));
-      await start('forks');
+      await lc.ok(['start', 'forks']);
       await p.stdout.waitFor(/loop exit \d+\n/);
       expect(p.stdout.text).not.toContain('all forked');
       expect(p.stderr.text).toMatch(/can't fork/);
@@ -268,20 +237,18 @@ describe.skipIf(!isRoot)('cgroups through the command line', () => {
 
     it('cpu shares, quota and period land in the cpu files; cpuset cpus and mems in cpuset and the affinity inside', async () => {
       const name = cg.name();
-      const b = cgBundle(
+      const b = cg.bundle(
         ['sh', '-c', 'grep -E "^(Cpus|Mems)_allowed_list" /proc/self/status; i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; echo spun'],
-        name,
-        { cpu: { shares: 512, quota: 20000, period: 100000, cpus: '0', mems: '0' } },
-      );
+        name, { resources: { cpu: { shares: 512, quota: 20000, period: 100000, cpus: '0', mems: '0' } } });
       const cpu = dirOf(name, 'cpu');
       const cpuset = dirOf(name, 'cpuset');
-      const p = await create('cpu', b);
+      const p = await cg.create('cpu', b);
       expect(cgroupFile(cpu, 'cpu.shares')).toBe('512');
       expect(cgroupFile(cpu, 'cpu.cfs_quota_us')).toBe('20000');
       expect(cgroupFile(cpu, 'cpu.cfs_period_us')).toBe('100000');
       expect(cgroupFile(cpuset, 'cpuset.cpus')).toBe('0');
       expect(cgroupFile(cpuset, 'cpuset.mems')).toBe('0');
-      await start('cpu');
+      await lc.ok(['start', 'cpu']);
       const out = await p.stdout.waitFor('spun\n', 30_000);
       expect(out).toMatch(/^Cpus_allowed_list:\s+0\nMems_allowed_list:\s+0\nspun\n$/);
       // A busy loop under a 20% quota is throttled.
@@ -302,13 +269,13 @@ describe.skipIf(!isRoot)('cgroups through the command line', () => {
         '/bin/probe open /dev/other-null rw',
         'echo x > /dev/other-kmsg || echo "write refused"',
       ].join('\n');
-      const b = cgBundle(['sh', '/devices.sh'], name, { devices: DENY_ALL }, undefined, { 'devices.sh': `${script}\n` });
-      const p = await create('dev', b);
+      const b = cg.bundle(['sh', '/devices.sh'], name, { resources: { devices: DENY_ALL }, scripts: { 'devices.sh': `${script}\n` } });
+      const p = await cg.create('dev', b);
       const list = cgroupFile(dirOf(name, 'devices'), 'devices.list').split('\n');
       expect(list).not.toContain('a *:* rwm');
       expect(list).toEqual(expect.arrayContaining(['c *:* m', 'b *:* m', 'c 1:3 rwm', 'c 1:5 rwm']));
       expect(list.filter((l) => /^c 1:11 /.test(l))).toEqual([]);
-      await start('dev');
+      await lc.ok(['start', 'dev']);
       const out = (await p.stdout.end).trim().split('\n');
       expect(out.slice(0, 3).map((l) => JSON.parse(l))).toEqual([
         { ok: false, errno: 1, error: 'Operation not permitted' },
@@ -325,12 +292,12 @@ describe.skipIf(!isRoot)('cgroups through the command line', () => {
     it('devices: a node the config lists (linux.devices) gets what the rules give: read allowed, open for writing refused (EPERM)', async () => {
       const name = cg.name();
       const rules = [...DENY_ALL, { allow: true, type: 'c', major: 1, minor: 11, access: 'r' }];
-      const b = cgBundle(['sh', '-c', '/bin/probe open /dev/listed-kmsg r; /bin/probe open /dev/listed-kmsg w'], name, { devices: rules }, (c) => {
+      const b = cg.bundle(['sh', '-c', '/bin/probe open /dev/listed-kmsg r; /bin/probe open /dev/listed-kmsg w'], name, { resources: { devices: rules }, mutate: (c) => {
         c.linux.devices = [{ path: '/dev/listed-kmsg', type: 'c', major: 1, minor: 11, fileMode: 0o600 }];
-      });
-      const p = await create('listed', b);
+      } });
+      const p = await cg.create('listed', b);
       expect(cgroupFile(dirOf(name, 'devices'), 'devices.list').split('\n').filter((l) => l.startsWith('c 1:11 '))).toEqual(['c 1:11 r']);
-      await start('listed');
+      await lc.ok(['start', 'listed']);
       expect((await p.stdout.end).trim().split('\n').map((l) => JSON.parse(l))).toEqual([
         { ok: true },
         { ok: false, errno: 1, error: 'Operation not permitted' },
@@ -349,7 +316,7 @@ describe.skipIf(!isRoot)('cgroups through the command line', () => {
     it('blockIO.leafWeight (no blkio.leaf_weight here): create, run -d and run fail with one line naming it and the file, and leave no cgroup, state or process', async () => {
       const name = cg.name();
       const file = leafWeightFile(name);
-      const b = cgBundle(['sleep', '100'], name, { blockIO: { leafWeight: 500 }, pids: { limit: 50 } });
+      const b = cg.bundle(['sleep', '100'], name, { resources: { blockIO: { leafWeight: 500 }, pids: { limit: 50 } } });
       for (const args of [['create', '--bundle', b.dir, 'blk'], ['run', '-d', '--bundle', b.dir, 'blk'], ['run', '--bundle', b.dir, 'blk']]) {
         cg.track('blk');
         const p = lc.spawn(args);
@@ -370,7 +337,7 @@ describe.skipIf(!isRoot)('cgroups through the command line', () => {
     it('…and the reason given is that the host has no such file (not EACCES)', async () => {
       const name = cg.name();
       const file = leafWeightFile(name);
-      const b = cgBundle(['sleep', '100'], name, { blockIO: { leafWeight: 500 } });
+      const b = cg.bundle(['sleep', '100'], name, { resources: { blockIO: { leafWeight: 500 } } });
       cg.track('blk');
       const p = lc.spawn(['create', '--bundle', b.dir, 'blk']);
       expect(await p.exited).toEqual({ status: 1, signal: null });
