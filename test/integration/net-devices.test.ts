@@ -44,8 +44,36 @@ const HOLD_NETNS = [
   'while [ "$(readlink /proc/$HOLDER/ns/net)" = "$(readlink /proc/self/ns/net)" ]; do sleep 0.01; done',
 ].join('\n');
 
+/** The veth pair tsv0/tsv1 in the test's namespace, tsv0 with a global address. */
+const VETH_WITH_ADDRESS = ['ip link add tsv0 type veth peer name tsv1', 'ip addr add 10.91.0.7/24 dev tsv0'];
+
+/** After a failed run in a joined namespace: the state, the runtime's namespace, tsv0's addresses, the joined namespace. */
+const AFTER_JOINED_FAILURE = [
+  'echo "== list"; $TSBOX list -q',
+  'echo "== outside"; ip -o link show',
+  'echo "== addresses"; ip -o addr show dev tsv0 scope global',
+  'echo "== joined"; nsenter -t $HOLDER -n ip -o link show',
+];
+
 describe.skipIf(!isRoot)('linux.netDevices' + (isRoot ? '' : ' (skipped: needs root)'), () => {
   const lc = lifecycleSession();
+
+  /**
+   * A bundle whose network namespace is $HOLDER's (HOLD_NETNS), joined by
+   * path; the script puts the holder's pid into config.json (JOIN_HOLDER).
+   */
+  function joinedBundle(args: string[], netDevices: object, more?: (c: any) => void) {
+    return lc.bundle({
+      args,
+      mutate: (c) => {
+        c.linux.netDevices = netDevices;
+        c.linux.namespaces = c.linux.namespaces.map((ns: { type: string }) => (ns.type === 'network' ? { type: 'network', path: '/proc/$HOLDER/ns/net' } : ns));
+        more?.(c);
+      },
+    });
+  }
+
+  const holdAndJoin = (dir: string) => [HOLD_NETNS, `sed -i "s|\\$HOLDER|$HOLDER|" ${dir}/config.json`];
 
   it('moves each device into the container\'s network namespace, renamed as asked, up, with their addresses; gone from the runtime\'s; destroyed with the namespace on delete (veth), as with runc', () => {
     const b = lc.bundle({
@@ -68,12 +96,12 @@ describe.skipIf(!isRoot)('linux.netDevices' + (isRoot ? '' : ' (skipped: needs r
     ].join('\n'));
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    const part = Object.fromEntries(r.stdout.split('== ').filter(Boolean).map((s) => [s.slice(0, s.indexOf('\n')), s.slice(s.indexOf('\n') + 1)]));
+    const part = sections(r.stdout);
     // Inside: its loopback and the two devices, one renamed.
     expect(links(part.inside!)).toEqual(['eth7', 'lo', 'tsw0']);
     // Both up (IFF_UP is bit 0 of the flags).
     expect(part.state!.trim().split('\n').map((f) => Number(f) & 1)).toEqual([1, 1]);
-    expect(part.addresses!.trim().split('\n').map((l) => l.split(/\s+/).slice(1, 4).join(' '))).toEqual([
+    expect(addresses(part.addresses!)).toEqual([
       'eth7 inet 10.91.0.7/24',
       'eth7 inet6 fd00:91::7/64',
     ]);
@@ -103,8 +131,7 @@ describe.skipIf(!isRoot)('linux.netDevices' + (isRoot ? '' : ' (skipped: needs r
   it('a device the kernel will not move (a bridge): one line naming it, and those moved before it come back under their names', () => {
     const b = lc.bundle({ args: ['true'], mutate: (c) => (c.linux.netDevices = { tsv0: { name: 'x0' }, tbr0: {} }) });
     const r = inNetns(lc.root, [
-      'ip link add tsv0 type veth peer name tsv1',
-      'ip addr add 10.91.0.7/24 dev tsv0',
+      ...VETH_WITH_ADDRESS,
       'ip link add tbr0 type bridge',
       `if $TSBOX run --bundle ${b.dir} nd-bridge; then exit 90; fi`,
       'echo "== list"; $TSBOX list -q',
@@ -122,18 +149,10 @@ describe.skipIf(!isRoot)('linux.netDevices' + (isRoot ? '' : ' (skipped: needs r
   });
 
   it('into a network namespace joined by path: moved, renamed, up, with their addresses; left there on delete (the namespace is not the container\'s)', () => {
-    const b = lc.bundle({
-      args: ['sleep', '100'],
-      mutate: (c) => {
-        c.linux.netDevices = { tsv0: { name: 'eth7' } };
-        c.linux.namespaces = c.linux.namespaces.map((ns: { type: string }) => (ns.type === 'network' ? { type: 'network', path: '/proc/$HOLDER/ns/net' } : ns));
-      },
-    });
+    const b = joinedBundle(['sleep', '100'], { tsv0: { name: 'eth7' } });
     const r = inNetns(lc.root, [
-      'ip link add tsv0 type veth peer name tsv1',
-      'ip addr add 10.91.0.7/24 dev tsv0',
-      HOLD_NETNS,
-      `sed -i "s|\\$HOLDER|$HOLDER|" ${b.dir}/config.json`,
+      ...VETH_WITH_ADDRESS,
+      ...holdAndJoin(b.dir),
       `$TSBOX run -d --bundle ${b.dir} nd-joined </dev/null >/dev/null 2>&1`,
       'echo "== inside"; $TSBOX exec nd-joined ip -o link show',
       'echo "== addresses"; $TSBOX exec nd-joined ip -o addr show dev eth7 scope global',
@@ -151,24 +170,14 @@ describe.skipIf(!isRoot)('linux.netDevices' + (isRoot ? '' : ' (skipped: needs r
   });
 
   it('into a network namespace joined by path, a container that fails after the move (a mount): one line, the devices back in the runtime\'s namespace with their addresses', () => {
-    const b = lc.bundle({
-      args: ['true'],
-      mutate: (c) => {
-        c.linux.netDevices = { tsv0: { name: 'eth7' } };
-        c.linux.namespaces = c.linux.namespaces.map((ns: { type: string }) => (ns.type === 'network' ? { type: 'network', path: '/proc/$HOLDER/ns/net' } : ns));
-        c.mounts.push({ destination: '/x', type: 'bind', source: '/no/such/source', options: ['bind'] });
-      },
-    });
+    const b = joinedBundle(['true'], { tsv0: { name: 'eth7' } }, (c) =>
+      c.mounts.push({ destination: '/x', type: 'bind', source: '/no/such/source', options: ['bind'] }),
+    );
     const r = inNetns(lc.root, [
-      'ip link add tsv0 type veth peer name tsv1',
-      'ip addr add 10.91.0.7/24 dev tsv0',
-      HOLD_NETNS,
-      `sed -i "s|\\$HOLDER|$HOLDER|" ${b.dir}/config.json`,
+      ...VETH_WITH_ADDRESS,
+      ...holdAndJoin(b.dir),
       `if $TSBOX run --bundle ${b.dir} nd-joined-late; then exit 90; fi`,
-      'echo "== list"; $TSBOX list -q',
-      'echo "== outside"; ip -o link show',
-      'echo "== addresses"; ip -o addr show dev tsv0 scope global',
-      'echo "== joined"; nsenter -t $HOLDER -n ip -o link show',
+      ...AFTER_JOINED_FAILURE,
     ].join('\n'));
     expect(r.stderr).toMatch(/^tsbox: .*\/no\/such\/source.*\n$/);
     expect(r.stderr.split('\n')).toHaveLength(2);
@@ -181,24 +190,13 @@ describe.skipIf(!isRoot)('linux.netDevices' + (isRoot ? '' : ' (skipped: needs r
   });
 
   it('into a network namespace joined by path, a device the kernel will not move: one line, the others back in the runtime\'s namespace with their addresses, none left in the joined one', () => {
-    const b = lc.bundle({
-      args: ['true'],
-      mutate: (c) => {
-        c.linux.netDevices = { tsv0: { name: 'x0' }, tbr0: {} };
-        c.linux.namespaces = c.linux.namespaces.map((ns: { type: string }) => (ns.type === 'network' ? { type: 'network', path: '/proc/$HOLDER/ns/net' } : ns));
-      },
-    });
+    const b = joinedBundle(['true'], { tsv0: { name: 'x0' }, tbr0: {} });
     const r = inNetns(lc.root, [
-      'ip link add tsv0 type veth peer name tsv1',
-      'ip addr add 10.91.0.7/24 dev tsv0',
+      ...VETH_WITH_ADDRESS,
       'ip link add tbr0 type bridge',
-      HOLD_NETNS,
-      `sed -i "s|\\$HOLDER|$HOLDER|" ${b.dir}/config.json`,
+      ...holdAndJoin(b.dir),
       `if $TSBOX run --bundle ${b.dir} nd-joined-bridge; then exit 90; fi`,
-      'echo "== list"; $TSBOX list -q',
-      'echo "== outside"; ip -o link show',
-      'echo "== addresses"; ip -o addr show dev tsv0 scope global',
-      'echo "== joined"; nsenter -t $HOLDER -n ip -o link show',
+      ...AFTER_JOINED_FAILURE,
     ].join('\n'));
     expect(r.stderr).toBe('tsbox: linux.netDevices["tbr0"]: move into the container\'s network namespace as "tbr0": invalid argument (EINVAL)\n');
     expect(r.status).toBe(0);
