@@ -1,5 +1,6 @@
 import { constants as osConstants } from 'node:os';
 import { driverOf } from './cgroup-drivers.js';
+import { isFrozen } from './cgroups/frozen.js';
 import type { Cgroups } from './cgroups/manager.js';
 import type { Binding } from './native/binding.js';
 import { removeResctrl, type ResctrlGroup } from './resctrl.js';
@@ -26,7 +27,7 @@ export interface Remains {
 export async function destroy(native: Binding, c: Remains): Promise<void> {
   const driver = driverOf(c.cgroups);
   // A frozen process dies only once thawed (v1): a paused container is thawed first.
-  if (c.cgroups && driver.isFrozen(c.cgroups)) await driver.setFrozen(c.cgroups, false);
+  if (c.cgroups && isFrozen(c.cgroups)) await driver.setFrozen(c.cgroups, false);
   if (c.init !== undefined && c.init >= 0) {
     native.signal(c.init, osConstants.signals.SIGKILL);
     await native.readable(c.init);

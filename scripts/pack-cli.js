@@ -15,11 +15,15 @@
 //                                for create, run and exec
 //   dist/packed/cli.cache        V8's code cache for cli.js, made by this Node,
 //                                with every function
-//   dist/packed/cli-light.js     only the modules the per-call commands load
-//                                (state, start, kill, delete, list): the rest
-//                                is read from dist/ if one of them needs it
+//   dist/packed/cli-state.js     for each command engines call per container
+//   (and -list, -start, -kill,   (PER_CALL below): only the modules it loads
+//   -delete)                     (the rest is read from dist/ if it needs it)
+//   dist/packed/cli-state.cache  V8's code cache for it, with what that
+//   (...)                        command compiles
+//   dist/packed/cli-light.js     the modules all of those load, for any other
+//                                command (ps, pause, features, --version...)
 //   dist/packed/cli-light.cache  V8's code cache for cli-light.js, with what
-//                                those commands compile
+//                                the per-call commands compile
 //
 // The module system inside a pack is CommonJS as tsc emits it: require()
 // of a relative path inside dist/ gets the packed module, anything else
@@ -53,10 +57,34 @@ const CACHE_MAGIC = 'tsbox-cache ';
 // NOTIFY_SOCKET relay (only for systemd Type=notify units).
 const COLD = /^(systemd\/(?!(driver|unit-name)\.js$)|cgroups\/(stats|oom)\.js$|cli\/commands\/(events|features|pause|ps|resume|spec|update)\.js$|cli\/help\.js$|index\.js$|notify-socket\.js$)/;
 
-// What the light pack holds: these modules and what their top levels load.
-// The commands engines call per container around create (bin/tsbox reads
-// the light pack for every command but create, run and exec).
-const LIGHT = ['cli/main.js', ...['state', 'start', 'kill', 'delete', 'list'].map((c) => `cli/commands/${c}.js`)];
+// The commands engines call per container around create, each with a pack
+// of its own (cli-<command>.js, read by bin/tsbox for that command): only
+// the modules it loads, and a cache of only what it compiles, since every
+// byte of either is paid by every call (state and list read the state store
+// alone; start, kill and delete load the Runtime when they run). Each holds
+// these modules and what their top levels load; `runs` are the rehearsal's
+// calls of it (see rehearse).
+const PER_CALL = {
+  state: { entries: [], runs: [['state', 'live'], ['state', 'nope']] },
+  list: { entries: [], runs: [['list'], ['list', '-f', 'json']] },
+  start: { entries: ['runtime/runtime.js'], runs: [['start', 'stopped']] },
+  kill: { entries: ['runtime/runtime.js'], runs: [['kill', 'live', 'WINCH']] },
+  delete: { entries: ['runtime/runtime.js'], runs: [['delete', 'stopped']] },
+};
+// The light pack, for every other command (bin/tsbox reads it for all but
+// create, run, exec and the PER_CALL ones: the commands people type now and
+// then): what all the PER_CALL commands load, rehearsed with all of them.
+const LIGHT = {
+  entries: ['cli/main.js', ...Object.keys(PER_CALL).map((c) => `cli/commands/${c}.js`), 'runtime/runtime.js'],
+  runs: Object.values(PER_CALL).flatMap((c) => c.runs),
+};
+
+/** What a pack other than the full one holds and rehearses: 'light', or one of PER_CALL. */
+function lightKind(kind) {
+  if (kind === 'light') return LIGHT;
+  const c = PER_CALL[kind];
+  return { entries: ['cli/main.js', `cli/commands/${kind}.js`, ...c.entries], runs: c.runs };
+}
 
 /**
  * A script compiled by vm has no loader for import(). A lazy import() of
@@ -177,20 +205,20 @@ return load;
 `;
 
 /**
- * The modules the light pack holds: those LIGHT loads when their top
- * levels run (they only define things), found by loading them from the
- * full pack in this process.
+ * The modules a light or PER_CALL pack holds: those its entries load when
+ * their top levels run (they only define things), found by loading them
+ * from the full pack in this process.
  */
-function lightModules(fullSource) {
+function lightModules(fullSource, kind) {
   const load = new vm.Script(fullSource).runInThisContext()(require, DIST);
-  for (const key of lightEntries()) load(key);
+  for (const key of lightEntries(kind)) load(key);
   return new Set(load.loadedKeys());
 }
 
-/** The LIGHT modules there are in dist/. */
-function lightEntries() {
+/** The entries of a light or PER_CALL pack that there are in dist/. */
+function lightEntries(kind) {
   const keys = new Set(modules());
-  return LIGHT.filter((k) => keys.has(k));
+  return lightKind(kind).entries.filter((k) => keys.has(k));
 }
 
 /**
@@ -219,9 +247,9 @@ function writeAtomic(file, data) {
  * that costs more than reading the bigger cache (measured: ~10 ms less for
  * `tsbox run`). The flag is set back before the cache is taken: V8 refuses
  * a cache made under other flags.
- * 'light': compiles the light pack lazily, loads the LIGHT modules and runs
- * the per-call commands once (rehearse), so that the cache holds what those
- * commands compile: reading and deserializing every function cost a
+ * 'light' or a PER_CALL command: compiles its pack lazily, loads its
+ * entries and runs its commands once (rehearse), so that the cache holds
+ * what those commands compile: reading and deserializing every function cost a
  * per-call command more than compiling the few it runs (measured: ~1.5 ms
  * of CPU less for `tsbox state`), and compiling those it runs cost it ~1 ms
  * more than finding them in the cache.
@@ -237,8 +265,8 @@ async function cacheChild(kind, file, cacheFile) {
   } else {
     script = new vm.Script(source, { filename: file });
     const load = script.runInThisContext()(require, DIST);
-    for (const key of lightEntries()) load(key);
-    await rehearse(load);
+    for (const key of lightEntries(kind)) load(key);
+    await rehearse(load, lightKind(kind).runs);
   }
   const build = JSON.parse(source.slice(source.indexOf('{'), source.indexOf('\n'))).build;
   const data = script.createCachedData();
@@ -246,27 +274,31 @@ async function cacheChild(kind, file, cacheFile) {
 }
 
 /**
- * Runs state, list, kill, start and delete through the CLI's main, on
- * containers made up in a temp state root: a live one (its init is this
- * process: kill sends it SIGWINCH, which it ignores) and a stopped one
- * (the same pid with another start time). Only the commands' own code
- * runs: no container, no cgroup, nothing outside the temp dir. Their
- * output goes to this process's stdout and stderr (the parent discards
- * stdout), and what fails only leaves those functions out of the cache.
+ * Runs commands (`runs`: state, list, kill, start, delete) through the
+ * CLI's main, on containers made up in a temp state root: a live one (its
+ * init is this process: kill sends it SIGWINCH, which it ignores) and a
+ * stopped one (the same pid with another start time). Only the commands'
+ * own code runs: no container, no cgroup, nothing outside the temp dir.
+ * The records are written here rather than by the state store, whose
+ * writing functions would go into a cache that no reading command needs.
+ * Their output goes to this process's stdout and stderr (the parent
+ * discards stdout), and what fails only leaves those functions out of the
+ * cache.
  */
-async function rehearse(load) {
+async function rehearse(load, runs) {
   let root;
   try {
     root = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'tsbox-pack-'));
     const { main } = load('cli/main.js');
-    const { StateStore } = load('runtime/state.js');
-    const { processStat } = load('host/proc.js');
-    const store = new StateStore(root, undefined);
-    for (const [id, pidStartTime] of [['live', processStat(process.pid).startTime], ['stopped', 'not-this-one']]) {
-      store.claim(id);
-      store.write({ id, pid: process.pid, pidStartTime, bundle: root, rootfs: root, created: new Date().toISOString(), owner: 'root', annotations: {} });
+    // /proc/<pid>/stat's field 22 (the fields after the command name's ')').
+    const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+    const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    for (const [id, pidStartTime] of [['live', startTime], ['stopped', 'not-this-one']]) {
+      fs.mkdirSync(path.join(root, id), { mode: 0o700 });
+      const record = { id, pid: process.pid, pidStartTime, bundle: root, rootfs: root, created: new Date().toISOString(), owner: 'root', annotations: {} };
+      fs.writeFileSync(path.join(root, id, 'state.json'), JSON.stringify(record), { mode: 0o600 });
     }
-    for (const args of [['state', 'live'], ['list'], ['list', '-f', 'json'], ['kill', 'live', 'WINCH'], ['start', 'stopped'], ['delete', 'stopped'], ['state', 'nope']]) {
+    for (const args of runs) {
       await main(['--root', root, ...args]);
     }
   } catch {
@@ -276,7 +308,7 @@ async function rehearse(load) {
   }
 }
 
-/** The command: the two packs, each with its cache. */
+/** The command: the packs (full, light and PER_CALL), each with its cache. */
 function packCommand(ifBuilt) {
   // --if-built (npm's install step): nothing to do before prepare has
   // compiled dist/ in a fresh checkout; in an installed package, it remakes
@@ -286,9 +318,10 @@ function packCommand(ifBuilt) {
   try {
     fs.mkdirSync(OUT, { recursive: true });
     const full = pack((k) => !COLD.test(k));
-    const light = pack(((keys) => (k) => keys.has(k))(lightModules(full.source)));
+    const holding = (kind) => ((keys) => (k) => keys.has(k))(lightModules(full.source, kind));
+    const packs = [['cli', full, 'full'], ...['light', ...Object.keys(PER_CALL)].map((kind) => [`cli-${kind}`, pack(holding(kind)), kind])];
     const report = [];
-    for (const [name, p, kind] of [['cli', full, 'full'], ['cli-light', light, 'light']]) {
+    for (const [name, p, kind] of packs) {
       const file = path.join(OUT, `${name}.js`);
       const cacheFile = path.join(OUT, `${name}.cache`);
       writeAtomic(file, p.source);

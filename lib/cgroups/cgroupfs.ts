@@ -2,7 +2,7 @@ import type { CgroupDriver } from './driver.js';
 import { destroyCgroups, signalAll } from './kill.js';
 import type { Layout } from './layout.js';
 import { applyLimits } from './limits.js';
-import { applyResources, cgroupDirs, cgroupPids, isFrozen, makeCgroups, plannedCgroups, procsFiles, setFrozen } from './manager.js';
+import { applyResources, cgroupDirs, cgroupPids, makeCgroups, plannedCgroups, procsFiles, setFrozen } from './manager.js';
 import { deferZeroPidsLimit } from './resources.js';
 
 /**
@@ -36,7 +36,6 @@ export const cgroupfs: CgroupDriver = {
   },
   update: (layout, cg, resources) => Promise.resolve(applyLimits(layout, cg, resources, { update: true })),
   setFrozen,
-  isFrozen,
   signalAll,
   pids: cgroupPids,
   async stats(layout, cg) {

@@ -36,7 +36,6 @@ export interface CgroupDriver {
   update(layout: Layout, cg: Cgroups, resources: LinuxResources): Promise<string[]>;
   /** Freezes (pause) or thaws (resume) every process in the cgroups. */
   setFrozen(cg: Cgroups, frozen: boolean): Promise<void>;
-  isFrozen(cg: Cgroups): boolean;
   /** Signals every process in the cgroups, and in the cgroups below them. */
   signalAll(cg: Cgroups, signal: number): Promise<void>;
   /** Pids in the container's cgroup and every cgroup below it, sorted. */
@@ -79,7 +78,6 @@ export const noCgroups: CgroupDriver = {
   prepare: () => Promise.resolve({ procs: [], lateProcs: [], close: () => undefined }),
   update: () => Promise.resolve([]),
   setFrozen: () => Promise.resolve(),
-  isFrozen: () => false,
   signalAll: () => Promise.resolve(),
   pids: () => [],
   stats: () => Promise.reject(new Error('no cgroups')),

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
 import { TsboxError } from '../errors.js';
-import { cgroupTree, isFrozen, pidsIn, removeCreated, setFrozen, treePids, writeExisting, type Cgroups } from './manager.js';
+import { isFrozen } from './frozen.js';
+import { cgroupTree, pidsIn, removeCreated, setFrozen, treePids, writeExisting, type Cgroups } from './manager.js';
 
 /**
  * Signalling every process of a container through its cgroup (kill --all,

@@ -364,16 +364,6 @@ export async function setFrozen(cg: Cgroups, frozen: boolean): Promise<void> {
   throw new TsboxError(`cgroup did not become ${frozen ? 'frozen' : 'thawed'} within 1 s`);
 }
 
-export function isFrozen(cg: Cgroups): boolean {
-  try {
-    if (cg.dirs.freezer) return readFileSync(path.join(cg.dirs.freezer, 'freezer.state'), 'utf8').trim() !== 'THAWED';
-    if (cg.dirs['']) return readFileSync(path.join(cg.dirs[''], 'cgroup.freeze'), 'utf8').trim() === '1';
-  } catch {
-    // Gone: not frozen.
-  }
-  return false;
-}
-
 /**
  * rmdir of each directory tsbox made, in order (deepest first), with the
  * cgroups inside it: the first that is busy (processes in it or below it),

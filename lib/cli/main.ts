@@ -7,7 +7,7 @@ import { writeStdout } from './output.js';
 
 function version(): string {
   const { version } = require('../../package.json') as { version: string };
-  const { OCI_VERSION } = require('../oci/default-spec.js') as typeof import('../oci/default-spec.js');
+  const { OCI_VERSION } = require('../oci/version.js') as typeof import('../oci/version.js');
   return `tsbox version ${version}\nspec: ${OCI_VERSION}\nnode: ${process.version}\n`;
 }
 

@@ -1,5 +1,7 @@
+import { native } from '../native/binding.js';
 import { DEFAULT_ROOT, defaultStateRoot } from '../runtime/root.js';
-import { Runtime } from '../runtime/runtime.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { StateStore } from '../runtime/state.js';
 import type { CommandContext } from './context.js';
 import { UsageError } from './parse.js';
 
@@ -9,10 +11,22 @@ import { UsageError } from './parse.js';
  * reap them for the exit status.
  */
 export function runtimeOf(ctx: CommandContext): Runtime {
+  // Loaded here rather than imported: state and list read the store alone
+  // (storeOf), and Runtime's modules (cgroups, hooks, resctrl...) would be
+  // most of what those calls, which engines make per container, load.
+  const { Runtime } = require('../runtime/runtime.js') as typeof import('../runtime/runtime.js');
+  return new Runtime({ root: stateRootOf(ctx), reapChildren: false, cgroupDriver: ctx.globals['systemd-cgroup'] === true ? 'systemd' : 'cgroupfs' });
+}
+
+/** The state store under --root, for the commands that only read it (state, list), as Runtime's own. */
+export function storeOf(ctx: CommandContext): StateStore {
+  return new StateStore(stateRootOf(ctx), native());
+}
+
+function stateRootOf(ctx: CommandContext): string {
   // --root's default is root's; an unprivileged user gets its own (as runc).
   const given = ctx.globals.root as string;
-  const root = given === DEFAULT_ROOT && (process.geteuid?.() ?? 0) !== 0 ? defaultStateRoot() : given;
-  return new Runtime({ root, reapChildren: false, cgroupDriver: ctx.globals['systemd-cgroup'] === true ? 'systemd' : 'cgroupfs' });
+  return given === DEFAULT_ROOT && (process.geteuid?.() ?? 0) !== 0 ? defaultStateRoot() : given;
 }
 
 /** The container id argument of commands that take exactly one. */

@@ -3,12 +3,9 @@
  * `runc spec` (and `runc spec --rootless`), with our hostname.
  */
 import type { IDMapping, LinuxNamespace, Mount, Spec } from './types.js';
+import { OCI_VERSION } from './version.js';
 
-/** The runtime-spec version tsbox writes and implements. */
-export const OCI_VERSION = '1.2.0';
-
-/** The newest runtime-spec version whose configs tsbox takes (`features`' ociVersionMax). */
-export const OCI_VERSION_MAX = '1.3.0';
+export { OCI_VERSION, OCI_VERSION_MAX } from './version.js';
 
 const CAPABILITIES = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
 

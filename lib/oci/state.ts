@@ -1,4 +1,4 @@
-import { OCI_VERSION } from './default-spec.js';
+import { OCI_VERSION } from './version.js';
 
 /** A container's status as the OCI state names it (runc adds "paused"). */
 export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';

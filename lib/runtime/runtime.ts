@@ -20,7 +20,7 @@ import type { KernelNamespace, PlannedNamespace } from '../plan/plan.js';
 import { native, type Binding } from '../native/binding.js';
 import { runHooks, runHooksWarning } from '../hooks.js';
 import type { NotifyRelay } from '../notify-socket.js';
-import { OCI_VERSION } from '../oci/default-spec.js';
+import { OCI_VERSION } from '../oci/version.js';
 import { signalNumber } from '../signals.js';
 import { sendPidfd } from '../pidfd-socket.js';
 import { namespaceLink, processesOf, processStat } from '../host/proc.js';
@@ -423,19 +423,11 @@ export class Runtime {
   }
 
   state(id: string): ContainerState {
-    return this.store.state(this.store.read(id));
+    return this.store.containerState(id);
   }
 
   list(): ContainerState[] {
-    const out: ContainerState[] = [];
-    for (const id of this.store.ids()) {
-      try {
-        out.push(this.state(id));
-      } catch {
-        // Deleted while we looked.
-      }
-    }
-    return out;
+    return this.store.states();
   }
 
   /**

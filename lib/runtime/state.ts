@@ -7,7 +7,7 @@ import { ociState, type Status } from '../oci/state.js';
 import { processStat } from '../host/proc.js';
 import { NotFound } from './status.js';
 import type { Hook, LinuxMemoryPolicy, LinuxSeccomp, Process } from '../oci/types.js';
-import { driverOf } from '../cgroup-drivers.js';
+import { isFrozen } from '../cgroups/frozen.js';
 import type { Cgroups } from '../cgroups/manager.js';
 import type { ResctrlGroup } from '../resctrl.js';
 
@@ -241,7 +241,25 @@ export class StateStore {
     // The init holds off its execve until `start` has connected to its
     // socket, which start removes.
     if (lstatOrUndefined(this.startSocket(record.id))?.isSocket()) return 'created';
-    return record.cgroups && driverOf(record.cgroups).isFrozen(record.cgroups) ? 'paused' : 'running';
+    return record.cgroups && isFrozen(record.cgroups) ? 'paused' : 'running';
+  }
+
+  /** The state of container `id` as `tsbox state` prints it (Runtime.state). */
+  containerState(id: string): ContainerState {
+    return this.state(this.read(id));
+  }
+
+  /** The state of every container, in id order (Runtime.list). */
+  states(): ContainerState[] {
+    const out: ContainerState[] = [];
+    for (const id of this.ids()) {
+      try {
+        out.push(this.containerState(id));
+      } catch {
+        // Deleted while we looked.
+      }
+    }
+    return out;
   }
 
   state(record: ContainerRecord): ContainerState {

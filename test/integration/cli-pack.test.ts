@@ -53,9 +53,14 @@ interface Observed {
 
 let pkg: string;
 let stateRoot: string;
-/** The two packs and their code caches: the full ones (create, run and exec) and the light ones (every other command). */
-const PACKS = ['cli.js', 'cli-light.js'] as const;
-const CACHES = ['cli.cache', 'cli-light.cache'] as const;
+/**
+ * The packs and their code caches: the full ones (create, run and exec),
+ * one for each command engines call per container, and the light ones
+ * (every other command).
+ */
+const KINDS = ['cli', 'cli-state', 'cli-list', 'cli-start', 'cli-kill', 'cli-delete', 'cli-light'] as const;
+const PACKS = KINDS.map((k) => `${k}.js` as const);
+const CACHES = KINDS.map((k) => `${k}.cache` as const);
 type PackName = (typeof PACKS)[number];
 type CacheName = (typeof CACHES)[number];
 let pristine: { packs: Record<PackName, Buffer>; caches: Record<CacheName, Buffer> };
@@ -97,8 +102,8 @@ function tsboxIn(dir: string, args: string[], env: NodeJS.ProcessEnv = {}): { ou
 const packFile = (name: PackName) => path.join(pkg, 'dist', 'packed', name);
 const cacheFile = (name: CacheName) => path.join(pkg, 'dist', 'packed', name);
 const readPristine = () => ({
-  packs: { 'cli.js': fs.readFileSync(packFile('cli.js')), 'cli-light.js': fs.readFileSync(packFile('cli-light.js')) },
-  caches: { 'cli.cache': fs.readFileSync(cacheFile('cli.cache')), 'cli-light.cache': fs.readFileSync(cacheFile('cli-light.cache')) },
+  packs: Object.fromEntries(PACKS.map((n) => [n, fs.readFileSync(packFile(n))])) as Record<PackName, Buffer>,
+  caches: Object.fromEntries(CACHES.map((n) => [n, fs.readFileSync(cacheFile(n))])) as Record<CacheName, Buffer>,
 });
 /** The modules a pack holds (its header names them). */
 const heldBy = (name: PackName) => (JSON.parse(/^\/\/ tsbox-packed (.*)\n/.exec(pristine.packs[name].toString('utf8'))![1]!) as { files: [string][] }).files.map(([f]) => f);
@@ -176,7 +181,7 @@ describe('packed CLI (scripts/pack-cli.js, bin/tsbox)', () => {
     expectSameAsUnpacked({ cache: 'accepted', unpacked: false });
   }, 120_000);
 
-  it('reads the full pack and cache for create, run and exec, the light ones for every other command', () => {
+  it('reads the full pack and cache for create, run and exec, its own for each per-call command, the light ones for every other command', () => {
     // Each cache damaged alone: a command reading it starts without a cache.
     for (const damaged of CACHES) {
       for (const name of CACHES) fs.writeFileSync(cacheFile(name), pristine.caches[name]);
@@ -184,9 +189,22 @@ describe('packed CLI (scripts/pack-cli.js, bin/tsbox)', () => {
       const broken = Buffer.from(cache);
       for (let i = 0; i < 256; i++) broken[(broken.length >> 1) + i]! ^= 0x5a;
       writeCache(damaged, header, broken, cache);
-      for (const args of [['run', '--help'], ['create', '--help'], ['exec', '--help'], ['--root', stateRoot, 'state', 'nope'], ['--version'], ['list', '--help']]) {
-        const full = args.some((a) => a === 'run' || a === 'create' || a === 'exec');
-        const expected = (full ? 'cli.cache' : 'cli-light.cache') === damaged ? 'none' : 'accepted';
+      const reads: Array<[string[], CacheName]> = [
+        [['run', '--help'], 'cli.cache'],
+        [['create', '--help'], 'cli.cache'],
+        [['exec', '--help'], 'cli.cache'],
+        [['--root', stateRoot, 'state', 'nope'], 'cli-state.cache'],
+        [['list', '--help'], 'cli-list.cache'],
+        [['--root', stateRoot, 'start', 'nope'], 'cli-start.cache'],
+        [['--root', stateRoot, 'kill', 'nope'], 'cli-kill.cache'],
+        [['--root', stateRoot, 'delete', 'nope'], 'cli-delete.cache'],
+        // A container named after a per-call command: the first such word counts.
+        [['--root', stateRoot, 'kill', 'state'], 'cli-kill.cache'],
+        [['--version'], 'cli-light.cache'],
+        [['ps', '--help'], 'cli-light.cache'],
+      ];
+      for (const [args, reads_] of reads) {
+        const expected = reads_ === damaged ? 'none' : 'accepted';
         expect(tsboxIn(pkg, args).observed, `tsbox ${args.join(' ')} with ${damaged} damaged`).toEqual({ cache: expected, unpacked: false });
       }
     }
@@ -245,13 +263,22 @@ describe('packed CLI (scripts/pack-cli.js, bin/tsbox)', () => {
     expectSameAsUnpacked({ cache: 'rejected', unpacked: true });
   }, 120_000);
 
-  it('holds in the light pack only what the per-call commands load; whatever else they need comes from dist/ as it is', () => {
+  it('holds in the light and per-call packs only what their commands load; whatever else they need comes from dist/ as it is', () => {
     const light = heldBy('cli-light.js');
     const full = heldBy('cli.js');
     expect(light).toEqual(expect.arrayContaining(['cli/main.js', 'cli/commands/state.js', 'cli/commands/delete.js', 'runtime/runtime.js']));
     for (const setUp of ['launch.js', 'bundle.js', 'plan/build.js', 'cli/commands/run.js', 'cli/commands/create.js']) {
       expect(full, 'the full pack').toContain(setUp);
-      expect(light, 'the light pack').not.toContain(setUp);
+      for (const name of PACKS.filter((n) => n !== 'cli.js')) expect(heldBy(name), name).not.toContain(setUp);
+    }
+    // state and list read the state store alone: no Runtime, no cgroup driver, no other command.
+    for (const name of ['cli-state.js', 'cli-list.js'] as const) {
+      expect(heldBy(name), name).toEqual(expect.arrayContaining(['cli/main.js', 'runtime/state.js', 'host/proc.js']));
+      for (const not of ['runtime/runtime.js', 'cgroup-drivers.js', 'cgroups/manager.js', 'hooks.js', 'cli/commands/kill.js']) expect(heldBy(name), name).not.toContain(not);
+    }
+    for (const name of ['cli-start.js', 'cli-kill.js', 'cli-delete.js'] as const) {
+      expect(heldBy(name), name).toEqual(expect.arrayContaining(['cli/main.js', `cli/commands/${name.slice(4, -3)}.js`, 'runtime/runtime.js']));
+      expect(heldBy(name), name).not.toContain('cli/commands/list.js');
     }
     // tsc rewrote a module the light pack does not hold: the full pack is
     // stale, the light one is not, and runs dist/'s module.

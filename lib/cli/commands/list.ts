@@ -1,14 +1,14 @@
 import type { CommandContext } from '../context.js';
 import { formatOf } from '../format.js';
 import { UsageError } from '../parse.js';
-import { runtimeOf } from '../runtime.js';
+import { storeOf } from '../runtime.js';
 import { table } from '../table.js';
 import { writeStdout } from '../output.js';
 
 export async function command(ctx: CommandContext): Promise<number> {
   if (ctx.args.length > 0) throw new UsageError(`takes no arguments, got "${ctx.args[0]}"`, 'list');
   const format = formatOf(ctx, 'list');
-  const states = runtimeOf(ctx).list();
+  const states = storeOf(ctx).states();
   if (ctx.flags.quiet) {
     writeStdout(states.map((s) => `${s.id}\n`).join(''));
   } else if (format === 'json') {

@@ -1,9 +1,9 @@
 import type { CommandContext } from '../context.js';
-import { runtimeOf, theId } from '../runtime.js';
+import { storeOf, theId } from '../runtime.js';
 import { writeStdout } from '../output.js';
 
 export async function command(ctx: CommandContext): Promise<number> {
-  const state = runtimeOf(ctx).state(theId(ctx, 'state'));
+  const state = storeOf(ctx).containerState(theId(ctx, 'state'));
   writeStdout(`${JSON.stringify(state, null, 2)}\n`);
   return 0;
 }
