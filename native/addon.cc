@@ -382,37 +382,49 @@ Napi::Value StopHelperServer(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// spawnHelper(helperPath, plan: Buffer, stdio: [in, out, err], extra: number[])
+// The plan on the runtime's end of a sync socket: one datagram, with room
+// made for a large one (many mounts or a long environment). SO_SNDBUFFORCE
+// needs CAP_NET_ADMIN; without it the default limit applies and an
+// oversized plan fails with EMSGSIZE. Returns 0 or an errno.
+int queue_plan(int sock, const char* data, size_t length) {
+  int want = static_cast<int>(length) + 4096;
+  if (want > 200 * 1024) {
+    if (setsockopt(sock, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof want) != 0) {
+      setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &want, sizeof want);
+    }
+  }
+  ssize_t sent;
+  do {
+    sent = send(sock, data, length, MSG_NOSIGNAL);
+  } while (sent < 0 && errno == EINTR);
+  return sent < 0 ? errno : 0;
+}
+
+// spawnHelper(helperPath, plan: Buffer | null, stdio: [in, out, err], extra: number[])
 //   -> { pid, pidfd, sock }
 // Starts tsbox-helper with the plan already queued on its sync socket, so
-// the helper can start work without a round trip. The container gets stdio
+// the helper can start work without a round trip; or, with a null plan,
+// before the plan exists (sendPlan gives it later): the helper's start-up
+// then runs while the runtime plans. The container gets stdio
 // as 0, 1, 2 and `extra` (--preserve-fds) as 3, 4, ...; the sync socket
 // comes right after them, and its number is the helper's argument.
 Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string helper = info[0].As<Napi::String>();
-  Napi::Buffer<char> planBuf = info[1].As<Napi::Buffer<char>>();
   Napi::Array stdio = info[2].As<Napi::Array>();
 
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
     return throw_system_error(env, "socketpair", errno);
   }
-  // The plan is one datagram; make room for a large one (many mounts or a
-  // long environment). SO_SNDBUFFORCE needs CAP_NET_ADMIN; without it the
-  // default limit applies and an oversized plan fails with EMSGSIZE below.
-  int want = static_cast<int>(planBuf.Length()) + 4096;
-  if (want > 200 * 1024) {
-    if (setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof want) != 0) {
-      setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &want, sizeof want);
+  if (!info[1].IsNull()) {
+    Napi::Buffer<char> planBuf = info[1].As<Napi::Buffer<char>>();
+    int err = queue_plan(sv[0], planBuf.Data(), planBuf.Length());
+    if (err != 0) {
+      close(sv[0]);
+      close(sv[1]);
+      return throw_system_error(env, "send launch plan", err);
     }
-  }
-  ssize_t sent = send(sv[0], planBuf.Data(), planBuf.Length(), MSG_NOSIGNAL);
-  if (sent < 0) {
-    int err = errno;
-    close(sv[0]);
-    close(sv[1]);
-    return throw_system_error(env, "send launch plan", err);
   }
 
   Napi::Array extra = info[3].As<Napi::Array>();
@@ -494,6 +506,16 @@ void settle_record(Napi::Env env, int sock, Napi::Promise::Deferred& deferred) {
 Napi::Value Recv(const Napi::CallbackInfo& info) {
   int sock = info[0].As<Napi::Number>().Int32Value();
   return Poller::start(info.Env(), sock, settle_record);
+}
+
+// sendPlan(sock, plan: Buffer): the plan for a helper spawned without one.
+Napi::Value SendPlan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int sock = info[0].As<Napi::Number>().Int32Value();
+  Napi::Buffer<char> plan = info[1].As<Napi::Buffer<char>>();
+  int err = queue_plan(sock, plan.Data(), plan.Length());
+  if (err != 0) return throw_system_error(env, "send launch plan", err);
+  return env.Undefined();
 }
 
 // send(sock, fields: string[])
@@ -769,6 +791,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("stopHelperServer", Napi::Function::New(env, StopHelperServer));
   exports.Set("recv", Napi::Function::New(env, Recv));
   exports.Set("send", Napi::Function::New(env, Send));
+  exports.Set("sendPlan", Napi::Function::New(env, SendPlan));
   exports.Set("waitExit", Napi::Function::New(env, WaitExit));
   exports.Set("readable", Napi::Function::New(env, Readable));
   exports.Set("reapInBackground", Napi::Function::New(env, ReapInBackground));

@@ -184,6 +184,20 @@ describe.skipIf(!isRoot)('lifecycle through the library (Runtime)', () => {
   // In-process, the init is this process's child (CLONE_PARENT from the
   // helper): delete() reaps it, so a long-lived library user collects no
   // zombies.
+  it('a create that fails after its helper started (cgroupsPath in systemd form) leaves no child: the helper, given no plan, is reaped before create rejects', async () => {
+    const rt = new Runtime({ root: lc.root });
+    const b = lc.bundle({ args: ['true'], mutate: (c) => (c.linux.cgroupsPath = 'system.slice:tsbox:x') });
+    const id = lc.track('unplanned');
+    for (let i = 0; i < 5; i++) {
+      const before = childPids();
+      const err = (await rt.create(id, b.dir, { stdio: 'ignore' }).catch((e: unknown) => e)) as Error;
+      expect(err.message).toMatch(/^linux\.cgroupsPath "system\.slice:tsbox:x" is in the systemd form/);
+      // At once, not eventually: the rejection waits for the helper's exit.
+      expect(childPids()).toEqual(before);
+    }
+    expect(rt.list().map((c) => c.id)).not.toContain(id);
+  });
+
   it('delete() of a container created in this process leaves no zombie child behind', async () => {
     const rt = new Runtime({ root: lc.root });
     const b = lc.bundle({ args: ['sleep', '100'] });
