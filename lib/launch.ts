@@ -253,22 +253,26 @@ export function pipeStreams(stdio: Stdio): [Writable | null, Readable | null, Re
  * with a one-line TsboxError, leaving no process, mount or file behind.
  */
 export async function launch(native: Binding, bundle: Bundle, options: LaunchOptions = {}): Promise<Launched> {
-  // The helper first, before the plan exists: its execution and start-up
-  // (glibc's, ~0.6 ms of CPU in a virtual machine) run on another CPU
-  // while this process validates, plans and makes the cgroups; it waits
-  // for the plan on its sync socket.
-  const helper = startHelper(native, null, options, bundle.spec.process?.terminal === true);
+  // The helper first, before the plan exists, executed from a thread of
+  // libuv's pool: its execution and start-up (glibc's, ~0.6 ms of CPU in a
+  // virtual machine) run on another CPU while this thread validates, plans
+  // and makes the cgroups; it waits for the plan on its sync socket.
+  const early = startHelperEarly(native, options, bundle.spec.process?.terminal === true);
+  // Its failure is launchPlan's to report; one that comes while this
+  // process is still planning must not count as unhandled meanwhile.
+  early.catch(() => undefined);
   try {
-    return await launchStarted(native, bundle, options, helper);
+    return await launchStarted(native, bundle, options, early);
   } finally {
-    // Whatever launchStarted did not get to hand to launchPlan: the helper
-    // reads the end of its socket and exits, and is reaped before this
-    // fails (nothing is left behind).
-    if (!helper.handedOver) await abandonHelper(native, helper);
+    // One that launchStarted did not get to hand to launchPlan (it failed
+    // before): the helper reads the end of its socket and exits, and is
+    // reaped before this fails (nothing is left behind).
+    const helper = await early.catch(() => undefined);
+    if (helper && !helper.handedOver) await abandonHelper(native, helper);
   }
 }
 
-async function launchStarted(native: Binding, bundle: Bundle, options: LaunchOptions, helper: StartedHelper): Promise<Launched> {
+async function launchStarted(native: Binding, bundle: Bundle, options: LaunchOptions, helper: Promise<StartedHelper>): Promise<Launched> {
   const id = options.id ?? generateId();
   const host = hostSnapshot();
   const linux = bundle.spec.linux;
@@ -561,29 +565,52 @@ interface StartedHelper {
   handedOver?: boolean;
 }
 
-/** Spawns the helper with the container's stdio and extra descriptors, and its plan when given. */
-function startHelper(native: Binding, plan: Buffer | null, options: Pick<LaunchOptions, 'stdio' | 'extraFds'>, terminal: boolean): StartedHelper {
+type HelperStdio = Pick<LaunchOptions, 'stdio' | 'extraFds'>;
+
+/** What the launch warns about how the helper is executed (see native/addon.cc, "the helper's image"). */
+function imageWarning(native: Binding): string | undefined {
   const image = native.helperImage(native.helperPath);
   // Unprivileged, open_tree is refused, and it is not needed: the helper's
   // file is either the user's own (a rootless container's root is that
   // user, who could write it anyway) or not writable by the user at all.
-  const imageWarning =
-    !image.readOnly && process.geteuid?.() === 0
-      ? `tsbox-helper is executed from its own (writable) mount: ${image.reason}; a container process could reach it through /proc/<pid>/exe while it runs`
-      : undefined;
+  if (image.readOnly || process.geteuid?.() !== 0) return undefined;
+  return `tsbox-helper is executed from its own (writable) mount: ${image.reason}; a container process could reach it through /proc/<pid>/exe while it runs`;
+}
+
+/**
+ * The helper, spawned by `spawn` with the container's stdio and extra
+ * descriptors (held open until it has them). It exits as soon as it has
+ * cloned the init, or at the end of its socket without a plan.
+ */
+async function spawnWith(
+  native: Binding,
+  options: HelperStdio,
+  terminal: boolean,
+  spawn: (stdio: Stdio) => Spawned | Promise<Spawned>,
+): Promise<StartedHelper> {
+  const warning = imageWarning(native);
   const stdio = openStdio(native, options.stdio, terminal);
-  let spawned;
   try {
-    spawned = native.spawnHelper(native.helperPath, plan, stdio.childFds, options.extraFds ?? []);
+    const spawned = await spawn(stdio);
+    return { sock: spawned.sock, stdio, exited: reap(native, spawned.pidfd), imageWarning: warning };
   } catch (err) {
     closeParentFds(native, stdio);
     throw isSystemCallError(err) ? new TsboxError(err.message, { cause: err }) : err;
   } finally {
     for (const fd of stdio.closeAfterSpawn) closeSync(fd);
   }
-  // The helper exits as soon as it has cloned the init (or found its
-  // socket closed without a plan).
-  return { sock: spawned.sock, stdio, exited: reap(native, spawned.pidfd), imageWarning };
+}
+
+type Spawned = { pid: number; pidfd: number; sock: number };
+
+/** The helper with its plan queued, spawned on this thread (exec's launches). */
+function startHelper(native: Binding, plan: Buffer, options: HelperStdio, terminal: boolean): Promise<StartedHelper> {
+  return spawnWith(native, options, terminal, (stdio) => native.spawnHelper(native.helperPath, plan, stdio.childFds, options.extraFds ?? []));
+}
+
+/** The helper before its plan exists (sendPlan gives it), spawned from a thread of libuv's pool. */
+function startHelperEarly(native: Binding, options: HelperStdio, terminal: boolean): Promise<StartedHelper> {
+  return spawnWith(native, options, terminal, (stdio) => native.spawnHelperEarly(native.helperPath, stdio.childFds, options.extraFds ?? []));
 }
 
 /** A started helper that will get no plan: it exits at the end of its socket, and is reaped. */
@@ -597,25 +624,30 @@ async function abandonHelper(native: Binding, helper: StartedHelper): Promise<vo
  * launch() for a plan made already (exec's, from buildExecPlan), or
  * launch()'s own, for the helper it started (which this then owns).
  */
-export async function launchPlan(native: Binding, plan: LaunchPlan, options: LaunchPlanOptions = {}, started?: StartedHelper): Promise<Launched> {
-  if (started) started.handedOver = true;
+export async function launchPlan(native: Binding, plan: LaunchPlan, options: LaunchPlanOptions = {}, started?: Promise<StartedHelper>): Promise<Launched> {
   // The plan is read, never written: what launching adds goes beside it.
   const warnings = [...plan.warnings];
-  let encoded: Buffer;
-  try {
-    let seccompProgram = plan.seccompProgram;
-    if (plan.seccomp && !seccompProgram) {
-      seccompProgram = await compiledSeccomp(plan.seccomp, native.helperPath, (s) => compileSeccomp(native, s), options.seccompCacheDir);
-      const unknown = seccompProgram.unknown;
-      if (unknown.length > 0) warnings.push(`linux.seccomp: rules for system calls unknown to libseccomp skipped: ${unknown.join(', ')}`);
-    }
-    encoded = encodePlan(seccompProgram ? { ...plan, seccompProgram } : plan);
-    if (started) native.sendPlan(started.sock, encoded);
-  } catch (err) {
-    if (started) await abandonHelper(native, started);
-    throw isSystemCallError(err) ? new TsboxError(err.message, { cause: err }) : err;
+  let seccompProgram = plan.seccompProgram;
+  if (plan.seccomp && !seccompProgram) {
+    seccompProgram = await compiledSeccomp(plan.seccomp, native.helperPath, (s) => compileSeccomp(native, s), options.seccompCacheDir);
+    const unknown = seccompProgram.unknown;
+    if (unknown.length > 0) warnings.push(`linux.seccomp: rules for system calls unknown to libseccomp skipped: ${unknown.join(', ')}`);
   }
-  const helper = started ?? startHelper(native, encoded, options, plan.terminal !== undefined);
+  const encoded = encodePlan(seccompProgram ? { ...plan, seccompProgram } : plan);
+  let helper: StartedHelper;
+  if (started) {
+    // Ours from here on (launch() undoes it only if this never got it).
+    helper = await started;
+    helper.handedOver = true;
+    try {
+      native.sendPlan(helper.sock, encoded);
+    } catch (err) {
+      await abandonHelper(native, helper);
+      throw isSystemCallError(err) ? new TsboxError(err.message, { cause: err }) : err;
+    }
+  } else {
+    helper = await startHelper(native, encoded, options, plan.terminal !== undefined);
+  }
   if (helper.imageWarning) warnings.push(helper.imageWarning);
   const { stdio } = helper;
 

@@ -172,6 +172,10 @@ struct HelperImage {
   std::string reason;  // why there is no clone (dir == -1)
 };
 
+// Held while the image is looked at or used: spawnHelperEarly executes the
+// helper from a thread of libuv's pool.
+std::mutex image_mutex;
+
 HelperImage& helper_image(const std::string& path) {
   static HelperImage image;
   if (image.path == path) return image;
@@ -204,6 +208,7 @@ HelperImage& helper_image(const std::string& path) {
 // helperImage(helperPath) -> { readOnly: boolean, reason: string }: how
 // spawnHelper will execute the helper (see above).
 Napi::Value HelperImageInfo(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lock(image_mutex);
   const HelperImage& image = helper_image(info[0].As<Napi::String>());
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("readOnly", Napi::Boolean::New(info.Env(), image.dir >= 0));
@@ -233,6 +238,7 @@ int spawn_helper_process(const std::string& helper, const std::vector<int>& sour
     posix_spawnattr_init(&attr);
     // First, before the dup2s could reuse its number: into the read-only
     // clone, from which the helper is executed by a relative name.
+    std::lock_guard<std::mutex> lock(image_mutex);
     const HelperImage& image = helper_image(helper);
     if (image.dir >= 0) posix_spawn_file_actions_addfchdir_np(&actions, image.dir);
     for (int i = 0; i < count; i++) posix_spawn_file_actions_adddup2(&actions, high[i], i);
@@ -400,37 +406,34 @@ int queue_plan(int sock, const char* data, size_t length) {
   return sent < 0 ? errno : 0;
 }
 
-// spawnHelper(helperPath, plan: Buffer | null, stdio: [in, out, err], extra: number[])
-//   -> { pid, pidfd, sock }
-// Starts tsbox-helper with the plan already queued on its sync socket, so
-// the helper can start work without a round trip; or, with a null plan,
-// before the plan exists (sendPlan gives it later): the helper's start-up
-// then runs while the runtime plans. The container gets stdio
-// as 0, 1, 2 and `extra` (--preserve-fds) as 3, 4, ...; the sync socket
-// comes right after them, and its number is the helper's argument.
-Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::string helper = info[0].As<Napi::String>();
-  Napi::Array stdio = info[2].As<Napi::Array>();
+// A started helper: our child, its pidfd, our end of its sync socket.
+struct StartedHelper {
+  pid_t pid = -1;
+  int pidfd = -1;
+  int sock = -1;
+};
 
+// Starts tsbox-helper with `sources` (stdio, then the preserved
+// descriptors) as 0, 1, 2, ... and the sync socket right after them, whose
+// number is the helper's argument; the plan, when given, already queued on
+// it, so the helper can start work without a round trip. Returns 0, or an
+// errno with `step` naming what failed. Touches no JavaScript value, so
+// that it can run on a thread of libuv's pool.
+int start_helper(const std::string& helper, std::vector<int> sources, const char* plan, size_t plan_length, StartedHelper& out, std::string& step) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-    return throw_system_error(env, "socketpair", errno);
+    step = "socketpair";
+    return errno;
   }
-  if (!info[1].IsNull()) {
-    Napi::Buffer<char> planBuf = info[1].As<Napi::Buffer<char>>();
-    int err = queue_plan(sv[0], planBuf.Data(), planBuf.Length());
+  if (plan != nullptr) {
+    int err = queue_plan(sv[0], plan, plan_length);
     if (err != 0) {
       close(sv[0]);
       close(sv[1]);
-      return throw_system_error(env, "send launch plan", err);
+      step = "send launch plan";
+      return err;
     }
   }
-
-  Napi::Array extra = info[3].As<Napi::Array>();
-  std::vector<int> sources;
-  for (uint32_t i = 0; i < 3; i++) sources.push_back(stdio.Get(i).As<Napi::Number>().Int32Value());
-  for (uint32_t i = 0; i < extra.Length(); i++) sources.push_back(extra.Get(i).As<Napi::Number>().Int32Value());
   sources.push_back(sv[1]);
 
   pid_t pid = -1;
@@ -449,7 +452,8 @@ Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
   close(sv[1]);
   if (err != 0) {
     close(sv[0]);
-    return throw_system_error(env, "spawn \"" + helper + "\"", err);
+    step = "spawn \"" + helper + "\"";
+    return err;
   }
   // The helper is our child and not yet reaped, so its pid cannot have been
   // reused: the pidfd is sure to be the helper's. (A forked one came with it.)
@@ -459,17 +463,90 @@ Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
     close(sv[0]);
-    return throw_system_error(env, "pidfd_open", err);
+    step = "pidfd_open";
+    return err;
   }
   fcntl(pidfd, F_SETFD, FD_CLOEXEC);
   // Non-blocking: receiving is driven by libuv readiness, never a wait.
   fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+  out = StartedHelper{pid, pidfd, sv[0]};
+  return 0;
+}
 
+std::vector<int> helper_sources(Napi::Array stdio, Napi::Array extra) {
+  std::vector<int> sources;
+  for (uint32_t i = 0; i < 3; i++) sources.push_back(stdio.Get(i).As<Napi::Number>().Int32Value());
+  for (uint32_t i = 0; i < extra.Length(); i++) sources.push_back(extra.Get(i).As<Napi::Number>().Int32Value());
+  return sources;
+}
+
+Napi::Object started_object(Napi::Env env, const StartedHelper& h) {
   Napi::Object out = Napi::Object::New(env);
-  out.Set("pid", Napi::Number::New(env, pid));
-  out.Set("pidfd", Napi::Number::New(env, pidfd));
-  out.Set("sock", Napi::Number::New(env, sv[0]));
+  out.Set("pid", Napi::Number::New(env, h.pid));
+  out.Set("pidfd", Napi::Number::New(env, h.pidfd));
+  out.Set("sock", Napi::Number::New(env, h.sock));
   return out;
+}
+
+// spawnHelper(helperPath, plan: Buffer | null, stdio: [in, out, err], extra: number[])
+//   -> { pid, pidfd, sock }
+// start_helper on this thread; with a null plan, none is queued (sendPlan
+// gives it). The container gets stdio as 0, 1, 2 and `extra`
+// (--preserve-fds) as 3, 4, ...
+Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string helper = info[0].As<Napi::String>();
+  std::vector<int> sources = helper_sources(info[2].As<Napi::Array>(), info[3].As<Napi::Array>());
+  const char* plan = nullptr;
+  size_t length = 0;
+  if (!info[1].IsNull()) {
+    Napi::Buffer<char> buf = info[1].As<Napi::Buffer<char>>();
+    plan = buf.Data();
+    length = buf.Length();
+  }
+  StartedHelper h;
+  std::string step;
+  int err = start_helper(helper, sources, plan, length, h, step);
+  if (err != 0) return throw_system_error(env, step, err);
+  return started_object(env, h);
+}
+
+// spawnHelperEarly(helperPath, stdio, extra) -> Promise<{ pid, pidfd, sock }>:
+// start_helper without a plan (sendPlan gives it), on a thread of libuv's
+// pool. posix_spawn holds its caller until the child's execve has replaced
+// the memory they share (glibc spawns with CLONE_VFORK): 0.1-1 ms, more on
+// a loaded machine, during which the runtime can plan instead. The caller
+// keeps the descriptors open until the promise settles.
+class EarlySpawn : public Napi::AsyncWorker {
+ public:
+  EarlySpawn(Napi::Env env, std::string helper, std::vector<int> sources)
+      : Napi::AsyncWorker(env, "tsbox:spawnHelperEarly"), deferred_(Napi::Promise::Deferred::New(env)), helper_(std::move(helper)), sources_(std::move(sources)) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override { err_ = start_helper(helper_, sources_, nullptr, 0, started_, step_); }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (err_ != 0) deferred_.Reject(system_error(env, step_, err_).Value());
+    else deferred_.Resolve(started_object(env, started_));
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::string helper_;
+  std::vector<int> sources_;
+  StartedHelper started_;
+  std::string step_;
+  int err_ = 0;
+};
+
+Napi::Value SpawnHelperEarly(const Napi::CallbackInfo& info) {
+  auto* work = new EarlySpawn(info.Env(), info[0].As<Napi::String>(), helper_sources(info[1].As<Napi::Array>(), info[2].As<Napi::Array>()));
+  Napi::Promise promise = work->Promise();
+  work->Queue();
+  return promise;
 }
 
 // ---------------------------------------------------------------- messages
@@ -786,6 +863,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("makeRaw", Napi::Function::New(env, MakeRaw));
   exports.Set("restoreTerminal", Napi::Function::New(env, RestoreTerminal));
   exports.Set("spawnHelper", Napi::Function::New(env, SpawnHelper));
+  exports.Set("spawnHelperEarly", Napi::Function::New(env, SpawnHelperEarly));
   exports.Set("helperImage", Napi::Function::New(env, HelperImageInfo));
   exports.Set("startHelperServer", Napi::Function::New(env, StartHelperServer));
   exports.Set("stopHelperServer", Napi::Function::New(env, StopHelperServer));

@@ -35,6 +35,12 @@ export interface Addon {
     extra: number[],
   ): { pid: number; pidfd: number; sock: number };
   /**
+   * spawnHelper without a plan (sendPlan gives it), done on a thread of
+   * libuv's pool: this thread is not held while the helper is executed.
+   * The descriptors must stay open until the promise settles.
+   */
+  spawnHelperEarly(helper: string, stdio: [number, number, number], extra: number[]): Promise<{ pid: number; pidfd: number; sock: number }>;
+  /**
    * How spawnHelper executes the helper: from a read-only, detached clone of
    * its directory (readOnly), or by its path, with the reason (see
    * native/addon.cc, "the helper's image").

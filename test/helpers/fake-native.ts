@@ -287,6 +287,10 @@ export class FakeNative implements Binding {
     return { pid: helperProc.pid, pidfd: this.open({ kind: 'pidfd', proc: helperProc }), sock: this.open({ kind: 'sock', conversation }) };
   }
 
+  spawnHelperEarly(helper: string, stdio: [number, number, number], extra: number[]): Promise<{ pid: number; pidfd: number; sock: number }> {
+    return Promise.resolve().then(() => this.spawnHelper(helper, null, stdio, extra));
+  }
+
   /** The helper's and then the init's side of the protocol; resolves with the helper's exit code. */
   private async playHelper(
     run: HelperRun,
