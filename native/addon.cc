@@ -512,8 +512,8 @@ Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
 }
 
 // spawnHelperEarly(helperPath, stdio, extra) -> Promise<{ pid, pidfd, sock }>:
-// start_helper without a plan (sendPlan gives it), on a thread of libuv's
-// pool. posix_spawn holds its caller until the child's execve has replaced
+// start_helper without a plan (sendPlan gives it); unless the helper is
+// pre-started, on a thread of libuv's pool. posix_spawn holds its caller until the child's execve has replaced
 // the memory they share (glibc spawns with CLONE_VFORK): 0.1-1 ms, more on
 // a loaded machine, during which the runtime can plan instead. The caller
 // keeps the descriptors open until the promise settles.
@@ -543,7 +543,26 @@ class EarlySpawn : public Napi::AsyncWorker {
 };
 
 Napi::Value SpawnHelperEarly(const Napi::CallbackInfo& info) {
-  auto* work = new EarlySpawn(info.Env(), info[0].As<Napi::String>(), helper_sources(info[1].As<Napi::Array>(), info[2].As<Napi::Array>()));
+  Napi::Env env = info.Env();
+  std::string helper = info[0].As<Napi::String>();
+  std::vector<int> sources = helper_sources(info[1].As<Napi::Array>(), info[2].As<Napi::Array>());
+  bool prestarted;
+  {
+    std::lock_guard<std::mutex> lock(spawner_mutex);
+    prestarted = spawner.ctl >= 0 && spawner.helper == helper;
+  }
+  if (prestarted) {
+    // A fork of the pre-started helper takes tens of microseconds: less
+    // than handing the work to another thread and back.
+    auto deferred = Napi::Promise::Deferred::New(env);
+    StartedHelper h;
+    std::string step;
+    int err = start_helper(helper, sources, nullptr, 0, h, step);
+    if (err != 0) deferred.Reject(system_error(env, step, err).Value());
+    else deferred.Resolve(started_object(env, h));
+    return deferred.Promise();
+  }
+  auto* work = new EarlySpawn(env, helper, std::move(sources));
   Napi::Promise promise = work->Promise();
   work->Queue();
   return promise;
