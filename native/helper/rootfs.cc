@@ -106,6 +106,37 @@ std::string resolve_in_root(int root, const std::string& path) {
 // descriptor of its parent that was itself resolved inside the root, so a
 // symlinked component cannot redirect creation onto the host.
 int mkdir_all(int root, const std::string& path, mode_t mode) {
+  // Already there (the usual case: /dev for each device node and symlink,
+  // /proc, /sys): one lookup instead of two or three per component.
+  int existing = open_in_root(root, path, O_PATH | O_DIRECTORY);
+  if (existing >= 0) {
+    close(existing);
+    return 0;
+  }
+  // Only the last component missing under a parent reached without any
+  // symlink (a mount point in a directory mounted just before: /dev/pts,
+  // each /sys/fs/cgroup/<hierarchy>), so the path is where it leads: made
+  // there at once. Anything else (a symlink on the way, a dangling one as
+  // the last component: EEXIST) takes the walk below.
+  if (errno == ENOENT && path != "/") {
+    std::string dir, base;
+    split(path, dir, base);
+    struct open_how how = {};
+    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    long parent;
+    do {
+      parent = syscall(SYS_openat2, root, dir.c_str(), &how, sizeof how);
+    } while (parent < 0 && (errno == EINTR || errno == EAGAIN));
+    if (parent >= 0) {
+      int rc = mkdirat(static_cast<int>(parent), base.c_str(), mode);
+      close(static_cast<int>(parent));
+      if (rc == 0) {
+        note_created(path, true);
+        return 0;
+      }
+    }
+  }
   std::string prefix;
   for (const auto& component : strings::split_on(resolve_in_root(root, path), '/')) {
     if (component.empty()) continue;
