@@ -254,9 +254,9 @@ export function pipeStreams(stdio: Stdio): [Writable | null, Readable | null, Re
  */
 export async function launch(native: Binding, bundle: Bundle, options: LaunchOptions = {}): Promise<Launched> {
   // The helper first, before the plan exists, executed from a thread of
-  // libuv's pool: its execution and start-up (glibc's, ~0.6 ms of CPU in a
-  // virtual machine) run on another CPU while this thread validates, plans
-  // and makes the cgroups; it waits for the plan on its sync socket.
+  // the addon's own: its execution and start-up (glibc's, ~0.6 ms of CPU
+  // in a virtual machine) run on another CPU while this thread validates,
+  // plans and makes the cgroups; it waits for the plan on its sync socket.
   const early = startHelperEarly(native, options, bundle.spec.process?.terminal === true);
   // Its failure is launchPlan's to report; one that comes while this
   // process is still planning must not count as unhandled meanwhile.
@@ -608,7 +608,7 @@ function startHelper(native: Binding, plan: Buffer, options: HelperStdio, termin
   return spawnWith(native, options, terminal, (stdio) => native.spawnHelper(native.helperPath, plan, stdio.childFds, options.extraFds ?? []));
 }
 
-/** The helper before its plan exists (sendPlan gives it), spawned from a thread of libuv's pool. */
+/** The helper before its plan exists (sendPlan gives it), spawned from the addon's own thread. */
 function startHelperEarly(native: Binding, options: HelperStdio, terminal: boolean): Promise<StartedHelper> {
   return spawnWith(native, options, terminal, (stdio) => native.spawnHelperEarly(native.helperPath, stdio.childFds, options.extraFds ?? []));
 }

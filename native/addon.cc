@@ -26,9 +26,12 @@
 
 #include <cctype>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <napi.h>
@@ -173,7 +176,7 @@ struct HelperImage {
 };
 
 // Held while the image is looked at or used: spawnHelperEarly executes the
-// helper from a thread of libuv's pool.
+// helper from a thread of its own.
 std::mutex image_mutex;
 
 HelperImage& helper_image(const std::string& path) {
@@ -418,7 +421,7 @@ struct StartedHelper {
 // number is the helper's argument; the plan, when given, already queued on
 // it, so the helper can start work without a round trip. Returns 0, or an
 // errno with `step` naming what failed. Touches no JavaScript value, so
-// that it can run on a thread of libuv's pool.
+// that it can run on another thread.
 int start_helper(const std::string& helper, std::vector<int> sources, const char* plan, size_t plan_length, StartedHelper& out, std::string& step) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
@@ -513,34 +516,66 @@ Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
 
 // spawnHelperEarly(helperPath, stdio, extra) -> Promise<{ pid, pidfd, sock }>:
 // start_helper without a plan (sendPlan gives it); unless the helper is
-// pre-started, on a thread of libuv's pool. posix_spawn holds its caller until the child's execve has replaced
-// the memory they share (glibc spawns with CLONE_VFORK): 0.1-1 ms, more on
-// a loaded machine, during which the runtime can plan instead. The caller
-// keeps the descriptors open until the promise settles.
-class EarlySpawn : public Napi::AsyncWorker {
- public:
-  EarlySpawn(Napi::Env env, std::string helper, std::vector<int> sources)
-      : Napi::AsyncWorker(env, "tsbox:spawnHelperEarly"), deferred_(Napi::Promise::Deferred::New(env)), helper_(std::move(helper)), sources_(std::move(sources)) {}
-
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
- protected:
-  void Execute() override { err_ = start_helper(helper_, sources_, nullptr, 0, started_, step_); }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (err_ != 0) deferred_.Reject(system_error(env, step_, err_).Value());
-    else deferred_.Resolve(started_object(env, started_));
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  std::string helper_;
-  std::vector<int> sources_;
-  StartedHelper started_;
-  std::string step_;
-  int err_ = 0;
+// pre-started, on a thread of the addon's own. posix_spawn holds its
+// caller until the child's execve has replaced the memory they share
+// (glibc spawns with CLONE_VFORK): 0.1-1 ms, more on a loaded machine,
+// during which the runtime can plan instead. Not libuv's pool: a program
+// can hold all of its threads (reads of FIFOs without a writer, slow
+// lookups), and no launch would then get its helper. The caller keeps the
+// descriptors open until the promise settles.
+struct EarlySpawn {
+  std::string helper;
+  std::vector<int> sources;
+  Napi::Promise::Deferred deferred;
+  // Settles the promise on the JavaScript thread; holds its event loop
+  // open until then.
+  Napi::ThreadSafeFunction settle;
+  StartedHelper started;
+  std::string step;
+  int err = 0;
 };
+
+// Never destroyed: at exit the thread still waits on the condition
+// variable, whose destructor would wait for it.
+struct EarlyQueue {
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<EarlySpawn*> queue;
+  bool thread = false;
+};
+EarlyQueue& early = *new EarlyQueue;
+
+void settle_early(Napi::Env env, Napi::Function, EarlySpawn* work) {
+  if (work->err != 0) work->deferred.Reject(system_error(env, work->step, work->err).Value());
+  else work->deferred.Resolve(started_object(env, work->started));
+  delete work;
+}
+
+// The spawning thread: one spawn at a time, for as long as the process runs.
+void early_spawns() {
+  for (;;) {
+    EarlySpawn* work;
+    {
+      std::unique_lock<std::mutex> lock(early.mutex);
+      early.wake.wait(lock, [] { return !early.queue.empty(); });
+      work = early.queue.front();
+      early.queue.pop_front();
+    }
+    work->err = start_helper(work->helper, work->sources, nullptr, 0, work->started, work->step);
+    Napi::ThreadSafeFunction settle = work->settle;
+    if (settle.BlockingCall(work, settle_early) != napi_ok) {
+      // Its environment is gone (a worker thread that ended): so is
+      // whoever would have used the helper, which exits at the end of
+      // its socket.
+      if (work->err == 0) {
+        close(work->started.sock);
+        close(work->started.pidfd);
+      }
+      delete work;
+    }
+    settle.Release();
+  }
+}
 
 Napi::Value SpawnHelperEarly(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -551,20 +586,34 @@ Napi::Value SpawnHelperEarly(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(spawner_mutex);
     prestarted = spawner.ctl >= 0 && spawner.helper == helper;
   }
+  auto deferred = Napi::Promise::Deferred::New(env);
+  Napi::Promise promise = deferred.Promise();
   if (prestarted) {
     // A fork of the pre-started helper takes tens of microseconds: less
-    // than handing the work to another thread and back.
-    auto deferred = Napi::Promise::Deferred::New(env);
+    // than handing the work to the spawning thread and back.
     StartedHelper h;
     std::string step;
     int err = start_helper(helper, sources, nullptr, 0, h, step);
     if (err != 0) deferred.Reject(system_error(env, step, err).Value());
     else deferred.Resolve(started_object(env, h));
-    return deferred.Promise();
+    return promise;
   }
-  auto* work = new EarlySpawn(env, helper, std::move(sources));
-  Napi::Promise promise = work->Promise();
-  work->Queue();
+  auto* work = new EarlySpawn{helper, std::move(sources), deferred, Napi::ThreadSafeFunction::New(env, Napi::Function(), "tsbox:spawnHelperEarly", 0, 1)};
+  {
+    std::lock_guard<std::mutex> lock(early.mutex);
+    if (!early.thread) {
+      // Born with every signal blocked, as libuv's threads are: Node's
+      // handlers belong to its own threads.
+      sigset_t all, old;
+      sigfillset(&all);
+      pthread_sigmask(SIG_BLOCK, &all, &old);
+      std::thread(early_spawns).detach();
+      pthread_sigmask(SIG_SETMASK, &old, nullptr);
+      early.thread = true;
+    }
+    early.queue.push_back(work);
+  }
+  early.wake.notify_one();
   return promise;
 }
 

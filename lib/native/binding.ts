@@ -36,7 +36,7 @@ export interface Addon {
   ): { pid: number; pidfd: number; sock: number };
   /**
    * spawnHelper without a plan (sendPlan gives it), done on a thread of
-   * libuv's pool: this thread is not held while the helper is executed.
+   * a thread of the addon's own: this thread is not held while the helper is executed.
    * The descriptors must stay open until the promise settles.
    */
   spawnHelperEarly(helper: string, stdio: [number, number, number], extra: number[]): Promise<{ pid: number; pidfd: number; sock: number }>;

@@ -31,7 +31,7 @@
 //   ---------------                ------                    ----
 //   socketpair
 //   posix_spawn(helper) -------->  (glibc's start-up)
-//   (a thread of libuv's pool:
+//   (the addon's own thread:
 //   launch() plans meanwhile)
 //   the plan ------------------->  recv plan
 //   (exec's launches queue the
