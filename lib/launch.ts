@@ -253,6 +253,26 @@ export function pipeStreams(stdio: Stdio): [Writable | null, Readable | null, Re
  * with a one-line TsboxError, leaving no process, mount or file behind.
  */
 export async function launch(native: Binding, bundle: Bundle, options: LaunchOptions = {}): Promise<Launched> {
+  // The helper first, before the plan exists, executed from a thread of
+  // the addon's own: its execution and start-up (glibc's, ~0.6 ms of CPU
+  // in a virtual machine) run on another CPU while this thread validates,
+  // plans and makes the cgroups; it waits for the plan on its sync socket.
+  const early = startHelperEarly(native, options, bundle.spec.process?.terminal === true);
+  // Its failure is launchPlan's to report; one that comes while this
+  // process is still planning must not count as unhandled meanwhile.
+  early.catch(() => undefined);
+  try {
+    return await launchStarted(native, bundle, options, early);
+  } finally {
+    // One that launchStarted did not get to hand to launchPlan (it failed
+    // before): the helper reads the end of its socket and exits, and is
+    // reaped before this fails (nothing is left behind).
+    const helper = await early.catch(() => undefined);
+    if (helper && !helper.handedOver) await abandonHelper(native, helper);
+  }
+}
+
+async function launchStarted(native: Binding, bundle: Bundle, options: LaunchOptions, helper: Promise<StartedHelper>): Promise<Launched> {
   const id = options.id ?? generateId();
   const host = hostSnapshot();
   const linux = bundle.spec.linux;
@@ -336,17 +356,22 @@ export async function launch(native: Binding, bundle: Bundle, options: LaunchOpt
     ...(ready && { pause: true }),
   };
   try {
-    const launched = await launchPlan(native, planned, {
-      ...options,
-      beforePivot,
-      seccompState,
-      onSpawned: (pid) => {
-        initPid = pid;
-        record({ cgroups, pid });
+    const launched = await launchPlan(
+      native,
+      planned,
+      {
+        ...options,
+        beforePivot,
+        seccompState,
+        onSpawned: (pid) => {
+          initPid = pid;
+          record({ cgroups, pid });
+        },
+        ...(joinCgroup && { joinCgroup }),
+        ...(ready && { ready }),
       },
-      ...(joinCgroup && { joinCgroup }),
-      ...(ready && { ready }),
-    });
+      helper,
+    );
     // The plan's warnings, the cgroups', then those of the launch itself.
     launched.warnings.splice(plan.warnings.length, 0, ...warnings);
     return { ...launched, ...(cgroups && { cgroups }), ...(intelRdt && { intelRdt }) };
@@ -528,8 +553,78 @@ const HANDLERS: Record<Exclude<HelperMessage, 'seccomp-program'>, (talk: Talk, m
   },
 };
 
-/** launch() for a plan made already (exec's, from buildExecPlan). */
-export async function launchPlan(native: Binding, plan: LaunchPlan, options: LaunchPlanOptions = {}): Promise<Launched> {
+/** A helper spawned with the container's stdio, its plan to come (sendPlan) or queued. */
+interface StartedHelper {
+  sock: number;
+  stdio: Stdio;
+  /** Settles once the helper has exited and been reaped. */
+  exited: Promise<unknown>;
+  /** Why the helper's image is not read-only (a warning for the launch), or undefined. */
+  imageWarning: string | undefined;
+  /** Set once launchPlan owns it (and undoes it if the launch fails). */
+  handedOver?: boolean;
+}
+
+type HelperStdio = Pick<LaunchOptions, 'stdio' | 'extraFds'>;
+
+/** What the launch warns about how the helper is executed (see native/addon.cc, "the helper's image"). */
+function imageWarning(native: Binding): string | undefined {
+  const image = native.helperImage(native.helperPath);
+  // Unprivileged, open_tree is refused, and it is not needed: the helper's
+  // file is either the user's own (a rootless container's root is that
+  // user, who could write it anyway) or not writable by the user at all.
+  if (image.readOnly || process.geteuid?.() !== 0) return undefined;
+  return `tsbox-helper is executed from its own (writable) mount: ${image.reason}; a container process could reach it through /proc/<pid>/exe while it runs`;
+}
+
+/**
+ * The helper, spawned by `spawn` with the container's stdio and extra
+ * descriptors (held open until it has them). It exits as soon as it has
+ * cloned the init, or at the end of its socket without a plan.
+ */
+async function spawnWith(
+  native: Binding,
+  options: HelperStdio,
+  terminal: boolean,
+  spawn: (stdio: Stdio) => Spawned | Promise<Spawned>,
+): Promise<StartedHelper> {
+  const warning = imageWarning(native);
+  const stdio = openStdio(native, options.stdio, terminal);
+  try {
+    const spawned = await spawn(stdio);
+    return { sock: spawned.sock, stdio, exited: reap(native, spawned.pidfd), imageWarning: warning };
+  } catch (err) {
+    closeParentFds(native, stdio);
+    throw isSystemCallError(err) ? new TsboxError(err.message, { cause: err }) : err;
+  } finally {
+    for (const fd of stdio.closeAfterSpawn) closeSync(fd);
+  }
+}
+
+type Spawned = { pid: number; pidfd: number; sock: number };
+
+/** The helper with its plan queued, spawned on this thread (exec's launches). */
+function startHelper(native: Binding, plan: Buffer, options: HelperStdio, terminal: boolean): Promise<StartedHelper> {
+  return spawnWith(native, options, terminal, (stdio) => native.spawnHelper(native.helperPath, plan, stdio.childFds, options.extraFds ?? []));
+}
+
+/** The helper before its plan exists (sendPlan gives it), spawned from the addon's own thread. */
+function startHelperEarly(native: Binding, options: HelperStdio, terminal: boolean): Promise<StartedHelper> {
+  return spawnWith(native, options, terminal, (stdio) => native.spawnHelperEarly(native.helperPath, stdio.childFds, options.extraFds ?? []));
+}
+
+/** A started helper that will get no plan: it exits at the end of its socket, and is reaped. */
+async function abandonHelper(native: Binding, helper: StartedHelper): Promise<void> {
+  native.close(helper.sock);
+  closeParentFds(native, helper.stdio);
+  await helper.exited.catch(() => undefined);
+}
+
+/**
+ * launch() for a plan made already (exec's, from buildExecPlan), or
+ * launch()'s own, for the helper it started (which this then owns).
+ */
+export async function launchPlan(native: Binding, plan: LaunchPlan, options: LaunchPlanOptions = {}, started?: Promise<StartedHelper>): Promise<Launched> {
   // The plan is read, never written: what launching adds goes beside it.
   const warnings = [...plan.warnings];
   let seccompProgram = plan.seccompProgram;
@@ -539,30 +634,27 @@ export async function launchPlan(native: Binding, plan: LaunchPlan, options: Lau
     if (unknown.length > 0) warnings.push(`linux.seccomp: rules for system calls unknown to libseccomp skipped: ${unknown.join(', ')}`);
   }
   const encoded = encodePlan(seccompProgram ? { ...plan, seccompProgram } : plan);
-  const image = native.helperImage(native.helperPath);
-  // Unprivileged, open_tree is refused, and it is not needed: the helper's
-  // file is either the user's own (a rootless container's root is that
-  // user, who could write it anyway) or not writable by the user at all.
-  if (!image.readOnly && process.geteuid?.() === 0) {
-    warnings.push(`tsbox-helper is executed from its own (writable) mount: ${image.reason}; a container process could reach it through /proc/<pid>/exe while it runs`);
+  let helper: StartedHelper;
+  if (started) {
+    // Ours from here on (launch() undoes it only if this never got it).
+    helper = await started;
+    helper.handedOver = true;
+    try {
+      native.sendPlan(helper.sock, encoded);
+    } catch (err) {
+      await abandonHelper(native, helper);
+      throw isSystemCallError(err) ? new TsboxError(err.message, { cause: err }) : err;
+    }
+  } else {
+    helper = await startHelper(native, encoded, options, plan.terminal !== undefined);
   }
-  const stdio = openStdio(native, options.stdio, plan.terminal !== undefined);
-  let spawned;
-  try {
-    spawned = native.spawnHelper(native.helperPath, encoded, stdio.childFds, options.extraFds ?? []);
-  } catch (err) {
-    closeParentFds(native, stdio);
-    throw isSystemCallError(err) ? new TsboxError(err.message, { cause: err }) : err;
-  } finally {
-    for (const fd of stdio.closeAfterSpawn) closeSync(fd);
-  }
-  // The helper exits as soon as it has cloned the init.
-  void reap(native, spawned.pidfd);
+  if (helper.imageWarning) warnings.push(helper.imageWarning);
+  const { stdio } = helper;
 
-  const talk: Talk = { native, sock: spawned.sock, plan, options, warnings, pid: 0, pidfd: -1, master: -1 };
+  const talk: Talk = { native, sock: helper.sock, plan, options, warnings, pid: 0, pidfd: -1, master: -1 };
   try {
     while (!talk.done) {
-      const msg = await receive(native, spawned.sock);
+      const msg = await receive(native, helper.sock);
       if (msg === null) break; // the init executed the process: success
       const kind = msg.fields[0] ?? '';
       const handle = Object.hasOwn(HANDLERS, kind) ? HANDLERS[kind as keyof typeof HANDLERS] : undefined;
@@ -574,7 +666,7 @@ export async function launchPlan(native: Binding, plan: LaunchPlan, options: Lau
     }
     if (!talk.failure && talk.pidfd < 0) talk.failure = new TsboxError('container setup: the helper exited without starting the init');
   } finally {
-    native.close(spawned.sock);
+    native.close(helper.sock);
   }
 
   const { pid, pidfd, master, failure } = talk;

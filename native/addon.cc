@@ -26,9 +26,12 @@
 
 #include <cctype>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <napi.h>
@@ -172,6 +175,10 @@ struct HelperImage {
   std::string reason;  // why there is no clone (dir == -1)
 };
 
+// Held while the image is looked at or used: spawnHelperEarly executes the
+// helper from a thread of its own.
+std::mutex image_mutex;
+
 HelperImage& helper_image(const std::string& path) {
   static HelperImage image;
   if (image.path == path) return image;
@@ -204,6 +211,7 @@ HelperImage& helper_image(const std::string& path) {
 // helperImage(helperPath) -> { readOnly: boolean, reason: string }: how
 // spawnHelper will execute the helper (see above).
 Napi::Value HelperImageInfo(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lock(image_mutex);
   const HelperImage& image = helper_image(info[0].As<Napi::String>());
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("readOnly", Napi::Boolean::New(info.Env(), image.dir >= 0));
@@ -233,6 +241,7 @@ int spawn_helper_process(const std::string& helper, const std::vector<int>& sour
     posix_spawnattr_init(&attr);
     // First, before the dup2s could reuse its number: into the read-only
     // clone, from which the helper is executed by a relative name.
+    std::lock_guard<std::mutex> lock(image_mutex);
     const HelperImage& image = helper_image(helper);
     if (image.dir >= 0) posix_spawn_file_actions_addfchdir_np(&actions, image.dir);
     for (int i = 0; i < count; i++) posix_spawn_file_actions_adddup2(&actions, high[i], i);
@@ -382,43 +391,52 @@ Napi::Value StopHelperServer(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// spawnHelper(helperPath, plan: Buffer, stdio: [in, out, err], extra: number[])
-//   -> { pid, pidfd, sock }
-// Starts tsbox-helper with the plan already queued on its sync socket, so
-// the helper can start work without a round trip. The container gets stdio
-// as 0, 1, 2 and `extra` (--preserve-fds) as 3, 4, ...; the sync socket
-// comes right after them, and its number is the helper's argument.
-Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::string helper = info[0].As<Napi::String>();
-  Napi::Buffer<char> planBuf = info[1].As<Napi::Buffer<char>>();
-  Napi::Array stdio = info[2].As<Napi::Array>();
-
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-    return throw_system_error(env, "socketpair", errno);
-  }
-  // The plan is one datagram; make room for a large one (many mounts or a
-  // long environment). SO_SNDBUFFORCE needs CAP_NET_ADMIN; without it the
-  // default limit applies and an oversized plan fails with EMSGSIZE below.
-  int want = static_cast<int>(planBuf.Length()) + 4096;
+// The plan on the runtime's end of a sync socket: one datagram, with room
+// made for a large one (many mounts or a long environment). SO_SNDBUFFORCE
+// needs CAP_NET_ADMIN; without it the default limit applies and an
+// oversized plan fails with EMSGSIZE. Returns 0 or an errno.
+int queue_plan(int sock, const char* data, size_t length) {
+  int want = static_cast<int>(length) + 4096;
   if (want > 200 * 1024) {
-    if (setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof want) != 0) {
-      setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &want, sizeof want);
+    if (setsockopt(sock, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof want) != 0) {
+      setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &want, sizeof want);
     }
   }
-  ssize_t sent = send(sv[0], planBuf.Data(), planBuf.Length(), MSG_NOSIGNAL);
-  if (sent < 0) {
-    int err = errno;
-    close(sv[0]);
-    close(sv[1]);
-    return throw_system_error(env, "send launch plan", err);
-  }
+  ssize_t sent;
+  do {
+    sent = send(sock, data, length, MSG_NOSIGNAL);
+  } while (sent < 0 && errno == EINTR);
+  return sent < 0 ? errno : 0;
+}
 
-  Napi::Array extra = info[3].As<Napi::Array>();
-  std::vector<int> sources;
-  for (uint32_t i = 0; i < 3; i++) sources.push_back(stdio.Get(i).As<Napi::Number>().Int32Value());
-  for (uint32_t i = 0; i < extra.Length(); i++) sources.push_back(extra.Get(i).As<Napi::Number>().Int32Value());
+// A started helper: our child, its pidfd, our end of its sync socket.
+struct StartedHelper {
+  pid_t pid = -1;
+  int pidfd = -1;
+  int sock = -1;
+};
+
+// Starts tsbox-helper with `sources` (stdio, then the preserved
+// descriptors) as 0, 1, 2, ... and the sync socket right after them, whose
+// number is the helper's argument; the plan, when given, already queued on
+// it, so the helper can start work without a round trip. Returns 0, or an
+// errno with `step` naming what failed. Touches no JavaScript value, so
+// that it can run on another thread.
+int start_helper(const std::string& helper, std::vector<int> sources, const char* plan, size_t plan_length, StartedHelper& out, std::string& step) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    step = "socketpair";
+    return errno;
+  }
+  if (plan != nullptr) {
+    int err = queue_plan(sv[0], plan, plan_length);
+    if (err != 0) {
+      close(sv[0]);
+      close(sv[1]);
+      step = "send launch plan";
+      return err;
+    }
+  }
   sources.push_back(sv[1]);
 
   pid_t pid = -1;
@@ -437,7 +455,8 @@ Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
   close(sv[1]);
   if (err != 0) {
     close(sv[0]);
-    return throw_system_error(env, "spawn \"" + helper + "\"", err);
+    step = "spawn \"" + helper + "\"";
+    return err;
   }
   // The helper is our child and not yet reaped, so its pid cannot have been
   // reused: the pidfd is sure to be the helper's. (A forked one came with it.)
@@ -447,17 +466,155 @@ Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
     close(sv[0]);
-    return throw_system_error(env, "pidfd_open", err);
+    step = "pidfd_open";
+    return err;
   }
   fcntl(pidfd, F_SETFD, FD_CLOEXEC);
   // Non-blocking: receiving is driven by libuv readiness, never a wait.
   fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+  out = StartedHelper{pid, pidfd, sv[0]};
+  return 0;
+}
 
+std::vector<int> helper_sources(Napi::Array stdio, Napi::Array extra) {
+  std::vector<int> sources;
+  for (uint32_t i = 0; i < 3; i++) sources.push_back(stdio.Get(i).As<Napi::Number>().Int32Value());
+  for (uint32_t i = 0; i < extra.Length(); i++) sources.push_back(extra.Get(i).As<Napi::Number>().Int32Value());
+  return sources;
+}
+
+Napi::Object started_object(Napi::Env env, const StartedHelper& h) {
   Napi::Object out = Napi::Object::New(env);
-  out.Set("pid", Napi::Number::New(env, pid));
-  out.Set("pidfd", Napi::Number::New(env, pidfd));
-  out.Set("sock", Napi::Number::New(env, sv[0]));
+  out.Set("pid", Napi::Number::New(env, h.pid));
+  out.Set("pidfd", Napi::Number::New(env, h.pidfd));
+  out.Set("sock", Napi::Number::New(env, h.sock));
   return out;
+}
+
+// spawnHelper(helperPath, plan: Buffer | null, stdio: [in, out, err], extra: number[])
+//   -> { pid, pidfd, sock }
+// start_helper on this thread; with a null plan, none is queued (sendPlan
+// gives it). The container gets stdio as 0, 1, 2 and `extra`
+// (--preserve-fds) as 3, 4, ...
+Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string helper = info[0].As<Napi::String>();
+  std::vector<int> sources = helper_sources(info[2].As<Napi::Array>(), info[3].As<Napi::Array>());
+  const char* plan = nullptr;
+  size_t length = 0;
+  if (!info[1].IsNull()) {
+    Napi::Buffer<char> buf = info[1].As<Napi::Buffer<char>>();
+    plan = buf.Data();
+    length = buf.Length();
+  }
+  StartedHelper h;
+  std::string step;
+  int err = start_helper(helper, sources, plan, length, h, step);
+  if (err != 0) return throw_system_error(env, step, err);
+  return started_object(env, h);
+}
+
+// spawnHelperEarly(helperPath, stdio, extra) -> Promise<{ pid, pidfd, sock }>:
+// start_helper without a plan (sendPlan gives it); unless the helper is
+// pre-started, on a thread of the addon's own. posix_spawn holds its
+// caller until the child's execve has replaced the memory they share
+// (glibc spawns with CLONE_VFORK): 0.1-1 ms, more on a loaded machine,
+// during which the runtime can plan instead. Not libuv's pool: a program
+// can hold all of its threads (reads of FIFOs without a writer, slow
+// lookups), and no launch would then get its helper. The caller keeps the
+// descriptors open until the promise settles.
+struct EarlySpawn {
+  std::string helper;
+  std::vector<int> sources;
+  Napi::Promise::Deferred deferred;
+  // Settles the promise on the JavaScript thread; holds its event loop
+  // open until then.
+  Napi::ThreadSafeFunction settle;
+  StartedHelper started;
+  std::string step;
+  int err = 0;
+};
+
+// Never destroyed: at exit the thread still waits on the condition
+// variable, whose destructor would wait for it.
+struct EarlyQueue {
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<EarlySpawn*> queue;
+  bool thread = false;
+};
+EarlyQueue& early = *new EarlyQueue;
+
+void settle_early(Napi::Env env, Napi::Function, EarlySpawn* work) {
+  if (work->err != 0) work->deferred.Reject(system_error(env, work->step, work->err).Value());
+  else work->deferred.Resolve(started_object(env, work->started));
+  delete work;
+}
+
+// The spawning thread: one spawn at a time, for as long as the process runs.
+void early_spawns() {
+  for (;;) {
+    EarlySpawn* work;
+    {
+      std::unique_lock<std::mutex> lock(early.mutex);
+      early.wake.wait(lock, [] { return !early.queue.empty(); });
+      work = early.queue.front();
+      early.queue.pop_front();
+    }
+    work->err = start_helper(work->helper, work->sources, nullptr, 0, work->started, work->step);
+    Napi::ThreadSafeFunction settle = work->settle;
+    if (settle.BlockingCall(work, settle_early) != napi_ok) {
+      // Its environment is gone (a worker thread that ended): so is
+      // whoever would have used the helper, which exits at the end of
+      // its socket.
+      if (work->err == 0) {
+        close(work->started.sock);
+        close(work->started.pidfd);
+      }
+      delete work;
+    }
+    settle.Release();
+  }
+}
+
+Napi::Value SpawnHelperEarly(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string helper = info[0].As<Napi::String>();
+  std::vector<int> sources = helper_sources(info[1].As<Napi::Array>(), info[2].As<Napi::Array>());
+  bool prestarted;
+  {
+    std::lock_guard<std::mutex> lock(spawner_mutex);
+    prestarted = spawner.ctl >= 0 && spawner.helper == helper;
+  }
+  auto deferred = Napi::Promise::Deferred::New(env);
+  Napi::Promise promise = deferred.Promise();
+  if (prestarted) {
+    // A fork of the pre-started helper takes tens of microseconds: less
+    // than handing the work to the spawning thread and back.
+    StartedHelper h;
+    std::string step;
+    int err = start_helper(helper, sources, nullptr, 0, h, step);
+    if (err != 0) deferred.Reject(system_error(env, step, err).Value());
+    else deferred.Resolve(started_object(env, h));
+    return promise;
+  }
+  auto* work = new EarlySpawn{helper, std::move(sources), deferred, Napi::ThreadSafeFunction::New(env, Napi::Function(), "tsbox:spawnHelperEarly", 0, 1)};
+  {
+    std::lock_guard<std::mutex> lock(early.mutex);
+    if (!early.thread) {
+      // Born with every signal blocked, as libuv's threads are: Node's
+      // handlers belong to its own threads.
+      sigset_t all, old;
+      sigfillset(&all);
+      pthread_sigmask(SIG_BLOCK, &all, &old);
+      std::thread(early_spawns).detach();
+      pthread_sigmask(SIG_SETMASK, &old, nullptr);
+      early.thread = true;
+    }
+    early.queue.push_back(work);
+  }
+  early.wake.notify_one();
+  return promise;
 }
 
 // ---------------------------------------------------------------- messages
@@ -494,6 +651,16 @@ void settle_record(Napi::Env env, int sock, Napi::Promise::Deferred& deferred) {
 Napi::Value Recv(const Napi::CallbackInfo& info) {
   int sock = info[0].As<Napi::Number>().Int32Value();
   return Poller::start(info.Env(), sock, settle_record);
+}
+
+// sendPlan(sock, plan: Buffer): the plan for a helper spawned without one.
+Napi::Value SendPlan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int sock = info[0].As<Napi::Number>().Int32Value();
+  Napi::Buffer<char> plan = info[1].As<Napi::Buffer<char>>();
+  int err = queue_plan(sock, plan.Data(), plan.Length());
+  if (err != 0) return throw_system_error(env, "send launch plan", err);
+  return env.Undefined();
 }
 
 // send(sock, fields: string[])
@@ -764,11 +931,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("makeRaw", Napi::Function::New(env, MakeRaw));
   exports.Set("restoreTerminal", Napi::Function::New(env, RestoreTerminal));
   exports.Set("spawnHelper", Napi::Function::New(env, SpawnHelper));
+  exports.Set("spawnHelperEarly", Napi::Function::New(env, SpawnHelperEarly));
   exports.Set("helperImage", Napi::Function::New(env, HelperImageInfo));
   exports.Set("startHelperServer", Napi::Function::New(env, StartHelperServer));
   exports.Set("stopHelperServer", Napi::Function::New(env, StopHelperServer));
   exports.Set("recv", Napi::Function::New(env, Recv));
   exports.Set("send", Napi::Function::New(env, Send));
+  exports.Set("sendPlan", Napi::Function::New(env, SendPlan));
   exports.Set("waitExit", Napi::Function::New(env, WaitExit));
   exports.Set("readable", Napi::Function::New(env, Readable));
   exports.Set("reapInBackground", Napi::Function::New(env, ReapInBackground));

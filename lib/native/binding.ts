@@ -24,15 +24,22 @@ export interface ReceivedRecord {
 /** The addon's functions (native/addon.cc). */
 export interface Addon {
   /**
-   * Starts tsbox-helper with the encoded plan queued on its sync socket;
-   * the container gets stdio as 0-2 and `extra` as 3, 4, ...
+   * Starts tsbox-helper with the encoded plan queued on its sync socket
+   * (null: none yet, sendPlan gives it); the container gets stdio as 0-2
+   * and `extra` as 3, 4, ...
    */
   spawnHelper(
     helper: string,
-    plan: Buffer,
+    plan: Buffer | null,
     stdio: [number, number, number],
     extra: number[],
   ): { pid: number; pidfd: number; sock: number };
+  /**
+   * spawnHelper without a plan (sendPlan gives it), done on a thread of
+   * a thread of the addon's own: this thread is not held while the helper is executed.
+   * The descriptors must stay open until the promise settles.
+   */
+  spawnHelperEarly(helper: string, stdio: [number, number, number], extra: number[]): Promise<{ pid: number; pidfd: number; sock: number }>;
   /**
    * How spawnHelper executes the helper: from a read-only, detached clone of
    * its directory (readOnly), or by its path, with the reason (see
@@ -47,6 +54,8 @@ export interface Addon {
   startHelperServer(helper: string): number;
   /** Ends the pre-started helper, if any: spawnHelper executes the helper again. */
   stopHelperServer(): void;
+  /** The encoded plan, to a helper spawned without one (its sync socket). */
+  sendPlan(sock: number, plan: Buffer): void;
   /** Resolves when fd is readable (a pidfd: when its process has exited). */
   readable(fd: number): Promise<void>;
   /**

@@ -29,8 +29,13 @@
 //
 //   runtime (addon)                helper                    init
 //   ---------------                ------                    ----
-//   socketpair, queue the plan
-//   posix_spawn(helper) -------->  recv plan
+//   socketpair
+//   posix_spawn(helper) -------->  (glibc's start-up)
+//   (the addon's own thread:
+//   launch() plans meanwhile)
+//   the plan ------------------->  recv plan
+//   (exec's launches queue the
+//   plan before the spawn)
 //   <------------------------------ "cgroup-pending" pid   (plan.await_cgroup:
 //   systemd starts a scope holding                          systemd driver)
 //   the helper's pid

@@ -106,6 +106,37 @@ std::string resolve_in_root(int root, const std::string& path) {
 // descriptor of its parent that was itself resolved inside the root, so a
 // symlinked component cannot redirect creation onto the host.
 int mkdir_all(int root, const std::string& path, mode_t mode) {
+  // Already there (the usual case: /dev for each device node and symlink,
+  // /proc, /sys): one lookup instead of two or three per component.
+  int existing = open_in_root(root, path, O_PATH | O_DIRECTORY);
+  if (existing >= 0) {
+    close(existing);
+    return 0;
+  }
+  // Only the last component missing under a parent reached without any
+  // symlink (a mount point in a directory mounted just before: /dev/pts,
+  // each /sys/fs/cgroup/<hierarchy>), so the path is where it leads: made
+  // there at once. Anything else (a symlink on the way, a dangling one as
+  // the last component: EEXIST) takes the walk below.
+  if (errno == ENOENT && path != "/") {
+    std::string dir, base;
+    split(path, dir, base);
+    struct open_how how = {};
+    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    long parent;
+    do {
+      parent = syscall(SYS_openat2, root, dir.c_str(), &how, sizeof how);
+    } while (parent < 0 && (errno == EINTR || errno == EAGAIN));
+    if (parent >= 0) {
+      int rc = mkdirat(static_cast<int>(parent), base.c_str(), mode);
+      close(static_cast<int>(parent));
+      if (rc == 0) {
+        note_created(path, true);
+        return 0;
+      }
+    }
+  }
   std::string prefix;
   for (const auto& component : strings::split_on(resolve_in_root(root, path), '/')) {
     if (component.empty()) continue;
@@ -242,9 +273,8 @@ void set_attrs(int tree, const Attrs& a, unsigned int recursive, const std::stri
 }
 
 // The attributes asked for, as fstatvfs reports them on the mount itself.
-void check_attrs(int tree, const Attrs& a, const std::string& destination, const std::string& step) {
-  struct statvfs st;
-  if (fstatvfs(tree, &st) != 0) fail(step, errno);
+// `flags`: the mount's ST_* flags (statfs's f_flags, statvfs's f_flag).
+void check_attr_flags(unsigned long flags, const Attrs& a, const std::string& destination, const std::string& step) {
   static const struct {
     uint64_t attr;
     unsigned long flag;
@@ -255,17 +285,20 @@ void check_attrs(int tree, const Attrs& a, const std::string& destination, const
       {MOUNT_ATTR_NODIRATIME, ST_NODIRATIME, "nodiratime"}, {MOUNT_ATTR_NOSYMFOLLOW, ST_NOSYMFOLLOW, "nosymfollow"},
   };
   for (const auto& f : kFlags) {
-    if ((a.set & f.attr) && !(st.f_flag & f.flag)) fail(step, EPERM, quote(destination) + " is not " + f.name + " once mounted");
+    if ((a.set & f.attr) && !(flags & f.flag)) fail(step, EPERM, quote(destination) + " is not " + f.name + " once mounted");
   }
-  if ((a.clr & MOUNT_ATTR__ATIME) && (a.set & MOUNT_ATTR__ATIME) == MOUNT_ATTR_NOATIME && !(st.f_flag & ST_NOATIME)) {
+  if ((a.clr & MOUNT_ATTR__ATIME) && (a.set & MOUNT_ATTR__ATIME) == MOUNT_ATTR_NOATIME && !(flags & ST_NOATIME)) {
     fail(step, EPERM, quote(destination) + " is not noatime once mounted");
   }
 }
 
-bool is_procfs_or_sysfs(int fd) {
-  struct statfs st;
-  return fstatfs(fd, &st) == 0 && (st.f_type == PROC_SUPER_MAGIC || st.f_type == SYSFS_MAGIC);
+void check_attrs(int tree, const Attrs& a, const std::string& destination, const std::string& step) {
+  struct statvfs st;
+  if (fstatvfs(tree, &st) != 0) fail(step, errno);
+  check_attr_flags(st.f_flag, a, destination, step);
 }
+
+bool is_procfs_or_sysfs(const struct statfs& st) { return st.f_type == PROC_SUPER_MAGIC || st.f_type == SYSFS_MAGIC; }
 
 // The destination of a procfs or sysfs mount: a directory reached without
 // any symlink, as runc has it. Through a symlink (into a volume a sibling
@@ -331,10 +364,13 @@ void mount_one(int root, const plan::Mount& m) {
   set_attrs(tree, top, 0, step);
   Attrs recursive = {m.recursive_set, m.recursive_clr};
   set_attrs(tree, recursive, AT_RECURSIVE, step);
-  check_attrs(tree, top, m.destination, step);
-  check_attrs(tree, recursive, m.destination, step);
+  // One statfs for both checks and the filesystem's type.
+  struct statfs sfs;
+  if (fstatfs(tree, &sfs) != 0) fail(step, errno);
+  check_attr_flags(sfs.f_flags, top, m.destination, step);
+  check_attr_flags(sfs.f_flags, recursive, m.destination, step);
 
-  const bool pseudo = is_procfs_or_sysfs(tree);
+  const bool pseudo = is_procfs_or_sysfs(sfs);
   int target;
   if (pseudo) {
     target = open_pseudo_destination(root, m, step);

@@ -114,8 +114,15 @@ class Conversation {
   private wakeRuntime: (() => void) | undefined;
   private wakeHelper: (() => void) | undefined;
   closed = false;
+  private givePlan!: (plan: Buffer | null) => void;
+  /** The plan sendPlan gives a helper spawned without one; null if the runtime closes its end first. */
+  readonly planned = new Promise<Buffer | null>((resolve) => (this.givePlan = resolve));
 
   constructor(readonly run: HelperRun) {}
+
+  sendPlan(plan: Buffer): void {
+    this.givePlan(plan);
+  }
 
   /** helper/init -> runtime; null: the end of the stream. */
   say(fields: [HelperMessage, ...string[]] | null, fd = -1): void {
@@ -143,6 +150,7 @@ class Conversation {
 
   close(): void {
     this.closed = true;
+    this.givePlan(null);
     this.wakeHelper?.();
   }
 }
@@ -248,17 +256,27 @@ export class FakeNative implements Binding {
     this.helperServer = false;
   }
 
-  spawnHelper(helper: string, plan: Buffer, stdio: [number, number, number], extra: number[]): { pid: number; pidfd: number; sock: number } {
+  spawnHelper(helper: string, plan: Buffer | null, stdio: [number, number, number], extra: number[]): { pid: number; pidfd: number; sock: number } {
     if (helper !== HELPER) throw new Error(`fake native layer: asked to start ${helper}, not its own helper`);
     if (this.spawnErrno !== undefined) throw systemError(`spawn "${helper}"`, this.spawnErrno);
-    const run: HelperRun = { plan: wire.decodeRecords(plan), replies: [] };
-    this.runs.push(run);
+    const run: HelperRun = { plan: [], replies: [] };
     const conversation = new Conversation(run);
     let finish!: (info: ExitInfo) => void;
     const helperProc: Proc = { pid: this.nextHelperPid++, exited: new Promise((resolve) => (finish = resolve)), reaped: false };
     helperProc.exited.then((info) => (helperProc.info = info));
     this.procs.set(helperProc.pid, helperProc);
-    void this.playHelper(run, conversation, helperProc.pid, stdio, extra, this.failAt, this.strayMessage).then(
+    const { failAt, strayMessage } = this;
+    if (plan) conversation.sendPlan(plan);
+    // A helper counts in `runs` once it has its plan (as the real one acts
+    // only then); one whose socket closes first exits, as the real one does.
+    void conversation.planned
+      .then((given) => {
+        if (!given) return 1;
+        run.plan = wire.decodeRecords(given);
+        this.runs.push(run);
+        return this.playHelper(run, conversation, helperProc.pid, stdio, extra, failAt, strayMessage);
+      })
+      .then(
       (code) => finish({ code, signal: null }),
       (err: Error) => {
         conversation.say(['error', 'fake helper', '5', err.message]);
@@ -267,6 +285,10 @@ export class FakeNative implements Binding {
       },
     );
     return { pid: helperProc.pid, pidfd: this.open({ kind: 'pidfd', proc: helperProc }), sock: this.open({ kind: 'sock', conversation }) };
+  }
+
+  spawnHelperEarly(helper: string, stdio: [number, number, number], extra: number[]): Promise<{ pid: number; pidfd: number; sock: number }> {
+    return Promise.resolve().then(() => this.spawnHelper(helper, null, stdio, extra));
   }
 
   /** The helper's and then the init's side of the protocol; resolves with the helper's exit code. */
@@ -404,6 +426,10 @@ export class FakeNative implements Binding {
 
   send(sock: number, fields: string[]): void {
     this.fd(sock, 'sock').send(fields);
+  }
+
+  sendPlan(sock: number, plan: Buffer): void {
+    this.fd(sock, 'sock').sendPlan(plan);
   }
 
   async waitExit(pidfd: number): Promise<ExitInfo | 'again'> {

@@ -5,11 +5,13 @@
 // Created in this process, a container's init is this process's child
 // (the helper clones it with CLONE_PARENT), not pid 1's: see the last test.
 
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { finished } from 'node:stream/promises';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TsboxError } from '../../lib/errors.js';
+import { run } from '../../lib/run.js';
 import { Runtime } from '../../lib/runtime/runtime.js';
 import { NotFound, WrongStatus } from '../../lib/runtime/status.js';
 import { childPids, isRoot } from '../helpers/bundle.js';
@@ -184,6 +186,38 @@ describe.skipIf(!isRoot)('lifecycle through the library (Runtime)', () => {
   // In-process, the init is this process's child (CLONE_PARENT from the
   // helper): delete() reaps it, so a long-lived library user collects no
   // zombies.
+  it('a create that fails after its helper started (cgroupsPath in systemd form) leaves no child: the helper, given no plan, is reaped before create rejects', async () => {
+    const rt = new Runtime({ root: lc.root });
+    const b = lc.bundle({ args: ['true'], mutate: (c) => (c.linux.cgroupsPath = 'system.slice:tsbox:x') });
+    const id = lc.track('unplanned');
+    for (let i = 0; i < 5; i++) {
+      const before = childPids();
+      const err = (await rt.create(id, b.dir, { stdio: 'ignore' }).catch((e: unknown) => e)) as Error;
+      expect(err.message).toMatch(/^linux\.cgroupsPath "system\.slice:tsbox:x" is in the systemd form/);
+      // At once, not eventually: the rejection waits for the helper's exit.
+      expect(childPids()).toEqual(before);
+    }
+    expect(rt.list().map((c) => c.id)).not.toContain(id);
+  });
+
+  it('run() does not wait for libuv\'s pool: with all its threads held (FIFO opens without a writer), a container still starts and exits', async () => {
+    const dir = lc.scratch();
+    const held = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+    const fifos = Array.from({ length: held }, (_, i) => path.join(dir, `fifo${i}`));
+    for (const f of fifos) execFileSync('mkfifo', [f]);
+    const reads = fifos.map((f) => fs.promises.readFile(f));
+    try {
+      const b = lc.bundle({ args: ['true'] });
+      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('run() did not settle within 10 s')), 10_000));
+      const status = await Promise.race([run(b.dir, { stdio: 'ignore' }).then((c) => c.exited), timeout]);
+      expect(status).toEqual({ code: 0, signal: null, status: 0 });
+    } finally {
+      // A writer lets each blocked open go on; its close ends the read.
+      for (const f of fifos) fs.closeSync(fs.openSync(f, 'w'));
+      await Promise.all(reads);
+    }
+  });
+
   it('delete() of a container created in this process leaves no zombie child behind', async () => {
     const rt = new Runtime({ root: lc.root });
     const b = lc.bundle({ args: ['sleep', '100'] });

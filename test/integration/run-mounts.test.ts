@@ -169,6 +169,30 @@ describe.skipIf(!isRoot)('run(): mounts and the root filesystem' + (isRoot ? '' 
     expect(fs.readdirSync(path.join(b.rootfs, hostDir)).sort()).toEqual(['cwd', 'sub']);
   });
 
+  it('a start that fails at a later mount removes the mount points it made: under an existing directory (made at once) and through a symlink (made by the walk)', async () => {
+    const hostDir = s.tempDir();
+    const b = s.bundle({
+      mutate: (c) => {
+        c.mounts.push(
+          { destination: '/fresh', type: 'tmpfs', source: 'tmpfs' },
+          { destination: '/fresh-parent/sub', type: 'tmpfs', source: 'tmpfs' },
+          { destination: '/escape/sub', type: 'tmpfs', source: 'tmpfs' },
+          { destination: '/fails', type: 'tmpfs', source: 'tmpfs', options: ['size=not-a-size'] },
+        );
+      },
+    });
+    fs.symlinkSync(hostDir, path.join(b.rootfs, 'escape'));
+    const before = fs.readdirSync(b.rootfs).sort();
+    const err = (await s.collect(b).then(
+      () => new Error('it ran'),
+      (e: unknown) => e,
+    )) as Error;
+    expect(err.message).toMatch(/^mount "tmpfs" on "\/fails": /);
+    expect(fs.readdirSync(b.rootfs).sort()).toEqual(before);
+    expect(fs.readdirSync(hostDir)).toEqual([]);
+    expect(fs.existsSync(path.join(b.rootfs, hostDir))).toBe(false);
+  });
+
   it('expands a cgroup mount at /sys/fs/cgroup into the host\'s hierarchies, with and without a cgroup namespace', async () => {
     const host = hostCgroupDirs();
     const cgroupMount = (ro: boolean) => ({

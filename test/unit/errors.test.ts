@@ -120,6 +120,17 @@ describe('wrapped errors on the way up keep errno and cause', () => {
       expect(fake.openFds()).toStrictEqual([]);
     });
 
+    it('a create that fails after the helper was started (while planning) gives it no plan: it exits, is reaped, nothing stays open', async () => {
+      const spec = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
+      spec.linux.cgroupsPath = 'system.slice:tsbox:x';
+      fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+      const err = (await runtime.create('c', bundle, { stdio: 'ignore' }).catch((e: unknown) => e)) as TsboxError;
+      expect(err.message).toMatch(/^linux\.cgroupsPath "system\.slice:tsbox:x" is in the systemd form/);
+      expect(fake.runs).toStrictEqual([]);
+      expect(fake.openFds()).toStrictEqual([]);
+      expect(runtime.store.ids()).toStrictEqual([]);
+    });
+
     it('a signal the kernel refuses: kill names the errno', async () => {
       await runtime.create('k', bundle, { stdio: 'ignore' });
       const signal = fake.signal;
