@@ -1,3 +1,4 @@
+import { runsRootless } from '../host/rootless.js';
 import { DEFAULT_ROOT, defaultStateRoot } from '../runtime/root.js';
 import { Runtime } from '../runtime/runtime.js';
 import type { CommandContext } from './context.js';
@@ -9,9 +10,9 @@ import { UsageError } from './parse.js';
  * reap them for the exit status.
  */
 export function runtimeOf(ctx: CommandContext): Runtime {
-  // --root's default is root's; an unprivileged user gets its own (as runc).
+  // --root's default is root's; a rootless caller gets its own (as runc).
   const given = ctx.globals.root as string;
-  const root = given === DEFAULT_ROOT && (process.geteuid?.() ?? 0) !== 0 ? defaultStateRoot() : given;
+  const root = given === DEFAULT_ROOT && runsRootless() ? defaultStateRoot() : given;
   return new Runtime({ root, reapChildren: false, cgroupDriver: ctx.globals['systemd-cgroup'] === true ? 'systemd' : 'cgroupfs' });
 }
 
