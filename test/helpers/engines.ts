@@ -1108,6 +1108,10 @@ export interface DockerOptions {
    * the prestart hook (libnetwork-setkey) in every bridged container.
    */
   network?: 'none' | 'bridge';
+  /** More dockerd flags (e.g. --userns-remap). */
+  flags?: string[];
+  /** More bind mounts in dockerd's mount namespace, host path -> sandbox file (e.g. /etc/subuid). */
+  binds?: Record<string, string>;
 }
 
 /**
@@ -1118,7 +1122,7 @@ export interface DockerOptions {
  * "tsbox" under "runtimes" (as the README says); containers pick it with
  * --runtime tsbox. Networking: see DockerOptions.
  */
-export async function startDockerd(sb: EngineSandbox, { network = 'none' }: DockerOptions = {}): Promise<Docker> {
+export async function startDockerd(sb: EngineSandbox, { network = 'none', flags = [], binds = {} }: DockerOptions = {}): Promise<Docker> {
   const base = sb.mkdir('docker');
   const sock = path.join(base, 'docker.sock');
   const execRoot = path.join(base, 'exec');
@@ -1148,9 +1152,10 @@ export async function startDockerd(sb: EngineSandbox, { network = 'none' }: Dock
       '--pidfile', pidFile,
       '--cgroup-parent', cgroupParent,
       ...(network === 'none' ? noNetworking : []),
+      ...flags,
     ],
     // /opt too: the containerd dockerd starts makes /opt/containerd (its "opt" plugin).
-    { '/run': sb.mkdir('docker', 'run-bind'), '/var/lib': sb.mkdir('docker', 'var-lib-bind'), '/opt': sb.mkdir('docker', 'opt-bind') },
+    { '/run': sb.mkdir('docker', 'run-bind'), '/var/lib': sb.mkdir('docker', 'var-lib-bind'), '/opt': sb.mkdir('docker', 'opt-bind'), ...binds },
     {},
     async () => fs.existsSync(sock) && (await docker(['version'], { timeoutMs: 5000 })).status === 0,
     { network: network === 'bridge' },
