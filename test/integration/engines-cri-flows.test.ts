@@ -1,0 +1,202 @@
+// Kubernetes flows through containerd 1.6's CRI plugin with tsbox as the
+// runtime handler, as the kubelet and kubectl drive them: `kubectl cp` /
+// `crictl exec -i` (a tar through an exec's stdin, over the CRI streaming
+// server), `kubectl attach` to a container started with stdin, init
+// containers (each runs to completion, then the next, in one pod sandbox)
+// and lifecycle hooks (postStart: an exec right after StartContainer;
+// preStop: an exec before StopContainer). The daemon and the sandbox are
+// ../helpers/cri.ts's; the streaming client is ../helpers/cri-stream.ts.
+
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { EngineSandbox, TEST_TIMEOUT, expectProcessGone, expectRunByTsbox, skipReason, suiteTitle, useEngineSuite } from '../helpers/engines.js';
+import { HANDLER, startCriContainerd, type Cri } from '../helpers/cri.js';
+import { openStream } from '../helpers/cri-stream.js';
+import { waitUntil } from '../helpers/lifecycle.js';
+
+const reason = skipReason(['containerd', 'ctr', 'containerd-shim-runc-v2', 'unshare', 'nsenter', 'chroot', 'tar']);
+
+describe.skipIf(reason !== undefined)(suiteTitle('Kubernetes flows through containerd\'s CRI with tsbox as the runtime handler', reason), () => {
+  let sb: EngineSandbox;
+  let cri: Cri;
+  let pods = 0;
+
+  useEngineSuite('cri-flows', async (sandbox) => {
+    sb = sandbox;
+    return (cri = await startCriContainerd(sb));
+  }, 'RemovePodSandbox');
+
+  function podConfig(name: string): Record<string, unknown> {
+    pods += 1;
+    return {
+      metadata: { name, uid: `uid-${name}-${pods}`, namespace: 'tsbox-test', attempt: 0 },
+      linux: { cgroup_parent: cri.cgroupParent, security_context: { namespace_options: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } } },
+    };
+  }
+
+  async function runPod(config: Record<string, unknown>): Promise<string> {
+    const r = await cri.call<{ pod_sandbox_id: string }>('RunPodSandbox', { config, runtime_handler: HANDLER });
+    await expectRunByTsbox(sb, cri.tsboxRoot, r.pod_sandbox_id);
+    return r.pod_sandbox_id;
+  }
+
+  async function createContainer(pod: string, sandboxConfig: Record<string, unknown>, name: string, command: string[], extra: Record<string, unknown> = {}, attempt = 0): Promise<string> {
+    const r = await cri.call<{ container_id: string }>('CreateContainer', {
+      pod_sandbox_id: pod,
+      sandbox_config: sandboxConfig,
+      config: {
+        metadata: { name, attempt },
+        image: { image: cri.image },
+        command,
+        linux: { security_context: { namespace_options: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } } },
+        ...extra,
+      },
+    });
+    return r.container_id;
+  }
+
+  async function execSync(id: string, cmd: string[]): Promise<{ stdout: string; stderr: string; exit_code: number }> {
+    const r = await cri.call<{ stdout: Buffer; stderr: Buffer; exit_code: number }>('ExecSync', { container_id: id, cmd, timeout: 20 });
+    return { stdout: r.stdout.toString(), stderr: r.stderr.toString(), exit_code: r.exit_code };
+  }
+
+  async function containerState(id: string): Promise<{ state: string; exit_code: number }> {
+    return (await cri.call<{ status: { state: string; exit_code: number } }>('ContainerStatus', { container_id: id })).status;
+  }
+
+  async function exited(id: string): Promise<number> {
+    const s = await waitUntil(`${id} to exit`, async () => {
+      const st = await containerState(id);
+      return st.state === 'CONTAINER_EXITED' && st;
+    }, 10_000);
+    return s.exit_code;
+  }
+
+  /** A directory of the sandbox as a pod volume (an emptyDir's host side). */
+  function volume(name: string): { dir: string; mount: object } {
+    const dir = sb.mkdir(sb.unique(name));
+    return { dir, mount: { container_path: '/shared', host_path: dir } };
+  }
+
+  const UNTIL_TERM = ['/bin/sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.1; done'];
+
+  it('exec -i (kubectl cp): a tar through stdin is unpacked in the container; output and exit code come back; closing the stream ends stdin', TEST_TIMEOUT, async () => {
+    const config = podConfig('cp');
+    const pod = await runPod(config);
+    const id = await createContainer(pod, config, 'target', UNTIL_TERM);
+    await cri.call('StartContainer', { container_id: id });
+    const rec = await expectRunByTsbox(sb, cri.tsboxRoot, id);
+
+    // What kubectl cp sends: a tar of the files.
+    const src = sb.mkdir(sb.unique('cp-src'));
+    fs.writeFileSync(path.join(src, 'a.txt'), 'first file\n');
+    fs.mkdirSync(path.join(src, 'sub'));
+    fs.writeFileSync(path.join(src, 'sub', 'b.bin'), Buffer.alloc(100_000, 7));
+    const tar = execFileSync('tar', ['-C', src, '-cf', '-', 'a.txt', 'sub']);
+
+    // head -c: the command ends by itself, so its output and status come back on the open stream.
+    const { url } = await cri.call<{ url: string }>('Exec', {
+      container_id: id,
+      cmd: ['/bin/sh', '-c', `mkdir -p /tmp/dst && head -c ${tar.length} | tar -xf - -C /tmp/dst && find /tmp/dst | sort; echo to-stderr >&2; exit 3`],
+      stdin: true,
+      stdout: true,
+      stderr: true,
+    });
+    const s = await openStream(url, cri.pid);
+    s.write(tar);
+    const r = await s.done;
+    expect(r).toMatchObject({ stdout: '/tmp/dst\n/tmp/dst/a.txt\n/tmp/dst/sub\n/tmp/dst/sub/b.bin\n', stderr: 'to-stderr\n', exitCode: 3 });
+    expect(await execSync(id, ['/bin/sh', '-c', 'cat /tmp/dst/a.txt; wc -c < /tmp/dst/sub/b.bin'])).toMatchObject({ stdout: 'first file\n100000\n', exit_code: 0 });
+
+    // cat until end of input: only the closed stream ends it.
+    const { url: url2 } = await cri.call<{ url: string }>('Exec', {
+      container_id: id,
+      cmd: ['/bin/sh', '-c', 'cat > /tmp/all; echo done > /tmp/eof'],
+      stdin: true,
+      stdout: true,
+      stderr: true,
+    });
+    const s2 = await openStream(url2, cri.pid);
+    s2.write('through the stream\n');
+    await waitUntil('the exec to write its input', async () => (await execSync(id, ['/bin/cat', '/tmp/all'])).stdout === 'through the stream\n', 10_000);
+    expect((await execSync(id, ['/bin/ls', '/tmp/eof'])).exit_code, 'the exec ended before its stdin did').not.toBe(0);
+    s2.close();
+    await s2.done;
+    await waitUntil('the exec to see the end of its stdin', async () => (await execSync(id, ['/bin/cat', '/tmp/eof'])).stdout === 'done\n', 10_000);
+    // The exec'd cat is gone from the container's pid namespace (seen from the host).
+    const ns = fs.readlinkSync(`/proc/${rec.pid}/ns/pid`);
+    const catsInContainer = () =>
+      fs.readdirSync('/proc').filter((p) => {
+        try {
+          return /^\d+$/.test(p) && fs.readlinkSync(`/proc/${p}/ns/pid`) === ns && fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('cat\0');
+        } catch {
+          return false;
+        }
+      });
+    await waitUntil('the exec to be gone', () => catsInContainer().length === 0, 10_000).catch(() => undefined);
+    expect(catsInContainer()).toEqual([]);
+  });
+
+  it('attach (kubectl attach -i): a container started with stdin reads what the stream sends; its output and exit code', TEST_TIMEOUT, async () => {
+    const config = podConfig('attach');
+    const pod = await runPod(config);
+    const id = await createContainer(pod, config, 'reader', ['/bin/sh', '-c', 'echo ready; read -r line; echo "got $line"; exit 6'], { stdin: true, stdin_once: true });
+    await cri.call('StartContainer', { container_id: id });
+    const rec = await expectRunByTsbox(sb, cri.tsboxRoot, id);
+    const { url } = await cri.call<{ url: string }>('Attach', { container_id: id, stdin: true, stdout: true, stderr: true });
+    const s = await openStream(url, cri.pid);
+    s.write('hello\n');
+    const r = await s.done;
+    expect(r.stdout).toContain('got hello\n');
+    expect(await exited(id)).toBe(6);
+    await expectProcessGone(rec.pid);
+  });
+
+  it('init containers: each runs to completion in turn (a failed one again, as attempt 1), then the app sees what they left in the pod\'s volume', TEST_TIMEOUT, async () => {
+    const config = podConfig('init');
+    const pod = await runPod(config);
+    const vol = volume('init-vol');
+    const step = async (name: string, script: string, attempt = 0) => {
+      const id = await createContainer(pod, config, name, ['/bin/sh', '-c', script], { mounts: [vol.mount] }, attempt);
+      await cri.call('StartContainer', { container_id: id });
+      return { id, code: await exited(id) };
+    };
+    expect((await step('init-1', 'echo one >> /shared/log')).code).toBe(0);
+    // The second fails once (no marker yet), then succeeds as the kubelet's retry.
+    const flaky = 'if [ -e /shared/tried ]; then echo two >> /shared/log; else touch /shared/tried; exit 3; fi';
+    expect((await step('init-2', flaky)).code).toBe(3);
+    expect((await step('init-2', flaky, 1)).code).toBe(0);
+    const app = await createContainer(pod, config, 'app', ['/bin/sh', '-c', `cat /shared/log > /tmp/seen; ${UNTIL_TERM[2]}`], { mounts: [vol.mount] });
+    await cri.call('StartContainer', { container_id: app });
+    await expectRunByTsbox(sb, cri.tsboxRoot, app);
+    expect(await execSync(app, ['/bin/cat', '/tmp/seen'])).toMatchObject({ stdout: 'one\ntwo\n', exit_code: 0 });
+    // The finished init containers are no longer in tsbox's state (the shim deleted them); the pod and app are.
+    expect(EngineSandbox.stateEntries(cri.tsboxRoot).sort()).toEqual([pod, app].sort());
+    expect(fs.readFileSync(path.join(vol.dir, 'log'), 'utf8')).toBe('one\ntwo\n');
+  });
+
+  it('postStart and preStop hooks: an exec right after StartContainer and one before StopContainer, in order with the init (5 times)', TEST_TIMEOUT, async () => {
+    const config = podConfig('hooks');
+    const pod = await runPod(config);
+    for (let i = 0; i < 5; i++) {
+      const vol = volume(`hooks-${i}`);
+      const id = await createContainer(pod, config, `hooked-${i}`, ['/bin/sh', '-c', 'trap "echo term >> /shared/log; exit 0" TERM; echo started >> /shared/log; while :; do sleep 0.1; done'], { mounts: [vol.mount] });
+      await cri.call('StartContainer', { container_id: id });
+      // postStart: at once, racing the init's first steps.
+      expect(await execSync(id, ['/bin/sh', '-c', 'echo poststart >> /shared/log'])).toMatchObject({ exit_code: 0 });
+      const pid = (await expectRunByTsbox(sb, cri.tsboxRoot, id)).pid;
+      await waitUntil('the init to start', () => fs.readFileSync(path.join(vol.dir, 'log'), 'utf8').includes('started'), 5000);
+      // preStop, then the stop.
+      expect(await execSync(id, ['/bin/sh', '-c', 'echo prestop >> /shared/log'])).toMatchObject({ exit_code: 0 });
+      await cri.call('StopContainer', { container_id: id, timeout: 10 });
+      expect(await containerState(id)).toMatchObject({ state: 'CONTAINER_EXITED', exit_code: 0 });
+      await expectProcessGone(pid);
+      const log = fs.readFileSync(path.join(vol.dir, 'log'), 'utf8').trim().split('\n');
+      expect([...log].sort()).toEqual(['poststart', 'prestop', 'started', 'term']);
+      expect(log.slice(2)).toEqual(['prestop', 'term']);
+      await cri.call('RemoveContainer', { container_id: id });
+    }
+  });
+});
