@@ -2,7 +2,7 @@
 // answer with), as `crictl exec -i` / `kubectl exec -i` / `kubectl cp` use
 // it, over WebSocket with the v4.channel.k8s.io protocol: each binary
 // message is one byte naming the stream (0 stdin, 1 stdout, 2 stderr, 3 the
-// final status as JSON) and its data. The server listens on 127.0.0.1 in
+// final status as JSON, 4 a terminal size) and its data. The server listens on 127.0.0.1 in
 // containerd's own network namespace, which this process is not in: the TCP
 // connection is made by a node child run there by nsenter, its stdin and
 // stdout piped to the socket. v4 has no way to close stdin alone: closing
@@ -23,6 +23,8 @@ export interface StreamResult {
 export interface Stream {
   /** Sends data on stdin (stream 0). */
   write(data: Buffer | string): void;
+  /** Sends a terminal size (stream 4), for an exec or attach with a tty. */
+  resize(width: number, height: number): void;
   /** Output so far. */
   readonly stdout: string;
   /** Closes the connection (the only end of stdin there is in v4). */
@@ -110,6 +112,7 @@ export async function openStream(url: string, netnsPid: number): Promise<Stream>
   await upgradedOk;
   return {
     write: (data) => child.stdin.write(frame(0x2, Buffer.concat([Buffer.from([0]), Buffer.from(data)]))),
+    resize: (width, height) => child.stdin.write(frame(0x2, Buffer.concat([Buffer.from([4]), Buffer.from(JSON.stringify({ Width: width, Height: height }))]))),
     get stdout() {
       return text(1);
     },

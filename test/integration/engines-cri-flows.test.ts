@@ -139,6 +139,22 @@ describe.skipIf(reason !== undefined)(suiteTitle('Kubernetes flows through conta
     expect(catsInContainer()).toEqual([]);
   });
 
+  it('exec -it (kubectl exec -it): the process gets a terminal of its own, sized as the stream says', TEST_TIMEOUT, async () => {
+    const config = podConfig('tty');
+    const pod = await runPod(config);
+    const id = await createContainer(pod, config, 'shell', UNTIL_TERM);
+    await cri.call('StartContainer', { container_id: id });
+    await expectRunByTsbox(sb, cri.tsboxRoot, id);
+    const { url } = await cri.call<{ url: string }>('Exec', { container_id: id, cmd: ['/bin/sh', '-c', 'read -r x; tty; stty size; exit 2'], tty: true, stdin: true, stdout: true });
+    const s = await openStream(url, cri.pid);
+    s.resize(123, 45);
+    s.write('go\r');
+    const r = await s.done;
+    expect(r.exitCode).toBe(2);
+    // The terminal echoes the input; then the command's lines, with its line endings.
+    expect(r.stdout).toMatch(/\/dev\/pts\/\d+\r\n45 123\r\n$/);
+  });
+
   it('attach (kubectl attach -i): a container started with stdin reads what the stream sends; its output and exit code', TEST_TIMEOUT, async () => {
     const config = podConfig('attach');
     const pod = await runPod(config);
