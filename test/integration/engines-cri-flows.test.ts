@@ -5,18 +5,23 @@
 // containers (each runs to completion, then the next, in one pod sandbox)
 // and lifecycle hooks (postStart: an exec right after StartContainer;
 // preStop: an exec before StopContainer). The daemon and the sandbox are
-// ../helpers/cri.ts's; the streaming client is ../helpers/cri-stream.ts.
+// ../helpers/cri.ts's (with runc as a second handler where installed: the
+// streams are compared with runc's); the streaming client is
+// ../helpers/cri-stream.ts.
 
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EngineSandbox, TEST_TIMEOUT, expectProcessGone, expectRunByTsbox, skipReason, suiteTitle, useEngineSuite } from '../helpers/engines.js';
-import { HANDLER, startCriContainerd, type Cri } from '../helpers/cri.js';
+import { EngineSandbox, TEST_TIMEOUT, expectProcessGone, expectRunByTsbox, findExecutable, skipReason, suiteTitle, useEngineSuite } from '../helpers/engines.js';
+import { HANDLER, RUNC_HANDLER, startCriContainerd, type Cri } from '../helpers/cri.js';
 import { openStream } from '../helpers/cri-stream.js';
 import { waitUntil } from '../helpers/lifecycle.js';
 
 const reason = skipReason(['containerd', 'ctr', 'containerd-shim-runc-v2', 'unshare', 'nsenter', 'chroot', 'tar']);
+/** The streams are compared with runc's (a second handler) where runc is installed. */
+const hasRunc = findExecutable('runc') !== undefined;
+const HANDLERS = hasRunc ? [HANDLER, RUNC_HANDLER] : [HANDLER];
 
 describe.skipIf(reason !== undefined)(suiteTitle('Kubernetes flows through containerd\'s CRI with tsbox as the runtime handler', reason), () => {
   let sb: EngineSandbox;
@@ -25,7 +30,7 @@ describe.skipIf(reason !== undefined)(suiteTitle('Kubernetes flows through conta
 
   useEngineSuite('cri-flows', async (sandbox) => {
     sb = sandbox;
-    return (cri = await startCriContainerd(sb));
+    return (cri = await startCriContainerd(sb, { runc: hasRunc }));
   }, 'RemovePodSandbox');
 
   function podConfig(name: string): Record<string, unknown> {
@@ -36,10 +41,16 @@ describe.skipIf(reason !== undefined)(suiteTitle('Kubernetes flows through conta
     };
   }
 
-  async function runPod(config: Record<string, unknown>): Promise<string> {
-    const r = await cri.call<{ pod_sandbox_id: string }>('RunPodSandbox', { config, runtime_handler: HANDLER });
-    await expectRunByTsbox(sb, cri.tsboxRoot, r.pod_sandbox_id);
+  async function runPod(config: Record<string, unknown>, handler = HANDLER): Promise<string> {
+    const r = await cri.call<{ pod_sandbox_id: string }>('RunPodSandbox', { config, runtime_handler: handler });
+    if (handler === HANDLER) await expectRunByTsbox(sb, cri.tsboxRoot, r.pod_sandbox_id);
     return r.pod_sandbox_id;
+  }
+
+  /** StartContainer; under tsbox, its proof that it runs the container. */
+  async function start(handler: string, id: string): Promise<void> {
+    await cri.call('StartContainer', { container_id: id });
+    if (handler === HANDLER) await expectRunByTsbox(sb, cri.tsboxRoot, id);
   }
 
   async function createContainer(pod: string, sandboxConfig: Record<string, unknown>, name: string, command: string[], extra: Record<string, unknown> = {}, attempt = 0): Promise<string> {
@@ -82,13 +93,15 @@ describe.skipIf(reason !== undefined)(suiteTitle('Kubernetes flows through conta
 
   const UNTIL_TERM = ['/bin/sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.1; done'];
 
-  it('exec -i (kubectl cp): a tar through stdin is unpacked in the container; output and exit code come back; closing the stream ends stdin', TEST_TIMEOUT, async () => {
-    const config = podConfig('cp');
-    const pod = await runPod(config);
-    const id = await createContainer(pod, config, 'target', UNTIL_TERM);
-    await cri.call('StartContainer', { container_id: id });
-    const rec = await expectRunByTsbox(sb, cri.tsboxRoot, id);
+  /** Runs `flow` under each handler and expects the same from tsbox as from runc. */
+  async function sameUnderEachHandler<T>(flow: (handler: string) => Promise<T>): Promise<T> {
+    const seen = new Map<string, T>();
+    for (const handler of HANDLERS) seen.set(handler, await flow(handler));
+    if (hasRunc) expect(seen.get(HANDLER), 'tsbox vs runc').toEqual(seen.get(RUNC_HANDLER));
+    return seen.get(HANDLER)!;
+  }
 
+  it('exec -i (kubectl cp): a tar through stdin is unpacked in the container; output and exit code come back; closing the stream ends stdin (as under runc)', TEST_TIMEOUT, async () => {
     // What kubectl cp sends: a tar of the files.
     const src = sb.mkdir(sb.unique('cp-src'));
     fs.writeFileSync(path.join(src, 'a.txt'), 'first file\n');
@@ -96,78 +109,89 @@ describe.skipIf(reason !== undefined)(suiteTitle('Kubernetes flows through conta
     fs.writeFileSync(path.join(src, 'sub', 'b.bin'), Buffer.alloc(100_000, 7));
     const tar = execFileSync('tar', ['-C', src, '-cf', '-', 'a.txt', 'sub']);
 
-    // head -c: the command ends by itself, so its output and status come back on the open stream.
-    const { url } = await cri.call<{ url: string }>('Exec', {
-      container_id: id,
-      cmd: ['/bin/sh', '-c', `mkdir -p /tmp/dst && head -c ${tar.length} | tar -xf - -C /tmp/dst && find /tmp/dst | sort; echo to-stderr >&2; exit 3`],
-      stdin: true,
-      stdout: true,
-      stderr: true,
-    });
-    const s = await openStream(url, cri.pid);
-    s.write(tar);
-    const r = await s.done;
-    expect(r).toMatchObject({ stdout: '/tmp/dst\n/tmp/dst/a.txt\n/tmp/dst/sub\n/tmp/dst/sub/b.bin\n', stderr: 'to-stderr\n', exitCode: 3 });
-    expect(await execSync(id, ['/bin/sh', '-c', 'cat /tmp/dst/a.txt; wc -c < /tmp/dst/sub/b.bin'])).toMatchObject({ stdout: 'first file\n100000\n', exit_code: 0 });
+    const r = await sameUnderEachHandler(async (handler) => {
+      const config = podConfig(`cp-${handler}`);
+      const pod = await runPod(config, handler);
+      const id = await createContainer(pod, config, 'target', UNTIL_TERM);
+      await start(handler, id);
 
-    // cat until end of input: only the closed stream ends it.
-    const { url: url2 } = await cri.call<{ url: string }>('Exec', {
-      container_id: id,
-      cmd: ['/bin/sh', '-c', 'cat > /tmp/all; echo done > /tmp/eof'],
-      stdin: true,
-      stdout: true,
-      stderr: true,
-    });
-    const s2 = await openStream(url2, cri.pid);
-    s2.write('through the stream\n');
-    await waitUntil('the exec to write its input', async () => (await execSync(id, ['/bin/cat', '/tmp/all'])).stdout === 'through the stream\n', 10_000);
-    expect((await execSync(id, ['/bin/ls', '/tmp/eof'])).exit_code, 'the exec ended before its stdin did').not.toBe(0);
-    s2.close();
-    await s2.done;
-    await waitUntil('the exec to see the end of its stdin', async () => (await execSync(id, ['/bin/cat', '/tmp/eof'])).stdout === 'done\n', 10_000);
-    // The exec'd cat is gone from the container's pid namespace (seen from the host).
-    const ns = fs.readlinkSync(`/proc/${rec.pid}/ns/pid`);
-    const catsInContainer = () =>
-      fs.readdirSync('/proc').filter((p) => {
-        try {
-          return /^\d+$/.test(p) && fs.readlinkSync(`/proc/${p}/ns/pid`) === ns && fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('cat\0');
-        } catch {
-          return false;
-        }
+      // head -c: the command ends by itself, so its output and status come back on the open stream.
+      const { url } = await cri.call<{ url: string }>('Exec', {
+        container_id: id,
+        cmd: ['/bin/sh', '-c', `mkdir -p /tmp/dst && head -c ${tar.length} | tar -xf - -C /tmp/dst && find /tmp/dst | sort; echo to-stderr >&2; exit 3`],
+        stdin: true,
+        stdout: true,
+        stderr: true,
       });
-    await waitUntil('the exec to be gone', () => catsInContainer().length === 0, 10_000).catch(() => undefined);
-    expect(catsInContainer()).toEqual([]);
+      const s = await openStream(url, cri.pid);
+      s.write(tar);
+      const unpacked = await s.done;
+      const files = await execSync(id, ['/bin/sh', '-c', 'cat /tmp/dst/a.txt; wc -c < /tmp/dst/sub/b.bin']);
+
+      // cat until the end of its input: only the closed stream ends it.
+      const { url: url2 } = await cri.call<{ url: string }>('Exec', {
+        container_id: id,
+        cmd: ['/bin/sh', '-c', 'cat > /tmp/all; echo done > /tmp/eof'],
+        stdin: true,
+        stdout: true,
+        stderr: true,
+      });
+      const s2 = await openStream(url2, cri.pid);
+      s2.write('through the stream\n');
+      await waitUntil('the exec to write its input', async () => (await execSync(id, ['/bin/cat', '/tmp/all'])).stdout === 'through the stream\n', 10_000);
+      const eofEarly = (await execSync(id, ['/bin/ls', '/tmp/eof'])).exit_code === 0;
+      // The cat processes in the container (grep -x reads each process's comm; it is not cat itself).
+      const cats = async () => (await execSync(id, ['/bin/sh', '-c', 'grep -lx cat /proc/[0-9]*/comm 2>/dev/null; true'])).stdout;
+      const catWhileOpen = (await cats()) !== '';
+      s2.close();
+      await s2.done;
+      await waitUntil('the exec to see the end of its stdin', async () => (await execSync(id, ['/bin/cat', '/tmp/eof'])).stdout === 'done\n', 10_000);
+      await waitUntil('the exec to be gone', async () => (await cats()) === '', 10_000).catch(() => undefined);
+      return { unpacked, files: files.stdout, eofEarly, catWhileOpen, catsLeft: await cats() };
+    });
+    expect(r).toEqual({
+      unpacked: { stdout: '/tmp/dst\n/tmp/dst/a.txt\n/tmp/dst/sub\n/tmp/dst/sub/b.bin\n', stderr: 'to-stderr\n', status: expect.anything(), exitCode: 3 },
+      files: 'first file\n100000\n',
+      eofEarly: false,
+      catWhileOpen: true,
+      catsLeft: '',
+    });
   });
 
-  it('exec -it (kubectl exec -it): the process gets a terminal of its own, sized as the stream says', TEST_TIMEOUT, async () => {
-    const config = podConfig('tty');
-    const pod = await runPod(config);
-    const id = await createContainer(pod, config, 'shell', UNTIL_TERM);
-    await cri.call('StartContainer', { container_id: id });
-    await expectRunByTsbox(sb, cri.tsboxRoot, id);
-    const { url } = await cri.call<{ url: string }>('Exec', { container_id: id, cmd: ['/bin/sh', '-c', 'read -r x; tty; stty size; exit 2'], tty: true, stdin: true, stdout: true });
-    const s = await openStream(url, cri.pid);
-    s.resize(123, 45);
-    s.write('go\r');
-    const r = await s.done;
+  it('exec -it (kubectl exec -it): the process gets a terminal of its own, sized as the stream says (as under runc)', TEST_TIMEOUT, async () => {
+    const r = await sameUnderEachHandler(async (handler) => {
+      const config = podConfig(`tty-${handler}`);
+      const pod = await runPod(config, handler);
+      const id = await createContainer(pod, config, 'shell', UNTIL_TERM);
+      await start(handler, id);
+      const { url } = await cri.call<{ url: string }>('Exec', { container_id: id, cmd: ['/bin/sh', '-c', 'read -r x; tty; stty size; exit 2'], tty: true, stdin: true, stdout: true });
+      const s = await openStream(url, cri.pid);
+      s.resize(123, 45);
+      s.write('go\r');
+      const done = await s.done;
+      return { exitCode: done.exitCode, stdout: done.stdout.replace(/\/dev\/pts\/\d+/, '/dev/pts/N') };
+    });
+    // The terminal echoes the input; then the command's lines, with a terminal's line endings.
     expect(r.exitCode).toBe(2);
-    // The terminal echoes the input; then the command's lines, with its line endings.
-    expect(r.stdout).toMatch(/\/dev\/pts\/\d+\r\n45 123\r\n$/);
+    expect(r.stdout).toMatch(/\/dev\/pts\/N\r\n45 123\r\n$/);
   });
 
-  it('attach (kubectl attach -i): a container started with stdin reads what the stream sends; its output and exit code', TEST_TIMEOUT, async () => {
-    const config = podConfig('attach');
-    const pod = await runPod(config);
-    const id = await createContainer(pod, config, 'reader', ['/bin/sh', '-c', 'echo ready; read -r line; echo "got $line"; exit 6'], { stdin: true, stdin_once: true });
-    await cri.call('StartContainer', { container_id: id });
-    const rec = await expectRunByTsbox(sb, cri.tsboxRoot, id);
-    const { url } = await cri.call<{ url: string }>('Attach', { container_id: id, stdin: true, stdout: true, stderr: true });
-    const s = await openStream(url, cri.pid);
-    s.write('hello\n');
-    const r = await s.done;
-    expect(r.stdout).toContain('got hello\n');
-    expect(await exited(id)).toBe(6);
-    await expectProcessGone(rec.pid);
+  it('attach (kubectl attach -i): a container started with stdin reads what the stream sends; its output and exit code (as under runc)', TEST_TIMEOUT, async () => {
+    const r = await sameUnderEachHandler(async (handler) => {
+      const config = podConfig(`attach-${handler}`);
+      const pod = await runPod(config, handler);
+      const id = await createContainer(pod, config, 'reader', ['/bin/sh', '-c', 'echo ready; read -r line; echo "got $line"; exit 6'], { stdin: true, stdin_once: true });
+      await cri.call('StartContainer', { container_id: id });
+      const pid = handler === HANDLER ? (await expectRunByTsbox(sb, cri.tsboxRoot, id)).pid : undefined;
+      const { url } = await cri.call<{ url: string }>('Attach', { container_id: id, stdin: true, stdout: true, stderr: true });
+      const s = await openStream(url, cri.pid);
+      s.write('hello\n');
+      const done = await s.done;
+      const code = await exited(id);
+      if (pid !== undefined) await expectProcessGone(pid);
+      return { gotHello: done.stdout.includes('got hello\n'), code };
+    });
+    expect(r).toEqual({ gotHello: true, code: 6 });
   });
 
   it('init containers: each runs to completion in turn (a failed one again, as attempt 1), then the app sees what they left in the pod\'s volume', TEST_TIMEOUT, async () => {
