@@ -285,6 +285,24 @@ describe.skipIf(reason !== undefined)(suiteTitle('rootless podman with tsbox as 
     expect(tsbox.output).toContain(`${UID} ${UID}\n`);
   });
 
+  // The user's own uid inside: its stdio (conmon's pipes) and its terminal
+  // must be its own to be reopened by path, as runc makes them; tsbox left
+  // them root's (/dev/stdout: permission denied; the tty: 0 5 620).
+  it.skipIf(!hasRunc)('run --userns=keep-id: the process can reopen its stdio and its terminal by path, as under runc', TEST_TIMEOUT, async () => {
+    const pipes = 'echo via-path > /dev/stdout; stat -L -c %u /proc/self/fd/1';
+    const tty = 'stat -c "%u %g %a" $(tty); echo by-path > $(tty)';
+    const [tsbox, runc, tsboxTty, runcTty] = await Promise.all([
+      runToEnd('tsbox', pipes, ['--userns=keep-id']),
+      runToEnd('runc', pipes, ['--userns=keep-id']),
+      runToEnd('tsbox', tty, ['--userns=keep-id', '-t']),
+      runToEnd('runc', tty, ['--userns=keep-id', '-t']),
+    ]);
+    expect(tsbox).toEqual({ status: '0', output: `via-path\n${UID}\n` });
+    expect(tsbox).toEqual(runc);
+    expect(tsboxTty).toEqual({ status: '0', output: `${UID} 5 620\r\nby-path\r\n` });
+    expect(tsboxTty).toEqual(runcTty);
+  });
+
   it('the end: no process of the user but podman\'s pause process', TEST_TIMEOUT, async () => {
     await pm.removeAll();
     const pause = Number(fs.readFileSync(path.join(pm.xdg, 'libpod', 'tmp', 'pause.pid'), 'utf8'));
