@@ -90,6 +90,19 @@ describe.skipIf(reason !== undefined)(suiteTitle('docker --userns-remap with tsb
     expect(seen.tsbox).toBe(seen.runc);
   });
 
+  // The shim's pipes belong to the remapped root (containerd makes them so),
+  // mapped in the container: both runtimes give them to the user.
+  it.skipIf(!hasRunc)('--user 1000: the process reopens its stdio through /dev/stdout, its pipes its own, as under runc', TEST_TIMEOUT, async () => {
+    const probe = 'echo via-path > /dev/stdout 2>/dev/null; echo "status $?"; stat -L -c %u /proc/self/fd/1';
+    const seen: Record<string, unknown> = {};
+    for (const runtime of ['tsbox', 'runc']) {
+      const r = await dk.docker([...RUN(runtime), '--rm', '--user', '1000:1000', dk.image, 'sh', '-c', probe]);
+      seen[runtime] = { status: r.status, stdout: r.stdout };
+    }
+    expect(seen.tsbox).toEqual(seen.runc);
+    expect(seen.tsbox).toEqual({ status: 0, stdout: 'via-path\nstatus 0\n1000\n' });
+  });
+
   it('volumes: what the container writes is owned by the remapped ids on the host', TEST_TIMEOUT, async () => {
     const vol = sb.mkdir(sb.unique('vol'));
     fs.chownSync(vol, SUB, SUB);
