@@ -127,7 +127,8 @@ describe.skipIf(reason !== undefined)(suiteTitle('docker --userns-remap with tsb
     const c = await runDetached(UNTIL_TERM);
     const e = await dk.docker(['exec', '-i', c.name, 'sh', '-c', 'cat > /tmp/in; wc -c < /tmp/in; exit 3'], { input: 'twelve bytes' });
     expect(e).toMatchObject({ status: 3, stdout: '12\n', stderr: '' });
-    expect(await dk.docker(['exec', '-u', '1000:1000', c.name, 'id'])).toMatchObject({ status: 0, stdout: 'uid=1000 gid=1000 groups=1000\n' });
+    // An exec'd process of another user reopens its stdio too (given to its uid, as runc does).
+    expect(await dk.docker(['exec', '-u', '1000:1000', c.name, 'sh', '-c', 'id; echo via-path > /dev/stdout'])).toMatchObject({ status: 0, stdout: 'uid=1000 gid=1000 groups=1000\nvia-path\n' });
     const top = await dk.docker(['top', c.name, '-o', 'uid,pid,args']);
     expect(top, top.stderr).toMatchObject({ status: 0 });
     expect(top.stdout).toMatch(new RegExp(`^${SUB}\\s+${c.pid}\\s+sh -c trap`, 'm'));
