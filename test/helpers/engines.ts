@@ -555,6 +555,13 @@ export class EngineSandbox {
       const ns = mountNamespace(pid);
       return ns !== undefined && ns !== ours && ns;
     });
+    // unshare makes the namespace before sh mounts the binds: a command
+    // entering it at once (podman's, through nsenter) could still see the
+    // host's /run, /var/lib or /etc/passwd.
+    await waitUntil(`${name}'s bind mounts`, () => {
+      if (ended) throw new Error(`${name} exited at once:\n${tail()}`);
+      return Object.keys(binds).every((target) => mountsUnder(target, pid).includes(target));
+    });
     if (network) {
       const hostNet = namespaceOf('self', 'net');
       entry.netNs = await waitUntil(`${name}'s network namespace`, () => {
