@@ -3,6 +3,7 @@ import { noCgroups, type CgroupDriver, type CgroupDriverName, type CgroupEntry }
 import type { Layout } from './cgroups/layout.js';
 import type { Cgroups } from './cgroups/manager.js';
 import { systemCallFacts } from './errors.js';
+import { rootlessCaller, runsRootless } from './host/rootless.js';
 import type { Linux, LinuxResources } from './oci/types.js';
 import { systemd } from './systemd/driver.js';
 
@@ -49,14 +50,10 @@ export async function prepareCgroups(
   } catch (err) {
     // prepare leaves nothing when it fails: the record names nothing either.
     record(undefined);
-    if (name !== 'cgroupfs' || !isRootless() || !deniedAccess(err)) throw err;
+    if (name !== 'cgroupfs' || !runsRootless() || !deniedAccess(err)) throw err;
     warnings.push(skippedCgroups(linux?.cgroupsPath, linux?.resources, err as Error));
     return { cgroups: undefined, entry: undefined };
   }
-}
-
-function isRootless(): boolean {
-  return (process.geteuid?.() ?? 0) !== 0;
 }
 
 /** What the kernel answers a user to whom the cgroup is not delegated. */
@@ -72,5 +69,6 @@ function skippedCgroups(cgroupsPath: string | undefined, resources: LinuxResourc
       .filter(([, v]) => v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0))
       .map(([k]) => `linux.resources.${k}`),
   ];
-  return `rootless: ${skipped.join(', ')} not applied: the container runs without cgroups of its own (uid ${process.geteuid?.()} cannot create them; delegate a cgroup to this user to use them): ${err.message}`;
+  const what = skipped.length > 0 ? `${skipped.join(', ')} not applied: the container runs` : 'the container runs';
+  return `rootless: ${what} without cgroups of its own (${rootlessCaller()} cannot create them; delegate a cgroup to this user to use them): ${err.message}`;
 }

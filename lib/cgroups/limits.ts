@@ -2,6 +2,7 @@ import type { LinuxResources } from '../oci/types.js';
 import { applyDevicePolicy } from './devices-bpf.js';
 import type { Layout } from './layout.js';
 import { applyResources, type Cgroups } from './manager.js';
+import { runsRootless } from '../host/rootless.js';
 
 /**
  * Puts linux.resources in place in a container's cgroups: the values into
@@ -20,9 +21,9 @@ export function applyLimits(
   { fresh = false, update = false }: { fresh?: boolean; update?: boolean } = {},
 ): string[] {
   // Only a runtime running as root can set that policy (devices.deny, a
-  // device program); a rootless one leaves it, as runc does, and its
-  // container cannot make device nodes anyway.
-  const defaultPolicy = !update && resources.devices === undefined && (process.geteuid?.() ?? 0) === 0;
+  // device program); a rootless one (root of a user namespace included)
+  // leaves it, as runc does, and its container cannot make device nodes anyway.
+  const defaultPolicy = !update && resources.devices === undefined && !runsRootless();
   const withPolicy = defaultPolicy ? { ...resources, devices: [] } : resources;
   const warnings = applyResources(layout, cg, withPolicy, { fresh });
   if (!withPolicy.devices) return warnings;

@@ -1,3 +1,4 @@
+import { runsRootless } from '../host/rootless.js';
 import { native } from '../native/binding.js';
 import { DEFAULT_ROOT, defaultStateRoot } from '../runtime/root.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -24,9 +25,9 @@ export function storeOf(ctx: CommandContext): StateStore {
 }
 
 function stateRootOf(ctx: CommandContext): string {
-  // --root's default is root's; an unprivileged user gets its own (as runc).
+  // --root's default is root's; a rootless caller gets its own (as runc).
   const given = ctx.globals.root as string;
-  return given === DEFAULT_ROOT && (process.geteuid?.() ?? 0) !== 0 ? defaultStateRoot() : given;
+  return given === DEFAULT_ROOT && runsRootless() ? defaultStateRoot() : given;
 }
 
 /** The container id argument of commands that take exactly one. */

@@ -124,8 +124,9 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
   const userns = planUserNamespace(spec, namespaces, mappings, caller, host, warnings);
   // In a user namespace no device node can be made (mknod), and sysfs can
   // be mounted only in a network namespace the user namespace owns: the
-  // host's nodes and /sys are bind-mounted instead, as runc does.
-  const inUserns = has('user');
+  // host's nodes and /sys are bind-mounted instead, as runc does. The same
+  // when the runtime itself runs in a user namespace (rootless podman's).
+  const inUserns = has('user') || caller.inUserNamespace === true;
   const sysfsByBind = inUserns && !creates('net');
 
   const mounts: PlannedMount[] = [];

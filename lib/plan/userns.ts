@@ -8,6 +8,7 @@
 import { ConfigError } from '../errors.js';
 import type { IDMapping, Mount, Spec } from '../oci/types.js';
 import type { HostFacts } from '../host/facts.js';
+import { inUserNamespace, ownUidMap } from '../host/rootless.js';
 import { MS } from './mount-options.js';
 import type { PlannedNamespace, PlannedUserNamespace } from './plan.js';
 
@@ -22,10 +23,16 @@ export interface Caller {
   gid: number;
   /** The PATH to look for newuidmap and newgidmap in. */
   path?: string;
+  /**
+   * Whether the caller runs in a user namespace other than the host's (as
+   * rootless podman runs its runtime): even as its root it cannot make
+   * device nodes.
+   */
+  inUserNamespace?: boolean;
 }
 
 export function currentCaller(): Caller {
-  return { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0, path: process.env.PATH ?? '' };
+  return { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0, path: process.env.PATH ?? '', inUserNamespace: inUserNamespace(ownUidMap()) };
 }
 
 /**

@@ -4,10 +4,13 @@
  * directory, as runc does with $XDG_RUNTIME_DIR/runc. Where runc would fall
  * back to /run/runc (which such a user cannot write), tsbox tries
  * /run/user/<uid>, the place a login session's XDG_RUNTIME_DIR points to,
- * and otherwise says what to set.
+ * and otherwise says what to set. Root of a user namespace made by an
+ * unprivileged user (rootless podman's runtime) counts as that user here:
+ * see ../host/rootless.ts.
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import { TsboxError } from '../errors.js';
+import { runsRootless } from '../host/rootless.js';
 
 export const DEFAULT_ROOT = '/run/tsbox';
 
@@ -21,8 +24,12 @@ function writableDir(dir: string): boolean {
   }
 }
 
-export function defaultStateRoot(uid: number = process.geteuid?.() ?? 0, env: NodeJS.ProcessEnv = process.env): string {
-  if (uid === 0) return DEFAULT_ROOT;
+export function defaultStateRoot(
+  uid: number = process.geteuid?.() ?? 0,
+  env: NodeJS.ProcessEnv = process.env,
+  rootless: boolean = runsRootless(uid, env),
+): string {
+  if (!rootless) return DEFAULT_ROOT;
   const xdg = env.XDG_RUNTIME_DIR;
   if (xdg) {
     if (!xdg.startsWith('/') || !writableDir(xdg)) {

@@ -11,6 +11,7 @@ import { TsboxError } from '../errors.js';
 import type { LinuxResources } from '../oci/types.js';
 import { parseProcCgroup } from '../host/mountinfo.js';
 import { systemdUnitFor } from './unit-name.js';
+import { runsRootless } from '../host/rootless.js';
 
 /**
  * The systemd cgroup driver (--systemd-cgroup): the container's cgroup is a
@@ -29,7 +30,7 @@ export const systemd: CgroupDriver = {
   ...cgroupfs,
   name: 'systemd',
   plan(_layout, linux, id) {
-    if ((process.geteuid?.() ?? 0) !== 0) {
+    if (runsRootless()) {
       throw new TsboxError("--systemd-cgroup: rootless containers under the user's systemd manager are not supported; use cgroupfs (leave out --systemd-cgroup)");
     }
     const unit = systemdUnitFor(linux?.cgroupsPath, id);

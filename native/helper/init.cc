@@ -139,6 +139,28 @@ void set_identity(const plan::Plan& p) {
   }
 }
 
+// The process's stdio to its own uid, as runc does (its group stays: a
+// pty's is devpts's tty group): the pipes and sockets the runtime or the
+// engine made, and the container's own terminal (`console`, not yet on fds
+// 0-2), are root's, and a process of another user could not reopen them
+// through /dev/stdout (/proc/self/fd/1) or its tty's path. Only those: a
+// regular file or a device given as stdio (the caller's own terminal too)
+// is the host's, and keeps its owner, where runc would give it away.
+// Where the kernel refuses (the owner or group is not mapped in the user
+// namespace: EPERM, EINVAL; a read-only file system: EROFS) it stays as it
+// is, as with runc.
+void give_stdio_to_user(const plan::Plan& p, int console) {
+  const int stdio[] = {0, 1, 2};
+  for (int fd : console >= 0 ? std::vector<int>{console} : std::vector<int>(stdio, stdio + 3)) {
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_uid == p.uid) continue;
+    if (fd != console && !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)) continue;
+    if (fchown(fd, p.uid, static_cast<gid_t>(-1)) != 0 && errno != EPERM && errno != EINVAL && errno != EROFS) {
+      fail("chown stdio fd " + std::to_string(fd) + " to uid " + std::to_string(p.uid), errno);
+    }
+  }
+}
+
 void enter_cwd(const plan::Plan& p) {
   // After the uid change, so that the directory's permissions are checked
   // against the container's user, as they will be for everything it opens.
@@ -433,6 +455,8 @@ void join_late_cgroups(const plan::Plan& p) {
   // while the init still has it, before the capabilities are dropped (as
   // runc does); otherwise as late as possible, below.
   if (p.seccomp.set && !p.no_new_privileges) install_seccomp(p.seccomp);
+  // Still root in the container: CAP_CHOWN.
+  give_stdio_to_user(p, console);
   set_identity(p);
   enter_cwd(p);
   // A session (and process group) of its own, as runc does: in the

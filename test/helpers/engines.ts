@@ -555,6 +555,13 @@ export class EngineSandbox {
       const ns = mountNamespace(pid);
       return ns !== undefined && ns !== ours && ns;
     });
+    // unshare makes the namespace before sh mounts the binds: a command
+    // entering it at once (podman's, through nsenter) could still see the
+    // host's /run, /var/lib or /etc/passwd.
+    await waitUntil(`${name}'s bind mounts`, () => {
+      if (ended) throw new Error(`${name} exited at once:\n${tail()}`);
+      return Object.keys(binds).every((target) => mountsUnder(target, pid).includes(target));
+    });
     if (network) {
       const hostNet = namespaceOf('self', 'net');
       entry.netNs = await waitUntil(`${name}'s network namespace`, () => {
@@ -1108,6 +1115,10 @@ export interface DockerOptions {
    * the prestart hook (libnetwork-setkey) in every bridged container.
    */
   network?: 'none' | 'bridge';
+  /** More dockerd flags (e.g. --userns-remap). */
+  flags?: string[];
+  /** More bind mounts in dockerd's mount namespace, host path -> sandbox file (e.g. /etc/subuid). */
+  binds?: Record<string, string>;
 }
 
 /**
@@ -1118,7 +1129,7 @@ export interface DockerOptions {
  * "tsbox" under "runtimes" (as the README says); containers pick it with
  * --runtime tsbox. Networking: see DockerOptions.
  */
-export async function startDockerd(sb: EngineSandbox, { network = 'none' }: DockerOptions = {}): Promise<Docker> {
+export async function startDockerd(sb: EngineSandbox, { network = 'none', flags = [], binds = {} }: DockerOptions = {}): Promise<Docker> {
   const base = sb.mkdir('docker');
   const sock = path.join(base, 'docker.sock');
   const execRoot = path.join(base, 'exec');
@@ -1148,9 +1159,10 @@ export async function startDockerd(sb: EngineSandbox, { network = 'none' }: Dock
       '--pidfile', pidFile,
       '--cgroup-parent', cgroupParent,
       ...(network === 'none' ? noNetworking : []),
+      ...flags,
     ],
     // /opt too: the containerd dockerd starts makes /opt/containerd (its "opt" plugin).
-    { '/run': sb.mkdir('docker', 'run-bind'), '/var/lib': sb.mkdir('docker', 'var-lib-bind'), '/opt': sb.mkdir('docker', 'opt-bind') },
+    { '/run': sb.mkdir('docker', 'run-bind'), '/var/lib': sb.mkdir('docker', 'var-lib-bind'), '/opt': sb.mkdir('docker', 'opt-bind'), ...binds },
     {},
     async () => fs.existsSync(sock) && (await docker(['version'], { timeoutMs: 5000 })).status === 0,
     { network: network === 'bridge' },

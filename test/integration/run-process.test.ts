@@ -2,11 +2,13 @@
 // capabilities, environment, PATH lookup, exit status and signals, stdio
 // pipes and process.terminal.
 
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../lib/run.js';
 import { isRoot } from '../helpers/bundle.js';
+import { TSBOX } from '../helpers/cli.js';
 import { containerSession, eventually, readAll, sleep, variant } from '../helpers/containers.js';
 
 const EACCES = 13;
@@ -309,6 +311,37 @@ describe.skipIf(!isRoot)('run(): the container process' + (isRoot ? '' : ' (skip
     expect(await out).toBe('first\nsecond\n');
   });
 
+  // As runc's fixStdioPermissions: the pipes are the runtime's (root's), and
+  // a process of another user could not reopen them through /dev/stdout
+  // (/proc/self/fd/1), as images that log to /dev/stdout as a user do.
+  it('gives the stdio pipes to process.user\'s uid: it can reopen them through /dev/stdout and /dev/stderr', async () => {
+    const b = s.bundle({
+      args: ['sh', '-c', 'echo via-stdout > /dev/stdout; echo via-stderr > /dev/stderr; read -r line < /dev/stdin; echo "read $line"; stat -L -c "%u" /proc/self/fd/1'],
+      mutate: (c) => (c.process.user = { uid: 1000, gid: 1000 }),
+    });
+    expect(await s.collect(b, { input: 'line\n' })).toMatchObject({ status: 0, stdout: 'via-stdout\nread line\n1000\n', stderr: 'via-stderr\n' });
+  });
+
+  it('leaves a file or the caller\'s terminal given as stdio to its owner (only pipes, sockets and the container\'s terminal change hands)', async () => {
+    const dir = s.tempDir();
+    const file = path.join(dir, 'out.txt');
+    const fd = fs.openSync(file, 'w');
+    try {
+      const b = s.bundle({ args: ['sh', '-c', 'echo to-file'], mutate: (c) => (c.process.user = { uid: 1000, gid: 1000 }) });
+      const c = await s.start(b, { stdio: ['ignore', fd, 'ignore'] });
+      expect((await c.exited).status).toBe(0);
+    } finally {
+      fs.closeSync(fd);
+    }
+    expect(fs.readFileSync(file, 'utf8')).toBe('to-file\n');
+    expect(fs.statSync(file).uid).toBe(0);
+    // Nor the caller's own terminal, given as stdio (no process.terminal): tsbox run under script(1).
+    const b = s.bundle({ args: ['sh', '-c', 'stat -L -c %u /proc/self/fd/1'], mutate: (c) => (c.process.user = { uid: 1000, gid: 1000 }) });
+    const root = path.join(s.tempDir(), 'state');
+    const out = execFileSync('script', ['-qfec', `${process.execPath} ${TSBOX} --root ${root} run --bundle ${b.dir} stdio-tty`, '/dev/null'], { encoding: 'utf8' });
+    expect(out.replace(/\r/g, '')).toBe('0\n');
+  });
+
   it('writes stdio to a descriptor given by number', async () => {
     const dir = s.tempDir();
     const file = path.join(dir, 'out.txt');
@@ -367,6 +400,20 @@ describe.skipIf(!isRoot)('run(): the container process' + (isRoot ? '' : ' (skip
 
     // With a terminal the init replaces fds 0-2 with the pty: no pipes are
     // made, and the handle's stdio streams are null.
+    it('gives the terminal to process.user\'s uid (group tty kept): it can open it by its path', async () => {
+      const b = s.bundle({
+        args: ['sh', '-c', 'stat -c "%u %g %a" $(tty); echo by-path > $(tty); exit 0'],
+        mutate: (c) => {
+          c.process.terminal = true;
+          c.process.user = { uid: 1000, gid: 1000 };
+        },
+      });
+      const c = await s.start(b);
+      const [status, text] = await Promise.all([c.exited, readAll(c.terminal)]);
+      expect(lines(text)).toEqual(['1000 5 620', 'by-path', '']);
+      expect(status).toMatchObject({ status: 0 });
+    });
+
     it('gives no stdio streams with a terminal', async () => {
       const b = s.bundle({ args: ['/bin/true'], mutate: (c) => (c.process.terminal = true) });
       const c = await s.start(b);

@@ -123,6 +123,18 @@ describe('buildPlan: a new user namespace', () => {
     expect(plan(spec()).devices).toHaveLength(6);
   });
 
+  it('binds devices and /sys for a root caller that itself runs in a user namespace (rootless podman\'s runtime), with no user namespace in the config', () => {
+    const nested: Caller = { uid: 0, gid: 0, inUserNamespace: true };
+    const p = plan(spec(), nested);
+    expect(p.userns).toBeUndefined();
+    expect(p.namespaces.map((n) => n.type)).toEqual(['mnt', 'pid']);
+    expect(p.devices).toEqual([]);
+    expect(p.mounts.slice(2).map((m) => m.destination)).toEqual(['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty']);
+    expect(p.mounts[1]).toMatchObject({ source: '/sys', type: 'bind' });
+    // With a network namespace of its own (owned by the caller's user namespace) sysfs is mounted.
+    expect(plan(spec((s) => s.linux.namespaces.push({ type: 'network' })), nested).mounts[1]!.type).toBe('sysfs');
+  });
+
   it('binds devices too when joining a user namespace by path, with no maps to write', () => {
     const p = plan(spec((s) => s.linux.namespaces.push({ type: 'user', path: '/proc/9/ns/user' })));
     expect(p.userns).toBeUndefined();
