@@ -223,7 +223,18 @@ describe.skipIf(!isRoot)('tsbox command line', () => {
       const s = startTsbox(['run', b.dir]);
       s.child.stdin!.end();
       const pid = s.child.pid!;
-      while (childPids(pid).length === 0 && s.child.exitCode === null) await new Promise(setImmediate);
+      // Stopped once the container's init exists (a child of tsbox in another
+      // pid namespace): the helper itself is started before planning and
+      // waits for the plan, which a stopped tsbox would never send.
+      const ownPidNs = fs.readlinkSync('/proc/self/ns/pid');
+      const isInit = (p: number) => {
+        try {
+          return fs.readlinkSync(`/proc/${p}/ns/pid`) !== ownPidNs;
+        } catch {
+          return false;
+        }
+      };
+      while (!childPids(pid).some(isInit) && s.child.exitCode === null) await new Promise(setImmediate);
       process.kill(pid, 'SIGSTOP');
       try {
         await s.waitForStdout('ready\n');
