@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { criuReason } from '../../lib/criu/criu.js';
-import { checkShared, dumpArgs, externalMounts, restoreArgs } from '../../lib/criu/options.js';
+import { checkShared, dumpRequest, externalMounts, restoreOpts } from '../../lib/criu/options.js';
 import { uniqueExternals } from '../../lib/criu/stdio.js';
 
 const mounts = [
@@ -21,36 +21,42 @@ describe('CRIU command lines', () => {
     ]);
   });
 
+  const dirs = { imagesDirFd: 20, workDirFd: 21 };
+  /** What every request carries: the directories, the log, and orphan_pts_master (the container's own terminal). */
+  const common = (logFile: string, mode = 3) => ({ ...dirs, logFile, logLevel: 4, manageCgroupsMode: mode, orphanPtsMaster: true });
+
   it('dump: the tree, its freezer cgroup, runc\'s flags, soft cgroups by default, external mounts and stdio', () => {
     const stdio = [{ fd: 0, key: 'file[1a:2b]', external: 'file[1a:2b]' }, { fd: 1, key: 'pipe:[77]' }];
-    const args = dumpArgs(
+    const r = dumpRequest(
       { tcpEstablished: true, extUnixSk: true, shellJob: true, fileLocks: true, leaveRunning: true, emptyNs: ['network'], autoDedup: true },
-      { pid: 42, images: '/img', work: '/w', log: '/w/dump.log', mounts: externalMounts(mounts, '/b'), stdio, freezeCgroup: '/sys/fs/cgroup/c' },
+      { pid: 42, ...dirs, logFile: 'dump.log', mounts: externalMounts(mounts, '/b'), stdio, freezeCgroup: '/sys/fs/cgroup/c' },
     );
-    expect(args).toEqual([
-      'dump', '--tree', '42', '--freeze-cgroup', '/sys/fs/cgroup/c', '--images-dir', '/img', '--work-dir', '/w', '--log-file', '/w/dump.log', '-v4',
-      '--tcp-established', '--ext-unix-sk', '--shell-job', '--file-locks', '--auto-dedup', '--empty-ns', 'net', '--manage-cgroups=soft',
-      '--leave-running', '--external', 'mnt[/data]:/data', '--external', 'mnt[/etc/hosts]:/etc/hosts', '--external', 'file[1a:2b]',
-    ]);
+    expect(r).toEqual({
+      type: 1,
+      opts: {
+        ...common('dump.log'), pid: 42, freezeCgroup: '/sys/fs/cgroup/c',
+        tcpEstablished: true, extUnixSk: true, shellJob: true, fileLocks: true, autoDedup: true, emptyNs: 0x40000000, leaveRunning: true,
+        external: ['mnt[/data]:/data', 'mnt[/etc/hosts]:/etc/hosts', 'file[1a:2b]'],
+      },
+    });
   });
 
-  it('pre-dump tracks memory and leaves the tree running; a dump after it names its parent; ignore drops --manage-cgroups', () => {
-    const base = { pid: 1, images: '/i', work: '/i', log: '/i/l', mounts: [], stdio: [] };
-    expect(dumpArgs({ preDump: true, leaveRunning: true }, base)).toEqual(['pre-dump', '--tree', '1', '--images-dir', '/i', '--work-dir', '/i', '--log-file', '/i/l', '-v4', '--manage-cgroups=soft', '--track-mem']);
-    expect(dumpArgs({ parentPath: '../pre', manageCgroupsMode: 'ignore' }, base)).toEqual(['dump', '--tree', '1', '--images-dir', '/i', '--work-dir', '/i', '--log-file', '/i/l', '-v4', '--prev-images-dir', '../pre', '--track-mem']);
+  it('pre-dump tracks memory and leaves the tree running; a dump after it names its parent; ignore is CRIU\'s IGNORE mode', () => {
+    const base = { pid: 1, ...dirs, logFile: 'l', mounts: [], stdio: [] };
+    expect(dumpRequest({ preDump: true, leaveRunning: true }, base)).toEqual({ type: 4, opts: { ...common('l'), pid: 1, trackMem: true, external: [] } });
+    expect(dumpRequest({ parentPath: '../pre', manageCgroupsMode: 'ignore' }, base)).toEqual({ type: 1, opts: { ...common('l', 0), pid: 1, trackMem: true, parentImg: '../pre', external: [] } });
   });
 
-  it('restore: detached, the init as criu\'s sibling, on the rootfs, mounts from the restoring bundle, stdio inherited', () => {
-    const args = restoreArgs(
+  it('restore: the init as criu\'s sibling, on the rootfs, every action notified, mounts from the restoring bundle, stdio inherited', () => {
+    const opts = restoreOpts(
       { manageCgroupsMode: 'full' },
-      { images: '/img', work: '/img', log: '/img/restore.log', root: '/b/rootfs', pidFile: '/s/criu.pid', mounts: externalMounts(mounts, '/b2'), stdio: [{ fd: 0, key: 'file[1a:2b]' }, { fd: 2, key: 'pipe:[9]' }] },
+      { imagesDirFd: 20, configFile: '/t/restore.conf', logFile: 'restore.log', root: '/b/rootfs', mounts: externalMounts(mounts, '/b2'), stdio: [{ fd: 4, key: 'file[1a:2b]' }, { fd: 6, key: 'pipe:[9]' }] },
     );
-    expect(args).toEqual([
-      'restore', '--restore-detached', '--restore-sibling', '--root', '/b/rootfs', '--pidfile', '/s/criu.pid', '--mntns-compat-mode',
-      '--images-dir', '/img', '--work-dir', '/img', '--log-file', '/img/restore.log', '-v4', '--manage-cgroups=full',
-      '--external', 'mnt[/data]:/b2/vol', '--external', 'mnt[/etc/hosts]:/srv/hosts',
-      '--inherit-fd', 'fd[0]:file[1a:2b]', '--inherit-fd', 'fd[2]:pipe:[9]',
-    ]);
+    expect(opts).toEqual({
+      ...common('restore.log', 4), workDirFd: undefined, configFile: '/t/restore.conf', rstSibling: true, root: '/b/rootfs', notifyScripts: true, mntnsCompatMode: true,
+      external: ['mnt[/data]:/b2/vol', 'mnt[/etc/hosts]:/srv/hosts'],
+      inheritFd: [{ key: 'file[1a:2b]', fd: 4 }, { key: 'pipe:[9]', fd: 6 }],
+    });
   });
 
   it('one file on two descriptors is marked external once', () => {
