@@ -6,6 +6,7 @@ import type { Binding } from '../native/binding.js';
 import { criuUnusable } from './criu.js';
 import { imageDir, writeDescriptors } from './images.js';
 import { checkShared, dumpRequest, externalMounts, maskedMounts, type CheckpointOptions } from './options.js';
+import { externalNamespaces } from './namespaces.js';
 import { mountPoints, stdioKeys } from './stdio.js';
 import { criuSwrk } from './swrk.js';
 
@@ -39,8 +40,9 @@ export async function dumpContainer(
     const stdio = stdioKeys(pid);
     writeDescriptors(images.dir, stdio);
     const mounts = [...externalMounts(spec.mounts, bundleDir), ...maskedMounts(spec.linux?.maskedPaths, mountPoints(pid))];
+    const namespaces = externalNamespaces(spec.linux?.namespaces, pid, what);
     for (const d of [images.dir, work]) dirs.push(openSync(d, constants.O_RDONLY | constants.O_DIRECTORY));
-    const { type, opts } = dumpRequest(o, { pid, imagesDirFd: dirs[0]!, workDirFd: dirs[1]!, logFile, mounts, stdio, ...(freezeCgroup !== undefined && { freezeCgroup }) });
+    const { type, opts } = dumpRequest(o, { pid, imagesDirFd: dirs[0]!, workDirFd: dirs[1]!, logFile, mounts, stdio, namespaces, ...(freezeCgroup !== undefined && { freezeCgroup }) });
     await criuSwrk(native, `${what}: criu ${o.preDump ? 'pre-dump' : 'dump'}`, type, opts, path.join(work, logFile), { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (err) {
     images.undo();

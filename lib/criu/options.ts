@@ -141,6 +141,8 @@ export interface DumpArgs {
   logFile: string;
   mounts: { key: string }[];
   stdio: StdioKey[];
+  /** External namespaces (joined by path: ./namespaces.ts), as --external entries. */
+  namespaces?: string[];
 }
 
 /** CRIU's request for a checkpoint: its type (dump or pre-dump) and options. */
@@ -154,7 +156,7 @@ export function dumpRequest(o: CheckpointOptions, a: DumpArgs): { type: number; 
       ...(o.leaveRunning && !o.preDump && { leaveRunning: true }),
       ...((o.preDump || o.parentPath !== undefined) && { trackMem: true }),
       ...(o.parentPath !== undefined && { parentImg: o.parentPath }),
-      external: [...a.mounts.map((m) => `mnt[${m.key}]:${m.key}`), ...a.stdio.flatMap((s) => (s.external ? [s.external] : []))],
+      external: [...a.mounts.map((m) => `mnt[${m.key}]:${m.key}`), ...a.stdio.flatMap((s) => (s.external ? [s.external] : [])), ...(a.namespaces ?? [])],
     },
   };
 }
@@ -175,6 +177,8 @@ export interface RestoreArgs {
   mounts: { key: string; source: string }[];
   /** The descriptors of criu's own that take the place of the dumped init's stdio. */
   stdio: StdioKey[];
+  /** Descriptors of criu's own for the external namespaces (their keys), and namespaces to join by path (./namespaces.ts). */
+  namespaces?: { inherit: { key: string; fd: number }[]; join: { ns: string; nsFile: string }[] };
 }
 
 /**
@@ -196,6 +200,7 @@ export function restoreOpts(o: RestoreOptions, a: RestoreArgs): CriuOpts {
     // fails with EINVAL): the compatibility engine can.
     mntnsCompatMode: true,
     external: a.mounts.map((m) => `mnt[${m.key}]:${m.source}`),
-    inheritFd: a.stdio.map((s) => ({ key: s.key, fd: s.fd })),
+    inheritFd: [...a.stdio.map((s) => ({ key: s.key, fd: s.fd })), ...(a.namespaces?.inherit ?? [])],
+    ...(a.namespaces?.join.length && { joinNs: a.namespaces.join }),
   };
 }

@@ -5,6 +5,7 @@ import { TsboxError } from '../errors.js';
 import type { Spec } from '../oci/types.js';
 import type { Binding } from '../native/binding.js';
 import { checkImages, readDescriptors } from './images.js';
+import { restoreNamespaces } from './namespaces.js';
 import { externalMounts, restoreConfig, restoreOpts, type RestoreOptions } from './options.js';
 import { CriuReqType } from './rpc.js';
 import { criuSwrk } from './swrk.js';
@@ -52,6 +53,7 @@ export async function restoreContainer(
   // --shell-job makes the restored session's terminal.
   const given = stdioFds(o.stdio ?? 'inherit');
   const dirs: number[] = [];
+  const nsFds: number[] = [];
   let scratch: string | undefined;
   let sentMaster = false;
   try {
@@ -64,7 +66,18 @@ export async function restoreContainer(
     scratch = mkdtempSync(path.join(tmpdir(), 'tsbox-criu-'));
     const configFile = path.join(scratch, 'restore.conf');
     writeFileSync(configFile, restoreConfig(work), { mode: 0o600 });
-    const opts = restoreOpts(o, { imagesDirFd: dirs[0]!, configFile, logFile, root: rootfs, mounts, stdio });
+    // The namespaces the config joins by path: descriptors of criu's own
+    // after the stdio (7, 8, ...) for the external ones, paths for the others.
+    const ns = restoreNamespaces(spec.linux?.namespaces, what);
+    for (const n of ns.inherit) {
+      try {
+        nsFds.push(openSync(n.path, 'r'));
+      } catch (err) {
+        throw new TsboxError(`${what}: ${n.at}.path "${n.path}": ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+      }
+    }
+    const namespaces = { inherit: ns.inherit.map((n, i) => ({ key: n.key, fd: 7 + i })), join: ns.join };
+    const opts = restoreOpts(o, { imagesDirFd: dirs[0]!, configFile, logFile, root: rootfs, mounts, stdio, namespaces });
     const onNotify = async (script: string, pid: number | undefined, fd: number): Promise<void> => {
       if (script === 'orphan-pts-master') {
         if (o.consoleSocket === undefined) {
@@ -89,7 +102,7 @@ export async function restoreContainer(
     const resp = await criuSwrk(native, `${what}: criu restore`, CriuReqType.RESTORE, opts, path.join(work, logFile), {
       wrap: [...PRIVATE_ROOT, rootfs],
       stdio: [given.fds[0], 'ignore', 'pipe'],
-      extra: given.fds,
+      extra: [...given.fds, ...nsFds],
       onNotify,
     });
     const pid = resp.restoredPid ?? 0;
@@ -97,7 +110,7 @@ export async function restoreContainer(
     return { pid, sentMaster };
   } finally {
     given.close();
-    for (const fd of dirs) closeSync(fd);
+    for (const fd of [...dirs, ...nsFds]) closeSync(fd);
     if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
   }
 }

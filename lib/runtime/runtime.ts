@@ -556,6 +556,9 @@ export class Runtime {
     const unusable = criuUnusable();
     if (unusable) throw new TsboxError(`restore container "${id}": ${unusable}`);
     const bundle = loadBundle(bundleDir);
+    // A namespace CRIU cannot restore into is refused before anything is made.
+    const { restoreNamespaces } = await import('../criu/namespaces.js');
+    restoreNamespaces(bundle.spec.linux?.namespaces, `restore container "${id}"`);
     if (bundle.spec.process?.terminal && options.consoleSocket === undefined) {
       throw new TsboxError('process.terminal needs --console-socket to restore a container (its terminal\'s new master has to go somewhere)');
     }

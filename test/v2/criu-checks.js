@@ -555,6 +555,58 @@ check('a container with a terminal of its own (process.terminal, --console-socke
   }
 });
 
+check('a counter in a network namespace joined by path (a pod\'s, linux.namespaces[].path): checkpoint leaves it out, and restore puts the counter in the one the restore-time config names (its inode inside is that path\'s); a missing path fails in one line and leaves nothing', async () => {
+  const c = counter('netns', { run: false });
+  // Two network namespaces, each bound on a file of a private tmpfs (made
+  // here, as ip netns does under /run/netns).
+  const nsDir = path.join(tmp, `netns-${c.id}`);
+  fs.mkdirSync(nsDir);
+  assert.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'mode=700', 'tmpfs', nsDir]).status, 0, 'mount a tmpfs for the namespaces');
+  spawnSync('mount', ['--make-private', nsDir]);
+  const made = [];
+  try {
+    const netns = (name) => {
+      const f = path.join(nsDir, name);
+      fs.writeFileSync(f, '');
+      const r = spawnSync('unshare', [`--net=${f}`, 'true'], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `unshare --net=${f}: ${r.stderr}`);
+      made.push(f);
+      return { file: f, ino: fs.statSync(f).ino };
+    };
+    const first = netns('first');
+    const second = netns('second');
+    assert.notEqual(first.ino, second.ino);
+    const configFile = path.join(c.dir, 'config.json');
+    const config = JSON.parse(fs.readFileSync(configFile, 'utf8'));
+    const withNetns = (file) => fs.writeFileSync(configFile, JSON.stringify({ ...config, linux: { ...config.linux, namespaces: [...config.linux.namespaces, { type: 'network', path: file }] } }));
+    const inside = () => Number(tsbox(['exec', c.id, 'stat', '-L', '-c', '%i', '/proc/1/ns/net']).stdout.trim());
+    withNetns(first.file);
+    tsbox(['run', '--detach', '--bundle', c.dir, c.id], { stdout: c.stdout });
+    await waitUntil('the counter to reach 3', () => c.count() >= 3);
+    assert.equal(inside(), first.ino, 'the counter runs in the first namespace');
+    const images = path.join(tmp, `img-${c.id}`);
+    tsbox(['checkpoint', '--image-path', images, c.id]);
+    const saved = await frozen('the checkpointed counter', c.count);
+    // The restore-time config names where it goes: first a path that is not there.
+    withNetns(path.join(nsDir, 'gone'));
+    const r = tsbox(['restore', '--detach', '--bundle', c.dir, '--image-path', images, c.id], { mayFail: true });
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr, `tsbox: restore container "${c.id}": linux.namespaces[4].path "${path.join(nsDir, 'gone')}": ENOENT\n`);
+    assert.equal(fs.existsSync(path.join(stateRoot, c.id)), false, 'the state is left');
+    assert.equal(fs.existsSync(c.cg), false, 'the cgroup is left');
+    withNetns(second.file);
+    tsbox(['restore', '--detach', '--bundle', c.dir, '--image-path', images, c.id], { stdout: path.join(tmp, `stdout2-${c.id}`) });
+    await waitUntil('the restored counter to count', () => c.count() > saved + 2);
+    assert.equal(inside(), second.ino, 'the restored counter is in the namespace of the restore-time config');
+    const { pid } = state(c.id);
+    assert.equal(fs.statSync(`/proc/${pid}/ns/net`).ino, second.ino, 'outside: the restored init\'s network namespace');
+    tsbox(['delete', '--force', c.id]);
+  } finally {
+    for (const f of made) spawnSync('umount', [f]);
+    spawnSync('umount', [nsDir]);
+  }
+});
+
 /** Why podman cannot run here, or undefined. */
 function podmanMissing() {
   for (const p of ['podman', 'conmon']) if (spawnSync(p, ['--version']).error) return `${p} is not installed`;
