@@ -1,11 +1,11 @@
-import { closeSync, constants, mkdirSync, openSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { TsboxError } from '../errors.js';
 import type { Spec } from '../oci/types.js';
 import type { Binding } from '../native/binding.js';
 import { criuUnusable } from './criu.js';
 import { imageDir, writeDescriptors } from './images.js';
-import { checkShared, dumpRequest, externalMounts, maskedMounts, type CheckpointOptions } from './options.js';
+import { checkCheckpoint, dumpRequest, externalMounts, maskedMounts, type CheckpointOptions } from './options.js';
 import { externalNamespaces } from './namespaces.js';
 import { mountPoints, stdioKeys } from './stdio.js';
 import { criuSwrk } from './swrk.js';
@@ -27,7 +27,7 @@ export async function dumpContainer(
   freezeCgroup: string | undefined,
   o: CheckpointOptions,
 ): Promise<void> {
-  checkShared(o);
+  checkCheckpoint(o);
   const what = `checkpoint container "${id}"`;
   const unusable = criuUnusable();
   if (unusable) throw new TsboxError(`${what}: ${unusable}`);
@@ -43,7 +43,21 @@ export async function dumpContainer(
     const namespaces = externalNamespaces(spec.linux?.namespaces, pid, what);
     for (const d of [images.dir, work]) dirs.push(openSync(d, constants.O_RDONLY | constants.O_DIRECTORY));
     const { type, opts } = dumpRequest(o, { pid, imagesDirFd: dirs[0]!, workDirFd: dirs[1]!, logFile, mounts, stdio, namespaces, ...(freezeCgroup !== undefined && { freezeCgroup }) });
-    await criuSwrk(native, `${what}: criu ${o.preDump ? 'pre-dump' : 'dump'}`, type, opts, path.join(work, logFile), { stdio: ['ignore', 'ignore', 'pipe'] });
+    await criuSwrk(native, `${what}: criu ${o.preDump ? 'pre-dump' : 'dump'}`, type, opts, path.join(work, logFile), {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      // A lazy dump says when it serves the memory (runc's --status-fd gets a \0, then is closed).
+      onNotify: async (script, _pid, fd) => {
+        if (fd >= 0) native.close(fd);
+        if (script === 'status-ready' && o.statusFd !== undefined) {
+          try {
+            writeSync(o.statusFd, '\0');
+            closeSync(o.statusFd);
+          } catch (err) {
+            throw new TsboxError(`${what}: --status-fd ${o.statusFd}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+          }
+        }
+      },
+    });
   } catch (err) {
     images.undo();
     // The log went with the images: the message has CRIU's reason.

@@ -28,6 +28,10 @@ export interface CheckpointOptions extends CriuSharedOptions {
   preDump?: boolean;
   /** A previous (pre-)dump's image directory, relative to the image directory. */
   parentPath?: string;
+  /** ADDRESS:PORT of the page server: with lazyPages, where the dump serves the memory; else a `criu page-server` to send it to. */
+  pageServer?: string;
+  /** A descriptor to write a \0 to, then close, once a lazy dump serves its memory (runc's --status-fd). */
+  statusFd?: number;
 }
 
 export interface RestoreOptions extends CriuSharedOptions {
@@ -35,6 +39,8 @@ export interface RestoreOptions extends CriuSharedOptions {
   pidFile?: string;
   /** A unix socket to send the restored terminal's new master to (a container with process.terminal), as create does. */
   consoleSocket?: string;
+  /** The container's cgroups, as CRIU's cgroup roots (./cgroup-roots.ts). */
+  cgroupRoots?: { ctrl?: string; path: string }[];
 }
 
 const CGROUP_MODES = ['soft', 'full', 'strict', 'ignore'];
@@ -48,9 +54,25 @@ export function checkShared(o: CriuSharedOptions): void {
     // What runc allows: CRIU can leave only the network namespace to the caller (its hooks set it up).
     if (ns !== 'network') throw new TsboxError(`--empty-ns: only "network" can be left empty, got "${ns}"`);
   }
-  if (o.lazyPages) {
-    throw new TsboxError('--lazy-pages is not supported: it needs CRIU\'s lazy-pages daemon and page server, which tsbox does not run');
+}
+
+/** The page server's address and port (ADDRESS:PORT, an IPv6 address in brackets). */
+export function pageServer(spec: string): { address: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d+)$/.exec(spec);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port > 0 && port < 65536)) throw new TsboxError(`--page-server must be ADDRESS:PORT, got "${spec}"`);
+  return { address: (m[1] ?? m[2])!, port };
+}
+
+/** The checks of checkpoint's own flags: one-line errors before anything happens. */
+export function checkCheckpoint(o: CheckpointOptions): void {
+  checkShared(o);
+  if (o.lazyPages && o.pageServer === undefined) {
+    throw new TsboxError('--lazy-pages needs --page-server ADDRESS:PORT (where the dump serves the memory to CRIU\'s lazy-pages daemon)');
   }
+  if (o.lazyPages && o.preDump) throw new TsboxError('--lazy-pages and --pre-dump cannot go together (a pre-dump leaves the container running)');
+  if (o.statusFd !== undefined && !o.lazyPages) throw new TsboxError('--status-fd goes with --lazy-pages (it says when the memory is served)');
+  if (o.pageServer !== undefined) pageServer(o.pageServer);
 }
 
 /** CLONE_NEWNET: the only namespace CRIU can leave empty (criu_opts.empty_ns). */
@@ -75,7 +97,12 @@ function sharedOpts(o: CriuSharedOptions, d: { imagesDirFd: number; workDirFd?: 
     ...(o.fileLocks && { fileLocks: true }),
     ...(o.autoDedup && { autoDedup: true }),
     ...(o.emptyNs?.includes('network') && { emptyNs: CLONE_NEWNET }),
+    ...(o.lazyPages && { lazyPages: true }),
     manageCgroupsMode: CriuCgMode[mode],
+    // Every action comes as a notification to answer (as runc asks):
+    // setup-namespaces runs the restore's hooks, orphan-pts-master brings
+    // a terminal's new master, status-ready says a lazy dump serves.
+    notifyScripts: true,
     // A slave pty whose master is outside the tree (the container's own
     // terminal, its master with whoever took it from --console-socket):
     // the dump takes it without its master (and the devpts bind of it on
@@ -156,6 +183,7 @@ export function dumpRequest(o: CheckpointOptions, a: DumpArgs): { type: number; 
       ...(o.leaveRunning && !o.preDump && { leaveRunning: true }),
       ...((o.preDump || o.parentPath !== undefined) && { trackMem: true }),
       ...(o.parentPath !== undefined && { parentImg: o.parentPath }),
+      ...(o.pageServer !== undefined && { ps: pageServer(o.pageServer) }),
       external: [...a.mounts.map((m) => `mnt[${m.key}]:${m.key}`), ...a.stdio.flatMap((s) => (s.external ? [s.external] : [])), ...(a.namespaces ?? [])],
     },
   };
@@ -185,8 +213,7 @@ export interface RestoreArgs {
  * CRIU's options for a restore (always detached through the RPC): the
  * init as a sibling of criu (so a child of whoever started criu, as a
  * created container's init is tsbox's), into the mount namespace rebuilt
- * on `root`; every action comes as a notification (setup-namespaces runs
- * the hooks, orphan-pts-master brings the terminal's new master).
+ * on `root`.
  */
 export function restoreOpts(o: RestoreOptions, a: RestoreArgs): CriuOpts {
   return {
@@ -194,7 +221,7 @@ export function restoreOpts(o: RestoreOptions, a: RestoreArgs): CriuOpts {
     configFile: a.configFile,
     rstSibling: true,
     root: a.root,
-    notifyScripts: true,
+    ...(o.cgroupRoots?.length && { cgRoot: o.cgroupRoots }),
     // CRIU 3.17's mount-v2 engine cannot give a mount bound again from an
     // external source (a mask's /dev/null) the slave sharing it had (it
     // fails with EINVAL): the compatibility engine can.

@@ -42,6 +42,8 @@ export interface CriuOpts {
   workDirFd?: number;
   /** Bind mounts bound again from a new source: key (as dumped) to source. */
   extMnt?: { key: string; val: string }[];
+  /** Where the restored tree goes in each cgroup hierarchy (ctrl absent: all of them). */
+  cgRoot?: { ctrl?: string; path: string }[];
   /** The restored tree as a sibling of criu (a child of criu's parent). */
   rstSibling?: boolean;
   /** Descriptors of criu's own that take the place of a dumped resource (key). */
@@ -54,6 +56,10 @@ export interface CriuOpts {
   /** Namespaces the restored tree joins: ns (net, ipc, uts, ...), ns_file (a path). */
   joinNs?: { ns: string; nsFile: string }[];
   freezeCgroup?: string;
+  /** Lazy migration: the dump serves the memory (ps) until a lazy-pages daemon has taken it; the restore takes it from that daemon. */
+  lazyPages?: boolean;
+  /** The page server: where a dump serves its memory (lazy) or sends it (criu page-server). */
+  ps?: { address: string; port: number };
   /** At restore, a slave pty whose master was not dumped gets a new master, sent as the orphan-pts-master notification's descriptor. */
   orphanPtsMaster?: boolean;
   /** A CRIU configuration file whose settings override the request's (paths in it are resolved in criu's mount namespace). */
@@ -107,6 +113,7 @@ export function encodeOpts(o: CriuOpts): Buffer {
     [8, o.fileLocks],
     [9, o.logLevel],
     [10, o.logFile],
+    [11, o.ps && encodeMessage([[1, o.ps.address], [2, o.ps.port]])],
     [12, o.notifyScripts],
     [13, o.root],
     [14, o.parentImg],
@@ -114,6 +121,7 @@ export function encodeOpts(o: CriuOpts): Buffer {
     [16, o.autoDedup],
     [17, o.workDirFd],
     ...each(23, o.extMnt, (m) => encodeMessage([[1, m.key], [2, m.val]])),
+    ...each(25, o.cgRoot, (r) => encodeMessage([[1, r.ctrl], [2, r.path]])),
     [26, o.rstSibling],
     ...each(27, o.inheritFd, (f) => encodeMessage([[1, f.key], [2, f.fd]])),
     [34, o.manageCgroupsMode],
@@ -121,6 +129,7 @@ export function encodeOpts(o: CriuOpts): Buffer {
     [38, o.emptyNs],
     ...each(39, o.joinNs, (j) => encodeMessage([[1, j.ns], [2, j.nsFile]])),
     [44, o.freezeCgroup],
+    [48, o.lazyPages],
     [50, o.orphanPtsMaster],
     [51, o.configFile],
     [65, o.mntnsCompatMode],

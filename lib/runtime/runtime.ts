@@ -590,7 +590,9 @@ export class Runtime {
             throw new TsboxError(`restore container "${id}": ${(err as Error).message}`, { cause: err });
           }
         };
-        const { pid, sentMaster } = await restoreContainer(this.native, id, bundle.rootfs, bundle.dir, bundle.spec, options, setupNamespaces);
+        const { cgroupRoots } = await import('../criu/cgroup-roots.js');
+        const restoreOptions = { ...options, cgroupRoots: cgroupRoots(hostLayout(), cgroups) };
+        const { pid, sentMaster } = await restoreContainer(this.native, id, bundle.rootfs, bundle.dir, bundle.spec, restoreOptions, setupNamespaces);
         pidfd = this.native.pidfdOpen(pid);
         if (options.consoleSocket !== undefined && !sentMaster) {
           // Whoever listens on the socket would wait for a master that never comes.

@@ -2,8 +2,9 @@
 // CRIU's reason taken from its output (lib/criu/criu.ts), and the flag checks.
 
 import { describe, expect, it } from 'vitest';
+import { cgroupRoots } from '../../lib/criu/cgroup-roots.js';
 import { criuReason } from '../../lib/criu/criu.js';
-import { checkShared, dumpRequest, externalMounts, restoreOpts } from '../../lib/criu/options.js';
+import { checkCheckpoint, checkShared, dumpRequest, externalMounts, restoreOpts } from '../../lib/criu/options.js';
 import { uniqueExternals } from '../../lib/criu/stdio.js';
 
 const mounts = [
@@ -23,7 +24,7 @@ describe('CRIU command lines', () => {
 
   const dirs = { imagesDirFd: 20, workDirFd: 21 };
   /** What every request carries: the directories, the log, and orphan_pts_master (the container's own terminal). */
-  const common = (logFile: string, mode = 3) => ({ ...dirs, logFile, logLevel: 4, manageCgroupsMode: mode, orphanPtsMaster: true });
+  const common = (logFile: string, mode = 3) => ({ ...dirs, logFile, logLevel: 4, manageCgroupsMode: mode, notifyScripts: true, orphanPtsMaster: true });
 
   it('dump: the tree, its freezer cgroup, runc\'s flags, soft cgroups by default, external mounts and stdio', () => {
     const stdio = [{ fd: 0, key: 'file[1a:2b]', external: 'file[1a:2b]' }, { fd: 1, key: 'pipe:[77]' }];
@@ -53,7 +54,7 @@ describe('CRIU command lines', () => {
       { imagesDirFd: 20, configFile: '/t/restore.conf', logFile: 'restore.log', root: '/b/rootfs', mounts: externalMounts(mounts, '/b2'), stdio: [{ fd: 4, key: 'file[1a:2b]' }, { fd: 6, key: 'pipe:[9]' }] },
     );
     expect(opts).toEqual({
-      ...common('restore.log', 4), workDirFd: undefined, configFile: '/t/restore.conf', rstSibling: true, root: '/b/rootfs', notifyScripts: true, mntnsCompatMode: true,
+      ...common('restore.log', 4), workDirFd: undefined, configFile: '/t/restore.conf', rstSibling: true, root: '/b/rootfs', mntnsCompatMode: true,
       external: ['mnt[/data]:/b2/vol', 'mnt[/etc/hosts]:/srv/hosts'],
       inheritFd: [{ key: 'file[1a:2b]', fd: 4 }, { key: 'pipe:[9]', fd: 6 }],
     });
@@ -65,10 +66,22 @@ describe('CRIU command lines', () => {
   });
 
   it('flags CRIU cannot honour are refused in one line', () => {
-    expect(() => checkShared({ lazyPages: true })).toThrow(/^--lazy-pages is not supported/);
     expect(() => checkShared({ emptyNs: ['network', 'mount'] })).toThrow('--empty-ns: only "network" can be left empty, got "mount"');
     expect(() => checkShared({ manageCgroupsMode: 'x' })).toThrow('--manage-cgroups-mode must be one of soft, full, strict, ignore, got "x"');
     expect(() => checkShared({ emptyNs: ['network'], manageCgroupsMode: 'strict' })).not.toThrow();
+  });
+
+  it('lazy migration: the dump serves the memory at the page server (ADDRESS:PORT, IPv6 in brackets); the flags that go with it are checked', () => {
+    const base = { pid: 1, ...dirs, logFile: 'l', mounts: [], stdio: [] };
+    expect(dumpRequest({ lazyPages: true, pageServer: '127.0.0.1:27000' }, base).opts).toMatchObject({ lazyPages: true, ps: { address: '127.0.0.1', port: 27000 } });
+    expect(dumpRequest({ pageServer: '[::1]:1' }, base).opts.ps).toEqual({ address: '::1', port: 1 });
+    expect(restoreOpts({ lazyPages: true }, { imagesDirFd: 3, configFile: '/c', logFile: 'l', root: '/r', mounts: [], stdio: [] }).lazyPages).toBe(true);
+    expect(() => checkCheckpoint({ lazyPages: true })).toThrow("--lazy-pages needs --page-server ADDRESS:PORT (where the dump serves the memory to CRIU's lazy-pages daemon)");
+    expect(() => checkCheckpoint({ lazyPages: true, pageServer: 'host' })).toThrow('--page-server must be ADDRESS:PORT, got "host"');
+    expect(() => checkCheckpoint({ lazyPages: true, pageServer: 'h:70000' })).toThrow('--page-server must be ADDRESS:PORT, got "h:70000"');
+    expect(() => checkCheckpoint({ lazyPages: true, preDump: true, pageServer: 'h:1' })).toThrow('--lazy-pages and --pre-dump cannot go together');
+    expect(() => checkCheckpoint({ statusFd: 3 })).toThrow('--status-fd goes with --lazy-pages');
+    expect(() => checkCheckpoint({ lazyPages: true, pageServer: 'h:1', statusFd: 3 })).not.toThrow();
   });
 
   it('CRIU\'s reason is its first error, without the source position', () => {
@@ -80,5 +93,33 @@ describe('CRIU command lines', () => {
     expect(criuReason(out)).toBe('vdso: Failed to fill self vdso symtable');
     expect(criuReason('(00.932058) Error (criu/files-reg.c:1710): Can\'t lookup mount=24 for fd=0 path=/dev/null\n')).toBe('Can\'t lookup mount=24 for fd=0 path=/dev/null');
     expect(criuReason('all fine')).toBeUndefined();
+  });
+});
+
+describe('cgroup roots at restore', () => {
+  const mount = (mountPoint: string, controllers: string[], fstype: 'cgroup' | 'cgroup2' = 'cgroup') => ({ mountPoint, root: '/', fstype, controllers });
+
+  it('one root for every hierarchy when the container\'s cgroup has the same path in each (pure cgroup2, or v1 alike)', () => {
+    const layout = { kind: 'v2' as const, hierarchies: [{ mount: mount('/sys/fs/cgroup', [], 'cgroup2'), key: '', own: '/' }] };
+    expect(cgroupRoots(layout, { dirs: { '': '/sys/fs/cgroup/pod/c1' }, created: [] })).toEqual([{ path: '/pod/c1' }]);
+    const v1 = {
+      kind: 'v1' as const,
+      hierarchies: [
+        { mount: mount('/sys/fs/cgroup/memory', ['memory']), key: 'memory', own: '/' },
+        { mount: mount('/sys/fs/cgroup/cpu,cpuacct', ['cpu', 'cpuacct']), key: 'cpu,cpuacct', own: '/' },
+      ],
+    };
+    expect(cgroupRoots(v1, { dirs: { memory: '/sys/fs/cgroup/memory/c1', 'cpu,cpuacct': '/sys/fs/cgroup/cpu,cpuacct/c1' }, created: [] })).toEqual([{ path: '/c1' }]);
+    // Paths that differ: one root per hierarchy, named as CRIU names it.
+    expect(cgroupRoots(v1, { dirs: { memory: '/sys/fs/cgroup/memory/a/c1', 'cpu,cpuacct': '/sys/fs/cgroup/cpu,cpuacct/c1' }, created: [] })).toEqual([
+      { ctrl: 'memory', path: '/a/c1' },
+      { ctrl: 'cpu,cpuacct', path: '/c1' },
+    ]);
+    expect(cgroupRoots(layout, undefined)).toEqual([]);
+  });
+
+  it('restore gives them to CRIU as cg_root', () => {
+    const opts = restoreOpts({ cgroupRoots: [{ path: '/c1' }] }, { imagesDirFd: 3, configFile: '/c', logFile: 'l', root: '/r', mounts: [], stdio: [] });
+    expect(opts.cgRoot).toEqual([{ path: '/c1' }]);
   });
 });

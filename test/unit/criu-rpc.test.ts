@@ -32,6 +32,13 @@ describe('protobuf encoding', () => {
     );
   });
 
+  it('criu_opts: the page server (ps 11: address, port) and lazy_pages 48; cg_root 25 (ctrl left out for all hierarchies)', () => {
+    expect(hex(encodeOpts({ imagesDirFd: 0, ps: { address: 'a', port: 1 }, lazyPages: true }))).toBe(`0800 5a05 0a01${ascii('a')}1001 800301`.replace(/\s/g, ''));
+    expect(hex(encodeOpts({ imagesDirFd: 0, cgRoot: [{ path: '/c' }, { ctrl: 'm', path: '/d' }] }))).toBe(
+      `0800 ca0104 1202${ascii('/c')} ca0107 0a01${ascii('m')}1202${ascii('/d')}`.replace(/\s/g, ''),
+    );
+  });
+
   it('criu_req: the type and the options as an embedded message; a notification\'s answer', () => {
     expect(hex(encodeRequest(2, { imagesDirFd: 3 }))).toBe('0802 1202 0803'.replace(/\s/g, ''));
     expect(hex(encodeNotifyAnswer(true))).toBe('08061801');

@@ -607,6 +607,57 @@ check('a counter in a network namespace joined by path (a pod\'s, linux.namespac
   }
 });
 
+check('checkpoint --lazy-pages --page-server: the dump serves the memory (--status-fd says when), CRIU\'s lazy-pages daemon takes it, and restore --lazy-pages (same --work-path) resumes the counter elsewhere from where it was; the checkpoint then ends and removes the container', async () => {
+  const c = counter('lazy');
+  await waitUntil('the counter to reach 3', () => c.count() >= 3);
+  const images = path.join(tmp, `img-${c.id}`);
+  const work = path.join(tmp, `work-${c.id}`);
+  fs.mkdirSync(work);
+  const port = 27000 + (process.pid % 1000);
+  // The checkpoint blocks until the memory is taken: in the background, its descriptor 3 the status pipe.
+  const errFile = path.join(tmp, `cp-err-${c.id}`);
+  const errFd = fs.openSync(errFile, 'w');
+  const cp = spawn(process.execPath, [TSBOX, '--root', stateRoot, 'checkpoint', '--lazy-pages', '--page-server', `127.0.0.1:${port}`, '--status-fd', '3', '--image-path', images, c.id], { stdio: ['ignore', 'ignore', errFd, 'pipe'], cwd: tmp });
+  fs.closeSync(errFd);
+  const cpExit = new Promise((r) => cp.on('exit', (code) => r(code)));
+  let status = Buffer.alloc(0);
+  cp.stdio[3].on('data', (d) => (status = Buffer.concat([status, d])));
+  const statusClosed = new Promise((r) => cp.stdio[3].on('close', r));
+  let lazy;
+  try {
+    await waitUntil('the lazy dump to serve its memory (a \\0 on --status-fd)', () => status.length > 0 || (cp.exitCode !== null && Promise.reject(new Error(`checkpoint exited ${cp.exitCode}: ${fs.readFileSync(errFile, 'utf8')}`))));
+    assert.deepEqual([...status], [0]);
+    await statusClosed;
+    const saved = await frozen('the counter being served', c.count);
+    // CRIU's lazy-pages daemon, as runc's users run it: it fetches the pages from the page server.
+    lazy = spawn('criu', ['lazy-pages', '--page-server', '--address', '127.0.0.1', '--port', String(port), '--images-dir', images, '--work-dir', work, '-v4', '-o', 'lazy-pages.log'], { stdio: 'ignore' });
+    const lazyExit = new Promise((r) => lazy.on('exit', (code) => r(code)));
+    await waitUntil('the lazy-pages daemon\'s socket', () => fs.existsSync(path.join(work, 'lazy-pages.socket')));
+    // The restore elsewhere: another id and cgroup (the checkpointed container is still there, frozen, until its memory is taken).
+    const config = JSON.parse(fs.readFileSync(path.join(c.dir, 'config.json'), 'utf8'));
+    const id2 = unique('lazy-restored');
+    fs.writeFileSync(path.join(c.dir, 'config.json'), JSON.stringify({ ...config, linux: { ...config.linux, cgroupsPath: `/${id2}` } }));
+    const stdout2 = path.join(tmp, `stdout2-${c.id}`);
+    tsbox(['restore', '--detach', '--lazy-pages', '--bundle', c.dir, '--image-path', images, '--work-path', work, id2], { stdout: stdout2 });
+    await waitUntil('the restored counter to count', () => c.count() > saved + 2);
+    // The count comes from the restored shell's memory (its variable i), taken lazily.
+    const lines = fs.readFileSync(stdout2, 'utf8').trim().split('\n').map(Number);
+    assert.ok(lines[0] >= saved - 1 && lines[0] <= saved + 1, `it goes on from ${saved}: ${lines.slice(0, 3)}`);
+    assert.equal(await lazyExit, 0, 'the lazy-pages daemon ends once it has every page');
+    assert.equal(await cpExit, 0, `the checkpoint: ${fs.readFileSync(errFile, 'utf8')}`);
+    assert.equal(tsbox(['state', c.id], { mayFail: true }).status, 1, 'the checkpointed container is gone');
+    assert.equal(fs.existsSync(c.cg), false, 'its cgroup is gone');
+    assert.equal(state(id2).status, 'running');
+    tsbox(['delete', '--force', id2]);
+  } finally {
+    // criu serves the memory until it is taken: it goes first, then tsbox.
+    const criu = criuChildOf(cp.pid);
+    if (criu !== undefined) process.kill(criu, 'SIGKILL');
+    if (cp.exitCode === null) cp.kill('SIGKILL');
+    if (lazy && lazy.exitCode === null) lazy.kill('SIGKILL');
+  }
+});
+
 /** Why podman cannot run here, or undefined. */
 function podmanMissing() {
   for (const p of ['podman', 'conmon']) if (spawnSync(p, ['--version']).error) return `${p} is not installed`;
