@@ -675,6 +675,65 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ------------------------------------------------------------- packets
+
+// A SOCK_SEQPACKET pair for a peer that speaks its own messages (CRIU's
+// RPC, `criu swrk`): packets are raw bytes, not wire records.
+
+// seqpacketPair() -> [ours, theirs]: both close-on-exec (a child gets
+// `theirs` by dup2, as a stdio entry); ours is non-blocking (recvPacket
+// waits through libuv).
+Napi::Value SeqpacketPair(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return throw_system_error(env, "socketpair", errno);
+  fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, sv[0]));
+  out.Set(1u, Napi::Number::New(env, sv[1]));
+  return out;
+}
+
+void settle_packet(Napi::Env env, int sock, Napi::Promise::Deferred& deferred) {
+  std::string buf;
+  int fd = -1;
+  int err = wire::recv_datagram(sock, buf, fd);
+  if (err == EAGAIN) {
+    deferred.Resolve(Napi::String::New(env, "again"));
+    return;
+  }
+  if (err == -1 || err == ECONNRESET) {
+    deferred.Resolve(env.Null());
+    return;
+  }
+  if (err != 0) {
+    deferred.Reject(system_error(env, "recvmsg", err).Value());
+    return;
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("data", Napi::Buffer<char>::Copy(env, buf.data(), buf.size()));
+  out.Set("fd", Napi::Number::New(env, fd));
+  deferred.Resolve(out);
+}
+
+// recvPacket(sock) -> Promise<{ data: Buffer, fd: number } | null | "again">
+// fd: a descriptor that came with the packet (SCM_RIGHTS, close-on-exec) or -1;
+// null at end of stream (the peer closed its end, or exited).
+Napi::Value RecvPacket(const Napi::CallbackInfo& info) {
+  int sock = info[0].As<Napi::Number>().Int32Value();
+  return Poller::start(info.Env(), sock, settle_packet);
+}
+
+// sendPacket(sock, data: Buffer)
+Napi::Value SendPacket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int sock = info[0].As<Napi::Number>().Int32Value();
+  Napi::Buffer<char> data = info[1].As<Napi::Buffer<char>>();
+  int err = wire::send_bytes(sock, std::string(data.Data(), data.Length()));
+  if (err != 0) return throw_system_error(env, "sendmsg", err);
+  return env.Undefined();
+}
+
 // ------------------------------------------------------------------ exits
 
 void settle_exit(Napi::Env env, int pidfd, Napi::Promise::Deferred& deferred) {
@@ -938,6 +997,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("recv", Napi::Function::New(env, Recv));
   exports.Set("send", Napi::Function::New(env, Send));
   exports.Set("sendPlan", Napi::Function::New(env, SendPlan));
+  exports.Set("seqpacketPair", Napi::Function::New(env, SeqpacketPair));
+  exports.Set("recvPacket", Napi::Function::New(env, RecvPacket));
+  exports.Set("sendPacket", Napi::Function::New(env, SendPacket));
   exports.Set("waitExit", Napi::Function::New(env, WaitExit));
   exports.Set("readable", Napi::Function::New(env, Readable));
   exports.Set("reapInBackground", Napi::Function::New(env, ReapInBackground));

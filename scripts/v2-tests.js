@@ -45,12 +45,15 @@ async function main() {
   try {
     const probe = path.join(tmp, 'probe');
     execFileSync('gcc', ['-static', '-O2', '-o', probe, path.join(ROOT, 'test', 'fixtures', 'probe.c')], { stdio: 'inherit' });
+    // The other end of --console-socket, for the criu checks' terminal.
+    const recvtty = path.join(tmp, 'recvtty');
+    execFileSync('gcc', ['-O2', '-o', recvtty, path.join(ROOT, 'test', 'fixtures', 'recvtty.c')], { stdio: 'inherit' });
     const q = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
     const noSystemd = systemdMissing();
     if (noSystemd) console.log(`v2 tests: the systemd part is SKIPPED: ${noSystemd} (apt-get install systemd dbus-daemon)`);
     // Both suites in the one boot; the status is nonzero if either fails.
     const cmd =
-      `cd ${q(ROOT)} && export TSBOX_PROBE=${q(probe)} ${only ? `V2_ONLY=${q(only)} ` : ''}&& ` +
+      `cd ${q(ROOT)} && export TSBOX_PROBE=${q(probe)} TSBOX_RECVTTY=${q(recvtty)} ${only ? `V2_ONLY=${q(only)} ` : ''}&& ` +
       `${q(process.execPath)} test/v2/checks.js /tsbox-vm-job/results.json; a=$?; ` +
       (noSystemd ? 'b=0; ' : `${q(process.execPath)} test/v2/systemd-checks.js /tsbox-vm-job/systemd-results.json; b=$?; `) +
       `${q(process.execPath)} test/v2/criu-checks.js /tsbox-vm-job/criu-results.json; c=$?; ` +

@@ -75,7 +75,7 @@ const CRIU_FLAGS: FlagSpec[] = [
   { name: 'manage-cgroups-mode', kind: 'string', value: 'soft|full|strict|ignore', help: 'how CRIU treats the cgroups (default soft)' },
   { name: 'empty-ns', kind: 'list', value: 'NAMESPACE', help: 'make this namespace empty instead of restoring it (network only)' },
   { name: 'auto-dedup', kind: 'bool', help: 'deduplicate the images of a previous dump' },
-  { name: 'lazy-pages', kind: 'bool', help: 'lazy migration (not supported: an error)' },
+  { name: 'lazy-pages', kind: 'bool', help: 'lazy migration: checkpoint serves the memory at --page-server until "criu lazy-pages" has taken it; restore takes it from that daemon (same --work-path)' },
 ];
 
 const FORMAT: FlagSpec = { name: 'format', short: 'f', kind: 'string', value: 'table|json', default: 'table', help: 'output format' };
@@ -261,6 +261,8 @@ export const COMMANDS: CommandSpec[] = [
       { name: 'leave-running', kind: 'bool', help: 'leave the container running after the checkpoint' },
       { name: 'pre-dump', kind: 'bool', help: 'dump only the memory, for a later checkpoint with --parent-path' },
       { name: 'parent-path', kind: 'string', value: 'DIR', help: 'a previous pre-dump\'s images, relative to --image-path' },
+      { name: 'page-server', kind: 'string', value: 'ADDRESS:PORT', help: 'with --lazy-pages, where the memory is served; else a "criu page-server" to send it to' },
+      { name: 'status-fd', kind: 'number', value: 'FD', help: 'with --lazy-pages, written a \\0 and closed once the memory is served' },
     ],
   },
   {

@@ -1,9 +1,8 @@
-import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { TsboxError } from '../errors.js';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 /**
- * CRIU, run as its command line (never from a forked copy of Node). Where
+ * CRIU, run as its own program (never from a forked copy of Node). Where
  * it is: $TSBOX_CRIU (for tests and unusual installs), else the first
  * `criu` on PATH or in /usr/sbin and /sbin (Debian's package puts it in
  * /usr/sbin, which a non-login PATH may lack).
@@ -41,37 +40,4 @@ export function criuUnusable(env: NodeJS.ProcessEnv = process.env): string | und
   if (r.status === 0) return undefined;
   const out = `${r.stdout}\n${r.stderr}`;
   return `criu check failed: ${criuReason(out) ?? (out.trim().split('\n').pop() || `exit status ${r.status}`)}`;
-}
-
-/**
- * Runs criu with `args` (its log in `log`); rejects with `what` and CRIU's
- * reason (from the log) when it fails. `wrap` puts a command in front of
- * criu (restore's private mount namespace), `stdio` is what criu inherits.
- */
-export function runCriu(
-  what: string,
-  args: string[],
-  log: string,
-  options: { wrap?: string[]; stdio?: StdioOptions; env?: NodeJS.ProcessEnv } = {},
-): Promise<number> {
-  const criu = criuPath(options.env);
-  if (!criu) return Promise.reject(new TsboxError(`${what}: ${criuUnusable(options.env)}`));
-  const argv = [...(options.wrap ?? []), criu, ...args];
-  return new Promise((resolve, reject) => {
-    let stderr = '';
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: options.stdio ?? ['ignore', 'ignore', 'pipe'] });
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', (err) => reject(new TsboxError(`${what}: cannot run ${argv[0]}: ${err.message}`, { cause: err })));
-    child.on('close', (status, signal) => {
-      if (status === 0) return resolve(child.pid!);
-      let logText = '';
-      try {
-        logText = readFileSync(log, 'utf8');
-      } catch {
-        // criu failed before it opened its log: its stderr says why.
-      }
-      const reason = criuReason(logText) ?? criuReason(stderr) ?? (stderr.trim().split('\n').pop() || (signal ? `killed by ${signal}` : `exit status ${status}`));
-      reject(new TsboxError(`${what}: ${reason} (criu's log: ${log})`));
-    });
-  });
 }

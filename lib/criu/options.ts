@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { TsboxError } from '../errors.js';
 import type { Mount } from '../oci/types.js';
+import { CriuCgMode, CriuReqType, type CriuOpts } from './rpc.js';
 
 /** What checkpoint and restore share: runc's flags of the same names. */
 export interface CriuSharedOptions {
@@ -27,13 +28,19 @@ export interface CheckpointOptions extends CriuSharedOptions {
   preDump?: boolean;
   /** A previous (pre-)dump's image directory, relative to the image directory. */
   parentPath?: string;
+  /** ADDRESS:PORT of the page server: with lazyPages, where the dump serves the memory; else a `criu page-server` to send it to. */
+  pageServer?: string;
+  /** A descriptor to write a \0 to, then close, once a lazy dump serves its memory (runc's --status-fd). */
+  statusFd?: number;
 }
 
 export interface RestoreOptions extends CriuSharedOptions {
   /** Write the restored init's pid here. */
   pidFile?: string;
-  /** A unix socket to send the restored terminal's master to (not supported: an error). */
+  /** A unix socket to send the restored terminal's new master to (a container with process.terminal), as create does. */
   consoleSocket?: string;
+  /** The container's cgroups, as CRIU's cgroup roots (./cgroup-roots.ts). */
+  cgroupRoots?: { ctrl?: string; path: string }[];
 }
 
 const CGROUP_MODES = ['soft', 'full', 'strict', 'ignore'];
@@ -47,27 +54,68 @@ export function checkShared(o: CriuSharedOptions): void {
     // What runc allows: CRIU can leave only the network namespace to the caller (its hooks set it up).
     if (ns !== 'network') throw new TsboxError(`--empty-ns: only "network" can be left empty, got "${ns}"`);
   }
-  if (o.lazyPages) {
-    throw new TsboxError('--lazy-pages is not supported: it needs CRIU\'s lazy-pages daemon and page server, which tsbox does not run');
-  }
 }
 
-/** The flags both dump and restore pass to CRIU. */
-function sharedArgs(o: CriuSharedOptions, images: string, work: string, log: string): string[] {
-  const mode = o.manageCgroupsMode ?? 'soft';
-  return [
-    '--images-dir', images,
-    '--work-dir', work,
-    '--log-file', log,
-    '-v4',
-    ...(o.tcpEstablished ? ['--tcp-established'] : []),
-    ...(o.extUnixSk ? ['--ext-unix-sk'] : []),
-    ...(o.shellJob ? ['--shell-job'] : []),
-    ...(o.fileLocks ? ['--file-locks'] : []),
-    ...(o.autoDedup ? ['--auto-dedup'] : []),
-    ...(o.emptyNs?.includes('network') ? ['--empty-ns', 'net'] : []),
-    ...(mode === 'ignore' ? [] : [`--manage-cgroups=${mode}`]),
-  ];
+/** The page server's address and port (ADDRESS:PORT, an IPv6 address in brackets). */
+export function pageServer(spec: string): { address: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d+)$/.exec(spec);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port > 0 && port < 65536)) throw new TsboxError(`--page-server must be ADDRESS:PORT, got "${spec}"`);
+  return { address: (m[1] ?? m[2])!, port };
+}
+
+/** The checks of checkpoint's own flags: one-line errors before anything happens. */
+export function checkCheckpoint(o: CheckpointOptions): void {
+  checkShared(o);
+  if (o.lazyPages && o.pageServer === undefined) {
+    throw new TsboxError('--lazy-pages needs --page-server ADDRESS:PORT (where the dump serves the memory to CRIU\'s lazy-pages daemon)');
+  }
+  if (o.lazyPages && o.preDump) throw new TsboxError('--lazy-pages and --pre-dump cannot go together (a pre-dump leaves the container running)');
+  if (o.statusFd !== undefined && !o.lazyPages) throw new TsboxError('--status-fd goes with --lazy-pages (it says when the memory is served)');
+  if (o.pageServer !== undefined) pageServer(o.pageServer);
+}
+
+/** CLONE_NEWNET: the only namespace CRIU can leave empty (criu_opts.empty_ns). */
+const CLONE_NEWNET = 0x40000000;
+
+/**
+ * The options both dump and restore give CRIU. The image and work
+ * directories go as descriptors of this process (CRIU opens them through
+ * /proc/PID/fd/N, PID its peer on the socket), the log as a name in the
+ * work directory.
+ */
+function sharedOpts(o: CriuSharedOptions, d: { imagesDirFd: number; workDirFd?: number; logFile: string }): CriuOpts {
+  const mode = (o.manageCgroupsMode ?? 'soft') as keyof typeof CriuCgMode;
+  return {
+    imagesDirFd: d.imagesDirFd,
+    ...(d.workDirFd !== undefined && { workDirFd: d.workDirFd }),
+    logFile: d.logFile,
+    logLevel: 4,
+    ...(o.tcpEstablished && { tcpEstablished: true }),
+    ...(o.extUnixSk && { extUnixSk: true }),
+    ...(o.shellJob && { shellJob: true }),
+    ...(o.fileLocks && { fileLocks: true }),
+    ...(o.autoDedup && { autoDedup: true }),
+    ...(o.emptyNs?.includes('network') && { emptyNs: CLONE_NEWNET }),
+    ...(o.lazyPages && { lazyPages: true }),
+    manageCgroupsMode: CriuCgMode[mode],
+    // Every action comes as a notification to answer (as runc asks):
+    // setup-namespaces runs the restore's hooks, orphan-pts-master brings
+    // a terminal's new master, status-ready says a lazy dump serves.
+    notifyScripts: true,
+    // A slave pty whose master is outside the tree (the container's own
+    // terminal, its master with whoever took it from --console-socket):
+    // the dump takes it without its master (and the devpts bind of it on
+    // /dev/console); the restore makes a new master for it and hands it
+    // over as the orphan-pts-master notification. As runc, always.
+    orphanPtsMaster: true,
+  };
+}
+
+/** The text of restore's CRIU configuration file (see RestoreArgs.configFile): the work directory, by path. */
+export function restoreConfig(work: string): string {
+  if (/[\s"'\\#]/.test(work)) throw new TsboxError(`restore: the work directory "${work}" has a character CRIU's configuration file cannot hold (white space, a quote, a backslash or #)`);
+  return `work-dir ${work}\n`;
 }
 
 /** Whether an OCI mount is a bind mount (type bind, or a bind/rbind option). */
@@ -115,58 +163,71 @@ export interface DumpArgs {
    * checkpoint; ptrace alone waits forever on a frozen task).
    */
   freezeCgroup?: string;
-  images: string;
-  work: string;
-  log: string;
+  imagesDirFd: number;
+  workDirFd: number;
+  logFile: string;
   mounts: { key: string }[];
   stdio: StdioKey[];
+  /** External namespaces (joined by path: ./namespaces.ts), as --external entries. */
+  namespaces?: string[];
 }
 
-/** criu's arguments for a checkpoint (dump, or pre-dump). */
-export function dumpArgs(o: CheckpointOptions, a: DumpArgs): string[] {
-  return [
-    o.preDump ? 'pre-dump' : 'dump',
-    '--tree', String(a.pid),
-    ...(a.freezeCgroup !== undefined ? ['--freeze-cgroup', a.freezeCgroup] : []),
-    ...sharedArgs(o, a.images, a.work, a.log),
-    ...(o.leaveRunning && !o.preDump ? ['--leave-running'] : []),
-    ...(o.preDump ? ['--track-mem'] : []),
-    ...(o.parentPath !== undefined ? ['--prev-images-dir', o.parentPath, '--track-mem'] : []),
-    ...a.mounts.flatMap((m) => ['--external', `mnt[${m.key}]:${m.key}`]),
-    ...a.stdio.flatMap((s) => (s.external ? ['--external', s.external] : [])),
-  ];
+/** CRIU's request for a checkpoint: its type (dump or pre-dump) and options. */
+export function dumpRequest(o: CheckpointOptions, a: DumpArgs): { type: number; opts: CriuOpts } {
+  return {
+    type: o.preDump ? CriuReqType.PRE_DUMP : CriuReqType.DUMP,
+    opts: {
+      ...sharedOpts(o, a),
+      pid: a.pid,
+      ...(a.freezeCgroup !== undefined && { freezeCgroup: a.freezeCgroup }),
+      ...(o.leaveRunning && !o.preDump && { leaveRunning: true }),
+      ...((o.preDump || o.parentPath !== undefined) && { trackMem: true }),
+      ...(o.parentPath !== undefined && { parentImg: o.parentPath }),
+      ...(o.pageServer !== undefined && { ps: pageServer(o.pageServer) }),
+      external: [...a.mounts.map((m) => `mnt[${m.key}]:${m.key}`), ...a.stdio.flatMap((s) => (s.external ? [s.external] : [])), ...(a.namespaces ?? [])],
+    },
+  };
 }
 
 export interface RestoreArgs {
-  images: string;
-  work: string;
-  log: string;
+  imagesDirFd: number;
+  /**
+   * A CRIU configuration file naming the work directory (see
+   * restoreConfig): not a descriptor, as at dump, because criu restores
+   * in a mount namespace of its own and mounts in its work directory (its
+   * cgroup yard), which a path through /proc/PID/fd of this process would
+   * put in this process's mount namespace (mount fails, EINVAL).
+   */
+  configFile: string;
+  logFile: string;
   /** The rootfs, a mount point (CRIU requires one). */
   root: string;
-  pidFile: string;
   mounts: { key: string; source: string }[];
   /** The descriptors of criu's own that take the place of the dumped init's stdio. */
   stdio: StdioKey[];
+  /** Descriptors of criu's own for the external namespaces (their keys), and namespaces to join by path (./namespaces.ts). */
+  namespaces?: { inherit: { key: string; fd: number }[]; join: { ns: string; nsFile: string }[] };
 }
 
 /**
- * criu's arguments for a restore: detached, with the init as a sibling of
- * criu (so a child of whoever started criu, as a created container's init
- * is tsbox's), into the mount namespace rebuilt on `root`.
+ * CRIU's options for a restore (always detached through the RPC): the
+ * init as a sibling of criu (so a child of whoever started criu, as a
+ * created container's init is tsbox's), into the mount namespace rebuilt
+ * on `root`.
  */
-export function restoreArgs(o: RestoreOptions, a: RestoreArgs): string[] {
-  return [
-    'restore',
-    '--restore-detached',
-    '--restore-sibling',
-    '--root', a.root,
-    '--pidfile', a.pidFile,
+export function restoreOpts(o: RestoreOptions, a: RestoreArgs): CriuOpts {
+  return {
+    ...sharedOpts(o, a),
+    configFile: a.configFile,
+    rstSibling: true,
+    root: a.root,
+    ...(o.cgroupRoots?.length && { cgRoot: o.cgroupRoots }),
     // CRIU 3.17's mount-v2 engine cannot give a mount bound again from an
     // external source (a mask's /dev/null) the slave sharing it had (it
     // fails with EINVAL): the compatibility engine can.
-    '--mntns-compat-mode',
-    ...sharedArgs(o, a.images, a.work, a.log),
-    ...a.mounts.flatMap((m) => ['--external', `mnt[${m.key}]:${m.source}`]),
-    ...a.stdio.flatMap((s) => ['--inherit-fd', `fd[${s.fd}]:${s.key}`]),
-  ];
+    mntnsCompatMode: true,
+    external: a.mounts.map((m) => `mnt[${m.key}]:${m.source}`),
+    inheritFd: [...a.stdio.map((s) => ({ key: s.key, fd: s.fd })), ...(a.namespaces?.inherit ?? [])],
+    ...(a.namespaces?.join.length && { joinNs: a.namespaces.join }),
+  };
 }

@@ -68,6 +68,12 @@ export interface Addon {
   /** The next message; null at end of stream; "again" when woken without one. */
   recv(sock: number): Promise<ReceivedRecord | null | 'again'>;
   send(sock: number, fields: string[]): void;
+  /** A SOCK_SEQPACKET pair, both close-on-exec: [ours (non-blocking), theirs (for a child)]. */
+  seqpacketPair(): [ours: number, theirs: number];
+  /** The next packet as raw bytes, with a descriptor that came with it (or -1); null at end of stream; "again" when woken without one. */
+  recvPacket(sock: number): Promise<{ data: Buffer; fd: number } | null | 'again'>;
+  /** One packet of raw bytes. */
+  sendPacket(sock: number, data: Buffer): void;
   /** Reaps the process behind a pidfd once it exits ("again": not yet). */
   waitExit(pidfd: number): Promise<ExitInfo | 'again'>;
   /**

@@ -523,7 +523,7 @@ export class Runtime {
         const { dumpContainer } = await import('../criu/checkpoint.js');
         const cg = record.cgroups;
         const freezer = cg && (cg.dirs.freezer ?? cg.dirs['']);
-        await dumpContainer(id, record.pid, record.bundle, loadBundle(record.bundle).spec, freezer, options);
+        await dumpContainer(this.native, id, record.pid, record.bundle, loadBundle(record.bundle).spec, freezer, options);
         if (options.leaveRunning || options.preDump) return undefined;
         await destroy(this.native, { init: pidfd, cgroups: record.cgroups });
       } finally {
@@ -553,12 +553,15 @@ export class Runtime {
     const { loadBundle } = await import('../bundle.js');
     const { prepareCgroups } = await import('../cgroup-drivers.js');
     checkShared(options);
-    if (options.consoleSocket !== undefined) {
-      throw new TsboxError('restore --console-socket is not supported: tsbox cannot restore a container\'s terminal yet (checkpoint it with --shell-job and restore it without a terminal)');
-    }
     const unusable = criuUnusable();
     if (unusable) throw new TsboxError(`restore container "${id}": ${unusable}`);
     const bundle = loadBundle(bundleDir);
+    // A namespace CRIU cannot restore into is refused before anything is made.
+    const { restoreNamespaces } = await import('../criu/namespaces.js');
+    restoreNamespaces(bundle.spec.linux?.namespaces, `restore container "${id}"`);
+    if (bundle.spec.process?.terminal && options.consoleSocket === undefined) {
+      throw new TsboxError('process.terminal needs --console-socket to restore a container (its terminal\'s new master has to go somewhere)');
+    }
     checkImages(path.resolve(options.imagePath ?? 'checkpoint'));
     const store = this.store;
     store.claim(id);
@@ -574,33 +577,36 @@ export class Runtime {
           cgroups = cg;
           store.write(inProgress(creating, { cgroups: cg }));
         }));
-        const pidFile = path.join(store.dir(id), 'criu.pid');
         // As runc: prestart and createRuntime once CRIU made the namespaces
         // (the restored pid, the tree not yet running on), poststart once
         // it runs, poststop at delete.
         const hooks = bundle.spec.hooks;
         const state = (pid: number, status: Status) => ociState({ id, pid, bundle: bundle.dir, annotations: bundle.spec.annotations }, status);
-        const setupNamespaces =
-          (hooks?.prestart?.length ?? 0) + (hooks?.createRuntime?.length ?? 0) > 0
-            ? {
-                dir: store.dir(id),
-                run: async (pid: number) => {
-                  try {
-                    await runHooks(hooks, 'prestart', state(pid, 'creating'));
-                    await runHooks(hooks, 'createRuntime', state(pid, 'creating'));
-                  } catch (err) {
-                    throw new TsboxError(`restore container "${id}": ${(err as Error).message}`, { cause: err });
-                  }
-                },
-              }
-            : undefined;
-        const pid = await restoreContainer(id, bundle.rootfs, bundle.dir, bundle.spec, pidFile, options, setupNamespaces);
+        const setupNamespaces = async (pid: number) => {
+          try {
+            await runHooks(hooks, 'prestart', state(pid, 'creating'));
+            await runHooks(hooks, 'createRuntime', state(pid, 'creating'));
+          } catch (err) {
+            throw new TsboxError(`restore container "${id}": ${(err as Error).message}`, { cause: err });
+          }
+        };
+        const { cgroupRoots } = await import('../criu/cgroup-roots.js');
+        const restoreOptions = { ...options, cgroupRoots: cgroupRoots(hostLayout(), cgroups) };
+        const { pid, sentMaster } = await restoreContainer(this.native, id, bundle.rootfs, bundle.dir, bundle.spec, restoreOptions, setupNamespaces);
         pidfd = this.native.pidfdOpen(pid);
+        if (options.consoleSocket !== undefined && !sentMaster) {
+          // Whoever listens on the socket would wait for a master that never comes.
+          throw new TsboxError(`restore container "${id}": --console-socket: the checkpoint has no terminal of the container's own (its config had no process.terminal)`);
+        }
         const record = newRecord(id, bundle, pid, cgroups, hooks?.poststop);
         store.write(record);
         if (options.pidFile) writePidFile(options.pidFile, pid);
         warnings.push(...(await runHooksWarning(hooks, 'poststart', state(pid, 'running'))));
-        return { ...store.state(record), warnings };
+        // The restored init's pid even when it has exited already (the
+        // state's is then 0): it runs on from the checkpoint as soon as
+        // CRIU lets it, and may be done before we get here. It is our
+        // child, unreaped, so the pid is still its own.
+        return { ...store.state(record), pid, warnings };
       });
     } catch (err) {
       try {

@@ -531,4 +531,16 @@ export class FakeNative implements Binding {
   pipeEnded(): boolean {
     return notSimulated('pipeEnded (NOTIFY_SOCKET)');
   }
+
+  seqpacketPair(): [number, number] {
+    return notSimulated('seqpacketPair (criu swrk)');
+  }
+
+  recvPacket(): Promise<{ data: Buffer; fd: number } | null | 'again'> {
+    return notSimulated('recvPacket (criu swrk)');
+  }
+
+  sendPacket(): void {
+    notSimulated('sendPacket (criu swrk)');
+  }
 }

@@ -86,11 +86,11 @@ describe.skipIf(!isRoot)('checkpoint where CRIU cannot run' + (isRoot ? '' : ' (
     expect(fs.existsSync(path.join(lc.root, 'cp-restored'))).toBe(false);
   });
 
-  it('flags CRIU cannot honour are one-line errors before anything happens (--lazy-pages, --empty-ns other than network, a bad --manage-cgroups-mode)', async () => {
+  it('flags CRIU cannot honour are one-line errors before anything happens (--lazy-pages without --page-server, --empty-ns other than network, a bad --manage-cgroups-mode)', async () => {
     const { id, count } = await counter('cp-flags');
     const { pid } = await lc.state(id);
     for (const [flags, message] of [
-      [['--lazy-pages'], "--lazy-pages is not supported: it needs CRIU's lazy-pages daemon and page server, which tsbox does not run"],
+      [['--lazy-pages'], "--lazy-pages needs --page-server ADDRESS:PORT (where the dump serves the memory to CRIU's lazy-pages daemon)"],
       [['--empty-ns', 'pid'], '--empty-ns: only "network" can be left empty, got "pid"'],
       [['--manage-cgroups-mode', 'loose'], '--manage-cgroups-mode must be one of soft, full, strict, ignore, got "loose"'],
     ] as const) {

@@ -7,7 +7,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const APPLETS = ['sh', 'sleep', 'true', 'cat', 'echo', 'seq', 'head', 'tr', 'mknod', 'setsid', 'grep', 'dd'];
+const APPLETS = ['sh', 'sleep', 'true', 'cat', 'echo', 'seq', 'head', 'tr', 'mknod', 'setsid', 'grep', 'dd', 'tty', 'stat'];
 
 /**
  * Writes `dir`/config.json and `dir`/rootfs; returns `dir`.

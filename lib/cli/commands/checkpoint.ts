@@ -9,6 +9,8 @@ export async function command(ctx: CommandContext): Promise<number> {
     ...(flags['leave-running'] === true && { leaveRunning: true }),
     ...(flags['pre-dump'] === true && { preDump: true }),
     ...(flags['parent-path'] !== undefined && { parentPath: flags['parent-path'] as string }),
+    ...(flags['page-server'] !== undefined && { pageServer: flags['page-server'] as string }),
+    ...(flags['status-fd'] !== undefined && { statusFd: flags['status-fd'] as number }),
   });
   for (const w of warnings) ctx.log.warn(w);
   return 0;
