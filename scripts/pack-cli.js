@@ -69,13 +69,15 @@ const PER_CALL = {
   list: { entries: [], runs: [['list'], ['list', '-f', 'json']] },
   start: { entries: ['runtime/runtime.js'], runs: [['start', 'stopped']] },
   kill: { entries: ['runtime/runtime.js'], runs: [['kill', 'live', 'WINCH']] },
-  delete: { entries: ['runtime/runtime.js'], runs: [['delete', 'stopped']] },
+  // delete removes a container's cgroups: the Runtime loads destroy.js and
+  // the cgroup drivers only then (start and kill need none of them).
+  delete: { entries: ['runtime/runtime.js', 'destroy.js'], runs: [['delete', 'stopped']] },
 };
 // The light pack, for every other command (bin/tsbox reads it for all but
 // create, run, exec and the PER_CALL ones: the commands people type now and
 // then): what all the PER_CALL commands load, rehearsed with all of them.
 const LIGHT = {
-  entries: ['cli/main.js', ...Object.keys(PER_CALL).map((c) => `cli/commands/${c}.js`), 'runtime/runtime.js'],
+  entries: ['cli/main.js', ...Object.keys(PER_CALL).map((c) => `cli/commands/${c}.js`), 'runtime/runtime.js', 'destroy.js'],
   runs: Object.values(PER_CALL).flatMap((c) => c.runs),
 };
 

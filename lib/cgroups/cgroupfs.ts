@@ -2,7 +2,7 @@ import type { CgroupDriver } from './driver.js';
 import { destroyCgroups, signalAll } from './kill.js';
 import type { Layout } from './layout.js';
 import { applyLimits } from './limits.js';
-import { applyResources, cgroupDirs, cgroupPids, makeCgroups, plannedCgroups, procsFiles, setFrozen } from './manager.js';
+import { applyResources, cgroupDirs, makeCgroups, plannedCgroups, procsFiles, setFrozen } from './manager.js';
 import { deferZeroPidsLimit } from './resources.js';
 
 /**
@@ -37,7 +37,6 @@ export const cgroupfs: CgroupDriver = {
   update: (layout, cg, resources) => Promise.resolve(applyLimits(layout, cg, resources, { update: true })),
   setFrozen,
   signalAll,
-  pids: cgroupPids,
   async stats(layout, cg) {
     // Loaded here: every other command does without it.
     const { readStats } = await import('./stats.js');

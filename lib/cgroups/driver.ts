@@ -38,8 +38,6 @@ export interface CgroupDriver {
   setFrozen(cg: Cgroups, frozen: boolean): Promise<void>;
   /** Signals every process in the cgroups, and in the cgroups below them. */
   signalAll(cg: Cgroups, signal: number): Promise<void>;
-  /** Pids in the container's cgroup and every cgroup below it, sorted. */
-  pids(cg: Cgroups): number[];
   stats(layout: Layout, cg: Cgroups): Promise<Stats>;
   /**
    * Kills everything left in the cgroups (and below them) and removes what
@@ -79,7 +77,6 @@ export const noCgroups: CgroupDriver = {
   update: () => Promise.resolve([]),
   setFrozen: () => Promise.resolve(),
   signalAll: () => Promise.resolve(),
-  pids: () => [],
   stats: () => Promise.reject(new Error('no cgroups')),
   destroy: () => Promise.resolve(),
 };

@@ -3,7 +3,8 @@ import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
 import { TsboxError } from '../errors.js';
 import { isFrozen } from './frozen.js';
-import { cgroupTree, pidsIn, removeCreated, setFrozen, treePids, writeExisting, type Cgroups } from './manager.js';
+import { removeCreated, setFrozen, writeExisting, type Cgroups } from './manager.js';
+import { cgroupTree, pidsIn, treePids } from './pids.js';
 
 /**
  * Signalling every process of a container through its cgroup (kill --all,

@@ -1,9 +1,10 @@
-import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeSync, type Dirent } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { TsboxError } from '../errors.js';
 import type { LinuxResources } from '../oci/types.js';
 import type { Hierarchy, Layout } from './layout.js';
 import { controllerOf, resourceWrites, type CgroupFiles, type CgroupWrite } from './resources.js';
+import { cgroupTree } from './pids.js';
 
 /** Who makes a container's cgroups (lib/cgroups/driver.ts). */
 export type CgroupDriverName = 'cgroupfs' | 'systemd' | 'none';
@@ -292,49 +293,6 @@ export function procsFiles(cg: Cgroups, which: (key: string) => boolean = () => 
   return Object.entries(cg.dirs)
     .filter(([key]) => which(key))
     .map(([, d]) => path.join(d, 'cgroup.procs'));
-}
-
-/** The pids in the container's cgroup (from one hierarchy: every process is in all). */
-export function cgroupPids(cg: Cgroups): number[] {
-  const dir = cg.dirs.pids ?? cg.dirs[''] ?? Object.values(cg.dirs)[0];
-  return dir ? treePids(dir) : [];
-}
-
-/**
- * A cgroup directory and every cgroup below it, deepest first ([] once it
- * is gone): a container may make cgroups of its own inside its cgroup
- * (systemd in a container, Docker in Docker), and its processes may be in
- * any of them.
- */
-export function cgroupTree(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): boolean => {
-    let entries: Dirent[];
-    try {
-      entries = readdirSync(d, { withFileTypes: true });
-    } catch {
-      return false; // gone meanwhile
-    }
-    for (const e of entries) if (e.isDirectory()) walk(path.join(d, e.name));
-    out.push(d);
-    return true;
-  };
-  walk(dir);
-  return out;
-}
-
-/** Pids in a cgroup and every cgroup below it, sorted. */
-export function treePids(dir: string): number[] {
-  return cgroupTree(dir).flatMap(pidsIn).sort((a, b) => a - b);
-}
-
-/** Pids listed in one cgroup directory ([] once it is gone). */
-export function pidsIn(dir: string): number[] {
-  try {
-    return readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
 }
 
 function sleep(ms: number): Promise<void> {

@@ -6,12 +6,13 @@ import type { Bundle } from '../bundle.js';
 import type { RunningContainer, RunOptions } from '../run.js';
 import { validateId } from '../container-id.js';
 import { TsboxError } from '../errors.js';
-import { procsFiles, type Cgroups } from '../cgroups/manager.js';
-import { driverOf } from '../cgroup-drivers.js';
-import { destroy } from '../destroy.js';
-import { updateSchemata, type ResctrlGroup } from '../resctrl.js';
+import type { Cgroups } from '../cgroups/manager.js';
+import { cgroupPids } from '../cgroups/pids.js';
+import type { CgroupDriver as Driver } from '../cgroups/driver.js';
+import type { Remains } from '../destroy.js';
+import type { ResctrlGroup } from '../resctrl.js';
 import type { CgroupDriver, Launched, Progress, StdioOption } from '../launch.js';
-import { hostLayout } from '../cgroups/layout.js';
+import type { Layout } from '../cgroups/layout.js';
 import type { Hook, LinuxResources, Process, Spec } from '../oci/types.js';
 import type { ContainerEvent, Stats } from '../cgroups/stats.js';
 import type { CheckpointOptions, RestoreOptions } from '../criu/options.js';
@@ -318,7 +319,7 @@ export class Runtime {
     const bundle = () => execBundle(record, defaults);
     const process = typeof exec === 'function' ? exec(defaults.process) : exec;
     check?.(process);
-    let cgroupProcs = record.cgroups && procsFiles(record.cgroups);
+    let cgroupProcs = record.cgroups && (await import('../cgroups/manager.js')).procsFiles(record.cgroups);
     if (options.subCgroups?.length) {
       const { subCgroupProcs } = await import('../cgroups/sub-cgroups.js');
       cgroupProcs = subCgroupProcs(record.cgroups, options.subCgroups);
@@ -445,10 +446,10 @@ export class Runtime {
     const record = this.store.read(id);
     const cg = record.cgroups;
     const status = this.store.status(record);
-    if (!(options.all && cg && driverOf(cg).pids(cg).length > 0)) checkStatus('kill', id, status);
+    if (!(options.all && cg && cgroupPids(cg).length > 0)) checkStatus('kill', id, status);
     const sig = signalNumber(signal);
     const every = options.all || (sig === os.constants.signals.SIGKILL && record.ownPidNamespace === false);
-    if (every && cg) return driverOf(cg).signalAll(cg, sig);
+    if (every && cg) return (await driverOf(cg)).signalAll(cg, sig);
     const pids = every ? this.pids(id) : [record.pid];
     for (const pid of pids) {
       const pidfd = pid === record.pid ? openPidfd(this.native, record) : this.native.pidfdOpen(pid);
@@ -573,7 +574,7 @@ export class Runtime {
         store.write(creating);
         const warnings: string[] = [];
         const linux = bundle.spec.linux;
-        ({ cgroups } = await prepareCgroups(this.cgroupDriver, hostLayout(), linux, id, warnings, (cg) => {
+        ({ cgroups } = await prepareCgroups(this.cgroupDriver, await hostLayout(), linux, id, warnings, (cg) => {
           cgroups = cg;
           store.write(inProgress(creating, { cgroups: cg }));
         }));
@@ -591,7 +592,7 @@ export class Runtime {
           }
         };
         const { cgroupRoots } = await import('../criu/cgroup-roots.js');
-        const restoreOptions = { ...options, cgroupRoots: cgroupRoots(hostLayout(), cgroups) };
+        const restoreOptions = { ...options, cgroupRoots: cgroupRoots(await hostLayout(), cgroups) };
         const { pid, sentMaster } = await restoreContainer(this.native, id, bundle.rootfs, bundle.dir, bundle.spec, restoreOptions, setupNamespaces);
         pidfd = this.native.pidfdOpen(pid);
         if (options.consoleSocket !== undefined && !sentMaster) {
@@ -628,7 +629,7 @@ export class Runtime {
       const status = this.store.status(record);
       checkStatus('pause', id, status);
       const cg = this.cgroupsOf(record, 'pause');
-      await driverOf(cg).setFrozen(cg, true);
+      await (await driverOf(cg)).setFrozen(cg, true);
     });
   }
 
@@ -639,7 +640,7 @@ export class Runtime {
       const status = this.store.status(record);
       checkStatus('resume', id, status);
       const cg = this.cgroupsOf(record, 'resume');
-      await driverOf(cg).setFrozen(cg, false);
+      await (await driverOf(cg)).setFrozen(cg, false);
     });
   }
 
@@ -651,9 +652,9 @@ export class Runtime {
     return this.store.locked(id, async () => {
       const record = this.store.read(id);
       checkStatus('update', id, this.store.status(record));
-      const layout = hostLayout();
+      const layout = await hostLayout();
       const cgroups = this.cgroupsOf(record, 'update');
-      return driverOf(cgroups).update(layout, cgroups, resources);
+      return (await driverOf(cgroups)).update(layout, cgroups, resources);
     });
   }
 
@@ -666,7 +667,7 @@ export class Runtime {
       const record = this.store.read(id);
       checkStatus('update', id, this.store.status(record));
       if (!record.intelRdt) throw new TsboxError(`update: container "${id}" has no resctrl group (its config has no linux.intelRdt)`);
-      updateSchemata(record.intelRdt, lines.join('\n'));
+      (await import('../resctrl.js')).updateSchemata(record.intelRdt, lines.join('\n'));
     });
   }
 
@@ -676,7 +677,7 @@ export class Runtime {
    */
   async stats(id: string): Promise<Stats> {
     const cg = this.runningCgroups(id);
-    return driverOf(cg).stats(hostLayout(), cg);
+    return (await driverOf(cg)).stats(await hostLayout(), cg);
   }
 
   /**
@@ -692,7 +693,7 @@ export class Runtime {
     const record = this.store.read(id);
     const { readStats } = await import('../cgroups/stats.js');
     const { watchOom } = await import('../cgroups/oom.js');
-    const layout = hostLayout();
+    const layout = await hostLayout();
     const oom = watchOom(this.native, layout, cg);
     const queue: ContainerEvent[] = [];
     let wake: (() => void) | undefined;
@@ -757,7 +758,7 @@ export class Runtime {
    */
   pids(id: string): number[] {
     const record = this.store.read(id);
-    if (record.cgroups) return driverOf(record.cgroups).pids(record.cgroups);
+    if (record.cgroups) return cgroupPids(record.cgroups);
     if (this.store.status(record) === 'stopped') return [];
     return processesOf(record.pid);
   }
@@ -958,3 +959,21 @@ async function startThrough(native: Binding, socket: string): Promise<Buffer> {
   }
 }
 
+// The cgroup drivers, lib/destroy.ts (which loads them) and the host's
+// cgroup layout, loaded when first needed: kill and start need none of them
+// on their common path, and each CLI call pays for every module it loads.
+
+/** The driver that made a container's cgroups (lib/cgroup-drivers.ts). */
+async function driverOf(cg: Cgroups | undefined): Promise<Driver> {
+  return (await import('../cgroup-drivers.js')).driverOf(cg);
+}
+
+/** Kills and removes what a container was made of (lib/destroy.ts). */
+async function destroy(native: Binding, remains: Remains): Promise<void> {
+  return (await import('../destroy.js')).destroy(native, remains);
+}
+
+/** The host's cgroup hierarchies (lib/cgroups/layout.ts). */
+async function hostLayout(): Promise<Layout> {
+  return (await import('../cgroups/layout.js')).hostLayout();
+}
