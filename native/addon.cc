@@ -530,8 +530,8 @@ struct EarlySpawn {
   // Settles the promise on the JavaScript thread; holds its event loop
   // open until then.
   Napi::ThreadSafeFunction settle;
-  StartedHelper started;
-  std::string step;
+  StartedHelper started{};
+  std::string step{};
   int err = 0;
 };
 
