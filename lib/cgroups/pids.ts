@@ -1,13 +1,16 @@
 import { readdirSync, readFileSync, type Dirent } from 'node:fs';
 import * as path from 'node:path';
-import type { Cgroups } from './manager.js';
 
 // The processes in a container's cgroups, for cgroups made by any driver.
 // Apart from the drivers (as ./frozen.ts), since `tsbox kill` asks for
 // them and needs none of the drivers otherwise.
 
-/** The pids in the container's cgroup (from one hierarchy: every process is in all). */
-export function cgroupPids(cg: Cgroups): number[] {
+/**
+ * The pids in the container's cgroup (from one hierarchy: every process is
+ * in all). Takes the `dirs` of manager.ts's Cgroups, named by shape: the
+ * manager uses cgroupTree, and this module needs nothing else of it.
+ */
+export function cgroupPids(cg: { dirs: Record<string, string> }): number[] {
   const dir = cg.dirs.pids ?? cg.dirs[''] ?? Object.values(cg.dirs)[0];
   return dir ? treePids(dir) : [];
 }
