@@ -619,24 +619,22 @@ Napi::Value SpawnHelperEarly(const Napi::CallbackInfo& info) {
 
 // ---------------------------------------------------------------- messages
 
+// Settles a receive that brought no message: "again" when woken without
+// one (a spurious readiness: the caller asks again), null at end of stream
+// (every peer closed its end), a rejection on an error. False when a
+// message came (err 0): the caller settles with it.
+bool settled_without_message(Napi::Env env, int err, Napi::Promise::Deferred& deferred) {
+  if (err == 0) return false;
+  if (err == EAGAIN) deferred.Resolve(Napi::String::New(env, "again"));
+  else if (err == -1 || err == ECONNRESET) deferred.Resolve(env.Null());
+  else deferred.Reject(system_error(env, "recvmsg", err).Value());
+  return true;
+}
+
 void settle_record(Napi::Env env, int sock, Napi::Promise::Deferred& deferred) {
   wire::Record rec;
   int fd = -1;
-  int err = wire::recv_record(sock, rec, fd);
-  if (err == EAGAIN) {
-    // Woken without a message (a spurious readiness): report it as such and
-    // let the caller ask again.
-    deferred.Resolve(Napi::String::New(env, "again"));
-    return;
-  }
-  if (err == -1 || err == ECONNRESET) {
-    deferred.Resolve(env.Null());
-    return;
-  }
-  if (err != 0) {
-    deferred.Reject(system_error(env, "recvmsg", err).Value());
-    return;
-  }
+  if (settled_without_message(env, wire::recv_record(sock, rec, fd), deferred)) return;
   Napi::Array fields = Napi::Array::New(env, rec.size());
   for (uint32_t i = 0; i < rec.size(); i++) fields.Set(i, Napi::String::New(env, rec[i]));
   Napi::Object out = Napi::Object::New(env);
@@ -697,19 +695,7 @@ Napi::Value SeqpacketPair(const Napi::CallbackInfo& info) {
 void settle_packet(Napi::Env env, int sock, Napi::Promise::Deferred& deferred) {
   std::string buf;
   int fd = -1;
-  int err = wire::recv_datagram(sock, buf, fd);
-  if (err == EAGAIN) {
-    deferred.Resolve(Napi::String::New(env, "again"));
-    return;
-  }
-  if (err == -1 || err == ECONNRESET) {
-    deferred.Resolve(env.Null());
-    return;
-  }
-  if (err != 0) {
-    deferred.Reject(system_error(env, "recvmsg", err).Value());
-    return;
-  }
+  if (settled_without_message(env, wire::recv_datagram(sock, buf, fd), deferred)) return;
   Napi::Object out = Napi::Object::New(env);
   out.Set("data", Napi::Buffer<char>::Copy(env, buf.data(), buf.size()));
   out.Set("fd", Napi::Number::New(env, fd));
