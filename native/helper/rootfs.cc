@@ -121,16 +121,10 @@ int mkdir_all(int root, const std::string& path, mode_t mode) {
   if (errno == ENOENT && path != "/") {
     std::string dir, base;
     split(path, dir, base);
-    struct open_how how = {};
-    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
-    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-    long parent;
-    do {
-      parent = syscall(SYS_openat2, root, dir.c_str(), &how, sizeof how);
-    } while (parent < 0 && (errno == EINTR || errno == EAGAIN));
+    int parent = open_in_root(root, dir, O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
     if (parent >= 0) {
-      int rc = mkdirat(static_cast<int>(parent), base.c_str(), mode);
-      close(static_cast<int>(parent));
+      int rc = mkdirat(parent, base.c_str(), mode);
+      close(parent);
       if (rc == 0) {
         note_created(path, true);
         return 0;
@@ -304,16 +298,7 @@ bool is_procfs_or_sysfs(const struct statfs& st) { return st.f_type == PROC_SUPE
 // any symlink, as runc has it. Through a symlink (into a volume a sibling
 // shares), the masks below it could be raced onto other directories.
 int open_pseudo_destination(int root, const plan::Mount& m, const std::string& step) {
-  struct open_how how = {};
-  how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  auto open_it = [&]() {
-    long fd;
-    do {
-      fd = syscall(SYS_openat2, root, m.destination.c_str(), &how, sizeof how);
-    } while (fd < 0 && (errno == EINTR || errno == EAGAIN));
-    return static_cast<int>(fd);
-  };
+  auto open_it = [&]() { return open_in_root(root, m.destination, O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS); };
   int fd = open_it();
   if (fd < 0 && errno == ENOENT) {
     int err = mkdir_all(root, m.destination, 0755);
@@ -612,10 +597,10 @@ void remove_created() {
 
 std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
-int open_in_root(int root, const std::string& path, int flags) {
+int open_in_root(int root, const std::string& path, int flags, unsigned long long resolve) {
   struct open_how how = {};
   how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | resolve;
   long fd;
   do {
     // EAGAIN: a rename raced with the lookup; the kernel asks us to retry.

@@ -13,8 +13,10 @@
 namespace rootfs {
 
 // Opens `path` (absolute, inside the container) relative to the root `root`,
-// without letting symlinks or ".." leave it. Returns a descriptor or -1/errno.
-int open_in_root(int root, const std::string& path, int flags);
+// without letting symlinks or ".." leave it. `resolve`: more RESOLVE_* flags
+// (RESOLVE_NO_SYMLINKS: a path reached without any symlink). Returns a
+// descriptor or -1/errno.
+int open_in_root(int root, const std::string& path, int flags, unsigned long long resolve = 0);
 
 // Creates `path` as a regular file (if absent) and returns an O_PATH
 // descriptor of it; fails with a report naming `step`.
