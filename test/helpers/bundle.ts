@@ -304,6 +304,21 @@ export function hostMounts(): string[] {
 }
 
 /** Direct children of pid (all threads' children lists, deduplicated). */
+/** Host pids running as `uid` (real uid, from /proc/<pid>/status). */
+export function pidsOf(uid: number): number[] {
+  const pids: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const line = fs.readFileSync(`/proc/${name}/status`, 'utf8').split('\n').find((l) => l.startsWith('Uid:'));
+      if (line && Number(line.split(/\s+/)[1]) === uid) pids.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
 export function childPids(pid: number = process.pid): number[] {
   const found = new Set<number>();
   let tasks: string[];

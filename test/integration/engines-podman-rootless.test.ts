@@ -17,6 +17,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { pidsOf } from '../helpers/bundle.js';
 import {
   EngineSandbox,
   TEST_TIMEOUT,
@@ -56,20 +57,6 @@ interface RootlessPodman {
   userPids(): number[];
   removeAll(): Promise<void>;
   close(): void;
-}
-
-function pidsOf(uid: number): number[] {
-  const pids: number[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const line = fs.readFileSync(`/proc/${name}/status`, 'utf8').split('\n').find((l) => l.startsWith('Uid:'));
-      if (line && Number(line.split(/\s+/)[1]) === uid) pids.push(Number(name));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
 }
 
 /**

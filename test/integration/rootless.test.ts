@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { defaultConfig, hostMounts, isRoot, makeBundle } from '../helpers/bundle.js';
+import { defaultConfig, hostMounts, isRoot, makeBundle, pidsOf } from '../helpers/bundle.js';
 import { TSBOX } from '../helpers/cli.js';
 import { eventually } from '../helpers/containers.js';
 import { findCgroupDirs, hostHierarchies, makeOwnParent, procCgroup, removeCgroupDirs } from '../helpers/cgroups.js';
@@ -23,21 +23,6 @@ interface Result {
   status: number | null;
   stdout: string;
   stderr: string;
-}
-
-/** Host pids running as `uid` (real uid, from /proc/<pid>/status). */
-function pidsOf(uid: number): number[] {
-  const pids: number[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const line = fs.readFileSync(`/proc/${name}/status`, 'utf8').split('\n').find((l) => l.startsWith('Uid:'));
-      if (line && Number(line.split(/\s+/)[1]) === uid) pids.push(Number(name));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
 }
 
 /**
