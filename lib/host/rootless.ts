@@ -23,14 +23,19 @@ export function inUserNamespace(uidMap: string): boolean {
   return lines[0]!.trim().split(/\s+/).join(' ') !== '0 0 4294967295';
 }
 
-/** This process's /proc/self/uid_map. */
+let uidMapRead: string | undefined;
+
+/** This process's /proc/self/uid_map, read once: a create asks several times, and the runtime never changes its user namespace. */
 export function ownUidMap(): string {
-  try {
-    return readFileSync('/proc/self/uid_map', 'utf8');
-  } catch {
-    // No /proc: nothing says we are in a user namespace.
-    return '0 0 4294967295';
+  if (uidMapRead === undefined) {
+    try {
+      uidMapRead = readFileSync('/proc/self/uid_map', 'utf8');
+    } catch {
+      // No /proc: nothing says we are in a user namespace.
+      uidMapRead = '0 0 4294967295';
+    }
   }
+  return uidMapRead;
 }
 
 /** Who tsbox runs as, for messages: `uid 1000`, or `uid 0 of a user namespace, host uid 1000,` (the comma closes the aside). */
