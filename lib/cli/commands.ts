@@ -162,8 +162,8 @@ export const COMMANDS: CommandSpec[] = [
       { name: 'cpuset-mems', kind: 'string', value: 'LIST', help: 'memory nodes allowed' },
       { name: 'pids-limit', kind: 'string', value: 'N', help: 'maximum number of processes (-1: unlimited)' },
       { name: 'blkio-weight', kind: 'string', value: 'N', help: 'block IO weight (10-1000)' },
-      { name: 'l3-cache-schema', kind: 'string', value: 'SCHEMA', help: 'Intel RDT L3 cache schema (not supported: an error)' },
-      { name: 'mem-bw-schema', kind: 'string', value: 'SCHEMA', help: 'Intel RDT memory bandwidth schema (not supported: an error)' },
+      { name: 'l3-cache-schema', kind: 'string', value: 'SCHEMA', help: 'Intel RDT L3 cache schema, written to the container\'s resctrl group' },
+      { name: 'mem-bw-schema', kind: 'string', value: 'SCHEMA', help: 'Intel RDT memory bandwidth schema, written to the container\'s resctrl group' },
     ],
   },
   {
