@@ -164,8 +164,11 @@ describe.skipIf(reason !== undefined)(suiteTitle('Kubernetes flows through conta
       const pod = await runPod(config, handler);
       const id = await createContainer(pod, config, 'shell', UNTIL_TERM);
       await start(handler, id);
-      const { url } = await cri.call<{ url: string }>('Exec', { container_id: id, cmd: ['/bin/sh', '-c', 'read -r x; tty; stty size; exit 2'], tty: true, stdin: true, stdout: true });
+      const { url } = await cri.call<{ url: string }>('Exec', { container_id: id, cmd: ['/bin/sh', '-c', 'read -r x; tty; until stty size >/dev/null 2>&1; do sleep 0.05; done; stty size; exit 2'], tty: true, stdin: true, stdout: true });
       const s = await openStream(url, cri.pid);
+      // containerd applies a resize on a channel of its own: the input can
+      // reach the shell first (CI saw stty find the size still 0 x 0, busybox
+      // then failing with a stale errno), so the shell waits for the size.
       s.resize(123, 45);
       s.write('go\r');
       const done = await s.done;
