@@ -255,6 +255,26 @@ describe.skipIf(!isRoot)('the pre-started helper', () => {
     expect(openFds()).toBe(fds + 1);
   });
 
+  it('one that died under the library\'s run() is replaced: the run that finds it dead executes its helper (and reaps the dead one), the next starts another', async () => {
+    const ok = makeBundle({ args: ['/bin/true'] });
+    bundles.push(ok);
+    vi.resetModules();
+    const fresh = (await import('../../lib/helper-server.js')) as typeof import('../../lib/helper-server.js');
+    const children = childPids();
+    expect((await (await fresh.run(ok.dir, { stdio: 'ignore' })).exited).status).toBe(0);
+    const first = spawnerPid()!;
+    expect(first).toBeDefined();
+    process.kill(first, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect((await (await fresh.run(ok.dir, { stdio: 'ignore' })).exited).status).toBe(0);
+    expect(fs.existsSync(`/proc/${first}`)).toBe(false);
+    expect((await (await fresh.run(ok.dir, { stdio: 'ignore' })).exited).status).toBe(0);
+    const second = spawnerPid();
+    expect(second).toBeDefined();
+    expect(second).not.toBe(first);
+    expect(childPids()).toEqual([...children, second!].sort((a, b) => a - b));
+  });
+
   it('a Node process that ran containers through the library exits once its work is done (the pre-started helper holds nothing of its event loop) and the helper ends with it; one started under other credentials is replaced, not used', async () => {
     const ok = makeBundle({ args: ['/bin/true'] });
     bundles.push(ok);
