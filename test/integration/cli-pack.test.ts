@@ -378,6 +378,8 @@ describe('the pack\'s module system (scripts/pack-cli.js on a small dist/)', () 
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsbox-pack-modules-'));
     fs.mkdirSync(path.join(dir, 'scripts'));
     fs.copyFileSync(path.join(ROOT, 'scripts', 'pack-cli.js'), path.join(dir, 'scripts', 'pack-cli.js'));
+    // What dist/tsbox is made from.
+    fs.cpSync(path.join(ROOT, 'bin'), path.join(dir, 'bin'), { recursive: true });
     write('package.json', JSON.stringify({ name: 'fake-tsbox' }));
     // A checkout: the packs name the files they hold.
     fs.mkdirSync(path.join(dir, 'lib'));
