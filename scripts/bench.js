@@ -23,6 +23,10 @@ const { performance } = require('node:perf_hooks');
 
 const ROOT = path.resolve(__dirname, '..');
 const TSBOX_BIN = path.join(ROOT, 'bin', 'tsbox');
+// The entry engines are told to call (made by scripts/pack-cli.js): its
+// first line names Node, so a call does not exec /usr/bin/env first. Every
+// CLI row runs it but one, which runs bin/tsbox, the portable entry.
+const TSBOX_ENTRY = path.join(ROOT, 'dist', 'tsbox');
 const DIST_INDEX = path.join(ROOT, 'dist', 'index.js');
 const BUSYBOX = '/bin/busybox';
 
@@ -120,7 +124,7 @@ function cleanup() {
   for (const other of Object.values(stateIds(id))) {
     if (fs.existsSync(path.join(runcRoot, other))) spawnSync('runc', ['--root', runcRoot, 'delete', '-f', other], quiet);
     const tsboxRoot = path.join(tmp, 'tsbox');
-    if (fs.existsSync(path.join(tsboxRoot, other))) spawnSync(process.execPath, [TSBOX_BIN, '--root', tsboxRoot, 'delete', '-f', other], quiet);
+    if (fs.existsSync(path.join(tsboxRoot, other))) spawnSync(TSBOX_ENTRY, ['--root', tsboxRoot, 'delete', '-f', other], quiet);
   }
   const crunRoot = path.join(tmp, 'crun');
   for (const c of [id, ...Object.values(stateIds(id))]) {
@@ -135,7 +139,7 @@ function cleanup() {
       names = fs.readdirSync(dir).filter((n) => n.startsWith(`${id}-p`));
     } catch {}
     for (const n of names) {
-      const argv = rt === 'runc' ? ['runc', '--root', dir, 'delete', '-f', n] : [process.execPath, TSBOX_BIN, '--root', dir, 'delete', '-f', n];
+      const argv = rt === 'runc' ? ['runc', '--root', dir, 'delete', '-f', n] : [TSBOX_ENTRY, '--root', dir, 'delete', '-f', n];
       spawnSync(argv[0], argv.slice(1), quiet);
     }
   }
@@ -287,7 +291,7 @@ function commands(tmp, bundle, id) {
   const runcRoot = path.join(tmp, 'runc');
   const crunRoot = path.join(tmp, 'crun');
   const crunScript = `crun --root ${sq(crunRoot)} run -b ${sq(bundle)} ${id}`;
-  const tsbox = (...args) => [node, TSBOX_BIN, '--root', tsboxRoot, ...args];
+  const tsbox = (...args) => [TSBOX_ENTRY, '--root', tsboxRoot, ...args];
   const runc = (...args) => ['runc', '--root', runcRoot, ...args];
   // What an engine does per container: three calls (create's stdio is the
   // container's, so it gets /dev/null, not hyperfine's pipe).
@@ -296,16 +300,17 @@ function commands(tmp, bundle, id) {
   const created = stateIds(id).created;
   return [
     { key: 'node', name: 'node -e 0 (Node start-up floor)', argv: [node, '-e', '0'] },
-    { key: 'tsbox-version', name: 'tsbox --version', argv: [node, TSBOX_BIN, '--version'] },
+    { key: 'tsbox-version', name: 'tsbox --version', argv: [TSBOX_ENTRY, '--version'] },
     // The same without the pack (dist/ module by module, as before
     // scripts/pack-cli.js), for comparison; `env` adds ~1 ms.
-    { key: 'tsbox-version-unpacked', name: 'tsbox --version (unpacked, via env)', argv: ['env', 'TSBOX_UNPACKED=1', node, TSBOX_BIN, '--version'] },
+    { key: 'tsbox-version-unpacked', name: 'tsbox --version (unpacked, via env)', argv: ['env', 'TSBOX_UNPACKED=1', TSBOX_ENTRY, '--version'] },
     { key: 'tsbox', name: 'tsbox run', argv: tsbox('run', '-b', bundle, id), required: true },
     { key: 'runc', name: 'runc run', argv: runc('run', '-b', bundle, id) },
     { key: 'crun', name: 'crun run (in wrapper)', argv: crunWrapped(crunScript) },
     { key: 'crun-wrapper', name: 'crun wrapper alone', argv: crunWrapped('true') },
     { key: 'unshare', name: 'unshare -fpmiun --mount-proc true', argv: ['unshare', '-fpmiun', '--mount-proc', '/bin/true'] },
     { key: 'tsbox-state', name: 'tsbox state (created container)', argv: tsbox('state', created), vs: 'runc-state', needs: 'tsbox-created' },
+    { key: 'tsbox-state-bin', name: 'tsbox state through bin/tsbox (#!/usr/bin/env node)', argv: [TSBOX_BIN, '--root', tsboxRoot, 'state', created], vs: 'runc-state', needs: 'tsbox-created' },
     { key: 'tsbox-state-unpacked', name: 'tsbox state (unpacked, via env)', argv: ['env', 'TSBOX_UNPACKED=1', ...tsbox('state', created)], vs: 'runc-state', needs: 'tsbox-created' },
     { key: 'runc-state', name: 'runc state (created container)', argv: runc('state', created), vs: 'runc-state', needs: 'runc-created' },
     { key: 'tsbox-list', name: 'tsbox list (1 container)', argv: tsbox('list'), vs: 'runc-list' },
@@ -338,7 +343,7 @@ function createForState(tmp, bundle, id) {
   const failed = {};
   const { created } = stateIds(id);
   for (const [key, argv] of [
-    ['tsbox-created', [process.execPath, TSBOX_BIN, '--root', path.join(tmp, 'tsbox'), 'create', '-b', bundle, created]],
+    ['tsbox-created', [TSBOX_ENTRY, '--root', path.join(tmp, 'tsbox'), 'create', '-b', bundle, created]],
     ['runc-created', ['runc', '--root', path.join(tmp, 'runc'), 'create', '-b', bundle, created]],
   ]) {
     // stdio ignored: the container keeps it, and spawnSync would wait for its end.
@@ -853,6 +858,7 @@ async function main() {
 
   if (process.getuid() !== 0) throw new Error('must run as root (containers need it)');
   if (!fs.existsSync(DIST_INDEX)) throw new Error(`${DIST_INDEX} is missing: run \`npm run build:ts\` first`);
+  if (!fs.existsSync(TSBOX_ENTRY)) throw new Error(`${TSBOX_ENTRY} is missing: run \`npm run build:ts\` first (scripts/pack-cli.js makes it)`);
   const lib = require(DIST_INDEX);
 
   state.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsbox-bench-'));
@@ -880,6 +886,7 @@ async function main() {
       : 'env: NODE_EXTRA_CA_CERTS was not set (it would be unset for every command: it adds ~35 ms to each Node start)',
   );
   if (process.env.NODE_OPTIONS) console.log(`env: NODE_OPTIONS=${process.env.NODE_OPTIONS} is kept and applies to the Node commands`);
+  console.log(`CLI: tsbox is dist/tsbox, the entry engines call (${fs.readFileSync(TSBOX_ENTRY, 'utf8').split('\n')[0]}, no /usr/bin/env), but in the row "through bin/tsbox", the portable entry (#!/usr/bin/env node)`);
   console.log(`bundle: busybox rootfs, /bin/true, runc-spec default config with namespaces pid,network,ipc,uts,mount (in ${tmp}, removed at exit)`);
   console.log(`load: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (1/5/15 min) on ${versions.cpus} CPUs at the start; other work on the machine makes every figure noisy`);
 
@@ -902,7 +909,7 @@ async function main() {
   // ---- many lifecycles at once, tsbox then runc
   const parallel = {};
   for (const [key, cli] of [
-    ['tsbox', (...args) => [process.execPath, TSBOX_BIN, '--root', path.join(tmp, 'tsbox'), ...args]],
+    ['tsbox', (...args) => [TSBOX_ENTRY, '--root', path.join(tmp, 'tsbox'), ...args]],
     ['runc', (...args) => ['runc', '--root', path.join(tmp, 'runc'), ...args]],
   ]) {
     if (by[`${key}-lifecycle`].failure) {
