@@ -52,10 +52,13 @@ const CACHE_MAGIC = 'tsbox-cache ';
 // before any command runs), so the full cache holds only what create, run
 // and exec need: not the systemd driver's D-Bus client (a fifth of the
 // cache, for a flag most callers never give; the driver itself is small and
-// loads the client with import()), the commands people type now and then,
-// their cgroup readers, the help text, the library's entry point, and the
-// NOTIFY_SOCKET relay (only for systemd Type=notify units).
-const COLD = /^(systemd\/(?!(driver|unit-name)\.js$)|cgroups\/(stats|oom)\.js$|cli\/commands\/(events|features|pause|ps|resume|spec|update)\.js$|cli\/help\.js$|index\.js$|notify-socket\.js$)/;
+// loads the client with import()), any other command (each reads a pack of
+// its own or the light one) and what only they load (CRIU, the tables of
+// list, the cgroup readers of events), the sub-cgroups of an exec --cgroup,
+// the help text, the library's entry point and its helper server, modules
+// of types alone, and the NOTIFY_SOCKET relay (only for systemd
+// Type=notify units).
+const COLD = /^(systemd\/(?!(driver|unit-name)\.js$)|cgroups\/(stats|oom|sub-cgroups)\.js$|cli\/commands\/(?!(create|run|exec)\.js$)|cli\/(criu-options|format|table|help)\.js$|criu\/|helper-server\.js$|index\.js$|notify-socket\.js$|native\/protocol\.js$|plan\/plan\.js$)/;
 
 // The commands engines call per container around create, each with a pack
 // of its own (cli-<command>.js, read by bin/tsbox for that command): only
