@@ -271,6 +271,8 @@ describe('packed CLI (scripts/pack-cli.js, bin/tsbox)', () => {
       expect(full, 'the full pack').toContain(setUp);
       for (const name of PACKS.filter((n) => n !== 'cli.js')) expect(heldBy(name), name).not.toContain(setUp);
     }
+    // Nor does the full pack hold what create, run and exec never load.
+    for (const other of ['cli/commands/state.js', 'cli/commands/restore.js', 'criu/restore.js', 'index.js', 'helper-server.js']) expect(full, 'the full pack').not.toContain(other);
     // state and list read the state store alone: no Runtime, no cgroup driver, no other command.
     for (const name of ['cli-state.js', 'cli-list.js'] as const) {
       expect(heldBy(name), name).toEqual(expect.arrayContaining(['cli/main.js', 'runtime/state.js', 'host/proc.js']));
