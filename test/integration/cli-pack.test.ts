@@ -273,6 +273,8 @@ describe('packed CLI (scripts/pack-cli.js, bin/tsbox)', () => {
       expect(full, 'the full pack').toContain(setUp);
       for (const name of PACKS.filter((n) => n !== 'cli.js')) expect(heldBy(name), name).not.toContain(setUp);
     }
+    // Nor does the full pack hold what create, run and exec never load.
+    for (const other of ['cli/commands/state.js', 'cli/commands/restore.js', 'criu/restore.js', 'index.js', 'helper-server.js']) expect(full, 'the full pack').not.toContain(other);
     // state and list read the state store alone: no Runtime, no cgroup driver, no other command.
     for (const name of ['cli-state.js', 'cli-list.js'] as const) {
       expect(heldBy(name), name).toEqual(expect.arrayContaining(['cli/main.js', 'runtime/state.js', 'host/proc.js']));
@@ -445,6 +447,15 @@ describe('the pack\'s module system (scripts/pack-cli.js on a small dist/)', () 
     expect(main.a.loads).toBe(1);
     expect(load('a.js')).toBe(main.a);
     expect(main.outside).toEqual({ loads: 1 });
+  });
+
+  it('resolves the relative require()s of the full pack\'s modules when it is made, by directory; anything else at the call', () => {
+    expect(pack(dir)).toMatchObject({ status: 0 });
+    const resolvedIn = (name: string) => JSON.parse(/\nconst resolved = (.*);\n/.exec(fs.readFileSync(path.join(dir, 'dist', 'packed', name), 'utf8'))![1]!);
+    // Outside dist/ (package.json, outside.js) is left to the loader, which
+    // the test above sees load them.
+    expect(resolvedIn('cli.js')).toEqual({ cli: { '../sub/b.js': 'sub/b.js', '../a.js': 'a.js' }, sub: { '../a.js': 'a.js', './../a.js': 'a.js' } });
+    expect(resolvedIn('cli-light.js')).toEqual({});
   });
 
   it('refuses a module that uses import() of something outside dist/, which a vm script cannot load', () => {
