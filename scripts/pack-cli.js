@@ -126,11 +126,11 @@ function modules() {
 
 /**
  * A pack of every module of dist/, holding the code of those `packs` says
- * and naming the others (read from dist/ when required). `resolveHere`:
- * the relative require()s of the modules it holds are resolved here, once,
- * rather than by the loader at every call (see resolvedRequires).
+ * and naming the others (read from dist/ when required). The relative
+ * require()s of the modules it holds are resolved here, once, rather than
+ * by the loader at every call (see resolvedRequires).
  */
-function pack(packs, resolveHere = false) {
+function pack(packs) {
   if (!fs.existsSync(path.join(DIST, 'cli', 'main.js'))) throw new Error('dist/cli/main.js is missing: run tsc first');
   const keys = modules();
   // What the loader checks before trusting the pack, in a checkout: the
@@ -163,7 +163,7 @@ function pack(packs, resolveHere = false) {
     }
   }
   parts.push('};\n');
-  parts.push(`const resolved = ${JSON.stringify(resolveHere ? resolvedRequires(held, new Set(keys)) : {})};\n`);
+  parts.push(`const resolved = ${JSON.stringify(resolvedRequires(held, new Set(keys)))};\n`);
   parts.push(LOADER);
   parts.push('})\n');
   return { source: parts.join(''), build, count: keys.filter(packs).length };
@@ -384,7 +384,7 @@ function packCommand(ifBuilt) {
   if (ifBuilt && !fs.existsSync(path.join(DIST, 'cli', 'main.js'))) return 0;
   try {
     fs.mkdirSync(OUT, { recursive: true });
-    const full = pack((k) => !COLD.test(k), true);
+    const full = pack((k) => !COLD.test(k));
     const entry = writeEntry();
     const holding = (kind) => ((keys) => (k) => keys.has(k))(lightModules(full.source, kind));
     const packs = [['cli', full, 'full'], ...['light', ...Object.keys(PER_CALL)].map((kind) => [`cli-${kind}`, pack(holding(kind)), kind])];
