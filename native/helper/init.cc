@@ -103,7 +103,25 @@ void capset_all(const plan::Capabilities& c) {
     data[i].permitted = static_cast<uint32_t>(c.permitted >> (32 * i));
     data[i].inheritable = static_cast<uint32_t>(c.inheritable >> (32 * i));
   }
-  if (syscall(SYS_capset, &header, data) != 0) fail("capset", errno);
+  if (syscall(SYS_capset, &header, data) == 0) return;
+  const int err = errno;
+  // EPERM: a set asks for more than the runtime's own permitted set (e.g.
+  // docker --privileged where the runtime itself runs without some of them).
+  // Name them: the errno alone does not say which.
+  struct __user_cap_data_struct own[2] = {};
+  uint64_t held = ~0ULL;
+  if (err == EPERM && syscall(SYS_capget, &header, own) == 0) {
+    held = static_cast<uint64_t>(own[0].permitted) | (static_cast<uint64_t>(own[1].permitted) << 32);
+  }
+  const uint64_t lacking = (c.permitted | c.effective) & ~held;
+  if (lacking == 0) fail("capset", err);
+  std::string numbers;
+  int count = 0;
+  for (int cap = 0; cap < 64; cap++) {
+    if (lacking & (1ULL << cap)) numbers += (count++ ? ", " : " ") + std::to_string(cap);
+  }
+  fail("capset", err, std::string("the process asks for capabilit") + (count > 1 ? "ies" : "y") + numbers +
+                          ", not in the runtime's own permitted set: operation not permitted (EPERM)");
 }
 
 // Credentials and capabilities, in the only order that works: the bounding
