@@ -136,6 +136,23 @@ describe.skipIf(reason !== undefined)(suiteTitle('docker containers seen from in
     expect((execSeen.tsbox as Record<string, string>).self).toBe(procStatus('self', 'CapEff'));
   });
 
+  // tsbox's init joins a v1 memory cgroup only once it is set up (so the
+  // kernel memory of its mounts is not charged to the container): a new
+  // cgroup namespace made before then was rooted at the runtime's memory
+  // cgroup, the container's parent, and showed its siblings.
+  it('--cgroupns private -m 64m: every hierarchy\'s root is the container\'s own cgroup (the memory one too: its limit, no sibling in sight), as under runc', TEST_TIMEOUT, async () => {
+    const sibling = sb.unique('sibling');
+    expect(await dk.docker([...RUN('tsbox'), '-d', '--name', sibling, dk.image, 'sh', '-c', UNTIL_TERM])).toMatchObject({ status: 0 });
+    const probe = [
+      'echo "cgroups=$(cut -d: -f3 /proc/self/cgroup | sort -u | tr "\\n" " ")"',
+      'echo "limit=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)"',
+      'echo "children=$(find /sys/fs/cgroup/memory /sys/fs/cgroup/pids -mindepth 1 -type d | wc -l)"',
+    ].join('; ');
+    const seen = await bothRuntimes(['--cgroupns', 'private', '-m', '64m'], probe);
+    expect(seen.tsbox).toBe(seen.runc);
+    expect(fields(seen.tsbox)).toEqual({ cgroups: '/ ', limit: String(64 << 20), children: '0' });
+  });
+
   it('an unprivileged container writes the host\'s /proc/sys, /proc/sysrq-trigger, /sys/kernel and its cgroup files directly, through /proc/*/root, a symlink and a directory descriptor: every write refused, as under runc', TEST_TIMEOUT, async () => {
     const targets = ['/proc/sys/vm/overcommit_ratio', '/proc/sys/kernel/core_pattern', '/sys/kernel/mm/ksm/run', '/sys/fs/cgroup/pids/pids.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes', '/sys/fs/cgroup/pids/cgroup.procs'];
     const lines = [TRY, 'ln -s /proc /tmp/p; ln -s /sys /tmp/s'];
