@@ -12,6 +12,13 @@ export const ALWAYS_ALLOWED = [
   'c 5:0 rwm', 'c 5:1 rwm', 'c 5:2 rwm', 'c 136:* rwm', 'c 10:200 rwm',
 ];
 
+/**
+ * A device rule's major or minor, undefined for "any": left out, or
+ * negative, as docker sends `--device-cgroup-rule 'b 7:* rmw'` (-1, runc's
+ * wildcard).
+ */
+export const wildcard = (n: number | undefined): number | undefined => (n === undefined || n < 0 ? undefined : n);
+
 /** One value to write into one file of the container's cgroup. */
 export interface CgroupWrite {
   /** Hierarchy key of the directory (see Cgroups.dirs). */
@@ -259,7 +266,7 @@ export function resourceWrites(
     const rules = new V1DeviceRules();
     if (rules.changes(false, 'a')) out.push({ key: devices, file: 'devices.deny', value: 'a', resource: 'devices' });
     for (const [i, d] of r.devices.entries()) {
-      const rule = d.type === 'a' || d.type === undefined ? 'a' : `${d.type} ${d.major ?? '*'}:${d.minor ?? '*'} ${d.access ?? 'rwm'}`;
+      const rule = d.type === 'a' || d.type === undefined ? 'a' : `${d.type} ${wildcard(d.major) ?? '*'}:${wildcard(d.minor) ?? '*'} ${d.access ?? 'rwm'}`;
       if (rules.changes(d.allow, rule)) out.push({ key: devices, file: d.allow ? 'devices.allow' : 'devices.deny', value: rule, resource: `devices[${i}]` });
     }
     for (const rule of ALWAYS_ALLOWED) {

@@ -153,6 +153,13 @@ describe.skipIf(reason !== undefined)(suiteTitle('docker containers seen from in
     expect(fields(seen.tsbox)).toEqual({ cgroups: '/ ', limit: String(64 << 20), children: '0' });
   });
 
+  it('--device-cgroup-rule "c 10:* rwm" (docker sends minor -1): the rule is in devices.list as written, a node made inside opens; as under runc', TEST_TIMEOUT, async () => {
+    const probe = 'mknod /dev/fuse c 10 229 && head -c0 /dev/fuse && echo opened; grep "^c 10:" /sys/fs/cgroup/devices/devices.list | sort';
+    const seen = await bothRuntimes(['--device-cgroup-rule', 'c 10:* rwm'], probe);
+    expect(seen.tsbox).toBe(seen.runc);
+    expect(seen.tsbox).toBe('opened\nc 10:* rwm\nc 10:200 rwm\n');
+  });
+
   it('an unprivileged container writes the host\'s /proc/sys, /proc/sysrq-trigger, /sys/kernel and its cgroup files directly, through /proc/*/root, a symlink and a directory descriptor: every write refused, as under runc', TEST_TIMEOUT, async () => {
     const targets = ['/proc/sys/vm/overcommit_ratio', '/proc/sys/kernel/core_pattern', '/sys/kernel/mm/ksm/run', '/sys/fs/cgroup/pids/pids.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes', '/sys/fs/cgroup/pids/cgroup.procs'];
     const lines = [TRY, 'ln -s /proc /tmp/p; ln -s /sys /tmp/s'];
