@@ -241,6 +241,13 @@ export interface LaunchPlan {
    */
   startSocket?: string;
   /**
+   * The session keyring the process joins (made if none of that name is
+   * there: "_ses.<id>", as runc names it), so that a container does not
+   * share the caller's, nor another container's; absent: the caller's is
+   * kept (--no-new-keyring).
+   */
+  sessionKeyring?: string;
+  /**
    * Stop before pivot_root for the runtime's prestart and createRuntime
    * hooks; the runtime's "go" brings the state the init's own hooks read.
    */

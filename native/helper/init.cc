@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/keyctl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
@@ -122,6 +123,27 @@ void capset_all(const plan::Capabilities& c) {
   }
   fail("capset", err, std::string("the process asks for capabilit") + (count > 1 ? "ies" : "y") + numbers +
                           ", not in the runtime's own permitted set: operation not permitted (EPERM)");
+}
+
+// A session keyring of the container's own (made by the first process that
+// joins it by this name, found by the next: the init's, then each exec's),
+// as runc does: the caller's (a shim's, podman's, the shell's) would
+// otherwise be every container's, each able to read and change the keys
+// the others and the caller keep there (add_key to @s, keyctl: allowed
+// where seccomp is off, as in a Kubernetes pod by default). Kernels without
+// keyrings (ENOSYS): nothing to share, nothing to do.
+void join_session_keyring(const plan::Plan& p) {
+  if (p.session_keyring.empty()) return;
+  const std::string step = "join session keyring " + quote(p.session_keyring);
+  long key = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, p.session_keyring.c_str());
+  if (key < 0 && errno == ENOSYS) return;
+  if (key < 0) fail(step, errno);
+  // The kernel's permissions for a new session keyring (everything for its
+  // possessor; view, read and link for its owner) and search for the owner,
+  // as runc sets them: an exec's process, not yet its possessor, finds it
+  // by name only with search.
+  constexpr unsigned long kPossessorAll = 0x3f000000, kOwnerViewReadSearchLink = 0x001b0000;
+  if (syscall(SYS_keyctl, KEYCTL_SETPERM, key, kPossessorAll | kOwnerViewReadSearchLink) != 0) fail(step, errno);
 }
 
 // Credentials and capabilities, in the only order that works: the bounding
@@ -466,6 +488,9 @@ void join_late_cgroups(const plan::Plan& p) {
   set_rlimits(p);
   process_attrs::set_priorities(p);
   process_attrs::set_security_labels(p);
+  // Before seccomp (docker's default profile denies keyctl) and while
+  // still root: the keyring is root's, the process its possessor.
+  join_session_keyring(p);
   // Inside the container's root already, and still root in it: a
   // passwd the container's user may not read still gives its HOME.
   const std::vector<std::string> env = passwd::with_home(p.env, p.uid);
