@@ -3,13 +3,16 @@ import type { LinuxResources } from '../oci/types.js';
 import type { Layout } from './layout.js';
 
 /**
- * Device access every container gets, as runc grants it: creating nodes
- * (mknod), the default nodes, /dev/console, ptys (ptmx and 136:*) and tun.
+ * Device access every container gets, as runc grants it (libcontainer/
+ * specconv AllowedDevices): creating nodes (mknod), the default nodes, ptys
+ * (ptmx and 136:*) and tun. Not the host's system console (5:1): a
+ * container's /dev/console is its own pty, bound there (136:N); a config
+ * that wants 5:1 lists it.
  */
 export const ALWAYS_ALLOWED = [
   'c *:* m', 'b *:* m',
   'c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm',
-  'c 5:0 rwm', 'c 5:1 rwm', 'c 5:2 rwm', 'c 136:* rwm', 'c 10:200 rwm',
+  'c 5:0 rwm', 'c 5:2 rwm', 'c 136:* rwm', 'c 10:200 rwm',
 ];
 
 /**
