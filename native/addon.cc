@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <condition_variable>
@@ -276,10 +277,38 @@ int spawn_helper_process(const std::string& helper, const std::vector<int>& sour
 // virtual machine). The forked helper is our child with the same
 // descriptors, signal state, environment and image as a spawned one. One
 // per process, shared by every thread that loaded the addon.
+//
+// A forked helper inherits the credentials the spawner was started with,
+// not the caller's at the time of the fork: a spawner started under other
+// credentials than this process now has (process.setuid and the like,
+// which Node's own API offers) is replaced, and so is one started by the
+// process this one was forked from (without an execve: the control socket
+// is then shared, and the spawner's forks would be the other's children).
+struct Credentials {
+  uid_t uid[3] = {};
+  gid_t gid[3] = {};
+  std::vector<gid_t> groups;
+  bool operator==(const Credentials& o) const {
+    return std::equal(uid, uid + 3, o.uid) && std::equal(gid, gid + 3, o.gid) && groups == o.groups;
+  }
+};
+
+Credentials current_credentials() {
+  Credentials c;
+  getresuid(&c.uid[0], &c.uid[1], &c.uid[2]);
+  getresgid(&c.gid[0], &c.gid[1], &c.gid[2]);
+  int n = getgroups(0, nullptr);
+  c.groups.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  if (n > 0 && getgroups(n, c.groups.data()) != n) c.groups.clear();
+  return c;
+}
+
 struct Spawner {
   std::string helper;  // the helper it was started from
   pid_t pid = -1;
   int ctl = -1;  // our end of its control socket (CLOEXEC), or -1
+  pid_t owner = -1;  // the process that started it
+  Credentials credentials;  // that process's, when it did
 };
 
 std::mutex spawner_mutex;
@@ -287,14 +316,30 @@ Spawner spawner;
 
 // Ends the spawner (it exits when its control socket closes; SIGKILL in
 // case it is stuck) and reaps it: it is our child, not yet reaped, so the
-// pid is still its own.
+// pid is still its own. One inherited through a fork is only forgotten:
+// it is the other process's child, to stop.
 void stop_spawner() {
   if (spawner.ctl < 0) return;
   close(spawner.ctl);
-  kill(spawner.pid, SIGKILL);
-  while (waitpid(spawner.pid, nullptr, 0) < 0 && errno == EINTR) {
+  if (spawner.owner == getpid()) {
+    kill(spawner.pid, SIGKILL);
+    while (waitpid(spawner.pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
   }
   spawner = Spawner{};
+}
+
+// Whether the spawner can fork this process's helpers for `helper` now:
+// started by this process, for that helper, under the credentials it has
+// now. One inherited through a fork is forgotten (it is the other
+// process's to stop); one of ours under old credentials is stopped.
+bool spawner_usable(const std::string& helper) {
+  if (spawner.ctl < 0) return false;
+  if (spawner.owner != getpid() || spawner.helper != helper || !(spawner.credentials == current_credentials())) {
+    stop_spawner();
+    return false;
+  }
+  return true;
 }
 
 // A helper forked by the spawner: 0 (pid, pidfd set), an errno of the
@@ -359,8 +404,9 @@ Napi::Value StartHelperServer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string helper = info[0].As<Napi::String>();
   std::lock_guard<std::mutex> lock(spawner_mutex);
-  if (spawner.ctl >= 0 && spawner.helper == helper) return Napi::Number::New(env, spawner.pid);
+  if (spawner_usable(helper)) return Napi::Number::New(env, spawner.pid);
   stop_spawner();
+  Credentials credentials = current_credentials();
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return throw_system_error(env, "socketpair", errno);
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -379,7 +425,7 @@ Napi::Value StartHelperServer(const Napi::CallbackInfo& info) {
     close(sv[0]);
     return throw_system_error(env, "spawn \"" + helper + "\" --spawner", err);
   }
-  spawner = Spawner{helper, pid, sv[0]};
+  spawner = Spawner{helper, pid, sv[0], getpid(), std::move(credentials)};
   return Napi::Number::New(env, pid);
 }
 
@@ -446,7 +492,7 @@ int start_helper(const std::string& helper, std::vector<int> sources, const char
     // The pre-started helper, when there is one for this helper (and the
     // descriptors fit one message: SCM_MAX_FD).
     std::lock_guard<std::mutex> lock(spawner_mutex);
-    if (spawner.ctl >= 0 && spawner.helper == helper && sources.size() <= 253) err = fork_helper(sources, pid, pidfd);
+    if (sources.size() <= 253 && spawner_usable(helper)) err = fork_helper(sources, pid, pidfd);
   }
   if (err < 0) {
     std::string sync_arg = std::to_string(sources.size() - 1);

@@ -23,6 +23,10 @@ const { performance } = require('node:perf_hooks');
 
 const ROOT = path.resolve(__dirname, '..');
 const TSBOX_BIN = path.join(ROOT, 'bin', 'tsbox');
+// The entry engines are told to call (made by scripts/pack-cli.js): its
+// first line names Node, so a call does not exec /usr/bin/env first. Every
+// CLI row runs it but one, which runs bin/tsbox, the portable entry.
+const TSBOX_ENTRY = path.join(ROOT, 'dist', 'tsbox');
 const DIST_INDEX = path.join(ROOT, 'dist', 'index.js');
 const BUSYBOX = '/bin/busybox';
 
@@ -120,7 +124,7 @@ function cleanup() {
   for (const other of Object.values(stateIds(id))) {
     if (fs.existsSync(path.join(runcRoot, other))) spawnSync('runc', ['--root', runcRoot, 'delete', '-f', other], quiet);
     const tsboxRoot = path.join(tmp, 'tsbox');
-    if (fs.existsSync(path.join(tsboxRoot, other))) spawnSync(process.execPath, [TSBOX_BIN, '--root', tsboxRoot, 'delete', '-f', other], quiet);
+    if (fs.existsSync(path.join(tsboxRoot, other))) spawnSync(TSBOX_ENTRY, ['--root', tsboxRoot, 'delete', '-f', other], quiet);
   }
   const crunRoot = path.join(tmp, 'crun');
   for (const c of [id, ...Object.values(stateIds(id))]) {
@@ -135,7 +139,7 @@ function cleanup() {
       names = fs.readdirSync(dir).filter((n) => n.startsWith(`${id}-p`));
     } catch {}
     for (const n of names) {
-      const argv = rt === 'runc' ? ['runc', '--root', dir, 'delete', '-f', n] : [process.execPath, TSBOX_BIN, '--root', dir, 'delete', '-f', n];
+      const argv = rt === 'runc' ? ['runc', '--root', dir, 'delete', '-f', n] : [TSBOX_ENTRY, '--root', dir, 'delete', '-f', n];
       spawnSync(argv[0], argv.slice(1), quiet);
     }
   }
@@ -287,7 +291,7 @@ function commands(tmp, bundle, id) {
   const runcRoot = path.join(tmp, 'runc');
   const crunRoot = path.join(tmp, 'crun');
   const crunScript = `crun --root ${sq(crunRoot)} run -b ${sq(bundle)} ${id}`;
-  const tsbox = (...args) => [node, TSBOX_BIN, '--root', tsboxRoot, ...args];
+  const tsbox = (...args) => [TSBOX_ENTRY, '--root', tsboxRoot, ...args];
   const runc = (...args) => ['runc', '--root', runcRoot, ...args];
   // What an engine does per container: three calls (create's stdio is the
   // container's, so it gets /dev/null, not hyperfine's pipe).
@@ -296,16 +300,17 @@ function commands(tmp, bundle, id) {
   const created = stateIds(id).created;
   return [
     { key: 'node', name: 'node -e 0 (Node start-up floor)', argv: [node, '-e', '0'] },
-    { key: 'tsbox-version', name: 'tsbox --version', argv: [node, TSBOX_BIN, '--version'] },
+    { key: 'tsbox-version', name: 'tsbox --version', argv: [TSBOX_ENTRY, '--version'] },
     // The same without the pack (dist/ module by module, as before
     // scripts/pack-cli.js), for comparison; `env` adds ~1 ms.
-    { key: 'tsbox-version-unpacked', name: 'tsbox --version (unpacked, via env)', argv: ['env', 'TSBOX_UNPACKED=1', node, TSBOX_BIN, '--version'] },
+    { key: 'tsbox-version-unpacked', name: 'tsbox --version (unpacked, via env)', argv: ['env', 'TSBOX_UNPACKED=1', TSBOX_ENTRY, '--version'] },
     { key: 'tsbox', name: 'tsbox run', argv: tsbox('run', '-b', bundle, id), required: true },
     { key: 'runc', name: 'runc run', argv: runc('run', '-b', bundle, id) },
     { key: 'crun', name: 'crun run (in wrapper)', argv: crunWrapped(crunScript) },
     { key: 'crun-wrapper', name: 'crun wrapper alone', argv: crunWrapped('true') },
     { key: 'unshare', name: 'unshare -fpmiun --mount-proc true', argv: ['unshare', '-fpmiun', '--mount-proc', '/bin/true'] },
     { key: 'tsbox-state', name: 'tsbox state (created container)', argv: tsbox('state', created), vs: 'runc-state', needs: 'tsbox-created' },
+    { key: 'tsbox-state-bin', name: 'tsbox state through bin/tsbox (#!/usr/bin/env node)', argv: [TSBOX_BIN, '--root', tsboxRoot, 'state', created], vs: 'runc-state', needs: 'tsbox-created' },
     { key: 'tsbox-state-unpacked', name: 'tsbox state (unpacked, via env)', argv: ['env', 'TSBOX_UNPACKED=1', ...tsbox('state', created)], vs: 'runc-state', needs: 'tsbox-created' },
     { key: 'runc-state', name: 'runc state (created container)', argv: runc('state', created), vs: 'runc-state', needs: 'runc-created' },
     { key: 'tsbox-list', name: 'tsbox list (1 container)', argv: tsbox('list'), vs: 'runc-list' },
@@ -338,7 +343,7 @@ function createForState(tmp, bundle, id) {
   const failed = {};
   const { created } = stateIds(id);
   for (const [key, argv] of [
-    ['tsbox-created', [process.execPath, TSBOX_BIN, '--root', path.join(tmp, 'tsbox'), 'create', '-b', bundle, created]],
+    ['tsbox-created', [TSBOX_ENTRY, '--root', path.join(tmp, 'tsbox'), 'create', '-b', bundle, created]],
     ['runc-created', ['runc', '--root', path.join(tmp, 'runc'), 'create', '-b', bundle, created]],
   ]) {
     // stdio ignored: the container keeps it, and spawnSync would wait for its end.
@@ -721,9 +726,9 @@ function goalRows({ by, parallel, library, cri }) {
     const why = !cri ? 'full bench only: npm run bench without --quick' : cri.skipped || cri.failure;
     rows.push({ ...criRow, tsbox: 'n/a', runc: 'n/a', measured: 'n/a', goal: "<= runc's", verdict: `not measured (${why})` });
   }
-  // The library's run as it is, and with prestartHelper() (each container's
-  // helper forked, not executed).
-  for (const [key, how] of [['spec', ''], ['prestarted', ', pre-started helper']]) {
+  // The library's run as it is (each container's helper forked from the
+  // pre-started one), and after stopHelper() (each one executed).
+  for (const [key, how] of [['spec', ''], ['executed', ', each helper executed']]) {
     const lib = library[key];
     if (lib && lib.stats && lib.pool) {
       const p50 = lib.stats.median;
@@ -797,7 +802,7 @@ function chart({ by, parallel, library, cri, crunNet, crunLifecycleNet, versions
     [`each of ${pt ? pt.n : pr ? pr.n : ''} lifecycles, ${pt ? pt.parallel : ''} in parallel`, [plain('tsbox', pt && pt.perLifecycleMs), plain('runc', pr && pr.perLifecycleMs)]],
     ...(cri && cri.tsbox ? [['containerd CRI StartContainer', ['tsbox', 'runc'].map((who) => ({ who, value: cri[who].median, lo: cri[who].p10, hi: cri[who].p90 }))]] : []),
     ['library run() to exit (tsbox spec config)', [library.spec && library.spec.stats ? { who: 'tsbox', value: library.spec.stats.median, lo: library.spec.stats.p10, hi: library.spec.stats.p90 } : null]],
-    ['library run() to exit, pre-started helper', [library.prestarted && library.prestarted.stats ? { who: 'tsbox', value: library.prestarted.stats.median, lo: library.prestarted.stats.p10, hi: library.prestarted.stats.p90 } : null]],
+    ['library run() to exit, each helper executed', [library.executed && library.executed.stats ? { who: 'tsbox', value: library.executed.stats.median, lo: library.executed.stats.p10, hi: library.executed.stats.p90 } : null]],
   ]
     .map(([label, bars]) => [label, bars.filter(Boolean)])
     .filter(([, bars]) => bars.length > 0);
@@ -853,6 +858,7 @@ async function main() {
 
   if (process.getuid() !== 0) throw new Error('must run as root (containers need it)');
   if (!fs.existsSync(DIST_INDEX)) throw new Error(`${DIST_INDEX} is missing: run \`npm run build:ts\` first`);
+  if (!fs.existsSync(TSBOX_ENTRY)) throw new Error(`${TSBOX_ENTRY} is missing: run \`npm run build:ts\` first (scripts/pack-cli.js makes it)`);
   const lib = require(DIST_INDEX);
 
   state.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsbox-bench-'));
@@ -880,6 +886,7 @@ async function main() {
       : 'env: NODE_EXTRA_CA_CERTS was not set (it would be unset for every command: it adds ~35 ms to each Node start)',
   );
   if (process.env.NODE_OPTIONS) console.log(`env: NODE_OPTIONS=${process.env.NODE_OPTIONS} is kept and applies to the Node commands`);
+  console.log(`CLI: tsbox is dist/tsbox, the entry engines call (${fs.readFileSync(TSBOX_ENTRY, 'utf8').split('\n')[0]}, no /usr/bin/env), but in the row "through bin/tsbox", the portable entry (#!/usr/bin/env node)`);
   console.log(`bundle: busybox rootfs, /bin/true, runc-spec default config with namespaces pid,network,ipc,uts,mount (in ${tmp}, removed at exit)`);
   console.log(`load: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (1/5/15 min) on ${versions.cpus} CPUs at the start; other work on the machine makes every figure noisy`);
 
@@ -902,7 +909,7 @@ async function main() {
   // ---- many lifecycles at once, tsbox then runc
   const parallel = {};
   for (const [key, cli] of [
-    ['tsbox', (...args) => [process.execPath, TSBOX_BIN, '--root', path.join(tmp, 'tsbox'), ...args]],
+    ['tsbox', (...args) => [TSBOX_ENTRY, '--root', path.join(tmp, 'tsbox'), ...args]],
     ['runc', (...args) => ['runc', '--root', path.join(tmp, 'runc'), ...args]],
   ]) {
     if (by[`${key}-lifecycle`].failure) {
@@ -938,27 +945,28 @@ async function main() {
   process.stderr.write(`bench: library, tsbox spec config, ${o.poolSize} at a time...\n`);
   try {
     library.spec = await measureLibrary(lib.run, specBundle, o);
-    library.spec.pool = await measurePool(lib.run, specBundle, o);
+    // run() pre-started the helper at its first container: prestartHelper() keeps it, and says which it is.
+    library.spec.pool = await measurePool(lib.run, specBundle, o, { spawner: lib.prestartHelper() });
   } catch (err) {
     if (err instanceof Interrupted) throw err;
     library.spec = { failure: err.message };
     failures.push(`library (tsbox spec config): ${err.message}`);
   }
-  // The same with the helper pre-started (prestartHelper(): each
-  // container's helper a fork of it instead of an execve).
-  process.stderr.write(`bench: library, tsbox spec config, ${o.poolSize} at a time, pre-started helper...\n`);
+  // The same after stopHelper(): each container's helper executed, as
+  // the command line's is.
+  process.stderr.write(`bench: library, tsbox spec config, ${o.poolSize} at a time, each helper executed...\n`);
   try {
-    const spawner = lib.prestartHelper();
+    lib.stopHelper();
     try {
-      library.prestarted = await measureLibrary(lib.run, specBundle, o);
-      library.prestarted.pool = await measurePool(lib.run, specBundle, o, { spawner });
+      library.executed = await measureLibrary(lib.run, specBundle, o);
+      library.executed.pool = await measurePool(lib.run, specBundle, o);
     } finally {
-      lib.stopHelper();
+      lib.prestartHelper();
     }
   } catch (err) {
     if (err instanceof Interrupted) throw err;
-    library.prestarted = { failure: err.message };
-    failures.push(`library (tsbox spec config, pre-started helper): ${err.message}`);
+    library.executed = { failure: err.message };
+    failures.push(`library (tsbox spec config, each helper executed): ${err.message}`);
   }
 
   // ---- containerd's CRI (full pass only: a daemon per run, ~1 min)
@@ -1007,7 +1015,7 @@ async function main() {
     crunLifecycleNet = by['crun-lifecycle'].stats.median - by['crun-wrapper'].stats.median;
     rows.push(['crun create+start+delete minus wrapper', f(crunLifecycleNet), '', '', ratioTo('runc-lifecycle')(crunLifecycleNet), '']);
   }
-  for (const [key, label] of [['default', 'library run() default config'], ['minimal', 'library run() minimal config'], ['spec', 'library run() tsbox spec config'], ['prestarted', 'library run() tsbox spec config, pre-started helper']]) {
+  for (const [key, label] of [['default', 'library run() default config'], ['minimal', 'library run() minimal config'], ['spec', 'library run() tsbox spec config'], ['executed', 'library run() tsbox spec config, each helper executed']]) {
     if (library[key].stats) row(label, library[key].stats);
     else rows.push([label, 'n/a', '', '', '', '']);
   }
@@ -1021,7 +1029,7 @@ async function main() {
       if (p.failures > 0) console.log(`${key}: FAILED ${p.failures} of the ${p.n} lifecycles (a bug to look at, not noise), first: ${p.firstFailure}`);
     }
   }
-  for (const [key, how] of [['spec', ''], ['prestarted', ', pre-started helper']]) {
+  for (const [key, how] of [['spec', ''], ['executed', ', each helper executed']]) {
     const p = library[key].pool;
     if (!p) continue;
     console.log(

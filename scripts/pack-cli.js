@@ -24,6 +24,9 @@
 //                                command (ps, pause, features, --version...)
 //   dist/packed/cli-light.cache  V8's code cache for cli-light.js, with what
 //                                the per-call commands compile
+//   dist/tsbox                   bin/tsbox with a first line naming this Node
+//                                (#!/path/to/node): the entry for engines,
+//                                which spares every call /usr/bin/env
 //
 // The module system inside a pack is CommonJS as tsc emits it: require()
 // of a relative path inside dist/ gets the packed module, anything else
@@ -38,6 +41,7 @@ const vm = require('node:vm');
 const ROOT = path.resolve(__dirname, '..');
 const DIST = path.join(ROOT, 'dist');
 const OUT = path.join(DIST, 'packed');
+const ENTRY = path.join(DIST, 'tsbox');
 // The cache file: a line with this, the pack's build id and the length of
 // V8's cache, then the cache twice. V8 checks that a cache was made by the
 // same V8 with the same flags for a source of the same length, but neither
@@ -52,10 +56,13 @@ const CACHE_MAGIC = 'tsbox-cache ';
 // before any command runs), so the full cache holds only what create, run
 // and exec need: not the systemd driver's D-Bus client (a fifth of the
 // cache, for a flag most callers never give; the driver itself is small and
-// loads the client with import()), the commands people type now and then,
-// their cgroup readers, the help text, the library's entry point, and the
-// NOTIFY_SOCKET relay (only for systemd Type=notify units).
-const COLD = /^(systemd\/(?!(driver|unit-name)\.js$)|cgroups\/(stats|oom)\.js$|cli\/commands\/(events|features|pause|ps|resume|spec|update)\.js$|cli\/help\.js$|index\.js$|notify-socket\.js$)/;
+// loads the client with import()), any other command (each reads a pack of
+// its own or the light one) and what only they load (CRIU, the tables of
+// list, the cgroup readers of events), the sub-cgroups of an exec --cgroup,
+// the help text, the library's entry point and its helper server, modules
+// of types alone, and the NOTIFY_SOCKET relay (only for systemd
+// Type=notify units).
+const COLD = /^(systemd\/(?!(driver|unit-name)\.js$)|cgroups\/(stats|oom|sub-cgroups)\.js$|cli\/commands\/(?!(create|run|exec)\.js$)|cli\/(criu-options|format|table|help)\.js$|criu\/|helper-server\.js$|index\.js$|notify-socket\.js$|native\/protocol\.js$|plan\/plan\.js$)/;
 
 // The commands engines call per container around create, each with a pack
 // of its own (cli-<command>.js, read by bin/tsbox for that command): only
@@ -119,39 +126,70 @@ function modules() {
 
 /**
  * A pack of every module of dist/, holding the code of those `packs` says
- * and naming the others (read from dist/ when required).
+ * and naming the others (read from dist/ when required). `resolveHere`:
+ * the relative require()s of the modules it holds are resolved here, once,
+ * rather than by the loader at every call (see resolvedRequires).
  */
-function pack(packs) {
+function pack(packs, resolveHere = false) {
   if (!fs.existsSync(path.join(DIST, 'cli', 'main.js'))) throw new Error('dist/cli/main.js is missing: run tsc first');
   const keys = modules();
-  // What the loader checks before trusting the pack: the size and mtime of
-  // each file it holds (the pack is stale once tsc rewrote any of them).
-  // The others are read from dist/ as they are. Nothing in an installed
-  // package, which has no lib/ to compile dist/ from: there dist/ changes
-  // only when npm installs the package again, which makes the packs again
-  // (a stat per module cost each call ~0.3 ms).
-  const files = !fs.existsSync(path.join(ROOT, 'lib')) ? [] : keys.filter(packs).map((k) => {
-    const st = fs.statSync(path.join(DIST, k));
-    return [k, st.size, st.mtimeMs];
-  });
+  // What the loader checks before trusting the pack, in a checkout: the
+  // size and mtime of dist/cli/main.js, which every run of tsc rewrites (as
+  // every file it emits, in place, even when unchanged): one stat instead
+  // of one per packed module (~1 M instructions for state's 19). Nothing in
+  // an installed package, which has no lib/ to compile dist/ from: there
+  // dist/ changes only when npm installs the package again, which makes
+  // the packs again.
+  const main = fs.statSync(path.join(DIST, 'cli', 'main.js'));
+  const stamp = fs.existsSync(path.join(ROOT, 'lib')) ? ` ${main.size} ${main.mtimeMs}` : '';
   const build = randomBytes(8).toString('hex');
   const parts = [];
-  // Line 1: the header, read by bin/tsbox without compiling anything.
-  parts.push(`// tsbox-packed ${JSON.stringify({ build, files })}\n`);
+  // Line 1: the header, read by bin/tsbox without compiling anything:
+  // the build id (16 hex digits, at a fixed place), then the stamp.
+  parts.push(`// tsbox-packed ${build}${stamp}\n`);
   parts.push('(function (nodeRequire, dist) {\n');
   parts.push('const defs = {\n');
+  const held = [];
   for (const k of keys) {
     const src = requireForImport(fs.readFileSync(path.join(DIST, k), 'utf8').replace(/^#!.*/, ''));
     // Any other import() would fail only when packed, so it is refused
     // here, where someone will see it.
     if (/\bimport\s*\(/.test(src)) throw new Error(`dist/${k} uses import() of something not in dist/, which the pack cannot load: use require()`);
-    if (packs(k)) parts.push(`${JSON.stringify(k)}: function (exports, require, module, __filename, __dirname) {\n${src}\n},\n`);
-    else parts.push(`${JSON.stringify(k)}: 0,\n`);
+    if (packs(k)) {
+      parts.push(`${JSON.stringify(k)}: function (exports, require, module, __filename, __dirname) {\n${src}\n},\n`);
+      held.push([k, src]);
+    } else {
+      parts.push(`${JSON.stringify(k)}: 0,\n`);
+    }
   }
   parts.push('};\n');
+  parts.push(`const resolved = ${JSON.stringify(resolveHere ? resolvedRequires(held, new Set(keys)) : {})};\n`);
   parts.push(LOADER);
   parts.push('})\n');
   return { source: parts.join(''), build, count: keys.filter(packs).length };
+}
+
+/**
+ * Where the relative require()s written in these modules lead: for each
+ * directory of dist/ ('' for dist/ itself), each specifier written there
+ * that names a module of dist/, and that module's key. A specifier means
+ * the same for every module of a directory, so the loader looks up its
+ * module's directory and then the specifier, and resolves only what is not
+ * there (a computed one, or a file outside dist/). Resolving in the loader
+ * (splitting and joining the paths) cost a `tsbox run`, ~200 require()s,
+ * ~0.5 ms of CPU and ~250 KB of new objects (a quarter of the young
+ * generation: what set off its one scavenge).
+ */
+function resolvedRequires(held, keys) {
+  const out = {};
+  for (const [key, src] of held) {
+    const dir = path.posix.dirname(key) === '.' ? '' : path.posix.dirname(key);
+    for (const [, , spec] of src.matchAll(/\brequire\((['"])(\.{1,2}\/[^'"]+)\1\)/g)) {
+      const target = path.posix.normalize(path.posix.join(dir, spec));
+      if (keys.has(target)) (out[dir] ??= {})[spec] = target;
+    }
+  }
+  return out;
 }
 
 // The module system of a pack (runs inside the wrapper above). loadedKeys
@@ -176,8 +214,12 @@ function load(key) {
 load.loadedKeys = () => Object.keys(loaded);
 ${requireForImport.toString()}
 function requireFrom(dir) {
+  const known = resolved[dir.length > dist.length ? dir.slice(dist.length + 1) : ''];
   /** The pack's key for a path inside dist/, or undefined for anything else. */
   const keyOf = (spec) => {
+    // Only a relative specifier is looked up: no other can be one of known's keys or its prototype's.
+    const found = known !== undefined && spec[0] === '.' ? known[spec] : undefined;
+    if (found !== undefined) return found;
     if (!spec.startsWith('./') && !spec.startsWith('../') && !spec.startsWith('/')) return undefined;
     const abs = resolve(dir, spec);
     const key = abs.startsWith(dist + '/') ? abs.slice(dist.length + 1) : undefined;
@@ -236,10 +278,33 @@ function makeCache(file, cacheFile, kind) {
   if (r.status !== 0) throw new Error(`making the code cache failed: ${r.stderr || r.error?.message || `exit ${r.status}`}`);
 }
 
-function writeAtomic(file, data) {
+function writeAtomic(file, data, mode = 0o644) {
   const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, data, { mode: 0o644 });
+  fs.writeFileSync(tmp, data, { mode });
   fs.renameSync(tmp, file);
+}
+
+/**
+ * dist/tsbox: bin/tsbox itself (it finds dist/ as `../dist` from either
+ * place) with a first line naming the Node that runs this, which also made
+ * the code caches. `#!/usr/bin/env node` costs every call an exec of env
+ * (a dynamic program that reads the locale's files: ~1-1.5 ms); engines
+ * call the runtime several times per container. Made anew by every run
+ * (another Node, another path); once that Node is gone, exec'ing it fails
+ * as any missing interpreter does, and bin/tsbox is the portable entry.
+ * The kernel reads a #! line up to its first space or tab and 256 bytes:
+ * a Node whose path does not fit gets no entry, said in a warning.
+ */
+function writeEntry() {
+  const line = `#!${process.execPath}\n`;
+  if (/\s/.test(process.execPath) || Buffer.byteLength(line) > 256) {
+    fs.rmSync(ENTRY, { force: true });
+    process.stderr.write(`pack-cli: warning: no dist/tsbox: ${JSON.stringify(process.execPath)} cannot be named on a #! line (white space, or longer than 253 bytes); use bin/tsbox\n`);
+    return [];
+  }
+  const bin = fs.readFileSync(path.join(ROOT, 'bin', 'tsbox'), 'utf8');
+  writeAtomic(ENTRY, line + bin.replace(/^#!.*\n/, ''), 0o755);
+  return [`dist/tsbox (#!${process.execPath})`];
 }
 
 /**
@@ -270,7 +335,7 @@ async function cacheChild(kind, file, cacheFile) {
     for (const key of lightEntries(kind)) load(key);
     await rehearse(load, lightKind(kind).runs);
   }
-  const build = JSON.parse(source.slice(source.indexOf('{'), source.indexOf('\n'))).build;
+  const build = source.slice(16, 32);
   const data = script.createCachedData();
   writeAtomic(cacheFile, Buffer.concat([Buffer.from(`${CACHE_MAGIC}${build} ${data.length}\n`), data, data]));
 }
@@ -319,18 +384,19 @@ function packCommand(ifBuilt) {
   if (ifBuilt && !fs.existsSync(path.join(DIST, 'cli', 'main.js'))) return 0;
   try {
     fs.mkdirSync(OUT, { recursive: true });
-    const full = pack((k) => !COLD.test(k));
+    const full = pack((k) => !COLD.test(k), true);
+    const entry = writeEntry();
     const holding = (kind) => ((keys) => (k) => keys.has(k))(lightModules(full.source, kind));
     const packs = [['cli', full, 'full'], ...['light', ...Object.keys(PER_CALL)].map((kind) => [`cli-${kind}`, pack(holding(kind)), kind])];
-    const report = [];
+    const report = [...entry];
     for (const [name, p, kind] of packs) {
       const file = path.join(OUT, `${name}.js`);
       const cacheFile = path.join(OUT, `${name}.cache`);
       writeAtomic(file, p.source);
       makeCache(file, cacheFile, kind);
-      report.push(`${name}.js (${p.count} modules, ${p.source.length} bytes) + ${name}.cache (${fs.statSync(cacheFile).size} bytes)`);
+      report.push(`dist/packed/${name}.js (${p.count} modules, ${p.source.length} bytes) + ${name}.cache (${fs.statSync(cacheFile).size} bytes)`);
     }
-    process.stderr.write(`pack-cli: dist/packed/${report.join(', ')}, node ${process.version}\n`);
+    process.stderr.write(`pack-cli: ${report.join(', ')}, node ${process.version}\n`);
     return 0;
   } catch (err) {
     process.stderr.write(`pack-cli: ${ifBuilt ? 'warning: ' : ''}${err.message}\n`);

@@ -112,6 +112,8 @@ function main() {
     }
     for (const e of entries) {
       if (/^(test|build|node_modules|scripts\/(?!pack-cli\.js))/.test(e.name)) throw new Error(`the tarball should not hold ${e.name}`);
+      // It names the packer's Node: the install makes the user's.
+      if (e.name === 'dist/tsbox') throw new Error('the tarball should not hold dist/tsbox');
     }
 
     const consumer = path.join(tmp, 'consumer');

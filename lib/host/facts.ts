@@ -15,8 +15,11 @@ export interface HostFacts {
   exists(path: string): boolean;
 }
 
+// The running kernel's, the same for every container: read once.
+let kernelLastCap: number | undefined;
+
 export const liveHost: HostFacts = {
-  lastCap: () => Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim()),
+  lastCap: () => (kernelLastCap ??= Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim())),
   mountinfo: () => readFileSync('/proc/self/mountinfo', 'utf8'),
   ownCgroups: () => readFileSync('/proc/self/cgroup', 'utf8'),
   exists: (path) => existsSync(path),

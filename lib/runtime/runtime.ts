@@ -180,6 +180,7 @@ export class Runtime {
         // all it made (lib/destroy.ts).
         const creating: ContainerRecord = { ...newRecord(id, bundle, 0, undefined, undefined), creating: true };
         store.write(creating);
+        let lastWritten: ContainerRecord | undefined;
         const notifyWarnings: string[] = [];
         const notify = await notifySetup(bundle, store.dir(id), options.notifySocket, notifyWarnings);
         const l = await launch(this.native, bundle, {
@@ -195,7 +196,8 @@ export class Runtime {
           record: (progress) => {
             cgroups = progress.cgroups;
             intelRdt = progress.intelRdt;
-            store.write(inProgress(creating, progress));
+            lastWritten = inProgress(creating, progress, lastWritten);
+            store.write(lastWritten);
           },
         });
         pidfd = l.pidfd;
@@ -204,7 +206,11 @@ export class Runtime {
         if (options.pidfdSocket !== undefined) sendPidfd(this.native, options.pidfdSocket, l.pidfd, 'standard');
         // delete runs the poststop hooks of a created container, start its poststart hooks.
         intelRdt = l.intelRdt;
-        const record = { ...newRecord(id, bundle, l.pid, l.cgroups, bundle.spec.hooks?.poststop, l.intelRdt), poststart: bundle.spec.hooks?.poststart ?? [] };
+        // The init's start time as the in-progress record has it (read
+        // once it existed): the init is our child, unreaped, so its pid is
+        // still its own, and reading /proc again would only say so.
+        const known = lastWritten?.pid === l.pid ? lastWritten.pidStartTime : undefined;
+        const record = { ...newRecord(id, bundle, l.pid, l.cgroups, bundle.spec.hooks?.poststop, l.intelRdt, known), poststart: bundle.spec.hooks?.poststart ?? [] };
         store.write(record);
         if (options.pidFile) writePidFile(options.pidFile, l.pid);
         return { ...store.state(record), warnings: [...notifyWarnings, ...l.warnings] };
@@ -769,12 +775,19 @@ export class Runtime {
 }
 
 /** What the state root keeps about a container whose init (or process) is `pid`. */
-function newRecord(id: string, bundle: Bundle, pid: number, cgroups: Cgroups | undefined, poststop: Hook[] | undefined, intelRdt?: ResctrlGroup): ContainerRecord {
+function newRecord(
+  id: string,
+  bundle: Bundle,
+  pid: number,
+  cgroups: Cgroups | undefined,
+  poststop: Hook[] | undefined,
+  intelRdt?: ResctrlGroup,
+  pidStartTime: string = startTimeOf(pid),
+): ContainerRecord {
   return {
     id,
     pid,
-    // '' if it is gone already: no live process will match, so it is stopped.
-    pidStartTime: processStat(pid)?.startTime ?? '',
+    pidStartTime,
     bundle: bundle.dir,
     rootfs: bundle.rootfs,
     created: utcTimestamp(),
@@ -788,14 +801,25 @@ function newRecord(id: string, bundle: Bundle, pid: number, cgroups: Cgroups | u
   };
 }
 
-/** The record of a create in progress, with what its container has so far. */
-function inProgress(creating: ContainerRecord, { cgroups, pid, intelRdt }: Progress): ContainerRecord {
+/**
+ * The start time of a container's init (/proc/<pid>/stat): '' for none yet
+ * (pid 0) or one gone already, which no live process matches (stopped).
+ */
+function startTimeOf(pid: number): string {
+  return pid > 0 ? (processStat(pid)?.startTime ?? '') : '';
+}
+
+/**
+ * The record of a create in progress, with what its container has so far
+ * (the init's start time read once: `previous` may have it).
+ */
+function inProgress(creating: ContainerRecord, { cgroups, pid, intelRdt }: Progress, previous?: ContainerRecord): ContainerRecord {
   const { cgroups: _, ...rest } = creating;
   return {
     ...rest,
     ...(cgroups && { cgroups }),
     ...(intelRdt && { intelRdt }),
-    ...(pid !== undefined && { pid, pidStartTime: processStat(pid)?.startTime ?? '' }),
+    ...(pid !== undefined && { pid, pidStartTime: previous?.pid === pid ? previous.pidStartTime : startTimeOf(pid) }),
   };
 }
 

@@ -192,17 +192,19 @@ int join_cgroups(plan::Plan& p) {
   int into = -1;
   for (const auto& procs : p.cgroup_procs) {
     std::string dir = procs.substr(0, procs.rfind('/'));
-    struct statfs fs;
-    if (statfs(dir.c_str(), &fs) != 0) report::fail("join cgroup \"" + dir + "\"", errno);
-    if (fs.f_type == CGROUP2_SUPER_MAGIC) {
+    // A v1 cgroup has `tasks`, a cgroup2 one never does: the open tells
+    // them apart, and only its failure costs a statfs (one per start).
+    std::string tasks = dir + "/tasks";
+    int fd = open(tasks.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+      int err = errno;
+      struct statfs fs;
+      if (err != ENOENT || statfs(dir.c_str(), &fs) != 0 || fs.f_type != CGROUP2_SUPER_MAGIC) report::fail("join cgroup \"" + tasks + "\"", err);
       if (into >= 0) report::fail("join cgroup \"" + dir + "\"", EINVAL, "a second cgroup2 cgroup");
       into = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (into < 0) report::fail("open cgroup \"" + dir + "\"", errno);
       continue;
     }
-    std::string tasks = dir + "/tasks";
-    int fd = open(tasks.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) report::fail("join cgroup \"" + tasks + "\"", errno);
     if (write(fd, "0", 1) != 1) report::fail("join cgroup \"" + tasks + "\"", errno);
     close(fd);
   }

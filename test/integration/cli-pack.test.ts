@@ -105,8 +105,9 @@ const readPristine = () => ({
   packs: Object.fromEntries(PACKS.map((n) => [n, fs.readFileSync(packFile(n))])) as Record<PackName, Buffer>,
   caches: Object.fromEntries(CACHES.map((n) => [n, fs.readFileSync(cacheFile(n))])) as Record<CacheName, Buffer>,
 });
-/** The modules a pack holds (its header names them). */
-const heldBy = (name: PackName) => (JSON.parse(/^\/\/ tsbox-packed (.*)\n/.exec(pristine.packs[name].toString('utf8'))![1]!) as { files: [string][] }).files.map(([f]) => f);
+/** The modules a pack's source holds (the others it only names, with 0). */
+const modulesIn = (source: string) => [...source.matchAll(/^("[^"\n]+"): function \(/gm)].map((m) => JSON.parse(m[1]!) as string);
+const heldBy = (name: PackName) => modulesIn(pristine.packs[name].toString('utf8'));
 
 function pack(dir: string, ...args: string[]): { status: number | null; stderr: string } {
   return packWith({}, dir, ...args);
@@ -157,6 +158,7 @@ describe('packed CLI (scripts/pack-cli.js, bin/tsbox)', () => {
     fs.copyFileSync(path.join(ROOT, 'scripts', 'pack-cli.js'), path.join(pkg, 'scripts', 'pack-cli.js'));
     fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(pkg, 'package.json'));
     // A checkout, where tsc may rewrite dist/ (an installed package has no lib/).
+    for (const config of ['tsconfig.json', 'tsconfig.build.json']) fs.copyFileSync(path.join(ROOT, config), path.join(pkg, config));
     fs.symlinkSync(path.join(ROOT, 'lib'), path.join(pkg, 'lib'));
     fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(pkg, 'node_modules'));
     if (fs.existsSync(path.join(ROOT, 'build'))) fs.symlinkSync(path.join(ROOT, 'build'), path.join(pkg, 'build'));
@@ -271,6 +273,8 @@ describe('packed CLI (scripts/pack-cli.js, bin/tsbox)', () => {
       expect(full, 'the full pack').toContain(setUp);
       for (const name of PACKS.filter((n) => n !== 'cli.js')) expect(heldBy(name), name).not.toContain(setUp);
     }
+    // Nor does the full pack hold what create, run and exec never load.
+    for (const other of ['cli/commands/state.js', 'cli/commands/restore.js', 'criu/restore.js', 'index.js', 'helper-server.js']) expect(full, 'the full pack').not.toContain(other);
     // state and list read the state store alone: no Runtime, no cgroup driver, no other command.
     for (const name of ['cli-state.js', 'cli-list.js'] as const) {
       expect(heldBy(name), name).toEqual(expect.arrayContaining(['cli/main.js', 'runtime/state.js', 'host/proc.js']));
@@ -280,53 +284,67 @@ describe('packed CLI (scripts/pack-cli.js, bin/tsbox)', () => {
       expect(heldBy(name), name).toEqual(expect.arrayContaining(['cli/main.js', `cli/commands/${name.slice(4, -3)}.js`, 'runtime/runtime.js']));
       expect(heldBy(name), name).not.toContain('cli/commands/list.js');
     }
-    // tsc rewrote a module the light pack does not hold: the full pack is
-    // stale, the light one is not, and runs dist/'s module.
-    const launch = path.join(pkg, 'dist', 'launch.js');
+    // A module the light pack does not hold is dist/'s, as it is now.
     const help = path.join(pkg, 'dist', 'cli', 'help.js');
-    const [launchText, helpText] = [fs.readFileSync(launch, 'utf8'), fs.readFileSync(help, 'utf8')];
+    const helpText = fs.readFileSync(help, 'utf8');
     try {
-      fs.writeFileSync(launch, `${launchText}\n`);
       fs.writeFileSync(help, `${helpText}\nexports.mainHelp = () => 'help from dist/\\n';\n`);
-      expect(tsboxIn(pkg, ['run', '--help']).observed, 'tsbox run --help').toEqual({ cache: null, unpacked: true });
       const r = tsboxIn(pkg, ['--help']);
       expect(r.observed, 'tsbox --help').toEqual({ cache: 'accepted', unpacked: false });
       expect(r.outcome).toEqual({ status: 0, stdout: 'help from dist/\n', stderr: '' });
     } finally {
-      fs.writeFileSync(launch, launchText);
       fs.writeFileSync(help, helpText);
-      expect(pack(pkg)).toMatchObject({ status: 0 });
-      pristine = readPristine();
     }
   }, 120_000);
 
-  it('is not used once tsc has rewritten a file of dist/ (stale), until it is made again', () => {
-    const parse = path.join(pkg, 'dist', 'cli', 'parse.js');
-    fs.writeFileSync(parse, `${fs.readFileSync(parse, 'utf8')}\n`);
+  it('is not used once tsc has run since it was made (stale), until it is made again', () => {
+    // tsc as a developer runs it by hand; it rewrites every file it emits,
+    // the same text included.
+    const tsc = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(pkg, 'tsconfig.build.json')], { encoding: 'utf8', timeout: 110_000 });
+    expect(tsc, 'tsc').toMatchObject({ status: 0, stdout: '' });
     try {
-      const r = tsboxIn(pkg, ['--version']);
-      expect(r.observed).toEqual({ cache: null, unpacked: true });
-      expect(r.outcome.stdout).toMatch(/^tsbox version /);
+      for (const args of [['--version'], ['--root', stateRoot, 'state', 'nope'], ['run', '--help'], ['ps', '--help']]) {
+        const r = tsboxIn(pkg, args);
+        expect(r.observed, `tsbox ${args.join(' ')}`).toEqual({ cache: null, unpacked: true });
+        expect(r.outcome, `tsbox ${args.join(' ')}`).toEqual(tsboxIn(pkg, args, { TSBOX_UNPACKED: '1' }).outcome);
+      }
       expect(pack(pkg)).toMatchObject({ status: 0 });
       expect(tsboxIn(pkg, ['--version']).observed).toEqual({ cache: 'accepted', unpacked: false });
     } finally {
+      pristine = readPristine();
+    }
+  }, 240_000);
+
+  it('is stale once dist/cli/main.js has another mtime or size than when it was made, in a checkout', () => {
+    const main = path.join(pkg, 'dist', 'cli', 'main.js');
+    const text = fs.readFileSync(main, 'utf8');
+    const { mtime } = fs.statSync(main);
+    try {
+      fs.utimesSync(main, mtime, new Date(mtime.getTime() + 1000));
+      expect(tsboxIn(pkg, ['--version']).observed, 'another mtime').toEqual({ cache: null, unpacked: true });
+      fs.writeFileSync(main, `${text}\n`);
+      fs.utimesSync(main, mtime, mtime);
+      expect(tsboxIn(pkg, ['--version']).observed, 'another size').toEqual({ cache: null, unpacked: true });
+    } finally {
+      fs.writeFileSync(main, text);
+      expect(pack(pkg)).toMatchObject({ status: 0 });
       pristine = readPristine();
     }
   }, 120_000);
 
   it('checks nothing in an installed package (no lib/), whose dist/ changes only with the packs', () => {
     fs.unlinkSync(path.join(pkg, 'lib'));
-    const parse = path.join(pkg, 'dist', 'cli', 'parse.js');
-    const parseText = fs.readFileSync(parse, 'utf8');
+    const main = path.join(pkg, 'dist', 'cli', 'main.js');
+    const mainText = fs.readFileSync(main, 'utf8');
     try {
       expect(pack(pkg, '--if-built')).toEqual({ status: 0, stderr: expect.stringMatching(/^pack-cli: /) });
       pristine = readPristine();
-      for (const name of PACKS) expect(heldBy(name), name).toEqual([]);
-      fs.writeFileSync(parse, `${parseText}\n`);
+      for (const name of PACKS) expect(pristine.packs[name].toString('utf8'), name).toMatch(/^\/\/ tsbox-packed [0-9a-f]{16}\n/);
+      fs.writeFileSync(main, `${mainText}\n`);
       expect(tsboxIn(pkg, ['--version']).observed).toEqual({ cache: 'accepted', unpacked: false });
       expect(tsboxIn(pkg, ['run', '--help']).observed).toEqual({ cache: 'accepted', unpacked: false });
     } finally {
-      fs.writeFileSync(parse, parseText);
+      fs.writeFileSync(main, mainText);
       fs.symlinkSync(path.join(ROOT, 'lib'), path.join(pkg, 'lib'));
       expect(pack(pkg)).toMatchObject({ status: 0 });
       pristine = readPristine();
@@ -378,6 +396,8 @@ describe('the pack\'s module system (scripts/pack-cli.js on a small dist/)', () 
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsbox-pack-modules-'));
     fs.mkdirSync(path.join(dir, 'scripts'));
     fs.copyFileSync(path.join(ROOT, 'scripts', 'pack-cli.js'), path.join(dir, 'scripts', 'pack-cli.js'));
+    // What dist/tsbox is made from.
+    fs.cpSync(path.join(ROOT, 'bin'), path.join(dir, 'bin'), { recursive: true });
     write('package.json', JSON.stringify({ name: 'fake-tsbox' }));
     // A checkout: the packs name the files they hold.
     fs.mkdirSync(path.join(dir, 'lib'));
@@ -429,6 +449,15 @@ describe('the pack\'s module system (scripts/pack-cli.js on a small dist/)', () 
     expect(main.outside).toEqual({ loads: 1 });
   });
 
+  it('resolves the relative require()s of the full pack\'s modules when it is made, by directory; anything else at the call', () => {
+    expect(pack(dir)).toMatchObject({ status: 0 });
+    const resolvedIn = (name: string) => JSON.parse(/\nconst resolved = (.*);\n/.exec(fs.readFileSync(path.join(dir, 'dist', 'packed', name), 'utf8'))![1]!);
+    // Outside dist/ (package.json, outside.js) is left to the loader, which
+    // the test above sees load them.
+    expect(resolvedIn('cli.js')).toEqual({ cli: { '../sub/b.js': 'sub/b.js', '../a.js': 'a.js' }, sub: { '../a.js': 'a.js', './../a.js': 'a.js' } });
+    expect(resolvedIn('cli-light.js')).toEqual({});
+  });
+
   it('refuses a module that uses import() of something outside dist/, which a vm script cannot load', () => {
     write('dist/lazy.js', '"use strict";\nexports.later = () => import("node:fs");\n');
     try {
@@ -460,7 +489,7 @@ describe('the pack\'s module system (scripts/pack-cli.js on a small dist/)', () 
       const dist = path.join(dir, 'dist');
       const source = fs.readFileSync(path.join(dist, 'packed', 'cli-light.js'), 'utf8');
       // Only what cli/main.js loads is in it.
-      expect(JSON.parse(/^\/\/ tsbox-packed (.*)\n/.exec(source)![1]!).files.map(([f]: [string]) => f)).toEqual(['a.js', 'cli/main.js', 'sub/b.js']);
+      expect(modulesIn(source)).toEqual(['a.js', 'cli/main.js', 'sub/b.js']);
       const load = new vm.Script(source).runInThisContext()(createRequire(path.join(dir, 'bin', 'tsbox')), dist);
       const main = load('cli/main.js');
       const lazy = load('lazy.js');

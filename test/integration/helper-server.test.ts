@@ -4,9 +4,12 @@
 // it launches must look the same from inside, and it must leave nothing
 // behind but itself, and nothing after stopHelper.
 
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
-import { prestartHelper, stopHelper } from '../../lib/helper-server.js';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { prestartHelper, run as libraryRun, stopHelper } from '../../lib/helper-server.js';
 import { hostSnapshot } from '../../lib/host/facts.js';
 import { native } from '../../lib/native/binding.js';
 import { buildPlan } from '../../lib/plan/build.js';
@@ -69,6 +72,22 @@ async function waitingHelper(b: TestBundle, stdio: [number, number, number], ext
     n.close(spawned.pidfd);
     expect(exit).toEqual({ code: 1, signal: null });
   }
+}
+
+/** The one child of this process that is a pre-started helper, or undefined. */
+function spawnerPid(): number | undefined {
+  return childPids().find((p) => {
+    try {
+      return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8') === 'tsbox-helper\0--spawner\0';
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** How often a process has given up the CPU by itself: the spawner does at each request it waits for. */
+function voluntarySwitches(pid: number): number {
+  return Number(/^voluntary_ctxt_switches:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
 }
 
 function openFds(): number {
@@ -206,5 +225,139 @@ describe.skipIf(!isRoot)('the pre-started helper', () => {
     expect(fs.existsSync(`/proc/${pid}`)).toBe(false);
     expect(childPids()).toEqual(children);
     expect(openFds()).toBe(fds);
+  });
+  it('the library\'s run() starts it at its first container and forks each helper from it; stopHelper() turns that off until prestartHelper()', async () => {
+    const ok = makeBundle({ args: ['/bin/true'] });
+    bundles.push(ok);
+    // As a program that loaded the library has it: no stopHelper() said before (the other tests' did).
+    vi.resetModules();
+    const fresh = (await import('../../lib/helper-server.js')) as typeof import('../../lib/helper-server.js');
+    const children = childPids();
+    const fds = openFds();
+    expect(spawnerPid()).toBeUndefined();
+    expect((await (await fresh.run(ok.dir, { stdio: 'ignore' })).exited).status).toBe(0);
+    const server = spawnerPid();
+    expect(server).toBeDefined();
+    const before = voluntarySwitches(server!);
+    for (let i = 0; i < 5; i++) expect((await (await fresh.run(ok.dir, { stdio: 'ignore' })).exited).status).toBe(0);
+    // It waited for (and answered) each of the five requests.
+    expect(voluntarySwitches(server!) - before).toBeGreaterThanOrEqual(5);
+    expect(spawnerPid()).toBe(server);
+    expect(openFds()).toBe(fds + 1);
+    fresh.stopHelper();
+    expect(fs.existsSync(`/proc/${server}`)).toBe(false);
+    for (let i = 0; i < 3; i++) expect((await (await fresh.run(ok.dir, { stdio: 'ignore' })).exited).status).toBe(0);
+    expect(childPids()).toEqual(children);
+    expect(openFds()).toBe(fds);
+    const again = fresh.prestartHelper();
+    expect((await (await fresh.run(ok.dir, { stdio: 'ignore' })).exited).status).toBe(0);
+    expect(spawnerPid()).toBe(again);
+    expect(openFds()).toBe(fds + 1);
+  });
+
+  it('one that died under the library\'s run() is replaced: the run that finds it dead executes its helper (and reaps the dead one), the next starts another', async () => {
+    const ok = makeBundle({ args: ['/bin/true'] });
+    bundles.push(ok);
+    vi.resetModules();
+    const fresh = (await import('../../lib/helper-server.js')) as typeof import('../../lib/helper-server.js');
+    const children = childPids();
+    expect((await (await fresh.run(ok.dir, { stdio: 'ignore' })).exited).status).toBe(0);
+    const first = spawnerPid()!;
+    expect(first).toBeDefined();
+    process.kill(first, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect((await (await fresh.run(ok.dir, { stdio: 'ignore' })).exited).status).toBe(0);
+    expect(fs.existsSync(`/proc/${first}`)).toBe(false);
+    expect((await (await fresh.run(ok.dir, { stdio: 'ignore' })).exited).status).toBe(0);
+    const second = spawnerPid();
+    expect(second).toBeDefined();
+    expect(second).not.toBe(first);
+    expect(childPids()).toEqual([...children, second!].sort((a, b) => a - b));
+  });
+
+  it('a Node process that ran containers through the library exits once its work is done (the pre-started helper holds nothing of its event loop) and the helper ends with it; one started under other credentials is replaced, not used', async () => {
+    const ok = makeBundle({ args: ['/bin/true'] });
+    bundles.push(ok);
+    const script = path.join(ok.dir, 'user.js');
+    // As a program using the package would: the built library, no stopHelper().
+    fs.writeFileSync(
+      script,
+      `const tsbox = require(${JSON.stringify(path.resolve(__dirname, '../../dist/index.js'))});
+(async () => {
+  const once = async () => (await (await tsbox.run(${JSON.stringify(ok.dir)}, { stdio: 'ignore' })).exited).status;
+  const first = [await once(), tsbox.prestartHelper()];
+  process.setgroups([0, 4242]);
+  const second = [await once(), tsbox.prestartHelper()];
+  let firstAlive = true;
+  try { process.kill(first[1], 0); } catch { firstAlive = false; }
+  console.log(JSON.stringify({ first, second, firstAlive }));
+})();
+`,
+    );
+    const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const code = await new Promise((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      child.on('close', (c, signal) => {
+        clearTimeout(timer);
+        resolve(c ?? signal);
+      });
+    });
+    expect(code).toBe(0);
+    const seen = JSON.parse(out) as { first: [number, number]; second: [number, number]; firstAlive: boolean };
+    expect(seen.first[0]).toBe(0);
+    expect(seen.second[0]).toBe(0);
+    expect(seen.second[1]).not.toBe(seen.first[1]);
+    expect(seen.firstAlive).toBe(false);
+    // Its control socket ended with the process: it exits (and its new parent reaps it).
+    let gone = false;
+    for (let i = 0; i < 100 && !gone; i++) {
+      gone = !fs.existsSync(`/proc/${seen.second[1]}`) || fs.readFileSync(`/proc/${seen.second[1]}/cmdline`, 'utf8') !== 'tsbox-helper\0--spawner\0';
+      if (!gone) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(gone).toBe(true);
+  });
+
+  // Every helper is a fork of the pre-started one: what a container's
+  // helper had (its plan: the config's arguments and environment) must
+  // never be in it. A container in the host's pid namespace with all of
+  // root's capabilities (CAP_SYS_PTRACE: it may read the memory of the
+  // non-dumpable helper) reads the whole writable memory of the
+  // pre-started helper after others ran, some concurrently with it, for
+  // their secrets; the helper's own "--spawner" argument is the control
+  // that the reading works.
+  it('no container\'s plan reaches the pre-started helper: a container with CAP_SYS_PTRACE in the host\'s pid namespace finds none of 20 others\' secrets in its memory, only its own arguments', async () => {
+    const secrets = Array.from({ length: 20 }, () => `tsbox-secret-${randomBytes(12).toString('hex')}`);
+    const victims = secrets.map((secret) => {
+      const b = makeBundle({ args: ['/bin/true', secret], mutate: (c) => c.process.env.push(`SECRET=${secret}`) });
+      bundles.push(b);
+      return b;
+    });
+    const server = prestartHelper();
+    const scanner = makeBundle({ args: ['/bin/mem-scan', String(server), '--spawner', ...secrets] });
+    bundles.push(scanner);
+    scanner.config.linux.namespaces = scanner.config.linux.namespaces.filter((ns: { type: string }) => ns.type !== 'pid');
+    scanner.write();
+    installFixture(scanner.rootfs, 'mem-scan');
+    // Half before, half while it scans (4 at a time).
+    const runVictims = async (list: TestBundle[]) => {
+      for (let i = 0; i < list.length; i += 4) {
+        await Promise.all(list.slice(i, i + 4).map(async (v) => expect((await (await libraryRun(v.dir, { stdio: 'ignore' })).exited).status).toBe(0)));
+      }
+    };
+    await runVictims(victims.slice(0, 10));
+    const c = await libraryRun(scanner.dir, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    c.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const ended = new Promise((resolve) => c.stdout!.on('close', resolve));
+    await runVictims(victims.slice(10));
+    expect((await c.exited).status).toBe(0);
+    await ended;
+    const report = JSON.parse(out) as { bytes: number; found: Record<string, boolean> };
+    expect(report.bytes).toBeGreaterThan(0);
+    expect(report.found['--spawner']).toBe(true);
+    for (const secret of secrets) expect(report.found[secret], secret).toBe(false);
+    expect(spawnerPid()).toBe(server);
   });
 });

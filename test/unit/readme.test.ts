@@ -52,7 +52,7 @@ describe('README: engine configuration', () => {
 
   it('Docker: daemon.json names the runtime tsbox with its path', () => {
     const [json] = codeBlocks(engines, 'json');
-    expect(JSON.parse(json!)).toEqual({ runtimes: { tsbox: { path: '/usr/local/bin/tsbox' } } });
+    expect(JSON.parse(json!)).toEqual({ runtimes: { tsbox: { path: '/usr/local/lib/node_modules/tsbox/dist/tsbox' } } });
   });
 
   it('Podman: containers.conf adds the runtime and lets podman pass JSON logs', () => {
@@ -63,7 +63,7 @@ describe('README: engine configuration', () => {
     expect(at('[engine]')).toBe(0);
     expect(lines).toContain('cgroup_manager = "cgroupfs"');
     expect(lines.find((l) => l.startsWith('runtime_supports_json'))).toMatch(/"tsbox"/);
-    expect(at('tsbox = ["/usr/local/bin/tsbox"]')).toBe(at('[engine.runtimes]') + 1);
+    expect(at('tsbox = ["/usr/local/lib/node_modules/tsbox/dist/tsbox"]')).toBe(at('[engine.runtimes]') + 1);
   });
 
   it('Kubernetes: the RuntimeClass handler is the containerd runtime name', () => {
@@ -85,7 +85,7 @@ describe('README: engine configuration', () => {
       const table = dump.slice(dump.indexOf('[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.tsbox]'));
       expect(table).toMatch(/^\s*runtime_type = "io\.containerd\.runc\.v2"$/m);
       const options = table.slice(table.indexOf('[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.tsbox.options]'));
-      expect(options.split('\n').slice(1, 4).join('\n')).toMatch(/^\s*BinaryName = "\/usr\/local\/bin\/tsbox"$/m);
+      expect(options.split('\n').slice(1, 4).join('\n')).toMatch(/^\s*BinaryName = "\/usr\/local\/lib\/node_modules\/tsbox\/dist\/tsbox"$/m);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -102,7 +102,7 @@ describe('README: containerd 2', () => {
       '[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.tsbox]',
       'runtime_type = "io.containerd.runc.v2"',
       '[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.tsbox.options]',
-      'BinaryName = "/usr/local/bin/tsbox"',
+      'BinaryName = "/usr/local/lib/node_modules/tsbox/dist/tsbox"',
     ]);
   });
 });
