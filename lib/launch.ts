@@ -14,7 +14,7 @@ import { runHooks, type HookState } from './hooks.js';
 import { sendSeccompListener } from './seccomp-listener.js';
 import type { Binding, ExitInfo, ReceivedRecord } from './native/binding.js';
 import type { HelperMessage } from './native/protocol.js';
-import { buildPlan } from './plan/build.js';
+import { buildPlan, sessionKeyringName } from './plan/build.js';
 import { planIntelRdt, type IntelRdtRequest } from './plan/intel-rdt.js';
 import { hostSnapshot, type HostFacts } from './host/facts.js';
 import { ociState, type Status } from './oci/state.js';
@@ -74,6 +74,8 @@ export interface LaunchOptions {
   seccompCacheDir?: string;
   /** runc's --no-pivot: the rootfs is moved over "/" and chrooted into (for an initramfs root). */
   noPivot?: boolean;
+  /** runc's --no-new-keyring: the process keeps the caller's session keyring (LaunchPlan.sessionKeyring). */
+  noNewKeyring?: boolean;
   /**
    * Where linux.intelRdt's resctrl filesystem is (default: the first one in
    * this process's mountinfo); tests give a directory laid out like one.
@@ -292,6 +294,7 @@ async function launchStarted(native: Binding, bundle: Bundle, options: LaunchOpt
           ...(options.startSocket !== undefined && { startSocket: options.startSocket }),
           ...(cgroups && { cgroupDirs: cgroups }),
           ...(options.noPivot && { noPivot: true }),
+          ...(!options.noNewKeyring && { sessionKeyring: sessionKeyringName(id) }),
         },
         host,
       );

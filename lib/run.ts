@@ -14,7 +14,7 @@ import { signalName, signalNumber } from './signals.js';
 
 export type { StdioOption } from './launch.js';
 
-export type RunOptions = Pick<LaunchOptions, 'stdio' | 'terminalSize' | 'extraFds' | 'extraEnv' | 'id' | 'seccompCacheDir' | 'cgroupDriver' | 'noPivot' | 'resctrlRoot'> & {
+export type RunOptions = Pick<LaunchOptions, 'stdio' | 'terminalSize' | 'extraFds' | 'extraEnv' | 'id' | 'seccompCacheDir' | 'cgroupDriver' | 'noPivot' | 'noNewKeyring' | 'resctrlRoot'> & {
   /** The native layer (default: the addon); tests give a fake (test/helpers/fake-native.ts). */
   native?: Binding;
   /** A unix socket to send a pidfd of the container's process to (runc's --pidfd-socket). */

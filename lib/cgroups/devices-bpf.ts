@@ -2,7 +2,7 @@ import type { LinuxDeviceCgroup, LinuxResources } from '../oci/types.js';
 import { TsboxError } from '../errors.js';
 import { native } from '../native/binding.js';
 import type { Cgroups } from './manager.js';
-import { ALWAYS_ALLOWED, devicesNeedBpf } from './resources.js';
+import { ALWAYS_ALLOWED, devicesNeedBpf, wildcard } from './resources.js';
 import type { Layout } from './layout.js';
 
 /**
@@ -72,8 +72,6 @@ function accessBits(access: string | undefined): number {
   for (const ch of access ?? 'rwm') bits |= ACCESS_BITS[ch] ?? 0;
   return bits;
 }
-
-const wildcard = (n: number | undefined) => (n === undefined || n < 0 ? undefined : n);
 
 /** A rule in devices.allow syntax ("c 1:3 rwm", "c *:* m") as a DeviceRule. */
 function parseRule(text: string): DeviceRule {

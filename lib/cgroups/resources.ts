@@ -3,14 +3,24 @@ import type { LinuxResources } from '../oci/types.js';
 import type { Layout } from './layout.js';
 
 /**
- * Device access every container gets, as runc grants it: creating nodes
- * (mknod), the default nodes, /dev/console, ptys (ptmx and 136:*) and tun.
+ * Device access every container gets, as runc grants it (libcontainer/
+ * specconv AllowedDevices): creating nodes (mknod), the default nodes, ptys
+ * (ptmx and 136:*) and tun. Not the host's system console (5:1): a
+ * container's /dev/console is its own pty, bound there (136:N); a config
+ * that wants 5:1 lists it.
  */
 export const ALWAYS_ALLOWED = [
   'c *:* m', 'b *:* m',
   'c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm',
-  'c 5:0 rwm', 'c 5:1 rwm', 'c 5:2 rwm', 'c 136:* rwm', 'c 10:200 rwm',
+  'c 5:0 rwm', 'c 5:2 rwm', 'c 136:* rwm', 'c 10:200 rwm',
 ];
+
+/**
+ * A device rule's major or minor, undefined for "any": left out, or
+ * negative, as docker sends `--device-cgroup-rule 'b 7:* rmw'` (-1, runc's
+ * wildcard).
+ */
+export const wildcard = (n: number | undefined): number | undefined => (n === undefined || n < 0 ? undefined : n);
 
 /** One value to write into one file of the container's cgroup. */
 export interface CgroupWrite {
@@ -259,7 +269,7 @@ export function resourceWrites(
     const rules = new V1DeviceRules();
     if (rules.changes(false, 'a')) out.push({ key: devices, file: 'devices.deny', value: 'a', resource: 'devices' });
     for (const [i, d] of r.devices.entries()) {
-      const rule = d.type === 'a' || d.type === undefined ? 'a' : `${d.type} ${d.major ?? '*'}:${d.minor ?? '*'} ${d.access ?? 'rwm'}`;
+      const rule = d.type === 'a' || d.type === undefined ? 'a' : `${d.type} ${wildcard(d.major) ?? '*'}:${wildcard(d.minor) ?? '*'} ${d.access ?? 'rwm'}`;
       if (rules.changes(d.allow, rule)) out.push({ key: devices, file: d.allow ? 'devices.allow' : 'devices.deny', value: rule, resource: `devices[${i}]` });
     }
     for (const rule of ALWAYS_ALLOWED) {

@@ -60,7 +60,7 @@ const CREATE_FLAGS: FlagSpec[] = [
   { name: 'pid-file', kind: 'string', value: 'FILE', help: 'write the pid of the container\'s init to FILE' },
   { name: 'preserve-fds', kind: 'number', value: 'N', default: 0, help: 'pass descriptors 3 .. 3+N-1 on to the container' },
   { name: 'no-pivot', kind: 'bool', help: 'move the rootfs over / and chroot instead of pivot_root (for a ramdisk root)' },
-  { name: 'no-new-keyring', kind: 'bool', help: 'do not create a session keyring (tsbox never creates one)' },
+  { name: 'no-new-keyring', kind: 'bool', help: 'keep the caller\'s session keyring (default: the container\'s own, "_ses.<id>")' },
   PIDFD_SOCKET,
 ];
 

@@ -5,6 +5,7 @@ import type { CommandContext } from './context.js';
 export function createOptions({ flags }: CommandContext): CreateOptions {
   return {
     ...(flags['no-pivot'] === true && { noPivot: true }),
+    ...(flags['no-new-keyring'] === true && { noNewKeyring: true }),
     ...(flags['pid-file'] !== undefined && { pidFile: flags['pid-file'] as string }),
     ...(flags['console-socket'] !== undefined && { consoleSocket: flags['console-socket'] as string }),
     preserveFds: flags['preserve-fds'] as number,

@@ -107,6 +107,8 @@ export const PLAN_RECORDS = {
   /** the socket the init waits on for `tsbox start` */
   'start-socket': { fields: 1 },
   pause: { fields: 0 },
+  /** the name of the session keyring to join */
+  'session-keyring': { fields: 1 },
   /** inside, outside, count */
   'uid-map': { fields: 3 },
   'gid-map': { fields: 3 },

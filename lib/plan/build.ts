@@ -38,6 +38,8 @@ export interface PlanInput {
   pause?: boolean;
   /** Stop the init before execve until `tsbox start` connects to its socket at this path. */
   startSocket?: string;
+  /** LaunchPlan.sessionKeyring. */
+  sessionKeyring?: string;
   /** cgroup.procs files of the container's cgroups (made by lib/cgroups), for the init to join. */
   cgroupProcs?: string[];
   /**
@@ -270,6 +272,7 @@ export function buildPlan(input: PlanInput, host: HostFacts = liveHost): LaunchP
     ...(linux.personality && { personality: planPersonality(linux.personality, warnings) }),
     pause: input.pause === true || input.startSocket !== undefined,
     ...(input.startSocket !== undefined && { startSocket: input.startSocket }),
+    ...(input.sessionKeyring !== undefined && { sessionKeyring: input.sessionKeyring }),
     ...planHooks(spec),
     warnings,
     ...(userns && { userns }),
@@ -366,6 +369,11 @@ function planProcess(
   };
 }
 
+/** The session keyring of container `id`'s processes (runc's name for it). */
+export function sessionKeyringName(id: string): string {
+  return `_ses.${id}`;
+}
+
 export interface ExecPlanInput {
   /** A validated process (validateProcess), with args. */
   process: Process;
@@ -378,6 +386,8 @@ export interface ExecPlanInput {
   /** The container's linux.memoryPolicy: an exec'd process allocates like the container's. */
   memoryPolicy?: Linux['memoryPolicy'];
   terminalSize?: { rows: number; cols: number };
+  /** LaunchPlan.sessionKeyring: the container's, joined. */
+  sessionKeyring?: string;
 }
 
 /**
@@ -406,6 +416,7 @@ export function buildExecPlan(input: ExecPlanInput, host: HostFacts = liveHost):
     ...(input.process.execCPUAffinity && { execCpuAffinity: planExecCpuAffinity(input.process.execCPUAffinity) }),
     ...(input.memoryPolicy && { memoryPolicy: planMemoryPolicy(input.memoryPolicy, host) }),
     pause: false,
+    ...(input.sessionKeyring !== undefined && { sessionKeyring: input.sessionKeyring }),
     hooksPause: false,
     hooks: [],
     warnings,

@@ -74,6 +74,7 @@ export function encodePlan(plan: LaunchPlan): Buffer {
   for (const h of plan.hooks) add('hook', h.phase, h.path, h.timeout, h.args.length, ...h.args, ...h.env);
   if (plan.startSocket !== undefined) add('start-socket', plan.startSocket);
   else if (plan.pause) add('pause');
+  if (plan.sessionKeyring !== undefined) add('session-keyring', plan.sessionKeyring);
   if (plan.userns) {
     const u = plan.userns;
     for (const r of u.uidMappings) add('uid-map', ...idRanges([r]));

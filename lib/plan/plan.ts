@@ -178,7 +178,9 @@ export interface LaunchPlan {
    * v1 keeps a charge where it was made, and the kernel memory of the new
    * namespaces, mounts and the rest of the set-up (~250 KiB on kernel 6.18)
    * would otherwise count against the container's limit. crun, which moves
-   * its process in after setting it up, is charged the same way.
+   * its process in after setting it up, is charged the same way. With a new
+   * cgroup namespace the helper joins them before the clone all the same:
+   * the namespace is rooted where the init is born.
    */
   lateCgroupProcs?: string[];
   /**
@@ -238,6 +240,13 @@ export interface LaunchPlan {
    * container does not stay).
    */
   startSocket?: string;
+  /**
+   * The session keyring the process joins (made if none of that name is
+   * there: "_ses.<id>", as runc names it), so that a container does not
+   * share the caller's, nor another container's; absent: the caller's is
+   * kept (--no-new-keyring).
+   */
+  sessionKeyring?: string;
   /**
    * Stop before pivot_root for the runtime's prestart and createRuntime
    * hooks; the runtime's "go" brings the state the init's own hooks read.

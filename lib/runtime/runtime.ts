@@ -89,6 +89,8 @@ export interface CreateOptions {
   notifySocket?: string;
   /** runc's --no-pivot: enter the rootfs with a move over "/" and chroot (an initramfs root). */
   noPivot?: boolean;
+  /** runc's --no-new-keyring: the init keeps the caller's session keyring instead of one of the container's own. */
+  noNewKeyring?: boolean;
 }
 
 /** What start() takes: the caller's NOTIFY_SOCKET, to relay the container's READY to. */
@@ -189,6 +191,7 @@ export class Runtime {
           seccompCacheDir: seccompCacheDir(store.root),
           cgroupDriver: this.cgroupDriver,
           ...(options.noPivot && { noPivot: true }),
+          ...(options.noNewKeyring && { noNewKeyring: true }),
           ...(this.resctrlRoot !== undefined && { resctrlRoot: this.resctrlRoot }),
           record: (progress) => {
             cgroups = progress.cgroups;
@@ -316,7 +319,7 @@ export class Runtime {
     }
     if (status !== 'paused') checkStatus('exec', id, status);
     const { loadBundle } = await import('../bundle.js');
-    const { buildExecPlan } = await import('../plan/build.js');
+    const { buildExecPlan, sessionKeyringName } = await import('../plan/build.js');
     const { launchPlan } = await import('../launch.js');
     const { seccompCacheDir } = await import('../seccomp-cache.js');
     // The process may be made from the container's own, and the
@@ -342,6 +345,7 @@ export class Runtime {
         ...(options.terminalSize && { terminalSize: options.terminalSize }),
         ...(seccomp && { seccomp }),
         ...(defaults.memoryPolicy && { memoryPolicy: defaults.memoryPolicy }),
+        sessionKeyring: sessionKeyringName(id),
       });
       launched = await launchPlan(this.native, plan, {
         stdio: options.stdio ?? 'inherit',

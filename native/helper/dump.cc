@@ -221,6 +221,7 @@ std::string plan_json(const plan::Plan& p) {
   j.key("args").strings(p.args);
   j.key("pause").boolean(p.pause);
   if (!p.start_socket.empty()) j.key("startSocket").str(p.start_socket);
+  if (!p.session_keyring.empty()) j.key("sessionKeyring").str(p.session_keyring);
   j.key("hooksPause").boolean(p.hooks_pause);
   j.key("hooks").open('[');
   for (const auto& h : p.hooks) {

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/keyctl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
@@ -103,7 +104,46 @@ void capset_all(const plan::Capabilities& c) {
     data[i].permitted = static_cast<uint32_t>(c.permitted >> (32 * i));
     data[i].inheritable = static_cast<uint32_t>(c.inheritable >> (32 * i));
   }
-  if (syscall(SYS_capset, &header, data) != 0) fail("capset", errno);
+  if (syscall(SYS_capset, &header, data) == 0) return;
+  const int err = errno;
+  // EPERM: a set asks for more than the runtime's own permitted set (e.g.
+  // docker --privileged where the runtime itself runs without some of them).
+  // Name them: the errno alone does not say which.
+  struct __user_cap_data_struct own[2] = {};
+  uint64_t held = ~0ULL;
+  if (err == EPERM && syscall(SYS_capget, &header, own) == 0) {
+    held = static_cast<uint64_t>(own[0].permitted) | (static_cast<uint64_t>(own[1].permitted) << 32);
+  }
+  const uint64_t lacking = (c.permitted | c.effective) & ~held;
+  if (lacking == 0) fail("capset", err);
+  std::string numbers;
+  int count = 0;
+  for (int cap = 0; cap < 64; cap++) {
+    if (lacking & (1ULL << cap)) numbers += (count++ ? ", " : " ") + std::to_string(cap);
+  }
+  fail("capset", err, std::string("the process asks for capabilit") + (count > 1 ? "ies" : "y") + numbers +
+                          ", not in the runtime's own permitted set: operation not permitted (EPERM)");
+}
+
+// A session keyring of the container's own (made by the first process that
+// joins it by this name, found by the next: the init's, then each exec's),
+// as runc does: the caller's (a shim's, podman's, the shell's) would
+// otherwise be every container's, each able to read and change the keys
+// the others and the caller keep there (add_key to @s, keyctl: allowed
+// where seccomp is off, as in a Kubernetes pod by default). Kernels without
+// keyrings (ENOSYS): nothing to share, nothing to do.
+void join_session_keyring(const plan::Plan& p) {
+  if (p.session_keyring.empty()) return;
+  const std::string step = "join session keyring " + quote(p.session_keyring);
+  long key = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, p.session_keyring.c_str());
+  if (key < 0 && errno == ENOSYS) return;
+  if (key < 0) fail(step, errno);
+  // The kernel's permissions for a new session keyring (everything for its
+  // possessor; view, read and link for its owner) and search for the owner,
+  // as runc sets them: an exec's process, not yet its possessor, finds it
+  // by name only with search.
+  constexpr unsigned long kPossessorAll = 0x3f000000, kOwnerViewReadSearchLink = 0x001b0000;
+  if (syscall(SYS_keyctl, KEYCTL_SETPERM, key, kPossessorAll | kOwnerViewReadSearchLink) != 0) fail(step, errno);
 }
 
 // Credentials and capabilities, in the only order that works: the bounding
@@ -448,6 +488,9 @@ void join_late_cgroups(const plan::Plan& p) {
   set_rlimits(p);
   process_attrs::set_priorities(p);
   process_attrs::set_security_labels(p);
+  // Before seccomp (docker's default profile denies keyctl) and while
+  // still root: the keyring is root's, the process its possessor.
+  join_session_keyring(p);
   // Inside the container's root already, and still root in it: a
   // passwd the container's user may not read still gives its HOME.
   const std::vector<std::string> env = passwd::with_home(p.env, p.uid);

@@ -278,6 +278,9 @@ bool apply(protocol::Record kind, const Record& r, Plan& p) {
     case Record::Pause:
       p.pause = true;
       return true;
+    case Record::SessionKeyring:
+      p.session_keyring = r[1];
+      return true;
     case Record::UidMap:
       return id_ranges(r, 1, 1, p.uid_map);
     case Record::GidMap:

@@ -202,6 +202,10 @@ struct Plan {
   // container is gone by then) instead of a "go" on the sync socket.
   std::string start_socket;
 
+  // The session keyring the process joins (made if none of that name is
+  // there); empty: the caller's is kept.
+  std::string session_keyring;
+
   // Stop before pivot_root until the runtime has run its hooks; its "go"
   // carries the state JSON the hooks below read.
   bool hooks_pause = false;

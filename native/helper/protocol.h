@@ -36,7 +36,7 @@ enum class Record {
   Device, Symlink, Mkdir, Masked, ReadonlyPath, ReadonlyRoot, RootfsPropagation, NoPivot, Sysctl, Hostname,
   Domainname, Terminal, Rlimit, OomScoreAdj, NoNewPrivileges, ApparmorProfile, SelinuxLabel, Ioprio,
   Scheduler, Personality, SeccompProgram, SeccompCompile, Seccomp, SeccompRule, Capabilities, User,
-  Umask, Cwd, Env, Args, HooksPause, Hook, StartSocket, Pause, UidMap, GidMap, SetgroupsDeny, IdmapTools,
+  Umask, Cwd, Env, Args, HooksPause, Hook, StartSocket, Pause, SessionKeyring, UidMap, GidMap, SetgroupsDeny, IdmapTools,
   ExecCpuAffinity, TimeOffset, MemoryPolicy, NetDevice, NetDevicesBack,
 };
 
@@ -97,6 +97,7 @@ constexpr RecordShape kPlanRecords[] = {
     {Record::Hook, "hook", 4, true},  // phase, path, timeout, number of args, the args, the env
     {Record::StartSocket, "start-socket", 1, false},  // the socket the init waits on for `tsbox start`
     {Record::Pause, "pause", 0, false},
+    {Record::SessionKeyring, "session-keyring", 1, false},  // the name of the session keyring to join
     {Record::UidMap, "uid-map", 3, false},  // inside, outside, count
     {Record::GidMap, "gid-map", 3, false},
     {Record::SetgroupsDeny, "setgroups-deny", 0, false},

@@ -252,6 +252,23 @@ describe.skipIf(!isRoot)('cgroups: the device program, kill --all, delete, a 512
       expect(findCgroupDirs(name)).toEqual([]);
     });
 
+    // A new cgroup namespace is rooted where the init is when it is cloned:
+    // the memory cgroup is joined before then, as the others are (the
+    // kernel memory of its setup is charged to the container then).
+    it('with a cgroup namespace of its own: the init is at the namespace\'s root in every hierarchy, memory included', async () => {
+      const name = cg.name();
+      const b = cg.bundle(['cat', '/proc/self/cgroup'], name, {
+        resources: { memory: { limit: 64 << 20 } },
+        mutate: (c) => c.linux.namespaces.push({ type: 'cgroup' }),
+      });
+      const r = await lc.cli(['run', '--bundle', b.dir, cg.track('cgns')]);
+      expect(r, r.stderr).toMatchObject({ status: 0, stderr: '' });
+      const lines = r.stdout.trim().split('\n');
+      expect(lines.find((l) => /^\d+:([^:]*,)?memory(,[^:]*)?:/.test(l)) ?? '(no memory line)', 'the memory hierarchy, as the init sees it').toMatch(/:\/$/);
+      expect(lines.filter((l) => !l.endsWith(':/'))).toEqual([]);
+      expect(findCgroupDirs(name)).toEqual([]);
+    });
+
     // /bin/true (busybox), the target's program: the probe, static glibc,
     // touches enough pages at start that it is OOM-killed now and then
     // under 512 KiB when the machine is busy.

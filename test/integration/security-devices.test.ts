@@ -23,11 +23,11 @@ const hasUnified = hierarchies.some((h) => h.key === '');
 const EPERM = '{"ok":false,"errno":1,"error":"Operation not permitted"}';
 const OK = '{"ok":true}';
 
-/** runc's default rules (libcontainer/specconv AllowedDevices) plus /dev/console, as devices.list shows them. */
+/** runc's default rules (libcontainer/specconv AllowedDevices), as devices.list shows them. */
 const DEFAULT_LIST = [
   'b *:* m', 'c *:* m',
   'c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm',
-  'c 10:200 rwm', 'c 136:* rwm', 'c 5:0 rwm', 'c 5:1 rwm', 'c 5:2 rwm',
+  'c 10:200 rwm', 'c 136:* rwm', 'c 5:0 rwm', 'c 5:2 rwm',
 ].sort();
 
 describe.skipIf(!isRoot)('no linux.resources.devices: runc\'s default device policy', () => {
@@ -51,16 +51,22 @@ describe.skipIf(!isRoot)('no linux.resources.devices: runc\'s default device pol
     return r.stdout.trim().split('\n');
   }
 
-  /** What root with CAP_MKNOD inside achieves: mknod of kmsg (1:11) and a disk (8:0), then opening them and /dev/null. */
+  /**
+   * What root with CAP_MKNOD inside achieves: mknod of kmsg (1:11), a disk
+   * (8:0) and the host's system console (5:1: what is typed there, and
+   * what the kernel prints), then opening them and /dev/null.
+   */
   const ATTACK = [
     'mknod /dev/kmsg2 c 1 11 && echo made',
     'mknod /dev/disk0 b 8 0 && echo made',
+    'mknod /dev/console2 c 5 1 && echo made',
     '/bin/probe open /dev/kmsg2 r',
     '/bin/probe open /dev/disk0 r',
+    '/bin/probe open /dev/console2 r',
     '/bin/probe open /dev/null rw',
     '/bin/probe open /dev/zero r',
   ].join('; ');
-  const DENIED = ['made', 'made', EPERM, EPERM, OK, OK];
+  const DENIED = ['made', 'made', 'made', EPERM, EPERM, EPERM, OK, OK];
 
   it.skipIf(!v1Devices)('v1 devices: the container\'s devices.list is the policy; kmsg and a disk made inside cannot be opened, /dev/null can', async () => {
     const name = cg.name();

@@ -4,7 +4,8 @@
 // elsewhere (renameat2(RENAME_EXCHANGE) in a tight loop, test/fixtures/
 // swap-race.c). Any change the runtime makes to a mount by looking its path
 // up again (a read-only remount, masking, read-only paths) can then land on
-// another mount. Each race is run many times; from inside, the container
+// another mount. The same racer swaps a volume's directory while `tsbox
+// exec --cwd` enters it. Each race is run many times; from inside, the container
 // checks what it got, without ever writing where a write could reach the
 // host (`probe open PATH w` opens for writing and writes nothing).
 
@@ -20,6 +21,8 @@ import { buildFixture, snapshot } from '../helpers/security.js';
 
 // More with TSBOX_RACE_TRIES (to see a race lost on a build without the fix).
 const TRIES = Number(process.env.TSBOX_RACE_TRIES ?? 200);
+/** An exec is a whole CLI run (~0.3 s here): fewer of them. */
+const EXEC_TRIES = Math.max(20, Math.floor(TRIES / 4));
 /** What `probe write` and `probe open ... w` print when the mount is read-only. */
 const EROFS = '{"ok":false,"errno":30,"error":"Read-only file system"}';
 
@@ -146,6 +149,50 @@ describe.skipIf(!isRoot)('attacks by a racing sibling sharing a directory with t
     console.log(`ro bind race: ${JSON.stringify(tally)}`);
     expect(failures).toEqual([]);
     expect(snapshot(source)).toEqual(sourceBefore);
+  }, 120_000);
+
+  it(`a volume's directory swapped for a symlink climbing to /tmp while \`tsbox exec --cwd\` enters it (${EXEC_TRIES} execs): the cwd is always inside the container, never the host's /tmp`, async () => {
+    // The same name on the host's /tmp and in the rootfs's: a cwd resolved
+    // on the host (or from a host directory) would land in the host's one.
+    const hostDir = s.tempDir('tsbox-exec-escape-');
+    const name = path.basename(hostDir);
+    const volume = s.tempDir('tsbox-volume-');
+    fs.mkdirSync(path.join(volume, 'd'));
+    fs.symlinkSync(`${'../'.repeat(12)}tmp/${name}`, path.join(volume, 'd.link'));
+    const b = s.bundle();
+    fs.mkdirSync(path.join(b.rootfs, 'tmp', name), { recursive: true });
+    b.config.mounts.push({ destination: '/vol', type: 'bind', source: volume, options: ['rbind'] });
+    b.config.process.args = ['sleep', '1000'];
+    b.write();
+    const id = `exec-race-${process.pid}`;
+    expect(await tsbox(['run', '-d', '--bundle', b.dir, id])).toMatchObject({ status: 0, stderr: '' });
+    s.onCleanup(async () => {
+      await tsbox(['delete', '--force', id]);
+    });
+    const racer = await startRacer(volume, 'd', 'd.link');
+    const tally = { inVolume: 0, inContainerTmp: 0, refused: 0, swaps: 0 };
+    const failures: string[] = [];
+    try {
+      for (let i = 0; i < EXEC_TRIES; i++) {
+        const r = await tsbox(['exec', '--cwd', '/vol/d', id, 'sh', '-c', `pwd -P; touch written-${i}`]);
+        if (r.status !== 0) {
+          tally.refused++;
+          if (!/^tsbox: [^\n]+\n$/.test(r.stderr)) failures.push(`try ${i}: status ${r.status}, not a one-line error: ${JSON.stringify(r.stderr)}`);
+        } else if (r.stdout === '/vol/d\n' || r.stdout === '/vol/d.link\n') tally.inVolume++;
+        else if (r.stdout === `/tmp/${name}\n`) tally.inContainerTmp++;
+        else failures.push(`try ${i}: cwd ${JSON.stringify(r.stdout)}`);
+      }
+    } finally {
+      tally.swaps = await racer.stop();
+    }
+    console.log(`exec cwd race: ${JSON.stringify(tally)}`);
+    expect(failures).toEqual([]);
+    expect(fs.readdirSync(hostDir)).toEqual([]);
+    expect(tally.inVolume + tally.inContainerTmp).toBeGreaterThan(0);
+    // Where the execs that ran wrote: the volume's directory (entered under
+    // either name, as the names were exchanged) or the rootfs's /tmp one.
+    const written = [...fs.readdirSync(path.join(volume, 'd')), ...fs.readdirSync(path.join(b.rootfs, 'tmp', name))];
+    expect(written.length).toBe(tally.inVolume + tally.inContainerTmp);
   }, 120_000);
 
   describe('/proc and /sys destinations that are symlinks (CVE-2025-52881 class)', () => {

@@ -74,6 +74,11 @@ describe('resourceWrites', () => {
     expect(rules).toContain('devices.allow c 136:* rwm');
     expect(rules.filter((r) => r.includes('10:229'))).toEqual(['devices.allow c 10:229 r']);
   });
+
+  it('device rules: a negative major or minor is "*" (docker\'s --device-cgroup-rule \'b 7:* rmw\' sends minor -1; the kernel refuses "7:-1")', () => {
+    const { writes: ws } = resourceWrites(V1, { devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'b', major: 7, minor: -1, access: 'rmw' }, { allow: true, type: 'c', major: -1, minor: -1, access: 'r' }] });
+    expect(ws.map((w) => `${w.file} ${w.value}`).slice(0, 3)).toEqual(['devices.deny a', 'devices.allow b 7:* rmw', 'devices.allow c *:* r']);
+  });
 });
 
 /** The project's hybrid hosts: every v1 controller tsbox knows, plus cgroup2 with hugetlb. */

@@ -88,6 +88,7 @@ function helperView(p: LaunchPlan): unknown {
     args: p.args,
     pause: p.pause || p.startSocket !== undefined,
     ...(p.startSocket !== undefined && { startSocket: p.startSocket }),
+    ...(p.sessionKeyring !== undefined && { sessionKeyring: p.sessionKeyring }),
     hooksPause: p.hooksPause,
     hooks: p.hooks.map((h) => ({ phase: h.phase, path: h.path, args: h.args, env: h.env, timeout: s(h.timeout) })),
     ...((p.execCpuAffinity?.initial.length || p.execCpuAffinity?.final.length) && {
@@ -190,6 +191,7 @@ const plans: Array<[string, () => LaunchPlan]> = [
             rootfs: '/b/rootfs',
             caller: ROOT,
             startSocket: '/run/tsbox/c1/start.sock',
+            sessionKeyring: '_ses.c1',
             cgroupProcs: ['/sys/fs/cgroup/unified/c1/cgroup.procs', '/sys/fs/cgroup/cpu/c1/cgroup.procs'],
             noPivot: true,
           },

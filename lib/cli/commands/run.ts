@@ -59,6 +59,7 @@ export async function command(ctx: CommandContext): Promise<number> {
         ...(options.pidFile !== undefined && { pidFile: options.pidFile }),
         ...(options.pidfdSocket !== undefined && { pidfdSocket: options.pidfdSocket }),
         ...(options.noPivot && { noPivot: true }),
+        ...(options.noNewKeyring && { noNewKeyring: true }),
       }),
     log,
   );
