@@ -210,7 +210,11 @@ export class Runtime {
         // once it existed): the init is our child, unreaped, so its pid is
         // still its own, and reading /proc again would only say so.
         const known = lastWritten?.pid === l.pid ? lastWritten.pidStartTime : undefined;
-        const record = { ...newRecord(id, bundle, l.pid, l.cgroups, bundle.spec.hooks?.poststop, l.intelRdt, known), poststart: bundle.spec.hooks?.poststart ?? [] };
+        const record = {
+          ...newRecord(id, bundle, l.pid, l.cgroups, bundle.spec.hooks?.poststop, l.intelRdt, known),
+          poststart: bundle.spec.hooks?.poststart ?? [],
+          ...(options.noNewKeyring && { noNewKeyring: true }),
+        };
         store.write(record);
         if (options.pidFile) writePidFile(options.pidFile, l.pid);
         return { ...store.state(record), warnings: [...notifyWarnings, ...l.warnings] };
@@ -345,7 +349,7 @@ export class Runtime {
         ...(options.terminalSize && { terminalSize: options.terminalSize }),
         ...(seccomp && { seccomp }),
         ...(defaults.memoryPolicy && { memoryPolicy: defaults.memoryPolicy }),
-        sessionKeyring: sessionKeyringName(id),
+        ...(!record.noNewKeyring && { sessionKeyring: sessionKeyringName(id) }),
       });
       launched = await launchPlan(this.native, plan, {
         stdio: options.stdio ?? 'inherit',

@@ -46,6 +46,12 @@ export interface ContainerRecord {
    */
   exec?: ExecDefaults;
   /**
+   * Created with --no-new-keyring: its exec'd processes, as its init, keep
+   * their caller's session keyring instead of joining the container's (as
+   * in runc, where the flag is part of the container's configuration).
+   */
+  noNewKeyring?: boolean;
+  /**
    * Whether the container has a pid namespace of its own, whose processes
    * all die with its init (kill: see Runtime.kill). Absent in a record of
    * an older tsbox: taken as true.

@@ -50,4 +50,13 @@ describe.skipIf(!isRoot)('the session keyring (keys in @s)', () => {
     const r = await lc.cli(['run', '--no-new-keyring', '--bundle', b.dir, 'keys-kept']);
     expect(r, r.stderr).toMatchObject({ status: 0, stdout: host('describe') });
   });
+
+  it('--no-new-keyring at create holds for its exec\'d processes too (runc keeps the flag with the container): they keep their caller\'s keyring, no "_ses.<id>" is made', async () => {
+    const b = lc.bundle({ args: ['sleep', '100'] });
+    installFixture(b.rootfs, 'keyring');
+    lc.track('keys-kept-exec');
+    expect((await lc.cli(['run', '-d', '--no-new-keyring', '--bundle', b.dir, 'keys-kept-exec'])).status).toBe(0);
+    const exec = await lc.cli(['exec', 'keys-kept-exec', '/bin/keyring', 'describe']);
+    expect(exec, exec.stderr).toMatchObject({ status: 0, stdout: host('describe') });
+  });
 });
