@@ -125,6 +125,33 @@ describe.skipIf(reason !== undefined)(suiteTitle('podman build with tsbox as the
     expect(EngineSandbox.stateEntries(pm.tsboxRoot)).toEqual([]);
   });
 
+  it('RUN --mount: tmpfs, a read-only bind of a context file, a bind from an earlier stage, a cache kept between builds, a secret; none left in the image (as with runc)', BUILD_TIMEOUT, async () => {
+    const dir = context('mounts', [
+      'FROM $IMAGE AS first',
+      'RUN echo in-first > /f',
+      'FROM $IMAGE',
+      'RUN --mount=type=tmpfs,target=/scratch grep " /scratch " /proc/mounts && touch /scratch/x',
+      'RUN --mount=type=bind,source=input.txt,target=/in.txt cat /in.txt && ! touch /in.txt 2>/dev/null && echo read-only',
+      'RUN --mount=type=bind,from=first,source=/f,target=/ff cat /ff',
+      'RUN --mount=type=cache,target=/cache echo c >> /cache/n && echo cache-lines-$(wc -l < /cache/n)',
+      'RUN --mount=type=secret,id=s cat /run/secrets/s',
+      'RUN for p in /scratch /in.txt /ff /cache /run/secrets/s; do [ -e $p ] && echo left $p; done; true',
+    ].join('\n') + '\n');
+    fs.writeFileSync(path.join(dir, 'input.txt'), 'from-context\n');
+    fs.writeFileSync(sb.path('secret'), 'sekrit\n');
+    const steps = async (runtime: string) => {
+      const r = await podman([...buildArgs(runtime, `localhost/mounts:${path.basename(runtime)}`, dir).slice(0, -1), '--secret', `id=s,src=${sb.path('secret')}`, dir]);
+      expect(r, r.stderr).toMatchObject({ status: 0 });
+      expect(r.stderr.replace(AMBIENT_WARNING, '')).toBe('');
+      // The steps' own lines: no STEP headers, no layer ids.
+      return r.stdout.split('\n').filter((l) => !/^(\[\d\/\d\] (STEP|COMMIT)|-->|Successfully|[0-9a-f]{64}$)/.test(l) && l);
+    };
+    const byTsbox = await steps(TSBOX);
+    expect(byTsbox).toEqual(['tmpfs /scratch tmpfs rw,relatime 0 0', 'from-context', 'read-only', 'in-first', 'cache-lines-1', 'sekrit']);
+    // runc's build finds the cache tsbox's step wrote into.
+    expect(await steps(RUNC)).toEqual(byTsbox.map((l) => l.replace('cache-lines-1', 'cache-lines-2')));
+  });
+
   it('pod create builds podman\'s own infra image with buildah: "getwd" fails without $PWD (nsenter --wd, see above), works with it', BUILD_TIMEOUT, async () => {
     const without = await podman(['pod', 'create', '--network', 'none', '--name', sb.unique('pod')]);
     expect(without).toMatchObject({ status: 125, stderr: expect.stringMatching(/building local pause image: .*determining current working directory: getwd: no such file or directory/) });
