@@ -4,7 +4,9 @@
 // plain `sleep` as pid 1 leaves them zombies), `docker logs` of a -t
 // container (one stream, the terminal's \r\n), `docker attach` with
 // --detach-keys (the client leaves, the container goes on), and `docker
-// wait` of a container ended by a signal. How dockerd is set up is in
+// wait` of a container ended by a signal; and `docker checkpoint create`
+// where CRIU cannot run (Debian's CRIU 3.17 on kernel 6.18): one line from
+// tsbox naming CRIU's reason, the container running on. How dockerd is set up is in
 // ../helpers/engines.ts.
 
 import * as fs from 'node:fs';
@@ -21,11 +23,13 @@ import {
   useEngineSuite,
   type Docker,
 } from '../helpers/engines.js';
+import { criuCheck } from '../helpers/criu.js';
 import { waitUntil } from '../helpers/lifecycle.js';
 
 const reason = skipReason(['dockerd', DOCKER_CLI, 'containerd', 'containerd-shim-runc-v2', 'docker-init', 'runc', 'script', 'unshare', 'chroot', 'tar']);
 const TEST_TIMEOUT = { timeout: 90_000 };
 const RUNTIMES = ['tsbox', 'runc'] as const;
+const criu = criuCheck();
 
 /** Host pids of the children of `pid` that are zombies (state Z). */
 function zombieChildren(pid: number): number[] {
@@ -49,7 +53,8 @@ describe.skipIf(reason !== undefined)(suiteTitle('docker --init, logs of a tty, 
 
   useEngineSuite('docker-tty', async (sandbox) => {
     sb = sandbox;
-    return (dk = await startDockerd(sb));
+    // --experimental: docker checkpoint.
+    return (dk = await startDockerd(sb, { flags: ['--experimental'] }));
   }, 'docker rm --force');
 
   async function inspect(name: string): Promise<{ Id: string; State: { Pid: number; Running: boolean; ExitCode: number } }> {
@@ -128,4 +133,30 @@ describe.skipIf(reason !== undefined)(suiteTitle('docker --init, logs of a tty, 
       runc: { status: 1, detached: true, running: true, samePid: true },
     });
   });
+
+  it.skipIf(criu.ok)('checkpoint create where CRIU cannot run: fails with tsbox\'s one line naming CRIU\'s reason (runc fails too), the container runs on; no checkpoint is listed', TEST_TIMEOUT, async () => {
+    const seen: Record<string, unknown> = {};
+    for (const runtime of RUNTIMES) {
+      const c = await runDetached(runtime, [], ['sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i > /count; sleep 0.05; done']);
+      const id = (await inspect(c.name)).Id;
+      const r = await dk.docker(['checkpoint', 'create', c.name, 'cp1'], { timeoutMs: 60_000 });
+      if (runtime === 'tsbox') {
+        expect(r.stderr).toMatch(new RegExp(`^Error response from daemon: Cannot checkpoint container ${c.name}: \\S+/tsbox did not terminate successfully: exit status 1: tsbox: checkpoint container "${id}": criu check failed: [^\\n]+: unknown\\n$`));
+      }
+      const count = async () => Number((await dk.docker(['exec', c.name, 'cat', '/count'])).stdout);
+      const before = await count();
+      await waitUntil(`${runtime}'s counter to go on after the failed checkpoint`, async () => (await count()) > before, 5000);
+      const info = await inspect(c.name);
+      seen[runtime] = {
+        status: r.status,
+        failed: /did not terminate successfully: exit status 1/.test(r.stderr),
+        running: info.State.Running,
+        samePid: info.State.Pid === c.pid,
+        listed: (await dk.docker(['checkpoint', 'ls', c.name])).stdout,
+      };
+    }
+    const expected = { status: 1, failed: true, running: true, samePid: true, listed: 'CHECKPOINT NAME\n' };
+    expect(seen).toEqual({ tsbox: expected, runc: expected });
+  });
 });
+
