@@ -181,6 +181,26 @@ describe.skipIf(reason !== undefined)(suiteTitle('podman build with tsbox as the
     expect(await step(RUNC)).toEqual(byTsbox);
   });
 
+  it('build -v SRC:/vol:z: the RUN step reads and writes the host directory; buildah leaves the relabel option "z" in the bind\'s options, which tsbox ignores as runc does', BUILD_TIMEOUT, async () => {
+    const vol = sb.mkdir('build-volume');
+    fs.writeFileSync(path.join(vol, 'in'), 'from-the-host\n');
+    const dir = context('volume', 'FROM $IMAGE\nRUN cat /vol/in && echo from-the-step > /vol/out && grep " /vol " /proc/mounts | cut -d" " -f2\n');
+    const outcome: Record<string, unknown> = {};
+    for (const runtime of [TSBOX, RUNC]) {
+      fs.rmSync(path.join(vol, 'out'), { force: true });
+      const args = buildArgs(runtime, `localhost/volume:${path.basename(runtime)}`, dir);
+      const r = await podman([...args.slice(0, 1), '-v', `${vol}:/vol:z`, ...args.slice(1)]);
+      outcome[runtime] = {
+        status: r.status,
+        stderr: r.stderr.replace(AMBIENT_WARNING, ''),
+        lines: r.stdout.split('\n').filter((l) => !/^(STEP|-->|COMMIT|Successfully|[0-9a-f]{64}$)/.test(l) && l),
+        written: fs.existsSync(path.join(vol, 'out')) ? fs.readFileSync(path.join(vol, 'out'), 'utf8') : 'nothing',
+      };
+    }
+    const expected = { status: 0, stderr: '', lines: ['from-the-host', '/vol'], written: 'from-the-step\n' };
+    expect(outcome).toEqual({ [TSBOX]: expected, [RUNC]: expected });
+  });
+
   it('pod create builds podman\'s own infra image with buildah: "getwd" fails without $PWD (nsenter --wd, see above), works with it', BUILD_TIMEOUT, async () => {
     const without = await podman(['pod', 'create', '--network', 'none', '--name', sb.unique('pod')]);
     expect(without).toMatchObject({ status: 125, stderr: expect.stringMatching(/building local pause image: .*determining current working directory: getwd: no such file or directory/) });
