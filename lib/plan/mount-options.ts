@@ -155,13 +155,14 @@ export interface ParsedOptions {
 /**
  * Requests of the engines' volume syntax (`-v SRC:DST:z`) that the engine
  * carries out itself before it calls the runtime: z and Z relabel SRC for
- * SELinux, U chowns it to the container's user. buildah 1.28 leaves them in
+ * SELinux, U chowns it to the container's user, copy and nocopy say whether
+ * the image's content is copied into a new volume. buildah 1.28 leaves them in
  * a RUN step's bind options (`podman build -v SRC:DST:z`); runc passes them
  * on as data, which the kernel ignores for a bind mount. On a bind mount
  * they are dropped without a word: none of them asks the runtime for
  * anything.
  */
-const ENGINE_VOLUME_OPTIONS: readonly string[] = ['z', 'Z', 'U'];
+const ENGINE_VOLUME_OPTIONS: readonly string[] = ['z', 'Z', 'U', 'copy', 'nocopy'];
 
 /** Whether an option reads as some filesystem's data option ("mode=755", "size=1k", "newinstance"). */
 function isDataOption(option: string): boolean {

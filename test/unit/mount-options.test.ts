@@ -146,9 +146,9 @@ describe('parseMountOptions bind and rbind', () => {
     ]);
   });
 
-  it('drops the engines\' volume options z, Z and U from a bind mount without a warning (buildah leaves them there); elsewhere they are unknown', () => {
+  it('drops the engines\' volume options z, Z, U, copy and nocopy from a bind mount without a warning (buildah leaves them there); elsewhere they are unknown', () => {
     const warnings: string[] = [];
-    expect(parseMountOptions('bind', ['rbind', 'z', 'ro', 'Z', 'U'], 'mounts[3].options', warnings)).toMatchObject({
+    expect(parseMountOptions('bind', ['rbind', 'z', 'ro', 'Z', 'U', 'copy', 'nocopy'], 'mounts[3].options', warnings)).toMatchObject({
       flags: MS.BIND | MS.REC | MS.RDONLY,
       data: '',
       bind: true,
