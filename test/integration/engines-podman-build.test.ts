@@ -19,9 +19,11 @@
 // reach it (ENOENT). With $PWD naming the same directory Go's os.Getwd takes
 // it and the build works: the environment's, not tsbox's or runc's.
 //
-// Not here: `podman build --pid private` (runc too) sets up podman's
-// default network with netavark in the HOST's namespace despite --network
-// none (ip_forward 1, NETAVARK chains left behind); and --userns-uid-map
+// Not here: `podman build --pid private` (runc too; also seen with
+// --ipc host, --uts host, --userns host and --cgroupns private given
+// together) sets up podman's default network with netavark in the HOST's
+// namespace despite --network none (ip_forward 1, NETAVARK chains left
+// behind); and --userns-uid-map
 // fails to create its step with runc and tsbox alike (EACCES: the mapped
 // root cannot reach the rootfs under the sandbox's 0700 directory).
 
