@@ -152,6 +152,18 @@ export interface ParsedOptions {
   copyUp?: true;
 }
 
+/**
+ * Requests of the engines' volume syntax (`-v SRC:DST:z`) that the engine
+ * carries out itself before it calls the runtime: z and Z relabel SRC for
+ * SELinux, U chowns it to the container's user, copy and nocopy say whether
+ * the image's content is copied into a new volume. buildah 1.28 leaves them in
+ * a RUN step's bind options (`podman build -v SRC:DST:z`); runc passes them
+ * on as data, which the kernel ignores for a bind mount. On a bind mount
+ * they are dropped without a word: none of them asks the runtime for
+ * anything.
+ */
+const ENGINE_VOLUME_OPTIONS: readonly string[] = ['z', 'Z', 'U', 'copy', 'nocopy'];
+
 /** Whether an option reads as some filesystem's data option ("mode=755", "size=1k", "newinstance"). */
 function isDataOption(option: string): boolean {
   const key = option.split('=', 1)[0]!;
@@ -208,7 +220,7 @@ export function parseMountOptions(type: string, options: readonly string[], path
     for (const option of ignored) {
       warnings.push(`${path}[${options.indexOf(option)}]: "${option}" is ignored: a bind mount takes no filesystem options`);
     }
-    data.splice(0, data.length, ...data.filter((option) => !ignored.includes(option)));
+    data.splice(0, data.length, ...data.filter((option) => !ignored.includes(option) && !ENGINE_VOLUME_OPTIONS.includes(option)));
   }
   const known = DATA_OPTIONS[bind ? 'bind' : type];
   if (known) {

@@ -1088,6 +1088,8 @@ export async function startContainerd(sb: EngineSandbox): Promise<Containerd> {
 
 export interface Docker {
   execRoot: string;
+  /** dockerd's --config-file. */
+  daemonJson: string;
   image: string;
   /** dockerd's pid. */
   pid: number;
@@ -1119,6 +1121,8 @@ export interface DockerOptions {
   flags?: string[];
   /** More bind mounts in dockerd's mount namespace, host path -> sandbox file (e.g. /etc/subuid). */
   binds?: Record<string, string>;
+  /** More daemon.json keys (e.g. default-runtime: docker reloads it on SIGHUP, which a flag would forbid). */
+  config?: Record<string, unknown>;
 }
 
 /**
@@ -1129,14 +1133,14 @@ export interface DockerOptions {
  * "tsbox" under "runtimes" (as the README says); containers pick it with
  * --runtime tsbox. Networking: see DockerOptions.
  */
-export async function startDockerd(sb: EngineSandbox, { network = 'none', flags = [], binds = {} }: DockerOptions = {}): Promise<Docker> {
+export async function startDockerd(sb: EngineSandbox, { network = 'none', flags = [], binds = {}, config = {} }: DockerOptions = {}): Promise<Docker> {
   const base = sb.mkdir('docker');
   const sock = path.join(base, 'docker.sock');
   const execRoot = path.join(base, 'exec');
   const daemonJson = path.join(base, 'daemon.json');
   fs.writeFileSync(
     daemonJson,
-    JSON.stringify({ 'deprecated-key-path': path.join(base, 'key.json'), runtimes: { tsbox: { path: TSBOX } } }, null, 2) + '\n',
+    JSON.stringify({ 'deprecated-key-path': path.join(base, 'key.json'), runtimes: { tsbox: { path: TSBOX } }, ...config }, null, 2) + '\n',
   );
   const clientEnv = { DOCKER_CONFIG: sb.mkdir('docker', 'client-config') };
   const global = ['-H', `unix://${sock}`];
@@ -1187,6 +1191,7 @@ export async function startDockerd(sb: EngineSandbox, { network = 'none', flags 
   const image = 'localhost/tsbox-busybox:latest';
   const d: Docker = {
     execRoot,
+    daemonJson,
     image,
     pid: daemon.pid,
     ...(daemon.netNs !== undefined && { netNs: daemon.netNs }),

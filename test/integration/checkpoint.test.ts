@@ -5,21 +5,13 @@
 // image directory is left. A checkpoint that works is checked in the pure
 // cgroup v2 VM (kernel 6.1), test/v2/criu-checks.js.
 
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isRoot } from '../helpers/bundle.js';
 import { start, TSBOX } from '../helpers/cli.js';
+import { criuCheck } from '../helpers/criu.js';
 import { isAlive, lifecycleSession, waitUntil } from '../helpers/lifecycle.js';
-
-/** Whether CRIU can run on this host (`criu check`), and its first error where not. */
-function criuCheck(): { ok: boolean; error?: string } {
-  const r = spawnSync('criu', ['check'], { encoding: 'utf8', env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
-  if (r.error) return { ok: false };
-  const error = /Error \([^)]*\):\s*(.*\S)/.exec(`${r.stdout}\n${r.stderr}`)?.[1];
-  return { ok: r.status === 0, ...(error !== undefined && { error }) };
-}
 
 const criu = isRoot ? criuCheck() : { ok: false };
 const criuFails = !criu.ok && criu.error !== undefined;

@@ -6,7 +6,8 @@
 // state's pid and hands /proc/<pid>/ns/net to dockerd, which only then puts
 // a veth end (eth0), an address and routes into that namespace. So a
 // container with a working eth0 is the proof that the hook ran, at the right
-// time, with the right state.
+// time, with the right state. `docker build`'s RUN steps are containers of
+// the default runtime (tsbox here) on the same bridge, with the same hook.
 //
 // dockerd runs in a network namespace of its own (startDockerd with
 // network 'bridge', see ../helpers/engines.ts): docker0, the veths, the NAT
@@ -25,6 +26,8 @@ import {
   expectTsboxStateGone,
   hostFirewall,
   namespaceOf,
+  processStartTime,
+  readTsboxRecord,
   netLinks,
   skipReason,
   startDockerd,
@@ -73,7 +76,8 @@ describe.skipIf(reason !== undefined)(suiteTitle('docker with its default bridge
     hostLinks = netLinks();
     hostRules = hostFirewall();
     sb = sandbox;
-    return (dk = await startDockerd(sb, { network: 'bridge' }));
+    // tsbox is the default runtime too, for `docker build`'s RUN steps (a build has no --runtime).
+    return (dk = await startDockerd(sb, { network: 'bridge', config: { 'default-runtime': 'tsbox' } }));
   }, 'docker rm --force');
 
   /** The host's network is untouched: no docker0, no veth, no rule. */
@@ -244,4 +248,30 @@ describe.skipIf(reason !== undefined)(suiteTitle('docker with its default bridge
     expect(await bridged()).toBe(before);
     expectHostNetworkUntouched();
   });
+
+  it('docker build (classic builder) on the bridge: a RUN step run by tsbox gets eth0 through the hook and reaches docker0; the host untouched', TEST_TIMEOUT, async () => {
+    const dir = sb!.mkdir('bridge-build');
+    fs.writeFileSync(path.join(dir, 'Dockerfile'), [
+      `FROM ${dk.image}`,
+      // The step's init is tsbox's while it sleeps (checked from outside).
+      'RUN sleep 2; ip -4 -o addr show dev eth0 | awk \'{print "addr", $4}\' && ping -c 1 -W 2 172.17.0.1 > /dev/null && echo reached docker0',
+    ].join('\n') + '\n');
+    const build = dk.spawnDocker(['build', '--no-cache', '-t', 'localhost/bridged', dir]);
+    const rec = await waitUntil('the RUN step\'s container under tsbox', () => {
+      for (const root of dk.tsboxRoots()) {
+        for (const id of EngineSandbox.stateEntries(root)) {
+          const found = readTsboxRecord(root, id);
+          if (found && processStartTime(found.pid) === found.pidStartTime) return { root, found };
+        }
+      }
+      return false;
+    }, 20_000);
+    await expectRunByTsbox(sb!, rec.root, rec.found.id, rec.found.pid);
+    const r = await build.done;
+    expect(r, r.stderr).toMatchObject({ status: 0 });
+    expect(r.stdout).toMatch(/^addr 172\.17\.\d+\.\d+\/16$/m);
+    expect(r.stdout).toMatch(/^reached docker0$/m);
+    expectHostNetworkUntouched();
+  });
 });
+

@@ -13,8 +13,9 @@
 // config and play kube sets none; runc then finds no `sh`).
 //
 // Pods need an infra image. podman builds its own (catatonit) the first
-// time, with buildah, which fails here (getcwd in its chroot); the file
-// imports the same image (catatonit -P as its entrypoint) and names it in
+// time, with buildah, which fails here without $PWD (getcwd: nsenter --wd
+// leaves the cwd on the host namespace's mount; see
+// engines-podman-build.test.ts); the file imports the same image (catatonit -P as its entrypoint) and names it in
 // containers.conf (infra_image). The infra container gets podman's default
 // nofile limit (1048576), which root in this sandbox may not raise to:
 // containers.conf's default_ulimits sets the limits every container here

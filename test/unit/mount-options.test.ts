@@ -146,6 +146,17 @@ describe('parseMountOptions bind and rbind', () => {
     ]);
   });
 
+  it('drops the engines\' volume options z, Z, U, copy and nocopy from a bind mount without a warning (buildah leaves them there); elsewhere they are unknown', () => {
+    const warnings: string[] = [];
+    expect(parseMountOptions('bind', ['rbind', 'z', 'ro', 'Z', 'U', 'copy', 'nocopy'], 'mounts[3].options', warnings)).toMatchObject({
+      flags: MS.BIND | MS.REC | MS.RDONLY,
+      data: '',
+      bind: true,
+    });
+    expect(warnings).toEqual([]);
+    expect(configError(() => parseMountOptions('tmpfs', ['nosuid', 'z'], 'mounts[1].options')).message).toBe('mounts[1].options[1]: unknown option "z" for a tmpfs mount');
+  });
+
   it('still refuses a word that is no option of any kind on a bind mount (a typo of a flag)', () => {
     const err = configError(() => parseMountOptions('bind', ['rbind', 'ro', 'rprivat'], 'mounts[3].options'));
     expect(err.jsonPath).toBe('mounts[3].options[2]');
