@@ -1,7 +1,8 @@
 // Kubernetes flows through containerd 1.6's CRI plugin with tsbox as the
 // runtime handler, as the kubelet and kubectl drive them: `kubectl cp` /
 // `crictl exec -i` (a tar through an exec's stdin, over the CRI streaming
-// server), `kubectl attach` to a container started with stdin, init
+// server; 8 MiB of it), `kubectl attach` to a container started with stdin
+// (and with a terminal, attached again after the first client left), init
 // containers (each runs to completion, then the next, in one pod sandbox)
 // and lifecycle hooks (postStart: an exec right after StartContainer;
 // preStop: an exec before StopContainer). The daemon and the sandbox are
