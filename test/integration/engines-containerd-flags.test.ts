@@ -2,8 +2,10 @@
 // io.containerd.runc.v2 shim, with tsbox as its runc binary and runc itself
 // beside it (ctr run without --runc-binary): a network namespace joined by
 // path (--with-ns), an exec with a terminal, task metrics, pause and resume
-// while an exec runs, a given cgroup path (--cgroup), --memory-limit and the
-// default seccomp profile (--seccomp). What the container sees must be the
+// while an exec runs, a given cgroup path (--cgroup), --memory-limit, the
+// default seccomp profile (--seccomp) and the flags that shape the spec
+// (--read-only, --cwd, --env, capabilities, --privileged, --device, --mount,
+// --cpus; exec --user, --cwd). What the container sees must be the
 // same under both. The daemon and the sandbox are ../helpers/engines.ts's;
 // engines-containerd.test.ts covers run, exec, ps, kill and delete.
 
@@ -16,6 +18,7 @@ import {
   expectRunByTsbox,
   skipReason,
   startContainerd,
+  waitForTsboxContainer,
   suiteTitle,
   useEngineSuite,
   type Containerd,
@@ -71,10 +74,19 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd (ctr) run and task 
     return cd.ctr(['task', 'exec', ...cd.execFlags, '--exec-id', sb.unique('e'), id, ...args]);
   }
 
-  /** `ctr run --rm` to its end: status and output. */
-  async function runToEnd(runtime: Runtime, id: string, flags: string[], args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-    const s = cd.spawnCtr(['run', '--rm', ...runFlags(runtime, id), ...flags, '--rootfs', cd.rootfs, id, ...args]);
-    s.child.stdin!.end();
+  /**
+   * `ctr run --rm` of a shell script to its end: status and output. The
+   * script reads a line first: under tsbox, the run is proven tsbox's
+   * while it waits.
+   */
+  async function runToEnd(runtime: Runtime, id: string, flags: string[], script: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+    const s = cd.spawnCtr(['run', '--rm', ...runFlags(runtime, id), ...flags, '--rootfs', cd.rootfs, id, '/bin/sh', '-c', `read -r go; ${script}`]);
+    if (runtime === 'tsbox') {
+      const rec = await waitForTsboxContainer(cd.tsboxRoot, s);
+      expect(rec.id).toBe(id);
+      await expectRunByTsbox(sb, cd.tsboxRoot, id, await taskPid(id));
+    }
+    s.child.stdin!.end('go\n');
     return s.done;
   }
 
@@ -189,9 +201,40 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd (ctr) run and task 
     expect(seen.tsbox).toContain(`:memory:/${parent}/ID\n`);
   });
 
+  it('more run flags (--read-only, --cwd, --env, --cap-add/--cap-drop, --allow-new-privs, --privileged, --device, --mount ro bind, --cpus) and exec --user/--cwd: what the process sees is what runc\'s sees', TEST_TIMEOUT, async () => {
+    const probe = 'id; pwd; echo "E=$E"; grep -E "^(CapEff|CapBnd|NoNewPrivs):" /proc/self/status; (touch /probe 2>/dev/null && rm /probe && echo rw) || echo ro; ls /dev | tr "\\n" " "; echo; grep -E " / | /data " /proc/self/mountinfo | cut -d" " -f5,6; cat /proc/self/uid_map /proc/self/gid_map | tr -s " "';
+    const mountSrc = sb.mkdir(sb.unique('bind-src'));
+    fs.writeFileSync(path.join(mountSrc, 'f'), 'from the host\n');
+    const cases: Record<string, string[]> = {
+      'read-only': ['--read-only', '--cwd', '/tmp', '--env', 'E=set'],
+      caps: ['--cap-add', 'CAP_SYS_TIME', '--cap-drop', 'CAP_CHOWN', '--allow-new-privs'],
+      privileged: ['--privileged'],
+      device: ['--device', '/dev/fuse'],
+      mount: ['--mount', `type=bind,src=${mountSrc},dst=/data,options=rbind:ro`],
+      cpus: ['--cpus', '0.5'],
+    };
+    const seen: Record<string, Record<string, unknown>> = {};
+    for (const runtime of RUNTIMES) {
+      seen[runtime] = {};
+      for (const [name, flags] of Object.entries(cases)) {
+        const id = sb.unique(`flags-${name}-${runtime}`);
+        const r = await runToEnd(runtime, id, flags, probe);
+        seen[runtime]![name] = { status: r.status, out: r.stdout, err: r.stderr };
+      }
+      const id = sb.unique(`exec-user-${runtime}`);
+      await runDetached(runtime, id, [], UNTIL_TERM);
+      const r = await cd.ctr(['task', 'exec', ...cd.execFlags, '--exec-id', 'u', '--user', '1234', '--cwd', '/tmp', id, '/bin/sh', '-c', 'id; pwd']);
+      seen[runtime]!.execUser = { status: r.status, out: r.stdout, err: r.stderr };
+      await cd.removeAll();
+    }
+    expect(seen.tsbox).toEqual(seen.runc);
+    expect(seen.tsbox!['read-only']).toMatchObject({ status: 0, out: expect.stringMatching(/^uid=0 gid=0\n\/tmp\nE=set\n[^]*\nro\n/) });
+    expect(seen.tsbox!.execUser).toMatchObject({ status: 0, out: 'uid=1234 gid=0 groups=0\n/tmp\n' });
+  });
+
   it('run --rm --seccomp (containerd\'s default profile): the process is filtered and a user namespace is refused (EPERM), as under runc; without it, unfiltered', TEST_TIMEOUT, async () => {
     const seen: Record<string, unknown> = {};
-    const probe = ['/bin/sh', '-c', 'grep ^Seccomp: /proc/self/status; /bin/unshare -U /bin/true 2>&1 && echo userns-made'];
+    const probe = 'grep ^Seccomp: /proc/self/status; /bin/unshare -U /bin/true 2>&1 && echo userns-made';
     for (const runtime of RUNTIMES) {
       const filtered = await runToEnd(runtime, sb.unique(`seccomp-${runtime}`), ['--seccomp'], probe);
       const plain = await runToEnd(runtime, sb.unique(`no-seccomp-${runtime}`), [], probe);
@@ -201,4 +244,11 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd (ctr) run and task 
     expect((seen.tsbox as { plain: string }).plain).toMatch(/^Seccomp:\s+0\nuserns-made\n$/);
     expect(seen.tsbox).toEqual(seen.runc);
   });
+
+  // Seen here: `ctr run --no-pivot` puts NoPivotRoot in the task's options,
+  // which then stand for the runtime's (BinaryName, Root): the shim ran its
+  // default runc under its default root, and runc 1.1 left the cgroup
+  // parent it made (/<namespace>).
+  it.skip('run --no-pivot: skipped, ctr 1.6 sends it in task options that drop --runc-binary (the shim runs runc, not tsbox)', () => {});
+  it.skip('run --uidmap/--gidmap: skipped, ctr 1.6 makes a user namespace only for a snapshotter\'s rootfs (with --rootfs, uid_map is the host\'s)', () => {});
 });
