@@ -1,7 +1,8 @@
 // ctr's run and task flags that reach the runtime through containerd 1.6's
 // io.containerd.runc.v2 shim, with tsbox as its runc binary and runc itself
 // beside it (ctr run without --runc-binary): a network namespace joined by
-// path (--with-ns), an exec with a terminal, task metrics, pause and resume
+// path (--with-ns network:), another task's pid namespace (--with-ns pid:,
+// and task kill --all there), an exec with a terminal, task metrics, pause and resume
 // while an exec runs, a given cgroup path (--cgroup), --memory-limit, the
 // default seccomp profile (--seccomp) and the flags that shape the spec
 // (--read-only, --cwd, --env, capabilities, --privileged, --device, --mount,
@@ -38,20 +39,24 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd (ctr) run and task 
   let sb: EngineSandbox;
   let cd: Containerd;
   let runcRoot: string;
-  let runcCgroups: string;
+  let sandboxCgroups: string;
 
   useEngineSuite('containerd-flags', async (sandbox) => {
     sb = sandbox;
     cd = await startContainerd(sb);
     runcRoot = sb.mkdir('containerd', 'runc');
-    runcCgroups = `${path.basename(sb.dir)}-runc`;
-    sb.noteParentCgroups([runcCgroups]);
+    sandboxCgroups = `${path.basename(sb.dir)}-runc`;
+    sb.noteParentCgroups([sandboxCgroups]);
     return cd;
   }, 'ctr task/container delete');
 
-  /** runc 1.1 leaves the parent of ctr's default cgroup (/<namespace>/<id>) behind: its containers get one the sandbox removes. */
+  /**
+   * runc 1.1 leaves the parent of ctr's default cgroup (/<namespace>/<id>)
+   * behind, and tsbox the one it made while another container was in it:
+   * their containers get a parent the sandbox removes.
+   */
   function runFlags(runtime: Runtime, id: string): string[] {
-    return runtime === 'tsbox' ? cd.runFlags : ['--runc-root', runcRoot, ...cd.execFlags, '--cgroup', `/${runcCgroups}/${id}`];
+    return runtime === 'tsbox' ? cd.runFlags : ['--runc-root', runcRoot, ...cd.execFlags, '--cgroup', `/${sandboxCgroups}/${id}`];
   }
 
   async function taskPid(id: string): Promise<number> {
@@ -122,6 +127,36 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd (ctr) run and task 
       process.kill(holderPid, 'SIGKILL');
       await holder.done;
     }
+  });
+
+  it('run --with-ns pid:<another task\'s>: the container sees that task\'s processes; task kill --all of it ends its own only, as under runc', TEST_TIMEOUT, async () => {
+    const seen: Record<string, unknown> = {};
+    for (const runtime of RUNTIMES) {
+      const owner = sb.unique(`pid-owner-${runtime}`);
+      const inParent = (id: string) => (runtime === 'tsbox' ? ['--cgroup', `/${sandboxCgroups}/${id}`] : []);
+      const ownerPid = await runDetached(runtime, owner, inParent(owner), ['/bin/sh', '-c', '/bin/sleep 1000 & trap "exit 0" TERM; while :; do /bin/sleep 0.1; done']);
+      const joiner = sb.unique(`pid-joiner-${runtime}`);
+      const joinerPid = await runDetached(runtime, joiner, [...inParent(joiner), '--with-ns', `pid:/proc/${ownerPid}/ns/pid`], ['/bin/sh', '-c', '/bin/sleep 1001 & /bin/sleep 1002 & wait']);
+      expect(fs.readlinkSync(`/proc/${joinerPid}/ns/pid`), runtime).toBe(fs.readlinkSync(`/proc/${ownerPid}/ns/pid`));
+      const first = await exec(joiner, ['/bin/sh', '-c', 'tr "\\0" " " < /proc/1/cmdline']);
+      const sleeps = (cmd: string) => fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+        try {
+          return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8') === `/bin/sleep\0${cmd}\0` && fs.readlinkSync(`/proc/${p}/ns/pid`) === fs.readlinkSync(`/proc/${ownerPid}/ns/pid`);
+        } catch {
+          return false;
+        }
+      }).map(Number);
+      const joinerSleeps = await waitUntil(`${runtime}: the joiner's sleeps`, () => [...sleeps('1001'), ...sleeps('1002')].length === 2 && [...sleeps('1001'), ...sleeps('1002')], 5000);
+      const ownerSleeps = sleeps('1000');
+      expect(ownerSleeps.length, runtime).toBe(1);
+      const kill = await cd.ctr(['task', 'kill', '--all', '--signal', '9', joiner]);
+      expect(kill, kill.stderr).toMatchObject({ status: 0 });
+      for (const p of [joinerPid, ...joinerSleeps]) await expectProcessGone(p);
+      seen[runtime] = { first: first.stdout, ownerAlive: isAlive(ownerPid), ownerSleepAlive: ownerSleeps.every(isAlive) };
+      await cd.removeAll();
+    }
+    expect(seen.tsbox).toEqual(seen.runc);
+    expect(seen.tsbox).toEqual({ first: expect.stringContaining('/bin/sleep 1000 & trap'), ownerAlive: true, ownerSleepAlive: true });
   });
 
   it('task exec --tty: the exec\'d process has a terminal of its own (a pts), its output comes back through it, as under runc', TEST_TIMEOUT, async () => {
