@@ -60,17 +60,24 @@ function signalPids(pids: number[], signal: number): void {
 
 /**
  * Sends `signal` to every process in the container's cgroups. A container
- * that was paused stays frozen (the signal is delivered when it is resumed).
+ * that was paused stays frozen (the signal is delivered when it is
+ * resumed), except for SIGKILL: a process the v1 freezer holds never dies,
+ * even through the hybrid host's cgroup.kill, so a killed container is
+ * thawed, as runc thaws after signalling all.
  */
 export async function signalAll(cg: Cgroups, signal: number): Promise<void> {
-  if (signal === osConstants.signals.SIGKILL && cgroupKill(cg.dirs[''])) return;
-  const freeze = hasFreezer(cg) && !isFrozen(cg);
-  if (freeze) await setFrozen(cg, true);
-  try {
-    signalPids(allPids(cg), signal);
-  } finally {
-    if (freeze) await setFrozen(cg, false);
+  const kill = signal === osConstants.signals.SIGKILL;
+  const paused = isFrozen(cg);
+  if (!(kill && cgroupKill(cg.dirs['']))) {
+    const freeze = hasFreezer(cg) && !paused;
+    if (freeze) await setFrozen(cg, true);
+    try {
+      signalPids(allPids(cg), signal);
+    } finally {
+      if (freeze) await setFrozen(cg, false);
+    }
   }
+  if (kill && paused && isFrozen(cg)) await setFrozen(cg, false);
 }
 
 /**

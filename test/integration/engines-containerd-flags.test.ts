@@ -216,6 +216,48 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd (ctr) run and task 
     }
   });
 
+  // Before tsbox thawed a container it killed with --all, the processes
+  // stayed frozen (v1 freezer, hybrid host) and the task PAUSED; runc's ended.
+  it('a paused task: task kill --all -s 9 ends every process (thawed for it), and task delete --force of another paused one removes it, as under runc', TEST_TIMEOUT, async () => {
+    const seen: Record<string, unknown> = {};
+    const frozen: string[] = [];
+    try {
+      for (const runtime of RUNTIMES) {
+        const id = sb.unique(`paused-kill-${runtime}`);
+        const pid = await runDetached(runtime, id, [], ['/bin/sh', '-c', '/bin/sleep 1000 & /bin/sleep 1000 & wait']);
+        frozen.push(path.join(cgroupDir(pid, 'freezer'), 'freezer.state'));
+        const children = await waitUntil(`${runtime}: the sleeps`, () => {
+          const c = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((p) => p).map(Number);
+          return c.length === 2 && c;
+        }, 5000);
+        expect(await cd.ctr(['task', 'pause', id]), runtime).toMatchObject({ status: 0 });
+        const t0 = performance.now();
+        const kill = await cd.ctr(['task', 'kill', '--all', '--signal', '9', id]);
+        expect(kill, `${runtime}: ${kill.stderr}`).toMatchObject({ status: 0 });
+        for (const p of [pid, ...children]) await expectProcessGone(p, 5000);
+        const killMs = performance.now() - t0;
+        const stopped = await waitUntil(`${runtime}: the task to stop`, async () => {
+          const line = (await cd.ctr(['task', 'ls'])).stdout.split('\n').find((l) => l.startsWith(`${id} `));
+          return line?.trim().split(/\s+/)[2] === 'STOPPED' && line;
+        }, 10_000);
+
+        const other = sb.unique(`paused-delete-${runtime}`);
+        const otherPid = await runDetached(runtime, other, [], UNTIL_TERM);
+        frozen.push(path.join(cgroupDir(otherPid, 'freezer'), 'freezer.state'));
+        expect(await cd.ctr(['task', 'pause', other]), runtime).toMatchObject({ status: 0 });
+        const del = await cd.ctr(['task', 'delete', '--force', other]);
+        await expectProcessGone(otherPid, 5000);
+        seen[runtime] = { stopped: Boolean(stopped), killFast: killMs < 3000, del: del.status };
+        await cd.removeAll();
+      }
+    } finally {
+      // Whatever a failure left frozen is thawed, so that it can end.
+      for (const f of frozen) if (fs.existsSync(f)) fs.writeFileSync(f, 'THAWED');
+    }
+    expect(seen.tsbox).toEqual(seen.runc);
+    expect(seen.tsbox).toEqual({ stopped: true, killFast: true, del: 0 });
+  });
+
   it('run --cgroup <path>: the container\'s processes are in that cgroup of each hierarchy, removed with the container, as under runc', TEST_TIMEOUT, async () => {
     const parent = `${path.basename(sb.dir)}-given`;
     sb.noteParentCgroups([parent]);
