@@ -258,6 +258,18 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd (ctr) run and task 
     expect(seen.tsbox).toEqual({ stopped: true, killFast: true, del: 0 });
   });
 
+  it('run --rm --memory-limit: a process over it is OOM-killed (137) and its cgroup goes with the container, as under runc', TEST_TIMEOUT, async () => {
+    const seen: Record<string, unknown> = {};
+    for (const runtime of RUNTIMES) {
+      const id = sb.unique(`oom-${runtime}`);
+      const r = await runToEnd(runtime, id, ['--memory-limit', String(16 * 1024 * 1024)], 'x=a; while :; do x=$x$x; done');
+      const cgroup = path.join('/sys/fs/cgroup/memory', runtime === 'tsbox' ? 'tsbox-engines' : sandboxCgroups, id);
+      seen[runtime] = { status: r.status, stderr: r.stderr, cgroupLeft: fs.existsSync(cgroup) };
+    }
+    expect(seen.tsbox).toEqual(seen.runc);
+    expect(seen.tsbox).toEqual({ status: 137, stderr: '', cgroupLeft: false });
+  });
+
   it('run --cgroup <path>: the container\'s processes are in that cgroup of each hierarchy, removed with the container, as under runc', TEST_TIMEOUT, async () => {
     const parent = `${path.basename(sb.dir)}-given`;
     sb.noteParentCgroups([parent]);
