@@ -59,11 +59,11 @@ function signalPids(pids: number[], signal: number): void {
 }
 
 /**
- * Sends `signal` to every process in the container's cgroups. A container
- * that was paused stays frozen (the signal is delivered when it is
- * resumed), except for SIGKILL: a process the v1 freezer holds never dies,
- * even through the hybrid host's cgroup.kill, so a killed container is
- * thawed, as runc thaws after signalling all.
+ * Sends `signal` to every process in the container's cgroups; a paused
+ * container is thawed afterwards, as runc thaws after signalling all (its
+ * engines then see it run or end, as under runc). A process the v1 freezer
+ * holds would never act on the signal, not even die of the hybrid host's
+ * cgroup.kill.
  */
 export async function signalAll(cg: Cgroups, signal: number): Promise<void> {
   const kill = signal === osConstants.signals.SIGKILL;
@@ -77,7 +77,7 @@ export async function signalAll(cg: Cgroups, signal: number): Promise<void> {
       if (freeze) await setFrozen(cg, false);
     }
   }
-  if (kill && paused && isFrozen(cg)) await setFrozen(cg, false);
+  if (paused && isFrozen(cg)) await setFrozen(cg, false);
 }
 
 /**

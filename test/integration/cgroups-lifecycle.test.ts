@@ -157,6 +157,16 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
       await lc.ok(['delete', 'pka']);
       expect(findCgroupDirs(name)).toEqual([]);
     });
+
+    it('kill --all TERM of a paused container: it is thawed and the signal acts (as runc)', async () => {
+      const name = cg.name();
+      const b = cg.bundle(['sh', '-c', 'trap "exit 3" TERM; while :; do sleep 0.05; done'], name);
+      const { pid } = await cg.createAndStart('pkt', b);
+      await lc.ok(['pause', 'pkt']);
+      await lc.ok(['kill', '--all', 'pkt', 'TERM']);
+      await allGone([pid]);
+      await lc.waitForStatus('pkt', 'stopped');
+    });
   });
 
   describe('update', () => {

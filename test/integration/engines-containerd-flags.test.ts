@@ -218,7 +218,7 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd (ctr) run and task 
 
   // Before tsbox thawed a container it killed with --all, the processes
   // stayed frozen (v1 freezer, hybrid host) and the task PAUSED; runc's ended.
-  it('a paused task: task kill --all -s 9 ends every process (thawed for it), and task delete --force of another paused one removes it, as under runc', TEST_TIMEOUT, async () => {
+  it('a paused task: task kill --all -s 9 ends every process (thawed for it), -s 15 reaches the init (thawed), task delete --force of another paused one removes it, as under runc', TEST_TIMEOUT, async () => {
     const seen: Record<string, unknown> = {};
     const frozen: string[] = [];
     try {
@@ -247,6 +247,14 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd (ctr) run and task 
         expect(await cd.ctr(['task', 'pause', other]), runtime).toMatchObject({ status: 0 });
         const del = await cd.ctr(['task', 'delete', '--force', other]);
         await expectProcessGone(otherPid, 5000);
+
+        // kill --all with SIGTERM: thawed too, the init's trap ends it.
+        const termed = sb.unique(`paused-term-${runtime}`);
+        const termedPid = await runDetached(runtime, termed, [], UNTIL_TERM);
+        frozen.push(path.join(cgroupDir(termedPid, 'freezer'), 'freezer.state'));
+        expect(await cd.ctr(['task', 'pause', termed]), runtime).toMatchObject({ status: 0 });
+        expect(await cd.ctr(['task', 'kill', '--all', '--signal', '15', termed]), runtime).toMatchObject({ status: 0 });
+        await expectProcessGone(termedPid, 5000);
         seen[runtime] = { stopped: Boolean(stopped), killFast: killMs < 3000, del: del.status };
         await cd.removeAll();
       }
