@@ -59,6 +59,15 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd (ctr) run and task 
     return runtime === 'tsbox' ? cd.runFlags : ['--runc-root', runcRoot, ...cd.execFlags, '--cgroup', `/${sandboxCgroups}/${id}`];
   }
 
+  /**
+   * Where several of tsbox's containers live at once: a parent tsbox made
+   * for the first stays while a sibling is in it (as runc leaves parents),
+   * so they go under the sandbox's parent, which it removes.
+   */
+  function inParent(runtime: Runtime, id: string): string[] {
+    return runtime === 'tsbox' ? ['--cgroup', `/${sandboxCgroups}/${id}`] : [];
+  }
+
   async function taskPid(id: string): Promise<number> {
     const r = await cd.ctr(['task', 'ls']);
     const line = r.stdout.split('\n').find((l) => l.trim().split(/\s+/)[0] === id);
@@ -133,10 +142,9 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd (ctr) run and task 
     const seen: Record<string, unknown> = {};
     for (const runtime of RUNTIMES) {
       const owner = sb.unique(`pid-owner-${runtime}`);
-      const inParent = (id: string) => (runtime === 'tsbox' ? ['--cgroup', `/${sandboxCgroups}/${id}`] : []);
-      const ownerPid = await runDetached(runtime, owner, inParent(owner), ['/bin/sh', '-c', '/bin/sleep 1000 & trap "exit 0" TERM; while :; do /bin/sleep 0.1; done']);
+      const ownerPid = await runDetached(runtime, owner, inParent(runtime, owner), ['/bin/sh', '-c', '/bin/sleep 1000 & trap "exit 0" TERM; while :; do /bin/sleep 0.1; done']);
       const joiner = sb.unique(`pid-joiner-${runtime}`);
-      const joinerPid = await runDetached(runtime, joiner, [...inParent(joiner), '--with-ns', `pid:/proc/${ownerPid}/ns/pid`], ['/bin/sh', '-c', '/bin/sleep 1001 & /bin/sleep 1002 & wait']);
+      const joinerPid = await runDetached(runtime, joiner, [...inParent(runtime, joiner), '--with-ns', `pid:/proc/${ownerPid}/ns/pid`], ['/bin/sh', '-c', '/bin/sleep 1001 & /bin/sleep 1002 & wait']);
       expect(fs.readlinkSync(`/proc/${joinerPid}/ns/pid`), runtime).toBe(fs.readlinkSync(`/proc/${ownerPid}/ns/pid`));
       const first = await exec(joiner, ['/bin/sh', '-c', 'tr "\\0" " " < /proc/1/cmdline']);
       const sleeps = (cmd: string) => fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
@@ -176,6 +184,18 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd (ctr) run and task 
     }
     expect(seen.tsbox).toEqual(seen.runc);
     expect(seen.tsbox).toEqual({ status: 4, out: '/dev/pts/N\r\r\nboth-terminals\r\r\n' });
+  });
+
+  it('run --rm --tty: the init has a terminal (the console tsbox sends the shim), its output and exit status come back through ctr, as under runc', TEST_TIMEOUT, async () => {
+    const seen: Record<string, unknown> = {};
+    for (const runtime of RUNTIMES) {
+      const id = sb.unique(`run-tty-${runtime}`);
+      const ctrArgs = ['ctr', '--address', path.join(sb.path('containerd'), 'containerd.sock'), '--namespace', 'tsbox-engines', 'run', '--rm', '--tty', ...runFlags(runtime, id), '--rootfs', cd.rootfs, id, '/bin/sh', '-c', 'tty; test -t 0 && test -t 1 && echo both-terminals; /bin/sleep 0.5; exit 6'];
+      const r = await sb.run('script', ['-qec', ctrArgs.map((a) => `'${a}'`).join(' '), '/dev/null'], {});
+      seen[runtime] = { status: r.status, out: r.stdout.replace(/\/dev\/pts\/\d+/, '/dev/pts/N').replace(/\^@/g, '').replace(/.*resize pty.*\r\n/, '') };
+    }
+    expect(seen.tsbox).toEqual(seen.runc);
+    expect(seen.tsbox).toMatchObject({ status: 6, out: expect.stringMatching(/^\/dev\/pts\/N\r+\nboth-terminals\r+\n$/) });
   });
 
   it('task metrics: the memory limit (run --memory-limit), pids and cpu usage are the container\'s cgroup files, as under runc', TEST_TIMEOUT, async () => {
@@ -224,7 +244,7 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd (ctr) run and task 
     try {
       for (const runtime of RUNTIMES) {
         const id = sb.unique(`paused-kill-${runtime}`);
-        const pid = await runDetached(runtime, id, [], ['/bin/sh', '-c', '/bin/sleep 1000 & /bin/sleep 1000 & wait']);
+        const pid = await runDetached(runtime, id, inParent(runtime, id), ['/bin/sh', '-c', '/bin/sleep 1000 & /bin/sleep 1000 & wait']);
         frozen.push(path.join(cgroupDir(pid, 'freezer'), 'freezer.state'));
         const children = await waitUntil(`${runtime}: the sleeps`, () => {
           const c = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((p) => p).map(Number);
@@ -242,7 +262,7 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd (ctr) run and task 
         }, 10_000);
 
         const other = sb.unique(`paused-delete-${runtime}`);
-        const otherPid = await runDetached(runtime, other, [], UNTIL_TERM);
+        const otherPid = await runDetached(runtime, other, inParent(runtime, other), UNTIL_TERM);
         frozen.push(path.join(cgroupDir(otherPid, 'freezer'), 'freezer.state'));
         expect(await cd.ctr(['task', 'pause', other]), runtime).toMatchObject({ status: 0 });
         const del = await cd.ctr(['task', 'delete', '--force', other]);
@@ -250,7 +270,7 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd (ctr) run and task 
 
         // kill --all with SIGTERM: thawed too, the init's trap ends it.
         const termed = sb.unique(`paused-term-${runtime}`);
-        const termedPid = await runDetached(runtime, termed, [], UNTIL_TERM);
+        const termedPid = await runDetached(runtime, termed, inParent(runtime, termed), UNTIL_TERM);
         frozen.push(path.join(cgroupDir(termedPid, 'freezer'), 'freezer.state'));
         expect(await cd.ctr(['task', 'pause', termed]), runtime).toMatchObject({ status: 0 });
         expect(await cd.ctr(['task', 'kill', '--all', '--signal', '15', termed]), runtime).toMatchObject({ status: 0 });
