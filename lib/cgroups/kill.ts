@@ -59,18 +59,25 @@ function signalPids(pids: number[], signal: number): void {
 }
 
 /**
- * Sends `signal` to every process in the container's cgroups. A container
- * that was paused stays frozen (the signal is delivered when it is resumed).
+ * Sends `signal` to every process in the container's cgroups; a paused
+ * container is thawed afterwards, as runc thaws after signalling all (its
+ * engines then see it run or end, as under runc). A process the v1 freezer
+ * holds would never act on the signal, not even die of the hybrid host's
+ * cgroup.kill.
  */
 export async function signalAll(cg: Cgroups, signal: number): Promise<void> {
-  if (signal === osConstants.signals.SIGKILL && cgroupKill(cg.dirs[''])) return;
-  const freeze = hasFreezer(cg) && !isFrozen(cg);
-  if (freeze) await setFrozen(cg, true);
-  try {
-    signalPids(allPids(cg), signal);
-  } finally {
-    if (freeze) await setFrozen(cg, false);
+  const kill = signal === osConstants.signals.SIGKILL;
+  const paused = isFrozen(cg);
+  if (!(kill && cgroupKill(cg.dirs['']))) {
+    const freeze = hasFreezer(cg) && !paused;
+    if (freeze) await setFrozen(cg, true);
+    try {
+      signalPids(allPids(cg), signal);
+    } finally {
+      if (freeze) await setFrozen(cg, false);
+    }
   }
+  if (paused && isFrozen(cg)) await setFrozen(cg, false);
 }
 
 /**

@@ -82,25 +82,39 @@ export function criClient(socket: string): CriClient {
 /**
  * A `docker save` style tar (manifest.json, the config, one layer) of the
  * busybox rootfs plus /pause: a pod sandbox's init that only waits (and, as
- * pid 1 of a shared-pid pod, reaps what is reparented to it).
+ * pid 1 of a shared-pid pod, reaps what is reparented to it); with `user`,
+ * that USER and the /etc/passwd and /etc/group that resolve it.
  */
-function buildImageTar(sb: EngineSandbox, ref: string): string {
+function buildImageTar(sb: EngineSandbox, ref: string, user?: ImageUser): string {
   const { rootfs } = sb.buildRootfs();
   fs.writeFileSync(path.join(rootfs, 'pause'), '#!/bin/sh\ntrap "exit 0" TERM INT\nwhile :; do sleep 3600 & wait; done\n', { mode: 0o755 });
-  const dir = sb.mkdir('cri', 'image');
+  if (user) {
+    fs.writeFileSync(path.join(rootfs, 'etc', 'passwd'), user.passwd);
+    fs.writeFileSync(path.join(rootfs, 'etc', 'group'), user.group);
+  }
+  const dir = sb.mkdir('cri', 'image', sb.unique('layers'));
   const layer = path.join(dir, 'layer.tar');
   execFileSync('tar', ['-C', rootfs, '-cf', layer, '.'], { stdio: 'pipe' });
+  // The rootfs directory is the sandbox's one: the next image starts without them.
+  if (user) for (const f of ['passwd', 'group']) fs.rmSync(path.join(rootfs, 'etc', f));
   const diffId = `sha256:${crypto.createHash('sha256').update(fs.readFileSync(layer)).digest('hex')}`;
   const arch = process.arch === 'x64' ? 'amd64' : process.arch;
-  const config = { architecture: arch, os: 'linux', config: { Cmd: ['/pause'] }, rootfs: { type: 'layers', diff_ids: [diffId] } };
+  const config = { architecture: arch, os: 'linux', config: { Cmd: ['/pause'], ...(user && { User: user.name }) }, rootfs: { type: 'layers', diff_ids: [diffId] } };
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
   fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify([{ Config: 'config.json', RepoTags: [ref], Layers: ['layer.tar'] }]));
-  const tar = sb.path('cri', 'image.tar');
+  const tar = path.join(dir, 'image.tar');
   execFileSync('tar', ['-C', dir, '-cf', tar, 'manifest.json', 'config.json', 'layer.tar'], { stdio: 'pipe' });
   return tar;
 }
 
 // ---- the daemon -----------------------------------------------------------------
+
+/** An image's USER (a name or uid[:gid]) and the files that resolve it. */
+export interface ImageUser {
+  name: string;
+  passwd: string;
+  group: string;
+}
 
 export interface Cri {
   /** The root the shim passes to tsbox: the handler's Root option + /k8s.io. */
@@ -121,6 +135,8 @@ export interface Cri {
    * unmounts it and whatever was mounted below it.
    */
   sharedDir(name: string): Promise<{ dir: string; mountsBelow(): string[]; release(): Promise<void> }>;
+  /** Imports the image again as `ref`, with `user` as its USER and those /etc/passwd and /etc/group. */
+  importImage(ref: string, user: ImageUser): Promise<void>;
   /** Stops and removes every pod sandbox left (with its containers). */
   removeAll(): Promise<void>;
   close(): void;
@@ -248,6 +264,10 @@ export async function startCriContainerd(sb: EngineSandbox, { runc = false }: { 
           for (const m of [...mountsBelow().reverse(), dir]) await inNamespace(`umount -l ${JSON.stringify(m)}`);
         },
       };
+    },
+    async importImage(ref, user) {
+      const r = await ctr(['images', 'import', buildImageTar(sb, ref, user)]);
+      if (r.status !== 0) throw new Error(`ctr images import ${ref}: ${r.stderr}`);
     },
     async removeAll() {
       // Pod sandboxes carry the label io.cri-containerd.kind=sandbox; RemovePodSandbox takes their containers along.

@@ -138,6 +138,35 @@ describe.skipIf(!isRoot)('cgroups: pause, resume, update, kill --all, delete', (
       await lc.ok(['resume', 'pk']);
       await lc.waitForStatus('pk', 'stopped');
     });
+
+    // runc thaws after kill --all; a v1-frozen process never dies, even
+    // through the hybrid host's cgroup.kill. Before, the container stayed
+    // paused with every process alive, and containerd's task with it.
+    it('kill --all KILL of a paused container: every process ends (it is thawed, as by runc)', async () => {
+      const name = cg.name();
+      const b = cg.bundle(THREE, name);
+      const { pid } = await cg.createAndStart('pka', b);
+      const pids = await waitUntil('three processes', async () => {
+        const p = await psJson('pka');
+        return p.length === 3 && p;
+      });
+      await lc.ok(['pause', 'pka']);
+      await lc.ok(['kill', '--all', 'pka', 'KILL']);
+      await allGone([pid, ...pids]);
+      await lc.waitForStatus('pka', 'stopped');
+      await lc.ok(['delete', 'pka']);
+      expect(findCgroupDirs(name)).toEqual([]);
+    });
+
+    it('kill --all TERM of a paused container: it is thawed and the signal acts (as runc)', async () => {
+      const name = cg.name();
+      const b = cg.bundle(['sh', '-c', 'trap "exit 3" TERM; while :; do sleep 0.05; done'], name);
+      const { pid } = await cg.createAndStart('pkt', b);
+      await lc.ok(['pause', 'pkt']);
+      await lc.ok(['kill', '--all', 'pkt', 'TERM']);
+      await allGone([pid]);
+      await lc.waitForStatus('pkt', 'stopped');
+    });
   });
 
   describe('update', () => {

@@ -1,7 +1,8 @@
 // Kubernetes flows through containerd 1.6's CRI plugin with tsbox as the
 // runtime handler, as the kubelet and kubectl drive them: `kubectl cp` /
 // `crictl exec -i` (a tar through an exec's stdin, over the CRI streaming
-// server), `kubectl attach` to a container started with stdin, init
+// server; 8 MiB of it), `kubectl attach` to a container started with stdin
+// (and with a terminal, attached again after the first client left), init
 // containers (each runs to completion, then the next, in one pod sandbox)
 // and lifecycle hooks (postStart: an exec right after StartContainer;
 // preStop: an exec before StopContainer). The daemon and the sandbox are
@@ -10,6 +11,7 @@
 // ../helpers/cri-stream.ts.
 
 import { execFileSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -177,6 +179,50 @@ describe.skipIf(reason !== undefined)(suiteTitle('Kubernetes flows through conta
     // The terminal echoes the input; then the command's lines, with a terminal's line endings.
     expect(r.exitCode).toBe(2);
     expect(r.stdout).toMatch(/\/dev\/pts\/N\r\n45 123\r\n$/);
+  });
+
+  it('attach -it, detach, attach again (kubectl attach -it; the first client goes away): the container runs on and its terminal answers the second client; its exit code (as under runc)', TEST_TIMEOUT, async () => {
+    const r = await sameUnderEachHandler(async (handler) => {
+      const config = podConfig(`reattach-${handler}`);
+      const pod = await runPod(config, handler);
+      const id = await createContainer(pod, config, 'shell', ['/bin/sh', '-c', 'while read -r line; do echo "got $line on $(tty)"; [ "$line" = quit ] && exit 5; done; exit 9'], { stdin: true, tty: true });
+      await start(handler, id);
+      const attach = async (line: string) => {
+        const { url } = await cri.call<{ url: string }>('Attach', { container_id: id, stdin: true, stdout: true, tty: true });
+        const s = await openStream(url, cri.pid);
+        s.write(`${line}\r`);
+        await waitUntil(`${handler}: the answer to ${line}`, () => s.stdout.includes(`got ${line} on`), 10_000);
+        return s;
+      };
+      const first = await attach('one');
+      first.close();
+      await first.done;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const afterDetach = (await containerState(id)).state;
+      const second = await attach('two');
+      second.write('quit\r');
+      const done = await second.done;
+      const code = await exited(id);
+      const answers = [...(first.stdout + done.stdout).matchAll(/got (\w+) on \/dev\/pts\/\d+\r\n/g)].map((m) => m[1]);
+      return { afterDetach, answers, code };
+    });
+    expect(r).toEqual({ afterDetach: 'CONTAINER_RUNNING', answers: ['one', 'two', 'quit'], code: 5 });
+  });
+
+  it('exec -i with a large stdin (8 MiB in 64 KiB messages): every byte arrives, in order (as under runc)', TEST_TIMEOUT, async () => {
+    const data = crypto.randomBytes(8 * 1024 * 1024);
+    const md5 = crypto.createHash('md5').update(data).digest('hex');
+    const r = await sameUnderEachHandler(async (handler) => {
+      const config = podConfig(`big-stdin-${handler}`);
+      const pod = await runPod(config, handler);
+      const id = await createContainer(pod, config, 'sink', UNTIL_TERM);
+      await start(handler, id);
+      const { url } = await cri.call<{ url: string }>('Exec', { container_id: id, cmd: ['/bin/sh', '-c', `head -c ${data.length} | md5sum`], stdin: true, stdout: true, stderr: true });
+      const s = await openStream(url, cri.pid);
+      for (let off = 0; off < data.length; off += 65536) s.write(data.subarray(off, off + 65536));
+      return s.done;
+    });
+    expect(r).toMatchObject({ stdout: `${md5}  -\n`, stderr: '', exitCode: 0 });
   });
 
   it('attach (kubectl attach -i): a container started with stdin reads what the stream sends; its output and exit code (as under runc)', TEST_TIMEOUT, async () => {
