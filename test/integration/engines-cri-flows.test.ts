@@ -166,11 +166,12 @@ describe.skipIf(reason !== undefined)(suiteTitle('Kubernetes flows through conta
       const pod = await runPod(config, handler);
       const id = await createContainer(pod, config, 'shell', UNTIL_TERM);
       await start(handler, id);
-      const { url } = await cri.call<{ url: string }>('Exec', { container_id: id, cmd: ['/bin/sh', '-c', 'read -r x; tty; until stty size >/dev/null 2>&1; do sleep 0.05; done; stty size; exit 2'], tty: true, stdin: true, stdout: true });
+      const { url } = await cri.call<{ url: string }>('Exec', { container_id: id, cmd: ['/bin/sh', '-c', 'read -r x; tty; until s=$(stty size 2>/dev/null) && [ -n "$s" ] && [ "$s" != "0 0" ]; do sleep 0.05; done; echo "$s"; exit 2'], tty: true, stdin: true, stdout: true });
       const s = await openStream(url, cri.pid);
       // containerd applies a resize on a channel of its own: the input can
       // reach the shell first (CI saw stty find the size still 0 x 0, busybox
-      // then failing with a stale errno), so the shell waits for the size.
+      // then failing with a stale errno but exit status 0), so the shell
+      // waits until stty prints a size that is not 0 x 0.
       s.resize(123, 45);
       s.write('go\r');
       const done = await s.done;
