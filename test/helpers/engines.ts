@@ -925,6 +925,9 @@ export interface Podman {
  * tsbox's default root, which the namespace's /run moves into the sandbox.
  */
 export async function startPodman(sb: EngineSandbox): Promise<Podman> {
+  // With cgroupfs, podman makes these in every hierarchy (the default
+  // parent of its containers and of conmon) and never removes them.
+  sb.noteParentCgroups(['libpod_parent', 'libpod_parent/conmon']);
   const base = sb.mkdir('podman');
   const run = sb.mkdir('podman', 'run-bind');
   const varLib = sb.mkdir('podman', 'var-lib-bind');

@@ -85,7 +85,6 @@ describe.skipIf(reason !== undefined)(suiteTitle('podman flags, pods and play ku
 
   useEngineSuite('podman-flags', async (sandbox) => {
     sb = sandbox;
-    sb.noteParentCgroups(['libpod_parent', 'libpod_parent/conmon']);
     pm = await startPodman(sb);
     // The pause image: catatonit, as podman would build it.
     const pause = sb.mkdir('pause-rootfs');

@@ -39,7 +39,6 @@ describe.skipIf(reason !== undefined)(suiteTitle('podman with tsbox as its runti
   useEngineSuite('podman', async (sandbox) => {
     sb = sandbox;
     // cgroupfs: containers go under /libpod_parent, conmon into /libpod_parent/conmon; podman never removes them.
-    sb.noteParentCgroups(['libpod_parent', 'libpod_parent/conmon']);
     return (pm = await startPodman(sb));
   }, 'podman rm --all');
 

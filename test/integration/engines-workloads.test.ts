@@ -67,7 +67,6 @@ describe.skipIf(podmanReason !== undefined)(suiteTitle('podman workloads with ts
 
   useEngineSuite('podman-workloads', async (sandbox) => {
     sb = sandbox;
-    sb.noteParentCgroups(['libpod_parent', 'libpod_parent/conmon']);
     pm = await startPodman(sb);
     // An image with content at /data, for --tmpfs /data (tmpcopyup).
     const tar = variantTar(sb, 'rootfs-data', (rootfs) => {
