@@ -351,10 +351,14 @@ async function launchStarted(native: Binding, bundle: Bundle, options: LaunchOpt
           if (atReady) warnings.push(...(await atReady()));
         }
       : undefined;
+  // With a new cgroup namespace every cgroup is joined before the clone,
+  // v1 memory too (LaunchPlan.lateCgroupProcs): the namespace is rooted in
+  // each hierarchy where the init is born.
+  const joinLate = entry !== undefined && entry.lateProcs.length > 0 && !plan.namespaces.some((ns) => ns.type === 'cgroup' && ns.path === '');
   const planned: LaunchPlan = {
     ...plan,
-    cgroupProcs: entry?.procs ?? [],
-    ...(entry && entry.lateProcs.length > 0 && { lateCgroupProcs: entry.lateProcs }),
+    cgroupProcs: entry === undefined ? [] : joinLate ? entry.procs : [...entry.procs, ...entry.lateProcs],
+    ...(joinLate && { lateCgroupProcs: entry.lateProcs }),
     ...(joinCgroup && { awaitCgroup: true }),
     ...(ready && { pause: true }),
   };

@@ -178,9 +178,9 @@ export interface LaunchPlan {
    * v1 keeps a charge where it was made, and the kernel memory of the new
    * namespaces, mounts and the rest of the set-up (~250 KiB on kernel 6.18)
    * would otherwise count against the container's limit. crun, which moves
-   * its process in after setting it up, is charged the same way. With a new
-   * cgroup namespace the helper joins them before the clone all the same:
-   * the namespace is rooted where the init is born.
+   * its process in after setting it up, is charged the same way. None with
+   * a new cgroup namespace (lib/launch.ts): that is rooted where the init
+   * is born, so every cgroup is joined before the clone.
    */
   lateCgroupProcs?: string[];
   /**

@@ -98,7 +98,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -170,19 +169,10 @@ void receive_plan(int sync_fd, plan::Plan& p) {
 //   rooted there too.
 // v1 memory cgroups are only opened here (late_cgroup_fds): the init joins
 // them once it is set up (init.cc), so that the kernel memory of its
-// namespaces and mounts is not charged to the container's limit. Not when
-// the clone makes a new cgroup namespace: that is rooted in each hierarchy
-// at the cgroup the init is in then, and the memory one would be the
-// runtime's (the container's parent, its siblings in sight): they are
-// joined now, with the others.
+// namespaces and mounts is not charged to the container's limit (with a
+// new cgroup namespace the plan has none late: lib/launch.ts).
 // Returns the cgroup2 directory's descriptor, or -1.
 int join_cgroups(plan::Plan& p) {
-  const bool new_cgroupns = std::any_of(p.namespaces.begin(), p.namespaces.end(),
-                                        [](const plan::Namespace& ns) { return ns.type == "cgroup" && ns.path.empty(); });
-  if (new_cgroupns) {
-    p.cgroup_procs.insert(p.cgroup_procs.end(), p.late_cgroup_procs.begin(), p.late_cgroup_procs.end());
-    p.late_cgroup_procs.clear();
-  }
   for (const auto& procs : p.late_cgroup_procs) {
     std::string tasks = procs.substr(0, procs.rfind('/')) + "/tasks";
     int fd = open(tasks.c_str(), O_WRONLY | O_CLOEXEC);
