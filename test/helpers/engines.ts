@@ -1258,3 +1258,35 @@ export function useEngineSuite(name: string, start: (sb: EngineSandbox) => Promi
     expect(await sb.teardown()).toEqual(CLEAN_TEARDOWN);
   }, HOOK_TIMEOUT);
 }
+
+/**
+ * A Dockerfile for the build suites (docker's classic builder, podman
+ * build): a multi-stage build with ENV, WORKDIR, a COPY --from and RUN
+ * steps as root and as nobody; $IMAGE is the offline busybox image. Its
+ * image's CMD prints MULTI_STAGE_OUTPUT.
+ */
+export const MULTI_STAGE_DOCKERFILE = [
+  'FROM $IMAGE AS first',
+  'RUN echo built-in-first > /from-first',
+  'FROM $IMAGE',
+  'ENV GREETING="hello there" STEP=env',
+  'WORKDIR /work/dir',
+  'RUN echo "$GREETING/$STEP/$(pwd)" > made && mkdir -p /data && echo "nobody:x:65534:65534:nobody:/:/bin/sh" >> /etc/passwd && chown 65534 /data',
+  'COPY --from=first /from-first /copied',
+  'USER nobody',
+  'RUN id -u > /data/uid && touch /data/by-nobody && ! touch /root-only 2> /data/denied',
+  'CMD ["sh", "-c", "cat /work/dir/made /copied /data/uid; ls -ln /data/by-nobody | awk \'{print $3}\'; cat /data/denied; pwd; id -u; echo $GREETING"]',
+].join('\n') + '\n';
+
+/** What a container of MULTI_STAGE_DOCKERFILE's image prints. */
+export const MULTI_STAGE_OUTPUT = [
+  'hello there/env//work/dir',
+  'built-in-first',
+  '65534',
+  '65534',
+  'touch: /root-only: Permission denied',
+  '/work/dir',
+  '65534',
+  'hello there',
+  '',
+].join('\n');

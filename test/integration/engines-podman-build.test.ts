@@ -40,6 +40,8 @@ import {
   useEngineSuite,
   waitForTsboxContainer,
   type Podman,
+  MULTI_STAGE_DOCKERFILE,
+  MULTI_STAGE_OUTPUT,
 } from '../helpers/engines.js';
 import type { CliResult } from '../helpers/cli.js';
 
@@ -76,33 +78,8 @@ describe.skipIf(reason !== undefined)(suiteTitle('podman build with tsbox as the
     return ['build', '--no-cache', '--runtime', runtime, ...pm.runFlags, '-t', tag, dir];
   }
 
-  const MULTI_STAGE = [
-    'FROM $IMAGE AS first',
-    'RUN echo built-in-first > /from-first',
-    'FROM $IMAGE',
-    'ENV GREETING="hello there" STEP=env',
-    'WORKDIR /work/dir',
-    'RUN echo "$GREETING/$STEP/$(pwd)" > made && mkdir -p /data && echo "nobody:x:65534:65534:nobody:/:/bin/sh" >> /etc/passwd && chown 65534 /data',
-    'COPY --from=first /from-first /copied',
-    'USER nobody',
-    'RUN id -u > /data/uid && touch /data/by-nobody && ! touch /root-only 2> /data/denied',
-    'CMD ["sh", "-c", "cat /work/dir/made /copied /data/uid; ls -ln /data/by-nobody | awk \'{print $3}\'; cat /data/denied; pwd; id -u; echo $GREETING"]',
-  ].join('\n') + '\n';
-
-  const EXPECTED = [
-    'hello there/env//work/dir',
-    'built-in-first',
-    '65534',
-    '65534',
-    'touch: /root-only: Permission denied',
-    '/work/dir',
-    '65534',
-    'hello there',
-    '',
-  ].join('\n');
-
   it('RUN steps (ENV, WORKDIR, USER nobody, a multi-stage COPY --from) run under tsbox; podman run of the image shows what they made, as with runc', BUILD_TIMEOUT, async () => {
-    const argv = pm.argv(buildArgs(TSBOX, 'localhost/built:tsbox', context('multi', MULTI_STAGE.replace('RUN echo built-in-first', 'RUN sleep 2 && echo built-in-first'))));
+    const argv = pm.argv(buildArgs(TSBOX, 'localhost/built:tsbox', context('multi', MULTI_STAGE_DOCKERFILE.replace('RUN echo built-in-first', 'RUN sleep 2 && echo built-in-first'))));
     const started = sb.spawn(argv[0]!, argv.slice(1), pm.env, 60_000);
     // Proof from outside: the first RUN step's container is tsbox's while it sleeps.
     const rec = await waitForTsboxContainer(pm.tsboxRoot, started);
@@ -113,11 +90,11 @@ describe.skipIf(reason !== undefined)(suiteTitle('podman build with tsbox as the
     // The two steps run as root (not the USER nobody one).
     expect(byTsbox.stderr.match(AMBIENT_WARNING)).toHaveLength(2);
     expect(byTsbox.stderr.replace(AMBIENT_WARNING, '')).toBe('');
-    expect(await podman(['run', '--rm', ...pm.runFlags, 'localhost/built:tsbox'])).toMatchObject({ status: 0, stdout: EXPECTED });
+    expect(await podman(['run', '--rm', ...pm.runFlags, 'localhost/built:tsbox'])).toMatchObject({ status: 0, stdout: MULTI_STAGE_OUTPUT });
 
-    const byRunc = await podman(buildArgs(RUNC, 'localhost/built:runc', context('multi-runc', MULTI_STAGE)));
+    const byRunc = await podman(buildArgs(RUNC, 'localhost/built:runc', context('multi-runc', MULTI_STAGE_DOCKERFILE)));
     expect(byRunc, byRunc.stderr).toMatchObject({ status: 0, stderr: '' });
-    expect(await podman(['run', '--rm', ...pm.runFlags, '--runtime', RUNC, 'localhost/built:runc'])).toMatchObject({ status: 0, stdout: EXPECTED });
+    expect(await podman(['run', '--rm', ...pm.runFlags, '--runtime', RUNC, 'localhost/built:runc'])).toMatchObject({ status: 0, stdout: MULTI_STAGE_OUTPUT });
     // Nothing of the steps is left in tsbox's state.
     expect(EngineSandbox.stateEntries(pm.tsboxRoot)).toEqual([]);
   });
