@@ -14,7 +14,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { containerdConfig, TSBOX, type EngineSandbox } from './engines.js';
+import { expect } from 'vitest';
+import { containerdConfig, expectRunByTsbox, TSBOX, type EngineSandbox } from './engines.js';
 
 /** The CRI's namespace in containerd, and so the last part of the root the shim gives tsbox. */
 export const CRI_NAMESPACE = 'k8s.io';
@@ -137,6 +138,12 @@ export interface Cri {
   sharedDir(name: string): Promise<{ dir: string; mountsBelow(): string[]; release(): Promise<void> }>;
   /** Imports the image again as `ref`, with `user` as its USER and those /etc/passwd and /etc/group. */
   importImage(ref: string, user: ImageUser): Promise<void>;
+  /**
+   * The host pid of a container's (or a pod's) init: from tsbox's state,
+   * after checking that tsbox runs it (expectRunByTsbox), or from runc's
+   * under the `runc` handler.
+   */
+  hostPid(handler: string, id: string): Promise<number>;
   /** Stops and removes every pod sandbox left (with its containers). */
   removeAll(): Promise<void>;
   close(): void;
@@ -245,6 +252,12 @@ export async function startCriContainerd(sb: EngineSandbox, { runc = false }: { 
     restrictOomScoreAdj,
     pid: daemon.pid,
     call: client.call,
+    async hostPid(handler, id) {
+      if (handler === HANDLER) return (await expectRunByTsbox(sb, tsboxRoot, id)).pid;
+      const r = await sb.run('runc', ['--root', path.join(sb.path('cri', 'runc'), CRI_NAMESPACE), 'state', id], {});
+      expect(r, r.stderr).toMatchObject({ status: 0 });
+      return (JSON.parse(r.stdout) as { pid: number }).pid;
+    },
     async sharedDir(name) {
       const dir = sb.mkdir('cri', 'shared', name);
       const inNamespace = (script: string) => sb.run('nsenter', [`--target=${daemon.pid}`, '--mount', '--', 'sh', '-ec', script, 'sh', dir], {});

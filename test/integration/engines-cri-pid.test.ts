@@ -9,10 +9,9 @@
 // what the processes see must be the same under both.
 
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TEST_TIMEOUT, expectProcessGone, expectRunByTsbox, skipReason, suiteTitle, useEngineSuite, type EngineSandbox } from '../helpers/engines.js';
-import { CRI_NAMESPACE, HANDLER, RUNC_HANDLER, startCriContainerd, type Cri } from '../helpers/cri.js';
+import { TEST_TIMEOUT, expectProcessGone, skipReason, suiteTitle, useEngineSuite, type EngineSandbox } from '../helpers/engines.js';
+import { HANDLER, RUNC_HANDLER, startCriContainerd, type Cri } from '../helpers/cri.js';
 import { isAlive, waitUntil } from '../helpers/lifecycle.js';
 
 const reason = skipReason(['containerd', 'ctr', 'containerd-shim-runc-v2', 'runc', 'unshare', 'nsenter', 'chroot', 'tar']);
@@ -65,17 +64,9 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC): shared 
     return r.container_id;
   }
 
-  /** The init's host pid: from tsbox's state (after proving tsbox runs it) or from runc's. */
-  async function hostPid(handler: Handler, id: string): Promise<number> {
-    if (handler === HANDLER) return (await expectRunByTsbox(sb, cri.tsboxRoot, id)).pid;
-    const r = await sb.run('runc', ['--root', path.join(sb.path('cri', 'runc'), CRI_NAMESPACE), 'state', id], {});
-    expect(r, r.stderr).toMatchObject({ status: 0 });
-    return (JSON.parse(r.stdout) as { pid: number }).pid;
-  }
-
   async function start(handler: Handler, id: string): Promise<number> {
     await cri.call('StartContainer', { container_id: id });
-    return hostPid(handler, id);
+    return cri.hostPid(handler, id);
   }
 
   async function execSync(id: string, cmd: string[]): Promise<{ stdout: string; stderr: string; exit_code: number }> {
@@ -116,7 +107,7 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC): shared 
     for (const handler of [HANDLER, RUNC_HANDLER] as const) {
       const config = podConfig(`shared-${handler}`, 'POD');
       const pod = await runPod(config, handler);
-      const podPid = await hostPid(handler, pod);
+      const podPid = await cri.hostPid(handler, pod);
       const a = await createContainer(pod, config, 'a', ['/bin/sh', '-c', 'sleep 1000 & trap "exit 0" TERM; : a-marker; while :; do sleep 0.1; done'], 'POD');
       const b = await createContainer(pod, config, 'b', waiter('b-marker', 42), 'POD');
       const aPid = await start(handler, a);

@@ -26,7 +26,7 @@ import {
   suiteTitle,
   useEngineSuite,
 } from '../helpers/engines.js';
-import { CRI_NAMESPACE, HANDLER, RUNC_HANDLER, podNetworkSkipReason, startCriContainerd, type Cri } from '../helpers/cri.js';
+import { HANDLER, RUNC_HANDLER, podNetworkSkipReason, startCriContainerd, type Cri } from '../helpers/cri.js';
 import { waitUntil } from '../helpers/lifecycle.js';
 
 const reason = skipReason(['containerd', 'ctr', 'containerd-shim-runc-v2', 'runc', 'unshare', 'nsenter', 'chroot', 'tar']);
@@ -105,17 +105,9 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC): pod spe
     return r.container_id;
   }
 
-  /** The init's host pid: from tsbox's state (after proving tsbox runs it) or from runc's. */
-  async function hostPid(handler: Handler, id: string): Promise<number> {
-    if (handler === HANDLER) return (await expectRunByTsbox(sb, cri.tsboxRoot, id)).pid;
-    const r = await sb.run('runc', ['--root', path.join(sb.path('cri', 'runc'), CRI_NAMESPACE), 'state', id], {});
-    expect(r, r.stderr).toMatchObject({ status: 0 });
-    return (JSON.parse(r.stdout) as { pid: number }).pid;
-  }
-
   async function startContainer(handler: Handler, id: string): Promise<number> {
     await cri.call('StartContainer', { container_id: id });
-    return hostPid(handler, id);
+    return cri.hostPid(handler, id);
   }
 
   async function execSync(id: string, cmd: string[], timeout = 20): Promise<{ stdout: string; stderr: string; exit_code: number }> {
@@ -256,7 +248,7 @@ describe.skipIf(reason !== undefined)(suiteTitle('containerd CRI (gRPC): pod spe
         security_context: { run_as_user: { value: 1001 }, run_as_group: { value: 2001 }, supplemental_groups: [3002], readonly_rootfs: true, seccomp: { profile_type: 'RuntimeDefault' } },
       });
       const pod = await runPod(config, handler);
-      const pid = await hostPid(handler, pod);
+      const pid = await cri.hostPid(handler, pod);
       // Started is not yet exec'd: read the init once it runs /pause (the image's command).
       await waitUntil(`${handler}: the sandbox's init to run /pause`, () => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8') === '/bin/sh\0/pause\0', 5000);
       seen[handler] = Object.fromEntries(['Uid', 'Gid', 'Groups', 'CapEff', 'NoNewPrivs', 'Seccomp'].map((f) => [f, statusField(pid, f)]));
